@@ -1,0 +1,104 @@
+/**
+ * The one catalogue of error codes. An *error* is something we failed to do; findings and remote
+ * outcomes are values, never these. Each edge maps a code in one place: HTTP (problem+json, the
+ * `status` here), SMTP (`smtp` here, RFC 3463 enhanced codes) and the CLI (exit codes in cli/output).
+ * Codes are stable once released; docs/errors.md lists them and a test keeps the two in step.
+ */
+export const errorCatalogue = {
+  VALIDATION_FAILED: {
+    status: 422, meaning: 'The request is well-formed but one or more fields are invalid.',
+    smtp: { code: 550, enhanced: '5.6.0' },
+  },
+  MALFORMED_REQUEST: {
+    status: 400, meaning: 'The request body could not be parsed (invalid JSON or wrong content type).',
+    smtp: { code: 501, enhanced: '5.5.4' },
+  },
+  UNAUTHENTICATED: {
+    status: 401, meaning: 'No valid API key was presented.', smtp: { code: 535, enhanced: '5.7.8' },
+  },
+  AUTH_REQUIRED: {
+    status: 401, meaning: 'Authentication is required before this command.', smtp: { code: 530, enhanced: '5.7.0' },
+  },
+  ENCRYPTION_REQUIRED: {
+    status: 403, meaning: 'Credentials may only be sent over an encrypted connection (STARTTLS first).',
+    smtp: { code: 538, enhanced: '5.7.11' },
+  },
+  FORBIDDEN: {
+    status: 403, meaning: 'The API key lacks the scope this operation needs.', smtp: { code: 550, enhanced: '5.7.1' },
+  },
+  SENDER_DOMAIN_NOT_ALLOWED: {
+    status: 422, meaning: "The From address's domain is not a sending domain of this tenant.",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
+  NOT_FOUND: { status: 404, meaning: 'The resource does not exist or is not visible to this tenant.' },
+  CONFLICT: { status: 409, meaning: 'The resource already exists.' },
+  IDEMPOTENCY_CONFLICT: {
+    status: 422, meaning: 'The Idempotency-Key was already used with a different request body.',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    status: 409, meaning: 'A request with this Idempotency-Key is still being processed; retry shortly.',
+  },
+  MESSAGE_TOO_LARGE: {
+    status: 413, meaning: "The message exceeds the tenant's size limit.", smtp: { code: 552, enhanced: '5.3.4' },
+  },
+  TOO_MANY_RECIPIENTS: {
+    status: 422, meaning: 'The message has more recipients than allowed.', smtp: { code: 452, enhanced: '4.5.3' },
+  },
+  RATE_LIMITED: {
+    status: 429, meaning: "The tenant's sending rate limit is exhausted; retry after the given delay.",
+    smtp: { code: 451, enhanced: '4.7.1' },
+  },
+  OVERLOADED: {
+    status: 429, meaning: 'The platform is shedding load (queue saturated); retry after the given delay.',
+    smtp: { code: 421, enhanced: '4.3.2' },
+  },
+  SPOOL_FULL: {
+    status: 503, meaning: 'Storage is full or unavailable; the message was not accepted.',
+    smtp: { code: 452, enhanced: '4.3.1' },
+  },
+  CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
+  INTERNAL: {
+    status: 500, meaning: 'An unexpected local error; nothing was accepted.', smtp: { code: 451, enhanced: '4.3.0' },
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export interface ErrorSpec {
+  status: number;
+  meaning: string;
+  smtp?: { code: number; enhanced: string };
+}
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** One problem with one input field; `path` is a JSON Pointer-ish dotted path (`/to/0/email`). */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface ErrorDetails {
+  errors?: FieldError[];
+  /** Seconds a client should wait before retrying (429/451). */
+  retryAfter?: number;
+  [key: string]: unknown;
+}
+
+export class PostwardenError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PostwardenError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isPostwardenError(e: unknown): e is PostwardenError {
+  return e instanceof PostwardenError;
+}
+
+export function validationError(errors: FieldError[], message = 'The request has invalid fields.'): PostwardenError {
+  return new PostwardenError('VALIDATION_FAILED', message, { errors });
+}
