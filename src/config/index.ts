@@ -1,0 +1,3 @@
+export { renderConfigDocs } from './docs.js';
+export { type DeepPartial, envAliases, type LoadConfigInput, loadConfig } from './load.js';
+export { type Config, ConfigSchema } from './schema.js';

@@ -1,0 +1,108 @@
+import { type Static, Type } from 'typebox';
+
+/**
+ * The one typed configuration tree. Every key has a type, a description and a safe default: data
+ * under ./data, HTTP on 127.0.0.1, submission only with AUTH, no open relay. docs/config.md is
+ * rendered from this schema (npm run docs:config) and a test fails when it is stale.
+ */
+const Port = (description: string, dflt: number) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './data', description: 'Directory for the SQLite database, keys and certificates.' }),
+    sandbox: Type.Boolean({
+      default: false,
+      description: 'Capture all outbound mail locally (full pipeline, no network). Tenants can also be sandboxed one by one.',
+    }),
+    server: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP API, submission and MX listeners bind to.' }),
+        httpPort: Port('HTTP API port.', 8025),
+        smtpPort: Port('SMTP submission port (587 in production).', 2587),
+        mxPort: Port('Inbound MX port for bounces and reports (25 in production).', 2525),
+        hostname: Type.String({ default: 'localhost', description: 'Name this node announces in SMTP greetings and EHLO.' }),
+        roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery')]), {
+          default: ['api', 'smtp', 'delivery'],
+          description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    store: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          description: 'PostgreSQL URL (postgres://…). Empty means the embedded SQLite file in dataDir. DATABASE_URL also sets it.',
+        }),
+        poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per process.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    limits: Type.Object(
+      {
+        maxMessageBytes: Type.Integer({
+          minimum: 1024, default: 26214400, description: 'Default per-tenant maximum message size in bytes (25 MiB).',
+        }),
+        maxRecipients: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'Most recipients one message may have.' }),
+        ratePerMinute: Type.Integer({
+          minimum: 0, default: 6000, description: 'Default per-tenant accepted messages per minute (0 disables the limit).',
+        }),
+        batchMax: Type.Integer({ minimum: 1, maximum: 500, default: 500, description: 'Most messages in one batch request.' }),
+        idempotencyHours: Type.Integer({ minimum: 24, default: 24, description: 'How long Idempotency-Key answers are kept.' }),
+        syncWaitMs: Type.Integer({
+          minimum: 100, maximum: 120000, default: 30000, description: 'Longest a synchronous send waits for first outcomes.',
+        }),
+        maxQueued: Type.Integer({
+          minimum: 0, default: 0, description: 'Shed new mail (429/421) above this many undelivered recipients (0: no limit).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    dns: Type.Object(
+      {
+        servers: Type.Array(Type.String(), {
+          default: [], description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers.',
+        }),
+        timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 3000, description: 'Per-query timeout.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    delivery: Type.Object(
+      {
+        smtpPort: Port('Port used to reach remote MX hosts (25; tests map it to a sink).', 25),
+        maxAgeHours: Type.Number({ minimum: 0.01, default: 72, description: 'Recipients still undelivered after this expire.' }),
+        retryMinutes: Type.Array(Type.Number({ minimum: 0 }), {
+          default: [1, 5, 15, 30, 60, 120, 240, 480],
+          description: 'Backoff schedule between attempts (jittered ±20%); the last step repeats.',
+        }),
+        leaseSeconds: Type.Integer({ minimum: 5, default: 300, description: 'Lease on an in-flight recipient before another worker may take it.' }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Most recipients in flight at once per node.' }),
+        pollMs: Type.Integer({ minimum: 10, default: 250, description: 'How often the scheduler looks for due work when idle.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    security: Type.Object(
+      {
+        masterKeyFile: Type.String({
+          default: '', description: 'File with the node master key (created with mode 0600 if missing). Empty: dataDir/master.key.',
+        }),
+        tlsKeyFile: Type.String({ default: '', description: 'PEM key for SMTP STARTTLS. Empty: a self-signed pair in dataDir.' }),
+        tlsCertFile: Type.String({ default: '', description: 'PEM certificate chain for SMTP STARTTLS.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info', description: 'Log level (pino).' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { Kysely, Migrator } from 'kysely';
+import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDialect } from './dialect.js';
+import { migrationProvider } from './migrations/index.js';
+import { apiKeysRepository } from './repositories/api-keys.js';
+import { capturedRepository } from './repositories/captured.js';
+import { domainsRepository } from './repositories/domains.js';
+import { eventsRepository } from './repositories/events.js';
+import { idempotencyRepository } from './repositories/idempotency.js';
+import { messagesRepository } from './repositories/messages.js';
+import { recipientsRepository } from './repositories/recipients.js';
+import { suppressionsRepository } from './repositories/suppressions.js';
+import { tenantsRepository } from './repositories/tenants.js';
+import type { Database } from './schema.js';
+
+export interface StoreOptions {
+  /** postgres://… for PostgreSQL; empty for SQLite. */
+  url?: string;
+  /** SQLite file (default dataDir/postwarden.db); ':memory:' for throwaway stores. */
+  sqliteFile?: string;
+  dataDir?: string;
+  poolSize?: number;
+}
+
+function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
+  return {
+    tenants: tenantsRepository(db),
+    apiKeys: apiKeysRepository(db),
+    domains: domainsRepository(db),
+    messages: messagesRepository(db),
+    recipients: recipientsRepository(db, dialect),
+    events: eventsRepository(db, dialect, inTransaction),
+    suppressions: suppressionsRepository(db),
+    idempotency: idempotencyRepository(db),
+    captured: capturedRepository(db),
+  };
+}
+
+export type Repositories = ReturnType<typeof repositories>;
+
+export interface Store extends Repositories {
+  readonly dialect: DialectName;
+  /** Runs `fn` in one transaction: everything it does through `tx` commits together or not at all. */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** True when the database answers (readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function createStore(opts: StoreOptions): Promise<Store> {
+  const caps: DialectCapabilities = opts.url
+    ? postgresDialect(opts.url, opts.poolSize ?? 10)
+    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'));
+  const db = new Kysely<Database>({ dialect: caps.kysely });
+  const migrator = new Migrator({ db, provider: migrationProvider(caps) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`, { cause: error });
+  }
+  return {
+    ...repositories(db, caps.name, false),
+    dialect: caps.name,
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
+    async ping() {
+      try {
+        await db.selectFrom('tenants').select('id').limit(1).execute();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,47 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { type Dialect, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+/**
+ * Where the two databases differ, and nowhere else. Everything outside this file and the few
+ * dialect branches in repositories is plain portable SQL.
+ */
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DialectCapabilities {
+  name: DialectName;
+  kysely: Dialect;
+  /** Column type for message bodies. */
+  blobType: 'blob' | 'bytea';
+  /** Column type for millisecond times and counters that outgrow int32. */
+  bigintType: 'integer' | 'bigint';
+  /** Closes what the dialect opened beyond Kysely's own destroy (nothing today; kept for symmetry). */
+}
+
+export function sqliteDialect(file: string): DialectCapabilities {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new SQLite(file);
+  // WAL lets readers (the API, the CLI in another process) run while the scheduler writes.
+  // synchronous=NORMAL in WAL mode is durable against process crashes (kill -9), which is the
+  // promise a 202/250 makes; an OS crash may lose the last commits (documented in docs/storage.md).
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  return { name: 'sqlite', kysely: new SqliteDialect({ database: db }), blobType: 'blob', bigintType: 'integer' };
+}
+
+export function postgresDialect(url: string, poolSize: number): DialectCapabilities {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // int8 (counts, cursors, ms times) as numbers; every value we store fits in 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  return { name: 'postgres', kysely: new PostgresDialect({ pool }), blobType: 'bytea', bigintType: 'bigint' };
+}

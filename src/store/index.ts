@@ -1,0 +1,11 @@
+export type { DialectName } from './dialect.js';
+export { createStore, type Repositories, type Store, type StoreOptions } from './db.js';
+export type { ApiKeyRow } from './repositories/api-keys.js';
+export type { CapturedRow } from './repositories/captured.js';
+export type { DomainRow } from './repositories/domains.js';
+export type { EventPage } from './repositories/events.js';
+export type { IdempotencyBegin } from './repositories/idempotency.js';
+export type { MessageRow } from './repositories/messages.js';
+export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
+export type { SuppressionRow } from './repositories/suppressions.js';
+export type { Tenant } from './repositories/tenants.js';

@@ -1,0 +1,18 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectCapabilities } from '../dialect.js';
+import * as m001 from './001-spine.js';
+
+/** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
+const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
+  '001-spine': m001,
+};
+
+export function migrationProvider(d: DialectCapabilities): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(all)) out[name] = { up: (db) => m.up(db, d) };
+      return out;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { Kysely } from 'kysely';
+import type { CapturedMessagesTable, Database } from '../schema.js';
+
+/** Sandbox captures: what would have gone on the wire, kept for listing over the API. */
+export interface CapturedRow {
+  id: string;
+  tenantId: string;
+  messageId: string;
+  recipientId: string;
+  envelopeFrom: string;
+  envelopeTo: string;
+  capturedAt: number;
+}
+
+const toRow = (r: CapturedMessagesTable): CapturedRow => ({
+  id: r.id, tenantId: r.tenant_id, messageId: r.message_id, recipientId: r.recipient_id,
+  envelopeFrom: r.envelope_from, envelopeTo: r.envelope_to, capturedAt: r.captured_at,
+});
+
+export function capturedRepository(db: Kysely<Database>) {
+  return {
+    /** Idempotent per recipient: a retried capture after a crash does not duplicate. */
+    async insert(row: CapturedRow): Promise<void> {
+      await db
+        .insertInto('captured_messages')
+        .values({
+          id: row.id, tenant_id: row.tenantId, message_id: row.messageId, recipient_id: row.recipientId,
+          envelope_from: row.envelopeFrom, envelope_to: row.envelopeTo, captured_at: row.capturedAt,
+        })
+        .onConflict((oc) => oc.column('recipient_id').doNothing())
+        .execute();
+    },
+    async list(tenantId: string, opts: { before?: string; limit: number }): Promise<CapturedRow[]> {
+      let q = db.selectFrom('captured_messages').selectAll().where('tenant_id', '=', tenantId);
+      if (opts.before) q = q.where('id', '<', opts.before);
+      return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toRow);
+    },
+    async get(tenantId: string, id: string): Promise<CapturedRow | undefined> {
+      const r = await db.selectFrom('captured_messages').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return r && toRow(r);
+    },
+  };
+}

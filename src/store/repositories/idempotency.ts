@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+
+export type IdempotencyBegin =
+  | { kind: 'new' }
+  | { kind: 'replay'; status: number; body: unknown }
+  | { kind: 'conflict' }
+  | { kind: 'in_progress' };
+
+export function idempotencyRepository(db: Kysely<Database>) {
+  return {
+    /**
+     * Reserves a key. The insert races on the primary key, so exactly one request wins a key; the
+     * others see the stored answer, a conflict (different body) or "in progress".
+     */
+    async begin(tenantId: string, key: string, requestHash: string, now: number, ttlMs: number): Promise<IdempotencyBegin> {
+      await db.deleteFrom('idempotency_keys').where('tenant_id', '=', tenantId).where('key', '=', key).where('expires_at', '<=', now).execute();
+      const ins = await db
+        .insertInto('idempotency_keys')
+        .values({
+          tenant_id: tenantId, key, request_hash: requestHash, status: 'in_progress', response_status: null,
+          response_body: null, created_at: now, expires_at: now + ttlMs,
+        })
+        .onConflict((oc) => oc.columns(['tenant_id', 'key']).doNothing())
+        .executeTakeFirst();
+      if (Number(ins.numInsertedOrUpdatedRows ?? 0) > 0) return { kind: 'new' };
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('key', '=', key)
+        .executeTakeFirst();
+      if (!row) return this.begin(tenantId, key, requestHash, now, ttlMs);
+      if (row.request_hash !== requestHash) return { kind: 'conflict' };
+      if (row.status !== 'done' || row.response_status == null) return { kind: 'in_progress' };
+      return { kind: 'replay', status: row.response_status, body: JSON.parse(row.response_body ?? 'null') };
+    },
+    async complete(tenantId: string, key: string, status: number, body: unknown): Promise<void> {
+      await db
+        .updateTable('idempotency_keys')
+        .set({ status: 'done', response_status: status, response_body: JSON.stringify(body) })
+        .where('tenant_id', '=', tenantId)
+        .where('key', '=', key)
+        .execute();
+    },
+    /** Forgets a reservation whose request failed before anything was stored, so a retry can run. */
+    async abandon(tenantId: string, key: string): Promise<void> {
+      await db.deleteFrom('idempotency_keys').where('tenant_id', '=', tenantId).where('key', '=', key).where('status', '=', 'in_progress').execute();
+    },
+    async purgeExpired(now: number): Promise<number> {
+      const r = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}

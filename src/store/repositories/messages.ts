@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import type { Database, MessagesTable } from '../schema.js';
+
+export interface MessageRow {
+  id: string;
+  tenantId: string;
+  stream: string;
+  from: string;
+  subject: string;
+  messageIdHeader: string;
+  size: number;
+  tags: string[];
+  metadata: Record<string, string>;
+  /** 'api' | 'smtp' */
+  source: string;
+  sandbox: boolean;
+  createdAt: number;
+}
+
+const toMessage = (r: MessagesTable): MessageRow => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  stream: r.stream,
+  from: r.from_address,
+  subject: r.subject,
+  messageIdHeader: r.message_id_header,
+  size: r.size,
+  tags: JSON.parse(r.tags) as string[],
+  metadata: JSON.parse(r.metadata) as Record<string, string>,
+  source: r.source,
+  sandbox: r.sandbox === 1,
+  createdAt: r.created_at,
+});
+
+export function messagesRepository(db: Kysely<Database>) {
+  return {
+    /** Inserts messages and their bodies (the body is stored once, whatever the recipient count). */
+    async insertMany(items: { message: MessageRow; raw: Buffer }[]): Promise<void> {
+      if (!items.length) return;
+      await db
+        .insertInto('messages')
+        .values(
+          items.map(({ message: m }) => ({
+            id: m.id, tenant_id: m.tenantId, stream: m.stream, from_address: m.from, subject: m.subject,
+            message_id_header: m.messageIdHeader, size: m.size, tags: JSON.stringify(m.tags),
+            metadata: JSON.stringify(m.metadata), source: m.source, sandbox: m.sandbox ? 1 : 0, created_at: m.createdAt,
+          })),
+        )
+        .execute();
+      await db
+        .insertInto('message_bodies')
+        .values(items.map(({ message, raw }) => ({ message_id: message.id, raw })))
+        .execute();
+    },
+    async get(id: string, tenantId?: string): Promise<MessageRow | undefined> {
+      let q = db.selectFrom('messages').selectAll().where('id', '=', id);
+      if (tenantId) q = q.where('tenant_id', '=', tenantId);
+      const r = await q.executeTakeFirst();
+      return r && toMessage(r);
+    },
+    async getMany(ids: string[]): Promise<MessageRow[]> {
+      if (!ids.length) return [];
+      return (await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute()).map(toMessage);
+    },
+    async body(id: string): Promise<Buffer | undefined> {
+      const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
+      return r ? Buffer.from(r.raw) : undefined;
+    },
+    async list(tenantId: string, opts: { before?: string; limit: number }): Promise<MessageRow[]> {
+      let q = db.selectFrom('messages').selectAll().where('tenant_id', '=', tenantId);
+      if (opts.before) q = q.where('id', '<', opts.before);
+      return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toMessage);
+    },
+    async count(): Promise<number> {
+      const r = await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+  };
+}

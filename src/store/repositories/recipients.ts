@@ -1,0 +1,170 @@
+import type { Kysely } from 'kysely';
+import type { RecipientState } from '../../core/index.js';
+import type { DialectName } from '../dialect.js';
+import type { Database, RecipientsTable } from '../schema.js';
+
+export interface RecipientRow {
+  id: string;
+  messageId: string;
+  tenantId: string;
+  address: string;
+  domain: string;
+  /** 'to' | 'cc' | 'bcc' | 'envelope' (SMTP submission: RCPT TO only) */
+  kind: string;
+  state: RecipientState;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  lastReply: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const toRecipient = (r: RecipientsTable): RecipientRow => ({
+  id: r.id,
+  messageId: r.message_id,
+  tenantId: r.tenant_id,
+  address: r.address,
+  domain: r.domain,
+  kind: r.kind,
+  state: r.state as RecipientState,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  leaseOwner: r.lease_owner,
+  leaseExpiresAt: r.lease_expires_at,
+  lastReply: r.last_reply ? (JSON.parse(r.last_reply) as Record<string, unknown>) : null,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export interface ClaimOptions {
+  owner: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+}
+
+export interface Settle {
+  id: string;
+  owner: string;
+  state: RecipientState;
+  now: number;
+  nextAttemptAt?: number;
+  lastReply?: Record<string, unknown> | null;
+}
+
+export function recipientsRepository(db: Kysely<Database>, dialect: DialectName) {
+  return {
+    async insertMany(rows: RecipientRow[]): Promise<void> {
+      if (!rows.length) return;
+      // SQLite caps bound parameters per statement; 14 columns × 500 rows stays well under it.
+      for (let i = 0; i < rows.length; i += 500) {
+        await db
+          .insertInto('recipients')
+          .values(
+            rows.slice(i, i + 500).map((r) => ({
+              id: r.id, message_id: r.messageId, tenant_id: r.tenantId, address: r.address, domain: r.domain,
+              kind: r.kind, state: r.state, attempts: r.attempts, next_attempt_at: r.nextAttemptAt,
+              lease_owner: r.leaseOwner, lease_expires_at: r.leaseExpiresAt,
+              last_reply: r.lastReply ? JSON.stringify(r.lastReply) : null, created_at: r.createdAt, updated_at: r.updatedAt,
+            })),
+          )
+          .execute();
+      }
+    },
+    async listByMessage(messageId: string): Promise<RecipientRow[]> {
+      const rows = await db.selectFrom('recipients').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
+      return rows.map(toRecipient);
+    },
+    async listByMessages(messageIds: string[]): Promise<RecipientRow[]> {
+      if (!messageIds.length) return [];
+      const rows = await db.selectFrom('recipients').selectAll().where('message_id', 'in', messageIds).orderBy('id').execute();
+      return rows.map(toRecipient);
+    },
+    async get(id: string): Promise<RecipientRow | undefined> {
+      const r = await db.selectFrom('recipients').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toRecipient(r);
+    },
+    /**
+     * Claims due work under a lease: queued or deferred recipients whose time has come, and in-flight
+     * ones whose lease expired (their worker died). On PostgreSQL many nodes claim at once, so the
+     * candidate rows are locked with SKIP LOCKED; SQLite has one writer and needs no locking.
+     */
+    async claimDue(o: ClaimOptions): Promise<RecipientRow[]> {
+      let candidates = db
+        .selectFrom('recipients')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('state', 'in', ['queued', 'deferred']), eb('next_attempt_at', '<=', o.now)]),
+            eb.and([eb('state', '=', 'in_flight'), eb('lease_expires_at', '<=', o.now)]),
+          ]),
+        )
+        .orderBy('next_attempt_at')
+        .limit(o.limit);
+      if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+      const rows = await db
+        .updateTable('recipients')
+        .set((eb) => ({
+          state: 'in_flight',
+          lease_owner: o.owner,
+          lease_expires_at: o.now + o.leaseMs,
+          attempts: eb('attempts', '+', 1),
+          updated_at: o.now,
+        }))
+        .where('id', 'in', candidates)
+        .returningAll()
+        .execute();
+      return rows.map(toRecipient).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    },
+    /**
+     * Settles an in-flight recipient. Guarded by the lease owner so a worker whose lease expired and
+     * was taken over can never overwrite the new owner's outcome. Returns false when the guard failed.
+     */
+    async settle(s: Settle): Promise<boolean> {
+      const r = await db
+        .updateTable('recipients')
+        .set({
+          state: s.state,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: s.now,
+          ...(s.nextAttemptAt !== undefined ? { next_attempt_at: s.nextAttemptAt } : {}),
+          ...(s.lastReply !== undefined ? { last_reply: s.lastReply ? JSON.stringify(s.lastReply) : null } : {}),
+        })
+        .where('id', '=', s.id)
+        .where('state', '=', 'in_flight')
+        .where('lease_owner', '=', s.owner)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    /** Gives back every lease an owner holds (graceful shutdown) without counting an attempt. */
+    async releaseOwned(owner: string, now: number): Promise<number> {
+      const r = await db
+        .updateTable('recipients')
+        .set((eb) => ({ state: 'queued', lease_owner: null, lease_expires_at: null, attempts: eb('attempts', '-', 1), updated_at: now }))
+        .where('state', '=', 'in_flight')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+    /** Recipients not yet in a terminal state: the queue depth used for backpressure. */
+    async countOpen(): Promise<number> {
+      const r = await db
+        .selectFrom('recipients')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', 'in', ['queued', 'deferred', 'in_flight'])
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    async nextDueAt(): Promise<number | null> {
+      const r = await db
+        .selectFrom('recipients')
+        .select((eb) => eb.fn.min('next_attempt_at').as('t'))
+        .where('state', 'in', ['queued', 'deferred'])
+        .executeTakeFirst();
+      return r?.t == null ? null : Number(r.t);
+    },
+  };
+}

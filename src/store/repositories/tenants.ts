@@ -1,0 +1,49 @@
+import type { Kysely } from 'kysely';
+import type { Database, TenantsTable } from '../schema.js';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  sandbox: boolean;
+  maxMessageBytes: number | null;
+  ratePerMinute: number | null;
+  createdAt: number;
+}
+
+const toTenant = (r: TenantsTable): Tenant => ({
+  id: r.id,
+  name: r.name,
+  sandbox: r.sandbox === 1,
+  maxMessageBytes: r.max_message_bytes,
+  ratePerMinute: r.rate_per_minute,
+  createdAt: r.created_at,
+});
+
+export function tenantsRepository(db: Kysely<Database>) {
+  return {
+    async insert(t: Tenant): Promise<void> {
+      await db
+        .insertInto('tenants')
+        .values({
+          id: t.id, name: t.name, sandbox: t.sandbox ? 1 : 0, max_message_bytes: t.maxMessageBytes,
+          rate_per_minute: t.ratePerMinute, created_at: t.createdAt,
+        })
+        .execute();
+    },
+    async get(id: string): Promise<Tenant | undefined> {
+      const r = await db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toTenant(r);
+    },
+    async list(): Promise<Tenant[]> {
+      return (await db.selectFrom('tenants').selectAll().orderBy('id').execute()).map(toTenant);
+    },
+    async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name'>>) {
+      const values: Partial<TenantsTable> = {};
+      if (patch.name !== undefined) values.name = patch.name;
+      if (patch.sandbox !== undefined) values.sandbox = patch.sandbox ? 1 : 0;
+      if (patch.maxMessageBytes !== undefined) values.max_message_bytes = patch.maxMessageBytes;
+      if (patch.ratePerMinute !== undefined) values.rate_per_minute = patch.ratePerMinute;
+      if (Object.keys(values).length) await db.updateTable('tenants').set(values).where('id', '=', id).execute();
+    },
+  };
+}

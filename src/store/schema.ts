@@ -1,0 +1,129 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row types, one interface per table. Times are integer milliseconds since the epoch (bigint on
+ * PostgreSQL, parsed back to numbers), JSON is stored as text on both dialects, booleans as 0/1, so the
+ * same SQL and the same rows work everywhere.
+ */
+export interface TenantsTable {
+  id: string;
+  name: string;
+  sandbox: number;
+  max_message_bytes: number | null;
+  rate_per_minute: number | null;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** SHA-256 of the secret, hex; the secret itself is never stored. */
+  secret_hash: string;
+  /** First characters of the secret, to recognise a key in lists. */
+  hint: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface DomainsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  tenant_id: string;
+  stream: string;
+  from_address: string;
+  subject: string;
+  message_id_header: string;
+  size: number;
+  tags: string;
+  metadata: string;
+  source: string;
+  sandbox: number;
+  created_at: number;
+}
+
+export interface MessageBodiesTable {
+  message_id: string;
+  raw: Buffer;
+}
+
+export interface RecipientsTable {
+  id: string;
+  message_id: string;
+  tenant_id: string;
+  address: string;
+  domain: string;
+  kind: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_reply: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  cursor: Generated<number>;
+  id: string;
+  tenant_id: string;
+  message_id: string | null;
+  recipient_id: string | null;
+  seq: number;
+  type: string;
+  at: number;
+  data: string;
+}
+
+export interface SuppressionsTable {
+  id: string;
+  tenant_id: string;
+  address: string;
+  reason: string;
+  source: string;
+  created_at: number;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  request_hash: string;
+  status: string;
+  response_status: number | null;
+  response_body: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface CapturedMessagesTable {
+  id: string;
+  tenant_id: string;
+  message_id: string;
+  recipient_id: string;
+  envelope_from: string;
+  envelope_to: string;
+  captured_at: number;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  domains: DomainsTable;
+  messages: MessagesTable;
+  message_bodies: MessageBodiesTable;
+  recipients: RecipientsTable;
+  events: EventsTable;
+  suppressions: SuppressionsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  captured_messages: CapturedMessagesTable;
+}
+
+export type Count = ColumnType<number | string | bigint, never, never>;

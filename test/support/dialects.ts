@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import { createStore, type DialectName, type Store } from '../../src/store/index.js';
+
+/**
+ * Every store test runs on SQLite always and on PostgreSQL when POSTWARDEN_TEST_DATABASE_URL is set
+ * (CI sets it). Each PostgreSQL store gets a schema of its own so concurrent test files never meet.
+ */
+export const postgresUrl = process.env.POSTWARDEN_TEST_DATABASE_URL ?? '';
+
+export const dialects: DialectName[] = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
+
+let announced = false;
+export function announcePostgresSkip(): void {
+  if (postgresUrl || announced) return;
+  announced = true;
+  console.log('# PostgreSQL tests skipped: set POSTWARDEN_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them');
+}
+
+/** A database URL for a fresh, empty PostgreSQL schema, dropped after the test. */
+export async function freshPostgresUrl(t: TestContext): Promise<string> {
+  const schema = `pw_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  t.after(async () => {
+    const c = new pg.Client({ connectionString: postgresUrl });
+    await c.connect();
+    await c.query(`drop schema if exists ${schema} cascade`);
+    await c.end();
+  });
+  const u = new URL(postgresUrl);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+export function tempDir(t: TestContext, prefix = 'pw-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Opens a fresh store of the given dialect for one test and closes it after. */
+export async function openStore(t: TestContext, dialect: DialectName): Promise<Store> {
+  const store =
+    dialect === 'postgres'
+      ? await createStore({ url: await freshPostgresUrl(t), poolSize: 12 })
+      : await createStore({ sqliteFile: join(tempDir(t), 'test.db') });
+  t.after(() => store.close());
+  return store;
+}
+
+/** Registers `fn` once per available dialect as a subtest named after the dialect. */
+export function forEachDialect(
+  name: string,
+  fn: (t: TestContext, dialect: DialectName) => Promise<void>,
+  test: (name: string, fn: (t: TestContext) => Promise<void>) => unknown,
+): void {
+  announcePostgresSkip();
+  for (const d of dialects) test(`${name} [${d}]`, (t) => fn(t, d));
+}
