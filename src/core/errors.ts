@@ -13,6 +13,9 @@ export const errorCatalogue = {
     status: 400, meaning: 'The request body could not be parsed (invalid JSON or wrong content type).',
     smtp: { code: 501, enhanced: '5.5.4' },
   },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415, meaning: 'The request body must be JSON (Content-Type: application/json).',
+  },
   UNAUTHENTICATED: {
     status: 401, meaning: 'No valid API key was presented.', smtp: { code: 535, enhanced: '5.7.8' },
   },

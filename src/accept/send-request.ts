@@ -1,0 +1,217 @@
+import addressparser from 'nodemailer/lib/addressparser';
+import {
+  describeAddressProblem,
+  type FieldError,
+  type Mailbox,
+  parseAddress,
+  type Stream,
+  streams,
+} from '../core/index.js';
+
+/**
+ * Turns the JSON of `POST /v1/messages` into a checked message, collecting every problem with its
+ * JSON path (`/to/2/email`) rather than stopping at the first. Recipients come in the shapes people
+ * send: `"a@x"`, `"Ann <a@x>, b@y"`, `["a@x"]`, `{ "email": "a@x", "name": "Ann" }` or a list of those.
+ */
+export interface Attachment {
+  filename: string;
+  content: Buffer;
+  contentType?: string;
+  contentId?: string;
+}
+
+export interface SendRequest {
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  bcc: Mailbox[];
+  replyTo: Mailbox[];
+  subject: string;
+  text?: string;
+  html?: string;
+  headers: Record<string, string>;
+  attachments: Attachment[];
+  tags: string[];
+  metadata: Record<string, string>;
+  stream: Stream;
+}
+
+/** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
+const reservedHeaders = new Set([
+  'from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
+  'content-transfer-encoding', 'dkim-signature', 'return-path', 'received', 'sender',
+]);
+// RFC 5322 §3.6.8: field names are printable ASCII except colon.
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export type SendParse = { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function mailboxFrom(value: unknown, path: string, errors: FieldError[]): Mailbox | undefined {
+  if (isObject(value)) {
+    const email = value.email;
+    if (typeof email !== 'string') {
+      errors.push({ path: `${path}/email`, message: 'is required and must be a string' });
+      return undefined;
+    }
+    const parsed = parseAddress(email);
+    if (!parsed.ok) {
+      errors.push({ path: `${path}/email`, message: describeAddressProblem(parsed.problem) });
+      return undefined;
+    }
+    if (value.name !== undefined && typeof value.name !== 'string') {
+      errors.push({ path: `${path}/name`, message: 'must be a string' });
+      return undefined;
+    }
+    return typeof value.name === 'string' && value.name ? { ...parsed.mailbox, name: value.name } : parsed.mailbox;
+  }
+  if (typeof value === 'string') {
+    const list = addressparser(value, { flatten: true });
+    if (list.length !== 1) {
+      errors.push({ path, message: list.length ? 'must be a single address here' : 'is not an email address' });
+      return undefined;
+    }
+    const one = list[0]!;
+    // addressparser reads a bare word as a display name; judge such input as the address it was meant to be.
+    const parsed = parseAddress(one.address.includes('@') ? one.address : value);
+    if (!parsed.ok) {
+      errors.push({ path, message: `${describeAddressProblem(parsed.problem)} (${JSON.stringify(one.address || value)})` });
+      return undefined;
+    }
+    return one.name ? { ...parsed.mailbox, name: one.name } : parsed.mailbox;
+  }
+  errors.push({ path, message: 'must be an address string or an object with "email"' });
+  return undefined;
+}
+
+function mailboxList(value: unknown, path: string, errors: FieldError[]): Mailbox[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') {
+    // "a@x, Ann <b@y>" — split with a real RFC 5322 address parser, then check each.
+    const list = addressparser(value, { flatten: true });
+    if (!list.length) errors.push({ path, message: 'contains no address' });
+    return list.flatMap((a, i) => {
+      const m = mailboxFrom(a.name ? `"${a.name.replace(/"/g, '\\"')}" <${a.address}>` : a.address, list.length > 1 ? `${path}/${i}` : path, errors);
+      return m ? [m] : [];
+    });
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => mailboxList(v, `${path}/${i}`, errors));
+  if (isObject(value)) {
+    const m = mailboxFrom(value, path, errors);
+    return m ? [m] : [];
+  }
+  errors.push({ path, message: 'must be an address, a list of addresses or {"email", "name"} objects' });
+  return [];
+}
+
+const known = new Set([
+  'from', 'to', 'cc', 'bcc', 'reply_to', 'subject', 'text', 'html', 'headers', 'attachments', 'tags', 'metadata', 'stream',
+]);
+
+export function parseSendRequest(body: unknown): SendParse {
+  const errors: FieldError[] = [];
+  if (!isObject(body)) return { ok: false, errors: [{ path: '', message: 'the body must be a JSON object' }] };
+  for (const k of Object.keys(body)) if (!known.has(k)) errors.push({ path: `/${k}`, message: 'is not a known field' });
+
+  const from = body.from === undefined ? (errors.push({ path: '/from', message: 'is required' }), undefined) : mailboxFrom(body.from, '/from', errors);
+  const to = mailboxList(body.to, '/to', errors);
+  const cc = mailboxList(body.cc, '/cc', errors);
+  const bcc = mailboxList(body.bcc, '/bcc', errors);
+  const replyTo = mailboxList(body.reply_to, '/reply_to', errors);
+  if (!to.length && !cc.length && !bcc.length && body.to === undefined) {
+    errors.push({ path: '/to', message: 'at least one recipient is required in to, cc or bcc' });
+  }
+
+  let subject = '';
+  if (body.subject === undefined) errors.push({ path: '/subject', message: 'is required' });
+  else if (typeof body.subject !== 'string') errors.push({ path: '/subject', message: 'must be a string' });
+  else if (/[\r\n]/.test(body.subject)) errors.push({ path: '/subject', message: 'must not contain line breaks' });
+  else if (body.subject.length > 998) errors.push({ path: '/subject', message: 'must be at most 998 characters (RFC 5322 §2.1.1)' });
+  else subject = body.subject;
+
+  for (const k of ['text', 'html'] as const) {
+    if (body[k] !== undefined && typeof body[k] !== 'string') errors.push({ path: `/${k}`, message: 'must be a string' });
+  }
+  if (body.text === undefined && body.html === undefined) errors.push({ path: '/text', message: 'text or html is required' });
+
+  const headers: Record<string, string> = {};
+  if (body.headers !== undefined) {
+    if (!isObject(body.headers)) errors.push({ path: '/headers', message: 'must be an object of header names to string values' });
+    else {
+      for (const [name, value] of Object.entries(body.headers)) {
+        const p = `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        if (!HEADER_NAME.test(name)) errors.push({ path: p, message: 'is not a valid header name (RFC 5322 §3.6.8)' });
+        else if (reservedHeaders.has(name.toLowerCase())) errors.push({ path: p, message: 'is set by the platform; use the matching field instead' });
+        else if (typeof value !== 'string') errors.push({ path: p, message: 'must be a string' });
+        else if (/[\r\n]/.test(value)) errors.push({ path: p, message: 'must not contain line breaks' });
+        else headers[name] = value;
+      }
+    }
+  }
+
+  const attachments: Attachment[] = [];
+  if (body.attachments !== undefined) {
+    if (!Array.isArray(body.attachments)) errors.push({ path: '/attachments', message: 'must be a list' });
+    else {
+      body.attachments.forEach((a: unknown, i) => {
+        const p = `/attachments/${i}`;
+        if (!isObject(a)) return errors.push({ path: p, message: 'must be an object with filename and content' });
+        if (typeof a.filename !== 'string' || !a.filename) errors.push({ path: `${p}/filename`, message: 'is required' });
+        if (typeof a.content !== 'string') return errors.push({ path: `${p}/content`, message: 'is required (base64)' });
+        if (!BASE64.test(a.content)) return errors.push({ path: `${p}/content`, message: 'must be base64' });
+        if (a.content_type !== undefined && (typeof a.content_type !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(a.content_type))) {
+          errors.push({ path: `${p}/content_type`, message: 'must be a media type such as application/pdf' });
+        }
+        if (typeof a.filename === 'string' && a.filename) {
+          attachments.push({
+            filename: a.filename,
+            content: Buffer.from(a.content, 'base64'),
+            ...(typeof a.content_type === 'string' ? { contentType: a.content_type } : {}),
+            ...(typeof a.content_id === 'string' ? { contentId: a.content_id } : {}),
+          });
+        }
+      });
+    }
+  }
+
+  const tags: string[] = [];
+  if (body.tags !== undefined) {
+    if (!Array.isArray(body.tags)) errors.push({ path: '/tags', message: 'must be a list of strings' });
+    else if (body.tags.length > 20) errors.push({ path: '/tags', message: 'must have at most 20 tags' });
+    else body.tags.forEach((tag: unknown, i) => {
+      if (typeof tag !== 'string' || !TAG.test(tag)) errors.push({ path: `/tags/${i}`, message: 'must be 1-64 characters of letters, digits, _ . : -' });
+      else tags.push(tag);
+    });
+  }
+
+  const metadata: Record<string, string> = {};
+  if (body.metadata !== undefined) {
+    if (!isObject(body.metadata)) errors.push({ path: '/metadata', message: 'must be an object of string values' });
+    else {
+      const entries = Object.entries(body.metadata);
+      if (entries.length > 50) errors.push({ path: '/metadata', message: 'must have at most 50 keys' });
+      for (const [k, v] of entries) {
+        if (typeof v !== 'string') errors.push({ path: `/metadata/${k}`, message: 'must be a string' });
+        else if (v.length > 1000) errors.push({ path: `/metadata/${k}`, message: 'must be at most 1000 characters' });
+        else metadata[k] = v;
+      }
+    }
+  }
+
+  let stream: Stream = 'transactional';
+  if (body.stream !== undefined) {
+    if (typeof body.stream === 'string' && (streams as readonly string[]).includes(body.stream)) stream = body.stream as Stream;
+    else errors.push({ path: '/stream', message: `must be one of ${streams.join(', ')}` });
+  }
+
+  if (errors.length || !from) return { ok: false, errors };
+  const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream };
+  if (typeof body.text === 'string') request.text = body.text;
+  if (typeof body.html === 'string') request.html = body.html;
+  return { ok: true, request };
+}

@@ -1,0 +1,59 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerAuth } from './plugins/auth.js';
+import { registerIdempotency } from './plugins/idempotency.js';
+import { registerProblems } from './plugins/problem.js';
+import { domainRoutes } from './routes/domains.js';
+import { eventRoutes } from './routes/events.js';
+import { keyRoutes } from './routes/keys.js';
+import { messageRoutes } from './routes/messages.js';
+import { sandboxRoutes } from './routes/sandbox.js';
+import type { ApiServices } from './services.js';
+
+/**
+ * The HTTP API: REST under /v1, Bearer keys, problem+json errors, OpenAPI generated from the route
+ * schemas at /openapi.json with a browsable copy at /docs.
+ */
+export async function buildApi(s: ApiServices, opts: { logger?: Logger | false } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger || undefined,
+    // A message may be up to maxMessageBytes; base64 attachments inflate by 4/3, JSON adds a little.
+    bodyLimit: Math.ceil(s.limits.maxMessageBytes * 1.4) + 65_536,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  }) as unknown as FastifyInstance;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Postwarden API', version: '1', description: 'Send mail and read its story. Errors are RFC 9457 problem+json.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // JSON only: a text/plain body is refused with 415 rather than read as a string.
+  app.removeContentTypeParser('text/plain');
+  registerProblems(app);
+  registerAuth(app, s.tenants);
+  registerIdempotency(app, { store: s.idempotencyStore, clock: s.clock, ttlHours: s.limits.idempotencyHours });
+
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
+    const ok = await s.ready();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable' });
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/v1/tenant', { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } }, async (request) => {
+    const t = request.principal!.tenant;
+    return { id: t.id, name: t.name, sandbox: t.sandbox, scopes: request.principal!.scopes };
+  });
+
+  messageRoutes(app, s);
+  eventRoutes(app, s);
+  domainRoutes(app, s);
+  keyRoutes(app, s);
+  sandboxRoutes(app, s);
+  return app;
+}

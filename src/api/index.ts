@@ -1,0 +1,2 @@
+export { buildApi } from './app.js';
+export type { ApiServices } from './services.js';

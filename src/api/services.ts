@@ -1,0 +1,17 @@
+import type { Accept } from '../accept/index.js';
+import type { Clock } from '../core/index.js';
+import type { Spine } from '../events/index.js';
+import type { Store } from '../store/index.js';
+import type { Tenants } from '../tenants/index.js';
+
+/** What the HTTP edge may call. It never reaches the store except through these services. */
+export interface ApiServices {
+  accept: Accept;
+  tenants: Tenants;
+  spine: Spine;
+  clock: Clock;
+  /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
+  idempotencyStore: Pick<Store, 'idempotency'>;
+  ready: () => Promise<boolean>;
+  limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number };
+}

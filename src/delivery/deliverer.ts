@@ -1,0 +1,209 @@
+import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
+import { createGroupCommitter, isExpired, nextAttemptDelayMs } from '../queue/index.js';
+import type { RecipientRow, Store } from '../store/index.js';
+import type { DeliveryOutcome, Transport } from './transport.js';
+
+/**
+ * The scheduler loop. It claims a window of due recipients under a lease (memory never holds more
+ * than `concurrency` of them, whatever the queue depth), hands each message's recipients to the
+ * transport, and settles every outcome in a transaction with its event. Settles from concurrent
+ * deliveries share transactions (group commit). A settle whose lease was lost (this node stalled
+ * past the lease and another took over) is dropped, so one outcome never overwrites another.
+ *
+ * Sandbox messages go to the sandbox transport whatever the node's transport is.
+ */
+export interface DelivererDeps {
+  store: Store;
+  clock: Clock;
+  transport: Transport;
+  sandboxTransport: Transport;
+  owner: string;
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  retryMinutes: number[];
+  maxAgeHours: number;
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+interface SettleItem {
+  recipient: RecipientRow;
+  outcome: DeliveryOutcome | { kind: 'expired'; details: Record<string, unknown> };
+  tenantId: string;
+}
+
+export function createDeliverer(deps: DelivererDeps) {
+  const { store, clock } = deps;
+  let running = false;
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  let loop: Promise<void> | null = null;
+  const active = new Set<Promise<void>>();
+
+  const settler = createGroupCommitter<SettleItem, boolean>({
+    commit: (items) =>
+      store.transaction(async (tx) => {
+        const now = clock.now();
+        const events: NewEvent[] = [];
+        const results: boolean[] = [];
+        for (const it of items) {
+          const r = it.recipient;
+          const o = it.outcome;
+          const reply = 'reply' in o && o.reply ? o.reply : undefined;
+          const lastReply = reply ? { ...reply } : null;
+          let state: RecipientRow['state'];
+          let nextAttemptAt: number | undefined;
+          let type: NewEvent['type'];
+          switch (o.kind) {
+            case 'delivered':
+              state = 'delivered';
+              type = 'recipient.delivered';
+              break;
+            case 'bounced':
+              state = 'bounced';
+              type = 'recipient.bounced';
+              break;
+            case 'failed':
+              state = 'failed';
+              type = 'recipient.failed';
+              break;
+            case 'expired':
+              state = 'expired';
+              type = 'recipient.expired';
+              break;
+            case 'deferred':
+              if (isExpired(r.createdAt, now, deps.maxAgeHours)) {
+                state = 'expired';
+                type = 'recipient.expired';
+              } else {
+                state = 'deferred';
+                type = 'recipient.deferred';
+                nextAttemptAt = now + nextAttemptDelayMs(r.attempts, deps.retryMinutes);
+              }
+              break;
+          }
+          const ok = await tx.recipients.settle({ id: r.id, owner: deps.owner, state, now, nextAttemptAt, lastReply });
+          results.push(ok);
+          if (!ok) continue;
+          if ('captured' in o && o.captured) {
+            await tx.captured.insert({
+              id: newId('cap', now), tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
+              envelopeFrom: o.captured.envelopeFrom, envelopeTo: r.address, capturedAt: now,
+            });
+          }
+          events.push({
+            type, tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
+            data: {
+              email: r.address, attempt: r.attempts,
+              ...(reply ? { reply: formatSmtpResponse(reply), code: reply.code, enhanced: reply.enhanced ?? null } : {}),
+              ...(nextAttemptAt ? { next_attempt_at: new Date(nextAttemptAt).toISOString() } : {}),
+              ...o.details,
+            },
+          });
+        }
+        await tx.events.append(events, now);
+        return results;
+      }),
+  });
+
+  async function deliverGroup(recipients: RecipientRow[]): Promise<void> {
+    const first = recipients[0]!;
+    const now = clock.now();
+    const due = recipients.filter((r) => !isExpired(r.createdAt, now, deps.maxAgeHours));
+    const expired = recipients.filter((r) => !due.includes(r));
+    const settles: Promise<boolean>[] = expired.map((recipient) =>
+      settler.submit({ recipient, tenantId: recipient.tenantId, outcome: { kind: 'expired', details: { reason: `undelivered after ${deps.maxAgeHours} h` } } }),
+    );
+    if (due.length) {
+      let outcomes: DeliveryOutcome[];
+      try {
+        const message = await store.messages.get(first.messageId);
+        const body = await store.messages.body(first.messageId);
+        if (!message || !body) throw new Error(`message ${first.messageId} has no stored body`);
+        const transport = message.sandbox ? deps.sandboxTransport : deps.transport;
+        outcomes = await transport.deliver({ message, body, recipients: due });
+      } catch (e) {
+        deps.log?.error({ err: e, message: first.messageId }, 'delivery failed locally; deferring');
+        outcomes = due.map((r) => ({ recipientId: r.id, kind: 'deferred' as const, details: { local_error: (e as Error).message } }));
+      }
+      const byId = new Map(outcomes.map((o) => [o.recipientId, o]));
+      for (const recipient of due) {
+        const outcome = byId.get(recipient.id) ?? { recipientId: recipient.id, kind: 'deferred' as const, details: { local_error: 'transport gave no outcome' } };
+        settles.push(settler.submit({ recipient, tenantId: recipient.tenantId, outcome }));
+      }
+    }
+    const results = await Promise.allSettled(settles);
+    for (const r of results) if (r.status === 'rejected') deps.log?.error({ err: r.reason }, 'settling an outcome failed; the lease will expire and the work return');
+  }
+
+  function track(p: Promise<void>, n: number): void {
+    inFlight += n;
+    active.add(p);
+    void p.finally(() => {
+      inFlight -= n;
+      active.delete(p);
+      wake?.();
+    });
+  }
+
+  async function tick(): Promise<number> {
+    const room = deps.concurrency - inFlight;
+    if (room <= 0) return 0;
+    const claimed = await store.recipients.claimDue({ owner: deps.owner, now: clock.now(), leaseMs: deps.leaseMs, limit: room });
+    const groups = new Map<string, RecipientRow[]>();
+    for (const r of claimed) {
+      const g = groups.get(r.messageId);
+      if (g) g.push(r);
+      else groups.set(r.messageId, [r]);
+    }
+    for (const g of groups.values()) track(deliverGroup(g), g.length);
+    return claimed.length;
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+  }
+
+  return {
+    start(): void {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          let n = 0;
+          try {
+            n = await tick();
+          } catch (e) {
+            deps.log?.error({ err: e }, 'claiming due work failed');
+          }
+          if (!running) break;
+          if (n === 0 || inFlight >= deps.concurrency) await sleep(deps.pollMs);
+        }
+      })();
+    },
+    /** New work was accepted: look now instead of at the next poll. */
+    poke(): void {
+      wake?.();
+    },
+    /** Stops claiming, lets in-flight deliveries finish (bounded), and returns any leases left. */
+    async stop(timeoutMs = 10_000): Promise<void> {
+      running = false;
+      wake?.();
+      await loop;
+      await Promise.race([Promise.allSettled([...active]), new Promise((r) => setTimeout(r, timeoutMs))]);
+      await settler.drain();
+      await store.recipients.releaseOwned(deps.owner, clock.now());
+    },
+    inFlight: () => inFlight,
+  };
+}
+
+export type Deliverer = ReturnType<typeof createDeliverer>;

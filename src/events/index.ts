@@ -1,0 +1,1 @@
+export { createSpine, type MessageView, type Spine } from './spine.js';

@@ -1,0 +1,55 @@
+import { type EventType, messageState, PostwardenError, type SpineEvent } from '../core/index.js';
+import type { CapturedRow, MessageRow, RecipientRow, Store } from '../store/index.js';
+
+/**
+ * The read side of the events spine: pages by cursor for consumers, and a message's whole story
+ * (state, recipients, ordered timeline) for people. Appends happen inside the transactions that
+ * change state (accept, delivery), never here.
+ */
+export interface MessageView {
+  message: MessageRow;
+  state: ReturnType<typeof messageState>;
+  recipients: RecipientRow[];
+  events: SpineEvent[];
+}
+
+export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages' | 'recipients' | 'captured'> }) {
+  return {
+    async page(q: { tenantId: string; after?: string; types?: EventType[]; limit: number }) {
+      const after = q.after ? Number(q.after) : 0;
+      if (!Number.isSafeInteger(after) || after < 0) {
+        throw new PostwardenError('VALIDATION_FAILED', 'after must be a cursor returned by this API', {
+          errors: [{ path: '/after', message: 'must be a cursor returned by this API' }],
+        });
+      }
+      const data = await store.events.page({ tenantId: q.tenantId, after, types: q.types, limit: q.limit });
+      // The cursor to resume from: the last event's, or the one given when the page is empty, so a
+      // tailing consumer can poll with what it holds.
+      const next = data.length ? data[data.length - 1]!.cursor : String(after);
+      return { data, nextCursor: next };
+    },
+
+    async message(tenantId: string, id: string): Promise<MessageView> {
+      const message = await store.messages.get(id, tenantId);
+      if (!message) throw new PostwardenError('NOT_FOUND', `message ${id} does not exist`, { id });
+      const [recipients, events] = await Promise.all([store.recipients.listByMessage(id), store.events.forMessage(id)]);
+      return { message, state: messageState(recipients.map((r) => r.state)), recipients, events };
+    },
+
+    listMessages: (tenantId: string, opts: { before?: string; limit: number }) => store.messages.list(tenantId, opts),
+
+    /** Recipient states, for synchronous sends waiting on their first outcomes. */
+    recipientsOf: (messageIds: string[]) => store.recipients.listByMessages(messageIds),
+
+    listCaptured: (tenantId: string, opts: { before?: string; limit: number }) => store.captured.list(tenantId, opts),
+
+    async captured(tenantId: string, id: string): Promise<{ capture: CapturedRow; raw: Buffer }> {
+      const capture = await store.captured.get(tenantId, id);
+      const raw = capture && (await store.messages.body(capture.messageId));
+      if (!capture || !raw) throw new PostwardenError('NOT_FOUND', `captured message ${id} does not exist`, { id });
+      return { capture, raw };
+    },
+  };
+}
+
+export type Spine = ReturnType<typeof createSpine>;

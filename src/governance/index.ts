@@ -1,0 +1,1 @@
+export { loadOrCreateMasterKey } from './master-key.js';

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { type Accept, createAccept } from './accept/index.js';
+import { buildApi } from './api/index.js';
+import type { Config } from './config/index.js';
+import { type Clock, systemClock } from './core/index.js';
+import { createDeliverer, type Deliverer, sandboxTransport, type Transport } from './delivery/index.js';
+import { createSpine, type Spine } from './events/index.js';
+import { loadOrCreateMasterKey } from './governance/index.js';
+import { createStore, type Store } from './store/index.js';
+import { createTenants, type Tenants } from './tenants/index.js';
+
+/**
+ * The composition root: builds every concern from the config, in dependency order, and starts the
+ * roles this process runs. Nothing else wires services together.
+ */
+export interface PlatformOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Outbound transport for non-sandbox mail. Until SMTP delivery lands every message is captured. */
+  transport?: Transport;
+}
+
+export interface Platform {
+  config: Config;
+  store: Store;
+  tenants: Tenants;
+  accept: Accept;
+  spine: Spine;
+  deliverer: Deliverer;
+  api: FastifyInstance;
+  log: Logger;
+  masterKey: Buffer;
+  /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
+  start(): Promise<{ http?: number }>;
+  /** Stops listening, finishes or returns in-flight work, closes the store. */
+  stop(): Promise<void>;
+}
+
+export async function createPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? pino({ level: config.log.level });
+  const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: config.store.poolSize });
+  const tenants = createTenants({ store, clock });
+  const spine = createSpine({ store });
+  const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
+
+  const deliverer = createDeliverer({
+    store,
+    clock,
+    transport: opts.transport ?? sandboxTransport,
+    sandboxTransport,
+    owner: `${hostname}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    concurrency: config.delivery.concurrency,
+    leaseMs: config.delivery.leaseSeconds * 1000,
+    pollMs: config.delivery.pollMs,
+    retryMinutes: config.delivery.retryMinutes,
+    maxAgeHours: config.delivery.maxAgeHours,
+    log: log.child({ concern: 'delivery' }),
+  });
+  const runsDelivery = config.server.roles.includes('delivery');
+  const accept = createAccept({
+    store,
+    tenants,
+    clock,
+    hostname,
+    limits: config.limits,
+    sandbox: config.sandbox,
+    onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
+  });
+  const api = await buildApi(
+    {
+      accept, tenants, spine, clock, idempotencyStore: store, ready: () => store.ping(),
+      limits: { ...config.limits },
+    },
+    { logger: log.child({ concern: 'api' }) },
+  );
+
+  let started = false;
+  return {
+    config, store, tenants, accept, spine, deliverer, api, log, masterKey,
+    async start() {
+      started = true;
+      const out: { http?: number } = {};
+      if (config.server.roles.includes('api')) {
+        await api.listen({ port: config.server.httpPort, host: config.server.host });
+        const addr = api.server.address();
+        out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
+      }
+      if (runsDelivery) deliverer.start();
+      return out;
+    },
+    async stop() {
+      if (started) {
+        await api.close();
+        await deliverer.stop();
+        await accept.drain();
+      }
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import {
+  type Clock,
+  normaliseDomain,
+  newId,
+  PostwardenError,
+  validationError,
+} from '../core/index.js';
+import type { ApiKeyRow, DomainRow, Store, Tenant } from '../store/index.js';
+import { generateSecret, hashSecret, parseScopes, type Scope } from './api-keys.js';
+
+/**
+ * Tenants, their API keys and the domains they may send as. Identity (DKIM, DNS records,
+ * verification) builds on the domain registry kept here.
+ */
+export interface Principal {
+  tenant: Tenant;
+  keyId: string;
+  scopes: Scope[];
+}
+
+export interface CreatedKey {
+  key: Omit<ApiKeyRow, 'secretHash'>;
+  /** Shown once; never stored. */
+  secret: string;
+}
+
+export interface TenantsDeps {
+  store: Pick<Store, 'tenants' | 'apiKeys' | 'domains'>;
+  clock: Clock;
+}
+
+export function createTenants({ store, clock }: TenantsDeps) {
+  return {
+    async createTenant(input: { name: string; sandbox?: boolean }): Promise<Tenant> {
+      const name = input.name?.trim();
+      if (!name) throw validationError([{ path: '/name', message: 'must be a non-empty name' }]);
+      if (name.length > 200) throw validationError([{ path: '/name', message: 'must be at most 200 characters' }]);
+      const tenant: Tenant = {
+        id: newId('ten', clock.now()), name, sandbox: input.sandbox ?? false, maxMessageBytes: null, ratePerMinute: null,
+        createdAt: clock.now(),
+      };
+      await store.tenants.insert(tenant);
+      return tenant;
+    },
+
+    async getTenant(id: string): Promise<Tenant> {
+      const t = await store.tenants.get(id);
+      if (!t) throw new PostwardenError('NOT_FOUND', `tenant ${id} does not exist`, { id });
+      return t;
+    },
+
+    listTenants: () => store.tenants.list(),
+
+    async updateTenant(id: string, patch: { sandbox?: boolean; maxMessageBytes?: number | null; ratePerMinute?: number | null }) {
+      await this.getTenant(id);
+      await store.tenants.update(id, patch);
+      return this.getTenant(id);
+    },
+
+    async createKey(input: { tenantId: string; name?: string; scopes: string | readonly string[] }): Promise<CreatedKey> {
+      await this.getTenant(input.tenantId);
+      const parsed = parseScopes(input.scopes);
+      if (!parsed.ok) {
+        throw validationError([{ path: '/scopes', message: `unknown scope(s) ${parsed.bad.join(', ')}; use send, read, admin` }]);
+      }
+      const secret = generateSecret();
+      const row: ApiKeyRow = {
+        id: newId('key', clock.now()), tenantId: input.tenantId, name: input.name?.trim() || 'key', secretHash: hashSecret(secret),
+        hint: secret.slice(0, 7), scopes: parsed.scopes, createdAt: clock.now(), revokedAt: null,
+      };
+      await store.apiKeys.insert(row);
+      const { secretHash: _omit, ...key } = row;
+      return { key, secret };
+    },
+
+    async listKeys(tenantId: string) {
+      return (await store.apiKeys.list(tenantId)).map(({ secretHash: _omit, ...k }) => k);
+    },
+
+    async revokeKey(tenantId: string, keyId: string): Promise<void> {
+      if (!(await store.apiKeys.revoke(tenantId, keyId, clock.now()))) {
+        throw new PostwardenError('NOT_FOUND', `key ${keyId} does not exist or is already revoked`, { id: keyId });
+      }
+    },
+
+    /** Resolves a presented secret to its tenant and scopes, or undefined. */
+    async authenticate(secret: string): Promise<Principal | undefined> {
+      if (!secret) return undefined;
+      const key = await store.apiKeys.findByHash(hashSecret(secret));
+      if (!key || key.revokedAt !== null) return undefined;
+      const tenant = await store.tenants.get(key.tenantId);
+      if (!tenant) return undefined;
+      return { tenant, keyId: key.id, scopes: key.scopes as Scope[] };
+    },
+
+    async addDomain(tenantId: string, name: string): Promise<DomainRow> {
+      const domain = typeof name === 'string' ? normaliseDomain(name) : null;
+      if (!domain) throw validationError([{ path: '/name', message: 'must be a domain name such as example.com' }]);
+      const existing = await store.domains.findByName(domain);
+      if (existing) {
+        throw new PostwardenError('CONFLICT', `domain ${domain} is already registered${existing.tenantId === tenantId ? '' : ' by another tenant'}`, {
+          errors: [{ path: '/name', message: 'is already registered' }],
+        });
+      }
+      const row: DomainRow = { id: newId('dom', clock.now()), tenantId, name: domain, createdAt: clock.now() };
+      await store.domains.insert(row);
+      return row;
+    },
+
+    listDomains: (tenantId: string) => store.domains.list(tenantId),
+
+    async getDomain(tenantId: string, id: string): Promise<DomainRow> {
+      const d = await store.domains.get(id);
+      if (!d || d.tenantId !== tenantId) throw new PostwardenError('NOT_FOUND', `domain ${id} does not exist`, { id });
+      return d;
+    },
+
+    async removeDomain(tenantId: string, id: string): Promise<void> {
+      if (!(await store.domains.delete(tenantId, id))) throw new PostwardenError('NOT_FOUND', `domain ${id} does not exist`, { id });
+    },
+
+    /**
+     * The tenant's registered domain that covers `domain` (itself or a parent), so a tenant that
+     * added example.com may send as news.example.com.
+     */
+    async owningDomain(tenantId: string, domain: string): Promise<DomainRow | undefined> {
+      const labels = domain.split('.');
+      for (let i = 0; i < labels.length - 1; i++) {
+        const d = await store.domains.findByName(labels.slice(i).join('.'));
+        if (d) return d.tenantId === tenantId ? d : undefined;
+      }
+      return undefined;
+    },
+  };
+}
+
+export type Tenants = ReturnType<typeof createTenants>;

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import pino from 'pino';
+import { type DeepPartial, loadConfig } from '../../src/config/index.js';
+import type { Config } from '../../src/config/index.js';
+import type { Clock } from '../../src/core/index.js';
+import type { Transport } from '../../src/delivery/index.js';
+import { createPlatform, type Platform } from '../../src/platform.js';
+import { freshPostgresUrl, postgresUrl, tempDir } from './dialects.js';
+
+/**
+ * A whole platform on temp storage (SQLite, or the CI PostgreSQL when its URL is set and the test
+ * asks for it), on random loopback ports, torn down after the test. It also creates a tenant with
+ * an admin key and the domain example.com so a test can send at once.
+ */
+export interface TestPlatform {
+  platform: Platform;
+  config: Config;
+  url: string;
+  tenantId: string;
+  /** An admin key (send, read, admin) of the tenant. */
+  key: string;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+}
+
+export interface StartOptions {
+  config?: DeepPartial<Config>;
+  clock?: Clock;
+  transport?: Transport;
+  dialect?: 'sqlite' | 'postgres';
+  /** Start the HTTP listener and scheduler (default true). */
+  start?: boolean;
+}
+
+export async function startPlatform(t: TestContext, opts: StartOptions = {}): Promise<TestPlatform> {
+  const dataDir = tempDir(t, 'pw-platform-');
+  const url = opts.dialect === 'postgres' && postgresUrl ? await freshPostgresUrl(t) : '';
+  const config = loadConfig({
+    overrides: {
+      dataDir,
+      sandbox: true,
+      ...opts.config,
+      server: { httpPort: 0, smtpPort: 0, mxPort: 0, hostname: 'pw.test', ...opts.config?.server },
+      store: { url, ...opts.config?.store },
+      delivery: { pollMs: 20, ...opts.config?.delivery },
+      security: { masterKeyFile: join(dataDir, 'master.key'), ...opts.config?.security },
+    },
+  });
+  const platform = await createPlatform(config, { clock: opts.clock, transport: opts.transport, log: pino({ level: 'silent' }) });
+  t.after(() => platform.stop());
+  const tenant = await platform.tenants.createTenant({ name: 'Test tenant' });
+  const { secret } = await platform.tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
+  await platform.tenants.addDomain(tenant.id, 'example.com');
+  let base = '';
+  if (opts.start !== false) {
+    const ports = await platform.start();
+    base = `http://127.0.0.1:${ports.http}`;
+  }
+  return {
+    platform,
+    config,
+    url: base,
+    tenantId: tenant.id,
+    key: secret,
+    async request(method, path, body, headers = {}) {
+      const res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+  };
+}
