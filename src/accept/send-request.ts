@@ -118,7 +118,8 @@ export function parseSendRequest(body: unknown): SendParse {
   if (!isObject(body)) return { ok: false, errors: [{ path: '', message: 'the body must be a JSON object' }] };
   for (const k of Object.keys(body)) if (!known.has(k)) errors.push({ path: `/${k}`, message: 'is not a known field' });
 
-  const from = body.from === undefined ? (errors.push({ path: '/from', message: 'is required' }), undefined) : mailboxFrom(body.from, '/from', errors);
+  if (body.from === undefined) errors.push({ path: '/from', message: 'is required' });
+  const from = body.from === undefined ? undefined : mailboxFrom(body.from, '/from', errors);
   const to = mailboxList(body.to, '/to', errors);
   const cc = mailboxList(body.cc, '/cc', errors);
   const bcc = mailboxList(body.bcc, '/bcc', errors);
@@ -160,10 +161,19 @@ export function parseSendRequest(body: unknown): SendParse {
     else {
       body.attachments.forEach((a: unknown, i) => {
         const p = `/attachments/${i}`;
-        if (!isObject(a)) return errors.push({ path: p, message: 'must be an object with filename and content' });
+        if (!isObject(a)) {
+          errors.push({ path: p, message: 'must be an object with filename and content' });
+          return;
+        }
         if (typeof a.filename !== 'string' || !a.filename) errors.push({ path: `${p}/filename`, message: 'is required' });
-        if (typeof a.content !== 'string') return errors.push({ path: `${p}/content`, message: 'is required (base64)' });
-        if (!BASE64.test(a.content)) return errors.push({ path: `${p}/content`, message: 'must be base64' });
+        if (typeof a.content !== 'string') {
+          errors.push({ path: `${p}/content`, message: 'is required (base64)' });
+          return;
+        }
+        if (!BASE64.test(a.content)) {
+          errors.push({ path: `${p}/content`, message: 'must be base64' });
+          return;
+        }
         if (a.content_type !== undefined && (typeof a.content_type !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(a.content_type))) {
           errors.push({ path: `${p}/content_type`, message: 'must be a media type such as application/pdf' });
         }

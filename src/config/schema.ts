@@ -3,7 +3,7 @@ import { type Static, Type } from 'typebox';
 /**
  * The one typed configuration tree. Every key has a type, a description and a safe default: data
  * under ./data, HTTP on 127.0.0.1, submission only with AUTH, no open relay. docs/config.md is
- * rendered from this schema (npm run docs:config) and a test fails when it is stale.
+ * rendered from this schema (npm run docs) and a test fails when it is stale.
  */
 const Port = (description: string, dflt: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });

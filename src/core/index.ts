@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './result.js';
 export * from './smtp-response.js';
 export * from './states.js';
+export { renderErrorDocs } from './errors-doc.js';

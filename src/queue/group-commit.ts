@@ -30,7 +30,7 @@ export function createGroupCommitter<T, R>(opts: {
   async function runBatch(batch: Pending<T, R>[]): Promise<void> {
     try {
       const results = await opts.commit(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      for (const [i, p] of batch.entries()) p.resolve(results[i]!);
     } catch (e) {
       if (batch.length === 1) {
         batch[0]!.reject(e);
