@@ -42,6 +42,8 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 export function normaliseDomain(input: string): string | null {
   const raw = input.trim().replace(/\.$/, '');
   if (!raw || raw.length > 253) return null;
+  // domainToASCII cuts at URL delimiters ('example.com/evil' → 'example.com'); refuse them first.
+  if (/[\x00-\x2c/:;<=>?@[\\\]^_`{|}~\s]/.test(raw)) return null;
   const ascii = domainToASCII(raw.toLowerCase());
   if (!ascii || ascii.length > 253) return null;
   const labels = ascii.split('.');
