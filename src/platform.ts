@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +11,7 @@ import { type Clock, systemClock } from './core/index.js';
 import { createDeliverer, type Deliverer, sandboxTransport, type Transport } from './delivery/index.js';
 import { createSpine, type Spine } from './events/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
+import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants } from './tenants/index.js';
 
@@ -35,7 +37,7 @@ export interface Platform {
   log: Logger;
   masterKey: Buffer;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
-  start(): Promise<{ http?: number }>;
+  start(): Promise<{ http?: number; smtp?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -65,7 +67,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const runsDelivery = config.server.roles.includes('delivery');
   const accept = createAccept({
     store,
-    tenants,
     clock,
     hostname,
     limits: config.limits,
@@ -74,29 +75,53 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   });
   const api = await buildApi(
     {
-      accept, tenants, spine, clock, idempotencyStore: store, ready: () => store.ping(),
+      accept,
+      tenants,
+      spine,
+      clock,
+      idempotencyStore: store,
+      ready: () => store.ping(),
       limits: { ...config.limits },
     },
     { logger: log.child({ concern: 'api' }) },
   );
 
+  const runsSmtp = config.server.roles.includes('smtp');
+  const tls = !runsSmtp
+    ? undefined
+    : config.security.tlsKeyFile && config.security.tlsCertFile
+      ? { key: readFileSync(config.security.tlsKeyFile, 'utf8'), cert: readFileSync(config.security.tlsCertFile, 'utf8') }
+      : await loadOrCreateCertificate({ dir: config.dataDir, hostnames: [hostname], clock });
+  const submission = tls
+    ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
+    : undefined;
+
   let started = false;
   return {
-    config, store, tenants, accept, spine, deliverer, api, log, masterKey,
+    config,
+    store,
+    tenants,
+    accept,
+    spine,
+    deliverer,
+    api,
+    log,
+    masterKey,
     async start() {
       started = true;
-      const out: { http?: number } = {};
+      const out: { http?: number; smtp?: number } = {};
       if (config.server.roles.includes('api')) {
         await api.listen({ port: config.server.httpPort, host: config.server.host });
         const addr = api.server.address();
         out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
       }
+      if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
       return out;
     },
     async stop() {
       if (started) {
-        await api.close();
+        await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
         await accept.drain();
       }

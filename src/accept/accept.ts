@@ -9,8 +9,8 @@ import {
   type Stream,
 } from '../core/index.js';
 import { createBackpressure, createGroupCommitter } from '../queue/index.js';
-import type { MessageRow, RecipientRow, Store } from '../store/index.js';
-import type { Principal, Tenants } from '../tenants/index.js';
+import type { MessageRow, RecipientRow, Store, SuppressionRow } from '../store/index.js';
+import { coveringDomain, domainCandidates, type Principal } from '../tenants/index.js';
 import { composeMessage } from './compose.js';
 import { createRateLimiter } from './rate-limit.js';
 import { prepareSubmitted, readHeaders } from './raw-message.js';
@@ -21,8 +21,11 @@ import type { SendRequest } from './send-request.js';
  * answer (202/250) is given only after the transaction holding the message, its recipients and
  * their first events has committed. Concurrent accepts share transactions (group commit).
  *
- * Checks, cheapest first: the sender's domain belongs to the tenant, recipient count, queue depth
- * (backpressure), size, rate limit; then suppression decides each recipient's first state.
+ * Checks that need no storage run first (recipient count, backpressure, size, rate limit). The
+ * checks that read state (the sender's domain belongs to the tenant; suppression decides each
+ * recipient's first state) run inside the batch transaction, one query for the whole batch: they
+ * then see the same snapshot the insert commits against, and no read waits behind a running commit
+ * (SQLite has one connection), which is what lets concurrent accepts gather into one batch.
  */
 export interface AcceptLimits {
   maxMessageBytes: number;
@@ -33,7 +36,6 @@ export interface AcceptLimits {
 
 export interface AcceptDeps {
   store: Store;
-  tenants: Pick<Tenants, 'owningDomain'>;
   clock: Clock;
   hostname: string;
   limits: AcceptLimits;
@@ -68,34 +70,50 @@ interface Envelope {
 }
 
 interface Pending {
-  message: MessageRow;
+  principal: Principal;
+  env: Envelope;
   raw: Buffer;
-  recipients: RecipientRow[];
-  events: NewEvent[];
+  ids: { id: string; messageIdHeader: string };
+  /** JSON path of the sender, for the error when its domain is not the tenant's. */
+  senderPath: string;
+  sandbox: boolean;
 }
+
+type Committed = AcceptedMessage | PostwardenError;
 
 export function createAccept(deps: AcceptDeps) {
   const { store, clock } = deps;
   const rates = createRateLimiter(clock);
   const backpressure = createBackpressure({ maxQueued: deps.limits.maxQueued, countOpen: () => store.recipients.countOpen(), clock });
-  const committer = createGroupCommitter<Pending, void>({
+  const committer = createGroupCommitter<Pending, Committed>({
     commit: (items) =>
       store.transaction(async (tx) => {
-        await tx.messages.insertMany(items.map((p) => ({ message: p.message, raw: p.raw })));
-        await tx.recipients.insertMany(items.flatMap((p) => p.recipients));
-        await tx.events.append(items.flatMap((p) => p.events), clock.now());
-        return items.map(() => undefined);
+        const now = clock.now();
+        const domains = await tx.domains.findByNames(items.flatMap((p) => domainCandidates(p.env.from.domain)));
+        const suppressed = new Map<string, Map<string, SuppressionRow>>();
+        for (const tenantId of new Set(items.map((p) => p.principal.tenant.id))) {
+          const keys = items.filter((p) => p.principal.tenant.id === tenantId).flatMap((p) => p.env.recipients.map((r) => addressKey(r.mailbox.address)));
+          suppressed.set(tenantId, await tx.suppressions.find(tenantId, keys));
+        }
+        const results: Committed[] = [];
+        const built: Built[] = [];
+        for (const p of items) {
+          if (!coveringDomain(p.principal.tenant.id, p.env.from.domain, domains)) {
+            results.push(senderNotAllowed(p.env.from, p.senderPath));
+            continue;
+          }
+          const b = build(p, suppressed.get(p.principal.tenant.id)!, now);
+          built.push(b);
+          results.push(b.accepted);
+        }
+        await tx.messages.insertMany(built.map((b) => ({ message: b.message, raw: b.raw })));
+        await tx.recipients.insertMany(built.flatMap((b) => b.recipients));
+        await tx.events.append(built.flatMap((b) => b.events), now, { fresh: true });
+        return results;
       }),
   });
 
   const maxBytes = (p: Principal) => p.tenant.maxMessageBytes ?? deps.limits.maxMessageBytes;
-
-  async function checkSender(p: Principal, from: Mailbox, path: string): Promise<void> {
-    if (await deps.tenants.owningDomain(p.tenant.id, from.domain)) return;
-    throw new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${from.domain} is not a sending domain of this tenant`, {
-      errors: [{ path, message: `domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains` }],
-    });
-  }
 
   function checkSize(p: Principal, size: number): void {
     const limit = maxBytes(p);
@@ -114,50 +132,14 @@ export function createAccept(deps: AcceptDeps) {
     }
   }
 
-  async function commit(p: Principal, env: Envelope, raw: Buffer, ids: { id: string; messageIdHeader: string }): Promise<AcceptedMessage> {
-    const now = clock.now();
-    const sandbox = deps.sandbox || p.tenant.sandbox;
-    const keys = env.recipients.map((r) => addressKey(r.mailbox.address));
-    const suppressed = await store.suppressions.find(p.tenant.id, keys);
-    const message: MessageRow = {
-      id: ids.id, tenantId: p.tenant.id, stream: env.stream, from: env.from.address, subject: env.subject,
-      messageIdHeader: ids.messageIdHeader, size: raw.length, tags: env.tags, metadata: env.metadata, source: env.source,
-      sandbox, createdAt: now,
-    };
-    const recipients: RecipientRow[] = [];
-    const events: NewEvent[] = [
-      {
-        type: 'message.accepted', tenantId: p.tenant.id, messageId: ids.id,
-        data: {
-          from: env.from.address, subject: env.subject, size: raw.length, stream: env.stream, source: env.source,
-          recipients: env.recipients.length, message_id_header: ids.messageIdHeader, sandbox, api_key: p.keyId,
-        },
-      },
-    ];
-    const accepted: AcceptedRecipient[] = [];
-    env.recipients.forEach((r, i) => {
-      const sup = suppressed.get(keys[i]!);
-      const row: RecipientRow = {
-        id: newId('rcp', now), messageId: ids.id, tenantId: p.tenant.id, address: r.mailbox.address, domain: r.mailbox.domain,
-        kind: r.kind, state: sup ? 'suppressed' : 'queued', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null,
-        lastReply: null, createdAt: now, updatedAt: now,
-      };
-      recipients.push(row);
-      if (sup) {
-        const reason = `suppressed since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
-        events.push({
-          type: 'recipient.suppressed', tenantId: p.tenant.id, messageId: ids.id, recipientId: row.id,
-          data: { email: row.address, reason: sup.reason, source: sup.source, suppression_id: sup.id },
-        });
-        accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason });
-      } else {
-        events.push({ type: 'recipient.queued', tenantId: p.tenant.id, messageId: ids.id, recipientId: row.id, data: { email: row.address, kind: r.kind } });
-        accepted.push({ id: row.id, email: row.address, state: 'queued' });
-      }
-    });
-    await committer.submit({ message, raw, recipients, events });
+  async function commit(p: Pending): Promise<AcceptedMessage> {
+    const r = await committer.submit(p);
+    if (r instanceof PostwardenError) {
+      rates.give(p.principal.tenant.id);
+      throw r;
+    }
     deps.onAccepted?.();
-    return { id: ids.id, stream: env.stream, sandbox, recipients: accepted };
+    return r;
   }
 
   function dedupe(list: { mailbox: Mailbox; kind: string }[]) {
@@ -186,7 +168,6 @@ export function createAccept(deps: AcceptDeps) {
   return {
     /** An API send, already shape-checked by parseSendRequest. */
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
-      await checkSender(p, req.from, '/from');
       const recipients = dedupe([
         ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
         ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
@@ -198,7 +179,8 @@ export function createAccept(deps: AcceptDeps) {
       const raw = await composeMessage(req, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
       checkSize(p, raw.length);
       takeRate(p);
-      return commit(p, { from: req.from, recipients, subject: req.subject, stream: req.stream, tags: req.tags, metadata: req.metadata, source: 'api' }, raw, ids);
+      const env: Envelope = { from: req.from, recipients, subject: req.subject, stream: req.stream, tags: req.tags, metadata: req.metadata, source: 'api' };
+      return commit({ principal: p, env, raw, ids, senderPath: '/from', sandbox: deps.sandbox || p.tenant.sandbox });
     },
 
     /** An SMTP submission: envelope recipients and the message as received. */
@@ -209,7 +191,6 @@ export function createAccept(deps: AcceptDeps) {
           errors: [{ path: '/headers/From', message: headers.fromProblem ?? 'is invalid' }],
         });
       }
-      await checkSender(p, headers.from, '/headers/From');
       const recipients = dedupe(rcpts.map((mailbox) => ({ mailbox, kind: 'rcpt' })));
       checkRecipientCount(recipients.length, '/envelope/to');
       await backpressure.check();
@@ -217,17 +198,12 @@ export function createAccept(deps: AcceptDeps) {
       const prepared = prepareSubmitted(raw, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
       checkSize(p, prepared.raw.length);
       takeRate(p);
-      return commit(
-        p,
-        { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' },
-        prepared.raw,
-        { id: ids.id, messageIdHeader: prepared.messageIdHeader },
-      );
+      const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
+      return commit({ principal: p, env, raw: prepared.raw, ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader }, senderPath: '/headers/From', sandbox: deps.sandbox || p.tenant.sandbox });
     },
 
     /** Early checks the SMTP edge makes before DATA (SIZE parameter, RCPT count). */
     checkSize,
-    checkSender,
     maxMessageBytes: maxBytes,
     checkBackpressure: () => backpressure.check(),
     drain: () => committer.drain(),
@@ -235,3 +211,60 @@ export function createAccept(deps: AcceptDeps) {
 }
 
 export type Accept = ReturnType<typeof createAccept>;
+
+function senderNotAllowed(from: Mailbox, path: string): PostwardenError {
+  return new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${from.domain} is not a sending domain of this tenant`, {
+    errors: [{ path, message: `domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains` }],
+  });
+}
+
+interface Built {
+  message: MessageRow;
+  raw: Buffer;
+  recipients: RecipientRow[];
+  events: NewEvent[];
+  accepted: AcceptedMessage;
+}
+
+/** The rows and first events of one accepted message; suppression decides each recipient's first state. */
+function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number): Built {
+  const { principal, env, raw, ids } = p;
+  const tenantId = principal.tenant.id;
+  const sandbox = p.sandbox;
+  const message: MessageRow = {
+    id: ids.id, tenantId, stream: env.stream, from: env.from.address, subject: env.subject, messageIdHeader: ids.messageIdHeader,
+    size: raw.length, tags: env.tags, metadata: env.metadata, source: env.source, sandbox, createdAt: now,
+  };
+  const events: NewEvent[] = [
+    {
+      type: 'message.accepted', tenantId, messageId: ids.id,
+      data: {
+        from: env.from.address, subject: env.subject, size: raw.length, stream: env.stream, source: env.source,
+        recipients: env.recipients.length, message_id_header: ids.messageIdHeader, sandbox, api_key: principal.keyId,
+      },
+    },
+  ];
+  const recipients: RecipientRow[] = [];
+  const accepted: AcceptedRecipient[] = [];
+  for (const r of env.recipients) {
+    const sup = suppressed.get(addressKey(r.mailbox.address));
+    const row: RecipientRow = {
+      id: newId('rcp', now), messageId: ids.id, tenantId, address: r.mailbox.address, domain: r.mailbox.domain, kind: r.kind,
+      state: sup ? 'suppressed' : 'queued', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null, lastReply: null,
+      createdAt: now, updatedAt: now,
+    };
+    recipients.push(row);
+    if (sup) {
+      events.push({
+        type: 'recipient.suppressed', tenantId, messageId: ids.id, recipientId: row.id,
+        data: { email: row.address, reason: sup.reason, source: sup.source, suppression_id: sup.id },
+      });
+      const reason = `suppressed since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
+      accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason });
+    } else {
+      events.push({ type: 'recipient.queued', tenantId, messageId: ids.id, recipientId: row.id, data: { email: row.address, kind: r.kind } });
+      accepted.push({ id: row.id, email: row.address, state: 'queued' });
+    }
+  }
+  return { message, raw, recipients, events, accepted: { id: ids.id, stream: env.stream, sandbox, recipients: accepted } };
+}

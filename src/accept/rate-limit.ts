@@ -7,6 +7,8 @@ import type { Clock } from '../core/index.js';
 export interface RateLimiter {
   /** Takes `n` tokens; returns 0 when allowed, else seconds until enough tokens return. */
   take(key: string, perMinute: number, n?: number): number;
+  /** Returns tokens taken for work that was then refused. */
+  give(key: string, n?: number): void;
 }
 
 export function createRateLimiter(clock: Clock): RateLimiter {
@@ -24,6 +26,10 @@ export function createRateLimiter(clock: Clock): RateLimiter {
         return 0;
       }
       return Math.max(1, Math.ceil(((n - b.tokens) / perMinute) * 60));
+    },
+    give(key, n = 1) {
+      const b = buckets.get(key);
+      if (b) b.tokens += n;
     },
   };
 }

@@ -3,7 +3,7 @@
  * batch instead of one per message (the trick PostgreSQL and most MTAs' queues use).
  *
  * While a batch commits, new work waits in the next batch; when the commit ends, the next batch
- * starts at once. No timer, so a lone request is never delayed. If a batch transaction fails, its
+ * starts at once. No timer, so a lone request is delayed by one event-loop turn at most. If a batch transaction fails, its
  * items are retried one by one so a single bad item cannot fail its neighbours.
  */
 export interface GroupCommitter<T, R> {
@@ -26,6 +26,7 @@ export function createGroupCommitter<T, R>(opts: {
   const maxBatch = opts.maxBatch ?? 256;
   let queue: Pending<T, R>[] = [];
   let running: Promise<void> | null = null;
+  let scheduled = false;
 
   async function runBatch(batch: Pending<T, R>[]): Promise<void> {
     try {
@@ -61,8 +62,15 @@ export function createGroupCommitter<T, R>(opts: {
     submit(item) {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        // Let requests that arrive in the same tick join this batch.
-        queueMicrotask(pump);
+        // Start at the end of this event-loop turn, not at once: every request whose bytes arrived in
+        // the same I/O phase then joins the batch. On a quiet node that costs microseconds.
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            pump();
+          });
+        }
       });
     },
     async drain() {

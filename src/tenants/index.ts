@@ -1,2 +1,10 @@
 export { hasScope, type Scope, scopes } from './api-keys.js';
-export { type CreatedKey, createTenants, type Principal, type Tenants, type TenantsDeps } from './tenants.js';
+export {
+  type CreatedKey,
+  coveringDomain,
+  createTenants,
+  domainCandidates,
+  type Principal,
+  type Tenants,
+  type TenantsDeps,
+} from './tenants.js';

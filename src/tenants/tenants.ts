@@ -119,19 +119,30 @@ export function createTenants({ store, clock }: TenantsDeps) {
       if (!(await store.domains.delete(tenantId, id))) throw new PostwardenError('NOT_FOUND', `domain ${id} does not exist`, { id });
     },
 
-    /**
-     * The tenant's registered domain that covers `domain` (itself or a parent), so a tenant that
-     * added example.com may send as news.example.com.
-     */
+    /** The tenant's registered domain that covers `domain` (itself or a parent), if any. */
     async owningDomain(tenantId: string, domain: string): Promise<DomainRow | undefined> {
-      const labels = domain.split('.');
-      for (let i = 0; i < labels.length - 1; i++) {
-        const d = await store.domains.findByName(labels.slice(i).join('.'));
-        if (d) return d.tenantId === tenantId ? d : undefined;
-      }
-      return undefined;
+      return coveringDomain(tenantId, domain, await store.domains.findByNames(domainCandidates(domain)));
     },
   };
 }
 
 export type Tenants = ReturnType<typeof createTenants>;
+
+/** A domain and its parents (news.example.com → news.example.com, example.com): who may cover it. */
+export function domainCandidates(domain: string): string[] {
+  const labels = domain.split('.');
+  return labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+}
+
+/**
+ * The registered domain that lets `tenantId` send as `domain`: the most specific registered name
+ * among its candidates decides, so a subdomain registered by another tenant is not covered by a
+ * parent this tenant holds.
+ */
+export function coveringDomain(tenantId: string, domain: string, registered: readonly DomainRow[]): DomainRow | undefined {
+  for (const name of domainCandidates(domain)) {
+    const d = registered.find((r) => r.name === name);
+    if (d) return d.tenantId === tenantId ? d : undefined;
+  }
+  return undefined;
+}

@@ -17,6 +17,8 @@ export interface TestPlatform {
   platform: Platform;
   config: Config;
   url: string;
+  /** The SMTP submission port (0 when not started). */
+  smtpPort: number;
   tenantId: string;
   /** An admin key (send, read, admin) of the tenant. */
   key: string;
@@ -52,14 +54,17 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
   const { secret } = await platform.tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
   await platform.tenants.addDomain(tenant.id, 'example.com');
   let base = '';
+  let smtpPort = 0;
   if (opts.start !== false) {
     const ports = await platform.start();
     base = `http://127.0.0.1:${ports.http}`;
+    smtpPort = ports.smtp ?? 0;
   }
   return {
     platform,
     config,
     url: base,
+    smtpPort,
     tenantId: tenant.id,
     key: secret,
     async request(method, path, body, headers = {}) {

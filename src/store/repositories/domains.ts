@@ -23,6 +23,11 @@ export function domainsRepository(db: Kysely<Database>) {
       const r = await db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst();
       return r && toDomain(r);
     },
+    async findByNames(names: string[]): Promise<DomainRow[]> {
+      if (!names.length) return [];
+      const rows = await db.selectFrom('domains').selectAll().where('name', 'in', [...new Set(names)]).execute();
+      return rows.map(toDomain);
+    },
     async list(tenantId: string): Promise<DomainRow[]> {
       const rows = await db.selectFrom('domains').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
       return rows.map(toDomain);

@@ -36,9 +36,10 @@ export interface EventPage {
 }
 
 export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
-  async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number): Promise<void> {
+  async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number, fresh: boolean): Promise<void> {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SPINE_LOCK})`.execute(tx);
-    const messageIds = [...new Set(events.map((e) => e.messageId).filter((m): m is string => !!m))];
+    // Messages accepted in this very transaction have no events yet: their sequence starts at 1.
+    const messageIds = fresh ? [] : [...new Set(events.map((e) => e.messageId).filter((m): m is string => !!m))];
     const nextSeq = new Map<string, number>();
     for (let i = 0; i < messageIds.length; i += 500) {
       const rows = await tx
@@ -64,11 +65,15 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
   }
 
   return {
-    /** Appends in order. Call it last in a transaction (see the lock above). */
-    async append(events: NewEvent[], now: number): Promise<void> {
+    /**
+     * Appends in order. Call it last in a transaction (see the lock above). `fresh`: every message
+     * named was created in this transaction, so no earlier sequence numbers need looking up.
+     */
+    async append(events: NewEvent[], now: number, opts: { fresh?: boolean } = {}): Promise<void> {
       if (!events.length) return;
-      if (inTransaction || dialect === 'sqlite') return appendIn(db, events, now);
-      await db.transaction().execute((tx) => appendIn(tx, events, now));
+      const fresh = opts.fresh ?? false;
+      if (inTransaction || dialect === 'sqlite') return appendIn(db, events, now, fresh);
+      await db.transaction().execute((tx) => appendIn(tx, events, now, fresh));
     },
     async page(p: EventPage): Promise<SpineEvent[]> {
       let q = db.selectFrom('events').selectAll();

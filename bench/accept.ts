@@ -1,0 +1,121 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import nodemailer from 'nodemailer';
+import { Pool } from 'undici';
+import { freshPgSchema, percentile, startServer } from '../test/support/server-process.js';
+
+/**
+ * Accept throughput and latency: N messages through the HTTP API and N through SMTP submission,
+ * each with C concurrent clients, against a server that only accepts (delivery role off), on SQLite
+ * and, when a PostgreSQL URL is given, on PostgreSQL. Every accepted message is durable when its
+ * 202/250 arrives, so this measures the group commit.
+ */
+interface Figures {
+  store: string;
+  door: 'http' | 'smtp';
+  messages: number;
+  concurrency: number;
+  accepted_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+const body = (i: number) =>
+  JSON.stringify({ from: 'bench@bench.example', to: `r${i}@example.net`, subject: `bench ${i}`, text: 'x'.repeat(3500) });
+
+async function httpLoad(port: number, key: string, n: number, c: number): Promise<Omit<Figures, 'store' | 'door'>> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: c, pipelining: 1 });
+  const lat: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const s = performance.now();
+        const res = await pool.request({
+          path: '/v1/messages', method: 'POST', body: body(i),
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+        await res.body.text();
+        if (res.statusCode !== 202) errors++;
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  await pool.close();
+  lat.sort((a, b) => a - b);
+  return { messages: n, concurrency: c, accepted_per_s: Math.round((n - errors) / wall), p50_ms: +percentile(lat, 50).toFixed(2), p99_ms: +percentile(lat, 99).toFixed(2), errors };
+}
+
+async function smtpLoad(port: number, key: string, n: number, c: number): Promise<Omit<Figures, 'store' | 'door'>> {
+  const transports = Array.from({ length: c }, () =>
+    nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'bench', pass: key }, pool: true, maxConnections: 1, maxMessages: Number.POSITIVE_INFINITY }),
+  );
+  const lat: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    transports.map(async (tr) => {
+      for (let i = next++; i < n; i = next++) {
+        const s = performance.now();
+        try {
+          await tr.sendMail({ from: 'bench@bench.example', to: `r${i}@example.net`, subject: `bench ${i}`, text: 'x'.repeat(3500) });
+        } catch {
+          errors++;
+        }
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  for (const tr of transports) tr.close();
+  lat.sort((a, b) => a - b);
+  return { messages: n, concurrency: c, accepted_per_s: Math.round((n - errors) / wall), p50_ms: +percentile(lat, 50).toFixed(2), p99_ms: +percentile(lat, 99).toFixed(2), errors };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string', default: '2000' },
+      concurrency: { type: 'string', default: '32' },
+      'database-url': { type: 'string', default: process.env.POSTWARDEN_TEST_DATABASE_URL ?? '' },
+      out: { type: 'string', default: 'bench/results/accept.json' },
+    },
+  });
+  const n = Math.min(Number(values.messages), 200_000);
+  const c = Math.min(Number(values.concurrency), 256);
+  const stores: ('sqlite' | 'postgres')[] = values['database-url'] ? ['sqlite', 'postgres'] : ['sqlite'];
+  if (!values['database-url']) console.log('# PostgreSQL skipped: pass --database-url or set POSTWARDEN_TEST_DATABASE_URL');
+  const results: Figures[] = [];
+  for (const store of stores) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
+    const schema = store === 'postgres' ? await freshPgSchema(values['database-url']!) : undefined;
+    // Accept only: the delivery role would compete for the same two cores.
+    const server = await startServer({ dataDir, databaseUrl: schema?.url, env: { POSTWARDEN_SERVER__ROLES: 'api,smtp' } });
+    try {
+      await httpLoad(server.http, server.key, Math.min(200, n), c); // warm-up
+      results.push({ store, door: 'http', ...(await httpLoad(server.http, server.key, n, c)) });
+      if (server.smtp) results.push({ store, door: 'smtp', ...(await smtpLoad(server.smtp, server.key, n, Math.min(c, 16))) });
+    } finally {
+      await server.stop();
+      await schema?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  console.log('store     door  messages  conc  accepted/s   p50 ms   p99 ms  errors');
+  for (const r of results) {
+    console.log(
+      `${r.store.padEnd(9)} ${r.door.padEnd(5)} ${String(r.messages).padStart(8)} ${String(r.concurrency).padStart(5)} ${String(r.accepted_per_s).padStart(11)} ${r.p50_ms.toFixed(2).padStart(8)} ${r.p99_ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}`,
+    );
+  }
+  mkdirSync(dirname(values.out!), { recursive: true });
+  writeFileSync(values.out!, `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  console.log(`wrote ${values.out}`);
+}

@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createStore } from '../../src/store/index.js';
+import { createTenants } from '../../src/tenants/index.js';
+
+/**
+ * Runs `postwarden serve` as a child process, the way an operator would, so the load generator and
+ * the server do not share an event loop. The tenant, key and domain are created first through the
+ * store, as the CLI's admin commands do.
+ */
+export interface BenchServer {
+  http: number;
+  smtp: number;
+  key: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function freshPgSchema(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const schema = `pw_bench_${process.pid}_${Date.now()}`;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`create schema ${schema}`);
+  await c.end();
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: u.toString(),
+    async drop() {
+      const d = new pg.Client({ connectionString: url });
+      await d.connect();
+      await d.query(`drop schema if exists ${schema} cascade`);
+      await d.end();
+    },
+  };
+}
+
+export async function startServer(opts: {
+  dataDir: string;
+  databaseUrl?: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Create a tenant, a send+read key and the domain bench.example first (default true). */
+  bootstrap?: boolean;
+  /** The key to hand back when not bootstrapping (a restart on the same data). */
+  key?: string;
+}): Promise<BenchServer> {
+  let secret = opts.key ?? '';
+  if (opts.bootstrap !== false) {
+    const store = await createStore({ url: opts.databaseUrl, dataDir: opts.dataDir });
+    const tenants = createTenants({ store, clock: { now: () => Date.now() } });
+    const tenant = await tenants.createTenant({ name: 'bench' });
+    await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });
+    secret = (await tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read'] })).secret;
+    await tenants.addDomain(tenant.id, 'bench.example');
+    await store.close();
+  }
+
+  const args = ['bin/postwarden.mjs', 'serve', '--data-dir', opts.dataDir, '--http-port', '0', '--smtp-port', '0', '--mx-port', '0'];
+  if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+  const child = spawn(process.execPath, [...args, ...(opts.args ?? [])], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, POSTWARDEN_LOG_LEVEL: 'warn', ...opts.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const ports = await new Promise<{ http: number; smtp: number }>((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${err}`)), 60_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      // `serve` prints one human line once every listener is up: "Postwarden listening: http://…:PORT smtp://…:PORT …".
+      const line = /Postwarden listening:.*\n/.exec(err)?.[0];
+      if (line) {
+        clearTimeout(timer);
+        const port = (scheme: string) => Number(new RegExp(`${scheme}://[^\\s]*:(\\d+)`).exec(line)?.[1] ?? 0);
+        resolve({ http: port('http'), smtp: port('smtp') });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${err}`));
+    });
+  });
+  return {
+    ...ports,
+    key: secret,
+    child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r(null);
+        }, 20_000);
+        child.on('exit', () => {
+          clearTimeout(t);
+          r(null);
+        });
+      });
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
