@@ -1,0 +1,43 @@
+export type { AlignmentInput, AlignmentResult } from './alignment.js';
+export { computeAlignment, domainsAlign } from './alignment.js';
+export type {
+  DiscoverOptions,
+  DmarcEvaluation,
+  DmarcEvaluationInput,
+  DmarcPolicyDiscovery,
+  ReportDestinationCheck,
+} from './dmarc.js';
+export { checkReportDestinations, discoverPolicy, evaluateDmarc } from './dmarc.js';
+export type {
+  AdvisorOptions,
+  CurrentDmarcPolicy,
+  DailyAggregate,
+  DmarcAdvice,
+  DmarcStage,
+  PlatformDailySends,
+  SourceSummary,
+} from './dmarc-advisor.js';
+export { adviseDmarcPolicy, stageOf } from './dmarc-advisor.js';
+export type {
+  AlignmentMode,
+  DmarcIssue,
+  DmarcIssueSeverity,
+  DmarcParseResult,
+  DmarcPolicy,
+  DmarcRecord,
+  DmarcUri,
+} from './dmarc-record.js';
+export { formatDmarcRecord, isDmarcRecord, parseDmarcRecord, parseDmarcUri } from './dmarc-record.js';
+export type { FindingSeverity, IdentityFinding } from './finding.js';
+export type { DmarcLookup, DmarcLookupOutcome, OrgDomainMethod, OrgDomainOptions, OrgDomainResult } from './org-domain.js';
+export { lookupDmarc, organizationalDomain, organizationalDomainByPsl, treeWalkNames } from './org-domain.js';
+export type { CheckHostInput, SpfCheckResult, SpfDeps, SpfIdentityInput, SpfLimits, SpfResultCode } from './spf.js';
+export { checkHost, checkSpf, defaultSpfLimits, malformedDomain } from './spf.js';
+export type { SpfAnalysis, SpfAnalysisOptions, SpfFetch, SpfRecordAnalysis, SpfTermAnalysis } from './spf-analysis.js';
+export { analyseSpf, fetchSpfRecord, walkSpf } from './spf-analysis.js';
+export type { FlattenDrift, FlattenOptions, FlattenSource, PublishTxtRecord, SpfFlattening } from './spf-flatten.js';
+export { checkFlattenedDrift, compareFlattened, proposeFlattening, splitTxtStrings } from './spf-flatten.js';
+export type { SpfDirective, SpfMechanism, SpfModifier, SpfParseResult, SpfQualifier, SpfRecord, SpfSyntaxError } from './spf-record.js';
+export { isSpfRecord, parseSpfRecord } from './spf-record.js';
+export type { VerpDecoded, VerpInput, VerpKey } from './verp.js';
+export { decodeVerp, encodeVerp } from './verp.js';
