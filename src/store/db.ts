@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { Kysely, Migrator } from 'kysely';
+import { Kysely, Migrator, sql } from 'kysely';
 import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
+import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
@@ -33,6 +34,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     suppressions: suppressionsRepository(db),
     idempotency: idempotencyRepository(db),
     captured: capturedRepository(db),
+    dkimKeys: dkimKeysRepository(db),
   };
 }
 
@@ -52,7 +54,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     ? postgresDialect(opts.url, opts.poolSize ?? 10)
     : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'));
   const db = new Kysely<Database>({ dialect: caps.kysely });
-  const migrator = new Migrator({ db, provider: migrationProvider(caps) });
+  // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
+  // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
+  // Pin its tables to the schema this connection writes to.
+  const migrationTableSchema =
+    caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();

@@ -20,22 +20,31 @@ export function announcePostgresSkip(): void {
   console.log('# PostgreSQL tests skipped: set POSTWARDEN_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them');
 }
 
-/** A database URL for a fresh, empty PostgreSQL schema, dropped after the test. */
-export async function freshPostgresUrl(t: TestContext): Promise<string> {
+/** A fresh, empty PostgreSQL schema and a URL whose connections use it; `drop` removes it. */
+export async function createPostgresSchema(): Promise<{ url: string; drop(): Promise<void> }> {
   const schema = `pw_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.end();
-  t.after(async () => {
-    const c = new pg.Client({ connectionString: postgresUrl });
-    await c.connect();
-    await c.query(`drop schema if exists ${schema} cascade`);
-    await c.end();
-  });
   const u = new URL(postgresUrl);
   u.searchParams.set('options', `-c search_path=${schema}`);
-  return u.toString();
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: postgresUrl });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    },
+  };
+}
+
+/** A database URL for a fresh PostgreSQL schema, dropped after the test (register users' own teardown later). */
+export async function freshPostgresUrl(t: TestContext): Promise<string> {
+  const { url, drop } = await createPostgresSchema();
+  t.after(drop);
+  return url;
 }
 
 export function tempDir(t: TestContext, prefix = 'pw-'): string {
@@ -44,12 +53,19 @@ export function tempDir(t: TestContext, prefix = 'pw-'): string {
   return dir;
 }
 
-/** Opens a fresh store of the given dialect for one test and closes it after. */
+/** Opens a fresh store of the given dialect for one test; closes it (then drops its schema) after. */
 export async function openStore(t: TestContext, dialect: DialectName): Promise<Store> {
-  const store =
-    dialect === 'postgres'
-      ? await createStore({ url: await freshPostgresUrl(t), poolSize: 12 })
-      : await createStore({ sqliteFile: join(tempDir(t), 'test.db') });
+  if (dialect === 'postgres') {
+    const schema = await createPostgresSchema();
+    const store = await createStore({ url: schema.url, poolSize: 12 });
+    // node:test runs after-hooks in the order they were added: close before dropping.
+    t.after(async () => {
+      await store.close();
+      await schema.drop();
+    });
+    return store;
+  }
+  const store = await createStore({ sqliteFile: join(tempDir(t), 'test.db') });
   t.after(() => store.close());
   return store;
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/index.js';
 import type { Clock } from '../../src/core/index.js';
 import type { Transport } from '../../src/delivery/index.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
-import { freshPostgresUrl, postgresUrl, tempDir } from './dialects.js';
+import { createPostgresSchema, postgresUrl, tempDir } from './dialects.js';
 
 /**
  * A whole platform on temp storage (SQLite, or the CI PostgreSQL when its URL is set and the test
@@ -36,7 +36,8 @@ export interface StartOptions {
 
 export async function startPlatform(t: TestContext, opts: StartOptions = {}): Promise<TestPlatform> {
   const dataDir = tempDir(t, 'pw-platform-');
-  const url = opts.dialect === 'postgres' && postgresUrl ? await freshPostgresUrl(t) : '';
+  const schema = opts.dialect === 'postgres' && postgresUrl ? await createPostgresSchema() : undefined;
+  const url = schema?.url ?? '';
   const config = loadConfig({
     overrides: {
       dataDir,
@@ -49,7 +50,11 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
     },
   });
   const platform = await createPlatform(config, { clock: opts.clock, transport: opts.transport, log: pino({ level: 'silent' }) });
-  t.after(() => platform.stop());
+  // node:test runs after-hooks in the order they were added: stop the platform, then drop its schema.
+  t.after(async () => {
+    await platform.stop();
+    await schema?.drop();
+  });
   const tenant = await platform.tenants.createTenant({ name: 'Test tenant' });
   const { secret } = await platform.tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
   await platform.tenants.addDomain(tenant.id, 'example.com');
