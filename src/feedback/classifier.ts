@@ -1,0 +1,106 @@
+/**
+ * Deterministic bounce classification: the first rule of the ruleset (in file order) whose every
+ * matcher accepts the reply wins. Used alike for synchronous SMTP replies and for the recipients of
+ * asynchronous DSNs, so every stored outcome can say which rule and ruleset version produced it.
+ */
+import { parseSmtpResponse } from '../core/index.js';
+import type { BounceCategory, BounceRule, DsnProblemAction, Ruleset } from './bounce-rules.js';
+
+export interface ClassifyInput {
+  /** RFC 5321 reply code, when one is known. */
+  code?: number;
+  /** RFC 3463 enhanced status code (`5.1.1`), when one is known. */
+  enhanced?: string;
+  /** Human text of the reply or diagnostic. */
+  text: string;
+  /** Destination provider key (`gmail`, `microsoft`, …) from `providerOf`. */
+  provider?: string;
+  /** RFC 3464 action of the DSN recipient, when the reply came from a DSN. */
+  action?: DsnProblemAction;
+}
+
+export interface Classification {
+  category: BounceCategory;
+  /** True when the address itself is undeliverable (suppression-worthy); see rules/README.md. */
+  hard: boolean;
+  /** Id of the rule that matched; null when no rule matched (category `unknown`, soft). */
+  ruleId: string | null;
+  rulesetVersion: string;
+}
+
+const REPEATED_WITH_ENHANCED = /\s+(?=([245]\d\d)[ -][245]\.\d{1,3}\.\d{1,3}\s)/g;
+const REPEATED_DASH = /\s+(?=([245]\d\d)-)/g;
+const ENHANCED_IN_TEXT = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/;
+
+export function classify(ruleset: Ruleset, input: ClassifyInput): Classification {
+  const text = normaliseText(input.text);
+  const candidates = ruleset.prefilter.candidates(text.toLowerCase());
+  const rules = ruleset.rules;
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (!constraintsMatch(rule, input)) continue;
+    if (rule.regexes && !(candidates[i] === 1 && rule.regexes.some((re) => re.test(text)))) continue;
+    return { category: rule.category, hard: rule.hard, ruleId: rule.id, rulesetVersion: ruleset.version };
+  }
+  return { category: 'unknown', hard: false, ruleId: null, rulesetVersion: ruleset.version };
+}
+
+/**
+ * Classifies one reply line as an MTA logs it (`550 5.1.1 <x@y>: user unknown`, multi-line replies
+ * joined with CRLF, or a code-less diagnostic such as qmail's `Sorry, no mailbox here (#5.1.1)`).
+ */
+export function classifyLine(
+  ruleset: Ruleset,
+  line: string,
+  context: { provider?: string; action?: DsnProblemAction } = {},
+): Classification {
+  return classify(ruleset, { ...replyFromLine(line), ...context });
+}
+
+/** Splits a logged reply into code, enhanced status and text (the input `classify` expects). */
+export function replyFromLine(line: string): ClassifyInput {
+  const cleaned = line.replace(/^\s*(?:smtp|x-[\w-]+)\s*;\s*/i, '');
+  const parsed = parseSmtpResponse(splitInlineContinuations(cleaned));
+  if (parsed) {
+    const input: ClassifyInput = { code: parsed.code, text: parsed.text };
+    const enhanced = parsed.enhanced ?? findEnhancedCode(parsed.text);
+    if (enhanced) input.enhanced = enhanced;
+    return input;
+  }
+  const input: ClassifyInput = { text: cleaned.trim() };
+  const enhanced = findEnhancedCode(cleaned);
+  if (enhanced) input.enhanced = enhanced;
+  return input;
+}
+
+/** An RFC 3463 code written inside free text (`(#5.1.1)`, `Status: 4.2.2`), ignoring IPs/versions. */
+export function findEnhancedCode(text: string): string | undefined {
+  const m = ENHANCED_IN_TEXT.exec(text);
+  return m ? `${m[1]}.${m[2]}.${m[3]}` : undefined;
+}
+
+/**
+ * A multi-line reply flattened into one line (as DSN Diagnostic-Code fields are after unfolding:
+ * `550-5.1.1 The email account … 550-5.1.1 double-checking … 550 5.1.1 https://…`) is split back at
+ * each repeated `NNN-x.y.z` prefix so the prefixes do not end up inside the text.
+ */
+export function splitInlineContinuations(reply: string): string {
+  const m = /^\s*([245]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3}\s)?/.exec(reply);
+  if (!m) return reply;
+  const code = m[1]!;
+  // With an enhanced code the repeated prefix is unambiguous; without one only `NNN-` is.
+  const next = m[2] ? REPEATED_WITH_ENHANCED : REPEATED_DASH;
+  return reply.replace(next, (whole, c: string) => (c === code ? '\n' : whole));
+}
+
+function constraintsMatch(rule: BounceRule, input: ClassifyInput): boolean {
+  if (rule.provider && (input.provider === undefined || !rule.provider.includes(input.provider))) return false;
+  if (rule.action && (input.action === undefined || !rule.action.includes(input.action))) return false;
+  if (rule.matchCode && !rule.matchCode(input.code, input.enhanced)) return false;
+  if (rule.matchEnhanced && !rule.matchEnhanced(input.enhanced)) return false;
+  return true;
+}
+
+function normaliseText(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}

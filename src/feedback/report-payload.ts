@@ -1,0 +1,85 @@
+/**
+ * Report payloads as reporters actually send them: plain, gzip (RFC 7489 §7.2.1.1, RFC 8460 §5.3),
+ * zip (what most DMARC reporters use), or wrapped once more in another archive. Text decoding
+ * honours a BOM, then an XML declaration's encoding, then falls back from UTF-8 to Windows-1252.
+ */
+import { gunzipSync, unzipSync } from 'fflate';
+
+export interface PayloadFile {
+  /** Name inside the archive, or the given filename. */
+  name: string;
+  bytes: Uint8Array;
+  /** How it was unpacked (`zip`, `gzip`, `gzip>zip`, `plain`). */
+  container: string;
+}
+
+const MAX_DEPTH = 3;
+/** Zip bombs: stop unpacking past this many bytes in total. */
+const MAX_TOTAL = 64 * 1024 * 1024;
+
+export function isGzip(b: Uint8Array): boolean {
+  return b.length > 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+export function isZip(b: Uint8Array): boolean {
+  return b.length > 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
+}
+
+/** Unpacks nested gzip/zip layers; throws on a corrupt archive (the caller reports it). */
+export function unpackPayload(bytes: Uint8Array, name = 'report', container = '', depth = 0): PayloadFile[] {
+  if (depth > MAX_DEPTH) throw new Error('archive nested too deeply');
+  if (isGzip(bytes)) {
+    const inner = gunzipSync(bytes);
+    if (inner.length > MAX_TOTAL) throw new Error('decompressed report too large');
+    return unpackPayload(inner, name.replace(/\.gz$/i, ''), join(container, 'gzip'), depth + 1);
+  }
+  if (isZip(bytes)) {
+    let total = 0;
+    const files = unzipSync(bytes, {
+      filter: (f) => {
+        total += f.originalSize;
+        return !f.name.endsWith('/') && total <= MAX_TOTAL;
+      },
+    });
+    if (total > MAX_TOTAL) throw new Error('decompressed report too large');
+    return Object.entries(files).flatMap(([n, b]) => unpackPayload(b, n, join(container, 'zip'), depth + 1));
+  }
+  return [{ name, bytes, container: container || 'plain' }];
+}
+
+function join(a: string, b: string): string {
+  return a ? `${a}>${b}` : b;
+}
+
+/** Decodes report text; `notes` receives what was tolerated (BOM, declared charset, fallback). */
+export function decodeReportText(bytes: Uint8Array, notes: string[] = []): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    notes.push('UTF-8 byte order mark');
+    return new TextDecoder('utf-8').decode(bytes.subarray(3));
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) {
+    notes.push('UTF-16LE byte order mark');
+    return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  }
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) {
+    notes.push('UTF-16BE byte order mark');
+    return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  }
+  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 200));
+  const declared = /<\?xml[^>]*encoding\s*=\s*["']([\w.:-]+)["']/i.exec(head)?.[1]?.toLowerCase();
+  if (declared && !/^utf-?8$/.test(declared)) {
+    try {
+      const text = new TextDecoder(declared).decode(bytes);
+      notes.push(`declared encoding ${declared}`);
+      return text;
+    } catch {
+      notes.push(`unknown declared encoding ${declared}`);
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    notes.push('not valid UTF-8; decoded as Windows-1252');
+    return new TextDecoder('windows-1252').decode(bytes);
+  }
+}

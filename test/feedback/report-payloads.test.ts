@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gzipSync, zipSync } from 'fflate';
+import { parseDmarcAggregate, parseTlsRpt } from '../../src/feedback/index.js';
+
+const minimal = (open = '<feedback>', close = '</feedback>') => `${open}
+  <report_metadata><org_name>Rep</org_name><report_id>r1</report_id><date_range><begin>1</begin><end>2</end></date_range></report_metadata>
+  <policy_published><domain>example.com</domain><p>none</p></policy_published>
+  <record><row><source_ip>192.0.2.1</source_ip><count>5</count><policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>pass</spf></policy_evaluated></row>
+  <identifiers><header_from>example.com</header_from></identifiers><auth_results><spf><domain>example.com</domain><result>pass</result></spf></auth_results></record>
+${close}`;
+
+test('reads a DMARC report whose elements carry a namespace prefix', () => {
+  const xml = minimal('<dmarc:feedback xmlns:dmarc="http://dmarc.org/dmarc-xml/0.1">', '</dmarc:feedback>').replace(
+    /<(\/?)(report_metadata|org_name|report_id|date_range|begin|end|policy_published|domain|p|record|row|source_ip|count|policy_evaluated|disposition|dkim|spf|identifiers|header_from|auth_results|result)>/g,
+    '<$1dmarc:$2>',
+  );
+  const r = parseDmarcAggregate(xml);
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.reports[0]!.records[0]!.count, 5);
+});
+
+test('reads a DMARC report with a UTF-8 byte order mark and capitalised tags', () => {
+  const xml = minimal().replace(/<(\/?)org_name>/g, '<$1ORG_NAME>');
+  const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(xml)]);
+  const r = parseDmarcAggregate(bytes);
+  assert.equal(r.reports[0]!.metadata.orgName, 'Rep');
+  assert.ok(r.reports[0]!.warnings.includes('UTF-8 byte order mark'));
+});
+
+test('reads every report in a zip and reports the files that are not reports', () => {
+  const zip = zipSync({ 'a.xml': new TextEncoder().encode(minimal()), 'readme.txt': new TextEncoder().encode('hello') });
+  const r = parseDmarcAggregate(zip, 'bundle.zip');
+  assert.equal(r.reports.length, 1);
+  assert.deepEqual(
+    r.errors.map((e) => e.name),
+    ['readme.txt'],
+  );
+});
+
+test('a corrupt archive or XML that is not a DMARC report is an error, not an exception', () => {
+  assert.match(parseDmarcAggregate(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 9, 9, 9])).errors[0]!.error, /cannot unpack/);
+  assert.match(parseDmarcAggregate('<html><body>hi</body></html>').errors[0]!.error, /not a DMARC aggregate report/);
+});
+
+test('a TLS-RPT report sent with mx-host as a string and counts as strings is normalised', () => {
+  const json = JSON.stringify({
+    'organization-name': 'R',
+    'report-id': 'x',
+    'date-range': {},
+    policies: [
+      {
+        policy: { 'policy-type': 'tlsa', 'policy-domain': 'Example.com', 'mx-host': 'mx.example.com' },
+        summary: { 'total-successful-session-count': '7', 'total-failure-session-count': 0 },
+      },
+    ],
+  });
+  const r = parseTlsRpt(gzipSync(new TextEncoder().encode(json)), 'r.json.gz');
+  const p = r.reports[0]!.policies[0]!;
+  assert.deepEqual(
+    [p.policyType, p.policyDomain, p.mxHost, p.totalSuccessfulSessionCount, p.failureDetails],
+    ['tlsa', 'example.com', ['mx.example.com'], 7, []],
+  );
+  assert.equal(r.reports[0]!.source.container, 'gzip');
+});
+
+test('JSON that is not a TLS report is an error', () => {
+  assert.match(parseTlsRpt('{"hello": 1}').errors[0]!.error, /not a TLS-RPT report/);
+  assert.match(parseTlsRpt('{oops').errors[0]!.error, /invalid JSON/);
+});
