@@ -69,12 +69,15 @@ export async function startServer(opts: {
     const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${err}`)), 60_000);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
-      // `serve` prints one human line once every listener is up: "Postwarden listening: http://…:PORT smtp://…:PORT …".
+      // `serve` prints one human line once every listener is up:
+      // "Postwarden listening: http://127.0.0.1:PORT, smtp 127.0.0.1:PORT".
       const line = /Postwarden listening:.*\n/.exec(err)?.[0];
       if (line) {
         clearTimeout(timer);
-        const port = (scheme: string) => Number(new RegExp(`${scheme}://[^\\s]*:(\\d+)`).exec(line)?.[1] ?? 0);
-        resolve({ http: port('http'), smtp: port('smtp') });
+        resolve({
+          http: Number(/http:\/\/[^\s,]+:(\d+)/.exec(line)?.[1] ?? 0),
+          smtp: Number(/smtp [^\s,]+:(\d+)/.exec(line)?.[1] ?? 0),
+        });
       }
     });
     child.on('exit', (code) => {

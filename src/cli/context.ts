@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { Config, DeepPartial } from '../config/index.js';
+import { systemClock } from '../core/index.js';
+import type { Tenants } from '../tenants/index.js';
+import { type ApiClient, createApiClient } from './api-client.js';
+import { CliError, type Printer } from './output.js';
+
+/**
+ * What every command receives: the process's edges (injected by main.ts so tests can run the CLI
+ * in-process), the parsed global options, and ways to reach the platform: the store directly for
+ * admin commands, HTTP for client commands.
+ */
+export interface ServablePlatform {
+  /** Resolves with the bound port of each listener (`http`, `smtp`, `mx`, …). */
+  start(): Promise<Partial<Record<string, number>>>;
+  stop(): Promise<void>;
+}
+
+export interface CliDeps {
+  env: Record<string, string | undefined>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  createPlatform: (config: Config, opts: { log: Logger }) => Promise<ServablePlatform>;
+  /** Registers a handler for SIGINT and SIGTERM; returns the function that removes it. */
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+  /** Ends the process now (a second signal, a stop that overran its bound). */
+  exit: (code: number) => void;
+  fetch?: typeof fetch;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  dnsServer?: string[];
+  json?: boolean;
+  url?: string;
+  apiKey?: string;
+}
+
+export interface CliContext {
+  deps: CliDeps;
+  globals: GlobalOptions;
+  out: Printer;
+}
+
+export const defaultUrl = 'http://127.0.0.1:8025';
+const defaultConfigFile = 'postwarden.yaml';
+
+/**
+ * Sources, later wins: defaults ← file ← environment ← global flags ← command flags.
+ *
+ * The config schema and the database drivers are imported on demand: client commands (send,
+ * messages, events) need neither, and loading them through tsx's hooks costs seconds per run.
+ */
+export async function configFor(ctx: CliContext, overrides: DeepPartial<Config> = {}): Promise<Config> {
+  const { loadConfig } = await import('../config/index.js');
+  const { globals, deps } = ctx;
+  const file = globals.config ?? deps.env.POSTWARDEN_CONFIG ?? (existsSync(defaultConfigFile) ? defaultConfigFile : undefined);
+  const fromGlobals: DeepPartial<Config> = {
+    ...(globals.dataDir !== undefined ? { dataDir: globals.dataDir } : {}),
+    ...(globals.databaseUrl !== undefined ? { store: { url: globals.databaseUrl } } : {}),
+    ...(globals.dnsServer?.length ? { dns: { servers: globals.dnsServer } } : {}),
+  };
+  return loadConfig({ file, env: deps.env, overrides: merge(fromGlobals, overrides) });
+}
+
+function merge<T extends object>(a: T, b: T): T {
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    if (v === undefined) continue;
+    out[k] = isPlain(prev) && isPlain(v) ? merge(prev, v) : v;
+  }
+  return out as T;
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Runs an admin operation straight against the store the server uses (SQLite WAL lets a second
+ * process write while the server runs; PostgreSQL is shared anyway). The platform is not started.
+ */
+export async function withTenants<T>(ctx: CliContext, fn: (tenants: Tenants) => Promise<T>): Promise<T> {
+  const config = await configFor(ctx);
+  const [{ createStore }, { createTenants }] = await Promise.all([import('../store/index.js'), import('../tenants/index.js')]);
+  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  try {
+    return await fn(createTenants({ store, clock: systemClock }));
+  } finally {
+    await store.close();
+  }
+}
+
+/** The HTTP client for commands that talk to a running server. */
+export function apiClientFor(ctx: CliContext): ApiClient {
+  const { globals, deps } = ctx;
+  const apiKey = globals.apiKey ?? deps.env.POSTWARDEN_API_KEY;
+  if (!apiKey) throw new CliError('USAGE', 'no API key: pass --api-key or set POSTWARDEN_API_KEY');
+  return createApiClient({ baseUrl: globals.url ?? deps.env.POSTWARDEN_URL ?? defaultUrl, apiKey, fetch: deps.fetch ?? fetch });
+}
+
+/** Wraps a command body: builds its context, and records the exit code it resolves with (0 unless a number). */
+export type Act = (body: (ctx: CliContext, cmd: Command) => Promise<unknown>) => (...args: unknown[]) => Promise<void>;

@@ -1,0 +1,3 @@
+export type { CliDeps, ServablePlatform } from './context.js';
+export { cliConditions, errorExitCodes, exitCodes } from './output.js';
+export { runCli } from './program.js';

@@ -1,0 +1,72 @@
+import { Command, CommanderError, Option } from 'commander';
+import { registerDomains } from './commands/domains.js';
+import { registerEvents } from './commands/events.js';
+import { registerKeys } from './commands/keys.js';
+import { registerMessages } from './commands/messages.js';
+import { registerSend } from './commands/send.js';
+import { registerServe } from './commands/serve.js';
+import { registerTenants } from './commands/tenants.js';
+import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
+import { collectList } from './option-parsers.js';
+import { CliError, createPrinter, exitCodes, failureOf } from './output.js';
+
+/**
+ * The `postwarden` command line. runCli never exits the process: it resolves with the exit code
+ * and main.ts sets it, so tests can run the CLI in-process with injected edges.
+ */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  // Known before parsing so even a usage error is printed in the requested form.
+  const json = argv.includes('--json');
+  const out = createPrinter(json, deps);
+  let exitCode: number = exitCodes.ok;
+
+  const act: Act =
+    (body) =>
+    async (...args) => {
+      const cmd = args[args.length - 1] as Command;
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const printer = createPrinter(globals.json === true, deps);
+      const code = await body({ deps, globals, out: printer }, cmd);
+      exitCode = typeof code === 'number' ? code : exitCodes.ok;
+    };
+
+  const program = new Command('postwarden')
+    .description("Self-hostable email infrastructure: accept, queue, deliver, and tell every message's story.")
+    .exitOverride()
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr, outputError: () => undefined })
+    .showHelpAfterError(false)
+    .option('--config <file>', 'YAML config file (POSTWARDEN_CONFIG; default ./postwarden.yaml when present)')
+    .option('--data-dir <dir>', 'data directory holding the SQLite store and keys (POSTWARDEN_DATA_DIR)')
+    .option('--database-url <url>', 'PostgreSQL URL instead of SQLite (DATABASE_URL)')
+    .option('--dns-server <host[:port]>', 'DNS server for every lookup (repeatable; POSTWARDEN_DNS_SERVER)', collectList)
+    .option('--json', 'machine-readable output: one JSON document (or one per line for streams)')
+    .addOption(new Option('--url <url>', `server for client commands (POSTWARDEN_URL; default ${defaultUrl})`))
+    .addOption(new Option('--api-key <key>', 'API key for client commands (POSTWARDEN_API_KEY)'));
+
+  registerServe(program, act);
+  registerTenants(program, act);
+  registerKeys(program, act);
+  registerDomains(program, act);
+  registerSend(program, act);
+  registerMessages(program, act);
+  registerEvents(program, act);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return usageExit(e, out);
+    const f = failureOf(e);
+    out.failure(f);
+    return f.exit;
+  }
+}
+
+/** Help and version are successes; every other commander complaint is a usage error (64). */
+function usageExit(e: CommanderError, out: ReturnType<typeof createPrinter>): number {
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return exitCodes.ok;
+  // A group run without a subcommand prints its help (to stderr) and is a usage error.
+  if (e.code === 'commander.help') return exitCodes.usage;
+  out.failure(failureOf(new CliError('USAGE', e.message.replace(/^error: /, ''))));
+  return exitCodes.usage;
+}

@@ -1,0 +1,26 @@
+import { runCli } from './cli/index.js';
+
+/**
+ * The process entry: the only place (with config/) that touches process.env, argv, signals and the
+ * exit code. Everything else receives them as arguments.
+ */
+const code = await runCli(process.argv.slice(2), {
+  env: process.env,
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  // Loaded on demand: admin and client commands never pay for the HTTP and SMTP stacks.
+  createPlatform: async (config, opts) => (await import('./platform.js')).createPlatform(config, opts),
+  onSignal(handler) {
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+  },
+  exit: (c) => process.exit(c),
+});
+process.exitCode = code;
+// The work is done; if a stray handle (a pool, a timer) still holds the event loop, do not hang.
+// unref: when nothing else is pending the process exits at once and this never fires.
+setTimeout(() => process.exit(code), 5000).unref();
