@@ -4,12 +4,27 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/index.js';
-import { createDeliverer, type Deliverer, sandboxTransport, type Transport } from './delivery/index.js';
+import {
+  createBreaker,
+  createDeliverer,
+  createDeliveryMetrics,
+  createQueueMetrics,
+  createRouter,
+  createShaper,
+  createSmtpTransport,
+  type Deliverer,
+  type Signer,
+  sandboxTransport,
+  type Transport,
+} from './delivery/index.js';
+import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
+import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
@@ -22,8 +37,10 @@ import { createTenants, type Tenants } from './tenants/index.js';
 export interface PlatformOptions {
   clock?: Clock;
   log?: Logger;
-  /** Outbound transport for non-sandbox mail. Until SMTP delivery lands every message is captured. */
+  /** Outbound transport for non-sandbox mail; default SMTP to the recipients' MX hosts. */
   transport?: Transport;
+  /** DKIM signer for outbound mail. */
+  signer?: Signer;
 }
 
 export interface Platform {
@@ -42,6 +59,9 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+/** Until DKIM keys land, messages leave unsigned; the signer slot is where they plug in. */
+const unsignedSigner: Signer = { sign: async (raw) => ({ raw, signatures: [] }) };
+
 export async function createPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? pino({ level: config.log.level });
@@ -51,18 +71,59 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const spine = createSpine({ store });
   const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
 
+  const registry = new Registry();
+  const metrics = createDeliveryMetrics(registry);
+  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const d = config.delivery;
+  const transport =
+    opts.transport ??
+    createSmtpTransport({
+      router: createRouter({ resolver, port: d.smtpPort, portMap: d.portMap }),
+      breaker: createBreaker({
+        clock,
+        threshold: d.breakerFailures,
+        cooldownMs: d.breakerCooldownSeconds * 1000,
+        maxCooldownMs: d.breakerMaxCooldownSeconds * 1000,
+      }),
+      shaper: createShaper({
+        clock,
+        rules: {
+          default: {
+            maxConnections: d.maxConnections,
+            maxMessagesPerConnection: d.messagesPerConnection,
+            perSecond: d.perSecond,
+            perMinute: d.perMinute,
+          },
+        },
+      }),
+      signer: opts.signer ?? unsignedSigner,
+      ruleset: loadDefaultRuleset(),
+      providers: loadDefaultProviderMap(),
+      clock,
+      ehloName: d.ehloName || hostname,
+      ...(d.sourceAddresses[0] ? { localAddress: d.sourceAddresses[0] } : {}),
+      timeouts: { connectMs: d.connectTimeoutMs, greetingMs: d.commandTimeoutMs, commandMs: d.commandTimeoutMs, dataMs: d.dataTimeoutMs },
+      idleMs: d.idleSeconds * 1000,
+      metrics,
+    });
   const deliverer = createDeliverer({
     store,
     clock,
-    transport: opts.transport ?? sandboxTransport,
+    transport,
     sandboxTransport,
     owner: `${hostname}:${process.pid}:${randomBytes(3).toString('hex')}`,
-    concurrency: config.delivery.concurrency,
-    leaseMs: config.delivery.leaseSeconds * 1000,
-    pollMs: config.delivery.pollMs,
-    retryMinutes: config.delivery.retryMinutes,
-    maxAgeHours: config.delivery.maxAgeHours,
+    concurrency: d.concurrency,
+    leaseMs: d.leaseSeconds * 1000,
+    pollMs: d.pollMs,
+    retryMinutes: d.retryMinutes,
+    maxAgeHours: d.maxAgeHours,
     log: log.child({ concern: 'delivery' }),
+    metrics,
+  });
+  createQueueMetrics(registry, {
+    stats: () => store.recipients.queueStats(),
+    now: clock.now,
+    deliveredLastMinute: deliverer.deliveredLastMinute,
   });
   const runsDelivery = config.server.roles.includes('delivery');
   const accept = createAccept({
@@ -81,6 +142,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       clock,
       idempotencyStore: store,
       ready: () => store.ping(),
+      metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits },
     },
     { logger: log.child({ concern: 'api' }) },
@@ -123,6 +185,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (started) {
         await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
+        await transport.close?.();
         await accept.drain();
       }
       await store.close();

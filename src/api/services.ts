@@ -13,5 +13,7 @@ export interface ApiServices {
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
   idempotencyStore: Pick<Store, 'idempotency'>;
   ready: () => Promise<boolean>;
+  /** Prometheus exposition of this node's metrics. */
+  metrics: { contentType: string; text(): Promise<string> };
   limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number };
 }

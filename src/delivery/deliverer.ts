@@ -1,6 +1,7 @@
 import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
 import { createGroupCommitter, isExpired, nextAttemptDelayMs } from '../queue/index.js';
 import type { RecipientRow, Store } from '../store/index.js';
+import type { DeliveryMetrics } from './metrics.js';
 import type { DeliveryOutcome, Transport } from './transport.js';
 
 /**
@@ -24,6 +25,7 @@ export interface DelivererDeps {
   retryMinutes: number[];
   maxAgeHours: number;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  metrics?: DeliveryMetrics;
 }
 
 interface SettleItem {
@@ -39,6 +41,8 @@ export function createDeliverer(deps: DelivererDeps) {
   let wake: (() => void) | null = null;
   let loop: Promise<void> | null = null;
   const active = new Set<Promise<void>>();
+  /** Delivery times of the last minute, for the time-to-drain gauge. */
+  const recentDeliveries: number[] = [];
 
   const settler = createGroupCommitter<SettleItem, boolean>({
     commit: (items) =>
@@ -78,13 +82,15 @@ export function createDeliverer(deps: DelivererDeps) {
               } else {
                 state = 'deferred';
                 type = 'recipient.deferred';
-                nextAttemptAt = now + nextAttemptDelayMs(r.attempts, deps.retryMinutes);
+                nextAttemptAt = o.retryAt ?? now + nextAttemptDelayMs(r.attempts, deps.retryMinutes);
               }
               break;
           }
-          const ok = await tx.recipients.settle({ id: r.id, owner: deps.owner, state, now, nextAttemptAt, lastReply });
+          const refundAttempt = 'attempted' in o && o.attempted === false;
+          const ok = await tx.recipients.settle({ id: r.id, owner: deps.owner, state, now, nextAttemptAt, lastReply, refundAttempt });
           results.push(ok);
           if (!ok) continue;
+          if (state === 'delivered') recentDeliveries.push(now);
           if ('captured' in o && o.captured) {
             await tx.captured.insert({
               id: newId('cap', now), tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
@@ -94,7 +100,7 @@ export function createDeliverer(deps: DelivererDeps) {
           events.push({
             type, tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
             data: {
-              email: r.address, attempt: r.attempts,
+              email: r.address, attempt: refundAttempt ? r.attempts - 1 : r.attempts,
               ...(reply ? { reply: formatSmtpResponse(reply), code: reply.code, enhanced: reply.enhanced ?? null } : {}),
               ...(nextAttemptAt ? { next_attempt_at: new Date(nextAttemptAt).toISOString() } : {}),
               ...o.details,
@@ -138,9 +144,11 @@ export function createDeliverer(deps: DelivererDeps) {
 
   function track(p: Promise<void>, n: number): void {
     inFlight += n;
+    deps.metrics?.inFlight.set(inFlight);
     active.add(p);
     void p.finally(() => {
       inFlight -= n;
+      deps.metrics?.inFlight.set(inFlight);
       active.delete(p);
       wake?.();
     });
@@ -203,6 +211,11 @@ export function createDeliverer(deps: DelivererDeps) {
       await store.recipients.releaseOwned(deps.owner, clock.now());
     },
     inFlight: () => inFlight,
+    deliveredLastMinute(): number {
+      const since = clock.now() - 60_000;
+      while (recentDeliveries.length && recentDeliveries[0]! < since) recentDeliveries.shift();
+      return recentDeliveries.length;
+    },
   };
 }
 

@@ -1,2 +1,7 @@
+export { createBreaker, type Breaker } from './breaker.js';
 export { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
+export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
+export { createRouter, type Router } from './router.js';
+export { createShaper, type ShapingRules } from './shaper.js';
+export { createSmtpTransport, type Signer, type SmtpTransportDeps } from './smtp-transport.js';
 export { type DeliveryJob, type DeliveryOutcome, type OutcomeKind, sandboxTransport, type Transport } from './transport.js';

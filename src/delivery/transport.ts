@@ -16,6 +16,15 @@ export interface DeliveryOutcome {
   details: Record<string, unknown>;
   /** Sandbox: what was captured instead of sent. */
   captured?: { envelopeFrom: string };
+  /** Deferred: when to try again, when the transport knows better than the backoff schedule. */
+  retryAt?: number;
+  /**
+   * False when nothing was attempted on the wire (the destination's breaker is open or its rate is
+   * spent): the deferral does not spend one of the recipient's attempts.
+   */
+  attempted?: boolean;
+  /** Destination site (MX host set), for metrics. */
+  site?: string;
 }
 
 export interface DeliveryJob {

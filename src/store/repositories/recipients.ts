@@ -52,6 +52,8 @@ export interface Settle {
   now: number;
   nextAttemptAt?: number;
   lastReply?: Record<string, unknown> | null;
+  /** Give back the attempt the claim counted (nothing went on the wire). */
+  refundAttempt?: boolean;
 }
 
 export function recipientsRepository(db: Kysely<Database>, dialect: DialectName) {
@@ -125,14 +127,15 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
     async settle(s: Settle): Promise<boolean> {
       const r = await db
         .updateTable('recipients')
-        .set({
+        .set((eb) => ({
           state: s.state,
+          ...(s.refundAttempt ? { attempts: eb('attempts', '-', 1) } : {}),
           lease_owner: null,
           lease_expires_at: null,
           updated_at: s.now,
           ...(s.nextAttemptAt !== undefined ? { next_attempt_at: s.nextAttemptAt } : {}),
           ...(s.lastReply !== undefined ? { last_reply: s.lastReply ? JSON.stringify(s.lastReply) : null } : {}),
-        })
+        }))
         .where('id', '=', s.id)
         .where('state', '=', 'in_flight')
         .where('lease_owner', '=', s.owner)
@@ -157,6 +160,18 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
         .where('state', 'in', ['queued', 'deferred', 'in_flight'])
         .executeTakeFirstOrThrow();
       return Number(r.n);
+    },
+    /** Undelivered recipients per recipient domain, with the oldest acceptance time: queue gauges. */
+    async queueStats(limit = 200): Promise<{ domain: string; depth: number; oldestAt: number }[]> {
+      const rows = await db
+        .selectFrom('recipients')
+        .select(['domain', (eb) => eb.fn.countAll<number>().as('depth'), (eb) => eb.fn.min('created_at').as('oldest')])
+        .where('state', 'in', ['queued', 'deferred', 'in_flight'])
+        .groupBy('domain')
+        .orderBy('depth', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ domain: r.domain, depth: Number(r.depth), oldestAt: Number(r.oldest) }));
     },
     async nextDueAt(): Promise<number | null> {
       const r = await db

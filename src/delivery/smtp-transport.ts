@@ -1,0 +1,176 @@
+import { type Clock, domainOf, type SmtpResponse } from '../core/index.js';
+import type { MxHost, MxRoute } from '../dns/index.js';
+import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
+import { type Breaker, isThrottlingReply } from './breaker.js';
+import type { DeliveryMetrics } from './metrics.js';
+import { localReply, verdictDetails, verdictFor } from './outcome.js';
+import { createPool, type Pool } from './pool.js';
+import type { Router } from './router.js';
+import type { Shaper } from './shaper.js';
+import { openSession, type SessionResult, type SessionTimeouts } from './session.js';
+import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
+
+/**
+ * SMTP delivery to remote MX hosts: the message is DKIM-signed once, its recipients are grouped by
+ * domain, each domain is routed to its site (MX host set), and each site gets one transaction per
+ * message over a pooled connection. A site whose breaker is open or whose rate is spent is not
+ * attempted: its recipients are deferred to when it may be tried again, without spending an
+ * attempt, so a slow or throttling destination never holds the scheduler's slots.
+ */
+export interface Signer {
+  sign(raw: Buffer, fromDomain: string): Promise<{ raw: Buffer; signatures: { domain: string; selector: string; algorithm: string }[] }>;
+}
+
+
+export interface SmtpTransportDeps {
+  router: Router;
+  breaker: Breaker;
+  shaper: Shaper;
+  signer: Signer;
+  ruleset: Ruleset;
+  providers: ProviderMap;
+  clock: Clock;
+  ehloName: string;
+  localAddress?: string;
+  timeouts: Partial<SessionTimeouts>;
+  idleMs: number;
+  metrics?: DeliveryMetrics;
+  /** The envelope sender (return path) of a message; the identity work gives it a VERP address. */
+  envelopeFrom?: (job: DeliveryJob) => string;
+}
+
+type Opened = SessionResult;
+
+export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool: Pool<Opened> } {
+  const { clock } = deps;
+  /** The hosts of each site as last routed: the pool opens connections to a site, not a host. */
+  const siteHosts = new Map<string, MxHost[]>();
+
+  async function openSite(site: string): Promise<Opened> {
+    const hosts = siteHosts.get(site) ?? [];
+    let last: (SessionResult & { ok: false }) | undefined;
+    // RFC 5321 §5.1: try the MX hosts in preference order, each of their addresses, until one answers.
+    for (const host of hosts) {
+      for (const address of host.addresses) {
+        const started = clock.now();
+        const r = await openSession({
+          host: host.name,
+          address,
+          port: deps.router.portFor(host.name),
+          ...(deps.localAddress ? { localAddress: deps.localAddress } : {}),
+          ehloName: deps.ehloName,
+          tls: { mode: 'opportunistic', servername: host.name },
+          timeouts: deps.timeouts,
+        });
+        deps.metrics?.connect.observe({ site }, (clock.now() - started) / 1000);
+        if (r.ok) return r;
+        last = r;
+        // A 4xx/5xx greeting is an answer from this host: the next host may still take the mail.
+      }
+    }
+    const failure = last ?? ({ ok: false, stage: 'connect', error: `no MX host of ${site} has an address`, evidence: emptyEvidence(site) } as SessionResult & { ok: false });
+    return failure;
+  }
+
+  const pool = createPool<Opened>({
+    open: openSite,
+    // Connection limits are per site and come from the shaping rules.
+    maxConnections: (site) => deps.shaper.limitsFor(site).maxConnections,
+    maxMessagesPerConnection: (site) => deps.shaper.limitsFor(site).maxMessagesPerConnection,
+    idleMs: deps.idleMs,
+    clock,
+  });
+
+  function routeFailure(route: Exclude<MxRoute, { kind: 'hosts' }>, domain: string): { kind: 'bounced' | 'deferred'; reply: SmtpResponse } {
+    switch (route.kind) {
+      case 'null-mx':
+        return { kind: 'bounced', reply: { code: 556, enhanced: '5.1.10', text: `${domain} does not accept mail (null MX, RFC 7505)` } };
+      case 'nxdomain':
+        return { kind: 'bounced', reply: localReply('permanent', '5.1.2', `${domain} does not exist (NXDOMAIN)`) };
+      case 'no-route':
+        return { kind: 'bounced', reply: localReply('permanent', '5.4.4', `no route to ${domain}: ${route.reason}`) };
+      case 'temporary':
+        return { kind: 'deferred', reply: localReply('temporary', '4.4.3', `DNS lookup failed for ${domain}: ${route.reason}`) };
+    }
+  }
+
+  async function deliverDomain(job: DeliveryJob, signed: Buffer, domain: string, recipients: DeliveryJob['recipients'], envelopeFrom: string, dkim: Record<string, unknown>) {
+    const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({ recipientId: r.id, ...o });
+    const route = await deps.router.route(domain);
+    if (route.kind !== 'hosts') {
+      const f = routeFailure(route, domain);
+      const v = verdictFor(deps.ruleset, f.reply);
+      return recipients.map((r) => outcome(r, { kind: f.kind, reply: f.reply, details: { ...verdictDetails(v), stage: 'dns' } }));
+    }
+    const site = route.site;
+    siteHosts.set(site, route.hosts);
+    const provider = providerOf(deps.providers, route.hosts[0]?.name ?? '');
+
+    const gate = deps.breaker.allow(site);
+    if (!gate.ok) {
+      const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: ${gate.reason}`);
+      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: gate.retryAt, attempted: false, site, details: { site, local_throttle: 'breaker' } }));
+    }
+    const wait = deps.shaper.take(site, 1);
+    if (wait > 0) {
+      const reply = localReply('temporary', '4.4.5', `destination ${site} rate limit reached`);
+      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: clock.now() + wait, attempted: false, site, details: { site, local_throttle: 'rate' } }));
+    }
+
+    for (const r of recipients) deps.metrics?.queueWait.observe({ site }, Math.max(0, clock.now() - r.nextAttemptAt) / 1000);
+    const lease = await pool.acquire(site);
+    if (!lease.ok) {
+      const f = lease.reason === 'open-failed' ? lease.failure : undefined;
+      if (f?.ok === false) deps.breaker.record(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
+      const reply = f?.reply ?? localReply('temporary', '4.4.1', f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`);
+      const v = verdictFor(deps.ruleset, reply, provider);
+      // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
+      const kind = reply.code >= 500 && f?.stage !== 'greeting' ? 'bounced' : 'deferred';
+      return recipients.map((r) =>
+        outcome(r, { kind, reply, site, details: { ...verdictDetails(v), site, stage: f?.stage ?? lease.reason, mx: f?.evidence.mxHost, ip: f?.evidence.address } }),
+      );
+    }
+
+    const session = lease.session;
+    const started = clock.now();
+    const sent = await session.send({ from: envelopeFrom, to: recipients.map((r) => r.address), raw: signed, smtputf8: recipients.some((r) => /[^\x00-\x7f]/.test(r.address)) });
+    deps.metrics?.acceptance.observe({ site }, (clock.now() - started) / 1000);
+    pool.release(lease, { reusable: session.usable });
+
+    const replies = [...sent.perRecipient.values()];
+    deps.breaker.record(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
+    const ev = session.evidence;
+    const evidence = {
+      site, mx: ev.mxHost, ip: ev.address, port: ev.port, reused: lease.reused,
+      tls: ev.tls ? { version: ev.tls.version, cipher: ev.tls.cipher, authorized: ev.tls.authorized, error: ev.tls.authorizationError ?? null } : null,
+      connect_ms: ev.connectMs, transaction_ms: sent.durationMs, ...dkim,
+    };
+    return recipients.map((r) => {
+      const reply = sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient');
+      const v = verdictFor(deps.ruleset, reply, provider);
+      return outcome(r, { kind: v.kind, reply, site, details: { ...verdictDetails(v), ...evidence } });
+    });
+  }
+
+  return {
+    pool,
+    async deliver(job) {
+      const signedMsg = await deps.signer.sign(job.body, domainOf(job.message.from));
+      const dkim = { dkim: signedMsg.signatures.map((s) => `${s.algorithm} d=${s.domain} s=${s.selector}`) };
+      const envelopeFrom = deps.envelopeFrom?.(job) ?? job.message.from;
+      const byDomain = new Map<string, DeliveryJob['recipients']>();
+      for (const r of job.recipients) byDomain.set(r.domain, [...(byDomain.get(r.domain) ?? []), r]);
+      const results = await Promise.all([...byDomain].map(([domain, rs]) => deliverDomain(job, signedMsg.raw, domain, rs, envelopeFrom, dkim)));
+      const outcomes = results.flat();
+      for (const o of outcomes) deps.metrics?.outcomes.inc({ site: o.site ?? 'none', kind: o.kind });
+      return outcomes;
+    },
+    async close() {
+      await pool.drain({ graceMs: 5000 });
+    },
+  };
+}
+
+function emptyEvidence(site: string) {
+  return { mxHost: site, address: '', port: 0, localAddress: null, tls: null, ehlo: [], connectMs: 0, readyMs: 0, tlsMs: null };
+}
