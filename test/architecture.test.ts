@@ -16,7 +16,7 @@ const allowed: Record<string, string[]> = {
   dns: ['core'],
   'transport-policy': ['core', 'dns'],
   tenants: ['core', 'store'],
-  identity: ['core', 'dns', 'store', 'tenants'],
+  identity: ['core', 'dns', 'store', 'tenants', 'governance'],
   queue: ['core', 'store'],
   events: ['core', 'store', 'queue'],
   feedback: ['core', 'store', 'events', 'identity'],

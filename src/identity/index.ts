@@ -1,5 +1,25 @@
 export type { AlignmentInput, AlignmentResult } from './alignment.js';
 export { computeAlignment, domainsAlign } from './alignment.js';
+export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from '../store/index.js';
+export type { DkimKeyCheck, DkimKeyMaterial } from './dkim-keys.js';
+export {
+  checkDkimPrivateKey,
+  dkimAlgorithms,
+  dkimDnsName,
+  dkimKeyAad,
+  dkimTxtValue,
+  dnsPublicKey,
+  generateDkimKey,
+  isDkimAlgorithm,
+  minRsaBits,
+  nextSelector,
+} from './dkim-keys.js';
+export type { DkimSignatureResult, DkimSigningKey } from './dkim-signature.js';
+export { oversignedHeaderNames, relaxedBodyHash, relaxedHeader, signDkim, signedHeaderNames } from './dkim-signature.js';
+export type { DkimSignatureInfo, DkimSigner, DkimSignerDeps, DkimSignerStats, SignedMessage } from './dkim-signer.js';
+export { createDkimSigner, defaultDkimThreads, spawnDkimWorker } from './dkim-signer.js';
+export type { AddedDomain, DkimRecordInfo, DnsRecord, Domains, DomainsDeps } from './domains.js';
+export { createDomains } from './domains.js';
 export type {
   DiscoverOptions,
   DmarcEvaluation,

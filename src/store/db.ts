@@ -4,6 +4,7 @@ import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDial
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
+import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
@@ -33,6 +34,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     suppressions: suppressionsRepository(db),
     idempotency: idempotencyRepository(db),
     captured: capturedRepository(db),
+    dkimKeys: dkimKeysRepository(db),
   };
 }
 

@@ -2,6 +2,7 @@ export type { DialectName } from './dialect.js';
 export { createStore, type Repositories, type Store, type StoreOptions } from './db.js';
 export type { ApiKeyRow } from './repositories/api-keys.js';
 export type { CapturedRow } from './repositories/captured.js';
+export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
 export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';

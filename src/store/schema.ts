@@ -113,6 +113,26 @@ export interface CapturedMessagesTable {
   captured_at: number;
 }
 
+export interface DkimKeysTable {
+  id: string;
+  tenant_id: string;
+  domain_id: string;
+  /** The signing domain (d=), the domain's name. */
+  domain: string;
+  selector: string;
+  /** 'rsa-2048' | 'ed25519' */
+  algorithm: string;
+  /** Sealed with the master key (governance sealSecret); never plaintext. */
+  private_key: string;
+  /** Base64 for the DNS `p=` tag. */
+  public_key: string;
+  /** 'pending' | 'active' | 'retired' */
+  status: string;
+  created_at: number;
+  activated_at: number | null;
+  retired_at: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -124,6 +144,7 @@ export interface Database {
   suppressions: SuppressionsTable;
   idempotency_keys: IdempotencyKeysTable;
   captured_messages: CapturedMessagesTable;
+  dkim_keys: DkimKeysTable;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;
