@@ -18,7 +18,6 @@ import {
   createShaper,
   createSmtpTransport,
   type Deliverer,
-  type Signer,
   sandboxTransport,
   type Transport,
 } from './delivery/index.js';
@@ -26,6 +25,7 @@ import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
 import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
+import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants } from './tenants/index.js';
@@ -39,14 +39,13 @@ export interface PlatformOptions {
   log?: Logger;
   /** Outbound transport for non-sandbox mail; default SMTP to the recipients' MX hosts. */
   transport?: Transport;
-  /** DKIM signer for outbound mail. */
-  signer?: Signer;
 }
 
 export interface Platform {
   config: Config;
   store: Store;
   tenants: Tenants;
+  domains: Domains;
   accept: Accept;
   spine: Spine;
   deliverer: Deliverer;
@@ -59,9 +58,6 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** Until DKIM keys land, messages leave unsigned; the signer slot is where they plug in. */
-const unsignedSigner: Signer = { sign: async (raw) => ({ raw, signatures: [] }) };
-
 export async function createPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? pino({ level: config.log.level });
@@ -71,10 +67,18 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const spine = createSpine({ store });
   const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
 
+  const d = config.delivery;
+  const domains = createDomains({
+    store,
+    tenants,
+    clock,
+    masterKey,
+    dkim: { algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'] },
+  });
+  const signer = createDkimSigner({ store, masterKey, clock, threads: d.dkimThreads, log: log.child({ concern: 'dkim' }) });
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
-  const d = config.delivery;
   const transport =
     opts.transport ??
     createSmtpTransport({
@@ -96,7 +100,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           },
         },
       }),
-      signer: opts.signer ?? unsignedSigner,
+      signer,
       ruleset: loadDefaultRuleset(),
       providers: loadDefaultProviderMap(),
       clock,
@@ -138,6 +142,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     {
       accept,
       tenants,
+      domains,
       spine,
       clock,
       idempotencyStore: store,
@@ -163,6 +168,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     config,
     store,
     tenants,
+    domains,
     accept,
     spine,
     deliverer,
@@ -186,6 +192,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
         await transport.close?.();
+        await signer.close();
         await accept.drain();
       }
       await store.close();

@@ -1,6 +1,7 @@
 import type { Accept } from '../accept/index.js';
 import type { Clock } from '../core/index.js';
 import type { Spine } from '../events/index.js';
+import type { Domains } from '../identity/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 
@@ -8,6 +9,7 @@ import type { Tenants } from '../tenants/index.js';
 export interface ApiServices {
   accept: Accept;
   tenants: Tenants;
+  domains: Domains;
   spine: Spine;
   clock: Clock;
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Config, DeepPartial } from '../config/index.js';
 import { systemClock } from '../core/index.js';
+import type { Domains } from '../identity/index.js';
 import type { Tenants } from '../tenants/index.js';
 import { type ApiClient, createApiClient } from './api-client.js';
 import { CliError, type Printer } from './output.js';
@@ -89,6 +90,31 @@ export async function withTenants<T>(ctx: CliContext, fn: (tenants: Tenants) => 
   const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
   try {
     return await fn(createTenants({ store, clock: systemClock }));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Like withTenants, with the identity service too: adding a domain generates its DKIM keys, sealed
+ * with the node master key, so this reads (or on a fresh data dir creates) the same key file the
+ * server uses.
+ */
+export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, domains: Domains) => Promise<T>): Promise<T> {
+  const config = await configFor(ctx);
+  const [{ createStore }, { createTenants }, { createDomains }, { loadOrCreateMasterKey }, { join }] = await Promise.all([
+    import('../store/index.js'),
+    import('../tenants/index.js'),
+    import('../identity/index.js'),
+    import('../governance/index.js'),
+    import('node:path'),
+  ]);
+  const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  try {
+    const tenants = createTenants({ store, clock: systemClock });
+    const algorithms: ('rsa-2048' | 'ed25519')[] = config.delivery.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'];
+    return await fn(tenants, createDomains({ store, tenants, clock: systemClock, masterKey, dkim: { algorithms } }));
   } finally {
     await store.close();
   }

@@ -102,6 +102,9 @@ export const ConfigSchema = Type.Object(
         sourceAddresses: Type.Array(Type.String(), {
           default: [], description: 'Local addresses to send from (egress pool "default"); empty lets the OS choose.',
         }),
+        dkimEd25519: Type.Boolean({
+          default: false, description: 'New domains also get an Ed25519 key and mail is dual-signed (RFC 8463); RSA-2048 always.',
+        }),
         dkimThreads: Type.Integer({ minimum: 0, maximum: 16, default: 1, description: 'Worker threads that sign DKIM (0: sign on the main thread).' }),
       },
       { default: {}, additionalProperties: false },

@@ -1,7 +1,7 @@
 import { type Clock, domainOf, type SmtpResponse } from '../core/index.js';
 import type { MxHost, MxRoute } from '../dns/index.js';
 import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
-import { type Breaker, isThrottlingReply } from './breaker.js';
+import { type Breaker, type BreakerOutcome, isThrottlingReply } from './breaker.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { localReply, verdictDetails, verdictFor } from './outcome.js';
 import { createPool, type Pool } from './pool.js';
@@ -81,6 +81,12 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     clock,
   });
 
+  /** Records a breaker outcome and mirrors the site's state in the `breaker_open` gauge. */
+  function recordBreaker(site: string, outcome: BreakerOutcome): void {
+    const state = deps.breaker.record(site, outcome).state;
+    deps.metrics?.breakerOpen.set({ site }, state === 'open' ? 1 : 0);
+  }
+
   function routeFailure(route: Exclude<MxRoute, { kind: 'hosts' }>, domain: string): { kind: 'bounced' | 'deferred'; reply: SmtpResponse } {
     switch (route.kind) {
       case 'null-mx':
@@ -121,7 +127,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     const lease = await pool.acquire(site);
     if (!lease.ok) {
       const f = lease.reason === 'open-failed' ? lease.failure : undefined;
-      if (f?.ok === false) deps.breaker.record(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
+      if (f?.ok === false) recordBreaker(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
       const reply = f?.reply ?? localReply('temporary', '4.4.1', f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`);
       const v = verdictFor(deps.ruleset, reply, provider);
       // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
@@ -131,6 +137,16 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       );
     }
 
+    // The breaker may have opened while this transaction waited for a connection (a destination
+    // that stalls before it throttles fills its pool queue): give the connection back unused and
+    // defer without spending an attempt, so queued recipients do not hold the scheduler's slots.
+    const gateNow = deps.breaker.state(site);
+    if (gateNow.state === 'open') {
+      pool.release(lease, { reusable: true });
+      const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: circuit opened while waiting for a connection`);
+      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: gateNow.retryAt ?? undefined, attempted: false, site, details: { site, local_throttle: 'breaker' } }));
+    }
+
     const session = lease.session;
     const started = clock.now();
     const sent = await session.send({ from: envelopeFrom, to: recipients.map((r) => r.address), raw: signed, smtputf8: recipients.some((r) => /[^\x00-\x7f]/.test(r.address)) });
@@ -138,7 +154,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     pool.release(lease, { reusable: session.usable });
 
     const replies = [...sent.perRecipient.values()];
-    deps.breaker.record(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
+    recordBreaker(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
     const ev = session.evidence;
     const evidence = {
       site, mx: ev.mxHost, ip: ev.address, port: ev.port, reused: lease.reused,

@@ -57,7 +57,7 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
   });
   const tenant = await platform.tenants.createTenant({ name: 'Test tenant' });
   const { secret } = await platform.tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
-  await platform.tenants.addDomain(tenant.id, 'example.com');
+  await platform.domains.addDomain(tenant.id, 'example.com');
   let base = '';
   let smtpPort = 0;
   if (opts.start !== false) {

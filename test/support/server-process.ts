@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createStore } from '../../src/store/index.js';
+import { loadOrCreateMasterKey } from '../../src/governance/index.js';
+import { createDomains } from '../../src/identity/index.js';
 import { createTenants } from '../../src/tenants/index.js';
 
 /**
@@ -53,7 +55,9 @@ export async function startServer(opts: {
     const tenant = await tenants.createTenant({ name: 'bench' });
     await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });
     secret = (await tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read'] })).secret;
-    await tenants.addDomain(tenant.id, 'bench.example');
+    // Through identity, so the domain gets its DKIM key sealed with the master key the server will load.
+    const masterKey = loadOrCreateMasterKey(join(opts.dataDir, 'master.key')).key;
+    await createDomains({ store, tenants, clock: { now: () => Date.now() }, masterKey, dkim: { algorithms: ['rsa-2048'] } }).addDomain(tenant.id, 'bench.example');
     await store.close();
   }
 
@@ -90,7 +94,8 @@ export async function startServer(opts: {
     key: secret,
     child,
     async stop() {
-      if (child.exitCode !== null) return;
+      // A child killed by a signal has `exitCode` null and `signalCode` set; its 'exit' has fired already.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => {
         const t = setTimeout(() => {

@@ -13,12 +13,16 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     '/v1/domains',
     {
       config: { scope: 'admin' },
-      schema: { tags: ['domains'], summary: 'Add a sending domain', body: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }) },
+      schema: {
+        tags: ['domains'],
+        summary: 'Add a sending domain; the answer lists the DNS records to publish (DKIM keys are generated now)',
+        body: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+      },
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const d = await s.tenants.addDomain(p.tenant.id, (request.body as { name: string }).name);
-      return reply.code(201).send(domainJson(d));
+      const added = await s.domains.addDomain(p.tenant.id, (request.body as { name: string }).name);
+      return reply.code(201).send({ ...domainJson(added.domain), dns_records: await s.domains.dnsRecords(p.tenant.id, added.domain.id) });
     },
   );
   app.get('/v1/domains', { config: { scope: 'read' }, schema: { tags: ['domains'], summary: 'List sending domains' } }, async (request) => {
@@ -27,7 +31,8 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
   });
   app.get('/v1/domains/:id', { config: { scope: 'read' }, schema: { tags: ['domains'], params: Id } }, async (request) => {
     const p = principalOf(request);
-    return domainJson(await s.tenants.getDomain(p.tenant.id, (request.params as { id: string }).id));
+    const d = await s.tenants.getDomain(p.tenant.id, (request.params as { id: string }).id);
+    return { ...domainJson(d), dns_records: await s.domains.dnsRecords(p.tenant.id, d.id) };
   });
   app.delete('/v1/domains/:id', { config: { scope: 'admin' }, schema: { tags: ['domains'], params: Id } }, async (request, reply) => {
     const p = principalOf(request);

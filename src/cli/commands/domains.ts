@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Act } from '../context.js';
-import { withTenants } from '../context.js';
+import { withDomains, withTenants } from '../context.js';
 import { table } from '../output.js';
 import { domainJson } from '../wire.js';
 
@@ -17,11 +17,15 @@ export function registerDomains(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [name] = cmd.processedArgs as [string];
         const { tenant } = cmd.opts<{ tenant: string }>();
-        const d = await withTenants(ctx, async (s) => {
+        const { d, records } = await withDomains(ctx, async (s, domains) => {
           await s.getTenant(tenant);
-          return s.addDomain(tenant, name);
+          const added = await domains.addDomain(tenant, name);
+          return { d: added.domain, records: await domains.dnsRecords(tenant, added.domain.id) };
         });
-        ctx.out.result(domainJson(d), () => [`Added domain ${d.name} (${d.id}) to ${d.tenantId}`]);
+        ctx.out.result({ ...domainJson(d), dns_records: records }, () => [
+          `Added domain ${d.name} (${d.id}) to ${d.tenantId}. Publish:`,
+          ...records.map((r) => `  ${r.name} ${r.type} "${r.value}"`),
+        ]);
       }),
     );
 
