@@ -38,6 +38,24 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
 
     listMessages: (tenantId: string, opts: { before?: string; limit: number }) => store.messages.list(tenantId, opts),
 
+    /**
+     * Outcomes per minute for the last `minutes` minutes, every minute present (zeros included) so a
+     * dashboard can plot the series as it is.
+     */
+    async deliveryMinutes(tenantId: string, minutes: number, now: number) {
+      const first = Math.floor(now / 60_000) - minutes + 1;
+      const counts = await store.events.minuteCounts(tenantId, first * 60_000, [...bucketTypes]);
+      const buckets = Array.from({ length: minutes }, (_, i) => ({
+        minute: new Date((first + i) * 60_000).toISOString(),
+        accepted: 0, delivered: 0, deferred: 0, bounced: 0, expired: 0, failed: 0, suppressed: 0,
+      }));
+      for (const c of counts) {
+        const b = buckets[c.minute - first];
+        if (b) b[bucketField[c.type as (typeof bucketTypes)[number]]] += c.count;
+      }
+      return buckets;
+    },
+
     /** Recipient states, for synchronous sends waiting on their first outcomes. */
     recipientsOf: (messageIds: string[]) => store.recipients.listByMessages(messageIds),
 
@@ -53,3 +71,11 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
 }
 
 export type Spine = ReturnType<typeof createSpine>;
+
+const bucketTypes = [
+  'message.accepted', 'recipient.delivered', 'recipient.deferred', 'recipient.bounced', 'recipient.expired', 'recipient.failed', 'recipient.suppressed',
+] as const satisfies readonly EventType[];
+const bucketField = {
+  'message.accepted': 'accepted', 'recipient.delivered': 'delivered', 'recipient.deferred': 'deferred', 'recipient.bounced': 'bounced',
+  'recipient.expired': 'expired', 'recipient.failed': 'failed', 'recipient.suppressed': 'suppressed',
+} as const;

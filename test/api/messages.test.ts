@@ -219,3 +219,15 @@ test('domains are tenant-scoped and the OpenAPI document lists the routes', asyn
   assert.ok(openapi.paths['/v1/events'].get);
   assert.equal((await fetch(`${p.url}/healthz`)).status, 200);
 });
+
+test('delivery stats count accepted messages and outcomes per minute, every minute present', async (t) => {
+  const p = await startPlatform(t);
+  for (let i = 0; i < 3; i++) await p.request('POST', '/v1/messages?mode=sync', send({ to: ['a@example.net', 'b@example.net'] }));
+  const res = await p.request('GET', '/v1/stats/delivery?minutes=5');
+  assert.equal(res.status, 200);
+  assert.equal(res.body.data.length, 5);
+  const totals = res.body.data.reduce((acc: any, b: any) => ({ accepted: acc.accepted + b.accepted, delivered: acc.delivered + b.delivered }), { accepted: 0, delivered: 0 });
+  assert.deepEqual(totals, { accepted: 3, delivered: 6 });
+  assert.ok(res.body.data.every((b: any, i: number, all: any[]) => i === 0 || Date.parse(b.minute) - Date.parse(all[i - 1].minute) === 60_000));
+  assert.equal((await p.request('GET', '/v1/stats/delivery?minutes=0')).status, 422);
+});

@@ -78,3 +78,17 @@ forEachDialect('a cursor reader never skips an event while 8 writers commit conc
   assert.equal(all.length, writers * perWriter * 2);
   assert.deepEqual(seen, all, 'the reader saw every event exactly once, in cursor order');
 }, test);
+
+forEachDialect('counts events per minute and type the same way on every dialect', async (t, dialect) => {
+  const store = await openStore(t, dialect);
+  const tenantId = await seedTenant(store);
+  const minute = 29_000_000; // an arbitrary whole minute, in minutes since the epoch
+  const at = (m: number, s: number) => (minute + m) * 60_000 + s * 1000;
+  await store.events.append([{ type: 'message.accepted', tenantId, messageId: 'msg_a', data: {} }], at(0, 1));
+  await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(0, 59));
+  await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(1, 0));
+  await store.events.append([{ type: 'recipient.bounced', tenantId, messageId: 'msg_a', data: {} }], at(-1, 30));
+  const rows = await store.events.minuteCounts(tenantId, at(0, 0), ['message.accepted', 'recipient.delivered', 'recipient.bounced']);
+  const key = (r: { minute: number; type: string; count: number }) => `${r.minute - minute} ${r.type} ${r.count}`;
+  assert.deepEqual(rows.map(key).sort(), ['0 message.accepted 1', '0 recipient.delivered 1', '1 recipient.delivered 1']);
+}, test);

@@ -8,6 +8,23 @@ import { eventJson } from './json.js';
 /** GET /v1/events: the spine in commit order. Hold on to next_cursor and pass it back as `after`. */
 export function eventRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get(
+    '/v1/stats/delivery',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['events'],
+        summary: 'Accepted messages and recipient outcomes per minute, oldest first (every minute present)',
+        querystring: Type.Object({ minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, default: 60 })) }),
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      const { minutes } = request.query as { minutes: number };
+      return { data: await s.spine.deliveryMinutes(p.tenant.id, minutes, s.clock.now()) };
+    },
+  );
+
+  app.get(
     '/v1/events',
     {
       config: { scope: 'read' },

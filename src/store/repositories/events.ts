@@ -88,6 +88,18 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
       return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
     },
+    /** Event counts per minute and type since `since` (ms), for dashboards. Integer division is portable. */
+    async minuteCounts(tenantId: string, since: number, types: EventType[]): Promise<{ minute: number; type: EventType; count: number }[]> {
+      const rows = await db
+        .selectFrom('events')
+        .select([sql<number>`at / 60000`.as('minute'), 'type', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('tenant_id', '=', tenantId)
+        .where('at', '>=', since)
+        .where('type', 'in', types)
+        .groupBy([sql`at / 60000`, 'type'])
+        .execute();
+      return rows.map((r) => ({ minute: Number(r.minute), type: r.type as EventType, count: Number(r.n) }));
+    },
     async lastCursor(): Promise<number> {
       const r = await db.selectFrom('events').select((eb) => eb.fn.max('cursor').as('c')).executeTakeFirst();
       return r?.c == null ? 0 : Number(r.c);
