@@ -6,7 +6,7 @@
  * reports truncated mid-record (the complete records are kept and the damage is noted).
  */
 import { XMLParser } from 'fast-xml-parser';
-import { decodeReportText, type PayloadFile, unpackPayload } from './report-payload.js';
+import { decodeReportText, type PayloadFile, reportFiles } from './report-payload.js';
 
 export interface DmarcAggregateReport {
   schema: 'rfc7489' | 'dmarcbis';
@@ -67,17 +67,12 @@ type Node = Record<string, unknown>;
 /** Parses XML, gzip or zip bytes holding one or more aggregate reports. */
 export function parseDmarcAggregate(input: Uint8Array | string, filename = 'report.xml'): DmarcAggregateParse {
   const out: DmarcAggregateParse = { reports: [], errors: [] };
-  let files: PayloadFile[];
-  try {
-    files =
-      typeof input === 'string'
-        ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }]
-        : unpackPayload(input, filename);
-  } catch (e) {
-    out.errors.push({ name: filename, error: `cannot unpack: ${(e as Error).message}` });
+  const unpacked = reportFiles(input, filename);
+  if ('error' in unpacked) {
+    out.errors.push(unpacked.error);
     return out;
   }
-  for (const file of files) {
+  for (const file of unpacked.files) {
     const result = parseDmarcXml(file);
     if ('error' in result) out.errors.push({ name: file.name, error: result.error });
     else out.reports.push(result);

@@ -52,6 +52,20 @@ function join(a: string, b: string): string {
 }
 
 /** Decodes report text; `notes` receives what was tolerated (BOM, declared charset, fallback). */
+/**
+ * The files of a report upload: text as given, or bytes unpacked from gzip/zip. A payload that
+ * cannot be unpacked is one error for the whole input, reported the same way by every report parser.
+ */
+export function reportFiles(input: Uint8Array | string, filename: string): { files: PayloadFile[] } | { error: { name: string; error: string } } {
+  try {
+    return {
+      files: typeof input === 'string' ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }] : unpackPayload(input, filename),
+    };
+  } catch (e) {
+    return { error: { name: filename, error: `cannot unpack: ${(e as Error).message}` } };
+  }
+}
+
 export function decodeReportText(bytes: Uint8Array, notes: string[] = []): string {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     notes.push('UTF-8 byte order mark');

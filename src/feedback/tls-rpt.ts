@@ -2,7 +2,7 @@
  * SMTP TLS Reporting (RFC 8460 §4): JSON reports of how many sessions to a policy domain succeeded
  * and why the others failed. Sent as application/tlsrpt+json or application/tlsrpt+gzip (§5.3).
  */
-import { decodeReportText, type PayloadFile, unpackPayload } from './report-payload.js';
+import { decodeReportText, type PayloadFile, reportFiles } from './report-payload.js';
 
 /** RFC 8460 §4.3 result types; others are kept as written. */
 export type TlsRptResultType =
@@ -58,17 +58,12 @@ type Json = Record<string, unknown>;
 
 export function parseTlsRpt(input: Uint8Array | string, filename = 'report.json'): TlsRptParse {
   const out: TlsRptParse = { reports: [], errors: [] };
-  let files: PayloadFile[];
-  try {
-    files =
-      typeof input === 'string'
-        ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }]
-        : unpackPayload(input, filename);
-  } catch (e) {
-    out.errors.push({ name: filename, error: `cannot unpack: ${(e as Error).message}` });
+  const unpacked = reportFiles(input, filename);
+  if ('error' in unpacked) {
+    out.errors.push(unpacked.error);
     return out;
   }
-  for (const file of files) {
+  for (const file of unpacked.files) {
     const warnings: string[] = [];
     let doc: unknown;
     try {
