@@ -37,7 +37,9 @@ async function httpLoad(port: number, key: string, n: number, c: number): Promis
       for (let i = next++; i < n; i = next++) {
         const s = performance.now();
         const res = await pool.request({
-          path: '/v1/messages', method: 'POST', body: body(i),
+          path: '/v1/messages',
+          method: 'POST',
+          body: body(i),
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         });
         await res.body.text();
@@ -49,12 +51,29 @@ async function httpLoad(port: number, key: string, n: number, c: number): Promis
   const wall = (performance.now() - t0) / 1000;
   await pool.close();
   lat.sort((a, b) => a - b);
-  return { messages: n, concurrency: c, accepted_per_s: Math.round((n - errors) / wall), p50_ms: +percentile(lat, 50).toFixed(2), p99_ms: +percentile(lat, 99).toFixed(2), errors };
+  return {
+    messages: n,
+    concurrency: c,
+    accepted_per_s: Math.round((n - errors) / wall),
+    p50_ms: +percentile(lat, 50).toFixed(2),
+    p99_ms: +percentile(lat, 99).toFixed(2),
+    errors,
+  };
 }
 
 async function smtpLoad(port: number, key: string, n: number, c: number): Promise<Omit<Figures, 'store' | 'door'>> {
   const transports = Array.from({ length: c }, () =>
-    nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'bench', pass: key }, pool: true, maxConnections: 1, maxMessages: Number.POSITIVE_INFINITY }),
+    nodemailer.createTransport({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'bench', pass: key },
+      pool: true,
+      maxConnections: 1,
+      maxMessages: Number.POSITIVE_INFINITY,
+    }),
   );
   const lat: number[] = [];
   let next = 0;
@@ -76,7 +95,14 @@ async function smtpLoad(port: number, key: string, n: number, c: number): Promis
   const wall = (performance.now() - t0) / 1000;
   for (const tr of transports) tr.close();
   lat.sort((a, b) => a - b);
-  return { messages: n, concurrency: c, accepted_per_s: Math.round((n - errors) / wall), p50_ms: +percentile(lat, 50).toFixed(2), p99_ms: +percentile(lat, 99).toFixed(2), errors };
+  return {
+    messages: n,
+    concurrency: c,
+    accepted_per_s: Math.round((n - errors) / wall),
+    p50_ms: +percentile(lat, 50).toFixed(2),
+    p99_ms: +percentile(lat, 99).toFixed(2),
+    errors,
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -116,6 +142,9 @@ export async function main(argv: string[]): Promise<void> {
     );
   }
   mkdirSync(dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  writeFileSync(
+    values.out!,
+    `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+  );
   console.log(`wrote ${values.out}`);
 }

@@ -76,12 +76,18 @@ test('each concern imports only what DESIGN.md allows', () => {
     if (rules.includes(e.to)) return false;
     return !(e.typeOnly && typeOnlyFrom[e.from]?.includes(e.to));
   });
-  assert.deepEqual(bad.map((e) => `${e.file} imports ${e.spec} (${e.from} → ${e.to})`), []);
+  assert.deepEqual(
+    bad.map((e) => `${e.file} imports ${e.spec} (${e.from} → ${e.to})`),
+    [],
+  );
 });
 
 test('other concerns are imported only through their index.ts', () => {
   const deep = edges().filter((e) => e.from !== e.to && e.to !== '(root)' && e.to !== 'types' && !/\/index\.js$/.test(e.spec));
-  assert.deepEqual(deep.map((e) => `${e.file} imports ${e.spec}`), []);
+  assert.deepEqual(
+    deep.map((e) => `${e.file} imports ${e.spec}`),
+    [],
+  );
 });
 
 test('concerns do not import each other in a cycle', () => {

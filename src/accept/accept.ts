@@ -92,7 +92,9 @@ export function createAccept(deps: AcceptDeps) {
         const domains = await tx.domains.findByNames(items.flatMap((p) => domainCandidates(p.env.from.domain)));
         const suppressed = new Map<string, Map<string, SuppressionRow>>();
         for (const tenantId of new Set(items.map((p) => p.principal.tenant.id))) {
-          const keys = items.filter((p) => p.principal.tenant.id === tenantId).flatMap((p) => p.env.recipients.map((r) => addressKey(r.mailbox.address)));
+          const keys = items
+            .filter((p) => p.principal.tenant.id === tenantId)
+            .flatMap((p) => p.env.recipients.map((r) => addressKey(r.mailbox.address)));
           suppressed.set(tenantId, await tx.suppressions.find(tenantId, keys));
         }
         const results: Committed[] = [];
@@ -108,7 +110,11 @@ export function createAccept(deps: AcceptDeps) {
         }
         await tx.messages.insertMany(built.map((b) => ({ message: b.message, raw: b.raw })));
         await tx.recipients.insertMany(built.flatMap((b) => b.recipients));
-        await tx.events.append(built.flatMap((b) => b.events), now, { fresh: true });
+        await tx.events.append(
+          built.flatMap((b) => b.events),
+          now,
+          { fresh: true },
+        );
         return results;
       }),
   });
@@ -127,7 +133,8 @@ export function createAccept(deps: AcceptDeps) {
     const wait = rates.take(p.tenant.id, perMinute);
     if (wait > 0) {
       throw new PostwardenError('RATE_LIMITED', `the tenant's limit of ${perMinute} messages per minute is exhausted`, {
-        retryAfter: wait, limit: perMinute,
+        retryAfter: wait,
+        limit: perMinute,
       });
     }
   }
@@ -179,7 +186,15 @@ export function createAccept(deps: AcceptDeps) {
       const raw = await composeMessage(req, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
       checkSize(p, raw.length);
       takeRate(p);
-      const env: Envelope = { from: req.from, recipients, subject: req.subject, stream: req.stream, tags: req.tags, metadata: req.metadata, source: 'api' };
+      const env: Envelope = {
+        from: req.from,
+        recipients,
+        subject: req.subject,
+        stream: req.stream,
+        tags: req.tags,
+        metadata: req.metadata,
+        source: 'api',
+      };
       return commit({ principal: p, env, raw, ids, senderPath: '/from', sandbox: deps.sandbox || p.tenant.sandbox });
     },
 
@@ -199,7 +214,14 @@ export function createAccept(deps: AcceptDeps) {
       checkSize(p, prepared.raw.length);
       takeRate(p);
       const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
-      return commit({ principal: p, env, raw: prepared.raw, ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader }, senderPath: '/headers/From', sandbox: deps.sandbox || p.tenant.sandbox });
+      return commit({
+        principal: p,
+        env,
+        raw: prepared.raw,
+        ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader },
+        senderPath: '/headers/From',
+        sandbox: deps.sandbox || p.tenant.sandbox,
+      });
     },
 
     /** Early checks the SMTP edge makes before DATA (SIZE parameter, RCPT count). */
@@ -232,15 +254,34 @@ function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number)
   const tenantId = principal.tenant.id;
   const sandbox = p.sandbox;
   const message: MessageRow = {
-    id: ids.id, tenantId, stream: env.stream, from: env.from.address, subject: env.subject, messageIdHeader: ids.messageIdHeader,
-    size: raw.length, tags: env.tags, metadata: env.metadata, source: env.source, sandbox, createdAt: now,
+    id: ids.id,
+    tenantId,
+    stream: env.stream,
+    from: env.from.address,
+    subject: env.subject,
+    messageIdHeader: ids.messageIdHeader,
+    size: raw.length,
+    tags: env.tags,
+    metadata: env.metadata,
+    source: env.source,
+    sandbox,
+    createdAt: now,
   };
   const events: NewEvent[] = [
     {
-      type: 'message.accepted', tenantId, messageId: ids.id,
+      type: 'message.accepted',
+      tenantId,
+      messageId: ids.id,
       data: {
-        from: env.from.address, subject: env.subject, size: raw.length, stream: env.stream, source: env.source,
-        recipients: env.recipients.length, message_id_header: ids.messageIdHeader, sandbox, api_key: principal.keyId,
+        from: env.from.address,
+        subject: env.subject,
+        size: raw.length,
+        stream: env.stream,
+        source: env.source,
+        recipients: env.recipients.length,
+        message_id_header: ids.messageIdHeader,
+        sandbox,
+        api_key: principal.keyId,
       },
     },
   ];
@@ -249,20 +290,40 @@ function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number)
   for (const r of env.recipients) {
     const sup = suppressed.get(addressKey(r.mailbox.address));
     const row: RecipientRow = {
-      id: newId('rcp', now), messageId: ids.id, tenantId, address: r.mailbox.address, domain: r.mailbox.domain, kind: r.kind,
-      state: sup ? 'suppressed' : 'queued', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseExpiresAt: null, lastReply: null,
-      createdAt: now, updatedAt: now,
+      id: newId('rcp', now),
+      messageId: ids.id,
+      tenantId,
+      address: r.mailbox.address,
+      domain: r.mailbox.domain,
+      kind: r.kind,
+      state: sup ? 'suppressed' : 'queued',
+      attempts: 0,
+      nextAttemptAt: now,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      lastReply: null,
+      createdAt: now,
+      updatedAt: now,
     };
     recipients.push(row);
     if (sup) {
       events.push({
-        type: 'recipient.suppressed', tenantId, messageId: ids.id, recipientId: row.id,
+        type: 'recipient.suppressed',
+        tenantId,
+        messageId: ids.id,
+        recipientId: row.id,
         data: { email: row.address, reason: sup.reason, source: sup.source, suppression_id: sup.id },
       });
       const reason = `suppressed since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
       accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason });
     } else {
-      events.push({ type: 'recipient.queued', tenantId, messageId: ids.id, recipientId: row.id, data: { email: row.address, kind: r.kind } });
+      events.push({
+        type: 'recipient.queued',
+        tenantId,
+        messageId: ids.id,
+        recipientId: row.id,
+        data: { email: row.address, kind: r.kind },
+      });
       accepted.push({ id: row.id, email: row.address, state: 'queued' });
     }
   }

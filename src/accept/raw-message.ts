@@ -45,7 +45,8 @@ export function readHeaders(raw: Buffer): RawHeaders {
   const get = (n: string) => list.filter((f) => f.name === n);
   const result: RawHeaders = { subject: '', hasDate: get('date').length > 0 };
   const froms = get('from');
-  if (froms.length !== 1) result.fromProblem = froms.length ? 'the message has more than one From header' : 'the message has no From header';
+  if (froms.length !== 1)
+    result.fromProblem = froms.length ? 'the message has more than one From header' : 'the message has no From header';
   else {
     const addrs = addressparser(froms[0]!.value, { flatten: true });
     const first = addrs[0];

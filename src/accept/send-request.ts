@@ -1,12 +1,5 @@
 import addressparser from 'nodemailer/lib/addressparser';
-import {
-  describeAddressProblem,
-  type FieldError,
-  type Mailbox,
-  parseAddress,
-  type Stream,
-  streams,
-} from '../core/index.js';
+import { describeAddressProblem, type FieldError, type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
 
 /**
  * Turns the JSON of `POST /v1/messages` into a checked message, collecting every problem with its
@@ -38,8 +31,21 @@ export interface SendRequest {
 
 /** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
 const reservedHeaders = new Set([
-  'from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
-  'content-transfer-encoding', 'dkim-signature', 'return-path', 'received', 'sender',
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'dkim-signature',
+  'return-path',
+  'received',
+  'sender',
 ]);
 // RFC 5322 §3.6.8: field names are printable ASCII except colon.
 const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
@@ -96,7 +102,11 @@ function mailboxList(value: unknown, path: string, errors: FieldError[]): Mailbo
     const list = addressparser(value, { flatten: true });
     if (!list.length) errors.push({ path, message: 'contains no address' });
     return list.flatMap((a, i) => {
-      const m = mailboxFrom(a.name ? `"${a.name.replace(/"/g, '\\"')}" <${a.address}>` : a.address, list.length > 1 ? `${path}/${i}` : path, errors);
+      const m = mailboxFrom(
+        a.name ? `"${a.name.replace(/"/g, '\\"')}" <${a.address}>` : a.address,
+        list.length > 1 ? `${path}/${i}` : path,
+        errors,
+      );
       return m ? [m] : [];
     });
   }
@@ -110,7 +120,19 @@ function mailboxList(value: unknown, path: string, errors: FieldError[]): Mailbo
 }
 
 const known = new Set([
-  'from', 'to', 'cc', 'bcc', 'reply_to', 'subject', 'text', 'html', 'headers', 'attachments', 'tags', 'metadata', 'stream',
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'reply_to',
+  'subject',
+  'text',
+  'html',
+  'headers',
+  'attachments',
+  'tags',
+  'metadata',
+  'stream',
 ]);
 
 export function parseSendRequest(body: unknown): SendParse {
@@ -147,7 +169,8 @@ export function parseSendRequest(body: unknown): SendParse {
       for (const [name, value] of Object.entries(body.headers)) {
         const p = `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
         if (!HEADER_NAME.test(name)) errors.push({ path: p, message: 'is not a valid header name (RFC 5322 §3.6.8)' });
-        else if (reservedHeaders.has(name.toLowerCase())) errors.push({ path: p, message: 'is set by the platform; use the matching field instead' });
+        else if (reservedHeaders.has(name.toLowerCase()))
+          errors.push({ path: p, message: 'is set by the platform; use the matching field instead' });
         else if (typeof value !== 'string') errors.push({ path: p, message: 'must be a string' });
         else if (/[\r\n]/.test(value)) errors.push({ path: p, message: 'must not contain line breaks' });
         else headers[name] = value;
@@ -193,10 +216,12 @@ export function parseSendRequest(body: unknown): SendParse {
   if (body.tags !== undefined) {
     if (!Array.isArray(body.tags)) errors.push({ path: '/tags', message: 'must be a list of strings' });
     else if (body.tags.length > 20) errors.push({ path: '/tags', message: 'must have at most 20 tags' });
-    else body.tags.forEach((tag: unknown, i) => {
-      if (typeof tag !== 'string' || !TAG.test(tag)) errors.push({ path: `/tags/${i}`, message: 'must be 1-64 characters of letters, digits, _ . : -' });
-      else tags.push(tag);
-    });
+    else
+      body.tags.forEach((tag: unknown, i) => {
+        if (typeof tag !== 'string' || !TAG.test(tag))
+          errors.push({ path: `/tags/${i}`, message: 'must be 1-64 characters of letters, digits, _ . : -' });
+        else tags.push(tag);
+      });
   }
 
   const metadata: Record<string, string> = {};

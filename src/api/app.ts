@@ -44,12 +44,18 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     const ok = await s.ready();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable' });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(s.metrics.contentType).send(await s.metrics.text()));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(s.metrics.contentType).send(await s.metrics.text()),
+  );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/v1/tenant', { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } }, async (request) => {
-    const t = request.principal!.tenant;
-    return { id: t.id, name: t.name, sandbox: t.sandbox, scopes: request.principal!.scopes };
-  });
+  app.get(
+    '/v1/tenant',
+    { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } },
+    async (request) => {
+      const t = request.principal!.tenant;
+      return { id: t.id, name: t.name, sandbox: t.sandbox, scopes: request.principal!.scopes };
+    },
+  );
 
   messageRoutes(app, s);
   eventRoutes(app, s);

@@ -132,7 +132,11 @@ function coerce(value: string, schema: TSchema): unknown {
       return value;
     case 'array': {
       const items = (schema as { items?: TSchema }).items;
-      return value.split(',').map((v) => v.trim()).filter(Boolean).map((v) => (items ? coerce(v, items) : v));
+      return value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+        .map((v) => (items ? coerce(v, items) : v));
     }
     default:
       return value;

@@ -5,8 +5,7 @@ import { type Static, Type } from 'typebox';
  * under ./data, HTTP on 127.0.0.1, submission only with AUTH, no open relay. docs/config.md is
  * rendered from this schema (npm run docs) and a test fails when it is stale.
  */
-const Port = (description: string, dflt: number) =>
-  Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
+const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
 
 export const ConfigSchema = Type.Object(
   {
@@ -42,19 +41,28 @@ export const ConfigSchema = Type.Object(
     limits: Type.Object(
       {
         maxMessageBytes: Type.Integer({
-          minimum: 1024, default: 26214400, description: 'Default per-tenant maximum message size in bytes (25 MiB).',
+          minimum: 1024,
+          default: 26214400,
+          description: 'Default per-tenant maximum message size in bytes (25 MiB).',
         }),
         maxRecipients: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'Most recipients one message may have.' }),
         ratePerMinute: Type.Integer({
-          minimum: 0, default: 6000, description: 'Default per-tenant accepted messages per minute (0 disables the limit).',
+          minimum: 0,
+          default: 6000,
+          description: 'Default per-tenant accepted messages per minute (0 disables the limit).',
         }),
         batchMax: Type.Integer({ minimum: 1, maximum: 500, default: 500, description: 'Most messages in one batch request.' }),
         idempotencyHours: Type.Integer({ minimum: 24, default: 24, description: 'How long Idempotency-Key answers are kept.' }),
         syncWaitMs: Type.Integer({
-          minimum: 100, maximum: 120000, default: 30000, description: 'Longest a synchronous send waits for first outcomes.',
+          minimum: 100,
+          maximum: 120000,
+          default: 30000,
+          description: 'Longest a synchronous send waits for first outcomes.',
         }),
         maxQueued: Type.Integer({
-          minimum: 0, default: 0, description: 'Shed new mail (429/421) above this many undelivered recipients (0: no limit).',
+          minimum: 0,
+          default: 0,
+          description: 'Shed new mail (429/421) above this many undelivered recipients (0: no limit).',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -62,7 +70,8 @@ export const ConfigSchema = Type.Object(
     dns: Type.Object(
       {
         servers: Type.Array(Type.String(), {
-          default: [], description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers.',
+          default: [],
+          description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers.',
         }),
         timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 3000, description: 'Per-query timeout.' }),
       },
@@ -76,43 +85,76 @@ export const ConfigSchema = Type.Object(
           default: [1, 5, 15, 30, 60, 120, 240, 480],
           description: 'Backoff schedule between attempts (jittered ±20%); the last step repeats.',
         }),
-        leaseSeconds: Type.Integer({ minimum: 5, default: 300, description: 'Lease on an in-flight recipient before another worker may take it.' }),
+        leaseSeconds: Type.Integer({
+          minimum: 5,
+          default: 300,
+          description: 'Lease on an in-flight recipient before another worker may take it.',
+        }),
         concurrency: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Most recipients in flight at once per node.' }),
         pollMs: Type.Integer({ minimum: 10, default: 250, description: 'How often the scheduler looks for due work when idle.' }),
         portMap: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 65535 }), {
           default: {},
           description: 'MX host name → port to dial instead of smtpPort. For tests and labs that point MX hosts at local sinks.',
         }),
-        maxConnections: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Connections per destination site (MX host set).' }),
-        messagesPerConnection: Type.Integer({ minimum: 1, default: 100, description: 'Messages sent over one connection before it is replaced.' }),
+        maxConnections: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 10,
+          description: 'Connections per destination site (MX host set).',
+        }),
+        messagesPerConnection: Type.Integer({
+          minimum: 1,
+          default: 100,
+          description: 'Messages sent over one connection before it is replaced.',
+        }),
         perSecond: Type.Number({ minimum: 0, default: 0, description: 'Messages per second per destination site (0: no limit).' }),
         perMinute: Type.Number({ minimum: 0, default: 0, description: 'Messages per minute per destination site (0: no limit).' }),
         connectTimeoutMs: Type.Integer({ minimum: 100, default: 30000, description: 'TCP connect timeout.' }),
         commandTimeoutMs: Type.Integer({
-          minimum: 100, default: 300000, description: 'Greeting, MAIL, RCPT and DATA-initiation timeout (RFC 5321 §4.5.3.2: 5 minutes).',
+          minimum: 100,
+          default: 300000,
+          description: 'Greeting, MAIL, RCPT and DATA-initiation timeout (RFC 5321 §4.5.3.2: 5 minutes).',
         }),
-        dataTimeoutMs: Type.Integer({ minimum: 100, default: 600000, description: 'Time for the reply to the end of DATA (RFC 5321 §4.5.3.2: 10 minutes).' }),
+        dataTimeoutMs: Type.Integer({
+          minimum: 100,
+          default: 600000,
+          description: 'Time for the reply to the end of DATA (RFC 5321 §4.5.3.2: 10 minutes).',
+        }),
         idleSeconds: Type.Integer({ minimum: 1, default: 30, description: 'An idle connection is closed after this long.' }),
         breakerFailures: Type.Integer({
-          minimum: 1, default: 5, description: 'Consecutive connection failures or throttling replies that open a destination breaker.',
+          minimum: 1,
+          default: 5,
+          description: 'Consecutive connection failures or throttling replies that open a destination breaker.',
         }),
-        breakerCooldownSeconds: Type.Integer({ minimum: 1, default: 60, description: 'First open period of a breaker; it doubles while probes fail.' }),
+        breakerCooldownSeconds: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: 'First open period of a breaker; it doubles while probes fail.',
+        }),
         breakerMaxCooldownSeconds: Type.Integer({ minimum: 1, default: 900, description: 'Longest open period of a breaker.' }),
         ehloName: Type.String({ default: '', description: 'Name sent in EHLO to remote MX hosts. Empty: server.hostname.' }),
         sourceAddresses: Type.Array(Type.String(), {
-          default: [], description: 'Local addresses to send from (egress pool "default"); empty lets the OS choose.',
+          default: [],
+          description: 'Local addresses to send from (egress pool "default"); empty lets the OS choose.',
         }),
         dkimEd25519: Type.Boolean({
-          default: false, description: 'New domains also get an Ed25519 key and mail is dual-signed (RFC 8463); RSA-2048 always.',
+          default: false,
+          description: 'New domains also get an Ed25519 key and mail is dual-signed (RFC 8463); RSA-2048 always.',
         }),
-        dkimThreads: Type.Integer({ minimum: 0, maximum: 16, default: 1, description: 'Worker threads that sign DKIM (0: sign on the main thread).' }),
+        dkimThreads: Type.Integer({
+          minimum: 0,
+          maximum: 16,
+          default: 1,
+          description: 'Worker threads that sign DKIM (0: sign on the main thread).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     security: Type.Object(
       {
         masterKeyFile: Type.String({
-          default: '', description: 'File with the node master key (created with mode 0600 if missing). Empty: dataDir/master.key.',
+          default: '',
+          description: 'File with the node master key (created with mode 0600 if missing). Empty: dataDir/master.key.',
         }),
         tlsKeyFile: Type.String({ default: '', description: 'PEM key for SMTP STARTTLS. Empty: a self-signed pair in dataDir.' }),
         tlsCertFile: Type.String({ default: '', description: 'PEM certificate chain for SMTP STARTTLS.' }),

@@ -17,7 +17,12 @@ export interface Mailbox {
 }
 
 export type AddressProblem =
-  | 'empty' | 'missing_at' | 'local_too_long' | 'local_invalid' | 'domain_invalid' | 'domain_too_long'
+  | 'empty'
+  | 'missing_at'
+  | 'local_too_long'
+  | 'local_invalid'
+  | 'domain_invalid'
+  | 'domain_too_long'
   | 'address_too_long';
 
 const problemText: Record<AddressProblem, string> = {

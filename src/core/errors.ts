@@ -6,62 +6,84 @@
  */
 export const errorCatalogue = {
   VALIDATION_FAILED: {
-    status: 422, meaning: 'The request is well-formed but one or more fields are invalid.',
+    status: 422,
+    meaning: 'The request is well-formed but one or more fields are invalid.',
     smtp: { code: 550, enhanced: '5.6.0' },
   },
   MALFORMED_REQUEST: {
-    status: 400, meaning: 'The request body could not be parsed (invalid JSON or wrong content type).',
+    status: 400,
+    meaning: 'The request body could not be parsed (invalid JSON or wrong content type).',
     smtp: { code: 501, enhanced: '5.5.4' },
   },
   UNSUPPORTED_MEDIA_TYPE: {
-    status: 415, meaning: 'The request body must be JSON (Content-Type: application/json).',
+    status: 415,
+    meaning: 'The request body must be JSON (Content-Type: application/json).',
   },
   UNAUTHENTICATED: {
-    status: 401, meaning: 'No valid API key was presented.', smtp: { code: 535, enhanced: '5.7.8' },
+    status: 401,
+    meaning: 'No valid API key was presented.',
+    smtp: { code: 535, enhanced: '5.7.8' },
   },
   AUTH_REQUIRED: {
-    status: 401, meaning: 'Authentication is required before this command.', smtp: { code: 530, enhanced: '5.7.0' },
+    status: 401,
+    meaning: 'Authentication is required before this command.',
+    smtp: { code: 530, enhanced: '5.7.0' },
   },
   ENCRYPTION_REQUIRED: {
-    status: 403, meaning: 'Credentials may only be sent over an encrypted connection (STARTTLS first).',
+    status: 403,
+    meaning: 'Credentials may only be sent over an encrypted connection (STARTTLS first).',
     smtp: { code: 538, enhanced: '5.7.11' },
   },
   FORBIDDEN: {
-    status: 403, meaning: 'The API key lacks the scope this operation needs.', smtp: { code: 550, enhanced: '5.7.1' },
+    status: 403,
+    meaning: 'The API key lacks the scope this operation needs.',
+    smtp: { code: 550, enhanced: '5.7.1' },
   },
   SENDER_DOMAIN_NOT_ALLOWED: {
-    status: 422, meaning: "The From address's domain is not a sending domain of this tenant.",
+    status: 422,
+    meaning: "The From address's domain is not a sending domain of this tenant.",
     smtp: { code: 550, enhanced: '5.7.1' },
   },
   NOT_FOUND: { status: 404, meaning: 'The resource does not exist or is not visible to this tenant.' },
   CONFLICT: { status: 409, meaning: 'The resource already exists.' },
   IDEMPOTENCY_CONFLICT: {
-    status: 422, meaning: 'The Idempotency-Key was already used with a different request body.',
+    status: 422,
+    meaning: 'The Idempotency-Key was already used with a different request body.',
   },
   IDEMPOTENCY_IN_PROGRESS: {
-    status: 409, meaning: 'A request with this Idempotency-Key is still being processed; retry shortly.',
+    status: 409,
+    meaning: 'A request with this Idempotency-Key is still being processed; retry shortly.',
   },
   MESSAGE_TOO_LARGE: {
-    status: 413, meaning: "The message exceeds the tenant's size limit.", smtp: { code: 552, enhanced: '5.3.4' },
+    status: 413,
+    meaning: "The message exceeds the tenant's size limit.",
+    smtp: { code: 552, enhanced: '5.3.4' },
   },
   TOO_MANY_RECIPIENTS: {
-    status: 422, meaning: 'The message has more recipients than allowed.', smtp: { code: 452, enhanced: '4.5.3' },
+    status: 422,
+    meaning: 'The message has more recipients than allowed.',
+    smtp: { code: 452, enhanced: '4.5.3' },
   },
   RATE_LIMITED: {
-    status: 429, meaning: "The tenant's sending rate limit is exhausted; retry after the given delay.",
+    status: 429,
+    meaning: "The tenant's sending rate limit is exhausted; retry after the given delay.",
     smtp: { code: 451, enhanced: '4.7.1' },
   },
   OVERLOADED: {
-    status: 429, meaning: 'The platform is shedding load (queue saturated); retry after the given delay.',
+    status: 429,
+    meaning: 'The platform is shedding load (queue saturated); retry after the given delay.',
     smtp: { code: 421, enhanced: '4.3.2' },
   },
   SPOOL_FULL: {
-    status: 503, meaning: 'Storage is full or unavailable; the message was not accepted.',
+    status: 503,
+    meaning: 'Storage is full or unavailable; the message was not accepted.',
     smtp: { code: 452, enhanced: '4.3.1' },
   },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
-    status: 500, meaning: 'An unexpected local error; nothing was accepted.', smtp: { code: 451, enhanced: '4.3.0' },
+    status: 500,
+    meaning: 'An unexpected local error; nothing was accepted.',
+    smtp: { code: 451, enhanced: '4.3.0' },
   },
 } as const satisfies Record<string, ErrorSpec>;
 

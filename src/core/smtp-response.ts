@@ -16,7 +16,10 @@ const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
 /** Parses `550-5.1.1 line one\r\n550 5.1.1 line two` or a single line. Returns null when no code. */
 export function parseSmtpResponse(raw: string, command?: string): SmtpResponse | null {
-  const lines = raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   let code: number | undefined;
   let enhanced: string | undefined;
   const texts: string[] = [];

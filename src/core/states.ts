@@ -11,9 +11,7 @@ import { assertNever } from './result.js';
  *        shutdown return─┘          deferred ──past max age──► expired
  *   (at accept) suppressed
  */
-export const recipientStates = [
-  'queued', 'in_flight', 'deferred', 'delivered', 'bounced', 'expired', 'suppressed', 'failed',
-] as const;
+export const recipientStates = ['queued', 'in_flight', 'deferred', 'delivered', 'bounced', 'expired', 'suppressed', 'failed'] as const;
 export type RecipientState = (typeof recipientStates)[number];
 
 export function isTerminal(s: RecipientState): boolean {

@@ -93,14 +93,23 @@ export function createDeliverer(deps: DelivererDeps) {
           if (state === 'delivered') recentDeliveries.push(now);
           if ('captured' in o && o.captured) {
             await tx.captured.insert({
-              id: newId('cap', now), tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
-              envelopeFrom: o.captured.envelopeFrom, envelopeTo: r.address, capturedAt: now,
+              id: newId('cap', now),
+              tenantId: it.tenantId,
+              messageId: r.messageId,
+              recipientId: r.id,
+              envelopeFrom: o.captured.envelopeFrom,
+              envelopeTo: r.address,
+              capturedAt: now,
             });
           }
           events.push({
-            type, tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id,
+            type,
+            tenantId: it.tenantId,
+            messageId: r.messageId,
+            recipientId: r.id,
             data: {
-              email: r.address, attempt: refundAttempt ? r.attempts - 1 : r.attempts,
+              email: r.address,
+              attempt: refundAttempt ? r.attempts - 1 : r.attempts,
               ...(reply ? { reply: formatSmtpResponse(reply), code: reply.code, enhanced: reply.enhanced ?? null } : {}),
               ...(nextAttemptAt ? { next_attempt_at: new Date(nextAttemptAt).toISOString() } : {}),
               ...o.details,
@@ -118,7 +127,11 @@ export function createDeliverer(deps: DelivererDeps) {
     const due = recipients.filter((r) => !isExpired(r.createdAt, now, deps.maxAgeHours));
     const expired = recipients.filter((r) => !due.includes(r));
     const settles: Promise<boolean>[] = expired.map((recipient) =>
-      settler.submit({ recipient, tenantId: recipient.tenantId, outcome: { kind: 'expired', details: { reason: `undelivered after ${deps.maxAgeHours} h` } } }),
+      settler.submit({
+        recipient,
+        tenantId: recipient.tenantId,
+        outcome: { kind: 'expired', details: { reason: `undelivered after ${deps.maxAgeHours} h` } },
+      }),
     );
     if (due.length) {
       let outcomes: DeliveryOutcome[];
@@ -134,12 +147,18 @@ export function createDeliverer(deps: DelivererDeps) {
       }
       const byId = new Map(outcomes.map((o) => [o.recipientId, o]));
       for (const recipient of due) {
-        const outcome = byId.get(recipient.id) ?? { recipientId: recipient.id, kind: 'deferred' as const, details: { local_error: 'transport gave no outcome' } };
+        const outcome = byId.get(recipient.id) ?? {
+          recipientId: recipient.id,
+          kind: 'deferred' as const,
+          details: { local_error: 'transport gave no outcome' },
+        };
         settles.push(settler.submit({ recipient, tenantId: recipient.tenantId, outcome }));
       }
     }
     const results = await Promise.allSettled(settles);
-    for (const r of results) if (r.status === 'rejected') deps.log?.error({ err: r.reason }, 'settling an outcome failed; the lease will expire and the work return');
+    for (const r of results)
+      if (r.status === 'rejected')
+        deps.log?.error({ err: r.reason }, 'settling an outcome failed; the lease will expire and the work return');
   }
 
   function track(p: Promise<void>, n: number): void {

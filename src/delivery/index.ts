@@ -1,4 +1,4 @@
-export { createBreaker, type Breaker } from './breaker.js';
+export { type Breaker, createBreaker } from './breaker.js';
 export { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
 export { createRouter, type Router } from './router.js';

@@ -53,7 +53,11 @@ export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;
  */
 export function createQueueMetrics(
   registry: Registry,
-  deps: { stats: () => Promise<{ domain: string; depth: number; oldestAt: number }[]>; now: () => number; deliveredLastMinute: () => number },
+  deps: {
+    stats: () => Promise<{ domain: string; depth: number; oldestAt: number }[]>;
+    now: () => number;
+    deliveredLastMinute: () => number;
+  },
 ) {
   let cache: { at: number; rows: { domain: string; depth: number; oldestAt: number }[] } | null = null;
   async function rows() {

@@ -6,8 +6,8 @@ import type { DeliveryMetrics } from './metrics.js';
 import { localReply, verdictDetails, verdictFor } from './outcome.js';
 import { createPool, type Pool } from './pool.js';
 import type { Router } from './router.js';
-import type { Shaper } from './shaper.js';
 import { openSession, type SessionResult, type SessionTimeouts } from './session.js';
+import type { Shaper } from './shaper.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
 
 /**
@@ -20,7 +20,6 @@ import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
 export interface Signer {
   sign(raw: Buffer, fromDomain: string): Promise<{ raw: Buffer; signatures: { domain: string; selector: string; algorithm: string }[] }>;
 }
-
 
 export interface SmtpTransportDeps {
   router: Router;
@@ -68,7 +67,11 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         // A 4xx/5xx greeting is an answer from this host: the next host may still take the mail.
       }
     }
-    const failure = last ?? ({ ok: false, stage: 'connect', error: `no MX host of ${site} has an address`, evidence: emptyEvidence(site) } as SessionResult & { ok: false });
+    const failure =
+      last ??
+      ({ ok: false, stage: 'connect', error: `no MX host of ${site} has an address`, evidence: emptyEvidence(site) } as SessionResult & {
+        ok: false;
+      });
     return failure;
   }
 
@@ -100,8 +103,17 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     }
   }
 
-  async function deliverDomain(job: DeliveryJob, signed: Buffer, domain: string, recipients: DeliveryJob['recipients'], envelopeFrom: string, dkim: Record<string, unknown>) {
-    const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({ recipientId: r.id, ...o });
+  async function deliverDomain(
+    signed: Buffer,
+    domain: string,
+    recipients: DeliveryJob['recipients'],
+    envelopeFrom: string,
+    dkim: Record<string, unknown>,
+  ) {
+    const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({
+      recipientId: r.id,
+      ...o,
+    });
     const route = await deps.router.route(domain);
     if (route.kind !== 'hosts') {
       const f = routeFailure(route, domain);
@@ -115,12 +127,30 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     const gate = deps.breaker.allow(site);
     if (!gate.ok) {
       const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: ${gate.reason}`);
-      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: gate.retryAt, attempted: false, site, details: { site, local_throttle: 'breaker' } }));
+      return recipients.map((r) =>
+        outcome(r, {
+          kind: 'deferred',
+          reply,
+          retryAt: gate.retryAt,
+          attempted: false,
+          site,
+          details: { site, local_throttle: 'breaker' },
+        }),
+      );
     }
     const wait = deps.shaper.take(site, 1);
     if (wait > 0) {
       const reply = localReply('temporary', '4.4.5', `destination ${site} rate limit reached`);
-      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: clock.now() + wait, attempted: false, site, details: { site, local_throttle: 'rate' } }));
+      return recipients.map((r) =>
+        outcome(r, {
+          kind: 'deferred',
+          reply,
+          retryAt: clock.now() + wait,
+          attempted: false,
+          site,
+          details: { site, local_throttle: 'rate' },
+        }),
+      );
     }
 
     for (const r of recipients) deps.metrics?.queueWait.observe({ site }, Math.max(0, clock.now() - r.nextAttemptAt) / 1000);
@@ -128,12 +158,23 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     if (!lease.ok) {
       const f = lease.reason === 'open-failed' ? lease.failure : undefined;
       if (f?.ok === false) recordBreaker(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
-      const reply = f?.reply ?? localReply('temporary', '4.4.1', f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`);
+      const reply =
+        f?.reply ??
+        localReply(
+          'temporary',
+          '4.4.1',
+          f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`,
+        );
       const v = verdictFor(deps.ruleset, reply, provider);
       // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
       const kind = reply.code >= 500 && f?.stage !== 'greeting' ? 'bounced' : 'deferred';
       return recipients.map((r) =>
-        outcome(r, { kind, reply, site, details: { ...verdictDetails(v), site, stage: f?.stage ?? lease.reason, mx: f?.evidence.mxHost, ip: f?.evidence.address } }),
+        outcome(r, {
+          kind,
+          reply,
+          site,
+          details: { ...verdictDetails(v), site, stage: f?.stage ?? lease.reason, mx: f?.evidence.mxHost, ip: f?.evidence.address },
+        }),
       );
     }
 
@@ -144,12 +185,26 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     if (gateNow.state === 'open') {
       pool.release(lease, { reusable: true });
       const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: circuit opened while waiting for a connection`);
-      return recipients.map((r) => outcome(r, { kind: 'deferred', reply, retryAt: gateNow.retryAt ?? undefined, attempted: false, site, details: { site, local_throttle: 'breaker' } }));
+      return recipients.map((r) =>
+        outcome(r, {
+          kind: 'deferred',
+          reply,
+          retryAt: gateNow.retryAt ?? undefined,
+          attempted: false,
+          site,
+          details: { site, local_throttle: 'breaker' },
+        }),
+      );
     }
 
     const session = lease.session;
     const started = clock.now();
-    const sent = await session.send({ from: envelopeFrom, to: recipients.map((r) => r.address), raw: signed, smtputf8: recipients.some((r) => /[^\x00-\x7f]/.test(r.address)) });
+    const sent = await session.send({
+      from: envelopeFrom,
+      to: recipients.map((r) => r.address),
+      raw: signed,
+      smtputf8: recipients.some((r) => /[^\x00-\x7f]/.test(r.address)),
+    });
     deps.metrics?.acceptance.observe({ site }, (clock.now() - started) / 1000);
     pool.release(lease, { reusable: session.usable });
 
@@ -157,9 +212,17 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     recordBreaker(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
     const ev = session.evidence;
     const evidence = {
-      site, mx: ev.mxHost, ip: ev.address, port: ev.port, reused: lease.reused,
-      tls: ev.tls ? { version: ev.tls.version, cipher: ev.tls.cipher, authorized: ev.tls.authorized, error: ev.tls.authorizationError ?? null } : null,
-      connect_ms: ev.connectMs, transaction_ms: sent.durationMs, ...dkim,
+      site,
+      mx: ev.mxHost,
+      ip: ev.address,
+      port: ev.port,
+      reused: lease.reused,
+      tls: ev.tls
+        ? { version: ev.tls.version, cipher: ev.tls.cipher, authorized: ev.tls.authorized, error: ev.tls.authorizationError ?? null }
+        : null,
+      connect_ms: ev.connectMs,
+      transaction_ms: sent.durationMs,
+      ...dkim,
     };
     return recipients.map((r) => {
       const reply = sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient');
@@ -176,7 +239,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       const envelopeFrom = deps.envelopeFrom?.(job) ?? job.message.from;
       const byDomain = new Map<string, DeliveryJob['recipients']>();
       for (const r of job.recipients) byDomain.set(r.domain, [...(byDomain.get(r.domain) ?? []), r]);
-      const results = await Promise.all([...byDomain].map(([domain, rs]) => deliverDomain(job, signedMsg.raw, domain, rs, envelopeFrom, dkim)));
+      const results = await Promise.all([...byDomain].map(([domain, rs]) => deliverDomain(signedMsg.raw, domain, rs, envelopeFrom, dkim)));
       const outcomes = results.flat();
       for (const o of outcomes) deps.metrics?.outcomes.inc({ site: o.site ?? 'none', kind: o.kind });
       return outcomes;

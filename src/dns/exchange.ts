@@ -21,9 +21,7 @@ export interface DnsServerAddress {
   label: string;
 }
 
-export type Exchange =
-  | { ok: true; packet: DecodedPacket }
-  | { ok: false; failure: 'timeout' | 'network'; message: string };
+export type Exchange = { ok: true; packet: DecodedPacket } | { ok: false; failure: 'timeout' | 'network'; message: string };
 
 /** What the reply must echo (RFC 5452 §4.3: id, question name, type and class). */
 export interface ExpectedReply {
@@ -79,12 +77,7 @@ function decodeOrUndefined(buf: Buffer): DecodedPacket | undefined {
   }
 }
 
-export function exchangeUdp(
-  server: DnsServerAddress,
-  query: Buffer,
-  expected: ExpectedReply,
-  timeoutMs: number,
-): Promise<Exchange> {
+export function exchangeUdp(server: DnsServerAddress, query: Buffer, expected: ExpectedReply, timeoutMs: number): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     let settled = false;
@@ -113,12 +106,7 @@ export function exchangeUdp(
   });
 }
 
-export function exchangeTcp(
-  server: DnsServerAddress,
-  query: Buffer,
-  expected: ExpectedReply,
-  timeoutMs: number,
-): Promise<Exchange> {
+export function exchangeTcp(server: DnsServerAddress, query: Buffer, expected: ExpectedReply, timeoutMs: number): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: server.host, port: server.port });
     let received = Buffer.alloc(0);
@@ -152,8 +140,6 @@ export function exchangeTcp(
       }
     });
     socket.on('error', (e) => finish({ ok: false, failure: 'network', message: `TCP ${server.label}: ${e.message}` }));
-    socket.on('close', () =>
-      finish({ ok: false, failure: 'network', message: `TCP ${server.label} closed without a matching reply` }),
-    );
+    socket.on('close', () => finish({ ok: false, failure: 'network', message: `TCP ${server.label} closed without a matching reply` }));
   });
 }

@@ -1,3 +1,3 @@
+export { type MxHost, type MxRoute, type MxRouteOptions, resolveMxRoute, type SkippedMxHost, siteName } from './mx.js';
 export * from './resolver.js';
 export { createResolver, type StubResolverOptions } from './stub-resolver.js';
-export { resolveMxRoute, siteName, type MxHost, type MxRoute, type MxRouteOptions, type SkippedMxHost } from './mx.js';

@@ -40,11 +40,7 @@ export function siteName(hosts: ReadonlyArray<{ name: string }>): string {
   return [...new Set(hosts.map((h) => normaliseName(h.name)))].sort().join(',');
 }
 
-export async function resolveMxRoute(
-  resolver: Resolver,
-  domain: string,
-  options: MxRouteOptions = {},
-): Promise<MxRoute> {
+export async function resolveMxRoute(resolver: Resolver, domain: string, options: MxRouteOptions = {}): Promise<MxRoute> {
   const random = options.random ?? Math.random;
   const name = normaliseName(domain);
   const mx = await resolver.lookup(name, 'MX');
@@ -139,9 +135,7 @@ async function addressesOf(resolver: Resolver, host: string): Promise<Addresses>
 function orderByPreference<H extends { priority: number }>(hosts: H[], random: () => number): H[] {
   const groups = new Map<number, H[]>();
   for (const h of hosts) groups.set(h.priority, [...(groups.get(h.priority) ?? []), h]);
-  return [...groups.keys()]
-    .sort((x, y) => x - y)
-    .flatMap((priority) => shuffle(groups.get(priority) ?? [], random));
+  return [...groups.keys()].sort((x, y) => x - y).flatMap((priority) => shuffle(groups.get(priority) ?? [], random));
 }
 
 function shuffle<H>(items: H[], random: () => number): H[] {

@@ -47,7 +47,13 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
       const counts = await store.events.minuteCounts(tenantId, first * 60_000, [...bucketTypes]);
       const buckets = Array.from({ length: minutes }, (_, i) => ({
         minute: new Date((first + i) * 60_000).toISOString(),
-        accepted: 0, delivered: 0, deferred: 0, bounced: 0, expired: 0, failed: 0, suppressed: 0,
+        accepted: 0,
+        delivered: 0,
+        deferred: 0,
+        bounced: 0,
+        expired: 0,
+        failed: 0,
+        suppressed: 0,
       }));
       for (const c of counts) {
         const b = buckets[c.minute - first];
@@ -73,9 +79,20 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
 export type Spine = ReturnType<typeof createSpine>;
 
 const bucketTypes = [
-  'message.accepted', 'recipient.delivered', 'recipient.deferred', 'recipient.bounced', 'recipient.expired', 'recipient.failed', 'recipient.suppressed',
+  'message.accepted',
+  'recipient.delivered',
+  'recipient.deferred',
+  'recipient.bounced',
+  'recipient.expired',
+  'recipient.failed',
+  'recipient.suppressed',
 ] as const satisfies readonly EventType[];
 const bucketField = {
-  'message.accepted': 'accepted', 'recipient.delivered': 'delivered', 'recipient.deferred': 'deferred', 'recipient.bounced': 'bounced',
-  'recipient.expired': 'expired', 'recipient.failed': 'failed', 'recipient.suppressed': 'suppressed',
+  'message.accepted': 'accepted',
+  'recipient.delivered': 'delivered',
+  'recipient.deferred': 'deferred',
+  'recipient.bounced': 'bounced',
+  'recipient.expired': 'expired',
+  'recipient.failed': 'failed',
+  'recipient.suppressed': 'suppressed',
 } as const;

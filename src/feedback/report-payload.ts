@@ -56,10 +56,16 @@ function join(a: string, b: string): string {
  * The files of a report upload: text as given, or bytes unpacked from gzip/zip. A payload that
  * cannot be unpacked is one error for the whole input, reported the same way by every report parser.
  */
-export function reportFiles(input: Uint8Array | string, filename: string): { files: PayloadFile[] } | { error: { name: string; error: string } } {
+export function reportFiles(
+  input: Uint8Array | string,
+  filename: string,
+): { files: PayloadFile[] } | { error: { name: string; error: string } } {
   try {
     return {
-      files: typeof input === 'string' ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }] : unpackPayload(input, filename),
+      files:
+        typeof input === 'string'
+          ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }]
+          : unpackPayload(input, filename),
     };
   } catch (e) {
     return { error: { name: filename, error: `cannot unpack: ${(e as Error).message}` } };

@@ -11,7 +11,9 @@ export function loadOrCreateMasterKey(file: string): { key: Buffer; created: boo
   try {
     const st = statSync(file);
     if ((st.mode & 0o077) !== 0) {
-      throw new Error(`master key file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${file}`);
+      throw new Error(
+        `master key file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${file}`,
+      );
     }
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`master key file ${file} must hold 32 bytes in base64`);

@@ -1,6 +1,6 @@
+export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from '../store/index.js';
 export type { AlignmentInput, AlignmentResult } from './alignment.js';
 export { computeAlignment, domainsAlign } from './alignment.js';
-export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from '../store/index.js';
 export type { DkimKeyCheck, DkimKeyMaterial } from './dkim-keys.js';
 export {
   checkDkimPrivateKey,
@@ -18,8 +18,6 @@ export type { DkimSignatureResult, DkimSigningKey } from './dkim-signature.js';
 export { oversignedHeaderNames, relaxedBodyHash, relaxedHeader, signDkim, signedHeaderNames } from './dkim-signature.js';
 export type { DkimSignatureInfo, DkimSigner, DkimSignerDeps, DkimSignerStats, SignedMessage } from './dkim-signer.js';
 export { createDkimSigner, defaultDkimThreads, spawnDkimWorker } from './dkim-signer.js';
-export type { AddedDomain, DkimRecordInfo, DnsRecord, Domains, DomainsDeps } from './domains.js';
-export { createDomains } from './domains.js';
 export type {
   DiscoverOptions,
   DmarcEvaluation,
@@ -48,6 +46,8 @@ export type {
   DmarcUri,
 } from './dmarc-record.js';
 export { formatDmarcRecord, isDmarcRecord, parseDmarcRecord, parseDmarcUri } from './dmarc-record.js';
+export type { AddedDomain, DkimRecordInfo, DnsRecord, Domains, DomainsDeps } from './domains.js';
+export { createDomains } from './domains.js';
 export type { FindingSeverity, IdentityFinding } from './finding.js';
 export type { DmarcLookup, DmarcLookupOutcome, OrgDomainMethod, OrgDomainOptions, OrgDomainResult } from './org-domain.js';
 export { lookupDmarc, organizationalDomain, organizationalDomainByPsl, treeWalkNames } from './org-domain.js';

@@ -1,10 +1,4 @@
-import {
-  type Clock,
-  normaliseDomain,
-  newId,
-  PostwardenError,
-  validationError,
-} from '../core/index.js';
+import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Store, Tenant } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes, type Scope } from './api-keys.js';
 
@@ -36,7 +30,11 @@ export function createTenants({ store, clock }: TenantsDeps) {
       if (!name) throw validationError([{ path: '/name', message: 'must be a non-empty name' }]);
       if (name.length > 200) throw validationError([{ path: '/name', message: 'must be at most 200 characters' }]);
       const tenant: Tenant = {
-        id: newId('ten', clock.now()), name, sandbox: input.sandbox ?? false, maxMessageBytes: null, ratePerMinute: null,
+        id: newId('ten', clock.now()),
+        name,
+        sandbox: input.sandbox ?? false,
+        maxMessageBytes: null,
+        ratePerMinute: null,
         createdAt: clock.now(),
       };
       await store.tenants.insert(tenant);
@@ -65,8 +63,14 @@ export function createTenants({ store, clock }: TenantsDeps) {
       }
       const secret = generateSecret();
       const row: ApiKeyRow = {
-        id: newId('key', clock.now()), tenantId: input.tenantId, name: input.name?.trim() || 'key', secretHash: hashSecret(secret),
-        hint: secret.slice(0, 7), scopes: parsed.scopes, createdAt: clock.now(), revokedAt: null,
+        id: newId('key', clock.now()),
+        tenantId: input.tenantId,
+        name: input.name?.trim() || 'key',
+        secretHash: hashSecret(secret),
+        hint: secret.slice(0, 7),
+        scopes: parsed.scopes,
+        createdAt: clock.now(),
+        revokedAt: null,
       };
       await store.apiKeys.insert(row);
       const { secretHash: _omit, ...key } = row;
@@ -98,9 +102,13 @@ export function createTenants({ store, clock }: TenantsDeps) {
       if (!domain) throw validationError([{ path: '/name', message: 'must be a domain name such as example.com' }]);
       const existing = await store.domains.findByName(domain);
       if (existing) {
-        throw new PostwardenError('CONFLICT', `domain ${domain} is already registered${existing.tenantId === tenantId ? '' : ' by another tenant'}`, {
-          errors: [{ path: '/name', message: 'is already registered' }],
-        });
+        throw new PostwardenError(
+          'CONFLICT',
+          `domain ${domain} is already registered${existing.tenantId === tenantId ? '' : ' by another tenant'}`,
+          {
+            errors: [{ path: '/name', message: 'is already registered' }],
+          },
+        );
       }
       const row: DomainRow = { id: newId('dom', clock.now()), tenantId, name: domain, createdAt: clock.now() };
       await store.domains.insert(row);

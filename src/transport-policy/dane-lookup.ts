@@ -7,10 +7,7 @@ import type { DnsResult, Resolver, TlsaRecord } from '../dns/index.js';
  * be under attack), and then the host must not be used; for an insecure host it is just "no DANE",
  * because broken unsigned zones that fail TLSA queries are common and prove nothing.
  */
-export type DaneState =
-  | { kind: 'none'; reason: string }
-  | { kind: 'secure'; tlsa: TlsaRecord[] }
-  | { kind: 'failed'; reason: string };
+export type DaneState = { kind: 'none'; reason: string } | { kind: 'secure'; tlsa: TlsaRecord[] } | { kind: 'failed'; reason: string };
 
 /** The owner name of TLSA records (RFC 6698 §3): `_25._tcp.<mx>` for SMTP. */
 export function tlsaOwner(host: string, port = 25): string {
@@ -42,9 +39,7 @@ export function daneStateFromLookup(result: DnsResult<'TLSA'>, opts: { hostSecur
  * Looks up `_25._tcp.<host>` TLSA. `hostSecure` is whether the host's A/AAAA answer was validated;
  * when the caller does not know, it is read from an A lookup through the same resolver.
  */
-export async function lookupDane(
-  resolver: Resolver, host: string, opts: { port?: number; hostSecure?: boolean } = {},
-): Promise<DaneState> {
+export async function lookupDane(resolver: Resolver, host: string, opts: { port?: number; hostSecure?: boolean } = {}): Promise<DaneState> {
   let hostSecure = opts.hostSecure;
   if (hostSecure === undefined) {
     const a = await resolver.lookup(host, 'A');

@@ -1,4 +1,4 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { TlsaRecord } from '../dns/index.js';
 
 /**
@@ -122,7 +122,9 @@ export function evaluateDane(input: DaneInput): DaneResult {
       continue;
     }
     return {
-      status: 'match', matched: paramsOf(r), matchedName,
+      status: 'match',
+      matched: paramsOf(r),
+      matchedName,
       reasons: [...reasons, `chain anchored at certificate ${taIndex} by ${presentTlsa(r, 16)} (DANE-TA), name ${matchedName}`],
     };
   }
@@ -136,7 +138,10 @@ export function evaluateDane(input: DaneInput): DaneResult {
  * must be CAs. Bounded by the chain length.
  */
 function pathToAnchor(
-  leaf: X509Certificate, certs: readonly X509Certificate[], anchor: X509Certificate, now: number,
+  leaf: X509Certificate,
+  certs: readonly X509Certificate[],
+  anchor: X509Certificate,
+  now: number,
 ): { ok: true } | { ok: false; reason: string } {
   let current = leaf;
   const used = new Set<X509Certificate>([current]);
@@ -180,7 +185,9 @@ function associationData(cert: X509Certificate, selector: number, matchingType: 
   const selected = selector === 0 ? cert.raw : cert.publicKey.export({ type: 'spki', format: 'der' });
   // RFC 6698 §2.1.3: matching type 0 is the data itself, 1 SHA-256, 2 SHA-512.
   if (matchingType === 0) return Buffer.from(selected);
-  return createHash(matchingType === 1 ? 'sha256' : 'sha512').update(selected).digest();
+  return createHash(matchingType === 1 ? 'sha256' : 'sha512')
+    .update(selected)
+    .digest();
 }
 
 function paramsOf(r: TlsaRecord): DaneParameters {

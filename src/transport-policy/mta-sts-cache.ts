@@ -1,6 +1,6 @@
 import type { Clock } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
-import { parseMtaStsPolicy, parseMtaStsTxt, type MtaStsPolicy } from './mta-sts.js';
+import { type MtaStsPolicy, parseMtaStsPolicy, parseMtaStsTxt } from './mta-sts.js';
 import type { FetchResult, PolicyFetcher } from './mta-sts-fetcher.js';
 
 /**
@@ -39,11 +39,16 @@ export type StsFailureType = 'sts-policy-fetch-error' | 'sts-policy-invalid' | '
 
 export type MtaStsLookup =
   | {
-    kind: 'policy'; domain: string; policy: MtaStsPolicy; id: string; source: 'cache' | 'fetched';
-    fetchedAt: number; expiresAt: number;
-    /** Why a cached policy was used despite a failure (evidence), and fetch failures seen on the way. */
-    notes: string[];
-  }
+      kind: 'policy';
+      domain: string;
+      policy: MtaStsPolicy;
+      id: string;
+      source: 'cache' | 'fetched';
+      fetchedAt: number;
+      expiresAt: number;
+      /** Why a cached policy was used despite a failure (evidence), and fetch failures seen on the way. */
+      notes: string[];
+    }
   | { kind: 'none'; domain: string; reason: string; resultType?: StsFailureType }
   | { kind: 'temporary-failure'; domain: string; reason: string };
 
@@ -119,7 +124,12 @@ export function createMtaStsCache(deps: MtaStsCacheDeps): MtaStsCache {
     }
     failures.delete(key);
     const entry: CachedMtaStsPolicy = {
-      domain, id, policy: parsed.policy, policyText: res.body, fetchedAt: now, expiresAt: now + parsed.policy.maxAge * 1000,
+      domain,
+      id,
+      policy: parsed.policy,
+      policyText: res.body,
+      fetchedAt: now,
+      expiresAt: now + parsed.policy.maxAge * 1000,
     };
     await store.put(entry);
     return { ok: true, entry };
@@ -127,8 +137,14 @@ export function createMtaStsCache(deps: MtaStsCacheDeps): MtaStsCache {
 
   function fromEntry(entry: CachedMtaStsPolicy, source: 'cache' | 'fetched', notes: string[]): MtaStsLookup {
     return {
-      kind: 'policy', domain: entry.domain, policy: entry.policy, id: entry.id, source,
-      fetchedAt: entry.fetchedAt, expiresAt: entry.expiresAt, notes,
+      kind: 'policy',
+      domain: entry.domain,
+      policy: entry.policy,
+      id: entry.id,
+      source,
+      fetchedAt: entry.fetchedAt,
+      expiresAt: entry.expiresAt,
+      notes,
     };
   }
   const fromCache = (entry: CachedMtaStsPolicy, notes: string[]) => fromEntry(entry, 'cache', notes);

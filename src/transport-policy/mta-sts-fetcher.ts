@@ -24,15 +24,30 @@ export interface PeerCertificateSummary {
 }
 
 export type PolicyFetchFailure =
-  | 'invalid-domain' | 'dns' | 'connect' | 'certificate' | 'tls' | 'redirect' | 'http-status' | 'content-type' | 'too-large'
-  | 'timeout' | 'network';
+  | 'invalid-domain'
+  | 'dns'
+  | 'connect'
+  | 'certificate'
+  | 'tls'
+  | 'redirect'
+  | 'http-status'
+  | 'content-type'
+  | 'too-large'
+  | 'timeout'
+  | 'network';
 
 export type FetchResult =
   | { ok: true; url: string; body: string; contentType: string; certificate?: PeerCertificateSummary }
   | {
-    ok: false; url: string; failure: PolicyFetchFailure; message: string;
-    status?: number; location?: string; contentType?: string; certificate?: PeerCertificateSummary;
-  };
+      ok: false;
+      url: string;
+      failure: PolicyFetchFailure;
+      message: string;
+      status?: number;
+      location?: string;
+      contentType?: string;
+      certificate?: PeerCertificateSummary;
+    };
 
 export type PolicyFetcher = (domain: string) => Promise<FetchResult>;
 
@@ -129,19 +144,24 @@ export function createHttpsPolicyFetcher(options: HttpsPolicyFetcherOptions = {}
         await res.body.dump();
         const location = headerOf(res.headers.location);
         return fail('redirect', `HTTP ${res.statusCode} redirect not followed (RFC 8461 §3.3)`, {
-          status: res.statusCode, ...(location ? { location } : {}), ...withCert,
+          status: res.statusCode,
+          ...(location ? { location } : {}),
+          ...withCert,
         });
       }
       if (res.statusCode !== 200) {
         await res.body.dump();
         return fail('http-status', `HTTP ${res.statusCode}; only 200 is a policy (RFC 8461 §3.3)`, {
-          status: res.statusCode, ...withCert,
+          status: res.statusCode,
+          ...withCert,
         });
       }
       if (!isTextPlain(contentType)) {
         await res.body.dump();
         return fail('content-type', `media type "${contentType ?? '(none)'}" is not text/plain (RFC 8461 §3.2)`, {
-          status: 200, ...(contentType ? { contentType } : {}), ...withCert,
+          status: 200,
+          ...(contentType ? { contentType } : {}),
+          ...withCert,
         });
       }
       const declared = Number(headerOf(res.headers['content-length']) ?? NaN);
@@ -184,10 +204,19 @@ async function targetFor(host: string, options: HttpsPolicyFetcherOptions): Prom
 
 // Node TLS error codes meaning "the certificate does not validate" (chain, name or dates).
 const CERT_CODES = new Set([
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
-  'INVALID_CA', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
 ]);
 
 function classify(
@@ -226,7 +255,9 @@ function summarise(socket: TLSSocket): PeerCertificateSummary | undefined {
 
 function formatName(name: object | undefined): string {
   if (!name) return '';
-  return Object.entries(name).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ');
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(', ');
 }
 
 function headerOf(v: string | string[] | undefined): string | undefined {
@@ -253,4 +284,3 @@ export function isTextPlain(contentType: string | undefined): contentType is str
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

@@ -52,21 +52,26 @@ export function parseMtaStsTxt(records: readonly string[]): MtaStsTxtParse {
   const [record] = candidates;
   if (record === undefined) {
     return {
-      ok: false, problem: 'no-record', records: [...records],
-      message: records.length === 0
-        ? 'no TXT record at _mta-sts'
-        : 'no TXT record at _mta-sts begins with "v=STSv1;" (RFC 8461 §3.1)',
+      ok: false,
+      problem: 'no-record',
+      records: [...records],
+      message: records.length === 0 ? 'no TXT record at _mta-sts' : 'no TXT record at _mta-sts begins with "v=STSv1;" (RFC 8461 §3.1)',
     };
   }
   if (candidates.length > 1) {
     return {
-      ok: false, problem: 'multiple-records', records: [...records],
+      ok: false,
+      problem: 'multiple-records',
+      records: [...records],
       message: `${candidates.length} TXT records begin with "v=STSv1;"; exactly one is allowed (RFC 8461 §3.1)`,
     };
   }
   const syntax = (message: string): MtaStsTxtParse => ({ ok: false, problem: 'syntax', message, records: [...records] });
   // sts-text-record = sts-version 1*(*WSP field-delim *WSP sts-field) [field-delim]
-  const fields = record.slice(record.indexOf(';') + 1).split(';').map((f) => f.replace(/^[ \t]+|[ \t]+$/g, ''));
+  const fields = record
+    .slice(record.indexOf(';') + 1)
+    .split(';')
+    .map((f) => f.replace(/^[ \t]+|[ \t]+$/g, ''));
   if (fields.length > 1 && fields[fields.length - 1] === '') fields.pop(); // the one optional trailing ";"
   let id: string | undefined;
   const extensions: Record<string, string> = {};
@@ -123,7 +128,10 @@ export function parseMtaStsPolicy(text: string): MtaStsPolicyParse {
       return;
     }
     const key = raw.slice(0, colon);
-    const value = raw.slice(colon + 1).replace(WSP, '').replace(/[ \t]+$/, '');
+    const value = raw
+      .slice(colon + 1)
+      .replace(WSP, '')
+      .replace(/[ \t]+$/, '');
     if (!EXT_NAME.test(key)) {
       errors.push({ line, message: `"${key}" is not a valid field name` });
       return;

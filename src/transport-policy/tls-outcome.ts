@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import { evaluateDane, type DaneResult } from './dane.js';
-import type { TlsDecision, TlsPolicySource, TlsVerification, TenantTlsPolicy } from './tls-policy.js';
+import { type DaneResult, evaluateDane } from './dane.js';
+import type { TenantTlsPolicy, TlsDecision, TlsPolicySource, TlsVerification } from './tls-policy.js';
 
 /**
  * After STARTTLS (or after the server declined it), may we send? `checkTlsOutcome` compares what was
@@ -12,9 +12,17 @@ import type { TlsDecision, TlsPolicySource, TlsVerification, TenantTlsPolicy } f
  */
 
 export type TlsRptResultType =
-  | 'starttls-not-supported' | 'certificate-host-mismatch' | 'certificate-expired' | 'certificate-not-trusted'
-  | 'validation-failure' | 'tlsa-invalid' | 'dnssec-invalid' | 'dane-required'
-  | 'sts-policy-fetch-error' | 'sts-policy-invalid' | 'sts-webpki-invalid';
+  | 'starttls-not-supported'
+  | 'certificate-host-mismatch'
+  | 'certificate-expired'
+  | 'certificate-not-trusted'
+  | 'validation-failure'
+  | 'tlsa-invalid'
+  | 'dnssec-invalid'
+  | 'dane-required'
+  | 'sts-policy-fetch-error'
+  | 'sts-policy-invalid'
+  | 'sts-webpki-invalid';
 
 export interface ObservedTls {
   /** A TLS session was established (STARTTLS offered and the handshake completed). */
@@ -66,8 +74,12 @@ const OLD_PROTOCOLS = new Set(['SSLv2', 'SSLv3', 'TLSv1', 'TLSv1.1']);
 
 export function checkTlsOutcome(decision: TlsDecision, observed: ObservedTls, opts: { now: number }): TlsOutcome {
   const evidence = baseEvidence(decision, observed);
-  const fail = (reason: string, resultType?: TlsRptResultType): TlsOutcome =>
-    ({ ok: false, reason, ...(resultType ? { resultType } : {}), evidence });
+  const fail = (reason: string, resultType?: TlsRptResultType): TlsOutcome => ({
+    ok: false,
+    reason,
+    ...(resultType ? { resultType } : {}),
+    evidence,
+  });
 
   if (!decision.eligible) return fail(`MX host not eligible: ${decision.skipReason ?? 'policy'}`);
 
@@ -81,7 +93,8 @@ export function checkTlsOutcome(decision: TlsDecision, observed: ObservedTls, op
       ? { message: `MX host matches no mx pattern of policy ${testing.id}`, resultType: 'validation-failure' as const }
       : pkixError;
     evidence.testing = {
-      mtaStsId: testing.id, wouldFail: would !== null,
+      mtaStsId: testing.id,
+      wouldFail: would !== null,
       ...(would ? { reason: would.message, resultType: would.resultType } : {}),
     };
   }
@@ -105,7 +118,11 @@ export function checkTlsOutcome(decision: TlsDecision, observed: ObservedTls, op
       return { ok: true, evidence };
     case 'dane': {
       const result = evaluateDane({
-        tlsa: decision.dane?.tlsa ?? [], secure: true, chain: observed.chain ?? [], hostname: decision.servername, now: opts.now,
+        tlsa: decision.dane?.tlsa ?? [],
+        secure: true,
+        chain: observed.chain ?? [],
+        hostname: decision.servername,
+        now: opts.now,
       });
       evidence.dane = { status: result.status, ...(result.matched ? { matched: result.matched } : {}), reasons: result.reasons };
       if (result.status === 'match') return { ok: true, evidence };
@@ -132,7 +149,11 @@ export function observeTlsSocket(socket: TLSSocket, hostname: string): ObservedT
     cert = cert.issuerCertificate;
   }
   const observed: ObservedTls = {
-    tls: true, protocol: socket.getProtocol(), authorized: socket.authorized, chain, hostname,
+    tls: true,
+    protocol: socket.getProtocol(),
+    authorized: socket.authorized,
+    chain,
+    hostname,
   };
   const cipher = socket.getCipher()?.name;
   if (cipher) observed.cipher = cipher;
@@ -144,7 +165,10 @@ function baseEvidence(decision: TlsDecision, observed: ObservedTls): TlsEvidence
   const evidence: TlsEvidence = {
     mxHost: decision.mxHost,
     policy: {
-      requireTls: decision.requireTls, verify: decision.verify, source: decision.source, tenantPolicy: decision.tenantPolicy,
+      requireTls: decision.requireTls,
+      verify: decision.verify,
+      source: decision.source,
+      tenantPolicy: decision.tenantPolicy,
       ...(decision.minVersion ? { minVersion: decision.minVersion } : {}),
       ...(decision.mtaSts ? { mtaStsId: decision.mtaSts.id, mtaStsMode: decision.mtaSts.mode } : {}),
       ...(decision.dane ? { dane: decision.dane.status } : {}),
@@ -178,7 +202,10 @@ function pkixProblem(observed: ObservedTls): { message: string; resultType: TlsR
     let names: string | undefined;
     try {
       names = new X509Certificate(leaf).checkHost(observed.hostname.toLowerCase().replace(/\.$/, ''), {
-        subject: 'default', wildcards: true, partialWildcards: false, multiLabelWildcards: false,
+        subject: 'default',
+        wildcards: true,
+        partialWildcards: false,
+        multiLabelWildcards: false,
       });
     } catch {
       return { message: 'unparseable leaf certificate', resultType: 'validation-failure' };

@@ -1,8 +1,8 @@
 import type { TlsaRecord } from '../dns/index.js';
 import { usableTlsaRecords } from './dane.js';
 import type { DaneState } from './dane-lookup.js';
+import { type MtaStsMode, policyAllowsMx } from './mta-sts.js';
 import type { MtaStsLookup } from './mta-sts-cache.js';
-import { policyAllowsMx, type MtaStsMode } from './mta-sts.js';
 
 /**
  * One TLS decision per MX host, combining the tenant's (or stream's) policy with what the destination
@@ -104,7 +104,10 @@ export function decideTls(input: TlsDecisionInput): TlsDecision {
   const sts = input.mtaSts;
   if (sts?.kind === 'policy' && sts.policy.mode !== 'none') {
     const inForce: MtaStsInForce = {
-      domain: sts.domain, id: sts.id, mode: sts.policy.mode, allowedMx: sts.policy.mx,
+      domain: sts.domain,
+      id: sts.id,
+      mode: sts.policy.mode,
+      allowedMx: sts.policy.mx,
       mxMatches: policyAllowsMx(sts.policy, mxHost),
     };
     decision.mtaSts = inForce;
@@ -133,7 +136,14 @@ export function decideTls(input: TlsDecisionInput): TlsDecision {
   }
 
   const out: TlsDecision = {
-    mxHost, eligible: skips.length === 0, requireTls, verify, source, tenantPolicy, reasons, ...decision,
+    mxHost,
+    eligible: skips.length === 0,
+    requireTls,
+    verify,
+    source,
+    tenantPolicy,
+    reasons,
+    ...decision,
     servername: mxHost.toLowerCase().replace(/\.$/, ''),
   };
   if (requireTls) out.minVersion = 'TLSv1.2';
@@ -161,7 +171,8 @@ export function planMxTls(input: {
   const decisions = input.mxHosts.map((mxHost) => {
     const dane = input.daneFor?.(mxHost);
     return decideTls({
-      mxHost, tenantPolicy: input.tenantPolicy,
+      mxHost,
+      tenantPolicy: input.tenantPolicy,
       ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
       ...(dane ? { dane } : {}),
     });
@@ -170,9 +181,8 @@ export function planMxTls(input: {
   const skipped = decisions.filter((d) => !d.eligible);
   const plan: MxTlsPlan = { candidates, skipped };
   if (candidates.length === 0) {
-    plan.deferReason = input.mxHosts.length === 0
-      ? 'no MX hosts to try'
-      : `no MX host may be used: ${skipped.map((d) => d.skipReason).join('; ')}`;
+    plan.deferReason =
+      input.mxHosts.length === 0 ? 'no MX hosts to try' : `no MX host may be used: ${skipped.map((d) => d.skipReason).join('; ')}`;
   }
   return plan;
 }

@@ -47,7 +47,12 @@ test('kill -9 during 1,000 concurrent accepts loses no acknowledged message and 
     const res = await fetch(`${base}/v1/messages`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ from: bad ? 'x@not-ours.example' : 'a@bench.example', to: [`r${i}@example.net`, `s${i}@example.org`], subject, text: 'x' }),
+      body: JSON.stringify({
+        from: bad ? 'x@not-ours.example' : 'a@bench.example',
+        to: [`r${i}@example.net`, `s${i}@example.org`],
+        subject,
+        text: 'x',
+      }),
     });
     const body = (await res.json()) as { id?: string };
     if (res.status === 202 && body.id) acked.set(subject, body.id);
@@ -55,8 +60,14 @@ test('kill -9 during 1,000 concurrent accepts loses no acknowledged message and 
   }
 
   const smtp = nodemailer.createTransport({
-    host: '127.0.0.1', port: server.smtp, secure: false, requireTLS: true, tls: { rejectUnauthorized: false },
-    auth: { user: 'crash', pass: server.key }, pool: true, maxConnections: 4,
+    host: '127.0.0.1',
+    port: server.smtp,
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'crash', pass: server.key },
+    pool: true,
+    maxConnections: 4,
   });
   async function viaSmtp(i: number): Promise<void> {
     const subject = `crash-${i}`;

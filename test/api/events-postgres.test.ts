@@ -7,7 +7,9 @@ announcePostgresSkip();
 
 // Done-means 5 of the spine, end to end: GET /v1/events on PostgreSQL while 8 writers send
 // concurrently; a reader holding a cursor never skips an event.
-test('GET /v1/events on PostgreSQL never skips an event while 8 writers send concurrently', { skip: !postgresUrl && 'needs POSTWARDEN_TEST_DATABASE_URL' }, async (t) => {
+test('GET /v1/events on PostgreSQL never skips an event while 8 writers send concurrently', {
+  skip: !postgresUrl && 'needs POSTWARDEN_TEST_DATABASE_URL',
+}, async (t) => {
   const p = await startPlatform(t, { dialect: 'postgres' });
   const writers = 8;
   const perWriter = 25;
@@ -28,7 +30,12 @@ test('GET /v1/events on PostgreSQL never skips an event while 8 writers send con
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       for (let i = 0; i < perWriter; i++) {
-        const res = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: [`w${w}-${i}@example.net`], subject: `w${w} ${i}`, text: 'x' });
+        const res = await p.request('POST', '/v1/messages', {
+          from: 'a@example.com',
+          to: [`w${w}-${i}@example.net`],
+          subject: `w${w} ${i}`,
+          text: 'x',
+        });
         assert.equal(res.status, 202);
       }
     }),

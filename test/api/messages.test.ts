@@ -23,12 +23,18 @@ test('a send is queued with 202 and ids, then delivered to the sandbox with a fu
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal(view.state, 'completed');
-  assert.deepEqual(view.recipients.map((r: any) => r.state), ['delivered', 'delivered', 'delivered']);
+  assert.deepEqual(
+    view.recipients.map((r: any) => r.state),
+    ['delivered', 'delivered', 'delivered'],
+  );
   const types = view.events.map((e: any) => e.type);
   assert.equal(types[0], 'message.accepted');
   assert.equal(types.filter((x: string) => x === 'recipient.queued').length, 3);
   assert.equal(types.filter((x: string) => x === 'recipient.delivered').length, 3);
-  assert.deepEqual(view.events.map((e: any) => e.seq), view.events.map((_: unknown, i: number) => i + 1));
+  assert.deepEqual(
+    view.events.map((e: any) => e.seq),
+    view.events.map((_: unknown, i: number) => i + 1),
+  );
   const captured = await p.request('GET', '/v1/sandbox/messages');
   assert.equal(captured.body.data.length, 3);
   const one = await p.request('GET', `/v1/sandbox/messages/${captured.body.data[0].id}`);
@@ -160,7 +166,12 @@ test('the tenant rate limit answers 429 with Retry-After', async (t) => {
 test('a suppressed recipient is never queued and the answer says why', async (t) => {
   const p = await startPlatform(t);
   await p.platform.store.suppressions.add({
-    id: 'sup_1', tenantId: p.tenantId, address: 'gone@example.net', reason: 'hard_bounce', source: 'evt_x', createdAt: Date.UTC(2026, 0, 1),
+    id: 'sup_1',
+    tenantId: p.tenantId,
+    address: 'gone@example.net',
+    reason: 'hard_bounce',
+    source: 'evt_x',
+    createdAt: Date.UTC(2026, 0, 1),
   });
   const res = await p.request('POST', '/v1/messages?mode=sync', send({ to: ['gone@example.net', 'ok@example.net'] }));
   const gone = res.body.recipients.find((r: any) => r.email === 'gone@example.net');
@@ -196,7 +207,10 @@ test('events page in cursor order and filter by type', async (t) => {
     after = page.body.next_cursor;
   }
   assert.equal(all.length, 9);
-  assert.deepEqual(all.map((e) => Number(e.cursor)), [...all.map((e) => Number(e.cursor))].sort((a, b) => a - b));
+  assert.deepEqual(
+    all.map((e) => Number(e.cursor)),
+    [...all.map((e) => Number(e.cursor))].sort((a, b) => a - b),
+  );
   const delivered = await p.request('GET', '/v1/events?type=recipient.delivered');
   assert.equal(delivered.body.data.length, 3);
   const bad = await p.request('GET', '/v1/events?type=nope');
@@ -226,8 +240,13 @@ test('delivery stats count accepted messages and outcomes per minute, every minu
   const res = await p.request('GET', '/v1/stats/delivery?minutes=5');
   assert.equal(res.status, 200);
   assert.equal(res.body.data.length, 5);
-  const totals = res.body.data.reduce((acc: any, b: any) => ({ accepted: acc.accepted + b.accepted, delivered: acc.delivered + b.delivered }), { accepted: 0, delivered: 0 });
+  const totals = res.body.data.reduce(
+    (acc: any, b: any) => ({ accepted: acc.accepted + b.accepted, delivered: acc.delivered + b.delivered }),
+    { accepted: 0, delivered: 0 },
+  );
   assert.deepEqual(totals, { accepted: 3, delivered: 6 });
-  assert.ok(res.body.data.every((b: any, i: number, all: any[]) => i === 0 || Date.parse(b.minute) - Date.parse(all[i - 1].minute) === 60_000));
+  assert.ok(
+    res.body.data.every((b: any, i: number, all: any[]) => i === 0 || Date.parse(b.minute) - Date.parse(all[i - 1].minute) === 60_000),
+  );
   assert.equal((await p.request('GET', '/v1/stats/delivery?minutes=0')).status, 422);
 });

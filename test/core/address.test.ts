@@ -8,7 +8,16 @@ test('domains are lower-cased A-labels without a trailing dot', () => {
 });
 
 test('strings that are not host names are refused, including URL delimiters', () => {
-  for (const bad of ['example.com/evil?', 'a_b.example', 'localhost', 'exa mple.com', '-x.example', 'x..example', 'user@example.com', '1.2.3.4']) {
+  for (const bad of [
+    'example.com/evil?',
+    'a_b.example',
+    'localhost',
+    'exa mple.com',
+    '-x.example',
+    'x..example',
+    'user@example.com',
+    '1.2.3.4',
+  ]) {
     assert.equal(normaliseDomain(bad), null, bad);
   }
 });

@@ -30,7 +30,9 @@ import { type BenchServer, startServer } from '../support/server-process.js';
 const TOTAL = 1000;
 const CONCURRENCY = 32;
 
-test('kill -9 mid-delivery and a restart lose no recipient and re-send only what was in flight at the kill', { timeout: 150_000 }, async (t) => {
+test('kill -9 mid-delivery and a restart lose no recipient and re-send only what was in flight at the kill', {
+  timeout: 150_000,
+}, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pw-delivery-crash-'));
   const servers: BenchServer[] = [];
   let store: Store | undefined;
@@ -71,7 +73,12 @@ test('kill -9 mid-delivery and a restart lose no recipient and re-send only what
 
   const domains = ['a.test', 'b.test', 'c.test'];
   const rcpt = (i: number) => `${i % 3 === 2 && i % 5 === 0 ? 'bad' : 'user'}${i}@${domains[i % 3]}`;
-  const messages = Array.from({ length: TOTAL }, (_, i) => ({ from: 'sender@bench.example', to: rcpt(i), subject: `m${i}`, text: `message ${i}` }));
+  const messages = Array.from({ length: TOTAL }, (_, i) => ({
+    from: 'sender@bench.example',
+    to: rcpt(i),
+    subject: `m${i}`,
+    text: `message ${i}`,
+  }));
   const ids = await sendBatches(`http://127.0.0.1:${server.http}`, server.key, messages);
   assert.equal(ids.length, TOTAL);
   const atSent = acceptedBy(lab.sinks.values());
@@ -94,14 +101,23 @@ test('kill -9 mid-delivery and a restart lose no recipient and re-send only what
   assert.ok(inFlightAtKill.size <= CONCURRENCY, `at most ${CONCURRENCY} recipients are leased at once, saw ${inFlightAtKill.size}`);
 
   servers.push(await startServer({ dataDir, env, bootstrap: false, key: server.key }));
-  await waitUntil('every recipient reached a terminal state after the restart', async () => (await db.recipients.countOpen()) === 0, 60_000, 100);
+  await waitUntil(
+    'every recipient reached a terminal state after the restart',
+    async () => (await db.recipients.countOpen()) === 0,
+    60_000,
+    100,
+  );
 
   // Exactly one terminal state per recipient, the right one, nothing lost.
   const summary = await terminalSummary(db);
   assert.deepEqual(summary.multiple, [], 'no recipient has two terminal events');
   assert.equal(summary.rows, TOTAL, 'every accepted recipient has a terminal event');
   for (const m of messages) {
-    assert.equal(summary.endOf.get(m.to), m.to.startsWith('bad') ? 'recipient.bounced' : 'recipient.delivered', `${m.to} ended in the right state`);
+    assert.equal(
+      summary.endOf.get(m.to),
+      m.to.startsWith('bad') ? 'recipient.bounced' : 'recipient.delivered',
+      `${m.to} ended in the right state`,
+    );
   }
 
   // The sinks: every delivered recipient arrived; a second copy only for work in flight at the kill.

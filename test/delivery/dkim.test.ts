@@ -12,9 +12,14 @@ import { startSmtpSink } from '../support/smtp-sink.js';
  * for RSA-2048 + Ed25519 dual signing, and a sub-domain sender signs with its registered parent.
  */
 for (const dual of [false, true]) {
-  test(`delivered mail verifies as DKIM pass with mailauth (${dual ? 'RSA-2048 + Ed25519' : 'RSA-2048'})`, { timeout: 60_000 }, async (t) => {
+  test(`delivered mail verifies as DKIM pass with mailauth (${dual ? 'RSA-2048 + Ed25519' : 'RSA-2048'})`, {
+    timeout: 60_000,
+  }, async (t) => {
     const sink = await startSmtpSink(t);
-    const dns = await startDnsServer(t, { 'dest.test': { MX: [{ priority: 10, exchange: 'mx.dest.test' }] }, 'mx.dest.test': { A: ['127.0.0.1'] } });
+    const dns = await startDnsServer(t, {
+      'dest.test': { MX: [{ priority: 10, exchange: 'mx.dest.test' }] },
+      'mx.dest.test': { A: ['127.0.0.1'] },
+    });
     const p = await startPlatform(t, {
       config: {
         sandbox: false,
@@ -31,7 +36,12 @@ for (const dual of [false, true]) {
     dns.setZone(zone);
 
     for (const from of ['Acme <hello@example.com>', 'news@news.example.com']) {
-      const res = await p.request('POST', '/v1/messages?mode=sync', { from, to: 'ann@dest.test', subject: 'Signed', text: 'Hello\n'.repeat(200) });
+      const res = await p.request('POST', '/v1/messages?mode=sync', {
+        from,
+        to: 'ann@dest.test',
+        subject: 'Signed',
+        text: 'Hello\n'.repeat(200),
+      });
       assert.equal(res.body.recipients[0].state, 'delivered', JSON.stringify(res.body));
     }
     const resolver = new Resolver({ timeout: 2000, tries: 2 });

@@ -10,10 +10,14 @@ import { startSmtpSink } from '../support/smtp-sink.js';
  * 550 5.1.1. Every recipient ends in exactly one terminal state with the right events, and each
  * sink saw each accepted message exactly once.
  */
-test('1,000 messages to three destinations end in exactly one terminal state each, seen once by the sinks', { timeout: 180_000 }, async (t) => {
+test('1,000 messages to three destinations end in exactly one terminal state each, seen once by the sinks', {
+  timeout: 180_000,
+}, async (t) => {
   const a = await startSmtpSink(t, { record: 'full' });
   const b = await startSmtpSink(t, { default: { deferTimes: 2 } });
-  const c = await startSmtpSink(t, { recipients: [{ match: (addr) => addr.startsWith('bad'), reply: { code: 550, enhanced: '5.1.1', text: 'no such user' } }] });
+  const c = await startSmtpSink(t, {
+    recipients: [{ match: (addr) => addr.startsWith('bad'), reply: { code: 550, enhanced: '5.1.1', text: 'no such user' } }],
+  });
   const dns = await startDnsServer(t, {
     'a.test': { MX: [{ priority: 10, exchange: 'mx.a.test' }] },
     'b.test': { MX: [{ priority: 10, exchange: 'mx.b.test' }] },
@@ -79,7 +83,11 @@ test('1,000 messages to three destinations end in exactly one terminal state eac
   assert.equal(bounce?.data.code, 550);
 
   // Each sink saw each accepted message exactly once.
-  for (const [sink, domain] of [[a, 'a.test'], [b, 'b.test'], [c, 'c.test']] as const) {
+  for (const [sink, domain] of [
+    [a, 'a.test'],
+    [b, 'b.test'],
+    [c, 'c.test'],
+  ] as const) {
     const seen = sink.messages.flatMap((m) => m.to);
     assert.equal(new Set(seen).size, seen.length, `${domain}: no recipient was delivered twice`);
     const expected = Array.from({ length: 1000 }, (_, i) => rcpt(i)).filter((r) => r.endsWith(`@${domain}`) && !r.startsWith('bad'));

@@ -28,7 +28,7 @@ announcePostgresSkip();
 const TOTAL = 5000;
 const CONCURRENCY = 64;
 
-test('two nodes on PostgreSQL deliver 5,000 messages once each and one node absorbs the other\'s kill -9', {
+test("two nodes on PostgreSQL deliver 5,000 messages once each and one node absorbs the other's kill -9", {
   skip: !postgresUrl && 'needs POSTWARDEN_TEST_DATABASE_URL',
   timeout: 180_000,
 }, async (t) => {
@@ -75,11 +75,22 @@ test('two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
     });
   const a = await startServer({ dataDir: dirA, databaseUrl: schema.url, env: { POSTWARDEN_CONFIG: nodeConfig('node-a', dirA) } });
   servers.push(a);
-  const b = await startServer({ dataDir: dirB, databaseUrl: schema.url, env: { POSTWARDEN_CONFIG: nodeConfig('node-b', dirB) }, bootstrap: false, key: a.key });
+  const b = await startServer({
+    dataDir: dirB,
+    databaseUrl: schema.url,
+    env: { POSTWARDEN_CONFIG: nodeConfig('node-b', dirB) },
+    bootstrap: false,
+    key: a.key,
+  });
   servers.push(b);
 
   const domains = ['a.test', 'b.test', 'c.test'];
-  const messages = Array.from({ length: TOTAL }, (_, i) => ({ from: 'sender@bench.example', to: `user${i}@${domains[i % 3]}`, subject: `m${i}`, text: `message ${i}` }));
+  const messages = Array.from({ length: TOTAL }, (_, i) => ({
+    from: 'sender@bench.example',
+    to: `user${i}@${domains[i % 3]}`,
+    subject: `m${i}`,
+    text: `message ${i}`,
+  }));
   const heloCount = (helo: string) => [...lab.sinks.values()].reduce((n, s) => n + s.messages.filter((m) => m.heloName === helo).length, 0);
 
   // Opened before the kill so the snapshot after it is quick.
@@ -90,7 +101,8 @@ test('two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
   // Send through node A while both deliver; kill B once it has delivered a share and a third is out.
   const sending = sendBatches(`http://127.0.0.1:${a.http}`, a.key, messages, 500);
   await waitUntil(
-    () => `node B delivered some and the sinks accepted 1,500 messages (B ${heloCount('node-b.pw.test')}, all ${acceptedBy(lab.sinks.values())})`,
+    () =>
+      `node B delivered some and the sinks accepted 1,500 messages (B ${heloCount('node-b.pw.test')}, all ${acceptedBy(lab.sinks.values())})`,
     () => heloCount('node-b.pw.test') >= 50 && acceptedBy(lab.sinks.values()) >= 1500,
     90_000,
     5,
@@ -108,7 +120,12 @@ test('two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
   const ids = await sending;
   assert.equal(ids.length, TOTAL);
 
-  await waitUntil('every recipient reached a terminal state on the surviving node', async () => (await db.recipients.countOpen()) === 0, 90_000, 100);
+  await waitUntil(
+    'every recipient reached a terminal state on the surviving node',
+    async () => (await db.recipients.countOpen()) === 0,
+    90_000,
+    100,
+  );
 
   const summary = await terminalSummary(db);
   assert.deepEqual(summary.multiple, [], 'no recipient has two terminal events');
@@ -117,7 +134,8 @@ test('two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
 
   const tally = sinkTally(lab.sinks.values());
   const senders = new Map<string, string[]>();
-  for (const sink of lab.sinks.values()) for (const m of sink.messages) for (const to of m.to) senders.set(to, [...(senders.get(to) ?? []), m.heloName]);
+  for (const sink of lab.sinks.values())
+    for (const m of sink.messages) for (const to of m.to) senders.set(to, [...(senders.get(to) ?? []), m.heloName]);
   const duplicates: string[] = [];
   for (const m of messages) {
     const n = tally.get(m.to) ?? 0;
@@ -132,7 +150,9 @@ test('two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
     }
   }
   // B's leases at the kill were absorbed by A: A sent each of them.
-  const sentByA = new Set([...lab.sinks.values()].flatMap((s) => s.messages.filter((m) => m.heloName === 'node-a.pw.test').flatMap((m) => m.to)));
+  const sentByA = new Set(
+    [...lab.sinks.values()].flatMap((s) => s.messages.filter((m) => m.heloName === 'node-a.pw.test').flatMap((m) => m.to)),
+  );
   for (const address of inFlightB) assert.ok(sentByA.has(address), `${address}, leased by B at the kill, was delivered by A`);
   const byA = heloCount('node-a.pw.test');
   const byB = heloCount('node-b.pw.test');

@@ -60,11 +60,16 @@ async function run(t: TestContext, withThrottled: boolean, check?: (r: RunContex
   const destinations: Record<string, SinkBehaviour> = { 'a.test': { default: REMOTE }, 'b.test': { default: REMOTE } };
   if (withThrottled) destinations['t.test'] = { throttle: { after: THROTTLE_AFTER } };
   const lab = await startDeliveryLab(t, destinations);
-  const p = await startPlatform(t, { config: { ...platformConfig, dns: lab.config.dns, delivery: { ...platformConfig.delivery, ...lab.config.delivery } } });
+  const p = await startPlatform(t, {
+    config: { ...platformConfig, dns: lab.config.dns, delivery: { ...platformConfig.delivery, ...lab.config.delivery } },
+  });
   const domains = Object.keys(destinations);
   // Interleaved, so every claim window holds recipients of every destination.
   const messages = Array.from({ length: PER_DOMAIN * domains.length }, (_, i) => ({
-    from: 'sender@example.com', to: `user${i}@${domains[i % domains.length]}`, subject: `m${i}`, text: `message ${i}`,
+    from: 'sender@example.com',
+    to: `user${i}@${domains[i % domains.length]}`,
+    subject: `m${i}`,
+    text: `message ${i}`,
   }));
   for (let i = 0; i < messages.length; i += 500) {
     const res = await p.request('POST', '/v1/messages/batch', { messages: messages.slice(i, i + 500) });
@@ -103,7 +108,10 @@ test('a throttling destination opens its breaker and recovers, and the others ke
         const events = await store.events.page({ limit: 100_000 });
         const paused = events.filter((e) => e.type === 'recipient.deferred' && e.data.local_throttle === 'breaker');
         assert.ok(paused.length > 0, 'recipients of t.test were held back by its open breaker');
-        assert.ok(paused.every((e) => String(e.data.email).endsWith('@t.test')), 'only t.test was paused');
+        assert.ok(
+          paused.every((e) => String(e.data.email).endsWith('@t.test')),
+          'only t.test was paused',
+        );
         pausedCounts.push(paused.length);
         if (i === 0) {
           await waitUntil('the breaker gauge shows t.test open', async () => (await breakerGauge(p, 'mx.t.test')) === 1, 5000);
@@ -128,8 +136,13 @@ test('a throttling destination opens its breaker and recovers, and the others ke
   }
   const base = median(baseline);
   const with_ = median(throttled);
-  t.diagnostic(`healthy destinations done in: baseline ${baseline.map(Math.round).join(', ')} ms (median ${Math.round(base)}); with t.test throttling ${throttled.map(Math.round).join(', ')} ms (median ${Math.round(with_)}); ratio ${(with_ / base).toFixed(2)}; breaker deferrals per throttled run ${pausedCounts.join(', ')}`);
-  assert.ok(with_ <= base * 1.2, `a.test and b.test took ${Math.round(with_)} ms with t.test throttling against ${Math.round(base)} ms without (limit +20%)`);
+  t.diagnostic(
+    `healthy destinations done in: baseline ${baseline.map(Math.round).join(', ')} ms (median ${Math.round(base)}); with t.test throttling ${throttled.map(Math.round).join(', ')} ms (median ${Math.round(with_)}); ratio ${(with_ / base).toFixed(2)}; breaker deferrals per throttled run ${pausedCounts.join(', ')}`,
+  );
+  assert.ok(
+    with_ <= base * 1.2,
+    `a.test and b.test took ${Math.round(with_)} ms with t.test throttling against ${Math.round(base)} ms without (limit +20%)`,
+  );
 });
 
 /**
@@ -148,11 +161,22 @@ test('a destination that stalls before it throttles gets no new transaction once
     config: {
       ...platformConfig,
       dns: lab.config.dns,
-      delivery: { ...platformConfig.delivery, ...lab.config.delivery, concurrency: 32, breakerCooldownSeconds: 60, breakerMaxCooldownSeconds: 60 },
+      delivery: {
+        ...platformConfig.delivery,
+        ...lab.config.delivery,
+        concurrency: 32,
+        breakerCooldownSeconds: 60,
+        breakerMaxCooldownSeconds: 60,
+      },
     },
   });
   // Six throttled recipients to one healthy: most claims are for the throttling destination.
-  const messages = Array.from({ length: 350 }, (_, i) => ({ from: 'sender@example.com', to: `user${i}@${i % 7 === 0 ? 'a.test' : 't.test'}`, subject: `m${i}`, text: `message ${i}` }));
+  const messages = Array.from({ length: 350 }, (_, i) => ({
+    from: 'sender@example.com',
+    to: `user${i}@${i % 7 === 0 ? 'a.test' : 't.test'}`,
+    subject: `m${i}`,
+    text: `message ${i}`,
+  }));
   const res = await p.request('POST', '/v1/messages/batch', { messages });
   assert.equal(res.status, 202);
   const started = performance.now();
@@ -164,5 +188,8 @@ test('a destination that stalls before it throttles gets no new transaction once
   assert.equal(await breakerGauge(p, 'mx.t.test'), 1, 'the breaker of t.test is open');
   // The first wave (one per connection), plus waiters that got a connection between the first 421
   // and the one that tripped the breaker (at most one more per connection).
-  assert.ok(tried <= 2 * MAX_CONNECTIONS, `t.test saw ${tried} transactions; at most ${2 * MAX_CONNECTIONS} had a connection before the trip`);
+  assert.ok(
+    tried <= 2 * MAX_CONNECTIONS,
+    `t.test saw ${tried} transactions; at most ${2 * MAX_CONNECTIONS} had a connection before the trip`,
+  );
 });

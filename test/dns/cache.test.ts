@@ -14,7 +14,12 @@ function fakeClock(start = 0) {
 }
 
 const answer = (name: string): DnsResult<'A'> => ({
-  kind: 'answer', name, type: 'A', records: ['192.0.2.1'], ttl: 300, authenticated: false,
+  kind: 'answer',
+  name,
+  type: 'A',
+  records: ['192.0.2.1'],
+  ttl: 300,
+  authenticated: false,
 });
 
 test('evicts the least recently used entry when full', () => {

@@ -129,7 +129,10 @@ test('defers when the implicit MX address lookup times out', async (t) => {
 test('skips an MX target that does not resolve and records why', async (t) => {
   const { resolver } = await setup(t);
   const route = hostsOf(await resolveMxRoute(resolver, 'half.example'));
-  assert.deepEqual(route.hosts.map((h) => h.name), ['mx1.example.net']);
+  assert.deepEqual(
+    route.hosts.map((h) => h.name),
+    ['mx1.example.net'],
+  );
   assert.deepEqual(route.skipped, [{ name: 'missing.example.net', reason: 'host does not exist' }]);
   assert.equal(route.site, 'mx1.example.net');
 });

@@ -3,8 +3,8 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { type TestContext, test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { createResolver, type DnsResult, type DnsRecordType } from '../../src/dns/index.js';
 import { parseServerAddress } from '../../src/dns/exchange.js';
+import { createResolver, type DnsRecordType, type DnsResult } from '../../src/dns/index.js';
 import { type DnsServerOptions, startDnsServer, type Zone } from '../support/dns-server.js';
 
 const tlsaData = Buffer.from('8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1', 'hex');
@@ -33,7 +33,11 @@ function fakeClock(start = 1_700_000_000_000) {
   };
 }
 
-async function setup(t: TestContext, options: DnsServerOptions = {}, resolverOptions: { cache?: boolean; timeoutMs?: number; tries?: number } = {}) {
+async function setup(
+  t: TestContext,
+  options: DnsServerOptions = {},
+  resolverOptions: { cache?: boolean; timeoutMs?: number; tries?: number } = {},
+) {
   const server = await startDnsServer(t, zone, options);
   const clock = fakeClock();
   const resolver = createResolver({ servers: [server.address], clock, timeoutMs: 500, ...resolverOptions });
@@ -90,13 +94,19 @@ test('parses TLSA records', async (t) => {
 test('receives a 600-byte TXT over UDP thanks to the EDNS payload size', async (t) => {
   const { resolver, server } = await setup(t);
   assert.equal(answerOf(await resolver.lookup('medium.example.com', 'TXT')).records[0], 'm'.repeat(600));
-  assert.deepEqual(server.queries.map((q) => q.transport), ['udp']);
+  assert.deepEqual(
+    server.queries.map((q) => q.transport),
+    ['udp'],
+  );
 });
 
 test('retries over TCP when the UDP answer is truncated', async (t) => {
   const { resolver, server } = await setup(t);
   assert.equal(answerOf(await resolver.lookup('big.example.com', 'TXT')).records[0], 'b'.repeat(3000));
-  assert.deepEqual(server.queries.map((q) => q.transport), ['udp', 'tcp']);
+  assert.deepEqual(
+    server.queries.map((q) => q.transport),
+    ['udp', 'tcp'],
+  );
 });
 
 test('tells NXDOMAIN, NODATA and an empty non-terminal apart', async (t) => {
@@ -146,7 +156,10 @@ test('answers a repeated lookup from the cache', async (t) => {
 test('shares one query between concurrent lookups of the same name and type', async (t) => {
   const { resolver, server } = await setup(t, {}, { cache: false });
   const results = await Promise.all([resolver.lookup('example.com', 'A'), resolver.lookup('example.com', 'A')]);
-  assert.deepEqual(results.map((r) => r.kind), ['answer', 'answer']);
+  assert.deepEqual(
+    results.map((r) => r.kind),
+    ['answer', 'answer'],
+  );
   assert.equal(server.queries.length, 1);
 });
 

@@ -9,86 +9,104 @@ async function seedTenant(store: Awaited<ReturnType<typeof openStore>>) {
   return id;
 }
 
-forEachDialect('numbers events per message in append order', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  const tenantId = await seedTenant(store);
-  const m1 = newId('msg');
-  const m2 = newId('msg');
-  await store.transaction(async (tx) => {
-    await tx.events.append(
+forEachDialect(
+  'numbers events per message in append order',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const tenantId = await seedTenant(store);
+    const m1 = newId('msg');
+    const m2 = newId('msg');
+    await store.transaction(async (tx) => {
+      await tx.events.append(
+        [
+          { type: 'message.accepted', tenantId, messageId: m1, data: {} },
+          { type: 'message.accepted', tenantId, messageId: m2, data: {} },
+          { type: 'recipient.queued', tenantId, messageId: m1, data: { n: 1 } },
+        ],
+        1000,
+      );
+    });
+    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: m1, data: {} }], 2000);
+    const timeline = await store.events.forMessage(m1);
+    assert.deepEqual(
+      timeline.map((e) => [e.type, e.seq]),
       [
-        { type: 'message.accepted', tenantId, messageId: m1, data: {} },
-        { type: 'message.accepted', tenantId, messageId: m2, data: {} },
-        { type: 'recipient.queued', tenantId, messageId: m1, data: { n: 1 } },
+        ['message.accepted', 1],
+        ['recipient.queued', 2],
+        ['recipient.delivered', 3],
       ],
-      1000,
     );
-  });
-  await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: m1, data: {} }], 2000);
-  const timeline = await store.events.forMessage(m1);
-  assert.deepEqual(timeline.map((e) => [e.type, e.seq]), [
-    ['message.accepted', 1],
-    ['recipient.queued', 2],
-    ['recipient.delivered', 3],
-  ]);
-  const page = await store.events.page({ tenantId, limit: 10 });
-  assert.equal(page.length, 4);
-  assert.deepEqual(page.map((e) => Number(e.cursor)), [...page.map((e) => Number(e.cursor))].sort((a, b) => a - b));
-}, test);
+    const page = await store.events.page({ tenantId, limit: 10 });
+    assert.equal(page.length, 4);
+    assert.deepEqual(
+      page.map((e) => Number(e.cursor)),
+      [...page.map((e) => Number(e.cursor))].sort((a, b) => a - b),
+    );
+  },
+  test,
+);
 
-forEachDialect('a cursor reader never skips an event while 8 writers commit concurrently', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  const tenantId = await seedTenant(store);
-  const writers = 8;
-  const perWriter = 40;
-  let done = false;
-  const seen: number[] = [];
-  const reader = (async () => {
-    let after = 0;
-    for (let i = 0; i < 100_000; i++) {
-      const finished = done;
-      const page = await store.events.page({ after, limit: 50 });
-      for (const e of page) seen.push(Number(e.cursor));
-      if (page.length) after = Number(page[page.length - 1]!.cursor);
-      else if (finished) return;
-      else await new Promise((r) => setImmediate(r));
-    }
-    throw new Error('reader did not finish in its loop bound');
-  })();
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      for (let i = 0; i < perWriter; i++) {
-        await store.transaction(async (tx) => {
-          // Work before the append widens the window in which commits could reorder.
-          await tx.tenants.get(tenantId);
-          await tx.events.append(
-            [
-              { type: 'message.accepted', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
-              { type: 'recipient.queued', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
-            ],
-            Date.now(),
-          );
-        });
+forEachDialect(
+  'a cursor reader never skips an event while 8 writers commit concurrently',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const tenantId = await seedTenant(store);
+    const writers = 8;
+    const perWriter = 40;
+    let done = false;
+    const seen: number[] = [];
+    const reader = (async () => {
+      let after = 0;
+      for (let i = 0; i < 100_000; i++) {
+        const finished = done;
+        const page = await store.events.page({ after, limit: 50 });
+        for (const e of page) seen.push(Number(e.cursor));
+        if (page.length) after = Number(page[page.length - 1]!.cursor);
+        else if (finished) return;
+        else await new Promise((r) => setImmediate(r));
       }
-    }),
-  );
-  done = true;
-  await reader;
-  const all = (await store.events.page({ limit: 10_000 })).map((e) => Number(e.cursor));
-  assert.equal(all.length, writers * perWriter * 2);
-  assert.deepEqual(seen, all, 'the reader saw every event exactly once, in cursor order');
-}, test);
+      throw new Error('reader did not finish in its loop bound');
+    })();
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          await store.transaction(async (tx) => {
+            // Work before the append widens the window in which commits could reorder.
+            await tx.tenants.get(tenantId);
+            await tx.events.append(
+              [
+                { type: 'message.accepted', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
+                { type: 'recipient.queued', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
+              ],
+              Date.now(),
+            );
+          });
+        }
+      }),
+    );
+    done = true;
+    await reader;
+    const all = (await store.events.page({ limit: 10_000 })).map((e) => Number(e.cursor));
+    assert.equal(all.length, writers * perWriter * 2);
+    assert.deepEqual(seen, all, 'the reader saw every event exactly once, in cursor order');
+  },
+  test,
+);
 
-forEachDialect('counts events per minute and type the same way on every dialect', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  const tenantId = await seedTenant(store);
-  const minute = 29_000_000; // an arbitrary whole minute, in minutes since the epoch
-  const at = (m: number, s: number) => (minute + m) * 60_000 + s * 1000;
-  await store.events.append([{ type: 'message.accepted', tenantId, messageId: 'msg_a', data: {} }], at(0, 1));
-  await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(0, 59));
-  await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(1, 0));
-  await store.events.append([{ type: 'recipient.bounced', tenantId, messageId: 'msg_a', data: {} }], at(-1, 30));
-  const rows = await store.events.minuteCounts(tenantId, at(0, 0), ['message.accepted', 'recipient.delivered', 'recipient.bounced']);
-  const key = (r: { minute: number; type: string; count: number }) => `${r.minute - minute} ${r.type} ${r.count}`;
-  assert.deepEqual(rows.map(key).sort(), ['0 message.accepted 1', '0 recipient.delivered 1', '1 recipient.delivered 1']);
-}, test);
+forEachDialect(
+  'counts events per minute and type the same way on every dialect',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const tenantId = await seedTenant(store);
+    const minute = 29_000_000; // an arbitrary whole minute, in minutes since the epoch
+    const at = (m: number, s: number) => (minute + m) * 60_000 + s * 1000;
+    await store.events.append([{ type: 'message.accepted', tenantId, messageId: 'msg_a', data: {} }], at(0, 1));
+    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(0, 59));
+    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(1, 0));
+    await store.events.append([{ type: 'recipient.bounced', tenantId, messageId: 'msg_a', data: {} }], at(-1, 30));
+    const rows = await store.events.minuteCounts(tenantId, at(0, 0), ['message.accepted', 'recipient.delivered', 'recipient.bounced']);
+    const key = (r: { minute: number; type: string; count: number }) => `${r.minute - minute} ${r.type} ${r.count}`;
+    assert.deepEqual(rows.map(key).sort(), ['0 message.accepted 1', '0 recipient.delivered 1', '1 recipient.delivered 1']);
+  },
+  test,
+);

@@ -11,64 +11,97 @@ async function seed(store: Store, n: number, now: number): Promise<RecipientRow[
   await store.messages.insertMany([
     {
       message: {
-        id: messageId, tenantId, stream: 'transactional', from: 'a@example.com', subject: 's', messageIdHeader: '<x@y>',
-        size: 3, tags: [], metadata: {}, source: 'api', sandbox: false, createdAt: now,
+        id: messageId,
+        tenantId,
+        stream: 'transactional',
+        from: 'a@example.com',
+        subject: 's',
+        messageIdHeader: '<x@y>',
+        size: 3,
+        tags: [],
+        metadata: {},
+        source: 'api',
+        sandbox: false,
+        createdAt: now,
       },
       raw: Buffer.from('abc'),
     },
   ]);
   const rows: RecipientRow[] = Array.from({ length: n }, (_, i) => ({
-    id: newId('rcp'), messageId, tenantId, address: `r${i}@example.net`, domain: 'example.net', kind: 'to',
-    state: 'queued' as RecipientState, attempts: 0, nextAttemptAt: now + i, leaseOwner: null, leaseExpiresAt: null,
-    lastReply: null, createdAt: now, updatedAt: now,
+    id: newId('rcp'),
+    messageId,
+    tenantId,
+    address: `r${i}@example.net`,
+    domain: 'example.net',
+    kind: 'to',
+    state: 'queued' as RecipientState,
+    attempts: 0,
+    nextAttemptAt: now + i,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    lastReply: null,
+    createdAt: now,
+    updatedAt: now,
   }));
   await store.recipients.insertMany(rows);
   return rows;
 }
 
-forEachDialect('claims only due work, under a lease, and settles only with the lease', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  await seed(store, 5, 1000);
-  const claimed = await store.recipients.claimDue({ owner: 'a', now: 1002, leaseMs: 100, limit: 10 });
-  assert.equal(claimed.length, 3, 'three are due at t=1002');
-  assert.ok(claimed.every((r) => r.state === 'in_flight' && r.leaseOwner === 'a' && r.attempts === 1));
-  assert.equal((await store.recipients.claimDue({ owner: 'b', now: 1002, leaseMs: 100, limit: 10 })).length, 0);
-  const first = claimed[0]!;
-  assert.equal(await store.recipients.settle({ id: first.id, owner: 'b', state: 'delivered', now: 1003 }), false);
-  assert.equal(await store.recipients.settle({ id: first.id, owner: 'a', state: 'delivered', now: 1003 }), true);
-  // Lease expiry: owner a died; b takes over the other two and a can no longer settle them.
-  const taken = await store.recipients.claimDue({ owner: 'b', now: 1200, leaseMs: 100, limit: 10 });
-  assert.equal(taken.length, 4);
-  assert.equal(await store.recipients.settle({ id: claimed[1]!.id, owner: 'a', state: 'delivered', now: 1201 }), false);
-  assert.equal((await store.recipients.get(first.id))?.state, 'delivered');
-}, test);
+forEachDialect(
+  'claims only due work, under a lease, and settles only with the lease',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    await seed(store, 5, 1000);
+    const claimed = await store.recipients.claimDue({ owner: 'a', now: 1002, leaseMs: 100, limit: 10 });
+    assert.equal(claimed.length, 3, 'three are due at t=1002');
+    assert.ok(claimed.every((r) => r.state === 'in_flight' && r.leaseOwner === 'a' && r.attempts === 1));
+    assert.equal((await store.recipients.claimDue({ owner: 'b', now: 1002, leaseMs: 100, limit: 10 })).length, 0);
+    const first = claimed[0]!;
+    assert.equal(await store.recipients.settle({ id: first.id, owner: 'b', state: 'delivered', now: 1003 }), false);
+    assert.equal(await store.recipients.settle({ id: first.id, owner: 'a', state: 'delivered', now: 1003 }), true);
+    // Lease expiry: owner a died; b takes over the other two and a can no longer settle them.
+    const taken = await store.recipients.claimDue({ owner: 'b', now: 1200, leaseMs: 100, limit: 10 });
+    assert.equal(taken.length, 4);
+    assert.equal(await store.recipients.settle({ id: claimed[1]!.id, owner: 'a', state: 'delivered', now: 1201 }), false);
+    assert.equal((await store.recipients.get(first.id))?.state, 'delivered');
+  },
+  test,
+);
 
-forEachDialect('concurrent claimers never take the same recipient twice', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  await seed(store, 300, 0);
-  const owners = ['n1', 'n2', 'n3', 'n4'];
-  const got = new Map<string, string>();
-  await Promise.all(
-    owners.map(async (owner) => {
-      for (let i = 0; i < 100; i++) {
-        const batch = await store.recipients.claimDue({ owner, now: 10_000, leaseMs: 60_000, limit: 7 });
-        if (!batch.length) return;
-        for (const r of batch) {
-          assert.ok(!got.has(r.id), `${r.id} claimed by ${got.get(r.id)} and ${owner}`);
-          got.set(r.id, owner);
+forEachDialect(
+  'concurrent claimers never take the same recipient twice',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    await seed(store, 300, 0);
+    const owners = ['n1', 'n2', 'n3', 'n4'];
+    const got = new Map<string, string>();
+    await Promise.all(
+      owners.map(async (owner) => {
+        for (let i = 0; i < 100; i++) {
+          const batch = await store.recipients.claimDue({ owner, now: 10_000, leaseMs: 60_000, limit: 7 });
+          if (!batch.length) return;
+          for (const r of batch) {
+            assert.ok(!got.has(r.id), `${r.id} claimed by ${got.get(r.id)} and ${owner}`);
+            got.set(r.id, owner);
+          }
         }
-      }
-    }),
-  );
-  assert.equal(got.size, 300);
-}, test);
+      }),
+    );
+    assert.equal(got.size, 300);
+  },
+  test,
+);
 
-forEachDialect('returns leases on shutdown without counting an attempt', async (t, dialect) => {
-  const store = await openStore(t, dialect);
-  const [r] = await seed(store, 1, 0);
-  await store.recipients.claimDue({ owner: 'x', now: 1, leaseMs: 1000, limit: 1 });
-  assert.equal(await store.recipients.releaseOwned('x', 2), 1);
-  const back = await store.recipients.get(r!.id);
-  assert.equal(back?.state, 'queued');
-  assert.equal(back?.attempts, 0);
-}, test);
+forEachDialect(
+  'returns leases on shutdown without counting an attempt',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const [r] = await seed(store, 1, 0);
+    await store.recipients.claimDue({ owner: 'x', now: 1, leaseMs: 1000, limit: 1 });
+    assert.equal(await store.recipients.releaseOwned('x', 2), 1);
+    const back = await store.recipients.get(r!.id);
+    assert.equal(back?.state, 'queued');
+    assert.equal(back?.attempts, 0);
+  },
+  test,
+);

@@ -74,7 +74,12 @@ export function acceptedBy(sinks: Iterable<SmtpSink>): number {
  * Polls `check` every `intervalMs` until it is true; fails the test with `what` after `timeoutMs`
  * (a function is called then, so the message can tell how far things got).
  */
-export async function waitUntil(what: string | (() => string), check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<void> {
+export async function waitUntil(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (let i = 0; i < Math.ceil(timeoutMs / intervalMs) + 1; i++) {
     if (await check()) return;

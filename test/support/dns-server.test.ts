@@ -34,7 +34,18 @@ function ask(server: DnsTestServer, name: string, type: dnsPacket.RecordType, o:
     additionals:
       o.edns === undefined
         ? []
-        : [{ type: 'OPT', name: '.', udpPayloadSize: o.edns, extendedRcode: 0, ednsVersion: 0, flags: o.dnssecOk ? dnsPacket.DNSSEC_OK : 0, flag_do: o.dnssecOk ?? false, options: [] }],
+        : [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: o.edns,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: o.dnssecOk ? dnsPacket.DNSSEC_OK : 0,
+              flag_do: o.dnssecOk ?? false,
+              options: [],
+            },
+          ],
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no reply in 2 s')), 2000);
@@ -53,7 +64,8 @@ function ask(server: DnsTestServer, name: string, type: dnsPacket.RecordType, o:
       let got = Buffer.alloc(0);
       socket.on('data', (chunk) => {
         got = Buffer.concat([got, chunk]);
-        if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) done(got.subarray(2, 2 + got.readUInt16BE(0)), () => socket.destroy());
+        if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0))
+          done(got.subarray(2, 2 + got.readUInt16BE(0)), () => socket.destroy());
       });
       socket.on('error', reject);
     } else {
@@ -71,11 +83,20 @@ test('answers A, MX and TXT from the zone with the authoritative bit', async (t)
   const a = await ask(server, 'example.com', 'A');
   assert.equal(rcodeOf(a), 'NOERROR');
   assert.equal(a.flag_aa, true);
-  assert.deepEqual(a.answers?.map((r) => r.type === 'A' && r.data), ['127.0.0.1']);
+  assert.deepEqual(
+    a.answers?.map((r) => r.type === 'A' && r.data),
+    ['127.0.0.1'],
+  );
   const mx = await ask(server, 'EXAMPLE.com.', 'MX');
-  assert.deepEqual(mx.answers?.map((r) => r.type === 'MX' && r.data), [{ preference: 10, exchange: 'mx.example.com' }]);
+  assert.deepEqual(
+    mx.answers?.map((r) => r.type === 'MX' && r.data),
+    [{ preference: 10, exchange: 'mx.example.com' }],
+  );
   const txt = await ask(server, 'example.com', 'TXT');
-  assert.deepEqual(txt.answers?.map((r) => r.type === 'TXT' && r.data.toString()), ['v=spf1 -all']);
+  assert.deepEqual(
+    txt.answers?.map((r) => r.type === 'TXT' && r.data.toString()),
+    ['v=spf1 -all'],
+  );
 });
 
 test('answers NXDOMAIN with an SOA for a name absent from the zone', async (t) => {
@@ -125,7 +146,10 @@ test('splits a 600-byte TXT into 255-byte strings, truncates it over plain UDP a
   const record = tcp.answers?.[0];
   assert.ok(record?.type === 'TXT' && Array.isArray(record.data));
   const strings = record.data as Buffer[];
-  assert.deepEqual(strings.map((s) => s.length), [255, 255, 90]);
+  assert.deepEqual(
+    strings.map((s) => s.length),
+    [255, 255, 90],
+  );
   assert.equal(Buffer.concat(strings).toString(), long);
 });
 
@@ -173,7 +197,10 @@ test('answers from the new zone after setZone', async (t) => {
   const server = await startDnsServer(t, zone);
   server.setZone({ ...server.zone, 'example.com': { A: ['192.0.2.7'] } });
   const reply = await ask(server, 'example.com', 'A');
-  assert.deepEqual(reply.answers?.map((r) => r.type === 'A' && r.data), ['192.0.2.7']);
+  assert.deepEqual(
+    reply.answers?.map((r) => r.type === 'A' && r.data),
+    ['192.0.2.7'],
+  );
   assert.equal(rcodeOf(await ask(server, 'example.com', 'MX')), 'NOERROR');
 });
 

@@ -232,7 +232,18 @@ function buildReply(query: DecodedPacket, zone: Map<string, ZoneEntry>, opts: Dn
     answers: [],
     authorities: [],
     additionals: opt
-      ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: dnssecOk ? dnsPacket.DNSSEC_OK : 0, flag_do: dnssecOk, options: [] }]
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: 1232,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: dnssecOk ? dnsPacket.DNSSEC_OK : 0,
+            flag_do: dnssecOk,
+            options: [],
+          },
+        ]
       : [],
   };
   let rcode: number = RCODE.NOERROR;

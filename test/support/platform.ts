@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
-import { type DeepPartial, loadConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/index.js';
+import { type DeepPartial, loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/core/index.js';
 import type { Transport } from '../../src/delivery/index.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
@@ -22,7 +22,12 @@ export interface TestPlatform {
   tenantId: string;
   /** An admin key (send, read, admin) of the tenant. */
   key: string;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
 export interface StartOptions {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createStore } from '../../src/store/index.js';
 import { loadOrCreateMasterKey } from '../../src/governance/index.js';
 import { createDomains } from '../../src/identity/index.js';
+import { createStore } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
 
 /**
@@ -57,7 +57,10 @@ export async function startServer(opts: {
     secret = (await tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read'] })).secret;
     // Through identity, so the domain gets its DKIM key sealed with the master key the server will load.
     const masterKey = loadOrCreateMasterKey(join(opts.dataDir, 'master.key')).key;
-    await createDomains({ store, tenants, clock: { now: () => Date.now() }, masterKey, dkim: { algorithms: ['rsa-2048'] } }).addDomain(tenant.id, 'bench.example');
+    await createDomains({ store, tenants, clock: { now: () => Date.now() }, masterKey, dkim: { algorithms: ['rsa-2048'] } }).addDomain(
+      tenant.id,
+      'bench.example',
+    );
     await store.close();
   }
 

@@ -6,8 +6,8 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { parseSmtpResponse } from '../../src/core/index.js';
 import { createTestCa } from './certs.js';
-import { startSmtpSink } from './smtp-sink.js';
 import type { SmtpSink } from './smtp-sink.js';
+import { startSmtpSink } from './smtp-sink.js';
 
 type ClientOptions = Omit<SMTPTransport.Options, 'host' | 'port'>;
 
@@ -67,7 +67,13 @@ async function ehlo(sink: SmtpSink): Promise<{ greeting: string; features: strin
         if (!greeting.startsWith('220')) return finish([]); // refused: there is no EHLO to read
         socket.write('EHLO probe.test\r\n');
       } else if (greeting && /^250 .*\r\n/m.test(buffer)) {
-        finish(buffer.trim().split('\r\n').slice(1).map((l) => l.slice(4)));
+        finish(
+          buffer
+            .trim()
+            .split('\r\n')
+            .slice(1)
+            .map((l) => l.slice(4)),
+        );
       }
     });
     socket.on('error', () => undefined); // the timer reports a connection that never answers
@@ -99,8 +105,11 @@ test('a 550 with an enhanced code at RCPT reaches the client intact', async (t) 
   const e = await rejection(send(sink, 'nobody@example.test'));
   assert.equal(e.responseCode, 550);
   const parsed = parseSmtpResponse(e.response ?? '');
-  assert.deepEqual(parsed && { code: parsed.code, enhanced: parsed.enhanced, text: parsed.text },
-    { code: 550, enhanced: '5.1.1', text: 'No such user' });
+  assert.deepEqual(parsed && { code: parsed.code, enhanced: parsed.enhanced, text: parsed.text }, {
+    code: 550,
+    enhanced: '5.1.1',
+    text: 'No such user',
+  });
   assert.equal(sink.accepted, 0);
 });
 
@@ -254,8 +263,10 @@ test('throttle also refuses MAIL on a connection that is already open', async (t
   const conn = new SMTPConnection({ host: sink.host, port: sink.port, connectionTimeout: 3000, socketTimeout: 3000 });
   t.after(() => conn.close());
   await new Promise<void>((resolve, reject) => conn.connect((e) => (e ? reject(e) : resolve())));
-  const sendOne = () => new Promise<void>((resolve, reject) =>
-    conn.send({ from: 'sender@example.test', to: ['a@example.test'] }, 'Subject: x\r\n\r\nx\r\n', (e) => (e ? reject(e) : resolve())));
+  const sendOne = () =>
+    new Promise<void>((resolve, reject) =>
+      conn.send({ from: 'sender@example.test', to: ['a@example.test'] }, 'Subject: x\r\n\r\nx\r\n', (e) => (e ? reject(e) : resolve())),
+    );
   await sendOne();
   const e = await rejection(sendOne());
   assert.equal(e.responseCode, 421);

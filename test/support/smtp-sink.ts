@@ -19,8 +19,8 @@
  */
 import type { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import { SMTPServer } from 'smtp-server';
 import { selfSigned } from './certs.js';
 
 export interface SinkReply {
@@ -294,9 +294,15 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
     host: '127.0.0.1',
     port: address.port,
     messages,
-    get accepted() { return counters.accepted; },
-    get bytes() { return counters.bytes; },
-    get connections() { return counters.connections; },
+    get accepted() {
+      return counters.accepted;
+    },
+    get bytes() {
+      return counters.bytes;
+    },
+    get connections() {
+      return counters.connections;
+    },
     attemptsByRecipient: attempts,
     errors,
     setBehaviour(patch) {
@@ -317,11 +323,17 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
         };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          const tried = [...attempts].slice(0, 5).map(([a, k]) => `${a}×${k}`).join(', ') || 'none';
-          reject(new Error(
-            `smtp sink on port ${address.port}: waited ${timeoutMs} ms for ${n} accepted message(s), got ` +
-              `${counters.accepted} (connections: ${counters.connections}; RCPT attempts: ${tried})`,
-          ));
+          const tried =
+            [...attempts]
+              .slice(0, 5)
+              .map(([a, k]) => `${a}×${k}`)
+              .join(', ') || 'none';
+          reject(
+            new Error(
+              `smtp sink on port ${address.port}: waited ${timeoutMs} ms for ${n} accepted message(s), got ` +
+                `${counters.accepted} (connections: ${counters.connections}; RCPT attempts: ${tried})`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(waiter);
       });

@@ -18,13 +18,17 @@ describe('DANE state from DNS (RFC 7672 §2.2)', () => {
 
   test('takes a DNSSEC-validated TLSA answer', () => {
     const state = daneStateFromLookup(
-      { kind: 'answer', name: OWNER, type: 'TLSA', records: [tlsa], ttl: 300, authenticated: true }, { hostSecure: true });
+      { kind: 'answer', name: OWNER, type: 'TLSA', records: [tlsa], ttl: 300, authenticated: true },
+      { hostSecure: true },
+    );
     assert.deepEqual(state, { kind: 'secure', tlsa: [tlsa] });
   });
 
   test('ignores TLSA records that were not validated', () => {
     const state = daneStateFromLookup(
-      { kind: 'answer', name: OWNER, type: 'TLSA', records: [tlsa], ttl: 300, authenticated: false }, { hostSecure: true });
+      { kind: 'answer', name: OWNER, type: 'TLSA', records: [tlsa], ttl: 300, authenticated: false },
+      { hostSecure: true },
+    );
     assert.equal(state.kind, 'none');
   });
 
@@ -45,7 +49,10 @@ describe('DANE state from DNS (RFC 7672 §2.2)', () => {
     resolver.secure.add(OWNER);
     const state = await lookupDane(resolver, MX);
     assert.equal(state.kind, 'none');
-    assert.deepEqual(resolver.lookups.map((l) => l.type), ['A']);
+    assert.deepEqual(
+      resolver.lookups.map((l) => l.type),
+      ['A'],
+    );
   });
 
   test('reads the TLSA RRset of a validated host', async () => {

@@ -3,7 +3,11 @@ import { describe, test } from 'node:test';
 import type { Clock } from '../../src/core/index.js';
 import { createResolver } from '../../src/dns/index.js';
 import {
-  createHttpsPolicyFetcher, createInMemoryMtaStsStore, createMtaStsCache, type FetchResult, type MtaStsLookup,
+  createHttpsPolicyFetcher,
+  createInMemoryMtaStsStore,
+  createMtaStsCache,
+  type FetchResult,
+  type MtaStsLookup,
 } from '../../src/transport-policy/index.js';
 import { createTestCa } from '../support/certs.js';
 import { startDnsServer } from '../support/dns-server.js';
@@ -13,8 +17,7 @@ import { createZoneResolver } from './zone-resolver.js';
 const DOMAIN = 'example.com';
 const TXT_NAME = `_mta-sts.${DOMAIN}`;
 const DAY = 86_400_000;
-const policyText = (mode: string, mx: string, maxAge = 86400) =>
-  `version: STSv1\r\nmode: ${mode}\r\nmx: ${mx}\r\nmax_age: ${maxAge}\r\n`;
+const policyText = (mode: string, mx: string, maxAge = 86400) => `version: STSv1\r\nmode: ${mode}\r\nmx: ${mx}\r\nmax_age: ${maxAge}\r\n`;
 
 function fakeClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void } {
   let t = start;
@@ -190,8 +193,12 @@ describe('MTA-STS policy cache (RFC 8461 §3.3, §5.1)', () => {
     const { clock, resolver, fetcher, store } = setup();
     const now = clock.now();
     await store.put({
-      domain: DOMAIN, id: 'one', policy: { version: 'STSv1', mode: 'enforce', mx: ['mx9.example.com'], maxAge: 86400 },
-      policyText: policyText('enforce', 'mx9.example.com'), fetchedAt: now - 1000, expiresAt: now + DAY,
+      domain: DOMAIN,
+      id: 'one',
+      policy: { version: 'STSv1', mode: 'enforce', mx: ['mx9.example.com'], maxAge: 86400 },
+      policyText: policyText('enforce', 'mx9.example.com'),
+      fetchedAt: now - 1000,
+      expiresAt: now + DAY,
     });
     const restarted = createMtaStsCache({ resolver, fetcher: fetcher.fetch, clock, store });
     const r = policyOf(await restarted.getPolicy('Example.COM.'));
@@ -203,7 +210,10 @@ describe('MTA-STS policy cache (RFC 8461 §3.3, §5.1)', () => {
   test('shares one discovery between concurrent lookups of a domain', async () => {
     const { cache, fetcher, resolver } = setup();
     const results = await Promise.all([cache.getPolicy(DOMAIN), cache.getPolicy(DOMAIN), cache.getPolicy(DOMAIN)]);
-    assert.deepEqual(results.map((r) => r.kind), ['policy', 'policy', 'policy']);
+    assert.deepEqual(
+      results.map((r) => r.kind),
+      ['policy', 'policy', 'policy'],
+    );
     assert.equal(fetcher.calls, 1);
     assert.equal(resolver.lookups.length, 1);
   });

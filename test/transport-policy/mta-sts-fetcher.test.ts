@@ -13,7 +13,10 @@ const ca = createTestCa('MTA-STS Test CA');
 
 function fetcherFor(port: number, extra: HttpsPolicyFetcherOptions = {}) {
   return createHttpsPolicyFetcher({
-    ca: ca.cert, timeoutMs: 2000, portMap: () => ({ host: '127.0.0.1', port }), ...extra,
+    ca: ca.cert,
+    timeoutMs: 2000,
+    portMap: () => ({ host: '127.0.0.1', port }),
+    ...extra,
   });
 }
 
@@ -27,8 +30,10 @@ describe('HTTPS policy fetcher (RFC 8461 §3.3) against a loopback policy host',
     assert.equal(res.contentType, 'text/plain');
     assert.equal(res.url, 'https://mta-sts.example.com/.well-known/mta-sts.txt');
     assert.match(res.certificate?.subjectAltName ?? '', /mta-sts\.example\.com/);
-    assert.deepEqual(host.requests.map((r) => [r.url, r.host, r.servername]),
-      [['/.well-known/mta-sts.txt', POLICY_HOST, POLICY_HOST]]);
+    assert.deepEqual(
+      host.requests.map((r) => [r.url, r.host, r.servername]),
+      [['/.well-known/mta-sts.txt', POLICY_HOST, POLICY_HOST]],
+    );
   });
 
   test('accepts text/plain with parameters', async (t) => {
@@ -74,7 +79,10 @@ describe('HTTPS policy fetcher (RFC 8461 §3.3) against a loopback policy host',
     assert.equal(res.failure, 'redirect');
     assert.equal(res.status, 301);
     assert.equal(res.location, `https://${POLICY_HOST}/elsewhere.txt`);
-    assert.deepEqual(host.requests.map((r) => r.url), ['/.well-known/mta-sts.txt']);
+    assert.deepEqual(
+      host.requests.map((r) => r.url),
+      ['/.well-known/mta-sts.txt'],
+    );
   });
 
   test('refuses a body that is not text/plain', async (t) => {
@@ -145,7 +153,11 @@ describe('HTTPS policy fetcher (RFC 8461 §3.3) against a loopback policy host',
 });
 
 test('refuses to build a URL from something that is not a domain name', async () => {
-  const fetcher = createHttpsPolicyFetcher({ portMap: () => { throw new Error('must not connect'); } });
+  const fetcher = createHttpsPolicyFetcher({
+    portMap: () => {
+      throw new Error('must not connect');
+    },
+  });
   for (const input of ['example.com/evil?', 'user@example.com', 'localhost', '']) {
     const res = await fetcher(input);
     assert.ok(!res.ok);

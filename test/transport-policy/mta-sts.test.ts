@@ -31,10 +31,16 @@ describe('MTA-STS policy parsing (fixtures)', () => {
         assert.equal(parsed.policy.maxAge, c.maxAge);
         assert.deepEqual(parsed.ignoredKeys, c.ignoredKeys ?? []);
       } else {
-        assert.deepEqual(parsed.errors.map((e) => e.line ?? null), c.errorLines);
+        assert.deepEqual(
+          parsed.errors.map((e) => e.line ?? null),
+          c.errorLines,
+        );
         for (const e of parsed.errors) assert.ok(e.message.length > 0);
       }
-      assert.deepEqual(parsed.warnings.map((w) => w.line ?? null), c.warningLines ?? []);
+      assert.deepEqual(
+        parsed.warnings.map((w) => w.line ?? null),
+        c.warningLines ?? [],
+      );
     });
   }
 });

@@ -3,8 +3,9 @@
  * chooses, answers with a replaceable responder, and records each request with the SNI name it came
  * with. It listens on 127.0.0.1:0 and closes through `t.after`.
  */
-import https from 'node:https';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { TLSSocket } from 'node:tls';

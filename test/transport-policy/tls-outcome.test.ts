@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import tls from 'node:tls';
 import {
-  checkTlsOutcome, decideTls, observeTlsSocket, tlsaRecordFor, type DaneState, type MtaStsLookup, type ObservedTls,
-  type TenantTlsPolicy, type TlsRptResultType,
+  checkTlsOutcome,
+  type DaneState,
+  decideTls,
+  type MtaStsLookup,
+  type ObservedTls,
+  observeTlsSocket,
+  type TenantTlsPolicy,
+  type TlsRptResultType,
+  tlsaRecordFor,
 } from '../../src/transport-policy/index.js';
 import { createTestCa, selfSigned, type TestCertificate } from '../support/certs.js';
 
@@ -20,27 +27,48 @@ const certs: Record<'trusted' | 'selfSigned' | 'wrongHost' | 'expired', TestCert
 type CertKind = keyof typeof certs;
 
 const sts = (mode: 'enforce' | 'testing'): MtaStsLookup => ({
-  kind: 'policy', domain: 'example.com', id: 'sts7', source: 'cache', fetchedAt: 0, expiresAt: 1, notes: [],
+  kind: 'policy',
+  domain: 'example.com',
+  id: 'sts7',
+  source: 'cache',
+  fetchedAt: 0,
+  expiresAt: 1,
+  notes: [],
   policy: { version: 'STSv1', mode, mx: ['*.example.com'], maxAge: 86400 },
 });
-const daneFor = (cert: string, usage: number): DaneState =>
-  ({ kind: 'secure', tlsa: [tlsaRecordFor(cert, { usage, selector: 1, matchingType: 1 })] });
+const daneFor = (cert: string, usage: number): DaneState => ({
+  kind: 'secure',
+  tlsa: [tlsaRecordFor(cert, { usage, selector: 1, matchingType: 1 })],
+});
 
-type PolicyName = 'opportunistic' | 'required' | 'verified' | 'mta-sts enforce' | 'mta-sts testing' | 'DANE-EE' | 'DANE-TA' | 'DANE-EE other key';
+type PolicyName =
+  | 'opportunistic'
+  | 'required'
+  | 'verified'
+  | 'mta-sts enforce'
+  | 'mta-sts testing'
+  | 'DANE-EE'
+  | 'DANE-TA'
+  | 'DANE-EE other key';
 
 function decisionFor(policy: PolicyName, served: CertKind) {
   const tenant: TenantTlsPolicy = policy === 'required' || policy === 'verified' ? policy : 'opportunistic';
   const input = { mxHost: MX, tenantPolicy: tenant };
   switch (policy) {
-    case 'mta-sts enforce': return decideTls({ ...input, mtaSts: sts('enforce') });
-    case 'mta-sts testing': return decideTls({ ...input, mtaSts: sts('testing') });
-    case 'DANE-EE': return decideTls({ ...input, dane: daneFor(certs[served].cert, 3) });
-    case 'DANE-TA': return decideTls({ ...input, dane: daneFor(ca.cert, 2) });
+    case 'mta-sts enforce':
+      return decideTls({ ...input, mtaSts: sts('enforce') });
+    case 'mta-sts testing':
+      return decideTls({ ...input, mtaSts: sts('testing') });
+    case 'DANE-EE':
+      return decideTls({ ...input, dane: daneFor(certs[served].cert, 3) });
+    case 'DANE-TA':
+      return decideTls({ ...input, dane: daneFor(ca.cert, 2) });
     case 'DANE-EE other key': {
       const other = served === 'trusted' ? certs.selfSigned.cert : certs.trusted.cert;
       return decideTls({ ...input, dane: daneFor(other, 3) });
     }
-    default: return decideTls(input);
+    default:
+      return decideTls(input);
   }
 }
 
@@ -129,7 +157,10 @@ describe('TLS outcome without TLS and other edges', () => {
     const outcome = checkTlsOutcome(decisionFor('mta-sts testing', 'trusted'), plain, { now: 0 });
     assert.equal(outcome.ok, true);
     assert.deepEqual(outcome.evidence.testing, {
-      mtaStsId: 'sts7', wouldFail: true, reason: 'no TLS session', resultType: 'starttls-not-supported',
+      mtaStsId: 'sts7',
+      wouldFail: true,
+      reason: 'no TLS session',
+      resultType: 'starttls-not-supported',
     });
   });
 
@@ -149,7 +180,11 @@ describe('TLS outcome without TLS and other edges', () => {
 
   test('refuses a PKIX-authorized session whose leaf does not name the MX host', () => {
     const observed: ObservedTls = {
-      tls: true, protocol: 'TLSv1.3', authorized: true, hostname: MX, chain: [new X509Certificate(certs.wrongHost.cert).raw],
+      tls: true,
+      protocol: 'TLSv1.3',
+      authorized: true,
+      hostname: MX,
+      chain: [new X509Certificate(certs.wrongHost.cert).raw],
     };
     const outcome = checkTlsOutcome(decisionFor('verified', 'trusted'), observed, { now: 0 });
     assert.equal(outcome.resultType, 'certificate-host-mismatch');

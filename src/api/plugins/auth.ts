@@ -24,7 +24,10 @@ export function registerAuth(app: FastifyInstance, tenants: Pick<Tenants, 'authe
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     const principal = m ? await tenants.authenticate(m[1]!) : undefined;
     if (!principal) {
-      throw new PostwardenError('UNAUTHENTICATED', m ? 'The API key is unknown or revoked.' : 'Send an API key: Authorization: Bearer pw_…');
+      throw new PostwardenError(
+        'UNAUTHENTICATED',
+        m ? 'The API key is unknown or revoked.' : 'Send an API key: Authorization: Bearer pw_…',
+      );
     }
     if (!hasScope(principal.scopes, scope)) {
       throw new PostwardenError('FORBIDDEN', `This operation needs the "${scope}" scope; the key has ${principal.scopes.join(', ')}.`);

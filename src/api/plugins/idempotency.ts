@@ -17,7 +17,10 @@ declare module 'fastify' {
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function registerIdempotency(app: FastifyInstance, deps: { store: Pick<Store, 'idempotency'>; clock: Clock; ttlHours: number }): void {
+export function registerIdempotency(
+  app: FastifyInstance,
+  deps: { store: Pick<Store, 'idempotency'>; clock: Clock; ttlHours: number },
+): void {
   app.decorateRequest('idempotencyKey', undefined);
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -28,7 +31,9 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Pick<St
         errors: [{ path: '/headers/idempotency-key', message: 'must be 1-255 printable ASCII characters' }],
       });
     }
-    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
+    const hash = createHash('sha256')
+      .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
+      .digest('hex');
     const tenantId = request.principal.tenant.id;
     const begun = await deps.store.idempotency.begin(tenantId, key, hash, deps.clock.now(), deps.ttlHours * 3_600_000);
     switch (begun.kind) {
@@ -39,13 +44,21 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Pick<St
         reply.header('idempotent-replayed', 'true');
         return reply.code(begun.status).send(begun.body);
       case 'conflict':
-        throw new PostwardenError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was used with a different request; use a new key for a new request.', {
-          errors: [{ path: '/headers/idempotency-key', message: 'was already used with a different body' }],
-        });
+        throw new PostwardenError(
+          'IDEMPOTENCY_CONFLICT',
+          'This Idempotency-Key was used with a different request; use a new key for a new request.',
+          {
+            errors: [{ path: '/headers/idempotency-key', message: 'was already used with a different body' }],
+          },
+        );
       case 'in_progress':
-        throw new PostwardenError('IDEMPOTENCY_IN_PROGRESS', 'The first request with this Idempotency-Key is still running; retry shortly.', {
-          retryAfter: 1,
-        });
+        throw new PostwardenError(
+          'IDEMPOTENCY_IN_PROGRESS',
+          'The first request with this Idempotency-Key is still running; retry shortly.',
+          {
+            retryAfter: 1,
+          },
+        );
     }
   });
 

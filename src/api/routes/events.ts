@@ -43,12 +43,16 @@ export function eventRoutes(app: FastifyInstance, s: ApiServices): void {
       const q = request.query as { after?: string; type?: string; limit: number };
       let types: EventType[] | undefined;
       if (q.type) {
-        const list = q.type.split(',').map((t) => t.trim()).filter(Boolean);
+        const list = q.type
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean);
         const bad = list.filter((t) => !isEventType(t));
         if (bad.length) throw validationError([{ path: '/query/type', message: `unknown event type(s) ${bad.join(', ')}` }]);
         types = list as EventType[];
       }
-      if (q.after !== undefined && !/^\d+$/.test(q.after)) throw validationError([{ path: '/query/after', message: 'must be a cursor returned by this API' }]);
+      if (q.after !== undefined && !/^\d+$/.test(q.after))
+        throw validationError([{ path: '/query/after', message: 'must be a cursor returned by this API' }]);
       const page = await s.spine.page({ tenantId: p.tenant.id, after: q.after, types, limit: q.limit });
       return { data: page.data.map(eventJson), next_cursor: page.nextCursor };
     },

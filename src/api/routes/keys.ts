@@ -6,7 +6,12 @@ import { iso } from './json.js';
 
 type KeyView = { id: string; name: string; hint: string; scopes: string[]; createdAt: number; revokedAt: number | null };
 const keyJson = (k: KeyView) => ({
-  id: k.id, name: k.name, hint: k.hint, scopes: k.scopes, created_at: iso(k.createdAt), revoked_at: iso(k.revokedAt),
+  id: k.id,
+  name: k.name,
+  hint: k.hint,
+  scopes: k.scopes,
+  created_at: iso(k.createdAt),
+  revoked_at: iso(k.revokedAt),
 });
 
 export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
@@ -30,13 +35,21 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
       return reply.code(201).send({ ...keyJson(created.key), secret: created.secret });
     },
   );
-  app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['keys'], summary: 'List API keys (never their secrets)' } }, async (request) => {
-    const p = principalOf(request);
-    return { data: (await s.tenants.listKeys(p.tenant.id)).map(keyJson) };
-  });
-  app.delete('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['keys'], params: Type.Object({ id: Type.String() }) } }, async (request, reply) => {
-    const p = principalOf(request);
-    await s.tenants.revokeKey(p.tenant.id, (request.params as { id: string }).id);
-    return reply.code(204).send();
-  });
+  app.get(
+    '/v1/keys',
+    { config: { scope: 'admin' }, schema: { tags: ['keys'], summary: 'List API keys (never their secrets)' } },
+    async (request) => {
+      const p = principalOf(request);
+      return { data: (await s.tenants.listKeys(p.tenant.id)).map(keyJson) };
+    },
+  );
+  app.delete(
+    '/v1/keys/:id',
+    { config: { scope: 'admin' }, schema: { tags: ['keys'], params: Type.Object({ id: Type.String() }) } },
+    async (request, reply) => {
+      const p = principalOf(request);
+      await s.tenants.revokeKey(p.tenant.id, (request.params as { id: string }).id);
+      return reply.code(204).send();
+    },
+  );
 }

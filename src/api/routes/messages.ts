@@ -31,7 +31,14 @@ export const SendBody = Type.Object({
   html: Type.Optional(Type.String()),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
   attachments: Type.Optional(
-    Type.Array(Type.Object({ filename: Type.String(), content: Type.String({ description: 'base64' }), content_type: Type.Optional(Type.String()), content_id: Type.Optional(Type.String()) })),
+    Type.Array(
+      Type.Object({
+        filename: Type.String(),
+        content: Type.String({ description: 'base64' }),
+        content_type: Type.Optional(Type.String()),
+        content_id: Type.Optional(Type.String()),
+      }),
+    ),
   ),
   tags: Type.Optional(Type.Array(Type.String())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -132,12 +139,24 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
 
   app.get(
     '/v1/messages/:id',
-    { config: { scope: 'read' }, schema: { params: Type.Object({ id: Type.String() }), tags: ['messages'], summary: 'A message with its recipients and ordered timeline' } },
+    {
+      config: { scope: 'read' },
+      schema: {
+        params: Type.Object({ id: Type.String() }),
+        tags: ['messages'],
+        summary: 'A message with its recipients and ordered timeline',
+      },
+    },
     async (request) => {
       const p = principalOf(request);
       const { id } = request.params as { id: string };
       const view = await s.spine.message(p.tenant.id, id);
-      return { ...messageJson(view.message), state: view.state, recipients: view.recipients.map(recipientJson), events: view.events.map(eventJson) };
+      return {
+        ...messageJson(view.message),
+        state: view.state,
+        recipients: view.recipients.map(recipientJson),
+        events: view.events.map(eventJson),
+      };
     },
   );
 
@@ -146,7 +165,10 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
     {
       config: { scope: 'read' },
       schema: {
-        querystring: Type.Object({ before: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }),
+        querystring: Type.Object({
+          before: Type.Optional(Type.String()),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+        }),
         tags: ['messages'],
         summary: 'Messages, newest first',
       },
@@ -163,9 +185,11 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
 /** The query of a send; validated by hand because the route's body skips schema validation. */
 function parseMode(q: Record<string, string | undefined>, maxWaitMs: number): { mode: 'queue' | 'sync'; waitMs: number } {
   const errors = [];
-  if (q.mode !== undefined && q.mode !== 'queue' && q.mode !== 'sync') errors.push({ path: '/query/mode', message: 'must be queue or sync' });
+  if (q.mode !== undefined && q.mode !== 'queue' && q.mode !== 'sync')
+    errors.push({ path: '/query/mode', message: 'must be queue or sync' });
   const wait = q.wait_ms === undefined ? maxWaitMs : Number(q.wait_ms);
-  if (!Number.isInteger(wait) || wait < 100 || wait > maxWaitMs) errors.push({ path: '/query/wait_ms', message: `must be an integer from 100 to ${maxWaitMs}` });
+  if (!Number.isInteger(wait) || wait < 100 || wait > maxWaitMs)
+    errors.push({ path: '/query/wait_ms', message: `must be an integer from 100 to ${maxWaitMs}` });
   if (errors.length) throw validationError(errors);
   return { mode: q.mode === 'sync' ? 'sync' : 'queue', waitMs: wait };
 }

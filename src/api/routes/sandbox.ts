@@ -6,7 +6,11 @@ import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
 
 const capturedJson = (c: CapturedRow) => ({
-  id: c.id, message_id: c.messageId, recipient_id: c.recipientId, envelope_from: c.envelopeFrom, envelope_to: c.envelopeTo,
+  id: c.id,
+  message_id: c.messageId,
+  recipient_id: c.recipientId,
+  envelope_from: c.envelopeFrom,
+  envelope_to: c.envelopeTo,
   captured_at: iso(c.capturedAt),
 });
 
@@ -19,7 +23,10 @@ export function sandboxRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         tags: ['sandbox'],
         summary: 'Captured messages, newest first',
-        querystring: Type.Object({ before: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }),
+        querystring: Type.Object({
+          before: Type.Optional(Type.String()),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+        }),
       },
     },
     async (request) => {
@@ -31,7 +38,10 @@ export function sandboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
   app.get(
     '/v1/sandbox/messages/:id',
-    { config: { scope: 'read' }, schema: { tags: ['sandbox'], summary: 'One capture with the raw message', params: Type.Object({ id: Type.String() }) } },
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['sandbox'], summary: 'One capture with the raw message', params: Type.Object({ id: Type.String() }) },
+    },
     async (request) => {
       const p = principalOf(request);
       const { capture, raw } = await s.spine.captured(p.tenant.id, (request.params as { id: string }).id);

@@ -29,8 +29,14 @@ export function apiKeysRepository(db: Kysely<Database>) {
       await db
         .insertInto('api_keys')
         .values({
-          id: k.id, tenant_id: k.tenantId, name: k.name, secret_hash: k.secretHash, hint: k.hint,
-          scopes: k.scopes.join(','), created_at: k.createdAt, revoked_at: k.revokedAt,
+          id: k.id,
+          tenant_id: k.tenantId,
+          name: k.name,
+          secret_hash: k.secretHash,
+          hint: k.hint,
+          scopes: k.scopes.join(','),
+          created_at: k.createdAt,
+          revoked_at: k.revokedAt,
         })
         .execute();
     },

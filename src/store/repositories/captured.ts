@@ -13,8 +13,13 @@ export interface CapturedRow {
 }
 
 const toRow = (r: CapturedMessagesTable): CapturedRow => ({
-  id: r.id, tenantId: r.tenant_id, messageId: r.message_id, recipientId: r.recipient_id,
-  envelopeFrom: r.envelope_from, envelopeTo: r.envelope_to, capturedAt: r.captured_at,
+  id: r.id,
+  tenantId: r.tenant_id,
+  messageId: r.message_id,
+  recipientId: r.recipient_id,
+  envelopeFrom: r.envelope_from,
+  envelopeTo: r.envelope_to,
+  capturedAt: r.captured_at,
 });
 
 export function capturedRepository(db: Kysely<Database>) {
@@ -24,8 +29,13 @@ export function capturedRepository(db: Kysely<Database>) {
       await db
         .insertInto('captured_messages')
         .values({
-          id: row.id, tenant_id: row.tenantId, message_id: row.messageId, recipient_id: row.recipientId,
-          envelope_from: row.envelopeFrom, envelope_to: row.envelopeTo, captured_at: row.capturedAt,
+          id: row.id,
+          tenant_id: row.tenantId,
+          message_id: row.messageId,
+          recipient_id: row.recipientId,
+          envelope_from: row.envelopeFrom,
+          envelope_to: row.envelopeTo,
+          captured_at: row.capturedAt,
         })
         .onConflict((oc) => oc.column('recipient_id').doNothing())
         .execute();
@@ -36,7 +46,12 @@ export function capturedRepository(db: Kysely<Database>) {
       return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toRow);
     },
     async get(tenantId: string, id: string): Promise<CapturedRow | undefined> {
-      const r = await db.selectFrom('captured_messages').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      const r = await db
+        .selectFrom('captured_messages')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
       return r && toRow(r);
     },
   };

@@ -25,7 +25,11 @@ export function domainsRepository(db: Kysely<Database>) {
     },
     async findByNames(names: string[]): Promise<DomainRow[]> {
       if (!names.length) return [];
-      const rows = await db.selectFrom('domains').selectAll().where('name', 'in', [...new Set(names)]).execute();
+      const rows = await db
+        .selectFrom('domains')
+        .selectAll()
+        .where('name', 'in', [...new Set(names)])
+        .execute();
       return rows.map(toDomain);
     },
     async list(tenantId: string): Promise<DomainRow[]> {

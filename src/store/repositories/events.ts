@@ -57,11 +57,21 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         nextSeq.set(e.messageId, seq);
       }
       return {
-        id: newId('evt', now), tenant_id: e.tenantId, message_id: e.messageId ?? null, recipient_id: e.recipientId ?? null,
-        seq, type: e.type, at: now, data: JSON.stringify(e.data),
+        id: newId('evt', now),
+        tenant_id: e.tenantId,
+        message_id: e.messageId ?? null,
+        recipient_id: e.recipientId ?? null,
+        seq,
+        type: e.type,
+        at: now,
+        data: JSON.stringify(e.data),
       };
     });
-    for (let i = 0; i < rows.length; i += 400) await tx.insertInto('events').values(rows.slice(i, i + 400)).execute();
+    for (let i = 0; i < rows.length; i += 400)
+      await tx
+        .insertInto('events')
+        .values(rows.slice(i, i + 400))
+        .execute();
   }
 
   return {
@@ -101,7 +111,10 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       return rows.map((r) => ({ minute: Number(r.minute), type: r.type as EventType, count: Number(r.n) }));
     },
     async lastCursor(): Promise<number> {
-      const r = await db.selectFrom('events').select((eb) => eb.fn.max('cursor').as('c')).executeTakeFirst();
+      const r = await db
+        .selectFrom('events')
+        .select((eb) => eb.fn.max('cursor').as('c'))
+        .executeTakeFirst();
       return r?.c == null ? 0 : Number(r.c);
     },
   };

@@ -14,12 +14,23 @@ export function idempotencyRepository(db: Kysely<Database>) {
      * others see the stored answer, a conflict (different body) or "in progress".
      */
     async begin(tenantId: string, key: string, requestHash: string, now: number, ttlMs: number): Promise<IdempotencyBegin> {
-      await db.deleteFrom('idempotency_keys').where('tenant_id', '=', tenantId).where('key', '=', key).where('expires_at', '<=', now).execute();
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('tenant_id', '=', tenantId)
+        .where('key', '=', key)
+        .where('expires_at', '<=', now)
+        .execute();
       const ins = await db
         .insertInto('idempotency_keys')
         .values({
-          tenant_id: tenantId, key, request_hash: requestHash, status: 'in_progress', response_status: null,
-          response_body: null, created_at: now, expires_at: now + ttlMs,
+          tenant_id: tenantId,
+          key,
+          request_hash: requestHash,
+          status: 'in_progress',
+          response_status: null,
+          response_body: null,
+          created_at: now,
+          expires_at: now + ttlMs,
         })
         .onConflict((oc) => oc.columns(['tenant_id', 'key']).doNothing())
         .executeTakeFirst();
@@ -45,7 +56,12 @@ export function idempotencyRepository(db: Kysely<Database>) {
     },
     /** Forgets a reservation whose request failed before anything was stored, so a retry can run. */
     async abandon(tenantId: string, key: string): Promise<void> {
-      await db.deleteFrom('idempotency_keys').where('tenant_id', '=', tenantId).where('key', '=', key).where('status', '=', 'in_progress').execute();
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('tenant_id', '=', tenantId)
+        .where('key', '=', key)
+        .where('status', '=', 'in_progress')
+        .execute();
     },
     async purgeExpired(now: number): Promise<number> {
       const r = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst();

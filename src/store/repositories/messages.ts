@@ -41,9 +41,18 @@ export function messagesRepository(db: Kysely<Database>) {
         .insertInto('messages')
         .values(
           items.map(({ message: m }) => ({
-            id: m.id, tenant_id: m.tenantId, stream: m.stream, from_address: m.from, subject: m.subject,
-            message_id_header: m.messageIdHeader, size: m.size, tags: JSON.stringify(m.tags),
-            metadata: JSON.stringify(m.metadata), source: m.source, sandbox: m.sandbox ? 1 : 0, created_at: m.createdAt,
+            id: m.id,
+            tenant_id: m.tenantId,
+            stream: m.stream,
+            from_address: m.from,
+            subject: m.subject,
+            message_id_header: m.messageIdHeader,
+            size: m.size,
+            tags: JSON.stringify(m.tags),
+            metadata: JSON.stringify(m.metadata),
+            source: m.source,
+            sandbox: m.sandbox ? 1 : 0,
+            created_at: m.createdAt,
           })),
         )
         .execute();
@@ -72,7 +81,10 @@ export function messagesRepository(db: Kysely<Database>) {
       return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toMessage);
     },
     async count(): Promise<number> {
-      const r = await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const r = await db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(r.n);
     },
   };

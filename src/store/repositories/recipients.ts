@@ -66,10 +66,20 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
           .insertInto('recipients')
           .values(
             rows.slice(i, i + 500).map((r) => ({
-              id: r.id, message_id: r.messageId, tenant_id: r.tenantId, address: r.address, domain: r.domain,
-              kind: r.kind, state: r.state, attempts: r.attempts, next_attempt_at: r.nextAttemptAt,
-              lease_owner: r.leaseOwner, lease_expires_at: r.leaseExpiresAt,
-              last_reply: r.lastReply ? JSON.stringify(r.lastReply) : null, created_at: r.createdAt, updated_at: r.updatedAt,
+              id: r.id,
+              message_id: r.messageId,
+              tenant_id: r.tenantId,
+              address: r.address,
+              domain: r.domain,
+              kind: r.kind,
+              state: r.state,
+              attempts: r.attempts,
+              next_attempt_at: r.nextAttemptAt,
+              lease_owner: r.leaseOwner,
+              lease_expires_at: r.leaseExpiresAt,
+              last_reply: r.lastReply ? JSON.stringify(r.lastReply) : null,
+              created_at: r.createdAt,
+              updated_at: r.updatedAt,
             })),
           )
           .execute();

@@ -12,7 +12,12 @@ export interface SuppressionRow {
 }
 
 const toRow = (r: SuppressionsTable): SuppressionRow => ({
-  id: r.id, tenantId: r.tenant_id, address: r.address, reason: r.reason, source: r.source, createdAt: r.created_at,
+  id: r.id,
+  tenantId: r.tenant_id,
+  address: r.address,
+  reason: r.reason,
+  source: r.source,
+  createdAt: r.created_at,
 });
 
 export function suppressionsRepository(db: Kysely<Database>) {
@@ -21,7 +26,14 @@ export function suppressionsRepository(db: Kysely<Database>) {
     async add(row: SuppressionRow): Promise<boolean> {
       const r = await db
         .insertInto('suppressions')
-        .values({ id: row.id, tenant_id: row.tenantId, address: row.address, reason: row.reason, source: row.source, created_at: row.createdAt })
+        .values({
+          id: row.id,
+          tenant_id: row.tenantId,
+          address: row.address,
+          reason: row.reason,
+          source: row.source,
+          created_at: row.createdAt,
+        })
         .onConflict((oc) => oc.columns(['tenant_id', 'address']).doNothing())
         .executeTakeFirst();
       return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;

@@ -25,8 +25,12 @@ export function tenantsRepository(db: Kysely<Database>) {
       await db
         .insertInto('tenants')
         .values({
-          id: t.id, name: t.name, sandbox: t.sandbox ? 1 : 0, max_message_bytes: t.maxMessageBytes,
-          rate_per_minute: t.ratePerMinute, created_at: t.createdAt,
+          id: t.id,
+          name: t.name,
+          sandbox: t.sandbox ? 1 : 0,
+          max_message_bytes: t.maxMessageBytes,
+          rate_per_minute: t.ratePerMinute,
+          created_at: t.createdAt,
         })
         .execute();
     },
