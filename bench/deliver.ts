@@ -1,0 +1,561 @@
+import { execFileSync } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { dkimVerify } from 'mailauth';
+import { Pool } from 'undici';
+import { createStore } from '../src/store/index.js';
+import { createTenants } from '../src/tenants/index.js';
+import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
+import { percentile, startServer } from '../test/support/server-process.js';
+import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
+import { type Sinks, startSinkProcess } from './sink-process.js';
+
+/**
+ * End-to-end delivery: N messages (~4 KB, one recipient each, three destination domains) go in
+ * through the HTTP batch endpoint of a `postwarden serve` child process (SQLite, real SMTP delivery)
+ * and out to loopback sinks that the loopback DNS server and `delivery.portMap` make the domains'
+ * MX hosts. The clock runs from the first injection request to the last message counted by the
+ * sinks. With `--vs postfix` the same load goes through a local Postfix relay to the same sinks in
+ * the same run, without and with opendkim (see bench/README.md: it rewrites /etc/postfix).
+ * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
+ * against sinks that stall every RCPT, so the queue stays deep.
+ */
+const SENDER_DOMAIN = 'bench.example';
+const DESTS = ['one.bench-dest.test', 'two.bench-dest.test', 'three.bench-dest.test'];
+const PROBE = 'probe.bench-dest.test';
+const wallNow = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 1) => +x.toFixed(d);
+
+// ---- process and machine figures, from /proc -------------------------------------------------
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+/** utime + stime of every thread of `pid` (DKIM worker threads included), in seconds; `tid` for one thread. */
+function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+function memMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+/** Busy and total CPU seconds of the whole machine (all processes: MTA, sinks, load generator). */
+function machineCpu(): { busy: number; total: number } {
+  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: (total - v[3]! - v[4]!) / CLK_TCK, total: total / CLK_TCK };
+}
+/** Waits (at most `maxS`) until the machine is at least `minIdle` % idle; returns the idle % seen. */
+async function waitQuiet(maxS: number, minIdle = 80): Promise<number> {
+  const t0 = Date.now();
+  let idle = 0;
+  for (let i = 0; i < 1000; i++) {
+    const a = machineCpu();
+    await sleep(1000);
+    const b = machineCpu();
+    idle = 100 * (1 - (b.busy - a.busy) / Math.max(1e-9, b.total - a.total));
+    if (idle >= minIdle || Date.now() - t0 > maxS * 1000) break;
+  }
+  return Math.round(idle);
+}
+/** Samples VmRSS every `everyMs`; at the largest sample also keeps its anonymous/file split (heap vs mapped files). */
+function rssSampler(pid: number, everyMs = 100) {
+  let peak = { rss: 0, anon: 0, file: 0 };
+  const t = setInterval(() => {
+    try {
+      const rss = memMb(pid, 'VmRSS');
+      if (rss > peak.rss) peak = { rss, anon: memMb(pid, 'RssAnon'), file: memMb(pid, 'RssFile') };
+    } catch {
+      // the process exited between samples
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      return { hwmMb: round(memMb(pid, 'VmHWM')), sampledMb: round(peak.rss), anonMb: round(peak.anon), fileMb: round(peak.file) };
+    },
+  };
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+const plus = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.keys(b).map((d) => [d, (a[d] ?? 0) + b[d]!]));
+
+// ---- the load --------------------------------------------------------------------------------
+const WORDS =
+  'order invoice shipment account password reset welcome receipt your the and of to in is for on with this that delivery notice update confirm subscription payment'.split(
+    ' ',
+  );
+/** ~3.7 KB of plain text in 72-column lines, so the composed message is ~4 KB and stays 7bit. */
+const TEXT = (() => {
+  const lines: string[] = [];
+  let line = '';
+  for (let i = 0, size = 0; size < 3750; i++) {
+    const w = WORDS[(i * 7 + (i >> 3)) % WORDS.length]!;
+    if (line.length + w.length + 1 > 72) {
+      lines.push(line);
+      size += line.length + 2;
+      line = '';
+    }
+    line = line ? `${line} ${w}` : w;
+  }
+  return lines.join('\n');
+})();
+const destOf = (i: number) => DESTS[i % DESTS.length]!;
+const message = (i: number, to = `r${i}@${destOf(i)}`) => ({
+  from: `Bench Sender <sender@${SENDER_DOMAIN}>`,
+  to,
+  subject: `Your receipt for order ${i}`,
+  text: TEXT,
+});
+function perDomain(n: number, offset = 0): Record<string, number> {
+  const out = Object.fromEntries(DESTS.map((d) => [d, 0]));
+  for (let i = offset; i < offset + n; i++) out[destOf(i)]!++;
+  return out;
+}
+
+interface Injection {
+  latencies: number[];
+  accepted: Record<string, number>;
+  rejected: number;
+  problems: string[];
+  t0: number;
+  t1: number;
+}
+/** `clients` concurrent clients post batches of `batch` messages until `n` were sent. */
+async function injectHttp(port: number, key: string, n: number, offset: number, clients: number, batch: number): Promise<Injection> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: clients, pipelining: 1, bodyTimeout: 300_000, headersTimeout: 300_000 });
+  const out: Injection = {
+    latencies: [],
+    accepted: Object.fromEntries(DESTS.map((d) => [d, 0])),
+    rejected: 0,
+    problems: [],
+    t0: wallNow(),
+    t1: 0,
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let start = next; start < n; start = next) {
+        next += batch;
+        const idx = Array.from({ length: Math.min(batch, n - start) }, (_, j) => offset + start + j);
+        const s = performance.now();
+        const res = await pool.request({
+          path: '/v1/messages/batch',
+          method: 'POST',
+          body: JSON.stringify({ messages: idx.map((i) => message(i)) }),
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+        const text = await res.body.text();
+        out.latencies.push(performance.now() - s);
+        const results = res.statusCode === 202 ? (JSON.parse(text) as { messages: Array<{ error?: unknown }> }).messages : [];
+        idx.forEach((i, j) => {
+          if (results[j] && !results[j]!.error) out.accepted[destOf(i)]!++;
+          else out.rejected++;
+        });
+        if (res.statusCode !== 202 && out.problems.length < 5) out.problems.push(`${res.statusCode} ${text.slice(0, 300)}`);
+      }
+    }),
+  );
+  out.t1 = wallNow();
+  await pool.close();
+  out.latencies.sort((a, b) => a - b);
+  return out;
+}
+
+// ---- bootstrap and DKIM evidence -----------------------------------------------------------------
+/** A tenant with no rate limit and a send+read+admin key, straight in the store as `postwarden tenants` does. */
+async function bootstrap(dataDir: string): Promise<string> {
+  const store = await createStore({ dataDir });
+  const tenants = createTenants({ store, clock: { now: () => Date.now() } });
+  const tenant = await tenants.createTenant({ name: 'bench' });
+  await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });
+  const { secret } = await tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
+  await store.close();
+  return secret;
+}
+/** Every `{…name…: '<sel>._domainkey.<d>', …: 'v=DKIM1; …'}` pair anywhere in a JSON answer. */
+function dkimRecordsIn(v: unknown, out: Array<{ name: string; value: string }> = []) {
+  if (Array.isArray(v)) for (const x of v) dkimRecordsIn(x, out);
+  else if (v && typeof v === 'object') {
+    const vals = Object.values(v).filter((x): x is string => typeof x === 'string');
+    const name = vals.find((x) => x.includes('._domainkey.'));
+    const value = vals.find((x) => /^v=DKIM1/.test(x));
+    if (name && value) out.push({ name, value });
+    for (const x of Object.values(v)) if (x && typeof x === 'object') dkimRecordsIn(x, out);
+  }
+  return out;
+}
+/** Adds the sending domain through the API (as a user would) and publishes any DKIM key it returns. */
+async function addSendingDomain(port: number, key: string, dns: DnsTestServer): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/v1/domains`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: SENDER_DOMAIN }),
+  });
+  if (res.status !== 201) throw new Error(`POST /v1/domains answered ${res.status}: ${await res.text()}`);
+  const records = dkimRecordsIn(await res.json());
+  publish(dns, records);
+  return records.length;
+}
+function publish(dns: DnsTestServer, records: Array<{ name: string; value: string }>) {
+  const zone: Zone = { ...dns.zone };
+  for (const r of records) zone[r.name] = { TXT: [r.value] };
+  dns.setZone(zone);
+}
+interface DkimEvidence {
+  signed: boolean;
+  signatures: string[];
+  verified: string[];
+}
+/** Does the delivered message carry DKIM-Signature, and does mailauth verify it against the loopback DNS? */
+async function dkimEvidence(raw: string | null, dns: DnsTestServer): Promise<DkimEvidence> {
+  if (!raw) return { signed: false, signatures: [], verified: [] };
+  const head = raw.slice(0, raw.search(/\r?\n\r?\n/));
+  const sigs = [...head.matchAll(/^DKIM-Signature:(.*(?:\r?\n[ \t].*)*)/gim)].map((m) => m[1]!.replace(/\s+/g, ' ').trim());
+  if (!sigs.length) return { signed: false, signatures: [], verified: [] };
+  const r = new Resolver();
+  r.setServers([dns.address]);
+  const result = await dkimVerify(Buffer.from(raw, 'latin1'), { resolver: (name: string, type: string) => r.resolve(name, type as 'TXT') });
+  const verified = (result.results ?? []).map(
+    (x: { signingDomain?: string; status?: { result?: string } }) => `${x.signingDomain}:${x.status?.result}`,
+  );
+  return { signed: sigs.length > 0, signatures: sigs.map((s) => s.replace(/ b=.*$/, ' b=…')), verified };
+}
+
+// ---- one Postwarden run -------------------------------------------------------------------
+interface Opts {
+  n: number;
+  clients: number;
+  batch: number;
+  timeoutMs: number;
+  quietS: number;
+  server: Record<string, unknown>;
+  /** Environment for the server only (`--server-node-options` → NODE_OPTIONS: a heap cap, a profiler preload). */
+  serverEnv: Record<string, string>;
+}
+async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-deliver-'));
+  const configFile = join(dataDir, 'bench.yaml');
+  const portMap = Object.fromEntries(Object.entries(sinks.ports).map(([d, p]) => [`mx.${d}`, p]));
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } },
+      null,
+      2,
+    ),
+  );
+  const key = await bootstrap(dataDir);
+  const server = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
+  const pid = server.child.pid!;
+  try {
+    const published = await addSendingDomain(server.http, key, dns);
+    // Probe: one message kept whole, for the DKIM evidence and the exact bytes Postfix gets.
+    const probeAt = (await sinks.counts())[PROBE]!;
+    const probeBody = JSON.stringify({ messages: [message(0, `probe@${PROBE}`)] });
+    await fetch(`http://127.0.0.1:${server.http}/v1/messages/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: probeBody,
+    });
+    if ((await sinks.expect({ [PROBE]: probeAt + 1 }, 30_000)) === null) throw new Error('the probe message was not delivered within 30 s');
+    const raw = await sinks.last(PROBE);
+    const dkim = await dkimEvidence(raw, dns);
+    // Warm-up (JIT, DNS cache, pools), then the timed run.
+    const warm = Math.min(300, o.n);
+    const base0 = await sinks.counts();
+    const w = await injectHttp(server.http, key, warm, 1, o.clients, o.batch);
+    await sinks.expect(plus(base0, w.accepted), 60_000);
+    const idle = await waitQuiet(o.quietS);
+    const base = await sinks.counts();
+    const offset = 1 + warm;
+    const reached = sinks.expect(plus(base, perDomain(o.n, offset)), o.timeoutMs);
+    const rss = rssSampler(pid);
+    const cpu0 = cpuSeconds(pid);
+    const main0 = cpuSeconds(pid, pid); // the event-loop thread: its share says whether one core is the limit
+    const sink0 = cpuSeconds(sinks.pid);
+    const self0 = process.cpuUsage();
+    const m0 = machineCpu();
+    const inj = await injectHttp(server.http, key, o.n, offset, o.clients, o.batch);
+    // Some were refused: wait for what was accepted instead.
+    const at = inj.rejected ? await sinks.expect(plus(base, inj.accepted), o.timeoutMs) : await reached;
+    const cpu1 = cpuSeconds(pid);
+    const main1 = cpuSeconds(pid, pid);
+    const sink1 = cpuSeconds(sinks.pid);
+    const self1 = process.cpuUsage(self0);
+    const m1 = machineCpu();
+    const mem = rss.stop();
+    const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
+    const wall = ((at ?? wallNow()) - inj.t0) / 1000;
+    return {
+      figures: {
+        delivered_per_s: at ? Math.round(delivered / wall) : 0,
+        inject_per_s: Math.round(o.n / ((inj.t1 - inj.t0) / 1000)),
+        api_p50_ms: round(percentile(inj.latencies, 50), 2),
+        api_p99_ms: round(percentile(inj.latencies, 99), 2),
+        peak_rss_mb: mem.hwmMb,
+        peak_rss_sampled_mb: mem.sampledMb,
+        peak_rss_split_mb: { anon: mem.anonMb, file: mem.fileMb },
+        cpu_s_per_1k: round(((cpu1 - cpu0) / o.n) * 1000, 3),
+        machine_cpu_s_per_1k: round(((m1.busy - m0.busy) / o.n) * 1000, 3),
+        cpu_split_s_per_1k: {
+          server_main_thread: round(((main1 - main0) / o.n) * 1000, 3),
+          server_other_threads: round(((cpu1 - cpu0 - (main1 - main0)) / o.n) * 1000, 3),
+          sinks: round(((sink1 - sink0) / o.n) * 1000, 3),
+          load_generator: round(((self1.user + self1.system) / 1e6 / o.n) * 1000, 3),
+        },
+        server_main_thread_busy_pct: Math.round((100 * (main1 - main0)) / wall),
+        wall_s: round(wall, 2),
+        accepted: delivered,
+        rejected: inj.rejected,
+        complete: at !== null,
+        idle_before_pct: idle,
+        api_problems: inj.problems,
+      },
+      dkim: dkim.signed,
+      dkim_detail: { ...dkim, keys_published: published },
+      raw,
+    };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- peak RSS with a deep queue ---------------------------------------------------------------
+async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer, sinks: Sinks, log: (s: string) => void) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-queue-'));
+  const configFile = join(dataDir, 'bench.yaml');
+  const portMap = Object.fromEntries(Object.entries(sinks.ports).map(([d, p]) => [`mx.${d}`, p]));
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } },
+      null,
+      2,
+    ),
+  );
+  const key = await bootstrap(dataDir);
+  try {
+    // 1. Accept N with the delivery role off: the queue only grows.
+    const acc = await startServer({
+      dataDir,
+      bootstrap: false,
+      key,
+      env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, POSTWARDEN_SERVER__ROLES: 'api,smtp' },
+    });
+    let accept: { accepted: number; per_s: number; peak_rss_mb: number; p99_ms: number };
+    try {
+      await addSendingDomain(acc.http, key, dns);
+      const rss = rssSampler(acc.child.pid!);
+      const inj = await injectHttp(acc.http, key, o.n, 0, o.clients, o.batch);
+      const accepted = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
+      accept = {
+        accepted,
+        per_s: Math.round(accepted / ((inj.t1 - inj.t0) / 1000)),
+        peak_rss_mb: rss.stop().hwmMb,
+        p99_ms: round(percentile(inj.latencies, 99), 2),
+      };
+      log(`# accepted ${accepted} of ${o.n} at ${accept.per_s}/s with delivery off; peak RSS ${accept.peak_rss_mb} MB`);
+    } finally {
+      await acc.stop();
+    }
+    // 2. Delivery on, every RCPT stalled by the sinks: the whole queue is due and stays deep.
+    const base = await sinks.counts();
+    const srv = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
+    try {
+      const rss = rssSampler(srv.child.pid!);
+      const cpu0 = cpuSeconds(srv.child.pid!);
+      await sleep(o.observeS * 1000);
+      const mem = rss.stop();
+      const cpu = cpuSeconds(srv.child.pid!) - cpu0;
+      const now = await sinks.counts();
+      const delivered = Object.keys(base).reduce((a, d) => a + now[d]! - base[d]!, 0);
+      return {
+        queued: accept.accepted,
+        accept_per_s: accept.per_s,
+        accept_api_p99_ms: accept.p99_ms,
+        accept_peak_rss_mb: accept.peak_rss_mb,
+        delivery_peak_rss_mb: mem.hwmMb,
+        delivery_peak_rss_sampled_mb: mem.sampledMb,
+        delivery_peak_rss_split_mb: { anon: mem.anonMb, file: mem.fileMb },
+        observe_s: o.observeS,
+        delivered_while_observed: delivered,
+        still_queued: accept.accepted - delivered,
+        delivery_cpu_s: round(cpu, 2),
+        peak_rss_mb: Math.max(accept.peak_rss_mb, mem.hwmMb),
+      };
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- entry ----------------------------------------------------------------------------------------
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string', default: '20000' },
+      clients: { type: 'string', default: '4' },
+      batch: { type: 'string', default: '100' },
+      out: { type: 'string' },
+      vs: { type: 'string' },
+      'postfix-tls': { type: 'string', default: 'may' },
+      'sink-tls': { type: 'string', default: 'self-signed' },
+      concurrency: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'dkim-threads': { type: 'string' },
+      queued: { type: 'string' },
+      'rcpt-delay-ms': { type: 'string', default: '5000' },
+      'observe-s': { type: 'string', default: '30' },
+      'quiet-s': { type: 'string', default: '30' },
+      'timeout-s': { type: 'string' },
+      'server-node-options': { type: 'string' },
+    },
+  });
+  const log = (s: string) => console.log(s);
+  const queued = values.queued ? Math.min(Number(values.queued), 1_000_000) : 0;
+  const n = Math.max(1, Math.min(queued || Number(values.messages), 1_000_000));
+  const server: Record<string, unknown> = {};
+  if (values.concurrency) server.concurrency = Number(values.concurrency);
+  if (values['max-connections']) server.maxConnections = Number(values['max-connections']);
+  if (values['dkim-threads']) server.dkimThreads = Number(values['dkim-threads']);
+  const o: Opts = {
+    n,
+    server,
+    clients: Math.min(Math.max(1, Number(values.clients)), 64),
+    batch: Math.min(Math.max(1, Number(values.batch)), 500),
+    timeoutMs: (Number(values['timeout-s']) || Math.max(120, Math.ceil(n / 50))) * 1000,
+    quietS: Math.min(Number(values['quiet-s']), 600),
+    serverEnv: values['server-node-options'] ? { NODE_OPTIONS: values['server-node-options'] } : {},
+  };
+  const vsPostfix = values.vs === 'postfix';
+  if (values.vs && !vsPostfix) throw new Error(`--vs ${values.vs}: only "postfix" is supported`);
+  if (vsPostfix) ensurePostfixInstalled(log);
+  const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
+
+  const zone: Zone = {};
+  for (const d of [...DESTS, PROBE]) {
+    zone[d] = { MX: [{ priority: 10, exchange: `mx.${d}` }] };
+    zone[`mx.${d}`] = { A: ['127.0.0.1'] };
+  }
+  const dns = await startDnsServerRaw(zone);
+  const tls = values['sink-tls'] === 'none' ? 'none' : 'self-signed';
+  const sinks = await startSinkProcess({
+    count: DESTS,
+    full: [PROBE],
+    tls,
+    ...(queued ? { rcptDelayMs: Number(values['rcpt-delay-ms']) } : {}),
+  });
+  let result: Record<string, unknown>;
+  try {
+    if (queued) {
+      log(`# queue-memory: ${n} messages, delivery against sinks that stall RCPT ${values['rcpt-delay-ms']} ms`);
+      result = {
+        bench: 'queue-memory',
+        server_node_options: values['server-node-options'] ?? null,
+        ...(await runQueueMemory({ ...o, observeS: Number(values['observe-s']) }, dns, sinks, log)),
+      };
+    } else {
+      log(`# deliver: ${n} messages, ${o.clients} clients × batches of ${o.batch}, 3 destinations, load ${loadavg()}`);
+      const pw = await runPostwarden(o, dns, sinks);
+      log(
+        `# postwarden: ${pw.figures.delivered_per_s} delivered/s, dkim ${pw.dkim} (${pw.dkim_detail.verified.join(', ') || 'no signature'})`,
+      );
+      result = {
+        bench: 'deliver',
+        messages: n,
+        server_node_options: values['server-node-options'] ?? null,
+        message_bytes: pw.raw?.length ?? null,
+        clients: o.clients,
+        batch: o.batch,
+        destinations: DESTS.length,
+        sink_tls: tls,
+        server_config: server,
+        ...pw.figures,
+        dkim: pw.dkim,
+        dkim_detail: pw.dkim_detail,
+      };
+      if (vsPostfix && pw.raw) {
+        const ptls = values['postfix-tls'] === 'none' ? 'none' : 'may';
+        log('# postfix without DKIM');
+        const run = (dkim: boolean) =>
+          measurePostfix({
+            n: o.n,
+            timeoutMs: o.timeoutMs,
+            raw: pw.raw!,
+            dkim,
+            tls: ptls,
+            sinks,
+            senderDomain: SENDER_DOMAIN,
+            probeDomain: PROBE,
+            split: (k) => perDomain(k),
+            log,
+            publishDkim: (name, value) => publish(dns, [{ name, value }]),
+            dkimEvidence: (raw) => dkimEvidence(raw, dns),
+            waitQuiet: () => waitQuiet(o.quietS),
+            machineBusyS: () => machineCpu().busy,
+          });
+        const plain = await run(false);
+        log(`# postfix: ${plain.delivered_per_s} delivered/s`);
+        log('# postfix with opendkim (RSA-2048)');
+        const signed = await run(true);
+        log(`# postfix+opendkim: ${signed.delivered_per_s} delivered/s`);
+        Object.assign(result, {
+          postfix_delivered_per_s: plain.delivered_per_s,
+          postfix_dkim_delivered_per_s: signed.delivered_per_s,
+          ratio_vs_postfix: plain.delivered_per_s ? round(pw.figures.delivered_per_s / plain.delivered_per_s, 2) : null,
+          ratio_vs_postfix_dkim: signed.delivered_per_s ? round(pw.figures.delivered_per_s / signed.delivered_per_s, 2) : null,
+          postfix: plain,
+          postfix_dkim: signed,
+        });
+      }
+    }
+  } finally {
+    await sinks.close();
+    await dns.close();
+  }
+  machine.loadavg_after = loadavg();
+  const doc = { ...result, at: new Date().toISOString(), node: process.version, machine };
+  const r = doc as Record<string, unknown>;
+  const show = [
+    'delivered_per_s',
+    'inject_per_s',
+    'api_p50_ms',
+    'api_p99_ms',
+    'peak_rss_mb',
+    'cpu_s_per_1k',
+    'server_main_thread_busy_pct',
+    'cpu_split_s_per_1k',
+    'machine_cpu_s_per_1k',
+    'dkim',
+    'postfix_delivered_per_s',
+    'postfix_dkim_delivered_per_s',
+    'ratio_vs_postfix',
+    'ratio_vs_postfix_dkim',
+    'queued',
+    'accept_per_s',
+    'accept_peak_rss_mb',
+    'delivery_peak_rss_mb',
+    'delivered_while_observed',
+  ];
+  for (const k of show) if (k in r) console.log(`${k.padEnd(30)} ${typeof r[k] === 'object' ? JSON.stringify(r[k]) : String(r[k])}`);
+  console.log(`${'load average'.padEnd(30)} before ${machine.loadavg_before}, after ${machine.loadavg_after} (${machine.cores} cores)`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  console.log(`wrote ${out}`);
+}
