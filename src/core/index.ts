@@ -7,3 +7,4 @@ export * from './ids.js';
 export * from './result.js';
 export * from './smtp-response.js';
 export * from './states.js';
+export * from './tls-rpt.js';

@@ -38,4 +38,4 @@ export { type MailMessage, type MailPart, readMessage } from './mail-message.js'
 export type { OriginalMessage } from './original-message.js';
 export { loadProviderMap, type ProviderMap, providerOf } from './providers.js';
 export { defaultProviderMapPath, defaultRulesetPath, loadDefaultProviderMap, loadDefaultRuleset } from './rules-files.js';
-export { parseTlsRpt, type TlsReport, type TlsReportPolicy, type TlsRptParse, type TlsRptResultType } from './tls-rpt.js';
+export { parseTlsRpt, type ReportedResultType, type TlsReport, type TlsReportPolicy, type TlsRptParse } from './tls-rpt.js';

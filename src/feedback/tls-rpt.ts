@@ -2,22 +2,11 @@
  * SMTP TLS Reporting (RFC 8460 §4): JSON reports of how many sessions to a policy domain succeeded
  * and why the others failed. Sent as application/tlsrpt+json or application/tlsrpt+gzip (§5.3).
  */
+import type { TlsRptResultType } from '../core/index.js';
 import { decodeReportText, type PayloadFile, reportFiles } from './report-payload.js';
 
-/** RFC 8460 §4.3 result types; others are kept as written. */
-export type TlsRptResultType =
-  | 'starttls-not-supported'
-  | 'certificate-host-mismatch'
-  | 'certificate-expired'
-  | 'certificate-not-trusted'
-  | 'validation-failure'
-  | 'tlsa-invalid'
-  | 'dnssec-invalid'
-  | 'dane-required'
-  | 'sts-policy-fetch-error'
-  | 'sts-policy-invalid'
-  | 'sts-webpki-invalid'
-  | (string & {});
+/** RFC 8460 §4.3 result types; others a reporter writes are kept as written. */
+export type ReportedResultType = TlsRptResultType | (string & {});
 
 export interface TlsReport {
   organizationName: string;
@@ -38,7 +27,7 @@ export interface TlsReportPolicy {
   totalSuccessfulSessionCount: number;
   totalFailureSessionCount: number;
   failureDetails: {
-    resultType: TlsRptResultType;
+    resultType: ReportedResultType;
     sendingMtaIp?: string;
     receivingMxHostname?: string;
     receivingMxHelo?: string;

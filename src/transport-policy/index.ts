@@ -42,7 +42,7 @@ export type {
   PolicyFetchFailure,
 } from './mta-sts-fetcher.js';
 export { createHttpsPolicyFetcher, DEFAULT_MAX_POLICY_BYTES, isTextPlain, policyUrl } from './mta-sts-fetcher.js';
-export type { ObservedTls, TlsEvidence, TlsOutcome, TlsRptResultType } from './tls-outcome.js';
+export type { ObservedTls, TlsEvidence, TlsOutcome } from './tls-outcome.js';
 export { checkTlsOutcome, observeTlsSocket, resultTypeForCertError } from './tls-outcome.js';
 export type {
   MtaStsInForce,

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { TlsRptResultType } from '../core/index.js';
 import { type DaneResult, evaluateDane } from './dane.js';
 import type { TenantTlsPolicy, TlsDecision, TlsPolicySource, TlsVerification } from './tls-policy.js';
 
@@ -10,19 +11,6 @@ import type { TenantTlsPolicy, TlsDecision, TlsPolicySource, TlsVerification } f
  * attempt record and, through `resultType`, the RFC 8460 §4.3 category for TLS-RPT. An MTA-STS policy
  * in `testing` mode never blocks; what it would have blocked is recorded in `evidence.testing`.
  */
-
-export type TlsRptResultType =
-  | 'starttls-not-supported'
-  | 'certificate-host-mismatch'
-  | 'certificate-expired'
-  | 'certificate-not-trusted'
-  | 'validation-failure'
-  | 'tlsa-invalid'
-  | 'dnssec-invalid'
-  | 'dane-required'
-  | 'sts-policy-fetch-error'
-  | 'sts-policy-invalid'
-  | 'sts-webpki-invalid';
 
 export interface ObservedTls {
   /** A TLS session was established (STARTTLS offered and the handshake completed). */

@@ -131,7 +131,7 @@ export function decideTls(input: TlsDecisionInput): TlsDecision {
   } else if (sts?.kind === 'policy') {
     reasons.push(`MTA-STS policy ${sts.id} has mode none`);
   } else if (sts) {
-    // RFC 8461 §3.3: without a valid policy, deliver as though the domain had not implemented MTA-STS.
+    // RFC 8461 §3.3: without a valid policy, deliver as though the domain published no MTA-STS policy.
     reasons.push(`no MTA-STS policy in force: ${sts.reason}`);
   }
 

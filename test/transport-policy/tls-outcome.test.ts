@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import tls from 'node:tls';
+import type { TlsRptResultType } from '../../src/core/index.js';
 import {
   checkTlsOutcome,
   type DaneState,
@@ -11,7 +12,6 @@ import {
   type ObservedTls,
   observeTlsSocket,
   type TenantTlsPolicy,
-  type TlsRptResultType,
   tlsaRecordFor,
 } from '../../src/transport-policy/index.js';
 import { createTestCa, selfSigned, type TestCertificate } from '../support/certs.js';
