@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { Pool } from 'undici';
-import { freshPgSchema, percentile, startServer } from '../test/support/server-process.js';
+import { createPostgresSchema } from '../test/support/dialects.js';
+import { percentile, startServer } from '../test/support/server-process.js';
 
 /**
  * Accept throughput and latency: N messages through the HTTP API and N through SMTP submission,
@@ -25,6 +26,18 @@ interface Figures {
 
 const body = (i: number) =>
   JSON.stringify({ from: 'bench@bench.example', to: `r${i}@example.net`, subject: `bench ${i}`, text: 'x'.repeat(3500) });
+
+function summarise(lat: number[], n: number, c: number, errors: number, wallS: number): Omit<Figures, 'store' | 'door'> {
+  lat.sort((a, b) => a - b);
+  return {
+    messages: n,
+    concurrency: c,
+    accepted_per_s: Math.round((n - errors) / wallS),
+    p50_ms: +percentile(lat, 50).toFixed(2),
+    p99_ms: +percentile(lat, 99).toFixed(2),
+    errors,
+  };
+}
 
 async function httpLoad(port: number, key: string, n: number, c: number): Promise<Omit<Figures, 'store' | 'door'>> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: c, pipelining: 1 });
@@ -50,15 +63,7 @@ async function httpLoad(port: number, key: string, n: number, c: number): Promis
   );
   const wall = (performance.now() - t0) / 1000;
   await pool.close();
-  lat.sort((a, b) => a - b);
-  return {
-    messages: n,
-    concurrency: c,
-    accepted_per_s: Math.round((n - errors) / wall),
-    p50_ms: +percentile(lat, 50).toFixed(2),
-    p99_ms: +percentile(lat, 99).toFixed(2),
-    errors,
-  };
+  return summarise(lat, n, c, errors, wall);
 }
 
 async function smtpLoad(port: number, key: string, n: number, c: number): Promise<Omit<Figures, 'store' | 'door'>> {
@@ -94,15 +99,7 @@ async function smtpLoad(port: number, key: string, n: number, c: number): Promis
   );
   const wall = (performance.now() - t0) / 1000;
   for (const tr of transports) tr.close();
-  lat.sort((a, b) => a - b);
-  return {
-    messages: n,
-    concurrency: c,
-    accepted_per_s: Math.round((n - errors) / wall),
-    p50_ms: +percentile(lat, 50).toFixed(2),
-    p99_ms: +percentile(lat, 99).toFixed(2),
-    errors,
-  };
+  return summarise(lat, n, c, errors, wall);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -122,7 +119,7 @@ export async function main(argv: string[]): Promise<void> {
   const results: Figures[] = [];
   for (const store of stores) {
     const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
-    const schema = store === 'postgres' ? await freshPgSchema(values['database-url']!) : undefined;
+    const schema = store === 'postgres' ? await createPostgresSchema(values['database-url']!, 'pw_bench') : undefined;
     // Accept only: the delivery role would compete for the same two cores.
     const server = await startServer({ dataDir, databaseUrl: schema?.url, env: { POSTWARDEN_SERVER__ROLES: 'api,smtp' } });
     try {

@@ -243,18 +243,18 @@ interface Opts {
   /** Environment for the server only (`--server-node-options` → NODE_OPTIONS: a heap cap, a profiler preload). */
   serverEnv: Record<string, string>;
 }
-async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pw-deliver-'));
+/** A data dir with a config (JSON is YAML) that points the destinations' MX hosts at the sinks. */
+function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Sinks): { dataDir: string; configFile: string } {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const configFile = join(dataDir, 'bench.yaml');
   const portMap = Object.fromEntries(Object.entries(sinks.ports).map(([d, p]) => [`mx.${d}`, p]));
-  writeFileSync(
-    configFile,
-    JSON.stringify(
-      { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } },
-      null,
-      2,
-    ),
-  );
+  const config = { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } };
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  return { dataDir, configFile };
+}
+
+async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
+  const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
   const key = await bootstrap(dataDir);
   const server = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
   const pid = server.child.pid!;
@@ -334,17 +334,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
 
 // ---- peak RSS with a deep queue ---------------------------------------------------------------
 async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer, sinks: Sinks, log: (s: string) => void) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pw-queue-'));
-  const configFile = join(dataDir, 'bench.yaml');
-  const portMap = Object.fromEntries(Object.entries(sinks.ports).map(([d, p]) => [`mx.${d}`, p]));
-  writeFileSync(
-    configFile,
-    JSON.stringify(
-      { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } },
-      null,
-      2,
-    ),
-  );
+  const { dataDir, configFile } = writeBenchConfig('pw-queue-', o, dns, sinks);
   const key = await bootstrap(dataDir);
   try {
     // 1. Accept N with the delivery role off: the queue only grows.

@@ -20,19 +20,22 @@ export function announcePostgresSkip(): void {
   console.log('# PostgreSQL tests skipped: set POSTWARDEN_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them');
 }
 
-/** A fresh, empty PostgreSQL schema and a URL whose connections use it; `drop` removes it. */
-export async function createPostgresSchema(): Promise<{ url: string; drop(): Promise<void> }> {
-  const schema = `pw_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: postgresUrl });
+/**
+ * A fresh, empty PostgreSQL schema on `baseUrl` (the test database by default) and a URL whose
+ * connections use it; `drop` removes it. Tests and benchmarks share it.
+ */
+export async function createPostgresSchema(baseUrl = postgresUrl, prefix = 'pw_test'): Promise<{ url: string; drop(): Promise<void> }> {
+  const schema = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.end();
-  const u = new URL(postgresUrl);
+  const u = new URL(baseUrl);
   u.searchParams.set('options', `-c search_path=${schema}`);
   return {
     url: u.toString(),
     async drop() {
-      const c = new pg.Client({ connectionString: postgresUrl });
+      const c = new pg.Client({ connectionString: baseUrl });
       await c.connect();
       await c.query(`drop schema if exists ${schema} cascade`);
       await c.end();

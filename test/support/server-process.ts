@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadOrCreateMasterKey } from '../../src/governance/index.js';
 import { createDomains } from '../../src/identity/index.js';
 import { createStore } from '../../src/store/index.js';
@@ -17,25 +16,6 @@ export interface BenchServer {
   key: string;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-export async function freshPgSchema(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const schema = `pw_bench_${process.pid}_${Date.now()}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query(`create schema ${schema}`);
-  await c.end();
-  const u = new URL(url);
-  u.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    url: u.toString(),
-    async drop() {
-      const d = new pg.Client({ connectionString: url });
-      await d.connect();
-      await d.query(`drop schema if exists ${schema} cascade`);
-      await d.end();
-    },
-  };
 }
 
 export async function startServer(opts: {
