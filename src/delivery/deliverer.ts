@@ -41,8 +41,21 @@ export function createDeliverer(deps: DelivererDeps) {
   let wake: (() => void) | null = null;
   let loop: Promise<void> | null = null;
   const active = new Set<Promise<void>>();
-  /** Delivery times of the last minute, for the time-to-drain gauge. */
-  const recentDeliveries: number[] = [];
+  /**
+   * Deliveries per second over the last minute, for the time-to-drain gauge: a fixed ring of 60
+   * counters, so memory stays constant whether or not anything scrapes the metrics.
+   */
+  const ringCount = new Array<number>(60).fill(0);
+  const ringSecond = new Array<number>(60).fill(-1);
+  function countDelivery(now: number): void {
+    const second = Math.floor(now / 1000);
+    const i = second % 60;
+    if (ringSecond[i] !== second) {
+      ringSecond[i] = second;
+      ringCount[i] = 0;
+    }
+    ringCount[i]! += 1;
+  }
 
   const settler = createGroupCommitter<SettleItem, boolean>({
     commit: (items) =>
@@ -90,7 +103,7 @@ export function createDeliverer(deps: DelivererDeps) {
           const ok = await tx.recipients.settle({ id: r.id, owner: deps.owner, state, now, nextAttemptAt, lastReply, refundAttempt });
           results.push(ok);
           if (!ok) continue;
-          if (state === 'delivered') recentDeliveries.push(now);
+          if (state === 'delivered') countDelivery(now);
           if ('captured' in o && o.captured) {
             await tx.captured.insert({
               id: newId('cap', now),
@@ -231,9 +244,10 @@ export function createDeliverer(deps: DelivererDeps) {
     },
     inFlight: () => inFlight,
     deliveredLastMinute(): number {
-      const since = clock.now() - 60_000;
-      while (recentDeliveries.length && recentDeliveries[0]! < since) recentDeliveries.shift();
-      return recentDeliveries.length;
+      const second = Math.floor(clock.now() / 1000);
+      let n = 0;
+      for (let i = 0; i < 60; i++) if (ringSecond[i]! > second - 60) n += ringCount[i]!;
+      return n;
     },
   };
 }
