@@ -150,6 +150,27 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    identity: Type.Object(
+      {
+        bounceLabel: Type.String({
+          default: 'bounces',
+          pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$',
+          description:
+            'Label of the return-path subdomain under each sending domain (bounces.example.com): VERP envelope senders and async bounces live there.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    feedback: Type.Object(
+      {
+        reportDomain: Type.String({
+          default: '',
+          description:
+            'Domain of the platform report mailboxes (dmarc@, tls-rpt@, fbl@) that DMARC rua / TLS-RPT rua point at. Empty: server.hostname.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     security: Type.Object(
       {
         masterKeyFile: Type.String({

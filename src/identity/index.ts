@@ -60,4 +60,4 @@ export { checkFlattenedDrift, compareFlattened, proposeFlattening, splitTxtStrin
 export type { SpfDirective, SpfMechanism, SpfModifier, SpfParseResult, SpfQualifier, SpfRecord, SpfSyntaxError } from './spf-record.js';
 export { isSpfRecord, parseSpfRecord } from './spf-record.js';
 export type { VerpDecoded, VerpInput, VerpKey } from './verp.js';
-export { decodeVerp, encodeVerp } from './verp.js';
+export { bounceDomainFor, decodeVerp, deriveVerpKey, encodeVerp } from './verp.js';

@@ -103,3 +103,16 @@ export function decodeVerp(address: string, keys: VerpKey | readonly VerpKey[]):
   const recipientId = `rcp_${r.toUpperCase()}`;
   return { ok: true, messageId, recipientId, bounceDomain: domain, keyIndex };
 }
+
+/**
+ * The node's VERP key, derived from the master key so every node of a cluster (sharing the master
+ * key) signs and checks the same return paths without another secret to distribute.
+ */
+export function deriveVerpKey(masterKey: Uint8Array): Buffer {
+  return createHmac('sha256', masterKey).update('postwarden-verp-key-v1').digest();
+}
+
+/** The return-path (bounce) domain of a sending domain: `<label>.<domain>`, e.g. bounces.example.com. */
+export function bounceDomainFor(sendingDomain: string, label: string): string {
+  return `${label}.${normaliseDomain(sendingDomain) ?? sendingDomain.toLowerCase()}`;
+}

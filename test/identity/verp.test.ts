@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isPostwardenError, newId } from '../../src/core/index.js';
-import { decodeVerp, encodeVerp } from '../../src/identity/index.js';
+import { bounceDomainFor, decodeVerp, deriveVerpKey, encodeVerp } from '../../src/identity/index.js';
 
 const key = 'k1-0123456789abcdef0123456789abcdef';
 const oldKey = Buffer.alloc(32, 7);
@@ -86,4 +86,15 @@ test('refuses ids that are not msg_ and rcp_ ids, and keys shorter than 16 bytes
     () => encodeVerp(input, 'short'),
     (e) => isPostwardenError(e) && e.code === 'CONFIG_INVALID',
   );
+});
+
+test('nodes sharing a master key derive the same VERP key, and a different master key does not verify', () => {
+  const master = Buffer.alloc(32, 7);
+  const address = encodeVerp(input, deriveVerpKey(master));
+  assert.equal(decodeVerp(address, deriveVerpKey(Buffer.from(master))).ok, true);
+  assert.deepEqual(decodeVerp(address, deriveVerpKey(Buffer.alloc(32, 8))), { ok: false, reason: 'bad_mac' });
+});
+
+test('the bounce domain is the configured label under the sending domain', () => {
+  assert.equal(bounceDomainFor('Example.COM.', 'bounces'), 'bounces.example.com');
 });
