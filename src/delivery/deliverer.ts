@@ -238,7 +238,12 @@ export function createDeliverer(deps: DelivererDeps) {
       running = false;
       wake?.();
       await loop;
-      await Promise.race([Promise.allSettled([...active]), new Promise((r) => setTimeout(r, timeoutMs))]);
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise((r) => {
+        timer = setTimeout(r, timeoutMs);
+      });
+      // Cleared, or the bound alone would hold the process open for timeoutMs after a clean stop.
+      await Promise.race([Promise.allSettled([...active]), bound]).finally(() => clearTimeout(timer));
       await settler.drain();
       await store.recipients.releaseOwned(deps.owner, clock.now());
     },
