@@ -10,6 +10,7 @@ import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/index.js';
 import {
+  chooseSharedCounter,
   createBreaker,
   createDeliverer,
   createDeliveryMetrics,
@@ -78,6 +79,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const signer = createDkimSigner({ store, masterKey, clock, threads: d.dkimThreads, log: log.child({ concern: 'dkim' }) });
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);
+  const sharedCounter = chooseSharedCounter({
+    mode: d.sharedRates,
+    redisUrl: config.cluster.redisUrl,
+    redisPrefix: config.cluster.redisPrefix,
+    store,
+    clock,
+  });
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
   const transport =
     opts.transport ??
@@ -91,6 +99,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }),
       shaper: createShaper({
         clock,
+        ...(sharedCounter ? { counter: sharedCounter } : {}),
         rules: {
           default: {
             maxConnections: d.maxConnections,
@@ -109,6 +118,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       timeouts: { connectMs: d.connectTimeoutMs, greetingMs: d.commandTimeoutMs, commandMs: d.commandTimeoutMs, dataMs: d.dataTimeoutMs },
       idleMs: d.idleSeconds * 1000,
       metrics,
+      log: log.child({ concern: 'delivery' }),
     });
   const deliverer = createDeliverer({
     store,
@@ -195,6 +205,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         await signer.close();
         await accept.drain();
       }
+      await sharedCounter?.close();
       await store.close();
     },
   };

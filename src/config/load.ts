@@ -37,6 +37,7 @@ export const envAliases: Record<string, string> = {
   DATABASE_URL: 'store.url',
   POSTWARDEN_DNS_SERVER: 'dns.servers',
   POSTWARDEN_LOG_LEVEL: 'log.level',
+  REDIS_URL: 'cluster.redisUrl',
 };
 
 /** Variables that are ours but not configuration (client settings, test harness). */

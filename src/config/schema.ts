@@ -109,6 +109,11 @@ export const ConfigSchema = Type.Object(
         }),
         perSecond: Type.Number({ minimum: 0, default: 0, description: 'Messages per second per destination site (0: no limit).' }),
         perMinute: Type.Number({ minimum: 0, default: 0, description: 'Messages per minute per destination site (0: no limit).' }),
+        sharedRates: Type.Union([Type.Literal('auto'), Type.Literal('store'), Type.Literal('redis'), Type.Literal('off')], {
+          default: 'auto',
+          description:
+            'Where nodes count per-destination rates together so perSecond/perMinute hold cluster-wide: redis (cluster.redisUrl), store (a table in PostgreSQL), off (each node alone). auto: redis when cluster.redisUrl is set, else store on PostgreSQL, else off (one SQLite node is already exact).',
+        }),
         connectTimeoutMs: Type.Integer({ minimum: 100, default: 30000, description: 'TCP connect timeout.' }),
         commandTimeoutMs: Type.Integer({
           minimum: 100,
@@ -146,6 +151,19 @@ export const ConfigSchema = Type.Object(
           maximum: 16,
           default: 1,
           description: 'Worker threads that sign DKIM (0: sign on the main thread).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    cluster: Type.Object(
+      {
+        redisUrl: Type.String({
+          default: '',
+          description: 'redis://host:port for cluster-wide rate counters (REDIS_URL). Empty: no Redis.',
+        }),
+        redisPrefix: Type.String({
+          default: 'postwarden:',
+          description: 'Prefix of every Redis key this cluster writes, so clusters can share one Redis.',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -6,8 +6,8 @@
  * buckets per destination (per second and per minute) refilled continuously by the injected clock,
  * so a burst up to the per-second rate goes at once and a sustained flow is held to both rates.
  *
- * Across nodes, `takeShared` counts fixed windows through a `SharedCounter` (PostgreSQL or Redis
- * later; in memory by default), the same interface whatever backs it.
+ * Across nodes, `takeShared` counts fixed windows through a `SharedCounter` (a store table or Redis,
+ * see shared-counters.ts; in memory by default), the same interface whatever backs it.
  */
 import type { Clock } from '../core/index.js';
 
@@ -32,6 +32,8 @@ export interface SharedCounter {
 }
 
 export interface Shaper {
+  /** True when a cluster counter was given: callers then check `takeShared` after `take`. */
+  readonly shared: boolean;
   limitsFor(key: string): DestinationLimits;
   /** Local token buckets: 0 when `n` messages may go now (the tokens are taken), else ms to wait. */
   take(key: string, n?: number): number;
@@ -124,6 +126,7 @@ export function createShaper(o: { rules: ShapingRules; clock: Clock; counter?: S
   };
 
   return {
+    shared: o.counter !== undefined,
     limitsFor,
 
     take(key, n = 1) {

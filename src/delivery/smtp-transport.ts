@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { type Clock, domainOf, type SmtpResponse } from '../core/index.js';
 import type { MxHost, MxRoute } from '../dns/index.js';
 import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
@@ -9,6 +10,8 @@ import type { Router } from './router.js';
 import { openSession, type SessionResult, type SessionTimeouts } from './session.js';
 import type { Shaper } from './shaper.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
+
+const SHARED_COUNTER_RETRY_MS = 5000;
 
 /**
  * SMTP delivery to remote MX hosts: the message is DKIM-signed once, its recipients are grouped by
@@ -34,6 +37,7 @@ export interface SmtpTransportDeps {
   timeouts: Partial<SessionTimeouts>;
   idleMs: number;
   metrics?: DeliveryMetrics;
+  log?: Pick<Logger, 'warn'>;
   /** The envelope sender (return path) of a message; the identity work gives it a VERP address. */
   envelopeFrom?: (job: DeliveryJob) => string;
 }
@@ -90,6 +94,22 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     deps.metrics?.breakerOpen.set({ site }, state === 'open' ? 1 : 0);
   }
 
+  /**
+   * 0 when one message may go to the site now, else ms to wait: this node's buckets first, then the
+   * cluster's windows. An unreachable cluster counter holds the site back briefly rather than let
+   * every node send at the full rate on its own.
+   */
+  async function takeRate(site: string): Promise<number> {
+    const wait = deps.shaper.take(site, 1);
+    if (wait > 0 || !deps.shaper.shared) return wait;
+    try {
+      return await deps.shaper.takeShared(site, 1);
+    } catch (e) {
+      deps.log?.warn({ err: e, site }, 'shared rate counter unavailable; deferring');
+      return SHARED_COUNTER_RETRY_MS;
+    }
+  }
+
   function routeFailure(route: Exclude<MxRoute, { kind: 'hosts' }>, domain: string): { kind: 'bounced' | 'deferred'; reply: SmtpResponse } {
     switch (route.kind) {
       case 'null-mx':
@@ -138,7 +158,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         }),
       );
     }
-    const wait = deps.shaper.take(site, 1);
+    const wait = await takeRate(site);
     if (wait > 0) {
       const reply = localReply('temporary', '4.4.5', `destination ${site} rate limit reached`);
       return recipients.map((r) =>

@@ -133,6 +133,13 @@ export interface DkimKeysTable {
   retired_at: number | null;
 }
 
+export interface RateWindowsTable {
+  key: string;
+  window_start: number;
+  count: number;
+  expires_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -145,6 +152,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   captured_messages: CapturedMessagesTable;
   dkim_keys: DkimKeysTable;
+  rate_windows: RateWindowsTable;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;
