@@ -13,7 +13,11 @@ export type { PostureArea, PostureFinding, PostureSeverity } from './finding.js'
 export { postureAreas } from './finding.js';
 export type { HttpsGetResult, HttpsGetter, HttpsGetterOptions } from './https-get.js';
 export { createHttpsGetter } from './https-get.js';
+export type { HistoryEntry, MonitorRun, PostureMonitor, PostureMonitorDeps, PostureStore } from './monitor.js';
+export { createPostureMonitor } from './monitor.js';
 export type { RecordedQuery } from './recording-resolver.js';
 export type { EvidenceReport, ReportContent, ReportFormat, TransportTlsStats } from './report.js';
 export { buildReport, canonicalJson, escapeHtml, renderReport } from './report.js';
 export type { AuthorizedSender } from './sender-inventory.js';
+export type { Alert, AlertKind, RecordChange, RecordState } from './snapshot-diff.js';
+export { diffRecords, riskyChanges } from './snapshot-diff.js';

@@ -9,6 +9,7 @@ import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
+import { postureRepository } from './repositories/posture.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
@@ -35,6 +36,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     idempotency: idempotencyRepository(db),
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
+    posture: postureRepository(db),
   };
 }
 
