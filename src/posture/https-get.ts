@@ -1,5 +1,6 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import type { Resolver } from '../dns/index.js';
 import type { ConnectTarget } from '../transport-policy/index.js';
 
 /**
@@ -17,6 +18,8 @@ export interface HttpsGetterOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** Steer a host to a loopback port (tests); SNI and the name check keep the URL's host. */
   portMap?: (host: string) => ConnectTarget | undefined;
+  /** Resolve hosts through the configured DNS (as every other audit lookup) instead of the system's. */
+  resolver?: Resolver;
   timeoutMs?: number;
   maxBytes?: number;
 }
@@ -24,7 +27,24 @@ export interface HttpsGetterOptions {
 export function createHttpsGetter(options: HttpsGetterOptions = {}): HttpsGetter {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 512 * 1024;
-  return (raw) =>
+  const get = httpsGet(options, timeoutMs, maxBytes);
+  return async (raw) => {
+    if (options.portMap || !options.resolver) return get(raw, undefined);
+    let host: string;
+    try {
+      host = new URL(raw).hostname;
+    } catch {
+      return { ok: false, message: `"${raw}" is not a URL` };
+    }
+    const a = await options.resolver.lookup(host, 'A');
+    const address = a.kind === 'answer' ? a.records[0] : undefined;
+    if (!address) return { ok: false, message: `${host} has no address (${a.kind})` };
+    return get(raw, address);
+  };
+}
+
+function httpsGet(options: HttpsGetterOptions, timeoutMs: number, maxBytes: number) {
+  return (raw: string, address: string | undefined): Promise<HttpsGetResult> =>
     new Promise((resolve) => {
       let url: URL;
       try {
@@ -40,7 +60,7 @@ export function createHttpsGetter(options: HttpsGetterOptions = {}): HttpsGetter
       const target = options.portMap?.(url.hostname);
       const req = https.request(
         {
-          host: target?.host ?? url.hostname,
+          host: target?.host ?? address ?? url.hostname,
           port: target?.port ?? (url.port ? Number(url.port) : 443),
           servername: url.hostname,
           path: url.pathname + url.search,

@@ -184,8 +184,8 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
       if (timer) return;
       const tick = deps.tickMs ?? Math.min(60_000, deps.intervalMs);
       timer = setInterval(() => void this.runDue(), tick);
+      // The first run waits one tick, so a process that restarts in a loop does not audit in a loop.
       timer.unref();
-      void this.runDue();
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
