@@ -7,6 +7,7 @@ export type { AuditDeps, AuditOptions, AuditResult, AuditSection } from './audit
 export { auditDomain, auditDomainName } from './audit.js';
 export type { CatalogueEntry } from './catalogue.js';
 export { catalogue, findingIds } from './catalogue.js';
+export { renderCatalogueMarkdown, renderControlsMarkdown } from './catalogue-doc.js';
 export type { Control } from './controls.js';
 export { areaControls, controls, controlsFor, extraControls } from './controls.js';
 export type { PostureArea, PostureFinding, PostureSeverity } from './finding.js';
