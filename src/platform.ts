@@ -27,9 +27,11 @@ import { createSpine, type Spine } from './events/index.js';
 import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
 import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
+import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants } from './tenants/index.js';
+import { createHttpsPolicyFetcher } from './transport-policy/index.js';
 
 /**
  * The composition root: builds every concern from the config, in dependency order, and starts the
@@ -50,6 +52,7 @@ export interface Platform {
   accept: Accept;
   spine: Spine;
   deliverer: Deliverer;
+  posture: PostureMonitor;
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
@@ -140,6 +143,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     deliveredLastMinute: deliverer.deliveredLastMinute,
   });
   const runsDelivery = config.server.roles.includes('delivery');
+  const postureLog = log.child({ concern: 'posture' });
+  const posture = createPostureMonitor({
+    store,
+    clock,
+    resolver,
+    fetchPolicy: createHttpsPolicyFetcher({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
+    fetchHttps: createHttpsGetter({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
+    queryTimeoutMs: config.posture.queryTimeoutMs,
+    intervalMs: config.posture.intervalMinutes * 60_000,
+    onError: (error, domain) => postureLog.warn({ err: error, domain }, 'scheduled DNS posture audit failed'),
+  });
   const accept = createAccept({
     store,
     clock,
@@ -154,6 +168,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tenants,
       domains,
       spine,
+      posture,
       clock,
       idempotencyStore: store,
       ready: () => store.ping(),
@@ -182,6 +197,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     accept,
     spine,
     deliverer,
+    posture,
     api,
     log,
     masterKey,
@@ -195,12 +211,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
+      if (runsDelivery && config.posture.monitor) posture.start();
       return out;
     },
     async stop() {
       if (started) {
         await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
+        await posture.stop();
         await transport.close?.();
         await signer.close();
         await accept.drain();

@@ -9,6 +9,7 @@ import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
+import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import type { ApiServices } from './services.js';
 
@@ -62,5 +63,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);
+  postureRoutes(app, s);
   return app;
 }

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEvents } from './commands/events.js';
 import { registerKeys } from './commands/keys.js';
@@ -50,6 +51,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);
+  registerDns(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

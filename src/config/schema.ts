@@ -189,6 +189,29 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    posture: Type.Object(
+      {
+        monitor: Type.Boolean({
+          default: true,
+          description:
+            'Re-audit every managed and watched domain on a schedule (in processes with the delivery role); changes become dns.changed and dns.alert events.',
+        }),
+        intervalMinutes: Type.Integer({
+          minimum: 5,
+          maximum: 10080,
+          default: 1440,
+          description: 'How often each domain is audited again.',
+        }),
+        queryTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 2000, description: 'Bound on each DNS query of an audit.' }),
+        httpsTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 10000,
+          description: 'Bound on each HTTPS fetch of an audit (MTA-STS policy, BIMI logo and certificate).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     security: Type.Object(
       {
         masterKeyFile: Type.String({

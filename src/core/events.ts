@@ -11,6 +11,9 @@ export const eventTypes = [
   'recipient.bounced',
   'recipient.expired',
   'recipient.failed',
+  // DNS posture monitor (src/posture): tenant-scoped, messageId null.
+  'dns.changed',
+  'dns.alert',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -9,6 +9,7 @@ import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
+import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
@@ -37,6 +38,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
+    posture: postureRepository(db),
   };
 }
 

@@ -140,6 +140,31 @@ export interface RateWindowsTable {
   expires_at: number;
 }
 
+/** One audit run's snapshot (migration 007). records/facts/findings are JSON text. */
+export interface DnsSnapshotsTable {
+  id: string;
+  tenant_id: string;
+  domain: string;
+  taken_at: number;
+  resolver: string;
+  records: string;
+  facts: string;
+  findings: string;
+}
+
+export interface DnsWatchTable {
+  tenant_id: string;
+  domain: string;
+  created_at: number;
+}
+
+export interface PostureSettingsTable {
+  tenant_id: string;
+  /** JSON array of approved MX host patterns. */
+  approved_mx: string;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -153,6 +178,9 @@ export interface Database {
   captured_messages: CapturedMessagesTable;
   dkim_keys: DkimKeysTable;
   rate_windows: RateWindowsTable;
+  dns_snapshots: DnsSnapshotsTable;
+  dns_watch: DnsWatchTable;
+  posture_settings: PostureSettingsTable;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;

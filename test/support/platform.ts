@@ -51,6 +51,8 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
       server: { httpPort: 0, smtpPort: 0, mxPort: 0, hostname: 'pw.test', ...opts.config?.server },
       store: { url, ...opts.config?.store },
       delivery: { pollMs: 20, ...opts.config?.delivery },
+      // The DNS posture monitor would look up the test domains in public DNS; tests start it themselves.
+      posture: { monitor: false, ...opts.config?.posture },
       security: { masterKeyFile: join(dataDir, 'master.key'), ...opts.config?.security },
     },
   });

@@ -1,0 +1,198 @@
+import { type Clock, isoTime, type NewEvent, PostwardenError } from '../core/index.js';
+import type { DnsSnapshotRow, Store } from '../store/index.js';
+import { mxMatches } from '../transport-policy/index.js';
+import { type AuditDeps, type AuditResult, auditDomain, auditDomainName } from './audit.js';
+import { type Alert, diffRecords, type RecordChange, riskyChanges, type SnapshotView } from './snapshot-diff.js';
+
+/**
+ * The posture monitor. Every managed domain (each tenant's sending domains) and every watched domain
+ * is audited again once its last snapshot is older than the interval. Each run stores a snapshot of
+ * every record seen, the facts and the findings; the difference from the previous snapshot becomes
+ * one `dns.changed` event, and each risky change one `dns.alert` event, in the same transaction as
+ * the snapshot (so history and events never disagree).
+ *
+ * Scheduling is `runDue()`: it decides from the stored snapshots and the injected clock what is due,
+ * so tests move a fake clock and call it; `start()` only calls it on a timer. One run at a time.
+ */
+export type PostureStore = Pick<Store, 'posture' | 'tenants' | 'domains' | 'dkimKeys' | 'transaction'>;
+
+export interface PostureMonitorDeps extends Omit<AuditDeps, 'clock'> {
+  store: PostureStore;
+  clock: Clock;
+  /** How often each domain is audited. */
+  intervalMs: number;
+  /** How often `start()` checks what is due (default: a minute, or the interval if shorter). */
+  tickMs?: number;
+  /** Called with errors of background runs (the log). */
+  onError?: (error: unknown, domain: string) => void;
+}
+
+export interface MonitorRun {
+  snapshot: DnsSnapshotRow;
+  previousSnapshotId: string | null;
+  changes: RecordChange[];
+  alerts: Alert[];
+  audit: AuditResult;
+}
+
+export interface HistoryEntry {
+  snapshotId: string;
+  takenAt: string;
+  resolver: string;
+  findings: { id: string; severity: string; subject: string }[];
+  changes: RecordChange[];
+  alerts: Alert[];
+}
+
+const view = (s: DnsSnapshotRow): SnapshotView => ({
+  id: s.id,
+  records: s.records as SnapshotView['records'],
+  facts: s.facts as SnapshotView['facts'],
+  findings: s.findings as SnapshotView['findings'],
+});
+
+export function createPostureMonitor(deps: PostureMonitorDeps) {
+  const { store, clock } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+
+  async function selectorsFor(tenantId: string, domain: string): Promise<string[]> {
+    const row = await store.domains.findByName(domain);
+    if (!row || row.tenantId !== tenantId) return [];
+    return (await store.dkimKeys.listByDomain(row.id)).filter((k) => k.status !== 'retired').map((k) => k.selector);
+  }
+
+  async function auditFor(tenantId: string, domain: string, selectors?: string[]): Promise<AuditResult> {
+    const approvedMx = await store.posture.approvedMx(tenantId);
+    return auditDomain(
+      domain,
+      { ...deps, clock },
+      { selectors: selectors ?? (await selectorsFor(tenantId, domain)), ...(approvedMx ? { approvedMx } : {}) },
+    );
+  }
+
+  /** Audits one domain for a tenant, stores the snapshot and appends the change and alert events. */
+  async function auditAndRecord(tenantId: string, input: string): Promise<MonitorRun> {
+    const domain = auditDomainName(input);
+    const [audit, previous, approvedMx] = await Promise.all([
+      auditFor(tenantId, domain),
+      store.posture.latestSnapshot(tenantId, domain),
+      store.posture.approvedMx(tenantId),
+    ]);
+    const now = clock.now();
+    const next = {
+      tenantId,
+      domain,
+      takenAt: now,
+      resolver: audit.resolver,
+      records: audit.queries,
+      facts: audit.facts,
+      findings: audit.findings.map((f) => ({ id: f.id, severity: f.severity, subject: f.subject })),
+    };
+    const after: SnapshotView = { id: '', records: audit.queries, facts: audit.facts as SnapshotView['facts'], findings: next.findings };
+    const changes = previous ? diffRecords(view(previous).records, audit.queries) : [];
+    const alerts = previous ? riskyChanges(view(previous), after, { ...(approvedMx ? { approvedMx } : {}), matches: mxMatches }) : [];
+    const snapshot = await store.transaction(async (tx) => {
+      const row = await tx.posture.insertSnapshot(next);
+      const events: NewEvent[] = [];
+      if (changes.length > 0) {
+        events.push({
+          type: 'dns.changed',
+          tenantId,
+          data: { domain, snapshotId: row.id, previousSnapshotId: previous?.id ?? null, changes },
+        });
+      }
+      for (const a of alerts) events.push({ type: 'dns.alert', tenantId, data: { domain, snapshotId: row.id, ...a } });
+      await tx.events.append(events, now);
+      return row;
+    });
+    return { snapshot, previousSnapshotId: previous?.id ?? null, changes, alerts, audit };
+  }
+
+  /** Every (tenant, domain) pair the monitor covers: managed domains and the watch list. */
+  async function targets(): Promise<{ tenantId: string; domain: string }[]> {
+    const out = new Map<string, { tenantId: string; domain: string }>();
+    for (const t of await store.tenants.list()) {
+      for (const d of await store.domains.list(t.id)) out.set(`${t.id} ${d.name}`, { tenantId: t.id, domain: d.name });
+    }
+    for (const w of await store.posture.listWatch()) out.set(`${w.tenantId} ${w.domain}`, { tenantId: w.tenantId, domain: w.domain });
+    return [...out.values()];
+  }
+
+  async function runDueOnce(): Promise<number> {
+    let audited = 0;
+    const now = clock.now();
+    for (const { tenantId, domain } of await targets()) {
+      const last = await store.posture.latestSnapshot(tenantId, domain);
+      if (last && now - last.takenAt < deps.intervalMs) continue;
+      try {
+        await auditAndRecord(tenantId, domain);
+        audited += 1;
+      } catch (e) {
+        deps.onError?.(e, domain);
+      }
+    }
+    return audited;
+  }
+
+  async function history(tenantId: string, input: string, limit = 100): Promise<HistoryEntry[]> {
+    const domain = auditDomainName(input);
+    const approvedMx = await store.posture.approvedMx(tenantId);
+    const snaps = await store.posture.listSnapshots(tenantId, domain, limit);
+    return snaps.map((s, i) => {
+      const prev = i > 0 ? snaps[i - 1] : undefined;
+      return {
+        snapshotId: s.id,
+        takenAt: isoTime(s.takenAt),
+        resolver: s.resolver,
+        findings: view(s).findings,
+        changes: prev ? diffRecords(view(prev).records, view(s).records) : [],
+        alerts: prev ? riskyChanges(view(prev), view(s), { ...(approvedMx ? { approvedMx } : {}), matches: mxMatches }) : [],
+      };
+    });
+  }
+
+  return {
+    /** An ad-hoc audit (API, CLI): nothing is stored. */
+    audit: (tenantId: string, domain: string, selectors?: string[]) => auditFor(tenantId, auditDomainName(domain), selectors),
+    auditAndRecord,
+    /** Audits every domain whose last snapshot is older than the interval; resolves with how many ran. */
+    runDue(): Promise<number> {
+      running ??= runDueOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    history,
+    async watch(tenantId: string, domain: string): Promise<{ domain: string; added: boolean }> {
+      const name = auditDomainName(domain);
+      return { domain: name, added: await store.posture.addWatch(tenantId, name, clock.now()) };
+    },
+    async unwatch(tenantId: string, domain: string): Promise<void> {
+      const name = auditDomainName(domain);
+      if (!(await store.posture.removeWatch(tenantId, name)))
+        throw new PostwardenError('NOT_FOUND', `${name} is not on the watch list`, { domain: name });
+    },
+    watchList: (tenantId: string) => store.posture.listWatch(tenantId),
+    approvedMx: (tenantId: string) => store.posture.approvedMx(tenantId),
+    async setApprovedMx(tenantId: string, patterns: string[]): Promise<string[]> {
+      const clean = [...new Set(patterns.map((p) => p.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean))].sort();
+      await store.posture.setApprovedMx(tenantId, clean, clock.now());
+      return clean;
+    },
+    start(): void {
+      if (timer) return;
+      const tick = deps.tickMs ?? Math.min(60_000, deps.intervalMs);
+      timer = setInterval(() => void this.runDue(), tick);
+      // The first run waits one tick, so a process that restarts in a loop does not audit in a loop.
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
+
+export type PostureMonitor = ReturnType<typeof createPostureMonitor>;
