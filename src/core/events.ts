@@ -11,6 +11,8 @@ export const eventTypes = [
   'recipient.bounced',
   'recipient.expired',
   'recipient.failed',
+  'recipient.complained',
+  'report.received',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
@@ -34,6 +36,8 @@ export interface SpineEvent {
 
 /** What a writer appends; the store assigns id, cursor, seq and time. */
 export interface NewEvent {
+  /** Set by writers that must name the event before it is stored (a suppression citing it); else the store assigns one. */
+  id?: string;
   type: EventType;
   tenantId: string;
   messageId?: string | null;

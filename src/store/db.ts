@@ -7,6 +7,7 @@ import { capturedRepository } from './repositories/captured.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
+import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
 import { recipientsRepository } from './repositories/recipients.js';
@@ -35,6 +36,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     idempotency: idempotencyRepository(db),
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
+    feedback: feedbackRepository(db),
   };
 }
 
