@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerDomains } from './commands/domains.js';
 import { registerEvents } from './commands/events.js';
+import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
@@ -50,6 +51,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);
+  registerFeedback(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
