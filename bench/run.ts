@@ -2,6 +2,7 @@
 const name = process.argv[2];
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
   accept: () => import('./accept.js'),
+  classify: () => import('./classify.js'),
   deliver: () => import('./deliver.js'),
 };
 const load = name ? benches[name] : undefined;

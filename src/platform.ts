@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
-import { type Clock, systemClock } from './core/index.js';
+import { type Clock, newId, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -24,11 +24,11 @@ import {
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
-import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
+import { createFeedbackIngest, type FeedbackIngest, loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
-import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
+import { checkHost, createDkimSigner, createDomains, type Domains, deriveVerpKey } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
-import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
+import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants } from './tenants/index.js';
 import { createHttpsPolicyFetcher } from './transport-policy/index.js';
@@ -53,11 +53,13 @@ export interface Platform {
   spine: Spine;
   deliverer: Deliverer;
   posture: PostureMonitor;
+  /** Bounces, complaints and reports: the service behind the inbound MX and POST /v1/feedback. */
+  feedback: FeedbackIngest;
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
-  start(): Promise<{ http?: number; smtp?: number }>;
+  start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -90,6 +92,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
   });
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const ruleset = loadDefaultRuleset();
+  const providers = loadDefaultProviderMap();
   const transport =
     opts.transport ??
     createSmtpTransport({
@@ -113,8 +117,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         },
       }),
       signer,
-      ruleset: loadDefaultRuleset(),
-      providers: loadDefaultProviderMap(),
+      ruleset,
+      providers,
       clock,
       ehloName: d.ehloName || hostname,
       ...(d.sourceAddresses[0] ? { localAddress: d.sourceAddresses[0] } : {}),
@@ -162,6 +166,31 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
   });
+  const feedback = createFeedbackIngest({
+    store,
+    clock,
+    ruleset,
+    providers,
+    verpKeys: [deriveVerpKey(masterKey)],
+    // Interim: the tenant-wide suppression list. Scoped suppression (domain, stream) replaces this
+    // function; the request already carries the scope and the event that caused it.
+    suppress: async (r) => {
+      await store.suppressions.add({
+        id: newId('sup', clock.now()),
+        tenantId: r.tenantId,
+        address: r.address,
+        reason: r.reason,
+        source: r.sourceEventId,
+        createdAt: clock.now(),
+      });
+    },
+    reportDomain: config.feedback.reportDomain || hostname,
+    bounceLabel: config.identity.bounceLabel,
+    spfAuthorizes: async (domain, ip) =>
+      (await checkHost({ ip, domain, sender: `postmaster@${domain}` }, { resolver, clock })).result === 'pass',
+    keepRaw: config.feedback.keepRaw,
+    log: log.child({ concern: 'feedback' }),
+  });
   const api = await buildApi(
     {
       accept,
@@ -169,24 +198,32 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       domains,
       spine,
       posture,
+      feedback,
       clock,
       idempotencyStore: store,
       ready: () => store.ping(),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
-      limits: { ...config.limits },
+      limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
     },
     { logger: log.child({ concern: 'api' }) },
   );
 
   const runsSmtp = config.server.roles.includes('smtp');
-  const tls = !runsSmtp
-    ? undefined
-    : config.security.tlsKeyFile && config.security.tlsCertFile
-      ? { key: readFileSync(config.security.tlsKeyFile, 'utf8'), cert: readFileSync(config.security.tlsCertFile, 'utf8') }
-      : await loadOrCreateCertificate({ dir: config.dataDir, hostnames: [hostname], clock });
-  const submission = tls
-    ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
-    : undefined;
+  const runsMx = config.server.roles.includes('feedback');
+  const tls =
+    !runsSmtp && !runsMx
+      ? undefined
+      : config.security.tlsKeyFile && config.security.tlsCertFile
+        ? { key: readFileSync(config.security.tlsKeyFile, 'utf8'), cert: readFileSync(config.security.tlsCertFile, 'utf8') }
+        : await loadOrCreateCertificate({ dir: config.dataDir, hostnames: [hostname], clock });
+  const mx =
+    tls && runsMx
+      ? createInboundMx({ feedback, hostname, tls, maxMessageBytes: config.feedback.maxMessageBytes, log: log.child({ concern: 'mx' }) })
+      : undefined;
+  const submission =
+    tls && runsSmtp
+      ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
+      : undefined;
 
   let started = false;
   return {
@@ -198,25 +235,27 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     spine,
     deliverer,
     posture,
+    feedback,
     api,
     log,
     masterKey,
     async start() {
       started = true;
-      const out: { http?: number; smtp?: number } = {};
+      const out: { http?: number; smtp?: number; mx?: number } = {};
       if (config.server.roles.includes('api')) {
         await api.listen({ port: config.server.httpPort, host: config.server.host });
         const addr = api.server.address();
         out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
+      if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
       if (runsDelivery && config.posture.monitor) posture.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close()]);
+        await Promise.all([api.close(), submission?.close(), mx?.close()]);
         await deliverer.stop();
         await posture.stop();
         await transport.close?.();

@@ -7,6 +7,7 @@ import { registerIdempotency } from './plugins/idempotency.js';
 import { registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
+import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
@@ -64,5 +65,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   keyRoutes(app, s);
   sandboxRoutes(app, s);
   postureRoutes(app, s);
+  feedbackRoutes(app, s);
   return app;
 }

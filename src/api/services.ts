@@ -1,6 +1,7 @@
 import type { Accept } from '../accept/index.js';
 import type { Clock } from '../core/index.js';
 import type { Spine } from '../events/index.js';
+import type { FeedbackIngest } from '../feedback/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { Store } from '../store/index.js';
@@ -14,11 +15,13 @@ export interface ApiServices {
   spine: Spine;
   /** DNS posture audits, watch list, approved MX, history (src/posture). */
   posture: PostureMonitor;
+  /** Feedback ingestion (POST /v1/feedback) and its read side (DMARC summary). */
+  feedback: FeedbackIngest;
   clock: Clock;
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
   idempotencyStore: Pick<Store, 'idempotency'>;
   ready: () => Promise<boolean>;
   /** Prometheus exposition of this node's metrics. */
   metrics: { contentType: string; text(): Promise<string> };
-  limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number };
+  limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number; maxFeedbackBytes: number };
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEvents } from './commands/events.js';
+import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
@@ -52,6 +53,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerMessages(program, act);
   registerEvents(program, act);
   registerDns(program, act);
+  registerFeedback(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

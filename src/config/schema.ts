@@ -21,8 +21,8 @@ export const ConfigSchema = Type.Object(
         smtpPort: Port('SMTP submission port (587 in production).', 2587),
         mxPort: Port('Inbound MX port for bounces and reports (25 in production).', 2525),
         hostname: Type.String({ default: 'localhost', description: 'Name this node announces in SMTP greetings and EHLO.' }),
-        roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery')]), {
-          default: ['api', 'smtp', 'delivery'],
+        roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery'), Type.Literal('feedback')]), {
+          default: ['api', 'smtp', 'delivery', 'feedback'],
           description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',
         }),
       },
@@ -185,6 +185,15 @@ export const ConfigSchema = Type.Object(
           default: '',
           description:
             'Domain of the platform report mailboxes (dmarc@, tls-rpt@, fbl@) that DMARC rua / TLS-RPT rua point at. Empty: server.hostname.',
+        }),
+        maxMessageBytes: Type.Integer({
+          minimum: 1024,
+          default: 10485760,
+          description: 'Largest message the inbound MX accepts (SIZE, RFC 1870); bigger ones get 552 5.3.4. Reports and bounces are small.',
+        }),
+        keepRaw: Type.Boolean({
+          default: false,
+          description: 'Store the raw bytes of every feedback document (bounces carry recipient data; off keeps only the parsed summary).',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -14,6 +14,8 @@ export const eventTypes = [
   // DNS posture monitor (src/posture): tenant-scoped, messageId null.
   'dns.changed',
   'dns.alert',
+  'recipient.complained',
+  'report.received',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
@@ -37,6 +39,8 @@ export interface SpineEvent {
 
 /** What a writer appends; the store assigns id, cursor, seq and time. */
 export interface NewEvent {
+  /** Set by writers that must name the event before it is stored (a suppression citing it); else the store assigns one. */
+  id?: string;
   type: EventType;
   tenantId: string;
   messageId?: string | null;

@@ -5,6 +5,7 @@ export {
   type KeyAlgorithm,
   loadOrCreateCertificate,
 } from './certificate.js';
+export { createInboundMx, type InboundMx, type InboundMxLog, type InboundMxOptions } from './inbound-mx.js';
 export {
   builtinOverride,
   hasEnhancedCode,

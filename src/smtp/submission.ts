@@ -5,11 +5,11 @@ import type {
   SMTPServerDataStream,
   SMTPServerSession,
 } from 'smtp-server';
-import { SMTPServer } from 'smtp-server';
 import type { Accept } from '../accept/index.js';
 import { isPostwardenError, type Mailbox, PostwardenError, parseAddress } from '../core/index.js';
 import { hasScope, type Principal, type Tenants } from '../tenants/index.js';
-import { builtinOverride, hasEnhancedCode, protocolReplies, queuedReply, replyFor, type SmtpReply, smtpError } from './replies.js';
+import { EnhancedSmtpServer } from './enhanced-server.js';
+import { protocolReplies, queuedReply, replyFor, type SmtpReply, smtpError } from './replies.js';
 
 /**
  * SMTP submission (RFC 6409), the second front door: the same accept service as `POST /v1/messages`,
@@ -66,31 +66,6 @@ export interface SubmissionOptions {
 export interface SubmissionServer {
   listen(port: number, host: string): Promise<{ port: number }>;
   close(): Promise<void>;
-}
-
-type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
-
-/** Gives every connection the reply wrapper described above, before it says anything. */
-class SubmissionSmtpServer extends SMTPServer {
-  private readonly wrapped = new WeakSet<Connection>();
-
-  override connect(...args: Parameters<SMTPServer['connect']>): void {
-    super.connect(...args);
-    // super.connect adds the connection and only arms timers; its first reply is the greeting after
-    // a short delay, so wrapping right after it returns catches every reply that matters.
-    for (const c of this.connections) if (!this.wrapped.has(c)) this.wrap(c);
-  }
-
-  private wrap(c: Connection): void {
-    this.wrapped.add(c);
-    const send = c.send.bind(c);
-    c.send = (code, data, context) => {
-      const own = builtinOverride(code, context);
-      if (own) return send(own.responseCode, own.message, false);
-      if (typeof data === 'string' && hasEnhancedCode(data)) return send(code, data, false);
-      return send(code, data, context);
-    };
-  }
 }
 
 function principalOf(session: SMTPServerSession): Principal {
@@ -202,7 +177,7 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     return queuedReply(accepted.id).message;
   }
 
-  const server = new SubmissionSmtpServer({
+  const server = new EnhancedSmtpServer({
     name: opts.hostname,
     banner: 'Postwarden submission',
     // The client's PTR name is used for nothing here; skipping it saves a DNS query per connection.

@@ -7,6 +7,7 @@ import { capturedRepository } from './repositories/captured.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
+import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
 import { postureRepository } from './repositories/posture.js';
@@ -39,6 +40,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
     posture: postureRepository(db),
+    feedback: feedbackRepository(db),
   };
 }
 

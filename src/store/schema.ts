@@ -165,6 +165,61 @@ export interface PostureSettingsTable {
   updated_at: number;
 }
 
+export interface FeedbackDocumentsTable {
+  id: string;
+  tenant_id: string | null;
+  /** parseFeedback kind: 'dsn' | 'arf' | 'dmarc-aggregate' | 'dmarc-failure' | 'tls-rpt' | 'auto-reply' | 'unknown' */
+  kind: string;
+  /** 'smtp' | 'api' */
+  source: string;
+  rcpt: string | null;
+  message_id: string | null;
+  received_at: number;
+  summary: string;
+  raw_size: number;
+  raw: Buffer | null;
+}
+
+export interface DmarcReportRecordsTable {
+  id: string;
+  document_id: string;
+  tenant_id: string;
+  domain_id: string;
+  policy_domain: string;
+  policy: string;
+  org_name: string;
+  report_id: string;
+  row_index: number;
+  /** Unix milliseconds. */
+  date_begin: number | null;
+  date_end: number | null;
+  source_ip: string;
+  count: number;
+  disposition: string | null;
+  dkim: string | null;
+  spf: string | null;
+  header_from: string | null;
+  auth_results: string;
+  authorized: number;
+  authorized_reason: string;
+}
+
+export interface TlsReportsTable {
+  id: string;
+  document_id: string;
+  tenant_id: string | null;
+  org_name: string;
+  report_id: string;
+  policy_index: number;
+  date_begin: number | null;
+  date_end: number | null;
+  policy_type: string;
+  policy_domain: string;
+  success_count: number;
+  failure_count: number;
+  failures: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -181,6 +236,9 @@ export interface Database {
   dns_snapshots: DnsSnapshotsTable;
   dns_watch: DnsWatchTable;
   posture_settings: PostureSettingsTable;
+  feedback_documents: FeedbackDocumentsTable;
+  dmarc_report_records: DmarcReportRecordsTable;
+  tls_reports: TlsReportsTable;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;

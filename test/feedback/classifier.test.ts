@@ -65,6 +65,13 @@ describe('bounce ruleset', () => {
     }
   });
 
+  test('the changelog has an entry for the ruleset version in force', () => {
+    const changelog = readFileSync(new URL('../../rules/CHANGELOG.md', import.meta.url), 'utf8');
+    const headings = [...changelog.matchAll(/^## (\d{4}\.\d{1,2}\.\d+)\b/gm)].map((m) => m[1]);
+    assert.ok(headings.includes(ruleset.version), `rules/CHANGELOG.md has no "## ${ruleset.version}" entry`);
+    assert.equal(headings[0], ruleset.version, 'the newest changelog entry is the version in force');
+  });
+
   test('rule order is the order of the file, identical on every load', () => {
     const yamlText = readFileSync(defaultRulesetPath(), 'utf8');
     const idsInFile = [...yamlText.matchAll(/^\s*- id: ([a-z0-9-]+)\s*$/gm)].map((m) => m[1]);
@@ -171,13 +178,21 @@ describe('classify', () => {
       const row = table[i % table.length]!;
       lines.push(row.line.replace(/192\.0\.2\.1\b/g, `198.51.100.${i % 250}`).replace(/someone@/g, `user${i}@`));
     }
-    const start = performance.now();
-    const first = lines.map((l) => classifyLine(ruleset, l));
-    const ms = performance.now() - start;
-    const second = lines.map((l) => classifyLine(ruleset, l));
-    assert.deepEqual(second, first);
+    // Best of three runs: the first pays for JIT warm-up, and other processes share the CPU. The
+    // figure the issue asks for (under 1 s) is the bound; bench/classify.ts measures it properly.
+    const runs: number[] = [];
+    let first: ReturnType<typeof classifyLine>[] = [];
+    for (let run = 0; run < 3; run++) {
+      const start = performance.now();
+      const out = lines.map((l) => classifyLine(ruleset, l));
+      runs.push(performance.now() - start);
+      if (run === 0) first = out;
+      else assert.deepEqual(out, first);
+    }
     for (let i = 0; i < lines.length; i++) assert.equal(first[i]!.category, table[i % table.length]!.category, lines[i]);
-    console.log(`# classified 10,000 reply lines in ${ms.toFixed(0)} ms`);
+    const ms = Math.min(...runs);
+    console.log(`# classified 10,000 reply lines in ${ms.toFixed(0)} ms (best of ${runs.map((r) => r.toFixed(0)).join(', ')})`);
+    assert.ok(ms < 1000, `10,000 reply lines took ${ms.toFixed(0)} ms, over the 1 s bound`);
   });
 
   test('a code-less qmail diagnostic is classified from its text and (#x.y.z) status', () => {

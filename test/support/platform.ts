@@ -19,6 +19,8 @@ export interface TestPlatform {
   url: string;
   /** The SMTP submission port (0 when not started). */
   smtpPort: number;
+  /** The inbound MX port (0 when not started or the feedback role is off). */
+  mxPort: number;
   tenantId: string;
   /** An admin key (send, read, admin) of the tenant. */
   key: string;
@@ -67,16 +69,19 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
   await platform.domains.addDomain(tenant.id, 'example.com');
   let base = '';
   let smtpPort = 0;
+  let mxPort = 0;
   if (opts.start !== false) {
     const ports = await platform.start();
     base = `http://127.0.0.1:${ports.http}`;
     smtpPort = ports.smtp ?? 0;
+    mxPort = ports.mx ?? 0;
   }
   return {
     platform,
     config,
     url: base,
     smtpPort,
+    mxPort,
     tenantId: tenant.id,
     key: secret,
     async request(method, path, body, headers = {}) {

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectCapabilities } from '../dialect.js';
 import * as m001 from './001-spine.js';
 import * as m002 from './002-dkim.js';
+import * as m003 from './003-feedback.js';
 import * as m007 from './007-posture.js';
 import * as m008 from './008-rate-windows.js';
 
@@ -9,6 +10,7 @@ import * as m008 from './008-rate-windows.js';
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
   '001-spine': m001,
   '002-dkim': m002,
+  '003-feedback': m003,
   '007-posture': m007,
   '008-rate-windows': m008,
 };

@@ -57,7 +57,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         nextSeq.set(e.messageId, seq);
       }
       return {
-        id: newId('evt', now),
+        id: e.id ?? newId('evt', now),
         tenant_id: e.tenantId,
         message_id: e.messageId ?? null,
         recipient_id: e.recipientId ?? null,

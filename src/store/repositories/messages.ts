@@ -67,6 +67,11 @@ export function messagesRepository(db: Kysely<Database>) {
       const r = await q.executeTakeFirst();
       return r && toMessage(r);
     },
+    /** Messages whose Message-ID header is this one (a bounce without VERP names only that). */
+    async findByMessageIdHeader(header: string): Promise<MessageRow[]> {
+      const rows = await db.selectFrom('messages').selectAll().where('message_id_header', '=', header).limit(10).execute();
+      return rows.map(toMessage);
+    },
     async getMany(ids: string[]): Promise<MessageRow[]> {
       if (!ids.length) return [];
       return (await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute()).map(toMessage);
