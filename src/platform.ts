@@ -23,7 +23,14 @@ import {
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
-import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
+import {
+  createSuppressions,
+  createUnsubscribe,
+  deriveUnsubscribeKey,
+  loadDefaultProviderMap,
+  loadDefaultRuleset,
+  type Suppressions,
+} from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
 import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
@@ -48,6 +55,8 @@ export interface Platform {
   domains: Domains;
   accept: Accept;
   spine: Spine;
+  /** The suppression list; the inbound-feedback path calls `suppressions.suppress(…)`. */
+  suppressions: Suppressions;
   deliverer: Deliverer;
   api: FastifyInstance;
   log: Logger;
@@ -130,6 +139,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     deliveredLastMinute: deliverer.deliveredLastMinute,
   });
   const runsDelivery = config.server.roles.includes('delivery');
+  const suppressions = createSuppressions({ store, clock });
+  const unsubscribe = createUnsubscribe({
+    suppressions,
+    store,
+    clock,
+    keys: [deriveUnsubscribeKey(masterKey)],
+    publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
+  });
   const accept = createAccept({
     store,
     clock,
@@ -137,6 +154,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     limits: config.limits,
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
+    unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
   });
   const api = await buildApi(
     {
@@ -144,6 +162,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tenants,
       domains,
       spine,
+      suppressions,
+      unsubscribe,
       clock,
       idempotencyStore: store,
       ready: () => store.ping(),
@@ -171,6 +191,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     domains,
     accept,
     spine,
+    suppressions,
     deliverer,
     api,
     log,

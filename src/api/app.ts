@@ -10,6 +10,8 @@ import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { suppressionRoutes } from './routes/suppressions.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -62,5 +64,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);
+  suppressionRoutes(app, s);
+  unsubscribeRoutes(app, s);
   return app;
 }

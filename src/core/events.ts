@@ -11,6 +11,7 @@ export const eventTypes = [
   'recipient.bounced',
   'recipient.expired',
   'recipient.failed',
+  'recipient.unsubscribed',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

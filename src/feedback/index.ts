@@ -1,6 +1,7 @@
 /**
  * Feedback: what comes back after sending. Pure, storage-free parsers and the versioned bounce
- * classifier; the inbound MX, storage, suppression and events are wired elsewhere.
+ * classifier; the suppression list and one-click unsubscribe (services over the store); the inbound
+ * MX and events are wired elsewhere.
  */
 
 export { type ArfReport, type AuthFailureDetails, type FeedbackType, parseArf, parseArfMessage } from './arf.js';
@@ -38,4 +39,23 @@ export { type MailMessage, type MailPart, readMessage } from './mail-message.js'
 export type { OriginalMessage } from './original-message.js';
 export { loadProviderMap, type ProviderMap, providerOf } from './providers.js';
 export { defaultProviderMapPath, defaultRulesetPath, loadDefaultProviderMap, loadDefaultRuleset } from './rules-files.js';
+export {
+  createSuppressions,
+  type EntryInput,
+  type SuppressInput,
+  type SuppressionChange,
+  type SuppressionEntry,
+  type SuppressionPolicy,
+  type Suppressions,
+  type SuppressOutcome,
+} from './suppression.js';
+export { csvColumns, type SuppressionJson, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from './suppression-csv.js';
 export { parseTlsRpt, type ReportedResultType, type TlsReport, type TlsReportPolicy, type TlsRptParse } from './tls-rpt.js';
+export { createUnsubscribe, type Unsubscribe, type UnsubscribeDeps } from './unsubscribe.js';
+export {
+  decodeUnsubscribeToken,
+  deriveUnsubscribeKey,
+  encodeUnsubscribeToken,
+  type UnsubscribeClaims,
+  type UnsubscribeDecoded,
+} from './unsubscribe-token.js';
