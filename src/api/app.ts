@@ -23,6 +23,9 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     loggerInstance: opts.logger || undefined,
     // A message may be up to maxMessageBytes; base64 attachments inflate by 4/3, JSON adds a little.
     bodyLimit: Math.ceil(s.limits.maxMessageBytes * 1.4) + 65_536,
+    // Path parameters longer than Fastify's 100 default: email addresses (up to 254 octets) and
+    // signed unsubscribe tokens.
+    maxParamLength: 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 

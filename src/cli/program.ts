@@ -5,6 +5,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSuppressions } from './commands/suppressions.js';
 import { registerTenants } from './commands/tenants.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -50,6 +51,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);
+  registerSuppressions(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -335,13 +335,15 @@ export function createSuppressions({ store, clock }: Deps) {
 
     /** The audit trail of `owner`'s list, oldest first. */
     async history(owner: Owner, f: { address?: string; after?: string; limit: number }) {
+      if (f.after !== undefined && !/^\d+$/.test(f.after))
+        throw validationError([{ path: '/query/after', message: 'must be a cursor returned by this API' }]);
       const rows = await store.suppressions.changes(owner, {
-        ...f,
         ...(f.address !== undefined ? { address: addressKey(f.address.trim()) } : {}),
+        ...(f.after !== undefined ? { after: Number(f.after) } : {}),
         limit: f.limit + 1,
       });
       const data = rows.slice(0, f.limit);
-      return { data, nextCursor: rows.length > f.limit ? data[data.length - 1]!.id : null };
+      return { data, nextCursor: rows.length > f.limit ? String(data[data.length - 1]!.seq) : null };
     },
 
     async policy(tenantId: string): Promise<SuppressionPolicy> {

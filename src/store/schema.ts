@@ -103,6 +103,8 @@ export interface SuppressionsTable {
 }
 
 export interface SuppressionChangesTable {
+  /** Write order; the history's cursor. */
+  seq: Generated<number>;
   id: string;
   tenant_id: string;
   address: string;

@@ -38,9 +38,14 @@ export async function up(db: Kysely<unknown>, d: DialectCapabilities): Promise<v
   // Accept's lookup: every entry for a batch's addresses, whatever the scope.
   await db.schema.createIndex('suppressions_address').on('suppressions').columns(['address', 'tenant_id']).execute();
 
-  await db.schema
-    .createTable('suppression_changes')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+  // `seq` orders the history in the order changes were written (ids made in the same millisecond
+  // do not sort by time).
+  const changes = db.schema.createTable('suppression_changes');
+  await (d.name === 'postgres'
+    ? changes.addColumn('seq', 'bigserial', (c) => c.primaryKey())
+    : changes.addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+  )
+    .addColumn('id', 'text', (c) => c.notNull().unique())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('address', 'text', (c) => c.notNull())
     .addColumn('action', 'text', (c) => c.notNull())
@@ -51,7 +56,7 @@ export async function up(db: Kysely<unknown>, d: DialectCapabilities): Promise<v
     .addColumn('after', 'text')
     .addColumn('at', big, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('suppression_changes_tenant').on('suppression_changes').columns(['tenant_id', 'id']).execute();
+  await db.schema.createIndex('suppression_changes_tenant').on('suppression_changes').columns(['tenant_id', 'seq']).execute();
 
   await db.schema
     .alterTable('tenants')

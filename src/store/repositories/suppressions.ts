@@ -21,6 +21,8 @@ export interface SuppressionRow {
 }
 
 export interface SuppressionChangeRow {
+  /** Write order, assigned by the store (the history's cursor). */
+  seq?: number;
   id: string;
   tenantId: string | null;
   address: string;
@@ -69,6 +71,7 @@ const toColumns = (row: SuppressionRow): SuppressionsTable => ({
 });
 
 const toChange = (r: Selectable<SuppressionChangesTable>): SuppressionChangeRow => ({
+  seq: Number(r.seq),
   id: r.id,
   tenantId: nul(r.tenant_id),
   address: r.address,
@@ -163,14 +166,15 @@ export function suppressionsRepository(db: Kysely<Database>) {
         })
         .execute();
     },
-    async changes(tenantId: string | null, f: { address?: string; after?: string; limit: number }): Promise<SuppressionChangeRow[]> {
+    /** Oldest first; `after` is the seq of the last change already read. */
+    async changes(tenantId: string | null, f: { address?: string; after?: number; limit: number }): Promise<SuppressionChangeRow[]> {
       let q = db
         .selectFrom('suppression_changes')
         .selectAll()
         .where('tenant_id', '=', tenantId ?? '');
       if (f.address !== undefined) q = q.where('address', '=', f.address);
-      if (f.after !== undefined) q = q.where('id', '>', f.after);
-      return (await q.orderBy('id').limit(f.limit).execute()).map(toChange);
+      if (f.after !== undefined) q = q.where('seq', '>', f.after);
+      return (await q.orderBy('seq').limit(f.limit).execute()).map(toChange);
     },
     /** The tenant's automatic-suppression policy; undefined when the tenant does not exist. */
     async policy(tenantId: string): Promise<{ hardBounce: boolean; complaint: boolean } | undefined> {
