@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import nodemailer from 'nodemailer';
+import { signDkim } from '../../src/identity/index.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /**
@@ -159,4 +161,14 @@ test('SMTP submissions choose the stream with X-Postwarden-Stream and get the sa
   assert.equal(await headerOf(p, id, 'X-Postwarden-Stream'), undefined, 'the stream header is not sent on');
   assert.equal((await providerPost(p, path)).status, 200);
   assert.equal((await send(p)).body.recipients[0].state, 'suppressed');
+});
+
+test('the DKIM signature of a marketing message covers both unsubscribe fields (RFC 8058 §4)', async (t) => {
+  const p = await startPlatform(t);
+  const sent = await send(p);
+  const raw = (await p.platform.store.messages.body(sent.body.id))!;
+  const key = generateKeyPairSync('ed25519').privateKey;
+  const { headers } = signDkim(raw, [{ domain: 'example.com', selector: 's1', algorithm: 'ed25519', key }], Date.now());
+  const h = /\bh=([^;]+);/.exec(headers.replace(/\r\n[ \t]+/g, ''))?.[1]?.split(':') ?? [];
+  assert.ok(h.includes('list-unsubscribe') && h.includes('list-unsubscribe-post'), h.join(':'));
 });
