@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
-import { type Clock, newId, systemClock } from './core/index.js';
+import { type Clock, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -24,7 +24,16 @@ import {
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
-import { createFeedbackIngest, type FeedbackIngest, loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
+import {
+  createFeedbackIngest,
+  createSuppressions,
+  createUnsubscribe,
+  deriveUnsubscribeKey,
+  type FeedbackIngest,
+  loadDefaultProviderMap,
+  loadDefaultRuleset,
+  type Suppressions,
+} from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
 import { checkHost, createDkimSigner, createDomains, type Domains, deriveVerpKey } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
@@ -51,6 +60,8 @@ export interface Platform {
   domains: Domains;
   accept: Accept;
   spine: Spine;
+  /** The suppression list; the inbound-feedback path calls `suppressions.suppress(…)`. */
+  suppressions: Suppressions;
   deliverer: Deliverer;
   posture: PostureMonitor;
   /** Bounces, complaints and reports: the service behind the inbound MX and POST /v1/feedback. */
@@ -158,6 +169,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     intervalMs: config.posture.intervalMinutes * 60_000,
     onError: (error, domain) => postureLog.warn({ err: error, domain }, 'scheduled DNS posture audit failed'),
   });
+  const suppressions = createSuppressions({ store, clock });
+  const unsubscribe = createUnsubscribe({
+    suppressions,
+    store,
+    clock,
+    keys: [deriveUnsubscribeKey(masterKey)],
+    publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
+  });
   const accept = createAccept({
     store,
     clock,
@@ -165,6 +184,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     limits: config.limits,
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
+    unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
   });
   const feedback = createFeedbackIngest({
     store,
@@ -172,16 +192,15 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ruleset,
     providers,
     verpKeys: [deriveVerpKey(masterKey)],
-    // Interim: the tenant-wide suppression list. Scoped suppression (domain, stream) replaces this
-    // function; the request already carries the scope and the event that caused it.
+    // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent
+    // to it: tenant scope (the tenant's policy may turn either off; suppress() honours it).
     suppress: async (r) => {
-      await store.suppressions.add({
-        id: newId('sup', clock.now()),
+      await suppressions.suppress({
         tenantId: r.tenantId,
         address: r.address,
         reason: r.reason,
-        source: r.sourceEventId,
-        createdAt: clock.now(),
+        sourceEventId: r.sourceEventId,
+        scope: 'tenant',
       });
     },
     reportDomain: config.feedback.reportDomain || hostname,
@@ -199,6 +218,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       spine,
       posture,
       feedback,
+      suppressions,
+      unsubscribe,
       clock,
       idempotencyStore: store,
       ready: () => store.ping(),
@@ -233,6 +254,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     domains,
     accept,
     spine,
+    suppressions,
     deliverer,
     posture,
     feedback,

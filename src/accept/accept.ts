@@ -7,6 +7,9 @@ import {
   PostwardenError,
   type RecipientState,
   type Stream,
+  type SuppressionScope,
+  scopeRank,
+  suppressionApplies,
 } from '../core/index.js';
 import { createBackpressure, createGroupCommitter } from '../queue/index.js';
 import type { MessageRow, RecipientRow, Store, SuppressionRow } from '../store/index.js';
@@ -43,6 +46,11 @@ export interface AcceptDeps {
   sandbox: boolean;
   /** Called after a commit so the local scheduler can pick the work up at once. */
   onAccepted?: () => void;
+  /**
+   * The RFC 2369 / RFC 8058 unsubscribe header fields for one recipient of a marketing or cold
+   * message (the feedback concern signs them); absent, no such headers are added.
+   */
+  unsubscribeHeaders?: (r: { tenantId: string; messageId: string; address: string; domain: string; stream: Stream }) => [string, string][];
 }
 
 export interface AcceptedRecipient {
@@ -50,6 +58,8 @@ export interface AcceptedRecipient {
   email: string;
   state: RecipientState;
   reason?: string;
+  /** Why a suppressed recipient is not sent to. */
+  suppression?: { reason: string; scope: SuppressionScope; domain: string | null; stream: Stream | null; since: number; source: string };
 }
 
 export interface AcceptedMessage {
@@ -90,12 +100,14 @@ export function createAccept(deps: AcceptDeps) {
       store.transaction(async (tx) => {
         const now = clock.now();
         const domains = await tx.domains.findByNames(items.flatMap((p) => domainCandidates(p.env.from.domain)));
-        const suppressed = new Map<string, Map<string, SuppressionRow>>();
+        // Every entry (global, tenant, identity) for the batch's addresses; build() keeps the ones
+        // that apply to each message's From domain and stream.
+        const suppressed = new Map<string, SuppressionRow[]>();
         for (const tenantId of new Set(items.map((p) => p.principal.tenant.id))) {
           const keys = items
             .filter((p) => p.principal.tenant.id === tenantId)
             .flatMap((p) => p.env.recipients.map((r) => addressKey(r.mailbox.address)));
-          suppressed.set(tenantId, await tx.suppressions.find(tenantId, keys));
+          suppressed.set(tenantId, await tx.suppressions.findForAddresses(tenantId, [...new Set(keys)]));
         }
         const results: Committed[] = [];
         const built: Built[] = [];
@@ -167,6 +179,34 @@ export function createAccept(deps: AcceptDeps) {
     }
   }
 
+  /**
+   * RFC 8058 one-click unsubscribe for marketing and cold mail. The link names its recipient, and
+   * the body is stored and signed once per message, so such a message has one recipient (bulk
+   * senders send one message per recipient anyway); transactional mail gets no link.
+   */
+  function unsubscribeFor(
+    p: Principal,
+    messageId: string,
+    stream: Stream,
+    from: Mailbox,
+    recipients: { mailbox: Mailbox }[],
+    path: string,
+  ): [string, string][] | undefined {
+    if (stream === 'transactional' || !deps.unsubscribeHeaders) return undefined;
+    if (recipients.length !== 1) {
+      throw new PostwardenError('VALIDATION_FAILED', `a ${stream} message must have exactly one recipient`, {
+        errors: [
+          {
+            path,
+            message: `${stream} mail carries a one-click unsubscribe link for its recipient (RFC 8058): send one message per recipient`,
+          },
+        ],
+      });
+    }
+    const to = recipients[0]!.mailbox;
+    return deps.unsubscribeHeaders({ tenantId: p.tenant.id, messageId, address: addressKey(to.address), domain: from.domain, stream });
+  }
+
   const newIds = () => {
     const id = newId('msg', clock.now());
     return { id, messageIdHeader: `<${id.toLowerCase()}@${deps.hostname}>` };
@@ -183,7 +223,9 @@ export function createAccept(deps: AcceptDeps) {
       checkRecipientCount(recipients.length, '/to');
       await backpressure.check();
       const ids = newIds();
-      const raw = await composeMessage(req, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
+      const listHeaders = unsubscribeFor(p, ids.id, req.stream, req.from, recipients, '/to');
+      const headers = listHeaders ? { ...withoutListUnsubscribe(req.headers), ...Object.fromEntries(listHeaders) } : req.headers;
+      const raw = await composeMessage({ ...req, headers }, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
       checkSize(p, raw.length);
       takeRate(p);
       const env: Envelope = {
@@ -199,8 +241,14 @@ export function createAccept(deps: AcceptDeps) {
     },
 
     /** An SMTP submission: envelope recipients and the message as received. */
-    async acceptSubmitted(p: Principal, rcpts: Mailbox[], raw: Buffer, stream: Stream = 'transactional'): Promise<AcceptedMessage> {
+    async acceptSubmitted(p: Principal, rcpts: Mailbox[], raw: Buffer, streamArg?: Stream): Promise<AcceptedMessage> {
       const headers = readHeaders(raw);
+      if (headers.streamProblem) {
+        throw new PostwardenError('VALIDATION_FAILED', headers.streamProblem, {
+          errors: [{ path: `/headers/${STREAM_HEADER}`, message: headers.streamProblem }],
+        });
+      }
+      const stream = streamArg ?? headers.stream ?? 'transactional';
       if (!headers.from) {
         throw new PostwardenError('VALIDATION_FAILED', headers.fromProblem ?? 'the From header is invalid', {
           errors: [{ path: '/headers/From', message: headers.fromProblem ?? 'is invalid' }],
@@ -210,7 +258,14 @@ export function createAccept(deps: AcceptDeps) {
       checkRecipientCount(recipients.length, '/envelope/to');
       await backpressure.check();
       const ids = newIds();
-      const prepared = prepareSubmitted(raw, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
+      const listHeaders = unsubscribeFor(p, ids.id, stream, headers.from, recipients, '/envelope/to');
+      const prepared = prepareSubmitted(raw, {
+        messageIdHeader: ids.messageIdHeader,
+        date: new Date(clock.now()),
+        // Ours replace any the client wrote: only our endpoint records the unsubscribe as suppression.
+        drop: [STREAM_HEADER.toLowerCase(), ...(listHeaders ? ['list-unsubscribe', 'list-unsubscribe-post'] : [])],
+        headers: listHeaders ?? [],
+      });
       checkSize(p, prepared.raw.length);
       takeRate(p);
       const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
@@ -234,6 +289,13 @@ export function createAccept(deps: AcceptDeps) {
 
 export type Accept = ReturnType<typeof createAccept>;
 
+/** SMTP submissions choose their stream with this header; it is removed before the message is stored. */
+const STREAM_HEADER = 'X-Postwarden-Stream';
+
+function withoutListUnsubscribe(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).filter(([k]) => !/^list-unsubscribe(-post)?$/i.test(k)));
+}
+
 function senderNotAllowed(from: Mailbox, path: string): PostwardenError {
   return new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${from.domain} is not a sending domain of this tenant`, {
     errors: [{ path, message: `domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains` }],
@@ -249,7 +311,15 @@ interface Built {
 }
 
 /** The rows and first events of one accepted message; suppression decides each recipient's first state. */
-function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number): Built {
+/** The entry that stops this recipient of this message, broadest scope first; undefined when none. */
+function suppressionFor(entries: SuppressionRow[], address: string, env: Envelope): SuppressionRow | undefined {
+  const key = addressKey(address);
+  return entries
+    .filter((e) => e.address === key && suppressionApplies(e, { fromDomain: env.from.domain, stream: env.stream }))
+    .sort((a, b) => scopeRank[a.scope] - scopeRank[b.scope] || a.createdAt - b.createdAt)[0];
+}
+
+function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
   const { principal, env, raw, ids } = p;
   const tenantId = principal.tenant.id;
   const sandbox = p.sandbox;
@@ -288,7 +358,7 @@ function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number)
   const recipients: RecipientRow[] = [];
   const accepted: AcceptedRecipient[] = [];
   for (const r of env.recipients) {
-    const sup = suppressed.get(addressKey(r.mailbox.address));
+    const sup = suppressionFor(suppressed, r.mailbox.address, env);
     const row: RecipientRow = {
       id: newId('rcp', now),
       messageId: ids.id,
@@ -312,10 +382,28 @@ function build(p: Pending, suppressed: Map<string, SuppressionRow>, now: number)
         tenantId,
         messageId: ids.id,
         recipientId: row.id,
-        data: { email: row.address, reason: sup.reason, source: sup.source, suppression_id: sup.id },
+        data: {
+          email: row.address,
+          reason: sup.reason,
+          scope: sup.scope,
+          domain: sup.domain,
+          stream: sup.stream,
+          since: new Date(sup.createdAt).toISOString(),
+          source: sup.source,
+          suppression_id: sup.id,
+        },
       });
-      const reason = `suppressed since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
-      accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason });
+      const where = sup.scope === 'identity' ? ` for ${[sup.domain, sup.stream].filter(Boolean).join(' ')}` : '';
+      const reason = `suppressed (${sup.scope}${where}) since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
+      const suppression = {
+        reason: sup.reason,
+        scope: sup.scope,
+        domain: sup.domain,
+        stream: sup.stream,
+        since: sup.createdAt,
+        source: sup.source,
+      };
+      accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason, suppression });
     } else {
       events.push({
         type: 'recipient.queued',

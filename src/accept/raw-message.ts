@@ -1,6 +1,6 @@
 import libmime from 'libmime';
 import addressparser from 'nodemailer/lib/addressparser';
-import { type Mailbox, parseAddress } from '../core/index.js';
+import { type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
 
 /**
  * The little a submission server must know of a message it relays: the header block only. The body
@@ -13,6 +13,9 @@ export interface RawHeaders {
   subject: string;
   messageId?: string;
   hasDate: boolean;
+  /** X-Postwarden-Stream, when the client chose a stream. */
+  stream?: Stream;
+  streamProblem?: string;
 }
 
 function splitHead(raw: Buffer): { head: string; bodyStart: number; eol: string } {
@@ -56,18 +59,30 @@ export function readHeaders(raw: Buffer): RawHeaders {
   }
   const subject = get('subject')[0];
   if (subject) result.subject = libmime.decodeWords(subject.value);
+  const stream = get('x-postwarden-stream')[0]?.value.toLowerCase();
+  if (stream !== undefined) {
+    if ((streams as readonly string[]).includes(stream)) result.stream = stream as Stream;
+    else result.streamProblem = `X-Postwarden-Stream must be one of ${streams.join(', ')}`;
+  }
   const mid = get('message-id')[0];
   if (mid) result.messageId = mid.value;
   return result;
 }
 
-/** Adds Message-ID and Date when missing and drops Bcc, keeping everything else byte for byte. */
-export function prepareSubmitted(raw: Buffer, add: { messageIdHeader: string; date: Date }): { raw: Buffer; messageIdHeader: string } {
+/**
+ * Adds Message-ID and Date when missing and drops Bcc, keeping everything else byte for byte.
+ * `headers` are added on top and `drop` names (lower-case) further fields to remove.
+ */
+export function prepareSubmitted(
+  raw: Buffer,
+  add: { messageIdHeader: string; date: Date; headers?: [string, string][]; drop?: string[] },
+): { raw: Buffer; messageIdHeader: string } {
   const { head, bodyStart, eol } = splitHead(raw);
   const list = fields(head);
-  const kept = list.filter((f) => f.name !== 'bcc').map((f) => f.raw.replace(/\r\n/g, eol));
+  const dropped = new Set(['bcc', ...(add.drop ?? [])]);
+  const kept = list.filter((f) => !dropped.has(f.name)).map((f) => f.raw.replace(/\r\n/g, eol));
   const existingId = list.find((f) => f.name === 'message-id')?.value;
-  const extra: string[] = [];
+  const extra: string[] = (add.headers ?? []).map(([name, value]) => `${name}: ${value}`);
   if (!existingId) extra.push(`Message-ID: ${add.messageIdHeader}`);
   if (!list.some((f) => f.name === 'date')) extra.push(`Date: ${add.date.toUTCString().replace('GMT', '+0000')}`);
   if (!extra.length && kept.length === list.length) return { raw, messageIdHeader: existingId ?? add.messageIdHeader };

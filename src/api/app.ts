@@ -12,6 +12,8 @@ import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { suppressionRoutes } from './routes/suppressions.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -23,6 +25,9 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     loggerInstance: opts.logger || undefined,
     // A message may be up to maxMessageBytes; base64 attachments inflate by 4/3, JSON adds a little.
     bodyLimit: Math.ceil(s.limits.maxMessageBytes * 1.4) + 65_536,
+    // Path parameters longer than Fastify's 100 default: email addresses (up to 254 octets) and
+    // signed unsubscribe tokens.
+    maxParamLength: 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 
@@ -66,5 +71,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   sandboxRoutes(app, s);
   postureRoutes(app, s);
   feedbackRoutes(app, s);
+  suppressionRoutes(app, s);
+  unsubscribeRoutes(app, s);
   return app;
 }

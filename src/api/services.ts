@@ -1,7 +1,7 @@
 import type { Accept } from '../accept/index.js';
 import type { Clock } from '../core/index.js';
 import type { Spine } from '../events/index.js';
-import type { FeedbackIngest } from '../feedback/index.js';
+import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { Store } from '../store/index.js';
@@ -17,6 +17,8 @@ export interface ApiServices {
   posture: PostureMonitor;
   /** Feedback ingestion (POST /v1/feedback) and its read side (DMARC summary). */
   feedback: FeedbackIngest;
+  suppressions: Suppressions;
+  unsubscribe: Pick<Unsubscribe, 'verify' | 'unsubscribe'>;
   clock: Clock;
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
   idempotencyStore: Pick<Store, 'idempotency'>;

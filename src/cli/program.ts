@@ -7,6 +7,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSuppressions } from './commands/suppressions.js';
 import { registerTenants } from './commands/tenants.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -54,6 +55,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerEvents(program, act);
   registerDns(program, act);
   registerFeedback(program, act);
+  registerSuppressions(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -21,6 +21,11 @@ export const ConfigSchema = Type.Object(
         smtpPort: Port('SMTP submission port (587 in production).', 2587),
         mxPort: Port('Inbound MX port for bounces and reports (25 in production).', 2525),
         hostname: Type.String({ default: 'localhost', description: 'Name this node announces in SMTP greetings and EHLO.' }),
+        publicUrl: Type.String({
+          default: '',
+          description:
+            'Public base URL of the HTTP API (https://mail.example.com), used in links put in mail such as one-click unsubscribe. Empty means http://<hostname>:<httpPort>.',
+        }),
         roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery'), Type.Literal('feedback')]), {
           default: ['api', 'smtp', 'delivery', 'feedback'],
           description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',

@@ -16,6 +16,7 @@ export const eventTypes = [
   'dns.alert',
   'recipient.complained',
   'report.received',
+  'recipient.unsubscribed',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

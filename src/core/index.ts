@@ -7,4 +7,5 @@ export * from './ids.js';
 export * from './result.js';
 export * from './smtp-response.js';
 export * from './states.js';
+export * from './suppression.js';
 export * from './tls-rpt.js';

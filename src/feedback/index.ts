@@ -1,7 +1,8 @@
 /**
- * Feedback: what comes back after sending. Pure parsers and the versioned bounce classifier, and
- * the ingestion service (createFeedbackIngest) that links documents to what we sent, stores them
- * and appends their events; the inbound MX (smtp/) and POST /v1/feedback (api/) call it.
+ * Feedback: what comes back after sending. Pure parsers and the versioned bounce classifier; the
+ * ingestion service (createFeedbackIngest) that links documents to what we sent, stores them and
+ * appends their events (the inbound MX in smtp/ and POST /v1/feedback in api/ call it); and the
+ * suppression list with one-click unsubscribe (services over the store).
  */
 
 export { type ArfReport, type AuthFailureDetails, type FeedbackType, parseArf, parseArfMessage } from './arf.js';
@@ -59,4 +60,23 @@ export {
   type TlsPolicyStats,
 } from './report-summary.js';
 export { defaultProviderMapPath, defaultRulesetPath, loadDefaultProviderMap, loadDefaultRuleset } from './rules-files.js';
+export {
+  createSuppressions,
+  type EntryInput,
+  type SuppressInput,
+  type SuppressionChange,
+  type SuppressionEntry,
+  type SuppressionPolicy,
+  type Suppressions,
+  type SuppressOutcome,
+} from './suppression.js';
+export { csvColumns, type SuppressionJson, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from './suppression-csv.js';
 export { parseTlsRpt, type ReportedResultType, type TlsReport, type TlsReportPolicy, type TlsRptParse } from './tls-rpt.js';
+export { createUnsubscribe, type Unsubscribe, type UnsubscribeDeps } from './unsubscribe.js';
+export {
+  decodeUnsubscribeToken,
+  deriveUnsubscribeKey,
+  encodeUnsubscribeToken,
+  type UnsubscribeClaims,
+  type UnsubscribeDecoded,
+} from './unsubscribe-token.js';

@@ -10,5 +10,5 @@ export type { IdempotencyBegin } from './repositories/idempotency.js';
 export type { MessageRow } from './repositories/messages.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
-export type { SuppressionRow } from './repositories/suppressions.js';
+export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { Tenant } from './repositories/tenants.js';

@@ -12,6 +12,9 @@ export interface TenantsTable {
   max_message_bytes: number | null;
   rate_per_minute: number | null;
   created_at: number;
+  /** Automatic suppression policy (1 = on), see migration 004. */
+  suppress_on_hard_bounce: Generated<number>;
+  suppress_on_complaint: Generated<number>;
 }
 
 export interface ApiKeysTable {
@@ -85,11 +88,36 @@ export interface EventsTable {
 
 export interface SuppressionsTable {
   id: string;
+  /** '' for scope global. */
   tenant_id: string;
+  /** 'global' | 'tenant' | 'identity' */
+  scope: string;
+  /** Identity scope: the sending domain, or '' for any. */
+  domain: string;
+  /** Identity scope: the stream, or '' for any. */
+  stream: string;
   address: string;
   reason: string;
   source: string;
   created_at: number;
+}
+
+export interface SuppressionChangesTable {
+  /** Write order; the history's cursor. */
+  seq: Generated<number>;
+  id: string;
+  tenant_id: string;
+  address: string;
+  /** 'add' | 'repeat' | 'remove' | 'import' */
+  action: string;
+  /** An API key id, 'cli', 'system', 'unsubscribe' or an event id. */
+  actor: string;
+  reason: string | null;
+  source: string | null;
+  /** The entry before and after the change, JSON; null where it did not exist. */
+  before: string | null;
+  after: string | null;
+  at: number;
 }
 
 export interface IdempotencyKeysTable {
@@ -229,6 +257,7 @@ export interface Database {
   recipients: RecipientsTable;
   events: EventsTable;
   suppressions: SuppressionsTable;
+  suppression_changes: SuppressionChangesTable;
   idempotency_keys: IdempotencyKeysTable;
   captured_messages: CapturedMessagesTable;
   dkim_keys: DkimKeysTable;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import type { DialectName } from '../../src/store/index.js';
-import { arf, dsn, forge, rcpt, recentDmarcXml, sendAndDeliver, verpOf } from '../feedback/documents.js';
+import { arf, dsn, forge, rcpt, recentDmarcXml, sendAndDeliver, suppressionsOf, verpOf } from '../feedback/documents.js';
 import { forEachDialect } from '../support/dialects.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
@@ -47,7 +47,7 @@ forEachDialect(
     const ev = view.events.find((e: any) => e.type === 'recipient.bounced');
     assert.equal(ev.id, res.body.events[0].id);
     assert.equal(ev.data.async, true);
-    const sup = await p.platform.store.suppressions.find(p.tenantId, ['bob@example.org']);
+    const sup = await suppressionsOf(p, ['bob@example.org']);
     assert.equal(sup.get('bob@example.org')?.source, ev.id);
   },
   test,

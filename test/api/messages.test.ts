@@ -168,6 +168,9 @@ test('a suppressed recipient is never queued and the answer says why', async (t)
   await p.platform.store.suppressions.add({
     id: 'sup_1',
     tenantId: p.tenantId,
+    scope: 'tenant',
+    domain: null,
+    stream: null,
     address: 'gone@example.net',
     reason: 'hard_bounce',
     source: 'evt_x',

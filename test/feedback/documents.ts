@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { deriveVerpKey, encodeVerp } from '../../src/identity/index.js';
+import type { SuppressionRow } from '../../src/store/index.js';
 import type { TestPlatform } from '../support/platform.js';
 
 /**
@@ -186,4 +187,14 @@ export function dmarcZipEmail(xml: string, to = 'dmarc@pw.test'): Buffer {
       '',
     ].join('\r\n'),
   );
+}
+
+/** Address → its suppression entry in the tenant's list (every scope), for the addresses given. */
+export async function suppressionsOf(p: TestPlatform, addresses: string[]): Promise<Map<string, SuppressionRow>> {
+  const out = new Map<string, SuppressionRow>();
+  for (const address of addresses) {
+    const [row] = await p.platform.store.suppressions.list(p.tenantId, { address });
+    if (row) out.set(address, row);
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import {
   recentDmarcXml,
   type Sent,
   sendAndDeliver,
+  suppressionsOf,
   verpOf,
 } from '../feedback/documents.js';
 import { startDnsServer } from '../support/dns-server.js';
@@ -94,7 +95,7 @@ test('a DSN to a VERP address becomes an async recipient.bounced and suppresses 
   // The state machine is not rewound: delivered stays delivered, the event tells the rest.
   assert.equal(view.recipients.find((r: any) => r.id === rcpt(sent, 'alice@example.org')).state, 'delivered');
 
-  const sup = await p.platform.store.suppressions.find(p.tenantId, ['alice@example.org', 'bob@example.org']);
+  const sup = await suppressionsOf(p, ['alice@example.org', 'bob@example.org']);
   assert.deepEqual([...sup.keys()], ['alice@example.org']);
   assert.equal(sup.get('alice@example.org')!.reason, 'hard_bounce');
   assert.equal(sup.get('alice@example.org')!.source, bounced[0].id, 'the suppression cites the event');
@@ -120,7 +121,7 @@ test('a soft async bounce is recorded without suppressing', async (t) => {
   assert.equal(bounced.length, 1);
   assert.equal(bounced[0]!.data.category, 'mailbox_full');
   assert.equal(bounced[0]!.data.hard, false);
-  assert.equal((await p.platform.store.suppressions.find(p.tenantId, ['carol@example.org'])).size, 0);
+  assert.equal((await suppressionsOf(p, ['carol@example.org'])).size, 0);
 });
 
 test('an ARF complaint to the fbl@ mailbox becomes recipient.complained and suppresses the complainant', async (t) => {
@@ -136,7 +137,7 @@ test('an ARF complaint to the fbl@ mailbox becomes recipient.complained and supp
     { type: complained[0]!.data.feedback_type, ua: complained[0]!.data.user_agent, ip: complained[0]!.data.source_ip },
     { type: 'abuse', ua: 'ExampleFBL/1.0', ip: '192.0.2.1' },
   );
-  const sup = await p.platform.store.suppressions.find(p.tenantId, ['dave@example.org', 'erin@example.org']);
+  const sup = await suppressionsOf(p, ['dave@example.org', 'erin@example.org']);
   assert.deepEqual([...sup.keys()], ['erin@example.org']);
   assert.equal(sup.get('erin@example.org')!.reason, 'complaint');
   assert.equal(sup.get('erin@example.org')!.source, complained[0]!.id);
@@ -212,7 +213,7 @@ test('recipients are checked at RCPT: a forged VERP is 5.1.1, a foreign domain i
 
   // Nothing forged reached the spine or the suppression list.
   assert.equal((await eventsOf(p, sent)).filter((e) => e.type === 'recipient.bounced').length, 0);
-  assert.equal((await p.platform.store.suppressions.find(p.tenantId, ['frank@example.org'])).size, 0);
+  assert.equal((await suppressionsOf(p, ['frank@example.org'])).size, 0);
 });
 
 test('an auto-reply to a VERP address is recorded as such and is never a bounce', async (t) => {
@@ -226,7 +227,7 @@ test('an auto-reply to a VERP address is recorded as such and is never a bounce'
     events.filter((e) => e.type.startsWith('recipient.') && e.type !== 'recipient.queued' && e.type !== 'recipient.delivered'),
     [],
   );
-  assert.equal((await p.platform.store.suppressions.find(p.tenantId, ['grace@example.org'])).size, 0);
+  assert.equal((await suppressionsOf(p, ['grace@example.org'])).size, 0);
   const docs = await p.platform.store.feedback.listDocuments(p.tenantId, { limit: 10 });
   assert.deepEqual(
     docs.map((d) => [d.kind, d.messageId]),

@@ -6,7 +6,7 @@ import type { RecipientRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
 import { problemFor } from '../plugins/problem.js';
 import type { ApiServices } from '../services.js';
-import { eventJson, messageJson, recipientJson } from './json.js';
+import { eventJson, iso, messageJson, recipientJson } from './json.js';
 
 /**
  * POST /v1/messages and /v1/messages/batch, GET /v1/messages[/{id}].
@@ -56,9 +56,24 @@ function acceptedJson(a: AcceptedMessage) {
     status: 'queued',
     stream: a.stream,
     sandbox: a.sandbox,
-    recipients: a.recipients.map((r) => ({ id: r.id, email: r.email, state: r.state, ...(r.reason ? { reason: r.reason } : {}) })),
+    recipients: a.recipients.map((r) => ({
+      id: r.id,
+      email: r.email,
+      state: r.state,
+      ...(r.reason ? { reason: r.reason } : {}),
+      ...(r.suppression ? { suppression: suppressionWhy(r.suppression) } : {}),
+    })),
   };
 }
+
+const suppressionWhy = (x: NonNullable<AcceptedMessage['recipients'][number]['suppression']>) => ({
+  reason: x.reason,
+  scope: x.scope,
+  domain: x.domain,
+  stream: x.stream,
+  since: iso(x.since),
+  source: x.source,
+});
 
 export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
   /** Waits (bounded) until every queued recipient has a first outcome; polls the store so it works across nodes. */
@@ -93,7 +108,11 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
       return reply.code(complete ? 200 : 202).send({
         ...acceptedJson(accepted),
         status: complete ? 'completed' : 'pending',
-        recipients: rows.map(recipientJson),
+        // A suppressed recipient keeps the why of the accept answer.
+        recipients: rows.map((r) => {
+          const why = accepted.recipients.find((a) => a.id === r.id)?.suppression;
+          return { ...recipientJson(r), ...(why ? { suppression: suppressionWhy(why) } : {}) };
+        }),
       });
     },
   );

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database, TenantsTable } from '../schema.js';
 
 export interface Tenant {
@@ -10,7 +10,7 @@ export interface Tenant {
   createdAt: number;
 }
 
-const toTenant = (r: TenantsTable): Tenant => ({
+const toTenant = (r: Selectable<TenantsTable>): Tenant => ({
   id: r.id,
   name: r.name,
   sandbox: r.sandbox === 1,
@@ -42,7 +42,7 @@ export function tenantsRepository(db: Kysely<Database>) {
       return (await db.selectFrom('tenants').selectAll().orderBy('id').execute()).map(toTenant);
     },
     async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name'>>) {
-      const values: Partial<TenantsTable> = {};
+      const values: Updateable<TenantsTable> = {};
       if (patch.name !== undefined) values.name = patch.name;
       if (patch.sandbox !== undefined) values.sandbox = patch.sandbox ? 1 : 0;
       if (patch.maxMessageBytes !== undefined) values.max_message_bytes = patch.maxMessageBytes;

@@ -1,0 +1,103 @@
+import type { SuppressionRow } from '../store/index.js';
+import type { EntryInput } from './suppression.js';
+
+/**
+ * The wire shapes of the suppression list, shared by the API and the CLI so an export from one
+ * imports through the other. Times are ISO 8601 with milliseconds: nothing is rounded away.
+ *
+ * CSV (RFC 4180): a header line naming the columns, in any order; `address` is required, the
+ * others optional (empty = default). Fields with a comma, quote or line break are quoted.
+ */
+export const csvColumns = ['address', 'scope', 'domain', 'stream', 'reason', 'source', 'created_at', 'id'] as const;
+
+export function suppressionJson(e: SuppressionRow) {
+  return {
+    id: e.id,
+    address: e.address,
+    scope: e.scope,
+    domain: e.domain,
+    stream: e.stream,
+    reason: e.reason,
+    source: e.source,
+    created_at: new Date(e.createdAt).toISOString(),
+  };
+}
+export type SuppressionJson = ReturnType<typeof suppressionJson>;
+
+const quote = (v: string) => (/[",\r\n]/.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v);
+
+export function suppressionsToCsv(rows: SuppressionRow[]): string {
+  const lines = [csvColumns.join(',')];
+  for (const r of rows) {
+    const j = suppressionJson(r);
+    lines.push(csvColumns.map((c) => quote(j[c] ?? '')).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** Splits CSV text into records of fields (RFC 4180 §2, tolerant of LF line ends). */
+export function parseCsvRecords(text: string): { records: string[][]; error?: string } {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  let i = 0;
+  const s = text.replace(/^\uFEFF/, '');
+  while (i < s.length) {
+    const ch = s[i]!;
+    if (quoted) {
+      if (ch === '"' && s[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') quoted = false;
+      else field += ch;
+      i++;
+      continue;
+    }
+    if (ch === '"' && field === '') quoted = true;
+    else if (ch === ',') {
+      record.push(field);
+      field = '';
+    } else if (ch === '\n' || ch === '\r') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      if (ch === '\r' && s[i + 1] === '\n') i++;
+    } else field += ch;
+    i++;
+  }
+  if (quoted) return { records, error: `a quoted field opened on record ${records.length + 1} is never closed` };
+  if (field !== '' || record.length) {
+    record.push(field);
+    records.push(record);
+  }
+  return { records: records.filter((r) => !(r.length === 1 && r[0] === '')) };
+}
+
+/**
+ * CSV → rows for import. Row numbers count data rows from 1 (the header is row 0), which is what
+ * the error paths name: `/rows/3/address` is the third line after the header.
+ */
+export function suppressionsFromCsv(text: string): { entries: EntryInput[]; errors: { path: string; message: string }[] } {
+  const { records, error } = parseCsvRecords(text);
+  if (error) return { entries: [], errors: [{ path: '/rows', message: error }] };
+  const header = records[0]?.map((h) => h.trim().toLowerCase());
+  if (!header?.includes('address')) {
+    return {
+      entries: [],
+      errors: [{ path: '/rows/0', message: `the first line must name the columns, at least address (${csvColumns.join(',')})` }],
+    };
+  }
+  const unknown = header.filter((h) => !(csvColumns as readonly string[]).includes(h));
+  if (unknown.length) return { entries: [], errors: [{ path: '/rows/0', message: `unknown column(s) ${unknown.join(', ')}` }] };
+  const errors: { path: string; message: string }[] = [];
+  const entries = records.slice(1).map((rec, i) => {
+    if (rec.length !== header.length)
+      errors.push({ path: `/rows/${i + 1}`, message: `has ${rec.length} fields; the header has ${header.length}` });
+    return Object.fromEntries(header.map((h, k) => [h, rec[k] ?? ''])) as EntryInput;
+  });
+  return { entries, errors };
+}
