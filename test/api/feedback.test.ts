@@ -126,3 +126,21 @@ test('an upload cannot bounce another tenant\u2019s recipients', async (t) => {
   assert.deepEqual(res.body.events, []);
   assert.deepEqual(res.body.suppressed, []);
 });
+
+test('a delay notice (Action: delayed) is recorded but is neither a bounce nor a suppression', async (t) => {
+  const p = await platform(t);
+  const sent = await sendAndDeliver(p, ['fay@example.org']);
+  const doc = dsn(sent, verpOf(p, sent, 'fay@example.org'), 'fay@example.org', {
+    action: 'delayed',
+    status: '4.4.1',
+    diagnostic: '421 4.4.1 Connection timed out',
+  });
+  const res = await upload(p, doc);
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.deepEqual(
+    res.body.recipients.map((r: any) => [r.address, r.action, r.hard]),
+    [['fay@example.org', 'delayed', false]],
+  );
+  assert.deepEqual(res.body.events, []);
+  assert.deepEqual(res.body.suppressed, []);
+});

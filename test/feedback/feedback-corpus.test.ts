@@ -122,6 +122,12 @@ const bounces: Record<string, DsnExpectation> = {
     recipients: [{ address: 'lena@yahoo.com', action: 'failed', code: 554, category: 'bad_mailbox', hard: true, rule: 'yahoo-no-account' }],
     originalMessageId: '<msg_01JCAHHH@example.com>',
   },
+  'outlook-com.eml': {
+    vendor: 'exchange',
+    format: 'rfc3464',
+    recipients: [{ address: 'henry@outlook.com', action: 'failed', status: '5.5.0', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01jcoutlook0000000000000000@example.com>',
+  },
   'amazon-ses.eml': {
     vendor: 'amazon-ses',
     format: 'rfc3464',
