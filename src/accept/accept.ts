@@ -15,6 +15,7 @@ import { createBackpressure, createGroupCommitter } from '../queue/index.js';
 import type { MessageRow, RecipientRow, Store, SuppressionRow } from '../store/index.js';
 import { coveringDomain, domainCandidates, type Principal } from '../tenants/index.js';
 import { composeMessage } from './compose.js';
+import { listUnsubscribeHeaders, STREAM_HEADER, type UnsubscribeHeaders, withoutListUnsubscribe } from './list-unsubscribe.js';
 import { createRateLimiter } from './rate-limit.js';
 import { prepareSubmitted, readHeaders } from './raw-message.js';
 import type { SendRequest } from './send-request.js';
@@ -50,7 +51,7 @@ export interface AcceptDeps {
    * The RFC 2369 / RFC 8058 unsubscribe header fields for one recipient of a marketing or cold
    * message (the feedback concern signs them); absent, no such headers are added.
    */
-  unsubscribeHeaders?: (r: { tenantId: string; messageId: string; address: string; domain: string; stream: Stream }) => [string, string][];
+  unsubscribeHeaders?: UnsubscribeHeaders;
 }
 
 export interface AcceptedRecipient {
@@ -179,33 +180,14 @@ export function createAccept(deps: AcceptDeps) {
     }
   }
 
-  /**
-   * RFC 8058 one-click unsubscribe for marketing and cold mail. The link names its recipient, and
-   * the body is stored and signed once per message, so such a message has one recipient (bulk
-   * senders send one message per recipient anyway); transactional mail gets no link.
-   */
-  function unsubscribeFor(
+  const unsubscribeFor = (
     p: Principal,
     messageId: string,
     stream: Stream,
     from: Mailbox,
     recipients: { mailbox: Mailbox }[],
     path: string,
-  ): [string, string][] | undefined {
-    if (stream === 'transactional' || !deps.unsubscribeHeaders) return undefined;
-    if (recipients.length !== 1) {
-      throw new PostwardenError('VALIDATION_FAILED', `a ${stream} message must have exactly one recipient`, {
-        errors: [
-          {
-            path,
-            message: `${stream} mail carries a one-click unsubscribe link for its recipient (RFC 8058): send one message per recipient`,
-          },
-        ],
-      });
-    }
-    const to = recipients[0]!.mailbox;
-    return deps.unsubscribeHeaders({ tenantId: p.tenant.id, messageId, address: addressKey(to.address), domain: from.domain, stream });
-  }
+  ) => listUnsubscribeHeaders(deps.unsubscribeHeaders, { tenantId: p.tenant.id, messageId, stream, from, recipients, path });
 
   const newIds = () => {
     const id = newId('msg', clock.now());
@@ -288,13 +270,6 @@ export function createAccept(deps: AcceptDeps) {
 }
 
 export type Accept = ReturnType<typeof createAccept>;
-
-/** SMTP submissions choose their stream with this header; it is removed before the message is stored. */
-const STREAM_HEADER = 'X-Postwarden-Stream';
-
-function withoutListUnsubscribe(h: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(h).filter(([k]) => !/^list-unsubscribe(-post)?$/i.test(k)));
-}
 
 function senderNotAllowed(from: Mailbox, path: string): PostwardenError {
   return new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${from.domain} is not a sending domain of this tenant`, {

@@ -223,8 +223,9 @@ export function createSuppressions({ store, clock }: Deps) {
       }
       const errors: FieldError[] = [];
       const source = input.sourceEventId ?? input.source ?? 'system';
+      // A global entry belongs to the operator's list whichever tenant's feedback raised it.
       const entry = entryOf(
-        input.tenantId,
+        input.scope === 'global' ? null : input.tenantId,
         { address: input.address, scope: input.scope, domain: input.domain, stream: input.stream, reason: input.reason, source },
         '',
         { reason: input.reason, source },

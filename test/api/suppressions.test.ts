@@ -194,3 +194,15 @@ test('the automatic-suppression policy is on by default and settable per tenant'
     [['c@example.net', 'tenant', 'complaint']],
   );
 });
+
+test('the OpenAPI document lists the suppression routes, and the unsubscribe routes as public', async (t) => {
+  const p = await startPlatform(t);
+  const openapi = (await fetch(`${p.url}/openapi.json`).then((r) => r.json())) as any;
+  for (const path of ['/v1/suppressions', '/v1/suppressions/export', '/v1/suppressions/import', '/v1/suppressions/history']) {
+    assert.ok(openapi.paths[path], path);
+  }
+  assert.ok(openapi.paths['/v1/suppressions/{address}'].delete);
+  assert.deepEqual(openapi.paths['/v1/unsubscribe/{token}'].post.security, []);
+  const noKey = await fetch(`${p.url}/v1/suppressions`);
+  assert.equal(noKey.status, 401);
+});

@@ -101,6 +101,14 @@ forEachDialect(
       assert.equal(r.added, before.length);
       assert.deepEqual(await s.export(owner), before);
     }
+    const spamtrap = await s.suppress({
+      tenantId: 'ten_1',
+      address: 'trap@example.net',
+      reason: 'complaint',
+      scope: 'global',
+      sourceEventId: 'evt_3',
+    });
+    assert.equal(spamtrap.suppressed && spamtrap.entry.tenantId, null, 'a global entry is the operator’s');
     const tenantCheck = await s.check('ten_1', 'c@example.net', { fromDomain: 'mail.example.com', stream: 'marketing' });
     assert.deepEqual(
       tenantCheck.map((e) => [e.scope, e.reason, e.source]),
