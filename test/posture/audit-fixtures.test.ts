@@ -24,7 +24,8 @@ function normalise(a: AuditResult): unknown {
 function matchFixture(name: string, actual: unknown): void {
   const file = new URL(`../fixtures/posture/${name}`, import.meta.url);
   const text = `${JSON.stringify(actual, null, 2)}\n`;
-  if (process.env.POSTWARDEN_UPDATE_FIXTURES === '1' || !existsSync(file)) writeFileSync(file, text);
+  if (process.env.POSTWARDEN_UPDATE_FIXTURES === '1') writeFileSync(file, text);
+  assert.ok(existsSync(file), `test/fixtures/posture/${name} is missing (POSTWARDEN_UPDATE_FIXTURES=1 writes it)`);
   assert.deepEqual(actual, JSON.parse(readFileSync(file, 'utf8')));
 }
 

@@ -24,6 +24,7 @@ test('the HTML report has no external assets, escapes record text and carries th
   assert.match(html, /^<!DOCTYPE html>/);
   assert.equal(/<(script|link|img|iframe)\b/i.test(html), false, 'no script, stylesheet or image elements');
   assert.equal(/\b(src|href)\s*=\s*["']?\s*(https?:)?\/\//i.test(html), false, 'no http(s) src or href');
+  assert.equal(/url\(|@import/i.test(html), false, 'the inline CSS loads nothing');
   assert.ok(html.includes('&lt;script src=&quot;https://evil.example/x.js&quot;&gt;'), 'record text is escaped');
   assert.ok(html.includes(`<code id="digest">${report.digest}</code>`));
   assert.match(report.digest, /^[0-9a-f]{64}$/);

@@ -17,7 +17,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
-import dnsPacket, { type Answer, type DecodedPacket, type Packet } from 'dns-packet';
+import dnsPacket, { type Answer, type DecodedPacket, type Packet, type RrsigData } from 'dns-packet';
 import type { MxRecord, TlsaRecord } from '../../src/dns/index.js';
 
 export interface ZoneEntry {
@@ -31,6 +31,12 @@ export interface ZoneEntry {
   NS?: string[];
   PTR?: string[];
   SOA?: { mname: string; rname: string; serial: number; minimum?: number };
+  /** DNSSEC (test/support/dnssec-signer.ts fills these): keys at the apex, signatures per RRset. */
+  DNSKEY?: { flags: number; algorithm: number; key: Buffer }[];
+  /** Sent with the RRset they cover when the query sets DO (RFC 4035 §3.1.1). */
+  RRSIG?: RrsigData[];
+  /** This name's link in the NSEC chain; sent (signed) with negative answers when DO is set (RFC 4035 §3.1.3). */
+  NSEC?: { nextDomain: string; rrtypes: string[] };
 }
 
 /** Owner name → records. Names are case-insensitive, with or without the trailing dot. */
@@ -258,6 +264,7 @@ function buildReply(query: DecodedPacket, zone: Map<string, ZoneEntry>, opts: Dn
       reply.answers.push(...found.answers);
       rcode = found.nxdomain ? RCODE.NXDOMAIN : RCODE.NOERROR;
       if (!found.positive && !opts.omitSoa) reply.authorities.push(soaFor(zone, found.lastName, opts.negativeTtl ?? 300));
+      if (dnssecOk) addDnssec(zone, reply, found, opts.ttl ?? 300);
       const auth = opts.authenticated;
       ad = (dnssecOk || query.flag_ad) && (auth === true || (Array.isArray(auth) && auth.map(normalise).includes(name)));
     }
@@ -302,6 +309,72 @@ function lookupZone(zone: Map<string, ZoneEntry>, qname: string, type: string, t
   return { answers, nxdomain: false, positive: false, lastName: name };
 }
 
+/**
+ * With DO set: the RRSIGs of every RRset in the answer and authority sections, and for a negative
+ * answer the NSEC records that prove it (RFC 4035 §3.1.3): the name's own NSEC for NODATA, the NSEC
+ * covering the name and the one covering the wildcard for NXDOMAIN. Only zones that carry NSEC and
+ * RRSIG data (a signed test zone) get any of this.
+ */
+function addDnssec(
+  zone: Map<string, ZoneEntry>,
+  reply: { answers: Answer[]; authorities: Answer[] },
+  found: ZoneAnswer,
+  ttl: number,
+): void {
+  if (!found.positive) {
+    const nsecs = found.nxdomain
+      ? [coveringNsec(zone, found.lastName), coveringNsec(zone, `*.${apexOf(zone, found.lastName) ?? ''}`)]
+      : [zone.get(found.lastName)?.NSEC ? found.lastName : undefined];
+    for (const owner of new Set(nsecs)) {
+      const nsec = owner ? zone.get(owner)?.NSEC : undefined;
+      if (owner && nsec) reply.authorities.push({ type: 'NSEC', name: owner, ttl, data: nsec });
+    }
+  }
+  for (const section of [reply.answers, reply.authorities]) {
+    const sets = new Set(section.map((a) => `${normalise(a.name)}\u0000${a.type}`));
+    for (const key of sets) {
+      const [owner, type] = key.split('\u0000') as [string, string];
+      for (const sig of zone.get(owner)?.RRSIG ?? [])
+        if (sig.typeCovered === type) section.push({ type: 'RRSIG', name: owner, ttl, data: sig });
+    }
+  }
+}
+
+/** RFC 4034 §6.1 canonical order: compare label by label from the right, as lower-case bytes. */
+export function canonicalCompare(a: string, b: string): number {
+  const la = normalise(a).split('.').reverse();
+  const lb = normalise(b).split('.').reverse();
+  for (let i = 0; i < Math.min(la.length, lb.length); i++) {
+    const c = Buffer.compare(Buffer.from(la[i]!), Buffer.from(lb[i]!));
+    if (c !== 0) return c;
+  }
+  return la.length - lb.length;
+}
+
+function apexOf(zone: Map<string, ZoneEntry>, name: string): string | undefined {
+  const labels = name.split('.');
+  for (let i = 0; i < labels.length; i++) {
+    const owner = labels.slice(i).join('.');
+    if (zone.get(owner)?.DNSKEY) return owner;
+  }
+  return undefined;
+}
+
+/** The NSEC whose owner sorts before `name` and whose next name after it (the chain wraps at the apex). */
+function coveringNsec(zone: Map<string, ZoneEntry>, name: string): string | undefined {
+  let best: string | undefined;
+  for (const [owner, entry] of zone) {
+    if (!entry.NSEC || canonicalCompare(owner, name) > 0) continue;
+    if (!best || canonicalCompare(owner, best) > 0) best = owner;
+  }
+  return best;
+}
+
+/** The answers the server sends for one name and type (the signer signs exactly these). */
+export function zoneRecords(entry: ZoneEntry, name: string, type: string, ttl: number): Answer[] {
+  return recordsOf(entry, normalise(name), type, ttl);
+}
+
 function recordsOf(entry: ZoneEntry, name: string, type: string, ttl: number): Answer[] {
   switch (type) {
     case 'A':
@@ -324,6 +397,12 @@ function recordsOf(entry: ZoneEntry, name: string, type: string, ttl: number): A
       }));
     case 'SOA':
       return entry.SOA ? [{ type, name, ttl, data: { ...entry.SOA, minimum: entry.SOA.minimum ?? ttl } }] : [];
+    case 'DNSKEY':
+      return (entry.DNSKEY ?? []).map((data) => ({ type, name, ttl, data }));
+    case 'RRSIG':
+      return (entry.RRSIG ?? []).map((data) => ({ type, name, ttl, data }));
+    case 'NSEC':
+      return entry.NSEC ? [{ type, name, ttl, data: entry.NSEC }] : [];
     default:
       return [];
   }
