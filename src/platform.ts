@@ -25,7 +25,7 @@ import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
 import { loadDefaultProviderMap, loadDefaultRuleset } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
-import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
+import { createDkimSigner, createSendingIdentity, type Domains, type IdentityMonitor } from './identity/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants } from './tenants/index.js';
@@ -52,6 +52,8 @@ export interface Platform {
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
+  /** Verification and DKIM rotation schedule (started with the delivery role; tests call tick()). */
+  identityMonitor: IdentityMonitor;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -68,17 +70,46 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
 
   const d = config.delivery;
-  const domains = createDomains({
+  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const id = config.identity;
+  const identity = createSendingIdentity({
     store,
     tenants,
     clock,
     masterKey,
-    dkim: { algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'] },
+    resolver,
+    liveResolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock, cache: false }),
+    sandbox: config.sandbox,
+    dkim: {
+      algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'],
+      rotationDays: id.dkimRotationDays,
+      overlapDays: id.dkimOverlapDays,
+    },
+    verifyIntervalMs: id.verifyIntervalMinutes * 60_000,
+    platform: {
+      bounceLabel: id.bounceLabel,
+      reportDomain: config.feedback.reportDomain || hostname,
+      inboundMxHost: id.inboundMxHost || hostname,
+      spfInclude: id.spfInclude,
+      sendingIps: id.sendingIps,
+      hostname,
+      trackingHost: id.trackingHost,
+      trackingLabel: id.trackingLabel,
+    },
+    log: log.child({ concern: 'identity' }),
   });
-  const signer = createDkimSigner({ store, masterKey, clock, threads: d.dkimThreads, log: log.child({ concern: 'dkim' }) });
+  const domains = identity.domains;
+  const signer = createDkimSigner({
+    store,
+    masterKey,
+    clock,
+    threads: d.dkimThreads,
+    log: log.child({ concern: 'dkim' }),
+    // Sandbox mail is never signed or sent: no DNS for it.
+    ...(config.sandbox ? {} : { activatePending: domains.activatePublished }),
+  });
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);
-  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
   const transport =
     opts.transport ??
     createSmtpTransport({
@@ -109,6 +140,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       timeouts: { connectMs: d.connectTimeoutMs, greetingMs: d.commandTimeoutMs, commandMs: d.commandTimeoutMs, dataMs: d.dataTimeoutMs },
       idleMs: d.idleSeconds * 1000,
       metrics,
+      envelopeFrom: identity.returnPath,
     });
   const deliverer = createDeliverer({
     store,
@@ -137,6 +169,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     limits: config.limits,
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
+    identity: identity.accept,
   });
   const api = await buildApi(
     {
@@ -175,6 +208,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     api,
     log,
     masterKey,
+    identityMonitor: identity.monitor,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number } = {};
@@ -184,11 +218,15 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
-      if (runsDelivery) deliverer.start();
+      if (runsDelivery) {
+        deliverer.start();
+        identity.monitor.start();
+      }
       return out;
     },
     async stop() {
       if (started) {
+        identity.monitor.stop();
         await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
         await transport.close?.();

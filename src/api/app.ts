@@ -10,6 +10,7 @@ import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { tenantRoutes } from './routes/tenant.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -53,7 +54,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } },
     async (request) => {
       const t = request.principal!.tenant;
-      return { id: t.id, name: t.name, sandbox: t.sandbox, scopes: request.principal!.scopes };
+      return { id: t.id, name: t.name, sandbox: t.sandbox, alignment: t.alignmentPolicy, scopes: request.principal!.scopes };
     },
   );
 
@@ -62,5 +63,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);
+  tenantRoutes(app, s);
   return app;
 }

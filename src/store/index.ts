@@ -9,4 +9,4 @@ export type { IdempotencyBegin } from './repositories/idempotency.js';
 export type { MessageRow } from './repositories/messages.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { SuppressionRow } from './repositories/suppressions.js';
-export type { Tenant } from './repositories/tenants.js';
+export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';

@@ -12,6 +12,8 @@ export interface TenantsTable {
   max_message_bytes: number | null;
   rate_per_minute: number | null;
   created_at: number;
+  /** 'warn' | 'reject': what a send whose expected DMARC alignment fails gets. */
+  alignment_policy: string;
 }
 
 export interface ApiKeysTable {
@@ -32,6 +34,12 @@ export interface DomainsTable {
   tenant_id: string;
   name: string;
   created_at: number;
+  /** JSON array of streams allowed to send as this domain; NULL: all. */
+  streams: string | null;
+  /** JSON of the last DNS verification report. */
+  verification: string | null;
+  checked_at: number | null;
+  verified_at: number | null;
 }
 
 export interface MessagesTable {
@@ -47,6 +55,8 @@ export interface MessagesTable {
   source: string;
   sandbox: number;
   created_at: number;
+  /** JSON: return path and expected alignment at accept time; NULL for messages accepted before. */
+  identity: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -131,6 +141,10 @@ export interface DkimKeysTable {
   created_at: number;
   activated_at: number | null;
   retired_at: number | null;
+  /** 'all' or a stream name: what the selector signs for. */
+  purpose: string;
+  /** Last time the key's TXT record was seen in DNS with this public key. */
+  verified_at: number | null;
 }
 
 export interface Database {
