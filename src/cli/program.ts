@@ -1,10 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerDkim } from './commands/dkim.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEvents } from './commands/events.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSpf } from './commands/spf.js';
 import { registerTenants } from './commands/tenants.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -47,6 +49,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerTenants(program, act);
   registerKeys(program, act);
   registerDomains(program, act);
+  registerDkim(program, act);
+  registerSpf(program, act);
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);
