@@ -33,7 +33,7 @@ export interface SendingIdentityDeps {
   dkim: { algorithms: readonly DkimAlgorithm[]; rotationDays: number; overlapDays: number };
   verifyIntervalMs: number;
   platform: PlatformIdentity;
-  /** How long a From domain's DMARC modes and signing domain are trusted (default 5 minutes). */
+  /** How long a From domain's DMARC modes and signing domain are trusted (default 60 s, as the signer's key cache). */
   cacheTtlMs?: number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
@@ -70,7 +70,7 @@ const MAX_CACHED = 10_000;
 
 export function createSendingIdentity(deps: SendingIdentityDeps) {
   const { store, clock, resolver } = deps;
-  const ttl = deps.cacheTtlMs ?? 300_000;
+  const ttl = deps.cacheTtlMs ?? 60_000;
   const domains = createDomains({
     store,
     tenants: deps.tenants,
