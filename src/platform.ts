@@ -35,7 +35,7 @@ import {
   type Suppressions,
 } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
-import { checkHost, createDkimSigner, createDomains, type Domains, deriveVerpKey } from './identity/index.js';
+import { checkHost, createDkimSigner, createSendingIdentity, type Domains, deriveVerpKey, type IdentityMonitor } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
@@ -69,6 +69,8 @@ export interface Platform {
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
+  /** Verification and DKIM rotation schedule (started with the delivery role; tests call tick()). */
+  identityMonitor: IdentityMonitor;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -85,14 +87,44 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
 
   const d = config.delivery;
-  const domains = createDomains({
+  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const id = config.identity;
+  const identity = createSendingIdentity({
     store,
     tenants,
     clock,
     masterKey,
-    dkim: { algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'] },
+    resolver,
+    liveResolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock, cache: false }),
+    sandbox: config.sandbox,
+    dkim: {
+      algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'],
+      rotationDays: id.dkimRotationDays,
+      overlapDays: id.dkimOverlapDays,
+    },
+    verifyIntervalMs: id.verifyIntervalMinutes * 60_000,
+    platform: {
+      bounceLabel: id.bounceLabel,
+      reportDomain: config.feedback.reportDomain || hostname,
+      inboundMxHost: id.inboundMxHost || hostname,
+      spfInclude: id.spfInclude,
+      sendingIps: id.sendingIps,
+      hostname,
+      trackingHost: id.trackingHost,
+      trackingLabel: id.trackingLabel,
+    },
+    log: log.child({ concern: 'identity' }),
   });
-  const signer = createDkimSigner({ store, masterKey, clock, threads: d.dkimThreads, log: log.child({ concern: 'dkim' }) });
+  const domains = identity.domains;
+  const signer = createDkimSigner({
+    store,
+    masterKey,
+    clock,
+    threads: d.dkimThreads,
+    log: log.child({ concern: 'dkim' }),
+    // Sandbox mail is never signed or sent: no DNS for it.
+    ...(config.sandbox ? {} : { activatePending: domains.activatePublished }),
+  });
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);
   const sharedCounter = chooseSharedCounter({
@@ -102,7 +134,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     store,
     clock,
   });
-  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
   const ruleset = loadDefaultRuleset();
   const providers = loadDefaultProviderMap();
   const transport =
@@ -137,6 +168,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       idleMs: d.idleSeconds * 1000,
       metrics,
       log: log.child({ concern: 'delivery' }),
+      envelopeFrom: identity.returnPath,
     });
   const deliverer = createDeliverer({
     store,
@@ -185,6 +217,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
     unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
+    identity: identity.accept,
   });
   const feedback = createFeedbackIngest({
     store,
@@ -261,6 +294,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     api,
     log,
     masterKey,
+    identityMonitor: identity.monitor,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -273,11 +307,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
       if (runsDelivery && config.posture.monitor) posture.start();
+      if (runsDelivery) {
+        deliverer.start();
+        identity.monitor.start();
+      }
       return out;
     },
     async stop() {
       if (started) {
         await Promise.all([api.close(), submission?.close(), mx?.close()]);
+        identity.monitor.stop();
+        await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();
         await posture.stop();
         await transport.close?.();

@@ -52,6 +52,18 @@ export interface AcceptDeps {
    * message (the feedback concern signs them); absent, no such headers are added.
    */
   unsubscribeHeaders?: UnsubscribeHeaders;
+  /**
+   * The sending identity of a From domain: return path and expected alignment (identity implements
+   * it; platform.ts wires it). Absent: messages carry no identity.
+   */
+  identity?: { describe(input: { fromDomain: string; sandbox: boolean }): Promise<AcceptIdentity> };
+}
+
+/** What accept needs of a message's identity; the rest is stored and published as it is. */
+export interface AcceptIdentity {
+  return_path_domain: string;
+  alignment: { dmarc_would_pass: boolean; spf: { envelope_domain: string; header_from: string }; dkim: { signing_domains: string[] } };
+  problems: string[];
 }
 
 export interface AcceptedRecipient {
@@ -88,6 +100,7 @@ interface Pending {
   /** JSON path of the sender, for the error when its domain is not the tenant's. */
   senderPath: string;
   sandbox: boolean;
+  identity?: AcceptIdentity;
 }
 
 type Committed = AcceptedMessage | PostwardenError;
@@ -113,8 +126,18 @@ export function createAccept(deps: AcceptDeps) {
         const results: Committed[] = [];
         const built: Built[] = [];
         for (const p of items) {
-          if (!coveringDomain(p.principal.tenant.id, p.env.from.domain, domains)) {
+          const covering = coveringDomain(p.principal.tenant.id, p.env.from.domain, domains);
+          if (!covering) {
             results.push(senderNotAllowed(p.env.from, p.senderPath));
+            continue;
+          }
+          // Lanes stay apart: a domain restricted to some streams refuses the others.
+          if (covering.streams?.length && !covering.streams.includes(p.env.stream)) {
+            results.push(streamNotAllowed(p, covering.name, covering.streams));
+            continue;
+          }
+          if (p.identity && !p.identity.alignment.dmarc_would_pass && p.principal.tenant.alignmentPolicy === 'reject') {
+            results.push(misaligned(p, p.identity));
             continue;
           }
           const b = build(p, suppressed.get(p.principal.tenant.id)!, now);
@@ -153,6 +176,8 @@ export function createAccept(deps: AcceptDeps) {
   }
 
   async function commit(p: Pending): Promise<AcceptedMessage> {
+    // Outside the batch transaction: it may ask DNS (cached), and no commit should wait on that.
+    if (deps.identity) p.identity = await deps.identity.describe({ fromDomain: p.env.from.domain, sandbox: p.sandbox });
     const r = await committer.submit(p);
     if (r instanceof PostwardenError) {
       rates.give(p.principal.tenant.id);
@@ -271,6 +296,25 @@ export function createAccept(deps: AcceptDeps) {
 
 export type Accept = ReturnType<typeof createAccept>;
 
+function streamNotAllowed(p: Pending, domain: string, allowed: string[]): PostwardenError {
+  const path = p.env.source === 'api' ? '/stream' : p.senderPath;
+  return new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${domain} may send only on the ${allowed.join(', ')} stream(s)`, {
+    errors: [{ path, message: `stream ${p.env.stream} is not allowed for ${domain} (allowed: ${allowed.join(', ')})` }],
+    domain,
+    streams: allowed,
+  });
+}
+
+function misaligned(p: Pending, identity: AcceptIdentity): PostwardenError {
+  const a = identity.alignment;
+  return new PostwardenError('SENDER_MISALIGNED', `a message from ${a.spf.header_from} would fail DMARC: ${identity.problems.join('; ')}`, {
+    errors: [{ path: p.senderPath, message: identity.problems.join('; ') }],
+    header_from: a.spf.header_from,
+    return_path_domain: a.spf.envelope_domain,
+    dkim_domains: a.dkim.signing_domains,
+  });
+}
+
 function senderNotAllowed(from: Mailbox, path: string): PostwardenError {
   return new PostwardenError('SENDER_DOMAIN_NOT_ALLOWED', `${from.domain} is not a sending domain of this tenant`, {
     errors: [{ path, message: `domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains` }],
@@ -311,6 +355,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     source: env.source,
     sandbox,
     createdAt: now,
+    identity: p.identity ? { ...p.identity } : null,
   };
   const events: NewEvent[] = [
     {
@@ -327,6 +372,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         message_id_header: ids.messageIdHeader,
         sandbox,
         api_key: principal.keyId,
+        ...(p.identity ? { identity: p.identity } : {}),
       },
     },
   ];

@@ -13,6 +13,7 @@ import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
+import { tenantRoutes } from './routes/tenant.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { ApiServices } from './services.js';
 
@@ -60,7 +61,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } },
     async (request) => {
       const t = request.principal!.tenant;
-      return { id: t.id, name: t.name, sandbox: t.sandbox, scopes: request.principal!.scopes };
+      return { id: t.id, name: t.name, sandbox: t.sandbox, alignment: t.alignmentPolicy, scopes: request.principal!.scopes };
     },
   );
 
@@ -73,5 +74,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   feedbackRoutes(app, s);
   suppressionRoutes(app, s);
   unsubscribeRoutes(app, s);
+  tenantRoutes(app, s);
   return app;
 }

@@ -114,7 +114,31 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
   try {
     const tenants = createTenants({ store, clock: systemClock });
     const algorithms: ('rsa-2048' | 'ed25519')[] = config.delivery.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'];
-    return await fn(tenants, createDomains({ store, tenants, clock: systemClock, masterKey, dkim: { algorithms } }));
+    const id = config.identity;
+    const { createResolver } = await import('../dns/index.js');
+    const { hostname: osHostname } = await import('node:os');
+    const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
+    const domains = createDomains({
+      store,
+      tenants,
+      clock: systemClock,
+      masterKey,
+      dkim: { algorithms, rotationDays: id.dkimRotationDays, overlapDays: id.dkimOverlapDays },
+      sandbox: config.sandbox,
+      // Verification wants what DNS says now, not a cached answer.
+      resolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock: systemClock, cache: false }),
+      platform: {
+        bounceLabel: id.bounceLabel,
+        reportDomain: config.feedback.reportDomain || hostname,
+        inboundMxHost: id.inboundMxHost || hostname,
+        spfInclude: id.spfInclude,
+        sendingIps: id.sendingIps,
+        hostname,
+        trackingHost: id.trackingHost,
+        trackingLabel: id.trackingLabel,
+      },
+    });
+    return await fn(tenants, domains);
   } finally {
     await store.close();
   }

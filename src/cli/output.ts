@@ -26,6 +26,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   MALFORMED_REQUEST: exitCodes.dataErr,
   UNSUPPORTED_MEDIA_TYPE: exitCodes.dataErr,
   SENDER_DOMAIN_NOT_ALLOWED: exitCodes.dataErr,
+  SENDER_MISALIGNED: exitCodes.dataErr,
   MESSAGE_TOO_LARGE: exitCodes.dataErr,
   TOO_MANY_RECIPIENTS: exitCodes.dataErr,
   IDEMPOTENCY_CONFLICT: exitCodes.dataErr,

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEvents } from './commands/events.js';
@@ -7,6 +8,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
+import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
 import { registerTenants } from './commands/tenants.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
@@ -50,6 +52,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerTenants(program, act);
   registerKeys(program, act);
   registerDomains(program, act);
+  registerDkim(program, act);
+  registerSpf(program, act);
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);

@@ -181,6 +181,44 @@ export const ConfigSchema = Type.Object(
           description:
             'Label of the return-path subdomain under each sending domain (bounces.example.com): VERP envelope senders and async bounces live there.',
         }),
+        spfInclude: Type.String({
+          default: '',
+          description:
+            "Domain whose SPF record lists the platform's sending IPs (include:<this> in tenants' records). Empty: the records list sendingIps, or a:server.hostname.",
+        }),
+        sendingIps: Type.Array(Type.String(), {
+          default: [],
+          description:
+            'Public IPv4/IPv6 addresses (or CIDR ranges) mail leaves from, for the SPF records tenants publish when spfInclude is empty.',
+        }),
+        inboundMxHost: Type.String({
+          default: '',
+          description: "Host of the platform's inbound MX that the return-path subdomains point at. Empty: server.hostname.",
+        }),
+        trackingHost: Type.String({
+          default: '',
+          description: 'Host that the optional tracking CNAME (<trackingLabel>.<domain>) points at. Empty: no tracking record is proposed.',
+        }),
+        trackingLabel: Type.String({
+          default: 'track',
+          pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$',
+          description: 'Label of the optional tracking CNAME under each sending domain.',
+        }),
+        verifyIntervalMinutes: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: "How often every domain's DNS records are checked again (and pending DKIM keys activated once published).",
+        }),
+        dkimRotationDays: Type.Integer({
+          minimum: 0,
+          default: 180,
+          description: 'Age of the signing DKIM key after which a new selector is created and published (0: never rotate automatically).',
+        }),
+        dkimOverlapDays: Type.Integer({
+          minimum: 0,
+          default: 7,
+          description: 'How long a replaced DKIM key stays published (and valid) after the new one starts signing, before it is retired.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -44,6 +44,11 @@ export const errorCatalogue = {
     meaning: "The From address's domain is not a sending domain of this tenant.",
     smtp: { code: 550, enhanced: '5.7.1' },
   },
+  SENDER_MISALIGNED: {
+    status: 422,
+    meaning: "The message would fail DMARC alignment (RFC 7489 §3.1) and the tenant's alignment policy is reject.",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
   NOT_FOUND: { status: 404, meaning: 'The resource does not exist or is not visible to this tenant.' },
   CONFLICT: { status: 409, meaning: 'The resource already exists.' },
   IDEMPOTENCY_CONFLICT: {

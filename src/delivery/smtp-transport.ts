@@ -38,8 +38,11 @@ export interface SmtpTransportDeps {
   idleMs: number;
   metrics?: DeliveryMetrics;
   log?: Pick<Logger, 'warn'>;
-  /** The envelope sender (return path) of a message; the identity work gives it a VERP address. */
-  envelopeFrom?: (job: DeliveryJob) => string;
+  /**
+   * The envelope sender (return path) per recipient: identity gives each its own VERP address, so
+   * recipients that share a sender go in one transaction and a VERP sender means one per recipient.
+   */
+  envelopeFrom?: (job: DeliveryJob, recipient: DeliveryJob['recipients'][number]) => string;
 }
 
 type Opened = SessionResult;
@@ -256,10 +259,16 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     async deliver(job) {
       const signedMsg = await deps.signer.sign(job.body, domainOf(job.message.from));
       const dkim = { dkim: signedMsg.signatures.map((s) => `${s.algorithm} d=${s.domain} s=${s.selector}`) };
-      const envelopeFrom = deps.envelopeFrom?.(job) ?? job.message.from;
-      const byDomain = new Map<string, DeliveryJob['recipients']>();
-      for (const r of job.recipients) byDomain.set(r.domain, [...(byDomain.get(r.domain) ?? []), r]);
-      const results = await Promise.all([...byDomain].map(([domain, rs]) => deliverDomain(signedMsg.raw, domain, rs, envelopeFrom, dkim)));
+      // One transaction per (recipient domain, envelope sender).
+      const groups = new Map<string, { domain: string; from: string; rs: DeliveryJob['recipients'] }>();
+      for (const r of job.recipients) {
+        const from = deps.envelopeFrom?.(job, r) ?? job.message.from;
+        const key = `${r.domain}\n${from}`;
+        const g = groups.get(key) ?? { domain: r.domain, from, rs: [] };
+        g.rs.push(r);
+        groups.set(key, g);
+      }
+      const results = await Promise.all([...groups.values()].map((g) => deliverDomain(signedMsg.raw, g.domain, g.rs, g.from, dkim)));
       const outcomes = results.flat();
       for (const o of outcomes) deps.metrics?.outcomes.inc({ site: o.site ?? 'none', kind: o.kind });
       return outcomes;

@@ -40,6 +40,12 @@ export interface DkimSignerDeps {
   /** Starts one signing thread; injected by tests to watch or kill threads. */
   spawnWorker?: () => Worker;
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * Called when no candidate domain has an active key: activates pending keys whose record is
+   * already published (identity's activatePublished), so mail sent right after publishing is
+   * signed without waiting for the verification schedule. Resolves with how many it activated.
+   */
+  activatePending?: (domainNames: string[]) => Promise<number>;
 }
 
 export interface DkimSignatureInfo {
@@ -118,7 +124,10 @@ export function createDkimSigner(deps: DkimSignerDeps): DkimSigner {
 
   async function load(domain: string): Promise<OpenKey[]> {
     const candidates = domainCandidates(domain);
-    const rows = await store.dkimKeys.activeFor(candidates);
+    let rows = await store.dkimKeys.activeFor(candidates);
+    if (!rows.length && deps.activatePending && (await deps.activatePending(candidates)) > 0) {
+      rows = await store.dkimKeys.activeFor(candidates);
+    }
     // The most specific candidate with an active key signs; rows come newest-activated first.
     const owner = candidates.find((c) => rows.some((r) => r.domain === c));
     const chosen = dkimAlgorithms.flatMap((alg) => rows.find((r) => r.domain === owner && r.algorithm === alg) ?? []);

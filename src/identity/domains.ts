@@ -1,22 +1,38 @@
-import { type Clock, newId, validationError } from '../core/index.js';
+import { type Clock, streams as knownStreams, newId, PostwardenError, validationError } from '../core/index.js';
+import type { Resolver } from '../dns/index.js';
 import { sealSecret } from '../governance/index.js';
-import type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus, DomainRow, Store } from '../store/index.js';
+import type { DkimAlgorithm, DkimKeyRow, DomainRow, Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 import { dkimDnsName, dkimKeyAad, dkimTxtValue, generateDkimKey, isDkimAlgorithm, nextSelector } from './dkim-keys.js';
+import { type DomainRecord, domainRecords, type PlatformIdentity } from './domain-records.js';
+import { checkRecord, type DomainVerification, verifyDomainRecords } from './domain-verification.js';
 
 /**
- * Sending domains with their DKIM keys. Adding a domain generates its first key(s), sealed with the
- * master key and active at once, and returns the TXT records to publish. Verification-gated activation
- * and rotation build on these rows later (the identity issue); nothing here rotates.
+ * Sending domains with their DKIM keys and the DNS records they publish.
+ *
+ * Key lifecycle (docs/identity.md has the timeline):
+ *   pending ──(its TXT record is found in DNS)──► active ──(a newer key of its algorithm has been
+ *   active for the overlap window)──► retired
+ * A key signs only when active, so no message is signed with a key receivers cannot fetch. In
+ * sandbox (node-wide, or the tenant) nothing leaves the machine, so keys are active at once.
+ * Rotation creates the next selector as pending; the signer switches to it (newest active key of
+ * each algorithm signs) only once verification activates it; the old key stays published and
+ * active-but-unused for the overlap window, so mail signed just before the switch still verifies
+ * while in flight, and is then retired with a recommendation to remove its record.
  */
 
 export interface DomainsDeps {
-  store: Pick<Store, 'dkimKeys' | 'transaction'>;
-  tenants: Pick<Tenants, 'addDomain' | 'getDomain' | 'removeDomain'>;
+  store: Pick<Store, 'dkimKeys' | 'domains' | 'transaction'>;
+  tenants: Pick<Tenants, 'addDomain' | 'getDomain' | 'removeDomain'> & { getTenant(id: string): Promise<{ sandbox: boolean }> };
   clock: Clock;
   masterKey: Buffer;
   /** Keys made for a new domain: RSA-2048, optionally with Ed25519 for RFC 8463 dual signing. */
-  dkim: { algorithms: readonly DkimAlgorithm[] };
+  dkim: { algorithms: readonly DkimAlgorithm[]; rotationDays?: number; overlapDays?: number };
+  /** Where verification looks; absent: verification is refused (CLI commands that never need it). */
+  resolver?: Resolver;
+  platform?: PlatformIdentity;
+  /** Node-wide sandbox: keys are active at once. */
+  sandbox?: boolean;
 }
 
 export interface DkimRecordInfo {
@@ -28,21 +44,21 @@ export interface DkimRecordInfo {
   dnsValue: string;
 }
 
-export interface DnsRecord {
-  type: 'TXT';
-  name: string;
-  value: string;
-  /** Why it must be published, in a sentence. */
-  why: string;
-  selector: string;
-  algorithm: DkimAlgorithm;
-  status: DkimKeyStatus;
-}
+export type DnsRecord = DomainRecord;
 
 export interface AddedDomain {
   domain: DomainRow;
   dkim: DkimRecordInfo[];
 }
+
+export interface ScheduleReport {
+  verified: string[];
+  activated: string[];
+  created: string[];
+  retired: string[];
+}
+
+const DAY = 86_400_000;
 
 const recordInfo = (k: Pick<DkimKeyRow, 'selector' | 'algorithm' | 'domain' | 'publicKey'>): DkimRecordInfo => ({
   selector: k.selector,
@@ -50,6 +66,16 @@ const recordInfo = (k: Pick<DkimKeyRow, 'selector' | 'algorithm' | 'domain' | 'p
   dnsName: dkimDnsName(k.selector, k.domain),
   dnsValue: dkimTxtValue(k.algorithm, k.publicKey),
 });
+
+export function parseStreams(value: unknown, path = '/streams'): string[] | null {
+  if (value === undefined || value === null) return null;
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((s) => s.trim()) : null;
+  const bad = list?.find((s) => !(knownStreams as readonly string[]).includes(s));
+  if (!list || bad !== undefined) {
+    throw validationError([{ path, message: `must be a list of ${knownStreams.join(', ')}${bad ? ` (not ${String(bad)})` : ''}` }]);
+  }
+  return list.length ? [...new Set(list as string[])] : null;
+}
 
 export function createDomains(deps: DomainsDeps) {
   const { store, tenants, clock, masterKey } = deps;
@@ -59,39 +85,123 @@ export function createDomains(deps: DomainsDeps) {
     // RSA stays: RFC 8463 §5 advises dual signing because many verifiers do not know Ed25519 yet.
     throw validationError([{ path: '/dkim/algorithms', message: "must be ['rsa-2048'] or ['rsa-2048', 'ed25519']" }]);
   }
+  const rotationMs = (deps.dkim.rotationDays ?? 180) * DAY;
+  const overlapMs = (deps.dkim.overlapDays ?? 7) * DAY;
+
+  async function newKeys(domain: DomainRow, algs: readonly DkimAlgorithm[], status: 'pending' | 'active'): Promise<DkimKeyRow[]> {
+    // Keys first: RSA generation takes ~100 ms (off the event loop), and no transaction waits on it.
+    const materials = await Promise.all(algs.map((a) => generateDkimKey(a)));
+    const now = clock.now();
+    const taken = (await store.dkimKeys.listByDomain(domain.id)).map((k) => k.selector);
+    // Ids sort by time, then at random within a millisecond: sorted, the keys list in creation order.
+    const ids = materials.map(() => newId('dk', now)).sort();
+    return materials.map((m, i) => {
+      const id = ids[i]!;
+      const selector = nextSelector(taken, now);
+      taken.push(selector);
+      return {
+        id,
+        tenantId: domain.tenantId,
+        domainId: domain.id,
+        domain: domain.name,
+        selector,
+        algorithm: m.algorithm,
+        privateKey: sealSecret(Buffer.from(m.privateKeyPem, 'utf8'), masterKey, dkimKeyAad(id)),
+        publicKey: m.publicKey,
+        status,
+        createdAt: now,
+        activatedAt: status === 'active' ? now : null,
+        retiredAt: null,
+        purpose: 'all',
+        verifiedAt: null,
+      };
+    });
+  }
+
+  async function insertKeys(rows: DkimKeyRow[]): Promise<void> {
+    await store.transaction(async (tx) => {
+      for (const row of rows) await tx.dkimKeys.insert(row);
+    });
+  }
+
+  function platformOf(): PlatformIdentity {
+    if (!deps.platform) throw new PostwardenError('INTERNAL', 'the platform identity (report domain, inbound MX) is not configured here');
+    return deps.platform;
+  }
+
+  function resolverOf(): Resolver {
+    if (!deps.resolver) throw new PostwardenError('INTERNAL', 'no DNS resolver is configured for verification');
+    return deps.resolver;
+  }
+
+  async function recordsOf(domain: DomainRow): Promise<DomainRecord[]> {
+    return domainRecords(domain.name, await store.dkimKeys.listByDomain(domain.id), platformOf());
+  }
+
+  /** Verifies a domain's records, stores the report, and activates pending keys whose record is there. */
+  async function verifyRow(domain: DomainRow, activated: string[] = []): Promise<DomainVerification> {
+    const keys = await store.dkimKeys.listByDomain(domain.id);
+    const report = await verifyDomainRecords(resolverOf(), domain.name, domainRecords(domain.name, keys, platformOf()), clock.now());
+    const now = clock.now();
+    for (const check of report.records) {
+      if (check.kind !== 'dkim' || check.status !== 'ok') continue;
+      const key = keys.find((k) => k.selector === check.selector);
+      if (!key) continue;
+      await store.dkimKeys.markVerified(key.id, now);
+      if (key.status === 'pending') {
+        await store.dkimKeys.setStatus(key.id, 'active', now);
+        activated.push(`${key.selector}._domainkey.${key.domain}`);
+      }
+    }
+    // The key statuses may have changed: report them as they are now.
+    const after = await store.dkimKeys.listByDomain(domain.id);
+    for (const check of report.records) {
+      const key = after.find((k) => k.selector === check.selector);
+      if (key) check.keyStatus = key.status;
+    }
+    await store.domains.setVerification(domain.id, report, now, report.verified ? now : (domain.verifiedAt ?? null));
+    return report;
+  }
+
+  /** Rotation and retirement for one domain; returns what changed. */
+  async function rotateRow(domain: DomainRow, report: ScheduleReport, force = false): Promise<DkimKeyRow[]> {
+    const now = clock.now();
+    const keys = await store.dkimKeys.listByDomain(domain.id);
+    const due: DkimAlgorithm[] = [];
+    for (const alg of algorithms) {
+      const active = keys
+        .filter((k) => k.algorithm === alg && k.status === 'active')
+        .sort((a, b) => (b.activatedAt ?? 0) - (a.activatedAt ?? 0));
+      const pending = keys.some((k) => k.algorithm === alg && k.status === 'pending');
+      const newest = active[0];
+      // Retire older active keys once the newest has signed for the overlap window.
+      if (newest) {
+        for (const old of active.slice(1)) {
+          if ((newest.activatedAt ?? now) + overlapMs <= now) {
+            await store.dkimKeys.setStatus(old.id, 'retired', now);
+            report.retired.push(`${old.selector}._domainkey.${old.domain}`);
+          }
+        }
+      }
+      if (pending) continue;
+      if (force || (rotationMs > 0 && newest && (newest.activatedAt ?? newest.createdAt) + rotationMs <= now)) due.push(alg);
+    }
+    if (!due.length) return [];
+    const rows = await newKeys(domain, due, 'pending');
+    await insertKeys(rows);
+    for (const r of rows) report.created.push(`${r.selector}._domainkey.${r.domain}`);
+    return rows;
+  }
 
   return {
-    async addDomain(tenantId: string, name: string): Promise<AddedDomain> {
-      // Keys first: RSA generation takes ~100 ms (off the event loop), and no transaction waits on it.
-      const materials = await Promise.all(algorithms.map((a) => generateDkimKey(a)));
-      const domain = await tenants.addDomain(tenantId, name);
-      const now = clock.now();
-      const taken: string[] = [];
-      // Ids sort by time, then at random within a millisecond: sorted, the keys list in creation order.
-      const ids = materials.map(() => newId('dk', now)).sort();
-      const rows: DkimKeyRow[] = materials.map((m, i) => {
-        const id = ids[i]!;
-        const selector = nextSelector(taken, now);
-        taken.push(selector);
-        return {
-          id,
-          tenantId,
-          domainId: domain.id,
-          domain: domain.name,
-          selector,
-          algorithm: m.algorithm,
-          privateKey: sealSecret(Buffer.from(m.privateKeyPem, 'utf8'), masterKey, dkimKeyAad(id)),
-          publicKey: m.publicKey,
-          status: 'active',
-          createdAt: now,
-          activatedAt: now,
-          retiredAt: null,
-        };
-      });
+    async addDomain(tenantId: string, name: string, opts: { streams?: unknown } = {}): Promise<AddedDomain> {
+      const streams = parseStreams(opts.streams);
+      const tenant = await tenants.getTenant(tenantId);
+      const domain = await tenants.addDomain(tenantId, name, streams);
+      let rows: DkimKeyRow[];
       try {
-        await store.transaction(async (tx) => {
-          for (const row of rows) await tx.dkimKeys.insert(row);
-        });
+        rows = await newKeys(domain, algorithms, deps.sandbox || tenant.sandbox ? 'active' : 'pending');
+        await insertKeys(rows);
       } catch (e) {
         // A domain without its keys would send unsigned; take it back so adding it again works.
         await tenants.removeDomain(tenantId, domain.id).catch(() => undefined);
@@ -100,22 +210,79 @@ export function createDomains(deps: DomainsDeps) {
       return { domain, dkim: rows.map(recordInfo) };
     },
 
-    /** The DKIM TXT records a tenant's domain must publish: every key that is not retired. */
+    /** Every record the domain should publish (and retired DKIM records to remove), with why. */
     async dnsRecords(tenantId: string, domainId: string): Promise<DnsRecord[]> {
+      return recordsOf(await tenants.getDomain(tenantId, domainId));
+    },
+
+    async setStreams(tenantId: string, domainId: string, value: unknown): Promise<DomainRow> {
+      const streams = parseStreams(value);
       const domain = await tenants.getDomain(tenantId, domainId);
-      const keys = (await store.dkimKeys.listByDomain(domain.id)).filter((k) => k.status !== 'retired');
-      return keys.map((k) => {
-        const info = recordInfo(k);
-        return {
-          type: 'TXT',
-          name: info.dnsName,
-          value: info.dnsValue,
-          selector: k.selector,
-          algorithm: k.algorithm,
-          status: k.status,
-          why: `DKIM public key (${k.algorithm}) for selector ${k.selector}: receivers fetch it to verify signatures with d=${k.domain} (RFC 6376 §3.6.2)`,
-        };
-      });
+      await store.domains.setStreams(domain.id, streams);
+      return { ...domain, streams };
+    },
+
+    /** Checks every record in live DNS now; pending DKIM keys whose record is found start signing. */
+    async verify(tenantId: string, domainId: string): Promise<DomainVerification> {
+      return verifyRow(await tenants.getDomain(tenantId, domainId));
+    },
+
+    async listKeys(tenantId: string, domainId: string): Promise<DkimKeyRow[]> {
+      const domain = await tenants.getDomain(tenantId, domainId);
+      return store.dkimKeys.listByDomain(domain.id);
+    },
+
+    /**
+     * Starts a rotation now: a new pending selector per algorithm (unless one is already pending).
+     * Nothing switches until its record verifies.
+     */
+    async rotate(tenantId: string, domainId: string): Promise<DkimKeyRow[]> {
+      const domain = await tenants.getDomain(tenantId, domainId);
+      const rows = await rotateRow(domain, { verified: [], activated: [], created: [], retired: [] }, true);
+      if (!rows.length) {
+        throw new PostwardenError('CONFLICT', `a new DKIM key of ${domain.name} is already waiting for its DNS record`, {
+          errors: [{ path: '/domain', message: 'publish the pending selector (see the domain records) and verify' }],
+        });
+      }
+      return rows;
+    },
+
+    /**
+     * Activates pending keys of these domains whose record is already in DNS. The signer and accept
+     * call it when a domain has no active key, so mail sent right after publishing is signed.
+     */
+    async activatePublished(domainNames: readonly string[]): Promise<number> {
+      if (!deps.resolver) return 0;
+      const pending = await store.dkimKeys.withStatus(domainNames, 'pending');
+      let n = 0;
+      const now = clock.now();
+      for (const key of pending) {
+        const [record] = domainRecords(key.domain, [key], platformOf());
+        if (!record || (await checkRecord(deps.resolver, record)).status !== 'ok') continue;
+        await store.dkimKeys.markVerified(key.id, now);
+        await store.dkimKeys.setStatus(key.id, 'active', now);
+        n++;
+      }
+      return n;
+    },
+
+    /**
+     * The scheduled pass: verify domains whose last check is older than `intervalMs` (or that have a
+     * pending key), then rotate keys older than the rotation age and retire keys past the overlap.
+     */
+    async runSchedule(intervalMs: number): Promise<ScheduleReport> {
+      const report: ScheduleReport = { verified: [], activated: [], created: [], retired: [] };
+      const now = clock.now();
+      for (const domain of await store.domains.listAll()) {
+        const keys = await store.dkimKeys.listByDomain(domain.id);
+        const stale = (domain.checkedAt ?? 0) + intervalMs <= now;
+        if (deps.resolver && (stale || keys.some((k) => k.status === 'pending'))) {
+          await verifyRow(domain, report.activated);
+          report.verified.push(domain.name);
+        }
+        await rotateRow(domain, report);
+      }
+      return report;
     },
   };
 }

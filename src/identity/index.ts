@@ -46,11 +46,17 @@ export type {
   DmarcUri,
 } from './dmarc-record.js';
 export { formatDmarcRecord, isDmarcRecord, parseDmarcRecord, parseDmarcUri } from './dmarc-record.js';
-export type { AddedDomain, DkimRecordInfo, DnsRecord, Domains, DomainsDeps } from './domains.js';
-export { createDomains } from './domains.js';
+export type { DomainRecord, DomainRecordKind, PlatformIdentity } from './domain-records.js';
+export { dmarcRecordValue, domainRecords, platformSpfRecord, platformSpfTerms } from './domain-records.js';
+export type { DomainVerification, RecordCheck, RecordStatus } from './domain-verification.js';
+export { checkRecord, verifyDomainRecords } from './domain-verification.js';
+export type { AddedDomain, DkimRecordInfo, DnsRecord, Domains, DomainsDeps, ScheduleReport } from './domains.js';
+export { createDomains, parseStreams } from './domains.js';
 export type { FindingSeverity, IdentityFinding } from './finding.js';
 export type { DmarcLookup, DmarcLookupOutcome, OrgDomainMethod, OrgDomainOptions, OrgDomainResult } from './org-domain.js';
 export { lookupDmarc, organizationalDomain, organizationalDomainByPsl, treeWalkNames } from './org-domain.js';
+export type { IdentityMonitor, MessageIdentity, SendingIdentity, SendingIdentityDeps } from './sending-identity.js';
+export { createSendingIdentity } from './sending-identity.js';
 export type { CheckHostInput, SpfCheckResult, SpfDeps, SpfIdentityInput, SpfLimits, SpfResultCode } from './spf.js';
 export { checkHost, checkSpf, defaultSpfLimits, malformedDomain } from './spf.js';
 export type { SpfAnalysis, SpfAnalysisOptions, SpfFetch, SpfRecordAnalysis, SpfTermAnalysis } from './spf-analysis.js';

@@ -32,6 +32,7 @@ const wireText: Record<ErrorCode, WireText> = {
   ENCRYPTION_REQUIRED: 'Encryption required for requested authentication mechanism',
   FORBIDDEN: 'Not authorized',
   SENDER_DOMAIN_NOT_ALLOWED: 'Sender domain not allowed for this account',
+  SENDER_MISALIGNED: 'Sender identity not aligned (DMARC); message refused by policy',
   NOT_FOUND: 'Not found',
   CONFLICT: 'Already exists',
   IDEMPOTENCY_CONFLICT: 'Request conflicts with an earlier one',

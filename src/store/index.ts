@@ -11,4 +11,4 @@ export type { MessageRow } from './repositories/messages.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
-export type { Tenant } from './repositories/tenants.js';
+export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';

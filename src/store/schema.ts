@@ -15,6 +15,8 @@ export interface TenantsTable {
   /** Automatic suppression policy (1 = on), see migration 004. */
   suppress_on_hard_bounce: Generated<number>;
   suppress_on_complaint: Generated<number>;
+  /** 'warn' | 'reject': what a send whose expected DMARC alignment fails gets. */
+  alignment_policy: string;
 }
 
 export interface ApiKeysTable {
@@ -35,6 +37,12 @@ export interface DomainsTable {
   tenant_id: string;
   name: string;
   created_at: number;
+  /** JSON array of streams allowed to send as this domain; NULL: all. */
+  streams: string | null;
+  /** JSON of the last DNS verification report. */
+  verification: string | null;
+  checked_at: number | null;
+  verified_at: number | null;
 }
 
 export interface MessagesTable {
@@ -50,6 +58,8 @@ export interface MessagesTable {
   source: string;
   sandbox: number;
   created_at: number;
+  /** JSON: return path and expected alignment at accept time; NULL for messages accepted before. */
+  identity: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -159,6 +169,10 @@ export interface DkimKeysTable {
   created_at: number;
   activated_at: number | null;
   retired_at: number | null;
+  /** 'all' or a stream name: what the selector signs for. */
+  purpose: string;
+  /** Last time the key's TXT record was seen in DNS with this public key. */
+  verified_at: number | null;
 }
 
 export interface RateWindowsTable {

@@ -36,6 +36,7 @@ export function createTenants({ store, clock }: TenantsDeps) {
         maxMessageBytes: null,
         ratePerMinute: null,
         createdAt: clock.now(),
+        alignmentPolicy: 'warn',
       };
       await store.tenants.insert(tenant);
       return tenant;
@@ -49,7 +50,13 @@ export function createTenants({ store, clock }: TenantsDeps) {
 
     listTenants: () => store.tenants.list(),
 
-    async updateTenant(id: string, patch: { sandbox?: boolean; maxMessageBytes?: number | null; ratePerMinute?: number | null }) {
+    async updateTenant(
+      id: string,
+      patch: { sandbox?: boolean; maxMessageBytes?: number | null; ratePerMinute?: number | null; alignmentPolicy?: 'warn' | 'reject' },
+    ) {
+      if (patch.alignmentPolicy !== undefined && patch.alignmentPolicy !== 'warn' && patch.alignmentPolicy !== 'reject') {
+        throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
+      }
       await this.getTenant(id);
       await store.tenants.update(id, patch);
       return this.getTenant(id);
@@ -97,7 +104,7 @@ export function createTenants({ store, clock }: TenantsDeps) {
       return { tenant, keyId: key.id, scopes: key.scopes as Scope[] };
     },
 
-    async addDomain(tenantId: string, name: string): Promise<DomainRow> {
+    async addDomain(tenantId: string, name: string, streams: string[] | null = null): Promise<DomainRow> {
       const domain = typeof name === 'string' ? normaliseDomain(name) : null;
       if (!domain) throw validationError([{ path: '/name', message: 'must be a domain name such as example.com' }]);
       const existing = await store.domains.findByName(domain);
@@ -110,7 +117,7 @@ export function createTenants({ store, clock }: TenantsDeps) {
           },
         );
       }
-      const row: DomainRow = { id: newId('dom', clock.now()), tenantId, name: domain, createdAt: clock.now() };
+      const row: DomainRow = { id: newId('dom', clock.now()), tenantId, name: domain, createdAt: clock.now(), streams };
       await store.domains.insert(row);
       return row;
     },

@@ -30,9 +30,10 @@ for (const dual of [false, true]) {
     // Publish what the API says to publish for the domain the harness registered.
     const domains = await p.request('GET', '/v1/domains');
     const domain = await p.request('GET', `/v1/domains/${domains.body.data[0].id}`);
-    assert.equal(domain.body.dns_records.length, dual ? 2 : 1);
+    const dkimRecords = domain.body.dns_records.filter((r: { kind: string }) => r.kind === 'dkim');
+    assert.equal(dkimRecords.length, dual ? 2 : 1);
     const zone = { ...dns.zone };
-    for (const r of domain.body.dns_records) zone[r.name] = { TXT: [r.value] };
+    for (const r of dkimRecords) zone[r.name] = { TXT: [r.value] };
     dns.setZone(zone);
 
     for (const from of ['Acme <hello@example.com>', 'news@news.example.com']) {

@@ -7,12 +7,25 @@ import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import type { TestContext } from 'node:test';
 import { dkimVerify } from 'mailauth';
-import { createDomains, type DkimAlgorithm } from '../../src/identity/index.js';
+import { createResolver } from '../../src/dns/index.js';
+import { createDomains, type DkimAlgorithm, type PlatformIdentity } from '../../src/identity/index.js';
 import type { DialectName } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
 import { fakeClock } from '../support/clock.js';
 import { openStore } from '../support/dialects.js';
 import { startDnsServer } from '../support/dns-server.js';
+
+/** The platform names the record tests expect (what startPlatform's config yields). */
+export const testPlatformIdentity: PlatformIdentity = {
+  bounceLabel: 'bounces',
+  reportDomain: 'pw.test',
+  inboundMxHost: 'mx.pw.test',
+  spfInclude: '',
+  sendingIps: ['192.0.2.25'],
+  hostname: 'pw.test',
+  trackingHost: '',
+  trackingLabel: 'track',
+};
 
 export interface DkimWorldOptions {
   dialect?: DialectName;
@@ -25,8 +38,19 @@ export async function dkimWorld(t: TestContext, opts: DkimWorldOptions = {}) {
   const masterKey = randomBytes(32);
   const tenants = createTenants({ store, clock });
   const tenant = await tenants.createTenant({ name: 'acme' });
-  const domains = createDomains({ store, tenants, clock, masterKey, dkim: { algorithms: opts.algorithms ?? ['rsa-2048'] } });
   const dns = await startDnsServer(t, {});
+  // Sandbox: keys sign at once, as these tests exercise signing rather than activation (that is
+  // test/identity/dkim-lifecycle.test.ts).
+  const domains = createDomains({
+    store,
+    tenants,
+    clock,
+    masterKey,
+    dkim: { algorithms: opts.algorithms ?? ['rsa-2048'] },
+    sandbox: true,
+    resolver: createResolver({ servers: [dns.address], timeoutMs: 2000, clock }),
+    platform: testPlatformIdentity,
+  });
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers([dns.address]);
 
@@ -34,7 +58,7 @@ export async function dkimWorld(t: TestContext, opts: DkimWorldOptions = {}) {
   async function addDomain(name: string, tenantId = tenant.id) {
     const added = await domains.addDomain(tenantId, name);
     const zone = { ...dns.zone };
-    for (const r of await domains.dnsRecords(tenantId, added.domain.id)) zone[r.name] = { TXT: [r.value] };
+    for (const r of await domains.dnsRecords(tenantId, added.domain.id)) if (r.kind === 'dkim') zone[r.name] = { TXT: [r.value] };
     dns.setZone(zone);
     return added;
   }

@@ -161,3 +161,24 @@ test('a regular unauthorized sender is flagged for review without blocking', () 
   assert.equal(warning.evidence.name, 'newsletter-tool.example');
   assert.equal(advice.unknownSources[0]!.name, 'newsletter-tool.example');
 });
+
+test('three months of daily data walk none → quarantine t=y → quarantine, then a failing CRM holds and says why', () => {
+  // October at p=none, clean: start quarantining in testing mode.
+  const oct = month({ start: '2026-10-01', days: 31 });
+  const first = adviseDmarcPolicy(oct.aggregates, oct.platform, { p: 'none', since: '2026-09-01' });
+  assert.deepEqual([first.action, first.next, first.proposed?.p, first.proposed?.t], ['advance', 'quarantine-testing', 'quarantine', 'y']);
+  assert.match(first.reasons[0]!.message, /14 days/);
+
+  // November at quarantine; t=y since Nov 1, clean: drop the testing flag.
+  const nov = month({ start: '2026-11-01', days: 30 });
+  const second = adviseDmarcPolicy(nov.aggregates, nov.platform, { p: 'quarantine', testing: true, since: '2026-11-01' });
+  assert.deepEqual([second.action, second.current, second.next], ['advance', 'quarantine-testing', 'quarantine']);
+
+  // December at quarantine since Dec 1, but the CRM's DKIM broke on Dec 24: stay, and name it.
+  const dec = month({ start: '2026-12-01', days: 31, crmFailures: { '2026-12-24': 40, '2026-12-25': 12 } });
+  const third = adviseDmarcPolicy(dec.aggregates, dec.platform, { p: 'quarantine', since: '2026-12-01' });
+  assert.deepEqual([third.action, third.current, third.next], ['hold', 'quarantine', 'quarantine']);
+  const why = third.reasons.find((r) => r.id === 'dmarc-advisor.authorized-failing')!;
+  assert.equal(why.evidence.lastFailure, '2026-12-25');
+  assert.match(why.message, /crm\.example \(52 failing\)/);
+});

@@ -1,12 +1,52 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { DkimKeyRow, DomainRecord, DomainVerification } from '../../identity/index.js';
 import type { DomainRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
 
-const domainJson = (d: DomainRow) => ({ id: d.id, name: d.name, created_at: iso(d.createdAt) });
+const domainJson = (d: DomainRow) => ({
+  id: d.id,
+  name: d.name,
+  streams: d.streams ?? null,
+  created_at: iso(d.createdAt),
+  checked_at: iso(d.checkedAt ?? null),
+  verified_at: iso(d.verifiedAt ?? null),
+});
+const recordJson = (r: DomainRecord) => ({
+  id: r.id,
+  kind: r.kind,
+  type: r.type,
+  name: r.name,
+  value: r.value,
+  why: r.why,
+  required: r.required,
+  action: r.action,
+  ...(r.selector ? { selector: r.selector, algorithm: r.algorithm, status: r.keyStatus } : {}),
+});
+const verificationJson = (v: DomainVerification) => ({
+  domain: v.domain,
+  checked_at: iso(v.checkedAt),
+  verified: v.verified,
+  records: v.records.map((r) => ({ ...recordJson(r), status: r.status, found: r.found, ...(r.detail ? { detail: r.detail } : {}) })),
+});
+export const dkimKeyJson = (k: DkimKeyRow) => ({
+  id: k.id,
+  domain: k.domain,
+  selector: k.selector,
+  algorithm: k.algorithm,
+  purpose: k.purpose ?? 'all',
+  status: k.status,
+  created_at: iso(k.createdAt),
+  activated_at: iso(k.activatedAt),
+  verified_at: iso(k.verifiedAt ?? null),
+  retired_at: iso(k.retiredAt),
+});
 const Id = Type.Object({ id: Type.String() });
+const Streams = Type.Array(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')]), {
+  description: 'Streams that may send as this domain; absent or empty: all.',
+});
 
 export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
   app.post(
@@ -15,14 +55,16 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
       config: { scope: 'admin' },
       schema: {
         tags: ['domains'],
-        summary: 'Add a sending domain; the answer lists the DNS records to publish (DKIM keys are generated now)',
-        body: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+        summary: 'Add a sending domain; the answer lists every DNS record to publish, each with why',
+        body: Type.Object({ name: Type.String({ minLength: 1 }), streams: Type.Optional(Streams) }, { additionalProperties: false }),
       },
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const added = await s.domains.addDomain(p.tenant.id, (request.body as { name: string }).name);
-      return reply.code(201).send({ ...domainJson(added.domain), dns_records: await s.domains.dnsRecords(p.tenant.id, added.domain.id) });
+      const body = request.body as { name: string; streams?: string[] };
+      const added = await s.domains.addDomain(p.tenant.id, body.name, { streams: body.streams });
+      const records = await s.domains.dnsRecords(p.tenant.id, added.domain.id);
+      return reply.code(201).send({ ...domainJson(added.domain), dns_records: records.map(recordJson) });
     },
   );
   app.get('/v1/domains', { config: { scope: 'read' }, schema: { tags: ['domains'], summary: 'List sending domains' } }, async (request) => {
@@ -32,8 +74,71 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get('/v1/domains/:id', { config: { scope: 'read' }, schema: { tags: ['domains'], params: Id } }, async (request) => {
     const p = principalOf(request);
     const d = await s.tenants.getDomain(p.tenant.id, (request.params as { id: string }).id);
-    return { ...domainJson(d), dns_records: await s.domains.dnsRecords(p.tenant.id, d.id) };
+    const records = await s.domains.dnsRecords(p.tenant.id, d.id);
+    return {
+      ...domainJson(d),
+      dns_records: records.map(recordJson),
+      verification: d.verification ? verificationJson(d.verification as DomainVerification) : null,
+    };
   });
+  app.patch(
+    '/v1/domains/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['domains'],
+        summary: 'Restrict a domain to streams (null or [] lifts the restriction)',
+        params: Id,
+        body: Type.Object({ streams: Type.Union([Streams, Type.Null()]) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      const d = await s.domains.setStreams(
+        p.tenant.id,
+        (request.params as { id: string }).id,
+        (request.body as { streams: unknown }).streams,
+      );
+      return domainJson(d);
+    },
+  );
+  app.post(
+    '/v1/domains/:id/verify',
+    {
+      config: { scope: 'admin' },
+      schema: { tags: ['domains'], summary: 'Check every record in live DNS now; per record: ok, missing, mismatch or error', params: Id },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      return verificationJson(await s.domains.verify(p.tenant.id, (request.params as { id: string }).id));
+    },
+  );
+  app.get(
+    '/v1/domains/:id/dkim',
+    { config: { scope: 'read' }, schema: { tags: ['domains'], summary: "The domain's DKIM selectors and their lifecycle", params: Id } },
+    async (request) => {
+      const p = principalOf(request);
+      return { data: (await s.domains.listKeys(p.tenant.id, (request.params as { id: string }).id)).map(dkimKeyJson) };
+    },
+  );
+  app.post(
+    '/v1/domains/:id/dkim/rotate',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['domains'],
+        summary: 'Start a DKIM rotation: a new pending selector to publish; signing switches once it verifies',
+        params: Id,
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      const id = (request.params as { id: string }).id;
+      const created = await s.domains.rotate(p.tenant.id, id);
+      const records = (await s.domains.dnsRecords(p.tenant.id, id)).filter((r) => created.some((k) => r.selector === k.selector));
+      return reply.code(201).send({ data: created.map(dkimKeyJson), dns_records: records.map(recordJson) });
+    },
+  );
   app.delete('/v1/domains/:id', { config: { scope: 'admin' }, schema: { tags: ['domains'], params: Id } }, async (request, reply) => {
     const p = principalOf(request);
     await s.tenants.removeDomain(p.tenant.id, (request.params as { id: string }).id);

@@ -17,6 +17,7 @@ export function messageJson(m: MessageRow) {
     source: m.source,
     sandbox: m.sandbox,
     created_at: iso(m.createdAt),
+    identity: m.identity ?? null,
   };
 }
 

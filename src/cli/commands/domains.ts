@@ -1,31 +1,95 @@
 import type { Command } from 'commander';
+import type { DomainRecord, Domains, DomainVerification } from '../../identity/index.js';
+import type { DomainRow } from '../../store/index.js';
+import type { Tenants } from '../../tenants/index.js';
 import type { Act } from '../context.js';
 import { withDomains, withTenants } from '../context.js';
 import { table } from '../output.js';
 import { domainJson } from '../wire.js';
 
-/** `postwarden domains add|list`: the domains a tenant may send as, straight in the store. */
+/** `postwarden domains add|list|verify`: the domains a tenant may send as, straight in the store. */
+export const recordJson = (r: DomainRecord) => ({
+  id: r.id,
+  kind: r.kind,
+  type: r.type,
+  name: r.name,
+  value: r.value,
+  why: r.why,
+  required: r.required,
+  action: r.action,
+  ...(r.selector ? { selector: r.selector, algorithm: r.algorithm, status: r.keyStatus } : {}),
+});
+
+export const verificationJson = (v: DomainVerification) => ({
+  domain: v.domain,
+  checked_at: new Date(v.checkedAt).toISOString(),
+  verified: v.verified,
+  records: v.records.map((r) => ({ ...recordJson(r), status: r.status, found: r.found, ...(r.detail ? { detail: r.detail } : {}) })),
+});
+
+export function verificationLines(v: DomainVerification): string[] {
+  return [
+    `${v.domain}: ${v.verified ? 'verified' : 'NOT verified'}`,
+    ...table([
+      ['STATUS', 'TYPE', 'NAME', 'FOUND'],
+      ...v.records.map((r) => [r.status.toUpperCase(), r.type, r.name, r.found ? r.found.join(' | ').slice(0, 80) : '-']),
+    ]),
+    ...v.records.filter((r) => r.status !== 'ok').map((r) => `  ${r.name} ${r.type}: ${r.detail ?? r.status}; publish "${r.value}"`),
+  ];
+}
+
+/** A domain given by id (dom_…) or by name. */
+export async function findDomain(tenants: Tenants, tenantId: string, idOrName: string): Promise<DomainRow> {
+  if (idOrName.startsWith('dom_')) return tenants.getDomain(tenantId, idOrName);
+  const name = idOrName.toLowerCase().replace(/\.$/, '');
+  const d = (await tenants.listDomains(tenantId)).find((x) => x.name === name);
+  return d ?? tenants.getDomain(tenantId, idOrName);
+}
+
+export function recordLines(records: DomainRecord[]): string[] {
+  return records.map((r) => `  ${r.action === 'remove' ? 'REMOVE ' : ''}${r.name} ${r.type} "${r.value}"\n      ${r.why}`);
+}
+
 export function registerDomains(program: Command, act: Act): void {
   const domains = program.command('domains').description("Manage a tenant's sending domains (works on the store directly)");
 
   domains
     .command('add')
-    .description('Add a sending domain; the tenant may then send as it and its subdomains')
+    .description('Add a sending domain; prints every DNS record to publish, with why')
     .argument('<name>', 'domain name, e.g. example.com')
     .requiredOption('--tenant <id>', 'tenant id (ten_…)')
+    .option('--streams <list>', 'restrict the domain to these streams (transactional,marketing,cold)')
     .action(
       act(async (ctx, cmd) => {
         const [name] = cmd.processedArgs as [string];
-        const { tenant } = cmd.opts<{ tenant: string }>();
+        const { tenant, streams } = cmd.opts<{ tenant: string; streams?: string }>();
         const { d, records } = await withDomains(ctx, async (s, domains) => {
           await s.getTenant(tenant);
-          const added = await domains.addDomain(tenant, name);
+          const added = await domains.addDomain(tenant, name, { streams });
           return { d: added.domain, records: await domains.dnsRecords(tenant, added.domain.id) };
         });
-        ctx.out.result({ ...domainJson(d), dns_records: records }, () => [
+        ctx.out.result({ ...domainJson(d), streams: d.streams ?? null, dns_records: records.map(recordJson) }, () => [
           `Added domain ${d.name} (${d.id}) to ${d.tenantId}. Publish:`,
-          ...records.map((r) => `  ${r.name} ${r.type} "${r.value}"`),
+          ...recordLines(records),
+          `Then: postwarden domains verify ${d.name} --tenant ${d.tenantId}`,
         ]);
+      }),
+    );
+
+  domains
+    .command('verify')
+    .description('Check every record of a domain in live DNS (the configured resolver; --dns-server) and activate published DKIM keys')
+    .argument('<domain>', 'domain id (dom_…) or name')
+    .requiredOption('--tenant <id>', 'tenant id (ten_…)')
+    .action(
+      act(async (ctx, cmd) => {
+        const [which] = cmd.processedArgs as [string];
+        const { tenant } = cmd.opts<{ tenant: string }>();
+        const v = await withDomains(ctx, async (s: Tenants, domains: Domains) => {
+          const d = await findDomain(s, tenant, which);
+          return domains.verify(tenant, d.id);
+        });
+        ctx.out.result(verificationJson(v), () => verificationLines(v));
       }),
     );
 

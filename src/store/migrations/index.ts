@@ -4,6 +4,7 @@ import * as m001 from './001-spine.js';
 import * as m002 from './002-dkim.js';
 import * as m003 from './003-feedback.js';
 import * as m004 from './004-suppressions.js';
+import * as m005 from './005-identity.js';
 import * as m007 from './007-posture.js';
 import * as m008 from './008-rate-windows.js';
 
@@ -13,6 +14,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '002-dkim': m002,
   '003-feedback': m003,
   '004-suppressions': m004,
+  '005-identity': m005,
   '007-posture': m007,
   '008-rate-windows': m008,
 };

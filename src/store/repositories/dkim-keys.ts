@@ -20,6 +20,10 @@ export interface DkimKeyRow {
   createdAt: number;
   activatedAt: number | null;
   retiredAt: number | null;
+  /** What the selector signs for: 'all' (default) or a stream name. */
+  purpose?: string;
+  /** Last time its TXT record was seen in DNS carrying this public key. */
+  verifiedAt?: number | null;
 }
 
 const toKey = (r: DkimKeysTable): DkimKeyRow => ({
@@ -35,6 +39,8 @@ const toKey = (r: DkimKeysTable): DkimKeyRow => ({
   createdAt: r.created_at,
   activatedAt: r.activated_at,
   retiredAt: r.retired_at,
+  purpose: r.purpose ?? 'all',
+  verifiedAt: r.verified_at ?? null,
 });
 
 export function dkimKeysRepository(db: Kysely<Database>) {
@@ -55,6 +61,8 @@ export function dkimKeysRepository(db: Kysely<Database>) {
           created_at: k.createdAt,
           activated_at: k.activatedAt,
           retired_at: k.retiredAt,
+          purpose: k.purpose ?? 'all',
+          verified_at: k.verifiedAt ?? null,
         })
         .execute();
     },
@@ -90,6 +98,22 @@ export function dkimKeysRepository(db: Kysely<Database>) {
         .orderBy('id', 'desc')
         .execute();
       return rows.map(toKey);
+    },
+    /** Keys of these domains in one status (the on-demand activation looks for pending ones). */
+    async withStatus(domainNames: readonly string[], status: DkimKeyStatus): Promise<DkimKeyRow[]> {
+      if (!domainNames.length) return [];
+      const rows = await db
+        .selectFrom('dkim_keys')
+        .selectAll()
+        .where('status', '=', status)
+        .where('domain', 'in', [...new Set(domainNames)])
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toKey);
+    },
+    async markVerified(id: string, at: number): Promise<void> {
+      await db.updateTable('dkim_keys').set({ verified_at: at }).where('id', '=', id).execute();
     },
     /** Moves a key to `status`, stamping activated_at or retired_at; false when there is no such key. */
     async setStatus(id: string, status: DkimKeyStatus, at: number): Promise<boolean> {

@@ -15,6 +15,8 @@ export interface MessageRow {
   source: string;
   sandbox: boolean;
   createdAt: number;
+  /** Return path and expected alignment fixed at accept time (identity's shape); null before they were kept. */
+  identity?: Record<string, unknown> | null;
 }
 
 const toMessage = (r: MessagesTable): MessageRow => ({
@@ -30,6 +32,7 @@ const toMessage = (r: MessagesTable): MessageRow => ({
   source: r.source,
   sandbox: r.sandbox === 1,
   createdAt: r.created_at,
+  identity: r.identity ? (JSON.parse(r.identity) as Record<string, unknown>) : null,
 });
 
 export function messagesRepository(db: Kysely<Database>) {
@@ -53,6 +56,7 @@ export function messagesRepository(db: Kysely<Database>) {
             source: m.source,
             sandbox: m.sandbox ? 1 : 0,
             created_at: m.createdAt,
+            identity: m.identity ? JSON.stringify(m.identity) : null,
           })),
         )
         .execute();

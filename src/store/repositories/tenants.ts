@@ -8,7 +8,11 @@ export interface Tenant {
   maxMessageBytes: number | null;
   ratePerMinute: number | null;
   createdAt: number;
+  /** What a send whose expected DMARC alignment fails gets: a warning on its metadata, or refused. */
+  alignmentPolicy: AlignmentPolicy;
 }
+
+export type AlignmentPolicy = 'warn' | 'reject';
 
 const toTenant = (r: Selectable<TenantsTable>): Tenant => ({
   id: r.id,
@@ -17,11 +21,12 @@ const toTenant = (r: Selectable<TenantsTable>): Tenant => ({
   maxMessageBytes: r.max_message_bytes,
   ratePerMinute: r.rate_per_minute,
   createdAt: r.created_at,
+  alignmentPolicy: r.alignment_policy === 'reject' ? 'reject' : 'warn',
 });
 
 export function tenantsRepository(db: Kysely<Database>) {
   return {
-    async insert(t: Tenant): Promise<void> {
+    async insert(t: Omit<Tenant, 'alignmentPolicy'> & { alignmentPolicy?: AlignmentPolicy }): Promise<void> {
       await db
         .insertInto('tenants')
         .values({
@@ -31,6 +36,7 @@ export function tenantsRepository(db: Kysely<Database>) {
           max_message_bytes: t.maxMessageBytes,
           rate_per_minute: t.ratePerMinute,
           created_at: t.createdAt,
+          alignment_policy: t.alignmentPolicy ?? 'warn',
         })
         .execute();
     },
@@ -41,12 +47,13 @@ export function tenantsRepository(db: Kysely<Database>) {
     async list(): Promise<Tenant[]> {
       return (await db.selectFrom('tenants').selectAll().orderBy('id').execute()).map(toTenant);
     },
-    async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name'>>) {
+    async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name' | 'alignmentPolicy'>>) {
       const values: Updateable<TenantsTable> = {};
       if (patch.name !== undefined) values.name = patch.name;
       if (patch.sandbox !== undefined) values.sandbox = patch.sandbox ? 1 : 0;
       if (patch.maxMessageBytes !== undefined) values.max_message_bytes = patch.maxMessageBytes;
       if (patch.ratePerMinute !== undefined) values.rate_per_minute = patch.ratePerMinute;
+      if (patch.alignmentPolicy !== undefined) values.alignment_policy = patch.alignmentPolicy;
       if (Object.keys(values).length) await db.updateTable('tenants').set(values).where('id', '=', id).execute();
     },
   };

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { DkimKeyRow } from '../../identity/index.js';
+import type { Act } from '../context.js';
+import { withDomains } from '../context.js';
+import { table } from '../output.js';
+import { findDomain, recordJson, recordLines, verificationJson, verificationLines } from './domains.js';
+
+/** `postwarden dkim list|rotate|verify-dns`: a domain's selectors and their lifecycle. */
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const keyJson = (k: DkimKeyRow) => ({
+  id: k.id,
+  domain: k.domain,
+  selector: k.selector,
+  algorithm: k.algorithm,
+  purpose: k.purpose ?? 'all',
+  status: k.status,
+  created_at: iso(k.createdAt),
+  activated_at: iso(k.activatedAt),
+  verified_at: iso(k.verifiedAt),
+  retired_at: iso(k.retiredAt),
+});
+
+export function registerDkim(program: Command, act: Act): void {
+  const dkim = program.command('dkim').description('DKIM selectors of a domain: list, rotate, check their DNS records');
+  const target = (c: Command) =>
+    c.requiredOption('--tenant <id>', 'tenant id (ten_…)').requiredOption('--domain <domain>', 'domain id (dom_…) or name');
+
+  target(dkim.command('list').description('Selectors with algorithm, status (pending, active, retired) and dates')).action(
+    act(async (ctx, cmd) => {
+      const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
+      const keys = await withDomains(ctx, async (s, domains) => domains.listKeys(tenant, (await findDomain(s, tenant, domain)).id));
+      ctx.out.result({ data: keys.map(keyJson) }, () =>
+        table([
+          ['SELECTOR', 'ALGORITHM', 'STATUS', 'CREATED', 'ACTIVATED', 'RETIRED'],
+          ...keys.map((k) => [
+            k.selector,
+            k.algorithm,
+            k.status,
+            iso(k.createdAt) ?? '',
+            iso(k.activatedAt) ?? '-',
+            iso(k.retiredAt) ?? '-',
+          ]),
+        ]),
+      );
+    }),
+  );
+
+  target(dkim.command('rotate').description('Create the next selector (pending); signing switches once its record verifies')).action(
+    act(async (ctx, cmd) => {
+      const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
+      const { keys, records } = await withDomains(ctx, async (s, domains) => {
+        const d = await findDomain(s, tenant, domain);
+        const keys = await domains.rotate(tenant, d.id);
+        const records = (await domains.dnsRecords(tenant, d.id)).filter((r) => keys.some((k) => k.selector === r.selector));
+        return { keys, records };
+      });
+      ctx.out.result({ data: keys.map(keyJson), dns_records: records.map(recordJson) }, () => [
+        `Created ${keys.map((k) => k.selector).join(', ')} (pending). Publish:`,
+        ...recordLines(records),
+        'Signing switches once it verifies (postwarden dkim verify-dns, or the schedule).',
+      ]);
+    }),
+  );
+
+  target(dkim.command('verify-dns').description('Check the DKIM records in live DNS; published pending keys become active')).action(
+    act(async (ctx, cmd) => {
+      const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
+      const v = await withDomains(ctx, async (s, domains) => domains.verify(tenant, (await findDomain(s, tenant, domain)).id));
+      const only = { ...v, records: v.records.filter((r) => r.kind === 'dkim') };
+      only.verified = only.records.every((r) => r.status === 'ok');
+      ctx.out.result(verificationJson(only), () => verificationLines(only));
+    }),
+  );
+}
