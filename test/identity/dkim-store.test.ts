@@ -31,6 +31,8 @@ const key = (
   createdAt: activatedAt ?? 5,
   activatedAt,
   retiredAt: null,
+  purpose: 'all',
+  verifiedAt: null,
 });
 
 forEachDialect(
