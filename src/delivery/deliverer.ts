@@ -212,10 +212,26 @@ export function createDeliverer(deps: DelivererDeps) {
     });
   }
 
+  /**
+   * Lease heartbeat: while this node lives its in-flight leases never lapse, however long a slow
+   * remote or a loaded machine holds them; another node takes them over only after this one died.
+   */
+  let heartbeat: NodeJS.Timeout | null = null;
+  async function renewLeases(): Promise<void> {
+    if (inFlight === 0) return;
+    try {
+      await store.recipients.renewLeases(deps.owner, clock.now() + deps.leaseMs);
+    } catch (e) {
+      deps.log?.error({ err: e }, 'renewing delivery leases failed');
+    }
+  }
+
   return {
     start(): void {
       if (running) return;
       running = true;
+      heartbeat = setInterval(() => void renewLeases(), Math.max(1000, Math.floor(deps.leaseMs / 3)));
+      heartbeat.unref();
       loop = (async () => {
         while (running) {
           let n = 0;
@@ -244,6 +260,8 @@ export function createDeliverer(deps: DelivererDeps) {
       });
       // Cleared, or the bound alone would hold the process open for timeoutMs after a clean stop.
       await Promise.race([Promise.allSettled([...active]), bound]).finally(() => clearTimeout(timer));
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = null;
       await settler.drain();
       await store.recipients.releaseOwned(deps.owner, clock.now());
     },

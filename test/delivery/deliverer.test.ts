@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fakeClock } from '../support/clock.js';
+import { startDeliveryLab, waitUntil } from '../support/delivery-lab.js';
 import { startPlatform } from '../support/platform.js';
 
 test('the delivery rate behind time-to-drain counts the last minute and forgets older deliveries', async (t) => {
@@ -20,4 +21,33 @@ test('the delivery rate behind time-to-drain counts the last minute and forgets 
   assert.equal(p.platform.deliverer.deliveredLastMinute(), 6);
   clock.advance(31_000);
   assert.equal(p.platform.deliverer.deliveredLastMinute(), 0);
+});
+
+test('a live node renews the leases of its in-flight recipients, so no other node takes them over', async (t) => {
+  const clock = fakeClock();
+  // The remote holds DATA for 3.5 s (real time) while the test moves the platform's clock past the
+  // 5-s lease: only the heartbeat (every leaseMs / 3 of real time) keeps the recipient ours.
+  const lab = await startDeliveryLab(t, { 'slow.test': { default: { delayMs: 3500, at: 'data' } } });
+  const p = await startPlatform(t, {
+    clock,
+    config: { sandbox: false, ...lab.config, delivery: { ...lab.config.delivery, leaseSeconds: 5 } },
+  });
+  const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'r@slow.test', subject: 's', text: 't' });
+  assert.equal(sent.status, 202);
+  await waitUntil(
+    'the recipient is in flight',
+    async () => (await p.platform.spine.recipientsOf([sent.body.id]))[0]?.state === 'in_flight',
+    5000,
+  );
+  clock.advance(4000);
+  await new Promise((r) => setTimeout(r, 2600));
+  clock.advance(2000); // 6 s after the claim: the first lease has lapsed, a renewed one has not
+  const stolen = await p.platform.store.recipients.claimDue({ owner: 'other-node', now: clock.now(), leaseMs: 5000, limit: 10 });
+  assert.deepEqual(stolen, []);
+  await waitUntil(
+    'the recipient is delivered',
+    async () => (await p.platform.spine.recipientsOf([sent.body.id]))[0]?.state === 'delivered',
+    10_000,
+  );
+  assert.equal(lab.sinks.get('slow.test')!.messages.length, 1);
 });

@@ -60,11 +60,9 @@ test("two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
       security: { masterKeyFile: join(dirA, 'master.key') },
       delivery: {
         ehloName: `${name}.pw.test`,
-        // Short, so A takes over B's work soon after the kill, but well above the claim-to-settle
-        // time of a live node: with two nodes, the test process and PostgreSQL on two cores, a settle
-        // transaction (one UPDATE per recipient, then the spine lock) took 0.5–1.6 s here, and with
-        // 5 s a live node's lease sometimes expired before its settle, so the other node claimed the
-        // recipient and sent it a second time (the engine does not renew leases).
+        // Short, so A takes over B's work soon after the kill. A live node renews its leases every
+        // leaseSeconds / 3, so only the killed node's leases lapse; the margin covers a heartbeat
+        // delayed by a loaded machine (two nodes, the test and PostgreSQL on two cores).
         leaseSeconds: 15,
         concurrency: CONCURRENCY,
         pollMs: 50,

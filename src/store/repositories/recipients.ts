@@ -152,6 +152,19 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
         .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     },
+    /**
+     * Extends every lease an owner still holds: a live node heartbeats its in-flight recipients so
+     * only a dead (or stalled past the lease) node's work is taken over by another.
+     */
+    async renewLeases(owner: string, expiresAt: number): Promise<number> {
+      const r = await db
+        .updateTable('recipients')
+        .set({ lease_expires_at: expiresAt })
+        .where('state', '=', 'in_flight')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
     /** Gives back every lease an owner holds (graceful shutdown) without counting an attempt. */
     async releaseOwned(owner: string, now: number): Promise<number> {
       const r = await db
