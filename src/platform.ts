@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
-import { type Clock, systemClock } from './core/index.js';
+import { type Clock, parseAddress, systemClock } from './core/index.js';
 import {
   createBreaker,
   createDeliverer,
@@ -17,9 +17,11 @@ import {
   createRouter,
   createShaper,
   createSmtpTransport,
+  createTransportSecurity,
   type Deliverer,
   sandboxTransport,
   type Transport,
+  type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
@@ -28,7 +30,7 @@ import { loadOrCreateMasterKey } from './governance/index.js';
 import { createDkimSigner, createDomains, type Domains } from './identity/index.js';
 import { createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createTenants, type Tenants } from './tenants/index.js';
+import { createTenants, type Tenants, tlsPolicyFor } from './tenants/index.js';
 
 /**
  * The composition root: builds every concern from the config, in dependency order, and starts the
@@ -49,6 +51,8 @@ export interface Platform {
   accept: Accept;
   spine: Spine;
   deliverer: Deliverer;
+  /** MTA-STS cache, TLS planner, TLS-RPT reporter and TLS statistics. */
+  transportSecurity: TransportSecurity;
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
@@ -79,6 +83,28 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  // Report mails go through the pipeline as the configured tenant; `accept` is built below.
+  let acceptRef: Accept | undefined;
+  const ts = config.transportSecurity;
+  const transportSecurity = createTransportSecurity({
+    store,
+    resolver,
+    clock,
+    options: ts,
+    submitter: hostname,
+    tenantPolicy: async (tenantId, stream) => tlsPolicyFor(await tenants.getTlsPolicy(tenantId), stream),
+    ...(ts.tlsRpt.tenantId
+      ? {
+          submitReportMail: async ({ to, raw }: { to: string; raw: Buffer }) => {
+            const rcpt = parseAddress(to);
+            if (!rcpt.ok || !acceptRef) throw new Error(`cannot submit a TLS-RPT report to ${to}`);
+            const tenant = await tenants.getTenant(ts.tlsRpt.tenantId);
+            await acceptRef.acceptSubmitted({ tenant, keyId: 'system:tls-rpt', scopes: ['send'] }, [rcpt.mailbox], raw);
+          },
+        }
+      : {}),
+    log: log.child({ concern: 'transport-security' }),
+  });
   const transport =
     opts.transport ??
     createSmtpTransport({
@@ -109,6 +135,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       timeouts: { connectMs: d.connectTimeoutMs, greetingMs: d.commandTimeoutMs, commandMs: d.commandTimeoutMs, dataMs: d.dataTimeoutMs },
       idleMs: d.idleSeconds * 1000,
       metrics,
+      tlsPlanner: transportSecurity.planner,
+      ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
   const deliverer = createDeliverer({
     store,
@@ -138,6 +166,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     sandbox: config.sandbox,
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
   });
+  acceptRef = accept;
   const api = await buildApi(
     {
       accept,
@@ -149,6 +178,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       ready: () => store.ping(),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits },
+      tlsStats: (q) => transportSecurity.stats(q),
     },
     { logger: log.child({ concern: 'api' }) },
   );
@@ -163,6 +193,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
     : undefined;
 
+  // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
+  let reportTimer: NodeJS.Timeout | undefined;
+  const runReports = (): void => {
+    if (new Date(clock.now()).getUTCHours() < ts.tlsRpt.hourUtc) return;
+    transportSecurity.reporter.runDay().catch((err) => log.warn({ err }, 'TLS-RPT reports failed'));
+  };
+
   let started = false;
   return {
     config,
@@ -172,6 +209,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     accept,
     spine,
     deliverer,
+    transportSecurity,
     api,
     log,
     masterKey,
@@ -185,9 +223,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
+      if (runsDelivery && ts.tlsRpt.enabled) {
+        reportTimer = setInterval(runReports, 3_600_000);
+        reportTimer.unref();
+      }
       return out;
     },
     async stop() {
+      if (reportTimer) clearInterval(reportTimer);
       if (started) {
         await Promise.all([api.close(), submission?.close()]);
         await deliverer.stop();

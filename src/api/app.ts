@@ -10,6 +10,7 @@ import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { transportSecurityRoutes } from './routes/transport-security.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -62,5 +63,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);
+  transportSecurityRoutes(app, s);
   return app;
 }

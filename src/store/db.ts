@@ -9,9 +9,11 @@ import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
+import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
+import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import type { Database } from './schema.js';
 
 export interface StoreOptions {
@@ -35,6 +37,8 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     idempotency: idempotencyRepository(db),
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
+    mtaStsPolicies: mtaStsPoliciesRepository(db),
+    tlsAttempts: tlsAttemptsRepository(db),
   };
 }
 

@@ -7,6 +7,8 @@ export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';
 export type { MessageRow } from './repositories/messages.js';
+export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { SuppressionRow } from './repositories/suppressions.js';
 export type { Tenant } from './repositories/tenants.js';
+export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';

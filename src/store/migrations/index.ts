@@ -2,11 +2,13 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectCapabilities } from '../dialect.js';
 import * as m001 from './001-spine.js';
 import * as m002 from './002-dkim.js';
+import * as m006 from './006-transport-security.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
   '001-spine': m001,
   '002-dkim': m002,
+  '006-transport-security': m006,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {
