@@ -93,16 +93,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     options: ts,
     submitter: hostname,
     tenantPolicy: async (tenantId, stream) => tlsPolicyFor(await tenants.getTlsPolicy(tenantId), stream),
-    ...(ts.tlsRpt.tenantId
-      ? {
-          submitReportMail: async ({ to, raw }: { to: string; raw: Buffer }) => {
-            const rcpt = parseAddress(to);
-            if (!rcpt.ok || !acceptRef) throw new Error(`cannot submit a TLS-RPT report to ${to}`);
-            const tenant = await tenants.getTenant(ts.tlsRpt.tenantId);
-            await acceptRef.acceptSubmitted({ tenant, keyId: 'system:tls-rpt', scopes: ['send'] }, [rcpt.mailbox], raw);
-          },
-        }
-      : {}),
+    // The reporting tenant is read when a report goes out, so it can be set after boot.
+    submitReportMail: async ({ to, raw }) => {
+      if (!ts.tlsRpt.tenantId) throw new Error('transportSecurity.tlsRpt.tenantId is not set: mailto: reports need a reporting tenant');
+      const rcpt = parseAddress(to);
+      if (!rcpt.ok || !acceptRef) throw new Error(`cannot submit a TLS-RPT report to ${to}`);
+      const tenant = await tenants.getTenant(ts.tlsRpt.tenantId);
+      await acceptRef.acceptSubmitted({ tenant, keyId: 'system:tls-rpt', scopes: ['send'] }, [rcpt.mailbox], raw);
+    },
     log: log.child({ concern: 'transport-security' }),
   });
   const transport =

@@ -192,7 +192,7 @@ export const ConfigSchema = Type.Object(
             tenantId: Type.String({
               default: '',
               description:
-                'Tenant whose pipeline sends mailto: reports (its sending domain must cover tlsRpt.from). Empty: mailto: reports are skipped.',
+                'Tenant whose pipeline sends mailto: reports (its sending domain must cover tlsRpt.from). Empty: mailto: destinations are not served (https ones still are).',
             }),
             from: Type.String({ default: '', description: 'From address of report mails. Empty: tls-rpt@<server.hostname>.' }),
             organizationName: Type.String({ default: '', description: 'organization-name of reports. Empty: server.hostname.' }),

@@ -84,7 +84,7 @@ const OUTCOMES = ['recipient.delivered', 'recipient.deferred', 'recipient.bounce
 export async function startTlsLab(
   t: TestContext,
   domains: Record<string, LabDomain>,
-  opts: { platform?: Omit<StartOptions, 'config'>; config?: DeepPartial<Config> } = {},
+  opts: { platform?: Omit<StartOptions, 'config'>; config?: DeepPartial<Config>; dnsTtl?: number; extraZone?: Zone } = {},
 ): Promise<TlsLab> {
   const dir = tempDir(t, 'pw-tls-lab-');
   const caFile = join(dir, 'lab-ca.pem');
@@ -115,7 +115,11 @@ export async function startTlsLab(
       stsNames.push(`mta-sts.${domain}`);
     }
   }
-  const dns = await startDnsServer(t, zone, { authenticated });
+  const dns = await startDnsServer(
+    t,
+    { ...zone, ...opts.extraZone },
+    { authenticated, ...(opts.dnsTtl !== undefined ? { ttl: opts.dnsTtl } : {}) },
+  );
 
   const httpsPortMap: Record<string, number> = {};
   let policyRequests = 0;
@@ -147,7 +151,12 @@ export async function startTlsLab(
         dataTimeoutMs: 3000,
         ...opts.config?.delivery,
       },
-      transportSecurity: { extraCaFile: caFile, httpsPortMap, policyFetchTimeoutMs: 3000, ...opts.config?.transportSecurity },
+      transportSecurity: {
+        extraCaFile: caFile,
+        policyFetchTimeoutMs: 3000,
+        ...opts.config?.transportSecurity,
+        httpsPortMap: { ...httpsPortMap, ...opts.config?.transportSecurity?.httpsPortMap } as Record<string, number>,
+      },
     },
   });
 
