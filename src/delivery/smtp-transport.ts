@@ -1,6 +1,7 @@
 import { type Clock, domainOf, newId, type SmtpResponse } from '../core/index.js';
 import type { MxRoute } from '../dns/index.js';
 import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
+import type { TlsDecision } from '../transport-policy/index.js';
 import { type Breaker, type BreakerOutcome, isThrottlingReply } from './breaker.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { localReply, verdictDetails, verdictFor } from './outcome.js';
@@ -49,10 +50,14 @@ export interface SmtpTransportDeps {
 type Opened = SessionResult & { tlsAttempts?: DescribedTls[] };
 type DescribedTls = ReturnType<typeof describeAttempt>;
 
-/** A pooled connection's TLS story: its plan decision, and hosts refused before it (reported once). */
+/**
+ * A pooled connection's TLS story: the decision it was opened under and hosts refused before it
+ * (reported once). Its evidence is described again for each use, under the plan of the domain that
+ * uses it: connections are shared by domains with the same requirements, not the same policies.
+ */
 interface SessionTls {
   sessionId: string;
-  described: DescribedTls;
+  decision: TlsDecision;
   refusedBefore: DescribedTls[];
 }
 
@@ -91,15 +96,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         deps.metrics?.connect.observe({ site }, (clock.now() - started) / 1000);
         const sessionId = newId('att', clock.now());
         if (r.ok) {
-          const described = describeAttempt({
-            plan: entry!.plan,
-            decision,
-            sessionId,
-            evidence: r.session.evidence,
-            observed: r.session.observedTls,
-            now: clock.now(),
-          });
-          sessionTls.set(r.session, { sessionId, described, refusedBefore: refused });
+          sessionTls.set(r.session, { sessionId, decision, refusedBefore: refused });
           return r;
         }
         if (r.stage === 'tls-policy') {
@@ -291,10 +288,23 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     recordBreaker(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
     const ev = session.evidence;
     const st = sessionTls.get(session);
+    const decision = tlsPlan.hosts.find((h) => h.host.name === ev.mxHost)?.decision ?? st?.decision;
+    const described =
+      st && decision
+        ? describeAttempt({
+            plan: tlsPlan,
+            decision,
+            sessionId: st.sessionId,
+            evidence: ev,
+            observed: session.observedTls,
+            now: clock.now(),
+          })
+        : undefined;
     // Hosts refused before this connection are reported once, with the first message that used it.
-    const tlsAttempts: TlsAttemptInput[] = st
-      ? [...st.refusedBefore.map((x) => ({ ...x.attempt, outcome: 'skipped' as const })), { ...st.described.attempt }]
-      : [];
+    const tlsAttempts: TlsAttemptInput[] = [
+      ...(st?.refusedBefore.map((x) => ({ ...x.attempt, outcome: 'skipped' as const })) ?? []),
+      ...(described ? [described.attempt] : []),
+    ];
     if (st) st.refusedBefore = [];
     const evidence = {
       site,
@@ -302,7 +312,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       ip: ev.address,
       port: ev.port,
       reused: lease.reused,
-      tls: st?.described.json ?? null,
+      tls: described?.json ?? null,
       connect_ms: ev.connectMs,
       transaction_ms: sent.durationMs,
       ...dkim,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../core/index.js';
 import type { MxHost, Resolver } from '../dns/index.js';
 import {
   type DaneState,
@@ -27,7 +26,6 @@ export interface TlsPlannerDeps {
   mtaSts?: MtaStsCache;
   /** Resolver whose AD bit is trusted (a validating resolver over a trusted path); absent: no DANE. */
   daneResolver?: Resolver;
-  clock: Clock;
 }
 
 export interface DomainTlsPlan {

@@ -141,7 +141,6 @@ export function createTransportSecurity(deps: TransportSecurityDeps): TransportS
       tenantPolicy: deps.tenantPolicy,
       ...(mtaSts ? { mtaSts } : {}),
       ...(o.dane ? { daneResolver: deps.resolver } : {}),
-      clock: deps.clock,
     }),
     ...(mtaSts ? { mtaSts } : {}),
     ...(ca ? { ca } : {}),

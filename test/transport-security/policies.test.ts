@@ -186,3 +186,28 @@ test('a stream policy overrides the tenant default and a deferral expires with t
   assert.match(String(expired.data.reason), /STARTTLS/, 'the expiry carries the TLS reason');
   assert.equal(lab.sinks.get('plain.test')!.accepted, 1, 'only the marketing message reached the plaintext sink');
 });
+
+test('a connection shared by two domains records each attempt under its own domain and policy', { timeout: 30_000 }, async (t) => {
+  // two.test points at one.test's MX host; both publish testing policies (same requirements): one pool.
+  const lab = await startTlsLab(
+    t,
+    {
+      'one.test': { sink: 'ca', mtaSts: { mode: 'testing', id: 'one1' } },
+      'two.test': { sink: 'none', mtaSts: { mode: 'testing', mx: ['mx.one.test'], id: 'two1' } },
+    },
+    { extraZone: { 'two.test': { MX: [{ priority: 10, exchange: 'mx.one.test' }] } } },
+  );
+  const first = await lab.send('a@one.test');
+  assert.equal((await lab.outcome(first)).type, 'recipient.delivered');
+  const second = await lab.send('b@two.test');
+  const event = await lab.outcome(second);
+  assert.equal(event.type, 'recipient.delivered');
+  const [a] = await lab.attempts(first);
+  const [b] = await lab.attempts(second);
+  assert.equal(a?.sessionId, b?.sessionId, 'the second message reused the connection');
+  assert.deepEqual([a?.domain, a?.mtaStsId], ['one.test', 'one1']);
+  assert.deepEqual([b?.domain, b?.mtaStsId], ['two.test', 'two1'], "two.test's own policy, not one.test's");
+  assert.ok(b?.rptPolicyString.includes('mx: mx.one.test'));
+  assert.equal((event.data.tls as any).policy.mta_sts.id, 'two1');
+  assert.equal(lab.sinks.get('one.test')!.accepted, 2);
+});
