@@ -31,6 +31,12 @@ const DOMAINS: Record<string, LabDomain> = {
   },
   'dane2.test': { sink: 'ca-chain', tlsa: ({ ca }) => [tlsaRecordFor(ca, { usage: 2, selector: 0, matchingType: 1 })] },
   'dane2-bad.test': { sink: 'ca-chain', tlsa: () => [tlsaRecordFor(otherCa.cert, { usage: 2, selector: 0, matchingType: 1 })] },
+  // The same mismatching TLSA without DNSSEC: not DANE at all, so opportunistic delivery goes on.
+  'dane-insecure.test': {
+    sink: 'self-signed',
+    insecure: true,
+    tlsa: () => [tlsaRecordFor(otherCa.issue({ hostnames: ['x.test'] }).cert, { usage: 3, selector: 1, matchingType: 1 })],
+  },
   'dane-plain.test': { sink: 'none', tlsa: ({ leaf }) => [tlsaRecordFor(leaf, { usage: 3, selector: 1, matchingType: 1 })] },
   // DANE takes precedence: MTA-STS enforce would refuse this self-signed certificate, DANE-EE accepts it.
   'dane-over-sts.test': {
@@ -97,6 +103,14 @@ const CASES: Case[] = [
     expect: 'deferred',
     verification: /^dane-invalid/,
     resultType: 'validation-failure',
+  },
+  {
+    tenant: 'opportunistic',
+    domain: 'dane-insecure.test',
+    expect: 'delivered',
+    verification: /^pkix-invalid/,
+    source: 'tenant',
+    enforcedBy: null,
   },
   { tenant: 'opportunistic', domain: 'dane-plain.test', expect: 'deferred', resultType: 'starttls-not-supported' },
   { tenant: 'opportunistic', domain: 'dane-over-sts.test', expect: 'delivered', verification: /^dane-valid$/, enforcedBy: 'dane' },

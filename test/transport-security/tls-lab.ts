@@ -32,6 +32,8 @@ export interface LabDomain {
   mtaSts?: { mode: 'enforce' | 'testing'; mx?: string[]; id?: string };
   /** TLSA records for `_25._tcp.mx.<d>` as a function of the sink's certificates. */
   tlsa?: (certs: { leaf: string; ca: string }) => TlsaRecord[];
+  /** Serve the TLSA records without the AD bit (an unsigned zone): they must be ignored. */
+  insecure?: boolean;
 }
 
 export const labCa = createTestCa('Postwarden transport-security lab CA');
@@ -107,7 +109,7 @@ export async function startTlsLab(
       const own = sinkCertificate(domain, d.sink);
       const leaf = own === 'none' ? selfSigned([mx]).cert : own.cert;
       zone[`_25._tcp.${mx}`] = { TLSA: d.tlsa({ leaf, ca: labCa.cert }) };
-      authenticated.push(mx, `_25._tcp.${mx}`);
+      if (!d.insecure) authenticated.push(mx, `_25._tcp.${mx}`);
     }
     if (d.mtaSts) {
       zone[`_mta-sts.${domain}`] = { TXT: [`v=STSv1; id=${d.mtaSts.id ?? 'lab1'}`] };
