@@ -5,6 +5,7 @@ import type { Clock } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { Store } from '../store/index.js';
 import {
+  type CachedMtaStsPolicy,
   type ConnectTarget,
   createHttpsPolicyFetcher,
   createMtaStsCache,
@@ -57,32 +58,59 @@ export interface TransportSecurity {
   stats(q: { tenantId: string; from: number; to: number; domain?: string }): Promise<TlsStatsReport>;
 }
 
-/** The MTA-STS cache's store on the database: the policy text is kept and parsed again on read. */
-export function storeBackedMtaStsStore(store: Pick<Store, 'mtaStsPolicies'>): MtaStsStore {
+/**
+ * The MTA-STS cache's store on the database: the policy text is kept and parsed again on read. A
+ * bounded memory layer in front spares a database read per delivery (most domains have no policy):
+ * it holds what this process read or wrote; a policy another node stored is found on the next miss,
+ * and until then this node simply fetches it itself when the TXT id says there is one.
+ */
+export function storeBackedMtaStsStore(
+  store: Pick<Store, 'mtaStsPolicies'>,
+  opts: { maxEntries?: number; missTtlMs?: number; now?: () => number } = {},
+): MtaStsStore {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const missTtlMs = opts.missTtlMs ?? 300_000;
+  const now = opts.now ?? Date.now;
+  const memory = new Map<string, { entry?: CachedMtaStsPolicy; at: number }>();
+  const remember = (domain: string, entry: CachedMtaStsPolicy | undefined): void => {
+    memory.delete(domain);
+    if (memory.size >= maxEntries) memory.delete(memory.keys().next().value as string);
+    memory.set(domain, { ...(entry ? { entry } : {}), at: now() });
+  };
   return {
     async get(domain) {
+      const hit = memory.get(domain);
+      if (hit && (hit.entry || now() - hit.at < missTtlMs)) return hit.entry;
       const row = await store.mtaStsPolicies.get(domain);
-      if (!row) return undefined;
-      const parsed = parseMtaStsPolicy(row.policyText);
-      if (!parsed.ok) return undefined;
-      return {
-        domain: row.domain,
-        id: row.policyId,
-        policy: parsed.policy,
-        policyText: row.policyText,
-        fetchedAt: row.fetchedAt,
-        expiresAt: row.expiresAt,
-      };
+      const parsed = row ? parseMtaStsPolicy(row.policyText) : undefined;
+      const entry =
+        row && parsed?.ok
+          ? {
+              domain: row.domain,
+              id: row.policyId,
+              policy: parsed.policy,
+              policyText: row.policyText,
+              fetchedAt: row.fetchedAt,
+              expiresAt: row.expiresAt,
+            }
+          : undefined;
+      remember(domain, entry);
+      return entry;
     },
-    put: (e) =>
-      store.mtaStsPolicies.put({
+    async put(e) {
+      await store.mtaStsPolicies.put({
         domain: e.domain,
         policyId: e.id,
         policyText: e.policyText,
         fetchedAt: e.fetchedAt,
         expiresAt: e.expiresAt,
-      }),
-    delete: (domain) => store.mtaStsPolicies.delete(domain),
+      });
+      remember(e.domain, e);
+    },
+    async delete(domain) {
+      await store.mtaStsPolicies.delete(domain);
+      memory.delete(domain);
+    },
   };
 }
 
@@ -108,7 +136,7 @@ export function createTransportSecurity(deps: TransportSecurityDeps): TransportS
     ? createMtaStsCache({
         resolver: deps.resolver,
         clock: deps.clock,
-        store: storeBackedMtaStsStore(deps.store),
+        store: storeBackedMtaStsStore(deps.store, { now: deps.clock.now }),
         fetcher: createHttpsPolicyFetcher({
           timeoutMs: o.policyFetchTimeoutMs,
           resolver: deps.resolver,
