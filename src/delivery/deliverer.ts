@@ -63,6 +63,7 @@ export function createDeliverer(deps: DelivererDeps) {
         const now = clock.now();
         const events: NewEvent[] = [];
         const results: boolean[] = [];
+        const tlsAttempts: TlsAttemptRow[] = [];
         for (const it of items) {
           const r = it.recipient;
           const o = it.outcome;
@@ -104,7 +105,7 @@ export function createDeliverer(deps: DelivererDeps) {
           results.push(ok);
           if (!ok) continue;
           if (state === 'delivered') countDelivery(now);
-          if ('tlsAttempts' in o && o.tlsAttempts?.length) await tx.tlsAttempts.insert(tlsRows(o, r, now));
+          if ('tlsAttempts' in o && o.tlsAttempts?.length) tlsAttempts.push(...tlsRows(o, r, now));
           if ('captured' in o && o.captured) {
             await tx.captured.insert({
               id: newId('cap', now),
@@ -130,6 +131,8 @@ export function createDeliverer(deps: DelivererDeps) {
             },
           });
         }
+        // One insert per commit, like the events: group commit keeps its round trips.
+        await tx.tlsAttempts.insert(tlsAttempts);
         await tx.events.append(events, now);
         return results;
       }),

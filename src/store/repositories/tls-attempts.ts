@@ -102,7 +102,13 @@ const n = (v: unknown): number => Number(v ?? 0);
 export function tlsAttemptsRepository(db: Kysely<Database>) {
   return {
     async insert(rows: TlsAttemptRow[]): Promise<void> {
-      if (rows.length) await db.insertInto('tls_attempts').values(rows.map(toRow)).execute();
+      // 31 columns a row: chunks keep a statement under PostgreSQL's 65,535 bind parameters.
+      for (let i = 0; i < rows.length; i += 500) {
+        await db
+          .insertInto('tls_attempts')
+          .values(rows.slice(i, i + 500).map(toRow))
+          .execute();
+      }
     },
 
     async listForRecipient(recipientId: string): Promise<TlsAttemptRow[]> {
