@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import type { Config } from './config/index.js';
-import { type Clock, systemClock } from './core/index.js';
+import { type Clock, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -18,9 +18,11 @@ import {
   createRouter,
   createShaper,
   createSmtpTransport,
+  createTransportSecurity,
   type Deliverer,
   sandboxTransport,
   type Transport,
+  type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { createSpine, type Spine } from './events/index.js';
@@ -39,7 +41,7 @@ import { checkHost, createDkimSigner, createSendingIdentity, type Domains, deriv
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createTenants, type Tenants } from './tenants/index.js';
+import { createTenants, type Tenants, tlsPolicyFor } from './tenants/index.js';
 import { createHttpsPolicyFetcher } from './transport-policy/index.js';
 
 /**
@@ -66,6 +68,8 @@ export interface Platform {
   posture: PostureMonitor;
   /** Bounces, complaints and reports: the service behind the inbound MX and POST /v1/feedback. */
   feedback: FeedbackIngest;
+  /** MTA-STS cache, TLS planner, TLS-RPT reporter and TLS statistics. */
+  transportSecurity: TransportSecurity;
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
@@ -136,6 +140,26 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   });
   const ruleset = loadDefaultRuleset();
   const providers = loadDefaultProviderMap();
+  // Report mails go through the pipeline as the configured tenant; `accept` is built below.
+  let acceptRef: Accept | undefined;
+  const ts = config.transportSecurity;
+  const transportSecurity = createTransportSecurity({
+    store,
+    resolver,
+    clock,
+    options: ts,
+    submitter: hostname,
+    tenantPolicy: async (tenantId, stream) => tlsPolicyFor(await tenants.getTlsPolicy(tenantId), stream),
+    // The reporting tenant is read when a report goes out, so it can be set after boot.
+    submitReportMail: async ({ to, raw }) => {
+      if (!ts.tlsRpt.tenantId) throw new Error('transportSecurity.tlsRpt.tenantId is not set: mailto: reports need a reporting tenant');
+      const rcpt = parseAddress(to);
+      if (!rcpt.ok || !acceptRef) throw new Error(`cannot submit a TLS-RPT report to ${to}`);
+      const tenant = await tenants.getTenant(ts.tlsRpt.tenantId);
+      await acceptRef.acceptSubmitted({ tenant, keyId: 'system:tls-rpt', scopes: ['send'] }, [rcpt.mailbox], raw);
+    },
+    log: log.child({ concern: 'transport-security' }),
+  });
   const transport =
     opts.transport ??
     createSmtpTransport({
@@ -169,6 +193,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       metrics,
       log: log.child({ concern: 'delivery' }),
       envelopeFrom: identity.returnPath,
+      tlsPlanner: transportSecurity.planner,
+      ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
   const deliverer = createDeliverer({
     store,
@@ -243,6 +269,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     keepRaw: config.feedback.keepRaw,
     log: log.child({ concern: 'feedback' }),
   });
+  acceptRef = accept;
   const api = await buildApi(
     {
       accept,
@@ -258,6 +285,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       ready: () => store.ping(),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
+      tlsStats: (q) => transportSecurity.stats(q),
     },
     { logger: log.child({ concern: 'api' }) },
   );
@@ -279,6 +307,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
       : undefined;
 
+  // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
+  let reportTimer: NodeJS.Timeout | undefined;
+  const runReports = (): void => {
+    if (new Date(clock.now()).getUTCHours() < ts.tlsRpt.hourUtc) return;
+    transportSecurity.reporter.runDay().catch((err) => log.warn({ err }, 'TLS-RPT reports failed'));
+  };
+
   let started = false;
   return {
     config,
@@ -291,6 +326,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     deliverer,
     posture,
     feedback,
+    transportSecurity,
     api,
     log,
     masterKey,
@@ -305,19 +341,22 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
       if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
-      if (runsDelivery) deliverer.start();
-      if (runsDelivery && config.posture.monitor) posture.start();
       if (runsDelivery) {
         deliverer.start();
         identity.monitor.start();
       }
+      if (runsDelivery && config.posture.monitor) posture.start();
+      if (runsDelivery && ts.tlsRpt.enabled) {
+        reportTimer = setInterval(runReports, 3_600_000);
+        reportTimer.unref();
+      }
       return out;
     },
     async stop() {
+      if (reportTimer) clearInterval(reportTimer);
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close()]);
         identity.monitor.stop();
-        await Promise.all([api.close(), submission?.close()]);
+        await Promise.all([api.close(), submission?.close(), mx?.close()]);
         await deliverer.stop();
         await posture.stop();
         await transport.close?.();

@@ -14,6 +14,7 @@ import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { tenantRoutes } from './routes/tenant.js';
+import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { ApiServices } from './services.js';
 
@@ -75,5 +76,6 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   suppressionRoutes(app, s);
   unsubscribeRoutes(app, s);
   tenantRoutes(app, s);
+  transportSecurityRoutes(app, s);
   return app;
 }

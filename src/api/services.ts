@@ -1,5 +1,6 @@
 import type { Accept } from '../accept/index.js';
 import type { Clock } from '../core/index.js';
+import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { Domains } from '../identity/index.js';
@@ -26,4 +27,6 @@ export interface ApiServices {
   /** Prometheus exposition of this node's metrics. */
   metrics: { contentType: string; text(): Promise<string> };
   limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number; maxFeedbackBytes: number };
+  /** TLS statistics of a tenant's deliveries (transport security). */
+  tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

@@ -173,6 +173,59 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    transportSecurity: Type.Object(
+      {
+        mtaSts: Type.Boolean({
+          default: true,
+          description: "Apply recipient domains' MTA-STS policies (RFC 8461): enforce mode restricts MX hosts and requires valid TLS.",
+        }),
+        dane: Type.Boolean({
+          default: true,
+          description:
+            'Apply DANE for SMTP (RFC 7672) when TLSA answers carry the AD bit. Only safe when dns.servers is a validating resolver reached over a trusted path (e.g. on localhost).',
+        }),
+        extraCaFile: Type.String({
+          default: '',
+          description:
+            "PEM file of extra trust anchors added to Node's root store, for MX certificates and MTA-STS/TLS-RPT HTTPS (private CAs, tests). Empty: the root store only.",
+        }),
+        httpsPortMap: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 65535 }), {
+          default: {},
+          description:
+            'HTTPS host name → port on 127.0.0.1 instead of DNS and 443, for MTA-STS policy hosts (mta-sts.<domain>) and TLS-RPT https endpoints. For tests and labs; the certificate is still checked for the host name.',
+        }),
+        policyFetchTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 120000,
+          default: 30000,
+          description: 'Deadline of one MTA-STS policy fetch.',
+        }),
+        tlsRpt: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: false,
+              description: 'Send daily TLS-RPT reports (RFC 8460) to recipient domains that publish _smtp._tls rua addresses.',
+            }),
+            hourUtc: Type.Integer({
+              minimum: 0,
+              maximum: 23,
+              default: 1,
+              description: "UTC hour from which the previous day's reports are sent.",
+            }),
+            tenantId: Type.String({
+              default: '',
+              description:
+                'Tenant whose pipeline sends mailto: reports (its sending domain must cover tlsRpt.from). Empty: mailto: destinations are not served (https ones still are).',
+            }),
+            from: Type.String({ default: '', description: 'From address of report mails. Empty: tls-rpt@<server.hostname>.' }),
+            organizationName: Type.String({ default: '', description: 'organization-name of reports. Empty: server.hostname.' }),
+            contactInfo: Type.String({ default: '', description: 'contact-info of reports. Empty: postmaster@<server.hostname>.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     identity: Type.Object(
       {
         bounceLabel: Type.String({

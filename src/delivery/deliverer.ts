@@ -1,6 +1,6 @@
 import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
 import { createGroupCommitter, isExpired, nextAttemptDelayMs } from '../queue/index.js';
-import type { RecipientRow, Store } from '../store/index.js';
+import type { RecipientRow, Store, TlsAttemptRow } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
 import type { DeliveryOutcome, Transport } from './transport.js';
 
@@ -63,6 +63,7 @@ export function createDeliverer(deps: DelivererDeps) {
         const now = clock.now();
         const events: NewEvent[] = [];
         const results: boolean[] = [];
+        const tlsAttempts: TlsAttemptRow[] = [];
         for (const it of items) {
           const r = it.recipient;
           const o = it.outcome;
@@ -104,6 +105,7 @@ export function createDeliverer(deps: DelivererDeps) {
           results.push(ok);
           if (!ok) continue;
           if (state === 'delivered') countDelivery(now);
+          if ('tlsAttempts' in o && o.tlsAttempts?.length) tlsAttempts.push(...tlsRows(o, r, now));
           if ('captured' in o && o.captured) {
             await tx.captured.insert({
               id: newId('cap', now),
@@ -129,6 +131,8 @@ export function createDeliverer(deps: DelivererDeps) {
             },
           });
         }
+        // One insert per commit, like the events: group commit keeps its round trips.
+        await tx.tlsAttempts.insert(tlsAttempts);
         await tx.events.append(events, now);
         return results;
       }),
@@ -143,7 +147,14 @@ export function createDeliverer(deps: DelivererDeps) {
       settler.submit({
         recipient,
         tenantId: recipient.tenantId,
-        outcome: { kind: 'expired', details: { reason: `undelivered after ${deps.maxAgeHours} h` } },
+        // The last reply says why it never went (a TLS policy that could not be met, a full mailbox…).
+        outcome: {
+          kind: 'expired',
+          details: {
+            reason: `undelivered after ${deps.maxAgeHours} h${lastReplyText(recipient)}`,
+            ...(recipient.lastReply ? { last_reply: recipient.lastReply } : {}),
+          },
+        },
       }),
     );
     if (due.length) {
@@ -276,3 +287,24 @@ export function createDeliverer(deps: DelivererDeps) {
 }
 
 export type Deliverer = ReturnType<typeof createDeliverer>;
+
+function lastReplyText(r: RecipientRow): string {
+  const text = r.lastReply?.text;
+  return typeof text === 'string' && text
+    ? `; last: ${r.lastReply?.code ?? ''} ${r.lastReply?.enhanced ?? ''} ${text}`.replace(/ +/g, ' ')
+    : '';
+}
+
+/** The TLS evidence rows of one settled outcome (migration 006), one per session the attempt tried. */
+function tlsRows(o: DeliveryOutcome, r: RecipientRow, now: number): TlsAttemptRow[] {
+  const outcome: TlsAttemptRow['outcome'] = o.kind;
+  return (o.tlsAttempts ?? []).map(({ outcome: own, ...a }) => ({
+    ...a,
+    id: newId('att', now),
+    tenantId: r.tenantId,
+    messageId: r.messageId,
+    recipientId: r.id,
+    at: now,
+    outcome: own ?? outcome,
+  }));
+}

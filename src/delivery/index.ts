@@ -1,3 +1,4 @@
+export type { TlsStatsReport } from '../transport-policy/index.js';
 export { type Breaker, createBreaker } from './breaker.js';
 export { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
@@ -5,4 +6,13 @@ export { createRouter, type Router } from './router.js';
 export { createShaper, type ShapingRules, type SharedCounter } from './shaper.js';
 export { type ClosableCounter, chooseSharedCounter, createRedisCounter, createStoreCounter } from './shared-counters.js';
 export { createSmtpTransport, type Signer, type SmtpTransportDeps } from './smtp-transport.js';
+export type { TlsAttemptInput } from './tls-attempt.js';
+export { buildPlan, createTlsPlanner, type DomainTlsPlan, type TlsPlanner } from './tls-planner.js';
+export { createTlsReporter, type TlsReporter, type TlsReportSent, utcDayStart } from './tls-report.js';
 export { type DeliveryJob, type DeliveryOutcome, type OutcomeKind, sandboxTransport, type Transport } from './transport.js';
+export {
+  createTransportSecurity,
+  storeBackedMtaStsStore,
+  type TransportSecurity,
+  type TransportSecurityOptions,
+} from './transport-security.js';

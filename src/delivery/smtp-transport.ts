@@ -1,14 +1,18 @@
 import type { Logger } from 'pino';
-import { type Clock, domainOf, type SmtpResponse } from '../core/index.js';
-import type { MxHost, MxRoute } from '../dns/index.js';
+import { type Clock, domainOf, newId, type SmtpResponse } from '../core/index.js';
+import type { MxRoute } from '../dns/index.js';
 import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
+import type { TlsDecision } from '../transport-policy/index.js';
 import { type Breaker, type BreakerOutcome, isThrottlingReply } from './breaker.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { localReply, verdictDetails, verdictFor } from './outcome.js';
 import { createPool, type Pool } from './pool.js';
 import type { Router } from './router.js';
-import { openSession, type SessionResult, type SessionTimeouts } from './session.js';
+import { openSession, type SessionResult, type SessionTimeouts, type SmtpSession } from './session.js';
 import type { Shaper } from './shaper.js';
+import { describeAttempt, describeSkipped, type TlsAttemptInput } from './tls-attempt.js';
+import { type SessionTlsOptions, sessionTlsFor } from './tls-evidence.js';
+import { buildPlan, type DomainTlsPlan, type TlsPlanner } from './tls-planner.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
 
 const SHARED_COUNTER_RETRY_MS = 5000;
@@ -43,20 +47,48 @@ export interface SmtpTransportDeps {
    * recipients that share a sender go in one transaction and a VERP sender means one per recipient.
    */
   envelopeFrom?: (job: DeliveryJob, recipient: DeliveryJob['recipients'][number]) => string;
+  /** TLS policy per recipient domain (tenant/stream, MTA-STS, DANE); absent: opportunistic everywhere. */
+  tlsPlanner?: TlsPlanner;
+  /** Extra trust anchors for PKIX verification of MX certificates (with Node's root store). */
+  tlsCa?: SessionTlsOptions['ca'];
 }
 
-type Opened = SessionResult;
+/** A refused open carries the TLS evidence of every host it tried. */
+type Opened = SessionResult & { tlsAttempts?: DescribedTls[] };
+type DescribedTls = ReturnType<typeof describeAttempt>;
+
+/**
+ * A pooled connection's TLS story: the decision it was opened under and hosts refused before it
+ * (reported once). Its evidence is described again for each use, under the plan of the domain that
+ * uses it: connections are shared by domains with the same requirements, not the same policies.
+ */
+interface SessionTls {
+  sessionId: string;
+  decision: TlsDecision;
+  refusedBefore: DescribedTls[];
+}
 
 export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool: Pool<Opened> } {
   const { clock } = deps;
-  /** The hosts of each site as last routed: the pool opens connections to a site, not a host. */
-  const siteHosts = new Map<string, MxHost[]>();
+  /**
+   * The plan of each pool key as last routed: the pool opens connections to a site under one TLS
+   * plan (key `site` for plain opportunistic delivery, `site|plan` otherwise), never to a host, so a
+   * connection opened under a weak plan is never handed to mail that needs a strict one.
+   */
+  const keyPlans = new Map<string, { site: string; plan: DomainTlsPlan }>();
+  const sessionTls = new WeakMap<SmtpSession, SessionTls>();
+  const siteOf = (key: string): string => keyPlans.get(key)?.site ?? key.split('|')[0]!;
 
-  async function openSite(site: string): Promise<Opened> {
-    const hosts = siteHosts.get(site) ?? [];
+  async function openSite(key: string): Promise<Opened> {
+    const entry = keyPlans.get(key);
+    const site = siteOf(key);
+    const hosts = entry?.plan.hosts ?? [];
     let last: (SessionResult & { ok: false }) | undefined;
+    const refused: DescribedTls[] = [];
     // RFC 5321 §5.1: try the MX hosts in preference order, each of their addresses, until one answers.
-    for (const host of hosts) {
+    // RFC 8461 §5 / RFC 7672 §2.2: a host that fails its TLS requirement is skipped like one that
+    // does not answer; the message is never sent to it in clear.
+    for (const { host, decision } of hosts) {
       for (const address of host.addresses) {
         const started = clock.now();
         const r = await openSession({
@@ -65,28 +97,39 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
           port: deps.router.portFor(host.name),
           ...(deps.localAddress ? { localAddress: deps.localAddress } : {}),
           ehloName: deps.ehloName,
-          tls: { mode: 'opportunistic', servername: host.name },
+          tls: sessionTlsFor(decision, { now: clock.now, ...(deps.tlsCa !== undefined ? { ca: deps.tlsCa } : {}) }),
           timeouts: deps.timeouts,
         });
         deps.metrics?.connect.observe({ site }, (clock.now() - started) / 1000);
-        if (r.ok) return r;
+        const sessionId = newId('att', clock.now());
+        if (r.ok) {
+          sessionTls.set(r.session, { sessionId, decision, refusedBefore: refused });
+          return r;
+        }
+        if (r.stage === 'tls-policy') {
+          const failure = { stage: r.stage, error: r.error };
+          const observed = r.observedTls ? { observed: r.observedTls } : {};
+          refused.push(
+            describeAttempt({ plan: entry!.plan, decision, sessionId, evidence: r.evidence, ...observed, failure, now: clock.now() }),
+          );
+        }
         last = r;
         // A 4xx/5xx greeting is an answer from this host: the next host may still take the mail.
       }
     }
-    const failure =
+    const failure: Opened =
       last ??
       ({ ok: false, stage: 'connect', error: `no MX host of ${site} has an address`, evidence: emptyEvidence(site) } as SessionResult & {
         ok: false;
       });
-    return failure;
+    return { ...failure, tlsAttempts: refused };
   }
 
   const pool = createPool<Opened>({
     open: openSite,
     // Connection limits are per site and come from the shaping rules.
-    maxConnections: (site) => deps.shaper.limitsFor(site).maxConnections,
-    maxMessagesPerConnection: (site) => deps.shaper.limitsFor(site).maxMessagesPerConnection,
+    maxConnections: (key) => deps.shaper.limitsFor(siteOf(key)).maxConnections,
+    maxMessagesPerConnection: (key) => deps.shaper.limitsFor(siteOf(key)).maxMessagesPerConnection,
     idleMs: deps.idleMs,
     clock,
   });
@@ -132,6 +175,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     recipients: DeliveryJob['recipients'],
     envelopeFrom: string,
     dkim: Record<string, unknown>,
+    message: DeliveryJob['message'],
   ) {
     const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({
       recipientId: r.id,
@@ -144,7 +188,27 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       return recipients.map((r) => outcome(r, { kind: f.kind, reply: f.reply, details: { ...verdictDetails(v), stage: 'dns' } }));
     }
     const site = route.site;
-    siteHosts.set(site, route.hosts);
+    const tlsPlan = deps.tlsPlanner
+      ? await deps.tlsPlanner.plan({ domain, hosts: route.hosts, tenantId: message.tenantId, stream: message.stream })
+      : buildPlan({ domain, stream: message.stream, hosts: route.hosts, tenantPolicy: 'opportunistic' });
+    if (tlsPlan.plan.deferReason) {
+      // No MX host may be used under the policy (RFC 8461 §4.2, RFC 7672 §2.2): defer, never fall
+      // back to another host or to plaintext. The recipient expires with this reason if it persists.
+      const reply = localReply('temporary', '4.7.5', `TLS policy for ${domain}: ${tlsPlan.plan.deferReason}`);
+      const skipped = tlsPlan.plan.skipped.map((d) => describeSkipped(tlsPlan, d, newId('att', clock.now())));
+      const tls = skipped[0]?.json ?? null;
+      return recipients.map((r) =>
+        outcome(r, {
+          kind: 'deferred',
+          reply,
+          site,
+          details: { site, stage: 'tls-policy', tls },
+          tlsAttempts: skipped.map((x) => x.attempt),
+        }),
+      );
+    }
+    const key = tlsPlan.key ? `${site}|${tlsPlan.key}` : site;
+    keyPlans.set(key, { site, plan: tlsPlan });
     const provider = providerOf(deps.providers, route.hosts[0]?.name ?? '');
 
     const gate = deps.breaker.allow(site);
@@ -177,17 +241,21 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     }
 
     for (const r of recipients) deps.metrics?.queueWait.observe({ site }, Math.max(0, clock.now() - r.nextAttemptAt) / 1000);
-    const lease = await pool.acquire(site);
+    const lease = await pool.acquire(key);
     if (!lease.ok) {
       const f = lease.reason === 'open-failed' ? lease.failure : undefined;
-      if (f?.ok === false) recordBreaker(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
+      // A TLS policy refusal says nothing about the site's health for other mail: no breaker count.
+      if (f?.ok === false && f.stage !== 'tls-policy') recordBreaker(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
+      const tlsRefused = f?.stage === 'tls-policy';
       const reply =
         f?.reply ??
         localReply(
           'temporary',
-          '4.4.1',
+          tlsRefused ? '4.7.5' : '4.4.1',
           f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`,
         );
+      const refused = f?.tlsAttempts ?? [];
+      const lastTls = refused[refused.length - 1]?.json;
       const v = verdictFor(deps.ruleset, reply, provider);
       // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
       const kind = reply.code >= 500 && f?.stage !== 'greeting' ? 'bounced' : 'deferred';
@@ -196,7 +264,15 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
           kind,
           reply,
           site,
-          details: { ...verdictDetails(v), site, stage: f?.stage ?? lease.reason, mx: f?.evidence.mxHost, ip: f?.evidence.address },
+          details: {
+            ...verdictDetails(v),
+            site,
+            stage: f?.stage ?? lease.reason,
+            mx: f?.evidence.mxHost,
+            ip: f?.evidence.address,
+            ...(lastTls ? { tls: lastTls } : {}),
+          },
+          ...(refused.length ? { tlsAttempts: refused.map((x) => x.attempt) } : {}),
         }),
       );
     }
@@ -234,15 +310,32 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     const replies = [...sent.perRecipient.values()];
     recordBreaker(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
     const ev = session.evidence;
+    const st = sessionTls.get(session);
+    const decision = tlsPlan.hosts.find((h) => h.host.name === ev.mxHost)?.decision ?? st?.decision;
+    const described =
+      st && decision
+        ? describeAttempt({
+            plan: tlsPlan,
+            decision,
+            sessionId: st.sessionId,
+            evidence: ev,
+            observed: session.observedTls,
+            now: clock.now(),
+          })
+        : undefined;
+    // Hosts refused before this connection are reported once, with the first message that used it.
+    const tlsAttempts: TlsAttemptInput[] = [
+      ...(st?.refusedBefore.map((x) => ({ ...x.attempt, outcome: 'skipped' as const })) ?? []),
+      ...(described ? [described.attempt] : []),
+    ];
+    if (st) st.refusedBefore = [];
     const evidence = {
       site,
       mx: ev.mxHost,
       ip: ev.address,
       port: ev.port,
       reused: lease.reused,
-      tls: ev.tls
-        ? { version: ev.tls.version, cipher: ev.tls.cipher, authorized: ev.tls.authorized, error: ev.tls.authorizationError ?? null }
-        : null,
+      tls: described?.json ?? null,
       connect_ms: ev.connectMs,
       transaction_ms: sent.durationMs,
       ...dkim,
@@ -250,7 +343,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     return recipients.map((r) => {
       const reply = sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient');
       const v = verdictFor(deps.ruleset, reply, provider);
-      return outcome(r, { kind: v.kind, reply, site, details: { ...verdictDetails(v), ...evidence } });
+      return outcome(r, { kind: v.kind, reply, site, details: { ...verdictDetails(v), ...evidence }, tlsAttempts });
     });
   }
 
@@ -268,7 +361,9 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         g.rs.push(r);
         groups.set(key, g);
       }
-      const results = await Promise.all([...groups.values()].map((g) => deliverDomain(signedMsg.raw, g.domain, g.rs, g.from, dkim)));
+      const results = await Promise.all(
+        [...groups.values()].map((g) => deliverDomain(signedMsg.raw, g.domain, g.rs, g.from, dkim, job.message)),
+      );
       const outcomes = results.flat();
       for (const o of outcomes) deps.metrics?.outcomes.inc({ site: o.site ?? 'none', kind: o.kind });
       return outcomes;

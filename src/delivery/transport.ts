@@ -1,5 +1,6 @@
 import type { SmtpResponse } from '../core/index.js';
 import type { MessageRow, RecipientRow } from '../store/index.js';
+import type { TlsAttemptInput } from './tls-attempt.js';
 
 /**
  * How a batch of one message's recipients leaves the node. The sandbox transport captures; the SMTP
@@ -25,6 +26,8 @@ export interface DeliveryOutcome {
   attempted?: boolean;
   /** Destination site (MX host set), for metrics. */
   site?: string;
+  /** TLS evidence rows of this attempt (one per session tried), stored with the outcome. */
+  tlsAttempts?: TlsAttemptInput[];
 }
 
 export interface DeliveryJob {

@@ -10,11 +10,13 @@ import { eventsRepository } from './repositories/events.js';
 import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { messagesRepository } from './repositories/messages.js';
+import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
+import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import type { Database } from './schema.js';
 
 export interface StoreOptions {
@@ -41,6 +43,8 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     rateWindows: rateWindowsRepository(db),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
+    mtaStsPolicies: mtaStsPoliciesRepository(db),
+    tlsAttempts: tlsAttemptsRepository(db),
   };
 }
 

@@ -17,6 +17,8 @@ export interface TenantsTable {
   suppress_on_complaint: Generated<number>;
   /** 'warn' | 'reject': what a send whose expected DMARC alignment fails gets. */
   alignment_policy: string;
+  /** JSON `{ default, streams }` (migration 006); null means opportunistic. */
+  tls_policy: string | null;
 }
 
 export interface ApiKeysTable {
@@ -262,6 +264,63 @@ export interface TlsReportsTable {
   failures: string;
 }
 
+export interface MtaStsPoliciesTable {
+  domain: string;
+  policy_id: string;
+  policy_text: string;
+  fetched_at: number;
+  expires_at: number;
+}
+
+export interface TlsAttemptsTable {
+  id: string;
+  tenant_id: string;
+  message_id: string;
+  recipient_id: string;
+  stream: string;
+  /** The recipient domain: the policy domain of MTA-STS, TLS-RPT and statistics. */
+  domain: string;
+  at: number;
+  /** delivered | deferred | bounced | failed */
+  outcome: string;
+  /** One id per SMTP connection (or per refused attempt): TLS-RPT counts sessions. */
+  session_id: string;
+  mx_host: string | null;
+  ip: string | null;
+  tls: number;
+  verified: number;
+  /** 'mta-sts' | 'dane' when the destination's policy was enforced on this attempt. */
+  enforced_by: string | null;
+  policy_source: string;
+  /** opportunistic | required | verify-pkix | dane */
+  policy_mode: string;
+  tenant_policy: string;
+  mta_sts_id: string | null;
+  mta_sts_mode: string | null;
+  dane: string | null;
+  tls_version: string | null;
+  cipher: string | null;
+  cert_sha256: string | null;
+  verification: string;
+  /** RFC 8460 §4.4: sts | tlsa | no-policy-found */
+  rpt_policy_type: string;
+  /** JSON array of strings. */
+  rpt_policy_string: string;
+  /** JSON array of MX patterns (sts). */
+  rpt_mx_patterns: string;
+  /** RFC 8460 §4.3 result type; null for a successful session. */
+  rpt_result: string | null;
+  rpt_reason: string | null;
+}
+
+export interface TlsRptReportsTable {
+  policy_domain: string;
+  day: string;
+  report_id: string;
+  destinations: string;
+  sent_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -282,6 +341,9 @@ export interface Database {
   feedback_documents: FeedbackDocumentsTable;
   dmarc_report_records: DmarcReportRecordsTable;
   tls_reports: TlsReportsTable;
+  mta_sts_policies: MtaStsPoliciesTable;
+  tls_attempts: TlsAttemptsTable;
+  tlsrpt_reports: TlsRptReportsTable;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;

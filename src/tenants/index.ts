@@ -8,3 +8,12 @@ export {
   type Tenants,
   type TenantsDeps,
 } from './tenants.js';
+export {
+  DEFAULT_TLS_POLICY,
+  parseTlsPolicyDoc,
+  readStoredTlsPolicy,
+  type TenantTlsPolicyDoc,
+  type TlsPolicyLevel,
+  tlsPolicyFor,
+  tlsPolicyLevels,
+} from './tls-policy.js';

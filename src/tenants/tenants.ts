@@ -1,6 +1,7 @@
 import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Store, Tenant } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes, type Scope } from './api-keys.js';
+import { parseTlsPolicyDoc, readStoredTlsPolicy, type TenantTlsPolicyDoc } from './tls-policy.js';
 
 /**
  * Tenants, their API keys and the domains they may send as. Identity (DKIM, DNS records,
@@ -60,6 +61,22 @@ export function createTenants({ store, clock }: TenantsDeps) {
       await this.getTenant(id);
       await store.tenants.update(id, patch);
       return this.getTenant(id);
+    },
+
+    /** The tenant's outbound TLS policy (default opportunistic for every stream). */
+    async getTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
+      const json = await store.tenants.getTlsPolicy(id);
+      if (json === undefined) throw new PostwardenError('NOT_FOUND', `tenant ${id} does not exist`, { id });
+      return readStoredTlsPolicy(json);
+    },
+
+    /** Replaces the tenant's TLS policy; `body` is checked with field paths (`/streams/marketing`). */
+    async setTlsPolicy(id: string, body: unknown): Promise<TenantTlsPolicyDoc> {
+      const parsed = parseTlsPolicyDoc(body);
+      if (!parsed.ok) throw validationError(parsed.errors);
+      await this.getTenant(id);
+      await store.tenants.setTlsPolicy(id, JSON.stringify(parsed.doc));
+      return parsed.doc;
     },
 
     async createKey(input: { tenantId: string; name?: string; scopes: string | readonly string[] }): Promise<CreatedKey> {

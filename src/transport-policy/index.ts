@@ -54,3 +54,13 @@ export type {
   TlsVerification,
 } from './tls-policy.js';
 export { decideTls, planMxTls } from './tls-policy.js';
+export type {
+  TlsRptFailureDetail,
+  TlsRptPolicyInput,
+  TlsRptPolicyType,
+  TlsRptRecordParse,
+  TlsRptReportInput,
+} from './tls-rpt-report.js';
+export { buildTlsRptReport, parseTlsRptRecord, tlsRptFilename, tlsRptMessage, tlsRptSubject } from './tls-rpt-report.js';
+export type { TlsDomainCounts, TlsShares, TlsStatsReport } from './tls-stats.js';
+export { summariseTlsStats } from './tls-stats.js';

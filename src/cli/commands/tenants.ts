@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
+import { collectList } from '../option-parsers.js';
 import { table } from '../output.js';
 import { tenantJson } from '../wire.js';
 
-/** `postwarden tenants create|list`: bootstrap tenants straight in the store (no server needed). */
+/** `postwarden tenants create|list|tls-policy`: tenants straight in the store (no server needed). */
 export function registerTenants(program: Command, act: Act): void {
   const tenants = program.command('tenants').description('Create and list tenants (works on the store directly)');
 
@@ -36,6 +37,35 @@ export function registerTenants(program: Command, act: Act): void {
               ])
             : ['No tenants yet: postwarden tenants create NAME'],
         );
+      }),
+    );
+
+  tenants
+    .command('tls-policy')
+    .description('Show or set the outbound TLS policy: opportunistic (default), required or verified, per stream')
+    .argument('<tenant-id>', 'the tenant')
+    .option('--default <level>', 'level for streams not listed: opportunistic, required or verified')
+    .option('--stream <stream=level>', 'level of one stream, e.g. transactional=verified (repeatable)', collectList)
+    .option('--reset', 'back to opportunistic for every stream')
+    .action(
+      act(async (ctx, cmd) => {
+        const [tenantId] = cmd.processedArgs as [string];
+        const o = cmd.opts<{ default?: string; stream?: string[]; reset?: boolean }>();
+        const doc = await withTenants(ctx, async (s) => {
+          if (o.reset) return s.setTlsPolicy(tenantId, { default: 'opportunistic', streams: {} });
+          if (o.default === undefined && !o.stream?.length) return s.getTlsPolicy(tenantId);
+          const current = await s.getTlsPolicy(tenantId);
+          const streams: Record<string, string> = { ...current.streams };
+          for (const pair of o.stream ?? []) {
+            const [stream = '', level = ''] = pair.split('=');
+            streams[stream.trim()] = level.trim();
+          }
+          return s.setTlsPolicy(tenantId, { default: o.default ?? current.default, streams });
+        });
+        ctx.out.result({ tenant_id: tenantId, ...doc }, () => [
+          `TLS policy of ${tenantId}: default ${doc.default}`,
+          ...Object.entries(doc.streams).map(([k, v]) => `  ${k}: ${v}`),
+        ]);
       }),
     );
 }

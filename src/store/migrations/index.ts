@@ -5,6 +5,7 @@ import * as m002 from './002-dkim.js';
 import * as m003 from './003-feedback.js';
 import * as m004 from './004-suppressions.js';
 import * as m005 from './005-identity.js';
+import * as m006 from './006-transport-security.js';
 import * as m007 from './007-posture.js';
 import * as m008 from './008-rate-windows.js';
 
@@ -15,6 +16,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '003-feedback': m003,
   '004-suppressions': m004,
   '005-identity': m005,
+  '006-transport-security': m006,
   '007-posture': m007,
   '008-rate-windows': m008,
 };

@@ -37,6 +37,7 @@ export function tenantsRepository(db: Kysely<Database>) {
           rate_per_minute: t.ratePerMinute,
           created_at: t.createdAt,
           alignment_policy: t.alignmentPolicy ?? 'warn',
+          tls_policy: null,
         })
         .execute();
     },
@@ -46,6 +47,14 @@ export function tenantsRepository(db: Kysely<Database>) {
     },
     async list(): Promise<Tenant[]> {
       return (await db.selectFrom('tenants').selectAll().orderBy('id').execute()).map(toTenant);
+    },
+    /** The tenant's TLS policy document (JSON text, migration 006); null when never set. */
+    async getTlsPolicy(id: string): Promise<string | null | undefined> {
+      const r = await db.selectFrom('tenants').select('tls_policy').where('id', '=', id).executeTakeFirst();
+      return r ? r.tls_policy : undefined;
+    },
+    async setTlsPolicy(id: string, json: string | null): Promise<void> {
+      await db.updateTable('tenants').set({ tls_policy: json }).where('id', '=', id).execute();
     },
     async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name' | 'alignmentPolicy'>>) {
       const values: Updateable<TenantsTable> = {};
