@@ -47,6 +47,15 @@ test('the TLS statistics endpoint reports the shares of the attempts made', { ti
     ],
   );
 
+  // The same figures are the transport evidence of the DNS posture report (issue: posture evidence).
+  const report = await lab.p.request('GET', '/v1/audits/report?domain=example.com&format=json');
+  assert.equal(report.status, 200);
+  assert.deepEqual(
+    [report.body.transportTls.deliveries, report.body.transportTls.tlsShare, report.body.transportTls.verifiedShare],
+    [6, 0.6667, 0.5],
+  );
+  assert.equal(report.headers.get('x-report-digest'), report.body.digest.value);
+
   const one = await lab.p.request('GET', `/v1/stats/tls?from=${from}&to=${to}&domain=self.test`);
   assert.equal(one.status, 200);
   assert.equal(one.body.total.deliveries, 1);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { buildReport, renderReport } from '../../posture/index.js';
+import { buildReport, renderReport, type TransportTlsStats } from '../../posture/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -17,6 +17,28 @@ const list = (s: string | undefined) =>
         .map((x) => x.trim())
         .filter(Boolean)
     : undefined;
+
+/** The evidence period for transport encryption: the tenant's deliveries of the last 30 days. */
+const TLS_PERIOD_MS = 30 * 86_400_000;
+
+/**
+ * The tenant's transport-encryption figures for the evidence report (shares of its deliveries over
+ * TLS, verified TLS, MTA-STS and DANE), or nothing when it delivered nothing in the period.
+ */
+async function tenantTransportTls(s: ApiServices, tenantId: string): Promise<TransportTlsStats | undefined> {
+  if (!s.tlsStats) return undefined;
+  const to = s.clock.now();
+  const st = await s.tlsStats({ tenantId, from: to - TLS_PERIOD_MS, to });
+  if (st.total.deliveries === 0) return undefined;
+  return {
+    period: `${st.from}/${st.to}`,
+    deliveries: st.total.deliveries,
+    tlsShare: st.total.share.over_tls,
+    verifiedShare: st.total.share.verified_tls,
+    mtaStsShare: st.total.share.mta_sts_enforced,
+    daneShare: st.total.share.dane,
+  };
+}
 
 export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get(
@@ -56,7 +78,8 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
       const p = principalOf(request);
       const q = request.query as { domain: string; selectors?: string; format: 'html' | 'md' | 'json' };
       const audit = await s.posture.audit(p.tenant.id, q.domain, list(q.selectors));
-      const report = buildReport(audit, { generatedAt: audit.auditedAt });
+      const transportTls = await tenantTransportTls(s, p.tenant.id);
+      const report = buildReport(audit, { generatedAt: audit.auditedAt, ...(transportTls ? { transportTls } : {}) });
       const type = { html: 'text/html; charset=utf-8', md: 'text/markdown; charset=utf-8', json: 'application/json' }[q.format];
       return reply.type(type).header('x-report-digest', report.digest).send(renderReport(report, q.format));
     },
