@@ -207,7 +207,15 @@ export function createDeliverer(deps: DelivererDeps) {
       if (g) g.push(r);
       else groups.set(r.messageId, [r]);
     }
-    for (const g of groups.values()) track(deliverGroup(g), g.length);
+    for (const g of groups.values()) {
+      for (const r of g) working.add(r.id);
+      track(
+        deliverGroup(g).finally(() => {
+          for (const r of g) working.delete(r.id);
+        }),
+        g.length,
+      );
+    }
     return claimed.length;
   }
 
@@ -228,10 +236,12 @@ export function createDeliverer(deps: DelivererDeps) {
    * remote or a loaded machine holds them; another node takes them over only after this one died.
    */
   let heartbeat: NodeJS.Timeout | null = null;
+  /** Recipients this node is delivering now: the only leases the heartbeat extends. */
+  const working = new Set<string>();
   async function renewLeases(): Promise<void> {
-    if (inFlight === 0) return;
+    if (working.size === 0) return;
     try {
-      await store.recipients.renewLeases(deps.owner, clock.now() + deps.leaseMs);
+      await store.recipients.renewLeases(deps.owner, [...working], clock.now() + deps.leaseMs);
     } catch (e) {
       deps.log?.error({ err: e }, 'renewing delivery leases failed');
     }

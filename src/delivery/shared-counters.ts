@@ -29,7 +29,8 @@ export function createStoreCounter(deps: { store: Pick<Store, 'rateWindows'>; cl
       const start = Math.floor(now / windowMs) * windowMs;
       if (now >= nextPurge) {
         nextPurge = now + PURGE_EVERY_MS;
-        await deps.store.rateWindows.purgeExpired(now);
+        // Off the send path: a failed purge is retried next minute and costs nothing meanwhile.
+        void deps.store.rateWindows.purgeExpired(now).catch(() => undefined);
       }
       return deps.store.rateWindows.increment(`${windowMs}|${key}`, start, n, start + windowMs);
     },
@@ -39,14 +40,21 @@ export function createStoreCounter(deps: { store: Pick<Store, 'rateWindows'>; cl
 
 export function createRedisCounter(deps: { url: string; clock: Clock; prefix?: string }): ClosableCounter {
   const prefix = `${deps.prefix ?? 'postwarden:'}rate:`;
-  // Fail a command fast instead of queueing it while Redis is away: the caller defers the
-  // recipients and tries again, rather than holding a delivery slot on a dead socket.
-  const redis = new Redis(deps.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 });
+  // No offline queue: while Redis is away a command fails at once and the caller defers the site's
+  // recipients, instead of holding a delivery slot through reconnect back-offs.
+  const redis = new Redis(deps.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
   // Connection errors are reported by the failing increment; without a listener ioredis logs each retry.
   redis.on('error', () => undefined);
+  let connecting: Promise<void> | null = null;
+  /** The first use waits (bounded) for the first connection; after that, a dropped link fails fast. */
+  const ready = (): Promise<void> => {
+    connecting ??= redis.connect().catch(() => undefined);
+    return connecting;
+  };
   return {
     backing: 'redis',
     async increment(key, windowMs, n) {
+      await ready();
       const start = Math.floor(deps.clock.now() / windowMs) * windowMs;
       const k = `${prefix}${windowMs}:${start}:${key}`;
       const replies = await redis

@@ -153,17 +153,23 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
       return Number(r.numUpdatedRows) > 0;
     },
     /**
-     * Extends every lease an owner still holds: a live node heartbeats its in-flight recipients so
-     * only a dead (or stalled past the lease) node's work is taken over by another.
+     * Extends the leases of the given in-flight recipients an owner still holds: a live node
+     * heartbeats the work it is running, so only a dead node's work (or work this node gave up on,
+     * such as an outcome it failed to store) is taken over by another once the lease ends.
      */
-    async renewLeases(owner: string, expiresAt: number): Promise<number> {
-      const r = await db
-        .updateTable('recipients')
-        .set({ lease_expires_at: expiresAt })
-        .where('state', '=', 'in_flight')
-        .where('lease_owner', '=', owner)
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows);
+    async renewLeases(owner: string, ids: readonly string[], expiresAt: number): Promise<number> {
+      let n = 0;
+      for (let i = 0; i < ids.length; i += 500) {
+        const r = await db
+          .updateTable('recipients')
+          .set({ lease_expires_at: expiresAt })
+          .where('state', '=', 'in_flight')
+          .where('lease_owner', '=', owner)
+          .where('id', 'in', ids.slice(i, i + 500))
+          .executeTakeFirst();
+        n += Number(r.numUpdatedRows);
+      }
+      return n;
     },
     /** Gives back every lease an owner holds (graceful shutdown) without counting an attempt. */
     async releaseOwned(owner: string, now: number): Promise<number> {
