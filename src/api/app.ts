@@ -29,7 +29,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     bodyLimit: Math.ceil(s.limits.maxMessageBytes * 1.4) + 65_536,
     // Path parameters longer than Fastify's 100 default: email addresses (up to 254 octets) and
     // signed unsubscribe tokens.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 

@@ -57,6 +57,19 @@ function httpsGet(options: HttpsGetterOptions, timeoutMs: number, maxBytes: numb
         resolve({ ok: false, message: `${url.protocol} is not https:` });
         return;
       }
+      // Settles exactly once: on a complete body, a failure, a premature close, or the deadline,
+      // whichever comes first. The deadline covers the whole exchange (connect, TLS, headers and
+      // body), so a server trickling bytes cannot hold the caller (the posture monitor audits one
+      // domain at a time) beyond timeoutMs.
+      let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const finish = (result: HttpsGetResult) => {
+        if (settled) return;
+        settled = true;
+        if (deadline) clearTimeout(deadline);
+        resolve(result);
+      };
+      let responded = false;
       const target = options.portMap?.(url.hostname);
       const req = https.request(
         {
@@ -69,27 +82,30 @@ function httpsGet(options: HttpsGetterOptions, timeoutMs: number, maxBytes: numb
           ...(options.ca !== undefined ? { ca: options.ca } : {}),
           rejectUnauthorized: true,
           agent: false,
-          timeout: timeoutMs,
         },
         (res) => {
+          responded = true;
           const socket = res.socket as TLSSocket;
           const validTo = socket.getPeerCertificate?.()?.valid_to;
           const chunks: Buffer[] = [];
           let size = 0;
+          const incomplete = (why: string) =>
+            finish({ ok: false, message: `connection ${why} before the body was complete`, status: res.statusCode });
           res.on('data', (c: Buffer) => {
+            if (settled) return;
             size += c.length;
             if (size > maxBytes) {
+              finish({ ok: false, message: `body larger than ${maxBytes} bytes`, status: res.statusCode });
               req.destroy();
-              resolve({ ok: false, message: `body larger than ${maxBytes} bytes`, status: res.statusCode });
               return;
             }
             chunks.push(c);
           });
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            if (status !== 200) resolve({ ok: false, message: `HTTP ${status}`, status });
+            if (status !== 200) finish({ ok: false, message: `HTTP ${status}`, status });
             else
-              resolve({
+              finish({
                 ok: true,
                 status,
                 contentType: String(res.headers['content-type'] ?? ''),
@@ -97,10 +113,22 @@ function httpsGet(options: HttpsGetterOptions, timeoutMs: number, maxBytes: numb
                 ...(validTo ? { validTo } : {}),
               });
           });
+          res.on('aborted', () => incomplete('closed'));
+          res.on('error', (e) => incomplete(`failed (${e.message})`));
+          res.on('close', () => {
+            if (!res.complete) incomplete('closed');
+          });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (e) => resolve({ ok: false, message: e.message }));
+      deadline = setTimeout(() => {
+        finish({ ok: false, message: `no complete answer within ${timeoutMs} ms` });
+        req.destroy();
+      }, timeoutMs);
+      req.on('error', (e) => finish({ ok: false, message: e.message }));
+      // Once a response has started its own listeners decide; before that a close is a failure.
+      req.on('close', () => {
+        if (!responded) finish({ ok: false, message: 'connection closed without an answer' });
+      });
       req.end();
     });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { buildReport, canonicalJson, renderReport, type TransportTlsStats } from '../../src/posture/index.js';
-import { brokenZone, goodZone, startLab } from './posture-lab.js';
+import { brokenZone, goodZone, keys, startLab } from './posture-lab.js';
 
 /** The evidence report: self-contained HTML, a digest that depends only on the inputs. */
 const tls: TransportTlsStats = {
@@ -67,4 +67,27 @@ test('a full audit costs under 2 s against a resolver that answers in 50 ms', as
   assert.ok(audit.queries.length >= 15);
   assert.ok(elapsed < 2000, `audit took ${Math.round(elapsed)} ms`);
   t.diagnostic(`${audit.queries.length} queries at 50 ms each in ${Math.round(elapsed)} ms`);
+});
+
+test('several DKIM records at a selector give the same findings and digest whatever the answer order', async (t) => {
+  const testing = `v=DKIM1; k=rsa; t=y; p=${keys.rsa2048}`;
+  const weak = `v=DKIM1; k=rsa; p=${keys.rsa1024}`;
+  const zone = goodZone();
+  zone['sel1._domainkey.good.example'] = { TXT: [testing, weak] };
+  const lab = await startLab(t, { zone });
+  const first = await lab.audit('good.example', { selectors: ['sel1', 'sel2'] });
+  zone['sel1._domainkey.good.example'] = { TXT: [weak, testing] };
+  lab.dns.setZone(zone);
+  lab.clock.set(Date.parse(first.auditedAt));
+  const second = await lab.audit('good.example', { selectors: ['sel1', 'sel2'] });
+  const dkim = (a: typeof first) =>
+    a.findings
+      .filter((f) => f.id.startsWith('dkim.'))
+      .map((f) => f.id)
+      .sort();
+  assert.deepEqual(dkim(first), ['dkim.multiple-records', 'dkim.weak-rsa'], 'the record sorted first is the one checked');
+  assert.deepEqual(dkim(second), dkim(first));
+  assert.deepEqual(second.findings, first.findings);
+  assert.deepEqual(second.facts.dkim, first.facts.dkim);
+  assert.equal(buildReport(second, { generatedAt: second.auditedAt }).digest, buildReport(first, { generatedAt: first.auditedAt }).digest);
 });

@@ -29,11 +29,16 @@ export function parseTagList(text: string): Map<string, string> {
   return tags;
 }
 
+/** Code-unit order, independent of locale. */
+const compareRecords = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 async function checkSelector(ctx: CheckContext, selector: string, out: RawFinding[]): Promise<DkimKeyFacts> {
   const name = dkimDnsName(selector, ctx.domain);
   const r = await ctx.resolver.lookup(name, 'TXT');
   if (r.kind === 'error') return { selector, state: 'error' };
-  const records = r.kind === 'answer' ? r.records.filter((t) => /(^|;)\s*p\s*=/i.test(t) || /^v=DKIM1/i.test(t)) : [];
+  // Sorted so that with several records the one parsed (and so the findings and the report digest)
+  // does not depend on the order of the DNS answer, which servers may rotate.
+  const records = r.kind === 'answer' ? r.records.filter((t) => /(^|;)\s*p\s*=/i.test(t) || /^v=DKIM1/i.test(t)).sort(compareRecords) : [];
   if (records.length === 0) {
     out.push(
       raw(
