@@ -12,12 +12,15 @@ import { dkimWorkerMarker, type WorkerKeyRef, type WorkerSignReply, type WorkerS
 /**
  * DKIM signing on the delivery hot path.
  *
- * Keys: the active key(s) of the From domain, or of its nearest registered parent when the domain
- * itself has none (news.example.com signs d=example.com, which aligns under relaxed DMARC, RFC 7489
- * §3.1.1). One RSA and, when the domain has one, one Ed25519 key: both signatures go on the message
- * (RFC 8463 §5 dual signing). Keys are read from the store, opened with the master key once and kept
- * in memory; the per-domain answer is cached for `cacheTtlMs` so a newly activated key is picked up
- * within that time. A domain without keys gets the message back unsigned: the caller decides.
+ * Keys: the active key(s) of the signing domain, the most specific registered name among the From
+ * domain and its parents (news.example.com, not registered itself, signs d=example.com, which aligns
+ * under relaxed DMARC, RFC 7489 §3.1.1). A registered domain whose keys are not active yet signs
+ * nothing rather than fall back to a parent: the parent may belong to another tenant, whose key must
+ * never sign this tenant's mail. One RSA and, when the domain has one, one Ed25519 key: both
+ * signatures go on the message (RFC 8463 §5 dual signing). Keys are read from the store, opened with
+ * the master key once and kept in memory; the per-domain answer is cached for `cacheTtlMs` so a newly
+ * activated key is picked up within that time. A domain without keys gets the message back unsigned:
+ * the caller decides.
  *
  * Threads: an RSA-2048 signature is ~0.8 ms of CPU (bench/dkim.ts), which at 1,000 messages/s would
  * take most of the event loop. With `threads` > 0 signing runs in a pool of worker threads (the worker
@@ -27,8 +30,11 @@ import { dkimWorkerMarker, type WorkerKeyRef, type WorkerSignReply, type WorkerS
  */
 
 export interface DkimSignerDeps {
-  /** Only the signing lookup is needed. */
-  store: { dkimKeys: Pick<Store['dkimKeys'], 'activeFor'> };
+  /**
+   * Only the signing lookups are needed: active keys, and which domains are registered. Without
+   * `domains` (a benchmark's stub) only the From domain's own keys sign, never a parent's.
+   */
+  store: { dkimKeys: Pick<Store['dkimKeys'], 'activeFor'>; domains?: Pick<Store['domains'], 'findByNames'> };
   masterKey: Buffer;
   clock: Clock;
   /** Signing threads; 0 signs inline on the event loop. Default: cores - 1, at least 1, at most 4. */
@@ -41,7 +47,7 @@ export interface DkimSignerDeps {
   spawnWorker?: () => Worker;
   log?: { warn(obj: object, msg: string): void };
   /**
-   * Called when no candidate domain has an active key: activates pending keys whose record is
+   * Called when the signing domain has no active key: activates its pending keys whose record is
    * already published (identity's activatePublished), so mail sent right after publishing is
    * signed without waiting for the verification schedule. Resolves with how many it activated.
    */
@@ -88,6 +94,18 @@ interface OpenKey extends DkimSignatureInfo {
 const MAX_CACHED_DOMAINS = 10_000;
 const MAX_OPEN_KEYS = 10_000;
 
+/**
+ * The domain whose keys may sign mail from `fromDomain`: the most specific registered name among it
+ * and its parents, whatever the state of its keys. Only that domain's active keys sign; a registered
+ * domain without one signs nothing, even when a parent (possibly another tenant's) has an active key.
+ */
+async function signingDomainOf(store: DkimSignerDeps['store'], fromDomain: string): Promise<string | undefined> {
+  if (!store.domains) return fromDomain;
+  const candidates = domainCandidates(fromDomain);
+  const registered = await store.domains.findByNames(candidates);
+  return candidates.find((c) => registered.some((r) => r.name === c));
+}
+
 export function defaultDkimThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
@@ -123,14 +141,13 @@ export function createDkimSigner(deps: DkimSignerDeps): DkimSigner {
   }
 
   async function load(domain: string): Promise<OpenKey[]> {
-    const candidates = domainCandidates(domain);
-    let rows = await store.dkimKeys.activeFor(candidates);
-    if (!rows.length && deps.activatePending && (await deps.activatePending(candidates)) > 0) {
-      rows = await store.dkimKeys.activeFor(candidates);
+    const owner = await signingDomainOf(store, domain);
+    let rows = owner ? await store.dkimKeys.activeFor([owner]) : [];
+    if (owner && !rows.length && deps.activatePending && (await deps.activatePending([owner])) > 0) {
+      rows = await store.dkimKeys.activeFor([owner]);
     }
-    // The most specific candidate with an active key signs; rows come newest-activated first.
-    const owner = candidates.find((c) => rows.some((r) => r.domain === c));
-    const chosen = dkimAlgorithms.flatMap((alg) => rows.find((r) => r.domain === owner && r.algorithm === alg) ?? []);
+    // Rows come newest-activated first: the first of each algorithm signs.
+    const chosen = dkimAlgorithms.flatMap((alg) => rows.find((r) => r.algorithm === alg) ?? []);
     const keys = chosen.map(open);
     if (byDomain.size >= MAX_CACHED_DOMAINS) byDomain.delete(byDomain.keys().next().value!);
     byDomain.set(domain, { expiresAt: clock.now() + ttl, keys });

@@ -33,6 +33,8 @@ export interface DomainsDeps {
   platform?: PlatformIdentity;
   /** Node-wide sandbox: keys are active at once. */
   sandbox?: boolean;
+  /** Where the schedule reports a domain it could not process (the pass goes on with the rest). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 export interface DkimRecordInfo {
@@ -56,7 +58,11 @@ export interface ScheduleReport {
   activated: string[];
   created: string[];
   retired: string[];
+  /** Domains whose verification or rotation failed in this pass (logged; retried next pass). */
+  failed: string[];
 }
+
+const emptyReport = (): ScheduleReport => ({ verified: [], activated: [], created: [], retired: [], failed: [] });
 
 const DAY = 86_400_000;
 
@@ -119,9 +125,25 @@ export function createDomains(deps: DomainsDeps) {
   }
 
   async function insertKeys(rows: DkimKeyRow[]): Promise<void> {
-    await store.transaction(async (tx) => {
-      for (const row of rows) await tx.dkimKeys.insert(row);
-    });
+    try {
+      await store.transaction(async (tx) => {
+        for (const row of rows) await tx.dkimKeys.insert(row);
+      });
+    } catch (e) {
+      // Two nodes rotating the same domain at once pick the same next selector, and the (domain,
+      // selector) unique index refuses the second. Asking the store which selector is now held by
+      // another key tells that race from other failures on every dialect.
+      const domainId = rows[0]?.domainId;
+      const held = domainId ? await store.dkimKeys.listByDomain(domainId).catch(() => []) : [];
+      const taken = rows.find((r) => held.some((k) => k.selector === r.selector && k.id !== r.id));
+      if (!taken) throw e;
+      throw new PostwardenError(
+        'CONFLICT',
+        `DKIM selector ${taken.selector} of ${taken.domain} was just created by another request; list the domain's keys and retry if needed`,
+        { selector: taken.selector, domain: taken.domain },
+        { cause: e },
+      );
+    }
   }
 
   function platformOf(): PlatformIdentity {
@@ -238,7 +260,7 @@ export function createDomains(deps: DomainsDeps) {
      */
     async rotate(tenantId: string, domainId: string): Promise<DkimKeyRow[]> {
       const domain = await tenants.getDomain(tenantId, domainId);
-      const rows = await rotateRow(domain, { verified: [], activated: [], created: [], retired: [] }, true);
+      const rows = await rotateRow(domain, emptyReport(), true);
       if (!rows.length) {
         throw new PostwardenError('CONFLICT', `a new DKIM key of ${domain.name} is already waiting for its DNS record`, {
           errors: [{ path: '/domain', message: 'publish the pending selector (see the domain records) and verify' }],
@@ -271,16 +293,23 @@ export function createDomains(deps: DomainsDeps) {
      * pending key), then rotate keys older than the rotation age and retire keys past the overlap.
      */
     async runSchedule(intervalMs: number): Promise<ScheduleReport> {
-      const report: ScheduleReport = { verified: [], activated: [], created: [], retired: [] };
+      const report = emptyReport();
       const now = clock.now();
       for (const domain of await store.domains.listAll()) {
-        const keys = await store.dkimKeys.listByDomain(domain.id);
-        const stale = (domain.checkedAt ?? 0) + intervalMs <= now;
-        if (deps.resolver && (stale || keys.some((k) => k.status === 'pending'))) {
-          await verifyRow(domain, report.activated);
-          report.verified.push(domain.name);
+        // One domain's failure (its DNS, a selector race with another node) must not stop the pass
+        // for every domain after it; the next pass retries it.
+        try {
+          const keys = await store.dkimKeys.listByDomain(domain.id);
+          const stale = (domain.checkedAt ?? 0) + intervalMs <= now;
+          if (deps.resolver && (stale || keys.some((k) => k.status === 'pending'))) {
+            await verifyRow(domain, report.activated);
+            report.verified.push(domain.name);
+          }
+          await rotateRow(domain, report);
+        } catch (e) {
+          report.failed.push(domain.name);
+          deps.log?.warn({ domain: domain.name, error: (e as Error).message }, 'identity schedule failed for a domain');
         }
-        await rotateRow(domain, report);
       }
       return report;
     },

@@ -80,6 +80,7 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
     resolver: deps.liveResolver ?? resolver,
     platform: deps.platform,
     sandbox: deps.sandbox,
+    log: deps.log,
   });
   const verpKey = deriveVerpKey(deps.masterKey);
   const facts = new Map<string, FromFacts>();
@@ -104,10 +105,14 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
     const candidates = domainCandidates(fromDomain);
     const registeredRows = await store.domains.findByNames(candidates);
     const registered = candidates.find((c) => registeredRows.some((r) => r.name === c)) ?? null;
-    let keys = await store.dkimKeys.activeFor(candidates);
-    if (!keys.length && !sandbox && (await domains.activatePublished(candidates)) > 0) keys = await store.dkimKeys.activeFor(candidates);
-    // The signer signs with the most specific candidate that has an active key.
-    const signer = candidates.find((c) => keys.some((k) => k.domain === c));
+    // As the signer: only the registered domain's own active keys sign. A registered domain without
+    // one signs nothing, never with a parent's key (the parent may be another tenant's).
+    const signingNames = registered ? [registered] : [];
+    let keys = await store.dkimKeys.activeFor(signingNames);
+    if (registered && !keys.length && !sandbox && (await domains.activatePublished(signingNames)) > 0) {
+      keys = await store.dkimKeys.activeFor(signingNames);
+    }
+    const signer = keys.length ? registered : null;
     const dmarc: FromFacts['dmarc'] = sandbox ? { source: 'sandbox', aspf: 'r', adkim: 'r' } : await dmarcOf(fromDomain);
     const out: FromFacts = { expiresAt: clock.now() + ttl, registered, dkimDomains: signer ? [signer] : [], dmarc };
     if (facts.size >= MAX_CACHED) facts.delete(facts.keys().next().value!);

@@ -113,6 +113,40 @@ test('a subdomain without keys signs with its nearest registered parent; one wit
   );
 });
 
+forEachDialect(
+  "a registered subdomain whose key is still pending is not signed with another tenant's key on its parent",
+  async (t, dialect) => {
+    const w = await dkimWorld(t, { dialect });
+    await w.addDomain('example.com'); // tenant acme, active key
+    const other = await w.tenants.createTenant({ name: 'other' });
+    const child = await w.addDomain('sub.example.com', other.id);
+    const [childKey] = await w.store.dkimKeys.listByDomain(child.domain.id);
+    // New keys start pending until their record verifies (the fixture's sandbox made it active).
+    await w.store.dkimKeys.setStatus(childKey!.id, 'pending', w.clock.now());
+    const asked: string[][] = [];
+    const signer = signerFor(w, t, {
+      activatePending: async (names) => {
+        asked.push(names);
+        return 0;
+      },
+    });
+    const raw = sampleMessage('x@sub.example.com');
+    const out = await signer.sign(raw, 'sub.example.com');
+    assert.deepEqual(out.signatures, [], 'not signed d=example.com with the parent tenant’s key');
+    assert.equal(out.raw, raw);
+    assert.deepEqual(asked, [['sub.example.com']], 'only the child’s own pending keys may be activated');
+
+    await w.store.dkimKeys.setStatus(childKey!.id, 'active', w.clock.now());
+    w.clock.advance(60_001);
+    assert.deepEqual(
+      (await signer.sign(raw, 'sub.example.com')).signatures,
+      [{ domain: 'sub.example.com', selector: childKey!.selector, algorithm: 'rsa-2048' }],
+      'once its own key is active the child signs as itself',
+    );
+  },
+  test,
+);
+
 test('an unknown domain gets the message back unsigned, without an error', async (t) => {
   const w = await dkimWorld(t);
   await w.addDomain('example.com');

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { isPostwardenError } from '../../src/core/index.js';
+import { isPostwardenError, newId } from '../../src/core/index.js';
 import { openSecret } from '../../src/governance/index.js';
-import { checkDkimPrivateKey, createDkimSigner, createDomains, type DkimAlgorithm, dkimKeyAad } from '../../src/identity/index.js';
+import {
+  checkDkimPrivateKey,
+  createDkimSigner,
+  createDomains,
+  type DkimAlgorithm,
+  dkimKeyAad,
+  nextSelector,
+} from '../../src/identity/index.js';
 import { forEachDialect } from '../support/dialects.js';
 import { dkimWorld, sampleMessage } from './dkim-fixture.js';
 
@@ -124,6 +131,95 @@ forEachDialect(
     fail = false;
     const { dkim } = await domains.addDomain(w.tenant.id, 'example.com');
     assert.equal(dkim.length, 1);
+  },
+  test,
+);
+
+forEachDialect(
+  'one domain failing in the schedule does not stop the pass for the domains after it',
+  async (t, dialect) => {
+    const w = await dkimWorld(t, { dialect });
+    const broken = await w.domains.addDomain(w.tenant.id, 'a.example'); // listed first: ids sort by time
+    w.clock.advance(1);
+    const fine = await w.domains.addDomain(w.tenant.id, 'b.example');
+    const store = {
+      domains: w.store.domains,
+      dkimKeys: {
+        ...w.store.dkimKeys,
+        listByDomain: (id: string) =>
+          id === broken.domain.id ? Promise.reject(new Error('connection reset')) : w.store.dkimKeys.listByDomain(id),
+      },
+      transaction: <T>(fn: Parameters<typeof w.store.transaction<T>>[0]) => w.store.transaction(fn),
+    };
+    const warned: object[] = [];
+    const domains = createDomains({
+      store,
+      tenants: w.tenants,
+      clock: w.clock,
+      masterKey: w.masterKey,
+      dkim: { algorithms: ['rsa-2048'] },
+      log: { warn: (obj) => warned.push(obj) },
+    });
+    w.clock.advance(181 * 86_400_000); // both keys are due for rotation
+    const report = await domains.runSchedule(3_600_000);
+    assert.deepEqual(report.failed, ['a.example']);
+    assert.deepEqual(warned, [{ domain: 'a.example', error: 'connection reset' }]);
+    assert.deepEqual(
+      report.created.map((c) => c.split('._domainkey.')[1]),
+      ['b.example'],
+    );
+    assert.equal((await w.store.dkimKeys.listByDomain(fine.domain.id)).length, 2);
+  },
+  test,
+);
+
+forEachDialect(
+  'a rotation that loses the selector race to another node is a CONFLICT, not an internal error',
+  async (t, dialect) => {
+    const w = await dkimWorld(t, { dialect });
+    const { domain } = await w.domains.addDomain(w.tenant.id, 'example.com');
+    // The other node inserts the same next selector between our read of the keys and our insert.
+    const store = {
+      domains: w.store.domains,
+      dkimKeys: w.store.dkimKeys,
+      transaction: async <T>(fn: Parameters<typeof w.store.transaction<T>>[0]) => {
+        const keys = await w.store.dkimKeys.listByDomain(domain.id);
+        const rival = keys[0]!;
+        const id = newId('dk');
+        await w.store.dkimKeys.insert({
+          ...rival,
+          id,
+          selector: nextSelector(
+            keys.map((k) => k.selector),
+            w.clock.now(),
+          ),
+          status: 'pending',
+          activatedAt: null,
+          createdAt: w.clock.now(),
+        });
+        return w.store.transaction(fn);
+      },
+    };
+    const domains = createDomains({
+      store,
+      tenants: w.tenants,
+      clock: w.clock,
+      masterKey: w.masterKey,
+      dkim: { algorithms: ['rsa-2048'] },
+    });
+    await assert.rejects(domains.rotate(w.tenant.id, domain.id), (e) => {
+      assert.ok(isPostwardenError(e) && e.code === 'CONFLICT', String(e));
+      assert.deepEqual(e.details, { selector: 'pw202611b', domain: 'example.com' });
+      return true;
+    });
+    assert.deepEqual(
+      (await w.store.dkimKeys.listByDomain(domain.id)).map((k) => [k.selector, k.status]),
+      [
+        ['pw202611a', 'active'],
+        ['pw202611b', 'pending'],
+      ],
+      "only the other node's key was stored",
+    );
   },
   test,
 );
