@@ -5,7 +5,10 @@
  *      else the document's Delivered-To / X-Original-To / To, else the returned original's
  *      Return-Path (complaints carry the original, whose Return-Path was our VERP address);
  *   2. the returned original's Message-ID (or the In-Reply-To of an auto-reply), matched against
- *      the Message-ID header we wrote at accept;
+ *      the Message-ID header we wrote at accept. A Message-ID is no secret (every recipient sees it),
+ *      so this links the document for the record but is not enough to suppress (feedback-outcomes.ts).
+ *      A bounce's or complaint's own outer In-Reply-To is never used: the reporter writes it, and only
+ *      the returned original speaks for what we sent;
  *   3. nothing: the document is kept unattributed and changes no tenant's state.
  * A caller that already knows the tenant (an upload over the API) restricts attribution to it, so
  * one tenant cannot bounce or complain another tenant's recipients.
@@ -63,9 +66,12 @@ export async function attribute(
     const recipients = await deps.store.recipients.listByMessage(message.id);
     return { tenantId: message.tenantId, message, recipients, verpRecipient: recipient, via: 'verp' };
   }
-  const ids = [originalOf(f)?.messageId, f.kind === 'auto-reply' ? f.autoReply.inReplyTo : undefined, f.message?.inReplyTo].filter(
-    (x): x is string => !!x,
-  );
+  const report = f.kind === 'dsn' || f.kind === 'arf' || f.kind === 'dmarc-failure';
+  const ids = [
+    originalOf(f)?.messageId,
+    f.kind === 'auto-reply' ? f.autoReply.inReplyTo : undefined,
+    report ? undefined : f.message?.inReplyTo,
+  ].filter((x): x is string => !!x);
   for (const id of ids) {
     const found = (await deps.store.messages.findByMessageIdHeader(id.toLowerCase())).concat(
       id === id.toLowerCase() ? [] : await deps.store.messages.findByMessageIdHeader(id),

@@ -19,7 +19,7 @@ import { type DsnRecipient, type DsnReport, parseDsnMessage } from './dsn.js';
 import { addressOf, fieldValue, fieldValues } from './header-fields.js';
 import { type MailMessage, type MailPart, readMessage } from './mail-message.js';
 import { type ProviderMap, providerOf } from './providers.js';
-import { isGzip, isZip, type PayloadFile, unpackPayload } from './report-payload.js';
+import { isGzip, isZip, type PayloadFile, unpackBudget, unpackPayload } from './report-payload.js';
 import { parseTlsRpt, type TlsReport } from './tls-rpt.js';
 
 export type FeedbackKind = 'dsn' | 'arf' | 'dmarc-aggregate' | 'dmarc-failure' | 'tls-rpt' | 'auto-reply' | 'unknown';
@@ -167,10 +167,12 @@ function reportAttachments(
   const tlsParts = msg.parts.filter(
     (p) => TLSRPT_TYPE.test(p.contentType) || (reportType === 'tlsrpt' && /\.json(\.gz)?$/i.test(p.filename ?? '')),
   );
+  // One unpacking budget for every attachment of the message (see `UnpackBudget`).
+  const budget = unpackBudget();
   if (tlsParts.length > 0 || reportType === 'tlsrpt') {
     const all = { reports: [] as TlsReport[], errors: [] as ReportError[] };
     for (const p of tlsParts) {
-      const r = parseTlsRpt(p.content, p.filename ?? 'report.json');
+      const r = parseTlsRpt(p.content, p.filename ?? 'report.json', budget);
       all.reports.push(...r.reports);
       all.errors.push(...r.errors);
     }
@@ -181,7 +183,7 @@ function reportAttachments(
   const dmarcParts = msg.parts.filter((p) => ARCHIVE_TYPE.test(p.contentType) || /\.(xml|zip|gz)$/i.test(p.filename ?? ''));
   const all = { reports: [] as DmarcAggregateReport[], errors: [] as ReportError[] };
   for (const p of dmarcParts) {
-    const r = parseDmarcAggregate(p.content, p.filename ?? 'report.xml');
+    const r = parseDmarcAggregate(p.content, p.filename ?? 'report.xml', budget);
     all.reports.push(...r.reports);
     all.errors.push(...r.errors);
   }

@@ -6,7 +6,7 @@
  * reports truncated mid-record (the complete records are kept and the damage is noted).
  */
 import { XMLParser } from 'fast-xml-parser';
-import { decodeReportText, type PayloadFile, reportFiles } from './report-payload.js';
+import { decodeReportText, type PayloadFile, reportFiles, type UnpackBudget } from './report-payload.js';
 
 export interface DmarcAggregateReport {
   schema: 'rfc7489' | 'dmarcbis';
@@ -65,9 +65,14 @@ export interface DmarcAggregateParse {
 type Node = Record<string, unknown>;
 
 /** Parses XML, gzip or zip bytes holding one or more aggregate reports. */
-export function parseDmarcAggregate(input: Uint8Array | string, filename = 'report.xml'): DmarcAggregateParse {
+export function parseDmarcAggregate(
+  input: Uint8Array | string,
+  filename = 'report.xml',
+  /** Shared across the attachments of one message; see `UnpackBudget`. */
+  budget?: UnpackBudget,
+): DmarcAggregateParse {
   const out: DmarcAggregateParse = { reports: [], errors: [] };
-  const unpacked = reportFiles(input, filename);
+  const unpacked = reportFiles(input, filename, budget);
   if ('error' in unpacked) {
     out.errors.push(unpacked.error);
     return out;

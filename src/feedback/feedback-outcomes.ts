@@ -49,6 +49,18 @@ export interface IngestResult {
 
 const NO_SUPPRESS_FEEDBACK = new Set(['not-spam', 'auth-failure']);
 
+/**
+ * Whether an attributed document may suppress tenant-wide. A verified VERP address (its MAC cannot be
+ * forged) or an authenticated API upload may; a document that came in over SMTP and matched only by
+ * Message-ID may not, since anyone who has seen a Message-ID could forge a DSN or complaint quoting it.
+ * Such documents still record their event, which says why nothing was suppressed.
+ */
+export function maySuppress(a: Attribution, source: 'smtp' | 'api'): boolean {
+  return a.via === 'verp' || source === 'api';
+}
+
+const NOT_SUPPRESSED = { suppressed: false, why: 'not attributed by VERP' } as const;
+
 export type Emit = (e: Omit<NewEvent, 'id'>) => string;
 
 export function onDsn(
@@ -59,6 +71,7 @@ export function onDsn(
   suppressions: SuppressRequest[],
   domain: string | undefined,
   feedbackId: string,
+  source: 'smtp' | 'api',
 ): void {
   const named: ClassifiedRecipient[] = [...f.dsn.recipients];
   // A bounce that names nobody is about the recipient its VERP address names.
@@ -87,6 +100,7 @@ export function onDsn(
       result.notes.push(`bounce for ${r.address} matches no recipient we sent to`);
       continue;
     }
+    const suppress = c.hard && maySuppress(a, source);
     const eventId = emit({
       type: 'recipient.bounced',
       tenantId: a.tenantId,
@@ -110,9 +124,11 @@ export function onDsn(
         vendor: f.dsn.vendor,
         state: row.state,
         feedback_id: feedbackId,
+        ...(c.hard && !suppress ? NOT_SUPPRESSED : {}),
       },
     });
-    if (c.hard) {
+    if (c.hard && !suppress) result.notes.push(`hard bounce for ${row.address} not suppressed: not attributed by VERP`);
+    if (suppress) {
       suppressions.push({
         tenantId: a.tenantId,
         address: addressKey(row.address),
@@ -133,6 +149,7 @@ export function onArf(
   suppressions: SuppressRequest[],
   domain: string | undefined,
   feedbackId: string,
+  source: 'smtp' | 'api',
 ): void {
   const arf = f.arf;
   result.feedbackType = arf.feedbackType;
@@ -156,6 +173,8 @@ export function onArf(
     result.notes.push('not-spam report: recorded, no complaint');
     return;
   }
+  const suppress = !NO_SUPPRESS_FEEDBACK.has(arf.feedbackType) && maySuppress(a, source);
+  const notSuppressed = !NO_SUPPRESS_FEEDBACK.has(arf.feedbackType) && !suppress;
   const eventId = emit({
     type: 'recipient.complained',
     tenantId: a.tenantId,
@@ -169,9 +188,11 @@ export function onArf(
       reporter: arf.reportingMta ?? f.message.from[0] ?? null,
       arrival_date: arf.arrivalDate ?? null,
       feedback_id: feedbackId,
+      ...(notSuppressed ? NOT_SUPPRESSED : {}),
     },
   });
-  if (!NO_SUPPRESS_FEEDBACK.has(arf.feedbackType)) {
+  if (notSuppressed) result.notes.push(`complaint for ${row.address} not suppressed: not attributed by VERP`);
+  if (suppress) {
     suppressions.push({
       tenantId: a.tenantId,
       address: addressKey(row.address),

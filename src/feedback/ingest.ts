@@ -10,6 +10,8 @@
  *                hard ones are suppressed (reason hard_bounce). `delayed`/`delivered`/… are recorded
  *                in the document only.
  *   arf          → `recipient.complained`; suppressed (reason complaint), except `not-spam`.
+ *                Either suppresses only when attributed by VERP or uploaded over the API: a Message-ID
+ *                match from the MX records the event (`suppressed: false`) and suppresses nothing.
  *   dmarc-*      rows per registered domain (aggregate) → `report.received`.
  *   tls-rpt      rows per policy domain → `report.received` for the tenants whose domains they name.
  *   auto-reply   recorded as such; never a bounce, never suppresses (RFC 3834).
@@ -128,10 +130,10 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
     let tls: Parameters<typeof store.feedback.insertTlsReports>[0] = [];
     switch (parsed.kind) {
       case 'dsn':
-        onDsn(parsed, a, result, emit, suppressions, sendingDomain, id);
+        onDsn(parsed, a, result, emit, suppressions, sendingDomain, id, input.source);
         break;
       case 'arf':
-        onArf(parsed, a, result, emit, suppressions, sendingDomain, id);
+        onArf(parsed, a, result, emit, suppressions, sendingDomain, id, input.source);
         break;
       case 'dmarc-aggregate': {
         const domains = new Set<string>();

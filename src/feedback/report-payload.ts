@@ -3,7 +3,7 @@
  * zip (what most DMARC reporters use), or wrapped once more in another archive. Text decoding
  * honours a BOM, then an XML declaration's encoding, then falls back from UTF-8 to Windows-1252.
  */
-import { gunzipSync, unzipSync } from 'fflate';
+import { Gunzip, unzipSync } from 'fflate';
 
 export interface PayloadFile {
   /** Name inside the archive, or the given filename. */
@@ -13,9 +13,23 @@ export interface PayloadFile {
   container: string;
 }
 
+/**
+ * Bytes that unpacking may still produce. One budget is shared by every layer of a nested archive and
+ * by every attachment of one message, so a bomb cannot multiply the limit by nesting or by repetition.
+ */
+export interface UnpackBudget {
+  remaining: number;
+}
+
 const MAX_DEPTH = 3;
 /** Zip bombs: stop unpacking past this many bytes in total. */
 const MAX_TOTAL = 64 * 1024 * 1024;
+/** Compressed bytes fed to the inflater per step, so one step's output stays small (deflate tops out near 1032:1). */
+const GUNZIP_STEP = 16 * 1024;
+
+export function unpackBudget(bytes = MAX_TOTAL): UnpackBudget {
+  return { remaining: bytes };
+}
 
 export function isGzip(b: Uint8Array): boolean {
   return b.length > 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -25,26 +39,62 @@ export function isZip(b: Uint8Array): boolean {
   return b.length > 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
 }
 
-/** Unpacks nested gzip/zip layers; throws on a corrupt archive (the caller reports it). */
-export function unpackPayload(bytes: Uint8Array, name = 'report', container = '', depth = 0): PayloadFile[] {
+/** Unpacks nested gzip/zip layers; throws on a corrupt or oversized archive (the caller reports it). */
+export function unpackPayload(
+  bytes: Uint8Array,
+  name = 'report',
+  container = '',
+  depth = 0,
+  budget: UnpackBudget = unpackBudget(),
+): PayloadFile[] {
   if (depth > MAX_DEPTH) throw new Error('archive nested too deeply');
   if (isGzip(bytes)) {
-    const inner = gunzipSync(bytes);
-    if (inner.length > MAX_TOTAL) throw new Error('decompressed report too large');
-    return unpackPayload(inner, name.replace(/\.gz$/i, ''), join(container, 'gzip'), depth + 1);
+    const inner = gunzipBounded(bytes, budget);
+    return unpackPayload(inner, name.replace(/\.gz$/i, ''), join(container, 'gzip'), depth + 1, budget);
   }
   if (isZip(bytes)) {
-    let total = 0;
+    // The filter runs before each entry is inflated, and fflate inflates into a buffer of the declared
+    // size, so charging the declared size bounds what is allocated.
     const files = unzipSync(bytes, {
       filter: (f) => {
-        total += f.originalSize;
-        return !f.name.endsWith('/') && total <= MAX_TOTAL;
+        if (f.name.endsWith('/')) return false;
+        charge(budget, Math.max(f.size, f.originalSize), `zip entry ${f.name}`);
+        return true;
       },
     });
-    if (total > MAX_TOTAL) throw new Error('decompressed report too large');
-    return Object.entries(files).flatMap(([n, b]) => unpackPayload(b, n, join(container, 'zip'), depth + 1));
+    return Object.entries(files).flatMap(([n, b]) => unpackPayload(b, n, join(container, 'zip'), depth + 1, budget));
   }
   return [{ name, bytes, container: container || 'plain' }];
+}
+
+function charge(budget: UnpackBudget, bytes: number, what: string): void {
+  if (bytes > budget.remaining) {
+    throw new Error(`decompressed report too large: ${what} declares ${bytes} bytes, ${budget.remaining} left of ${MAX_TOTAL}`);
+  }
+  budget.remaining -= bytes;
+}
+
+/**
+ * RFC 1952 §2.3.1: ISIZE, the last four bytes (little-endian), is the input size modulo 2^32. It is
+ * checked against the budget before anything is allocated, the output goes into a buffer of exactly
+ * that size, and inflation stops as soon as the stream produces more than it declared (a size that
+ * wrapped past 4 GiB), so neither memory nor work exceeds what the budget allows.
+ */
+function gunzipBounded(bytes: Uint8Array, budget: UnpackBudget): Uint8Array {
+  const n = bytes.length;
+  if (n < 18) throw new Error('truncated gzip data');
+  const isize = (bytes[n - 4]! | (bytes[n - 3]! << 8) | (bytes[n - 2]! << 16) | (bytes[n - 1]! << 24)) >>> 0;
+  charge(budget, isize, 'gzip data');
+  const out = new Uint8Array(isize);
+  let written = 0;
+  const gunzip = new Gunzip((chunk) => {
+    if (written + chunk.length > isize) throw new Error(`gzip data longer than its declared ${isize} bytes`);
+    out.set(chunk, written);
+    written += chunk.length;
+  });
+  for (let i = 0; i < n; i += GUNZIP_STEP) gunzip.push(bytes.subarray(i, i + GUNZIP_STEP), i + GUNZIP_STEP >= n);
+  if (written !== isize) throw new Error(`gzip data shorter (${written} bytes) than its declared ${isize} bytes`);
+  return out;
 }
 
 function join(a: string, b: string): string {
@@ -59,13 +109,14 @@ function join(a: string, b: string): string {
 export function reportFiles(
   input: Uint8Array | string,
   filename: string,
+  budget: UnpackBudget = unpackBudget(),
 ): { files: PayloadFile[] } | { error: { name: string; error: string } } {
   try {
     return {
       files:
         typeof input === 'string'
           ? [{ name: filename, bytes: new TextEncoder().encode(input), container: 'plain' }]
-          : unpackPayload(input, filename),
+          : unpackPayload(input, filename, '', 0, budget),
     };
   } catch (e) {
     return { error: { name: filename, error: `cannot unpack: ${(e as Error).message}` } };

@@ -6,7 +6,8 @@ import type { EntryInput } from './suppression.js';
  * imports through the other. Times are ISO 8601 with milliseconds: nothing is rounded away.
  *
  * CSV (RFC 4180): a header line naming the columns, in any order; `address` is required, the
- * others optional (empty = default). Fields with a comma, quote or line break are quoted.
+ * others optional (empty = default). Fields with a comma, quote or line break are quoted, and fields
+ * a spreadsheet would run as a formula are escaped with a leading single quote (see `quote`).
  */
 export const csvColumns = ['address', 'scope', 'domain', 'stream', 'reason', 'source', 'created_at', 'id'] as const;
 
@@ -24,7 +25,22 @@ export function suppressionJson(e: SuppressionRow) {
 }
 export type SuppressionJson = ReturnType<typeof suppressionJson>;
 
-const quote = (v: string) => (/[",\r\n]/.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v);
+/**
+ * CSV injection (OWASP "CSV Injection"): a spreadsheet runs a cell that starts with = + - @ TAB or CR
+ * as a formula. Such cells are exported behind a single quote, which spreadsheets show as text, and
+ * the import takes one quote off again. A cell that already starts with quotes before one of those
+ * characters gets one more, so every value survives export → import unchanged.
+ */
+const FORMULA_LEAD = /^'*[=+\-@\t\r]/;
+const ESCAPED_FORMULA = /^'+[=+\-@\t\r]/;
+
+function quote(v: string): string {
+  if (FORMULA_LEAD.test(v)) return `"'${v.replace(/"/g, '""')}"`;
+  return /[",\r\n]/.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** Undoes the export's formula escape (see `quote`). */
+const unescapeCell = (v: string) => (ESCAPED_FORMULA.test(v) ? v.slice(1) : v);
 
 export function suppressionsToCsv(rows: SuppressionRow[]): string {
   const lines = [csvColumns.join(',')];
@@ -97,7 +113,7 @@ export function suppressionsFromCsv(text: string): { entries: EntryInput[]; erro
   const entries = records.slice(1).map((rec, i) => {
     if (rec.length !== header.length)
       errors.push({ path: `/rows/${i + 1}`, message: `has ${rec.length} fields; the header has ${header.length}` });
-    return Object.fromEntries(header.map((h, k) => [h, rec[k] ?? ''])) as EntryInput;
+    return Object.fromEntries(header.map((h, k) => [h, unescapeCell(rec[k] ?? '')])) as EntryInput;
   });
   return { entries, errors };
 }

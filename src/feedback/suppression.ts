@@ -258,6 +258,9 @@ export function createSuppressions({ store, clock }: Deps) {
     async unsuppress(owner: Owner, address: string, where: { scope?: SuppressionScope; domain?: string; stream?: Stream }, actor: string) {
       const key = addressKey(address.trim());
       const domain = where.domain ? normaliseDomain(where.domain) : undefined;
+      // A domain that does not normalise must not become "no domain filter" (null would match
+      // every tenant-scope entry and remove it).
+      if (domain === null) throw validationError([{ path: '/query/domain', message: 'is not a domain name' }]);
       return store.transaction(async (tx) => {
         const rows = (await tx.suppressions.list(owner, { address: key })).filter(
           (e) =>

