@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, request } from 'undici';
-import type { Clock } from '../core/index.js';
+import { type Clock, isPublicAddress } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { Store } from '../store/index.js';
 import {
@@ -127,6 +127,8 @@ export function createTransportSecurity(deps: TransportSecurityDeps): TransportS
     for (const type of ['A', 'AAAA'] as const) {
       const r = await deps.resolver.lookup(host, type);
       const first = r.kind === 'answer' ? r.records[0] : undefined;
+      // A recipient domain's records choose these hosts: never our own network (SSRF).
+      if (first && !isPublicAddress(first)) throw new Error(`${host} resolves to ${first}, which is not a public address`);
       if (first) return { host: first, port: 443 };
     }
     throw new Error(`${host} has no address`);

@@ -1,5 +1,6 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { isPublicAddress } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { ConnectTarget } from '../transport-policy/index.js';
 
@@ -39,6 +40,8 @@ export function createHttpsGetter(options: HttpsGetterOptions = {}): HttpsGetter
     const a = await options.resolver.lookup(host, 'A');
     const address = a.kind === 'answer' ? a.records[0] : undefined;
     if (!address) return { ok: false, message: `${host} has no address (${a.kind})` };
+    // A published URL must not make the auditor probe the platform's own network (SSRF).
+    if (!isPublicAddress(address)) return { ok: false, message: `${host} resolves to ${address}, which is not a public address` };
     return get(raw, address);
   };
 }

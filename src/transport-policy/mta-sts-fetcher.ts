@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, request } from 'undici';
-import { normaliseDomain } from '../core/index.js';
+import { isPublicAddress, normaliseDomain } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 
 /**
@@ -69,6 +69,11 @@ export interface HttpsPolicyFetcherOptions {
   resolver?: Resolver;
   /** HTTPS port when not steered by `portMap`; 443 unless a test says otherwise. */
   port?: number;
+  /**
+   * Connect to private, loopback or link-local addresses a policy host resolves to. Off: a hostile
+   * `mta-sts.<domain>` record must not make us probe our own network (tests turn it on).
+   */
+  allowPrivateAddresses?: boolean;
   /** Extra TLS options for the connection (e.g. `minVersion`); certificate checks cannot be turned off. */
   connect?: { minVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string };
 }
@@ -196,6 +201,9 @@ async function targetFor(host: string, options: HttpsPolicyFetcherOptions): Prom
   for (const type of ['A', 'AAAA'] as const) {
     const r = await options.resolver.lookup(host, type);
     const first = r.kind === 'answer' ? r.records[0] : undefined;
+    if (first && !options.allowPrivateAddresses && !isPublicAddress(first)) {
+      throw new Error(`${host} resolves to ${first}, which is not a public address`);
+    }
     if (first) return { host: first, port };
     if (r.kind === 'error') throw new Error(`${type} lookup: ${r.failure} ${r.message}`);
   }

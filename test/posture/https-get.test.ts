@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { createHttpsGetter, type HttpsGetResult } from '../../src/posture/index.js';
 import { createTestCa } from '../support/certs.js';
+import { createZoneResolver } from '../transport-policy/zone-resolver.js';
 
 /**
  * The BIMI asset fetch settles on every path: a complete body, a connection cut mid-body, and a
@@ -79,4 +80,14 @@ test('a server that accepts and never answers is cut off at the deadline', async
   const { result, ms } = await timed(get('https://bimi.slow.example/logo.svg'));
   assert.deepEqual(result, { ok: false, message: `no complete answer within ${TIMEOUT_MS} ms` });
   assert.ok(ms < TIMEOUT_MS + 1000, `settled after ${ms} ms`);
+});
+
+test('a URL whose host resolves to a private or link-local address is refused without connecting (SSRF)', async () => {
+  const resolver = createZoneResolver({ 'logo.evil.example': { A: ['169.254.169.254'] }, 'intra.evil.example': { A: ['10.0.0.5'] } });
+  const get = createHttpsGetter({ ca: ca.cert, resolver, timeoutMs: TIMEOUT_MS });
+  for (const host of ['logo.evil.example', 'intra.evil.example']) {
+    const result = await get(`https://${host}/logo.svg`);
+    assert.equal(result.ok, false, host);
+    assert.match(result.ok ? '' : result.message, /not a public address/);
+  }
 });

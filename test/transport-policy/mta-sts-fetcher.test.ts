@@ -139,9 +139,23 @@ describe('HTTPS policy fetcher (RFC 8461 §3.3) against a loopback policy host',
     const host = await startPolicyHost(t, ca.issue({ hostnames: [POLICY_HOST] }));
     host.servePolicy(POLICY);
     const resolver = createZoneResolver({ [POLICY_HOST]: { A: ['127.0.0.1'] } });
-    const res = await createHttpsPolicyFetcher({ ca: ca.cert, resolver, port: host.port, timeoutMs: 2000 })(DOMAIN);
+    const res = await createHttpsPolicyFetcher({ ca: ca.cert, resolver, port: host.port, timeoutMs: 2000, allowPrivateAddresses: true })(
+      DOMAIN,
+    );
     assert.ok(res.ok, JSON.stringify(res));
     assert.deepEqual(resolver.lookups, [{ name: POLICY_HOST, type: 'A' }]);
+  });
+
+  test('refuses a policy host that resolves to a private, loopback or link-local address (SSRF)', async (t) => {
+    const host = await startPolicyHost(t, ca.issue({ hostnames: [POLICY_HOST] }));
+    host.servePolicy(POLICY);
+    for (const address of ['127.0.0.1', '10.0.0.7', '169.254.169.254']) {
+      const resolver = createZoneResolver({ [POLICY_HOST]: { A: [address] } });
+      const res = await createHttpsPolicyFetcher({ ca: ca.cert, resolver, port: host.port, timeoutMs: 2000 })(DOMAIN);
+      assert.ok(!res.ok, address);
+      assert.equal(res.failure, 'dns');
+      assert.match(res.message, /not a public address/);
+    }
   });
 
   test('reports a policy host without an address', async () => {
