@@ -253,15 +253,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     verpKeys: [deriveVerpKey(masterKey)],
     // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent
     // to it: tenant scope (the tenant's policy may turn either off; suppress() honours it).
-    suppress: async (r) => {
-      await suppressions.suppress({
-        tenantId: r.tenantId,
-        address: r.address,
-        reason: r.reason,
-        sourceEventId: r.sourceEventId,
-        scope: 'tenant',
-      });
-    },
+    suppress: async (r, tx) =>
+      (
+        await suppressions.suppress(
+          { tenantId: r.tenantId, address: r.address, reason: r.reason, sourceEventId: r.sourceEventId, scope: 'tenant' },
+          tx,
+        )
+      ).suppressed,
     reportDomain: config.feedback.reportDomain || hostname,
     bounceLabel: config.identity.bounceLabel,
     spfAuthorizes: async (domain, ip) =>

@@ -4,6 +4,7 @@
  * document. Pure: the caller commits.
  */
 import { addressKey, type NewEvent } from '../core/index.js';
+import type { Repositories } from '../store/index.js';
 import { type Attribution, originalOf, recipientFor } from './attribution.js';
 import type { ClassifiedRecipient, Feedback, FeedbackKind } from './detect.js';
 
@@ -17,7 +18,11 @@ export interface SuppressRequest {
   domain?: string;
   stream?: string;
 }
-export type Suppress = (req: SuppressRequest) => Promise<void>;
+/**
+ * Suppresses inside the feedback's own transaction (`tx`), so a stored bounce or complaint never
+ * lacks its suppression; resolves false when the tenant's policy skipped it.
+ */
+export type Suppress = (req: SuppressRequest, tx: Repositories) => Promise<boolean>;
 
 export interface IngestedRecipient {
   address: string;

@@ -204,16 +204,10 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
         });
       }
       await tx.events.append(events, now);
+      // In the same transaction: if a suppression cannot be stored, nothing is, and the sender
+      // (the MX answers 4xx) or the API client tries again.
+      for (const s of suppressions) if (await deps.suppress(s, tx)) result.suppressed.push(s.address);
     });
-
-    for (const s of suppressions) {
-      try {
-        await deps.suppress(s);
-        result.suppressed.push(s.address);
-      } catch (e) {
-        deps.log?.warn({ err: e, address: s.address, tenant: s.tenantId, event: s.sourceEventId }, 'suppression after feedback failed');
-      }
-    }
     return result;
   }
 

@@ -215,9 +215,9 @@ export function createSuppressions({ store, clock }: Deps) {
      * Suppresses one address because of feedback. Hard bounces and complaints follow the tenant's
      * policy (both on unless the tenant turned them off); other reasons always suppress.
      */
-    async suppress(input: SuppressInput): Promise<SuppressOutcome> {
+    async suppress(input: SuppressInput, inTx?: Repositories): Promise<SuppressOutcome> {
       if (input.tenantId !== null && (input.reason === 'hard_bounce' || input.reason === 'complaint')) {
-        const policy = await store.suppressions.policy(input.tenantId);
+        const policy = await (inTx ?? store).suppressions.policy(input.tenantId);
         if (!policy) throw new PostwardenError('NOT_FOUND', `tenant ${input.tenantId} does not exist`, { id: input.tenantId });
         if (!(input.reason === 'hard_bounce' ? policy.hardBounce : policy.complaint)) return { suppressed: false, skipped: 'policy' };
       }
@@ -233,7 +233,7 @@ export function createSuppressions({ store, clock }: Deps) {
       );
       checkOrThrow(errors);
       const actor = input.actor ?? input.sourceEventId ?? 'system';
-      const r = await store.transaction((tx) => addIn(tx, entry!, actor, 'add'));
+      const r = inTx ? await addIn(inTx, entry!, actor, 'add') : await store.transaction((tx) => addIn(tx, entry!, actor, 'add'));
       return { suppressed: true, ...r };
     },
 

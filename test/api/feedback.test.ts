@@ -23,6 +23,21 @@ async function upload(p: TestPlatform, body: string | Buffer, type = 'message/rf
   return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as any };
 }
 
+test('a hard bounce the tenant chose not to suppress is recorded but not reported as suppressed', async (t) => {
+  const p = await platform(t, 'sqlite');
+  const policy = await p.request('PUT', '/v1/suppressions/policy', { suppress_on: { hard_bounce: false, complaint: true } });
+  assert.equal(policy.status, 200, JSON.stringify(policy.body));
+  const sent = await sendAndDeliver(p, ['bob@example.org']);
+  const res = await upload(p, dsn(sent, verpOf(p, sent, 'bob@example.org'), 'bob@example.org'));
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.deepEqual(
+    res.body.events.map((e: any) => e.type),
+    ['recipient.bounced'],
+  );
+  assert.deepEqual(res.body.suppressed, []);
+  assert.equal((await suppressionsOf(p, ['bob@example.org'])).size, 0);
+});
+
 forEachDialect(
   'an uploaded DSN does what the MX does: async bounce event, suppression citing it',
   async (t, dialect) => {
