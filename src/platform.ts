@@ -127,7 +127,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     threads: d.dkimThreads,
     log: log.child({ concern: 'dkim' }),
     // Sandbox mail is never signed or sent: no DNS for it.
-    ...(config.sandbox ? {} : { activatePending: domains.activatePublished }),
+    ...(config.sandbox ? {} : { activatePending: domains.activatePublished, requireVerified: true }),
   });
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry);

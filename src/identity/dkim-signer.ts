@@ -52,6 +52,12 @@ export interface DkimSignerDeps {
    * signed without waiting for the verification schedule. Resolves with how many it activated.
    */
   activatePending?: (domainNames: string[]) => Promise<number>;
+  /**
+   * Sign only with keys whose DNS record was seen (`verified_at` set). The platform sets it: an
+   * active key that never was (made active while its tenant was in sandbox) must not sign live mail
+   * until `activatePending` finds its record published.
+   */
+  requireVerified?: boolean;
 }
 
 export interface DkimSignatureInfo {
@@ -142,9 +148,11 @@ export function createDkimSigner(deps: DkimSignerDeps): DkimSigner {
 
   async function load(domain: string): Promise<OpenKey[]> {
     const owner = await signingDomainOf(store, domain);
-    let rows = owner ? await store.dkimKeys.activeFor([owner]) : [];
+    const usable = async (name: string) =>
+      (await store.dkimKeys.activeFor([name])).filter((r) => !deps.requireVerified || r.verifiedAt != null);
+    let rows = owner ? await usable(owner) : [];
     if (owner && !rows.length && deps.activatePending && (await deps.activatePending([owner])) > 0) {
-      rows = await store.dkimKeys.activeFor([owner]);
+      rows = await usable(owner);
     }
     // Rows come newest-activated first: the first of each algorithm signs.
     const chosen = dkimAlgorithms.flatMap((alg) => rows.find((r) => r.algorithm === alg) ?? []);

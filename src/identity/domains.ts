@@ -275,14 +275,16 @@ export function createDomains(deps: DomainsDeps) {
      */
     async activatePublished(domainNames: readonly string[]): Promise<number> {
       if (!deps.resolver) return 0;
+      // Pending keys, and active keys never seen in DNS (made active in sandbox).
       const pending = await store.dkimKeys.withStatus(domainNames, 'pending');
+      const unseen = (await store.dkimKeys.withStatus(domainNames, 'active')).filter((k) => k.verifiedAt == null);
       let n = 0;
       const now = clock.now();
-      for (const key of pending) {
+      for (const key of [...pending, ...unseen]) {
         const [record] = domainRecords(key.domain, [key], platformOf());
         if (!record || (await checkRecord(deps.resolver, record)).status !== 'ok') continue;
         await store.dkimKeys.markVerified(key.id, now);
-        await store.dkimKeys.setStatus(key.id, 'active', now);
+        if (key.status === 'pending') await store.dkimKeys.setStatus(key.id, 'active', now);
         n++;
       }
       return n;

@@ -108,9 +108,11 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
     // As the signer: only the registered domain's own active keys sign. A registered domain without
     // one signs nothing, never with a parent's key (the parent may be another tenant's).
     const signingNames = registered ? [registered] : [];
-    let keys = await store.dkimKeys.activeFor(signingNames);
+    // Live mail signs only with keys whose record was seen in DNS (as the signer does).
+    const usable = async () => (await store.dkimKeys.activeFor(signingNames)).filter((k) => sandbox || k.verifiedAt != null);
+    let keys = await usable();
     if (registered && !keys.length && !sandbox && (await domains.activatePublished(signingNames)) > 0) {
-      keys = await store.dkimKeys.activeFor(signingNames);
+      keys = await usable();
     }
     const signer = keys.length ? registered : null;
     const dmarc: FromFacts['dmarc'] = sandbox ? { source: 'sandbox', aspf: 'r', adkim: 'r' } : await dmarcOf(fromDomain);
