@@ -70,7 +70,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const migrationTableSchema =
     caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // That same look across all schemas fails with 3F000 when another schema is dropped while it
+  // reads the catalog (other stores sharing the database come and go): a race, not our failure.
+  for (let i = 0; i < 3 && (error as { code?: string } | undefined)?.code === '3F000'; i++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
