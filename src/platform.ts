@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
-import type { Config } from './config/index.js';
+import { type Config, nodeHostname, platformIdentityOf } from './config/index.js';
 import { type Clock, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -88,7 +87,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: config.store.poolSize });
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
-  const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
+  const hostname = nodeHostname(config);
 
   const d = config.delivery;
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
@@ -107,16 +106,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       overlapDays: id.dkimOverlapDays,
     },
     verifyIntervalMs: id.verifyIntervalMinutes * 60_000,
-    platform: {
-      bounceLabel: id.bounceLabel,
-      reportDomain: config.feedback.reportDomain || hostname,
-      inboundMxHost: id.inboundMxHost || hostname,
-      spfInclude: id.spfInclude,
-      sendingIps: id.sendingIps,
-      hostname,
-      trackingHost: id.trackingHost,
-      trackingLabel: id.trackingLabel,
-    },
+    platform: platformIdentityOf(config, hostname),
     log: log.child({ concern: 'identity' }),
   });
   const domains = identity.domains;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { Config, DeepPartial } from '../config/index.js';
+import { type Config, type DeepPartial, platformIdentityOf } from '../config/index.js';
 import { systemClock } from '../core/index.js';
 import type { Domains } from '../identity/index.js';
 import type { Tenants } from '../tenants/index.js';
@@ -116,8 +116,6 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
     const algorithms: ('rsa-2048' | 'ed25519')[] = config.delivery.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'];
     const id = config.identity;
     const { createResolver } = await import('../dns/index.js');
-    const { hostname: osHostname } = await import('node:os');
-    const hostname = config.server.hostname === 'localhost' ? osHostname() || 'localhost' : config.server.hostname;
     const domains = createDomains({
       store,
       tenants,
@@ -127,16 +125,7 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
       sandbox: config.sandbox,
       // Verification wants what DNS says now, not a cached answer.
       resolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock: systemClock, cache: false }),
-      platform: {
-        bounceLabel: id.bounceLabel,
-        reportDomain: config.feedback.reportDomain || hostname,
-        inboundMxHost: id.inboundMxHost || hostname,
-        spfInclude: id.spfInclude,
-        sendingIps: id.sendingIps,
-        hostname,
-        trackingHost: id.trackingHost,
-        trackingLabel: id.trackingLabel,
-      },
+      platform: platformIdentityOf(config),
     });
     return await fn(tenants, domains);
   } finally {
