@@ -95,7 +95,12 @@ export const ConfigSchema = Type.Object(
           default: 300,
           description: 'Lease on an in-flight recipient before another worker may take it.',
         }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 10000, default: 64, description: 'Most recipients in flight at once per node.' }),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 10000,
+          default: 256,
+          description: 'Most recipients in flight at once per node (each holds its message body in memory while in flight).',
+        }),
         pollMs: Type.Integer({ minimum: 10, default: 250, description: 'How often the scheduler looks for due work when idle.' }),
         portMap: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 65535 }), {
           default: {},

@@ -57,7 +57,10 @@ export function createDeliverer(deps: DelivererDeps) {
     ringCount[i]! += 1;
   }
 
+  // Outcomes linger a few milliseconds for company: nobody waits on them but the lease, and larger
+  // transactions write each index page once for many rows (profiles: commits were the top cost).
   const settler = createGroupCommitter<SettleItem, boolean>({
+    lingerMs: 10,
     commit: (items) =>
       store.transaction(async (tx) => {
         const now = clock.now();
@@ -197,9 +200,15 @@ export function createDeliverer(deps: DelivererDeps) {
     });
   }
 
+  /**
+   * Claim in windows, not one slot at a time: each claim is a write transaction, so while work is in
+   * flight the scheduler waits until an eighth of its slots are free (a finished delivery wakes it).
+   */
+  const minClaim = Math.max(1, Math.floor(deps.concurrency / 8));
+
   async function tick(): Promise<number> {
     const room = deps.concurrency - inFlight;
-    if (room <= 0) return 0;
+    if (room <= 0 || (inFlight > 0 && room < minClaim)) return 0;
     const claimed = await store.recipients.claimDue({ owner: deps.owner, now: clock.now(), leaseMs: deps.leaseMs, limit: room });
     const groups = new Map<string, RecipientRow[]>();
     for (const r of claimed) {

@@ -7,16 +7,13 @@ import type { OutcomeKind } from './transport.js';
  * delivered, 4xx deferred, 5xx bounced, each with the versioned classifier's category and rule so
  * retry, suppression and reputation all read the same verdict.
  */
-export interface Verdict {
-  kind: OutcomeKind;
-  classification: Classification;
-}
+export type Verdict = { kind: 'delivered' } | { kind: Exclude<OutcomeKind, 'delivered'>; classification: Classification };
 
+/** A 2xx needs no classifying: the ruleset describes failures, and it is the hot path. */
 export function verdictFor(ruleset: Ruleset, reply: SmtpResponse, provider?: string): Verdict {
+  if (reply.code < 400) return { kind: 'delivered' };
   const classification = classify(ruleset, { code: reply.code, enhanced: reply.enhanced, text: reply.text, provider });
-  if (reply.code < 400) return { kind: 'delivered', classification };
-  if (reply.code < 500) return { kind: 'deferred', classification };
-  return { kind: 'bounced', classification };
+  return { kind: reply.code < 500 ? 'deferred' : 'bounced', classification };
 }
 
 /** Details every outcome event carries about the verdict (snake_case, as events are). */

@@ -22,8 +22,16 @@ export function createGroupCommitter<T, R>(opts: {
   /** Runs all items in one transaction and returns one result per item, in order. */
   commit: (items: T[]) => Promise<R[]>;
   maxBatch?: number;
+  /**
+   * How long a batch smaller than maxBatch may wait for more items before it commits (default 0).
+   * For writers whose callers do not wait on the answer's latency (delivery outcomes), where fewer,
+   * larger transactions write each index page once instead of once per handful of rows.
+   */
+  lingerMs?: number;
 }): GroupCommitter<T, R> {
   const maxBatch = opts.maxBatch ?? 256;
+  const lingerMs = opts.lingerMs ?? 0;
+  let lingering: NodeJS.Timeout | null = null;
   let queue: Pending<T, R>[] = [];
   let running: Promise<void> | null = null;
   let scheduled = false;
@@ -48,8 +56,18 @@ export function createGroupCommitter<T, R>(opts: {
     }
   }
 
-  function pump(): void {
+  /** `now`: commit what is queued without lingering (the linger ran out, or a drain). */
+  function pump(now = false): void {
     if (running || !queue.length) return;
+    if (!now && lingerMs > 0 && queue.length < maxBatch) {
+      lingering ??= setTimeout(() => {
+        lingering = null;
+        pump(true);
+      }, lingerMs);
+      return;
+    }
+    if (lingering) clearTimeout(lingering);
+    lingering = null;
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
     running = runBatch(batch).finally(() => {
@@ -62,9 +80,10 @@ export function createGroupCommitter<T, R>(opts: {
     submit(item) {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject });
+        if (lingering && queue.length >= maxBatch) pump(true);
         // Start at the end of this event-loop turn, not at once: every request whose bytes arrived in
         // the same I/O phase then joins the batch. On a quiet node that costs microseconds.
-        if (!scheduled) {
+        if (!scheduled && !lingering) {
           scheduled = true;
           setImmediate(() => {
             scheduled = false;
@@ -74,7 +93,10 @@ export function createGroupCommitter<T, R>(opts: {
       });
     },
     async drain() {
-      for (let i = 0; i < 1_000_000 && (running || queue.length); i++) await (running ?? Promise.resolve());
+      for (let i = 0; i < 1_000_000 && (running || queue.length); i++) {
+        if (lingering) pump(true);
+        await (running ?? Promise.resolve());
+      }
     },
   };
 }

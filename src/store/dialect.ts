@@ -30,7 +30,33 @@ export function sqliteDialect(file: string): DialectCapabilities {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
-  return { name: 'sqlite', kysely: new SqliteDialect({ database: db }), blobType: 'blob', bigintType: 'integer' };
+  return { name: 'sqlite', kysely: new SqliteDialect({ database: withStatementCache(db) }), blobType: 'blob', bigintType: 'integer' };
+}
+
+/**
+ * Kysely prepares every query afresh; compiling the SQL again each time showed in delivery profiles.
+ * The same few statements run thousands of times a second, so keep them prepared (bounded: batch
+ * inserts of varying size make new texts). Safe because Kysely runs one statement at a time on
+ * SQLite's single connection and reads every row at once (no streaming cursors).
+ */
+const STATEMENT_CACHE = 256;
+function withStatementCache(db: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string): SQLite.Statement {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        // Most recently used last, so the first entry is the one to drop.
+        cache.delete(sql);
+      } else {
+        stmt = db.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  };
 }
 
 export function postgresDialect(url: string, poolSize: number): DialectCapabilities {

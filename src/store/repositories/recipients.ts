@@ -99,36 +99,44 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
       return r && toRecipient(r);
     },
     /**
-     * Claims due work under a lease: queued or deferred recipients whose time has come, and in-flight
-     * ones whose lease expired (their worker died). On PostgreSQL many nodes claim at once, so the
+     * Claims due work under a lease: in-flight recipients whose lease expired (their worker died),
+     * then deferred ones whose retry time has come, then queued ones, each kind earliest first. The
+     * older kinds go first so a flood of new mail never starves retries.
+     *
+     * Each kind is its own statement in index order (recipients_due is state, then time), so a claim
+     * reads at most `limit` index entries however deep the queue is; one query with OR across the
+     * kinds sorted every due row on every claim. On PostgreSQL many nodes claim at once, so the
      * candidate rows are locked with SKIP LOCKED; SQLite has one writer and needs no locking.
      */
     async claimDue(o: ClaimOptions): Promise<RecipientRow[]> {
-      let candidates = db
-        .selectFrom('recipients')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('state', 'in', ['queued', 'deferred']), eb('next_attempt_at', '<=', o.now)]),
-            eb.and([eb('state', '=', 'in_flight'), eb('lease_expires_at', '<=', o.now)]),
-          ]),
-        )
-        .orderBy('next_attempt_at')
-        .limit(o.limit);
-      if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
-      const rows = await db
-        .updateTable('recipients')
-        .set((eb) => ({
-          state: 'in_flight',
-          lease_owner: o.owner,
-          lease_expires_at: o.now + o.leaseMs,
-          attempts: eb('attempts', '+', 1),
-          updated_at: o.now,
-        }))
-        .where('id', 'in', candidates)
-        .returningAll()
-        .execute();
-      return rows.map(toRecipient).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+      const claimed: RecipientRow[] = [];
+      for (const state of ['in_flight', 'deferred', 'queued'] as const) {
+        const room = o.limit - claimed.length;
+        if (room <= 0) break;
+        const due = state === 'in_flight' ? 'lease_expires_at' : 'next_attempt_at';
+        let candidates = db
+          .selectFrom('recipients')
+          .select('id')
+          .where('state', '=', state)
+          .where(due, '<=', o.now)
+          .orderBy(due)
+          .limit(room);
+        if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+        const rows = await db
+          .updateTable('recipients')
+          .set((eb) => ({
+            state: 'in_flight',
+            lease_owner: o.owner,
+            lease_expires_at: o.now + o.leaseMs,
+            attempts: eb('attempts', '+', 1),
+            updated_at: o.now,
+          }))
+          .where('id', 'in', candidates)
+          .returningAll()
+          .execute();
+        for (const r of rows) claimed.push(toRecipient(r));
+      }
+      return claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
     },
     /**
      * Settles an in-flight recipient. Guarded by the lease owner so a worker whose lease expired and
