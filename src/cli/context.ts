@@ -28,6 +28,8 @@ export interface CliDeps {
   onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
   /** Ends the process now (a second signal, a stop that overran its bound). */
   exit: (code: number) => void;
+  /** Sets how eagerly this process's JavaScript heap is collected (server.heapGrowthPercent); serve only. */
+  tuneHeap?: (growthPercent: number) => void;
   fetch?: typeof fetch;
 }
 

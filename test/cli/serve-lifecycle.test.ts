@@ -12,6 +12,7 @@ function harness(t: TestContext, stop: () => Promise<void>, opts: { args?: strin
   let config: Config | undefined;
   const io = { out: '', err: '', exits: [] as number[], handlers: new Set<(s: NodeJS.Signals) => void>() };
   let stops = 0;
+  const heap: number[] = [];
   const deps: CliDeps = {
     env: { POSTWARDEN_LOG_LEVEL: 'silent', ...opts.env },
     stdout: (s) => (io.out += s),
@@ -31,6 +32,7 @@ function harness(t: TestContext, stop: () => Promise<void>, opts: { args?: strin
       return () => io.handlers.delete(handler);
     },
     exit: (code) => void io.exits.push(code),
+    tuneHeap: (percent) => void heap.push(percent),
   };
   const done = runCli(opts.args ?? ['--data-dir', tempDir(t), 'serve', '--http-port', '0'], deps);
   const signal = (s: NodeJS.Signals) => {
@@ -47,12 +49,13 @@ function harness(t: TestContext, stop: () => Promise<void>, opts: { args?: strin
     for (let i = 0; i < 10_000 && stops === 0; i++) await new Promise((r) => setImmediate(r));
     assert.equal(stops, 1);
   };
-  return { io, done, signal, listening, stopping, stops: () => stops, config: () => config };
+  return { io, done, signal, listening, stopping, stops: () => stops, config: () => config, heap };
 }
 
 test('a signal stops the platform gracefully, exits 0 and removes the signal handlers', async (t) => {
   const h = harness(t, async () => undefined);
   await h.listening();
+  assert.deepEqual(h.heap, [20], 'serve sets the heap growth of server.heapGrowthPercent (default 20)');
   h.signal('SIGTERM');
   assert.equal(await h.done, 0);
   assert.equal(h.stops(), 1);

@@ -40,6 +40,7 @@ async function serve(ctx: CliContext, o: ServeOptions): Promise<number> {
     server: { httpPort: o.httpPort, smtpPort: o.smtpPort, mxPort: o.mxPort, host: o.host },
   });
   const log = pino({ level: config.log.level });
+  ctx.deps.tuneHeap?.(config.server.heapGrowthPercent);
   const signals = listenForSignals(ctx.deps);
   try {
     const platform = await ctx.deps.createPlatform(config, { log });
