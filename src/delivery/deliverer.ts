@@ -163,9 +163,9 @@ export function createDeliverer(deps: DelivererDeps) {
     if (due.length) {
       let outcomes: DeliveryOutcome[];
       try {
-        const message = await store.messages.get(first.messageId);
-        const body = await store.messages.body(first.messageId);
-        if (!message || !body) throw new Error(`message ${first.messageId} has no stored body`);
+        const stored = await store.messages.withBody(first.messageId);
+        if (!stored) throw new Error(`message ${first.messageId} has no stored body`);
+        const { message, body } = stored;
         const transport = message.sandbox ? deps.sandboxTransport : deps.transport;
         outcomes = await transport.deliver({ message, body, recipients: due });
       } catch (e) {

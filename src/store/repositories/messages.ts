@@ -80,6 +80,17 @@ export function messagesRepository(db: Kysely<Database>) {
       if (!ids.length) return [];
       return (await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute()).map(toMessage);
     },
+    /** A message with its body, in one read: what each delivery attempt needs. */
+    async withBody(id: string): Promise<{ message: MessageRow; body: Buffer } | undefined> {
+      const r = await db
+        .selectFrom('messages')
+        .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
+        .selectAll('messages')
+        .select('message_bodies.raw')
+        .where('messages.id', '=', id)
+        .executeTakeFirst();
+      return r && { message: toMessage(r), body: Buffer.from(r.raw) };
+    },
     async body(id: string): Promise<Buffer | undefined> {
       const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
       return r ? Buffer.from(r.raw) : undefined;
