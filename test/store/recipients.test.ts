@@ -69,6 +69,27 @@ forEachDialect(
 );
 
 forEachDialect(
+  'a claim takes expired leases, then due retries, then new mail, so a flood of new mail never starves retries',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const rows = await seed(store, 50, 1000);
+    // Two go out and come back deferred, due at 2000; a third is taken by a node that then dies.
+    const [a, b, c] = await store.recipients.claimDue({ owner: 'x', now: 1002, leaseMs: 500, limit: 3 });
+    for (const r of [a!, b!]) await store.recipients.settle({ id: r.id, owner: 'x', state: 'deferred', now: 1003, nextAttemptAt: 2000 });
+    assert.equal(c!.id, rows[2]!.id);
+    // At 5000 all 47 queued are due (since 1003…1049), the retries since 2000, c's lease since 1500.
+    const claimed = await store.recipients.claimDue({ owner: 'y', now: 5000, leaseMs: 500, limit: 4 });
+    const ids = new Set(claimed.map((r) => r.id));
+    assert.equal(claimed.length, 4);
+    assert.ok(ids.has(c!.id) && ids.has(a!.id) && ids.has(b!.id), 'the expired lease and both retries are in the first claim');
+    assert.ok(ids.has(rows[3]!.id), 'the rest is the earliest new mail');
+    assert.ok(claimed.every((r) => r.state === 'in_flight' && r.leaseOwner === 'y'));
+    assert.equal(claimed.find((r) => r.id === a!.id)!.attempts, 2);
+  },
+  test,
+);
+
+forEachDialect(
   'concurrent claimers never take the same recipient twice',
   async (t, dialect) => {
     const store = await openStore(t, dialect);
