@@ -67,3 +67,4 @@ export type { SpfDirective, SpfMechanism, SpfModifier, SpfParseResult, SpfQualif
 export { isSpfRecord, parseSpfRecord } from './spf-record.js';
 export type { VerpDecoded, VerpInput, VerpKey } from './verp.js';
 export { bounceDomainFor, decodeVerp, deriveVerpKey, encodeVerp } from './verp.js';
+export { dkimKeyJson, recordJson, verificationJson } from './wire.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { DkimKeyRow, DomainRecord, DomainVerification } from '../../identity/index.js';
+import { type DomainVerification, dkimKeyJson, recordJson, verificationJson } from '../../identity/index.js';
 import type { DomainRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
@@ -13,35 +13,6 @@ const domainJson = (d: DomainRow) => ({
   created_at: iso(d.createdAt),
   checked_at: iso(d.checkedAt ?? null),
   verified_at: iso(d.verifiedAt ?? null),
-});
-const recordJson = (r: DomainRecord) => ({
-  id: r.id,
-  kind: r.kind,
-  type: r.type,
-  name: r.name,
-  value: r.value,
-  why: r.why,
-  required: r.required,
-  action: r.action,
-  ...(r.selector ? { selector: r.selector, algorithm: r.algorithm, status: r.keyStatus } : {}),
-});
-const verificationJson = (v: DomainVerification) => ({
-  domain: v.domain,
-  checked_at: iso(v.checkedAt),
-  verified: v.verified,
-  records: v.records.map((r) => ({ ...recordJson(r), status: r.status, found: r.found, ...(r.detail ? { detail: r.detail } : {}) })),
-});
-export const dkimKeyJson = (k: DkimKeyRow) => ({
-  id: k.id,
-  domain: k.domain,
-  selector: k.selector,
-  algorithm: k.algorithm,
-  purpose: k.purpose ?? 'all',
-  status: k.status,
-  created_at: iso(k.createdAt),
-  activated_at: iso(k.activatedAt),
-  verified_at: iso(k.verifiedAt ?? null),
-  retired_at: iso(k.retiredAt),
 });
 const Id = Type.Object({ id: Type.String() });
 const Streams = Type.Array(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')]), {

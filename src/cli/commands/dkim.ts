@@ -1,24 +1,11 @@
 import type { Command } from 'commander';
-import type { DkimKeyRow } from '../../identity/index.js';
+import { dkimKeyJson, recordJson, verificationJson } from '../../identity/index.js';
 import type { Act } from '../context.js';
 import { withDomains } from '../context.js';
 import { table } from '../output.js';
-import { findDomain, recordJson, recordLines, verificationJson, verificationLines } from './domains.js';
+import { findDomain, recordLines, verificationLines } from './domains.js';
 
 /** `postwarden dkim list|rotate|verify-dns`: a domain's selectors and their lifecycle. */
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-const keyJson = (k: DkimKeyRow) => ({
-  id: k.id,
-  domain: k.domain,
-  selector: k.selector,
-  algorithm: k.algorithm,
-  purpose: k.purpose ?? 'all',
-  status: k.status,
-  created_at: iso(k.createdAt),
-  activated_at: iso(k.activatedAt),
-  verified_at: iso(k.verifiedAt),
-  retired_at: iso(k.retiredAt),
-});
 
 export function registerDkim(program: Command, act: Act): void {
   const dkim = program.command('dkim').description('DKIM selectors of a domain: list, rotate, check their DNS records');
@@ -29,17 +16,12 @@ export function registerDkim(program: Command, act: Act): void {
     act(async (ctx, cmd) => {
       const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
       const keys = await withDomains(ctx, async (s, domains) => domains.listKeys(tenant, (await findDomain(s, tenant, domain)).id));
-      ctx.out.result({ data: keys.map(keyJson) }, () =>
+      ctx.out.result({ data: keys.map(dkimKeyJson) }, () =>
         table([
           ['SELECTOR', 'ALGORITHM', 'STATUS', 'CREATED', 'ACTIVATED', 'RETIRED'],
-          ...keys.map((k) => [
-            k.selector,
-            k.algorithm,
-            k.status,
-            iso(k.createdAt) ?? '',
-            iso(k.activatedAt) ?? '-',
-            iso(k.retiredAt) ?? '-',
-          ]),
+          ...keys
+            .map(dkimKeyJson)
+            .map((k) => [k.selector, k.algorithm, k.status, k.created_at ?? '', k.activated_at ?? '-', k.retired_at ?? '-']),
         ]),
       );
     }),
@@ -54,7 +36,7 @@ export function registerDkim(program: Command, act: Act): void {
         const records = (await domains.dnsRecords(tenant, d.id)).filter((r) => keys.some((k) => k.selector === r.selector));
         return { keys, records };
       });
-      ctx.out.result({ data: keys.map(keyJson), dns_records: records.map(recordJson) }, () => [
+      ctx.out.result({ data: keys.map(dkimKeyJson), dns_records: records.map(recordJson) }, () => [
         `Created ${keys.map((k) => k.selector).join(', ')} (pending). Publish:`,
         ...recordLines(records),
         'Signing switches once it verifies (postwarden dkim verify-dns, or the schedule).',

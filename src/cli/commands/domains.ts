@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DomainRecord, Domains, DomainVerification } from '../../identity/index.js';
+import { type DomainRecord, type Domains, type DomainVerification, recordJson, verificationJson } from '../../identity/index.js';
 import type { DomainRow } from '../../store/index.js';
 import type { Tenants } from '../../tenants/index.js';
 import type { Act } from '../context.js';
@@ -8,25 +8,6 @@ import { table } from '../output.js';
 import { domainJson } from '../wire.js';
 
 /** `postwarden domains add|list|verify`: the domains a tenant may send as, straight in the store. */
-export const recordJson = (r: DomainRecord) => ({
-  id: r.id,
-  kind: r.kind,
-  type: r.type,
-  name: r.name,
-  value: r.value,
-  why: r.why,
-  required: r.required,
-  action: r.action,
-  ...(r.selector ? { selector: r.selector, algorithm: r.algorithm, status: r.keyStatus } : {}),
-});
-
-export const verificationJson = (v: DomainVerification) => ({
-  domain: v.domain,
-  checked_at: new Date(v.checkedAt).toISOString(),
-  verified: v.verified,
-  records: v.records.map((r) => ({ ...recordJson(r), status: r.status, found: r.found, ...(r.detail ? { detail: r.detail } : {}) })),
-});
-
 export function verificationLines(v: DomainVerification): string[] {
   return [
     `${v.domain}: ${v.verified ? 'verified' : 'NOT verified'}`,
