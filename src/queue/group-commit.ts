@@ -94,7 +94,9 @@ export function createGroupCommitter<T, R>(opts: {
     },
     async drain() {
       for (let i = 0; i < 1_000_000 && (running || queue.length); i++) {
-        if (lingering) pump(true);
+        // Commit what waits (lingering, or scheduled for a turn that awaiting microtasks never
+        // reaches) instead of spinning on a resolved promise.
+        if (!running) pump(true);
         await (running ?? Promise.resolve());
       }
     },

@@ -53,3 +53,17 @@ test('drain commits a lingering batch instead of waiting for it', async () => {
   assert.equal(await p, 7);
   assert.deepEqual(batches, [[7]]);
 });
+
+test('drain called in the same turn as a submit commits it', async () => {
+  const batches: number[][] = [];
+  const c = createGroupCommitter<number, number>({
+    commit: async (items) => {
+      batches.push(items);
+      return items;
+    },
+  });
+  const p = c.submit(9);
+  await c.drain();
+  assert.deepEqual(batches, [[9]], 'committed by the time drain resolves');
+  assert.equal(await p, 9);
+});
