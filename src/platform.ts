@@ -139,7 +139,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     options: ts,
     submitter: hostname,
-    tenantPolicy: async (tenantId, stream) => tlsPolicyFor(await tenants.getTlsPolicy(tenantId), stream),
+    tenantPolicy: async (tenantId, stream) => tlsPolicyFor(await tenants.deliveryTlsPolicy(tenantId), stream),
     // The reporting tenant is read when a report goes out, so it can be set after boot.
     submitReportMail: async ({ to, raw }) => {
       if (!ts.tlsRpt.tenantId) throw new Error('transportSecurity.tlsRpt.tenantId is not set: mailto: reports need a reporting tenant');

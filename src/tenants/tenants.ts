@@ -24,7 +24,16 @@ export interface TenantsDeps {
   clock: Clock;
 }
 
+/**
+ * How long delivery trusts a tenant's TLS policy before reading it again. Delivery asks for it on every
+ * message (it was one query per message in profiles); a change made through this process applies at
+ * once, one made by the CLI (another process) within this time.
+ */
+export const TLS_POLICY_CACHE_MS = 10_000;
+const MAX_CACHED_POLICIES = 10_000;
+
 export function createTenants({ store, clock }: TenantsDeps) {
+  const policies = new Map<string, { doc: TenantTlsPolicyDoc; expiresAt: number }>();
   return {
     async createTenant(input: { name: string; sandbox?: boolean }): Promise<Tenant> {
       const name = input.name?.trim();
@@ -70,12 +79,23 @@ export function createTenants({ store, clock }: TenantsDeps) {
       return readStoredTlsPolicy(json);
     },
 
+    /** getTlsPolicy through a short cache, for the delivery hot path (see TLS_POLICY_CACHE_MS). */
+    async deliveryTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
+      const hit = policies.get(id);
+      if (hit && hit.expiresAt > clock.now()) return hit.doc;
+      const doc = await this.getTlsPolicy(id);
+      if (policies.size >= MAX_CACHED_POLICIES) policies.delete(policies.keys().next().value!);
+      policies.set(id, { doc, expiresAt: clock.now() + TLS_POLICY_CACHE_MS });
+      return doc;
+    },
+
     /** Replaces the tenant's TLS policy; `body` is checked with field paths (`/streams/marketing`). */
     async setTlsPolicy(id: string, body: unknown): Promise<TenantTlsPolicyDoc> {
       const parsed = parseTlsPolicyDoc(body);
       if (!parsed.ok) throw validationError(parsed.errors);
       await this.getTenant(id);
       await store.tenants.setTlsPolicy(id, JSON.stringify(parsed.doc));
+      policies.delete(id);
       return parsed.doc;
     },
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newId } from '../../src/core/index.js';
 import type { TlsAttemptRow } from '../../src/store/index.js';
-import { createTenants } from '../../src/tenants/index.js';
+import { createTenants, TLS_POLICY_CACHE_MS } from '../../src/tenants/index.js';
 import { forEachDialect, openStore } from '../support/dialects.js';
 
 /**
@@ -122,6 +122,27 @@ forEachDialect(
       return true;
     });
     await assert.rejects(tenants.getTlsPolicy('ten_missing'), (e: any) => e.code === 'NOT_FOUND');
+  },
+  test,
+);
+
+forEachDialect(
+  'the delivery read of a TLS policy is cached, dropped when this process sets it, and re-read after the cache time',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    let now = T0;
+    const tenants = createTenants({ store, clock: { now: () => now } });
+    const tenant = await tenants.createTenant({ name: 'x' });
+    assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'opportunistic');
+    // Set here: the cached answer is dropped at once.
+    await tenants.setTlsPolicy(tenant.id, { default: 'verified', streams: {} });
+    assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'verified');
+    // Set by another process (the CLI writes the store directly): seen once the cache time is over.
+    await store.tenants.setTlsPolicy(tenant.id, JSON.stringify({ default: 'required', streams: {} }));
+    assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'verified');
+    now += TLS_POLICY_CACHE_MS;
+    assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'required');
+    await assert.rejects(tenants.deliveryTlsPolicy('ten_missing'), (e: any) => e.code === 'NOT_FOUND');
   },
   test,
 );
