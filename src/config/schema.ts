@@ -33,9 +33,9 @@ export const ConfigSchema = Type.Object(
         heapGrowthPercent: Type.Integer({
           minimum: 0,
           maximum: 1000,
-          default: 20,
+          default: 50,
           description:
-            "How far (percent) the JavaScript heap may grow past what a full collection left alive before the next one (V8's --heap-growing-percent). Lower: less memory, more collection work. 0 leaves V8's own heuristic, which on a busy node carried ~200 MB of garbage.",
+            "How far (percent) the JavaScript heap may grow past what a full collection left alive before the next one (V8's --heap-growing-percent). Lower: less memory, more collection work (docs/delivery.md, Memory, has measured figures). 0 leaves V8's own heuristic, which on a busy node carried ~200 MB of garbage.",
         }),
       },
       { default: {}, additionalProperties: false },

@@ -55,7 +55,7 @@ function harness(t: TestContext, stop: () => Promise<void>, opts: { args?: strin
 test('a signal stops the platform gracefully, exits 0 and removes the signal handlers', async (t) => {
   const h = harness(t, async () => undefined);
   await h.listening();
-  assert.deepEqual(h.heap, [20], 'serve sets the heap growth of server.heapGrowthPercent (default 20)');
+  assert.deepEqual(h.heap, [50], 'serve sets the heap growth of server.heapGrowthPercent (default 50)');
   h.signal('SIGTERM');
   assert.equal(await h.done, 0);
   assert.equal(h.stops(), 1);
