@@ -95,7 +95,8 @@ export function buildPlan(input: {
     : createHash('sha256')
         .update(
           JSON.stringify(
-            all.map((d) => [d.mxHost, d.eligible, d.requireTls, d.verify, d.minVersion, d.dane?.tlsa.map((r) => presentTlsa(r))]),
+            // TLSA sorted: DNS answers come in any order, and the same set must name the same pool.
+            all.map((d) => [d.mxHost, d.eligible, d.requireTls, d.verify, d.minVersion, d.dane?.tlsa.map((r) => presentTlsa(r)).sort()]),
           ),
         )
         .digest('hex')
