@@ -70,7 +70,14 @@ export {
   type Suppressions,
   type SuppressOutcome,
 } from './suppression.js';
-export { csvColumns, type SuppressionJson, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from './suppression-csv.js';
+export {
+  csvColumns,
+  type SuppressionJson,
+  suppressionChangeJson,
+  suppressionJson,
+  suppressionsFromCsv,
+  suppressionsToCsv,
+} from './suppression-csv.js';
 export { parseTlsRpt, type ReportedResultType, type TlsReport, type TlsReportPolicy, type TlsRptParse } from './tls-rpt.js';
 export { createUnsubscribe, type Unsubscribe, type UnsubscribeDeps } from './unsubscribe.js';
 export {

@@ -1,4 +1,4 @@
-import type { SuppressionRow } from '../store/index.js';
+import type { SuppressionChangeRow, SuppressionRow } from '../store/index.js';
 import type { EntryInput } from './suppression.js';
 
 /**
@@ -24,6 +24,21 @@ export function suppressionJson(e: SuppressionRow) {
   };
 }
 export type SuppressionJson = ReturnType<typeof suppressionJson>;
+
+/** One entry of a suppression's history (who added, repeated, imported or removed it, and the entry before and after). */
+export function suppressionChangeJson(c: SuppressionChangeRow) {
+  return {
+    id: c.id,
+    address: c.address,
+    action: c.action,
+    actor: c.actor,
+    reason: c.reason,
+    source: c.source,
+    before: c.before && suppressionJson(c.before),
+    after: c.after && suppressionJson(c.after),
+    at: new Date(c.at).toISOString(),
+  };
+}
 
 /**
  * CSV injection (OWASP "CSV Injection"): a spreadsheet runs a cell that starts with = + - @ TAB or CR

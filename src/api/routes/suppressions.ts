@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { type Stream, type SuppressionScope, streams, suppressionReasons, suppressionScopes, validationError } from '../../core/index.js';
-import { type EntryInput, type SuppressionChange, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from '../../feedback/index.js';
+import { type EntryInput, suppressionChangeJson, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from '../../feedback/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { iso } from './json.js';
 
 /**
  * /v1/suppressions: the tenant's own list (tenant and identity scopes). Global entries are the
@@ -23,20 +22,6 @@ const Entry = Type.Object(
   },
   { additionalProperties: false },
 );
-
-function changeJson(c: SuppressionChange) {
-  return {
-    id: c.id,
-    address: c.address,
-    action: c.action,
-    actor: c.actor,
-    reason: c.reason,
-    source: c.source,
-    before: c.before && suppressionJson(c.before),
-    after: c.after && suppressionJson(c.after),
-    at: iso(c.at),
-  };
-}
 
 export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
   // CSV imports arrive as text; the rest of the API stays JSON-only.
@@ -214,7 +199,7 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
     async (request) => {
       const p = principalOf(request);
       const page = await s.suppressions.history(p.tenant.id, request.query as { address?: string; after?: string; limit: number });
-      return { data: page.data.map(changeJson), next_cursor: page.nextCursor };
+      return { data: page.data.map(suppressionChangeJson), next_cursor: page.nextCursor };
     },
   );
 

@@ -195,19 +195,9 @@ export function registerSuppressions(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const owner = ownerOf(cmd);
         const o = cmd.opts<{ address?: string; after?: string; limit: number }>();
-        const toJson = await json();
+        const { suppressionChangeJson } = await import('../../feedback/index.js');
         const page = await withSuppressions(ctx, owner, (s) => s.history(owner, o));
-        const data = page.data.map((c) => ({
-          id: c.id,
-          address: c.address,
-          action: c.action,
-          actor: c.actor,
-          reason: c.reason,
-          source: c.source,
-          before: c.before && toJson(c.before),
-          after: c.after && toJson(c.after),
-          at: new Date(c.at).toISOString(),
-        }));
+        const data = page.data.map(suppressionChangeJson);
         ctx.out.result({ data, next_cursor: page.nextCursor }, () =>
           page.data.length ? table([['AT', 'ACTION', 'ADDRESS', 'WHERE', 'REASON', 'BY'], ...page.data.map(changeLine)]) : ['No changes.'],
         );
