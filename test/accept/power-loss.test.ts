@@ -23,13 +23,18 @@ const skip = !straceAvailable && 'strace is not installed (apt-get install strac
 async function acceptUnderStraceThenKill(
   t: TestContext,
   durability: 'power-loss-safe' | 'process-crash-safe',
-): Promise<DurabilityTrace & { acked: Map<string, string>; dataDir: string; key: string }> {
+): Promise<(DurabilityTrace & { acked: Map<string, string>; dataDir: string; key: string }) | null> {
   const dataDir = tempDir(t, 'pw-powerloss-');
   const env = { POSTWARDEN_STORE__DURABILITY: durability };
   const server = await startServer({ dataDir, args: ['--sandbox'], env });
   t.after(() => server.stop());
   const traceFile = join(dataDir, 'strace.log');
-  const tracer = await attachStrace(server.child.pid!, traceFile);
+  const tracer = await attachStrace(server.child.pid!, traceFile).catch((e: Error) => {
+    // Containers without CAP_SYS_PTRACE (or with yama's ptrace_scope ≥ 1 for non-root) refuse the attach.
+    if (/not permitted/i.test(e.message)) return null;
+    throw e;
+  });
+  if (!tracer) return null;
   t.after(() => {
     if (tracer.exitCode === null && tracer.signalCode === null) tracer.kill('SIGINT');
   });
@@ -74,6 +79,7 @@ test('kill -9 right after a 202 under load: every acknowledged message was fsync
   timeout: 240_000,
 }, async (t) => {
   const run = await acceptUnderStraceThenKill(t, 'power-loss-safe');
+  if (!run) return t.skip('strace may not attach to processes here (ptrace not permitted)');
   t.diagnostic(
     `202s traced ${run.answers202} in ${run.batches} batches, WAL writes ${run.walWrites}, WAL fsyncs ${run.walSyncs}, acknowledged ${run.acked.size}`,
   );
@@ -94,6 +100,7 @@ test('kill -9 right after a 202 under load: every acknowledged message was fsync
 
 test('the same check finds 202s answered before the fsync when durability is process-crash-safe', { skip, timeout: 240_000 }, async (t) => {
   const run = await acceptUnderStraceThenKill(t, 'process-crash-safe');
+  if (!run) return t.skip('strace may not attach to processes here (ptrace not permitted)');
   t.diagnostic(`202s traced ${run.answers202}, unsynced ${run.unsynced202}, WAL fsyncs ${run.walSyncs}`);
   assert.ok(run.answers202 > 0);
   assert.ok(run.unsynced202 > 0, 'without an fsync per commit, answers go out before the WAL reaches the disk');
