@@ -110,9 +110,13 @@ export async function main(argv: string[]): Promise<void> {
       concurrency: { type: 'string', default: '32' },
       'database-url': { type: 'string', default: process.env.POSTWARDEN_TEST_DATABASE_URL ?? '' },
       out: { type: 'string', default: 'bench/results/accept.json' },
+      durability: { type: 'string', default: 'power-loss-safe' },
     },
   });
   const n = Math.min(Number(values.messages), 200_000);
+  const durability = values.durability!;
+  if (durability !== 'power-loss-safe' && durability !== 'process-crash-safe')
+    throw new Error(`--durability ${durability}: power-loss-safe or process-crash-safe`);
   const c = Math.min(Number(values.concurrency), 256);
   const stores: ('sqlite' | 'postgres')[] = values['database-url'] ? ['sqlite', 'postgres'] : ['sqlite'];
   if (!values['database-url']) console.log('# PostgreSQL skipped: pass --database-url or set POSTWARDEN_TEST_DATABASE_URL');
@@ -121,7 +125,11 @@ export async function main(argv: string[]): Promise<void> {
     const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
     const schema = store === 'postgres' ? await createPostgresSchema(values['database-url']!, 'pw_bench') : undefined;
     // Accept only: the delivery role would compete for the same two cores.
-    const server = await startServer({ dataDir, databaseUrl: schema?.url, env: { POSTWARDEN_SERVER__ROLES: 'api,smtp' } });
+    const server = await startServer({
+      dataDir,
+      databaseUrl: schema?.url,
+      env: { POSTWARDEN_SERVER__ROLES: 'api,smtp', POSTWARDEN_STORE__DURABILITY: durability },
+    });
     try {
       await httpLoad(server.http, server.key, Math.min(200, n), c); // warm-up
       results.push({ store, door: 'http', ...(await httpLoad(server.http, server.key, n, c)) });
@@ -132,6 +140,7 @@ export async function main(argv: string[]): Promise<void> {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }
+  console.log(`# store.durability ${durability} (SQLite; PostgreSQL follows its synchronous_commit)`);
   console.log('store     door  messages  conc  accepted/s   p50 ms   p99 ms  errors');
   for (const r of results) {
     console.log(
@@ -141,7 +150,7 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(
     values.out!,
-    `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+    `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, durability, results }, null, 2)}\n`,
   );
   console.log(`wrote ${values.out}`);
 }

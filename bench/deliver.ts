@@ -12,14 +12,19 @@ import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/suppor
 import { percentile, startServer } from '../test/support/server-process.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
 import { type Sinks, startSinkProcess } from './sink-process.js';
+import { injectSmtp, type SmtpMessage } from './smtp-load.js';
 
 /**
- * End-to-end delivery: N messages (~4 KB, one recipient each, three destination domains) go in
- * through the HTTP batch endpoint of a `postwarden serve` child process (SQLite, real SMTP delivery)
- * and out to loopback sinks that the loopback DNS server and `delivery.portMap` make the domains'
- * MX hosts. The clock runs from the first injection request to the last message counted by the
- * sinks. With `--vs postfix` the same load goes through a local Postfix relay to the same sinks in
- * the same run, without and with opendkim (see bench/README.md: it rewrites /etc/postfix).
+ * End-to-end delivery: N messages (~4 KB, one recipient each, three destination domains) go in to a
+ * `postwarden serve` child process (SQLite, real SMTP delivery) and out to loopback sinks that the
+ * loopback DNS server and `delivery.portMap` make the domains' MX hosts. The clock runs from the
+ * first injection to the last message counted by the sinks. Input is `--input smtp` (the
+ * submission port, AUTH, one message per transaction over `--sessions` connections) or
+ * `--input api-batch` (HTTP batch requests, the default without `--vs`).
+ * With `--vs postfix` the same messages go through SMTP to Postwarden and to a private Postfix
+ * instance (without and with opendkim) through the same client and to the same sinks, alternately,
+ * `--rounds` (3) rounds each, plus Postwarden's API batch input as a second, labelled figure
+ * (bench/README.md gives the method and the remaining differences).
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -29,6 +34,18 @@ const PROBE = 'probe.bench-dest.test';
 const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => +x.toFixed(d);
+const median = (v: number[]) => {
+  if (!v.length) return 0;
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : Math.round((s[s.length / 2 - 1]! + s[s.length / 2]!) / 2);
+};
+/** `key` (the median), `key_runs` (every run, in order) and `key_spread` (min, max, (max − min) ÷ median). */
+function stat(key: string, v: number[]): Record<string, unknown> {
+  const m = median(v);
+  const min = v.length ? Math.min(...v) : 0;
+  const max = v.length ? Math.max(...v) : 0;
+  return { [key]: m, [`${key}_runs`]: v, [`${key}_spread`]: { min, max, pct: m ? round((100 * (max - min)) / m) : null } };
+}
 
 // ---- process and machine figures, from /proc -------------------------------------------------
 const CLK_TCK = (() => {
@@ -117,6 +134,29 @@ const message = (i: number, to = `r${i}@${destOf(i)}`) => ({
   subject: `Your receipt for order ${i}`,
   text: TEXT,
 });
+/** The same message as raw RFC 5322 text, for SMTP input: one Date for the run, so every system gets the same bytes. */
+const RUN_DATE = new Date().toUTCString().replace('GMT', '+0000');
+const TEXT_CRLF = TEXT.replace(/\n/g, '\r\n');
+const rawMessage = (i: number, to = `r${i}@${destOf(i)}`): SmtpMessage => ({
+  from: `sender@${SENDER_DOMAIN}`,
+  to,
+  raw: [
+    `From: Bench Sender <sender@${SENDER_DOMAIN}>`,
+    `To: <${to}>`,
+    `Subject: Your receipt for order ${i}`,
+    `Date: ${RUN_DATE}`,
+    `Message-ID: <bench-${i}@${SENDER_DOMAIN}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    TEXT_CRLF,
+    '',
+  ].join('\r\n'),
+});
+/** Message numbers: 0 the probe, 1…300 the warm-up, then the timed run (the same numbers for every system). */
+const WARM = 300;
+const TIMED_OFFSET = 1 + WARM;
 function perDomain(n: number, offset = 0): Record<string, number> {
   const out = Object.fromEntries(DESTS.map((d) => [d, 0]));
   for (let i = offset; i < offset + n; i++) out[destOf(i)]!++;
@@ -239,6 +279,8 @@ interface Opts {
   batch: number;
   timeoutMs: number;
   quietS: number;
+  /** SMTP input: concurrent sessions (the same for Postfix). */
+  sessions: number;
   server: Record<string, unknown>;
   /** Environment for the server only (`--server-node-options` → NODE_OPTIONS: a heap cap, a profiler preload). */
   serverEnv: Record<string, string>;
@@ -253,32 +295,49 @@ function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Si
   return { dataDir, configFile };
 }
 
-async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
+type Input = 'smtp' | 'api-batch';
+/** A batch of SMTP results in the shape of an HTTP injection. */
+function asInjection(r: Awaited<ReturnType<typeof injectSmtp>>): Injection {
+  return { latencies: r.latencies, accepted: r.accepted, rejected: r.refused, problems: r.problems, t0: r.t0, t1: r.t1 };
+}
+
+async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
   const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
   const key = await bootstrap(dataDir);
   const server = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
   const pid = server.child.pid!;
+  const smtp = (n: number, offset: number, message = rawMessage, domains = DESTS) =>
+    injectSmtp({ port: server.smtp, auth: { user: 'bench', pass: key }, sessions: o.sessions, n, offset, message, domains }).then(
+      asInjection,
+    );
+  const inject = (n: number, offset: number) =>
+    input === 'smtp' ? smtp(n, offset) : injectHttp(server.http, key, n, offset, o.clients, o.batch);
   try {
     const published = await addSendingDomain(server.http, key, dns);
-    // Probe: one message kept whole, for the DKIM evidence and the exact bytes Postfix gets.
+    // Probe, through the same input: one message kept whole, for the DKIM evidence.
     const probeAt = (await sinks.counts())[PROBE]!;
-    const probeBody = JSON.stringify({ messages: [message(0, `probe@${PROBE}`)] });
-    await fetch(`http://127.0.0.1:${server.http}/v1/messages/batch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: probeBody,
-    });
+    if (input === 'smtp') {
+      const p = await smtp(1, 0, (i) => rawMessage(i, `probe@${PROBE}`), [PROBE]);
+      if (p.rejected) throw new Error(`the probe was refused through SMTP: ${p.problems.join('; ')}`);
+    } else {
+      await fetch(`http://127.0.0.1:${server.http}/v1/messages/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [message(0, `probe@${PROBE}`)] }),
+      });
+    }
     if ((await sinks.expect({ [PROBE]: probeAt + 1 }, 30_000)) === null) throw new Error('the probe message was not delivered within 30 s');
     const raw = await sinks.last(PROBE);
     const dkim = await dkimEvidence(raw, dns);
     // Warm-up (JIT, DNS cache, pools), then the timed run.
-    const warm = Math.min(300, o.n);
+    const warm = Math.min(WARM, o.n);
     const base0 = await sinks.counts();
-    const w = await injectHttp(server.http, key, warm, 1, o.clients, o.batch);
+    const w = await inject(warm, 1);
     await sinks.expect(plus(base0, w.accepted), 60_000);
     const idle = await waitQuiet(o.quietS);
+    const loadBefore = loadavg();
     const base = await sinks.counts();
-    const offset = 1 + warm;
+    const offset = TIMED_OFFSET;
     const reached = sinks.expect(plus(base, perDomain(o.n, offset)), o.timeoutMs);
     const rss = rssSampler(pid);
     const cpu0 = cpuSeconds(pid);
@@ -286,7 +345,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
     const sink0 = cpuSeconds(sinks.pid);
     const self0 = process.cpuUsage();
     const m0 = machineCpu();
-    const inj = await injectHttp(server.http, key, o.n, offset, o.clients, o.batch);
+    const inj = await inject(o.n, offset);
     // Some were refused: wait for what was accepted instead.
     const at = inj.rejected ? await sinks.expect(plus(base, inj.accepted), o.timeoutMs) : await reached;
     const cpu1 = cpuSeconds(pid);
@@ -299,8 +358,9 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
     return {
       figures: {
+        input,
         delivered_per_s: at ? Math.round(delivered / wall) : 0,
-        inject_per_s: Math.round(o.n / ((inj.t1 - inj.t0) / 1000)),
+        inject_per_s: Math.round(delivered / ((inj.t1 - inj.t0) / 1000)),
         api_p50_ms: round(percentile(inj.latencies, 50), 2),
         api_p99_ms: round(percentile(inj.latencies, 99), 2),
         peak_rss_mb: mem.hwmMb,
@@ -320,7 +380,9 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks) {
         rejected: inj.rejected,
         complete: at !== null,
         idle_before_pct: idle,
-        api_problems: inj.problems,
+        loadavg_before: loadBefore,
+        loadavg_after: loadavg(),
+        input_problems: inj.problems,
       },
       dkim: dkim.signed,
       dkim_detail: { ...dkim, keys_published: published },
@@ -414,6 +476,9 @@ export async function main(argv: string[]): Promise<void> {
       'quiet-s': { type: 'string', default: '30' },
       'timeout-s': { type: 'string' },
       'server-node-options': { type: 'string' },
+      input: { type: 'string' },
+      sessions: { type: 'string', default: '20' },
+      rounds: { type: 'string' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -427,6 +492,7 @@ export async function main(argv: string[]): Promise<void> {
     n,
     server,
     clients: Math.min(Math.max(1, Number(values.clients)), 64),
+    sessions: Math.min(Math.max(1, Number(values.sessions)), 200),
     batch: Math.min(Math.max(1, Number(values.batch)), 500),
     timeoutMs: (Number(values['timeout-s']) || Math.max(120, Math.ceil(n / 50))) * 1000,
     quietS: Math.min(Number(values['quiet-s']), 600),
@@ -435,6 +501,10 @@ export async function main(argv: string[]): Promise<void> {
   const vsPostfix = values.vs === 'postfix';
   if (values.vs && !vsPostfix) throw new Error(`--vs ${values.vs}: only "postfix" is supported`);
   if (vsPostfix) ensurePostfixInstalled(log);
+  const input: Input = (values.input ?? (vsPostfix ? 'smtp' : 'api-batch')) as Input;
+  if (input !== 'smtp' && input !== 'api-batch') throw new Error(`--input ${values.input}: smtp or api-batch`);
+  if (vsPostfix && input !== 'smtp') throw new Error('--vs postfix compares SMTP input; the API batch figure is measured alongside');
+  const rounds = Math.min(Math.max(1, Number(values.rounds ?? (vsPostfix ? 3 : 1))), 20);
   const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
 
@@ -461,14 +531,73 @@ export async function main(argv: string[]): Promise<void> {
         ...(await runQueueMemory({ ...o, observeS: Number(values['observe-s']) }, dns, sinks, log)),
       };
     } else {
-      log(`# deliver: ${n} messages, ${o.clients} clients × batches of ${o.batch}, 3 destinations, load ${loadavg()}`);
-      const pw = await runPostwarden(o, dns, sinks);
-      log(
-        `# postwarden: ${pw.figures.delivered_per_s} delivered/s, dkim ${pw.dkim} (${pw.dkim_detail.verified.join(', ') || 'no signature'})`,
-      );
+      const inputDesc = (i: Input) =>
+        i === 'smtp' ? `SMTP, ${o.sessions} sessions, one message per transaction` : `API batch, ${o.clients} clients × ${o.batch}`;
+      log(`# deliver: ${n} messages, 3 destinations, ${rounds} round(s), input ${inputDesc(input)}, load ${loadavg()}`);
+      const ptls = values['postfix-tls'] === 'none' ? 'none' : 'may';
+      const postfixRun = (dkim: boolean) =>
+        measurePostfix({
+          n: o.n,
+          offset: TIMED_OFFSET,
+          timeoutMs: o.timeoutMs,
+          dkim,
+          tls: ptls,
+          sinks,
+          senderDomain: SENDER_DOMAIN,
+          probeDomain: PROBE,
+          inject: (port, k, offset) => injectSmtp({ port, sessions: o.sessions, n: k, offset, message: rawMessage, domains: DESTS }),
+          probe: (port, to) => injectSmtp({ port, sessions: 1, n: 1, offset: 0, message: (i) => rawMessage(i, to), domains: [PROBE] }),
+          log,
+          publishDkim: (name, value) => publish(dns, [{ name, value }]),
+          dkimEvidence: (raw) => dkimEvidence(raw, dns),
+          waitQuiet: () => waitQuiet(o.quietS),
+          machineBusyS: () => machineCpu().busy,
+          loadavg,
+        });
+      type System = 'postwarden' | 'postfix' | 'postfix_dkim' | 'postwarden_api_batch';
+      const systems: System[] = vsPostfix ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch'] : ['postwarden'];
+      const runs: Record<System, Array<{ delivered_per_s: number } & Record<string, unknown>>> = {
+        postwarden: [],
+        postfix: [],
+        postfix_dkim: [],
+        postwarden_api_batch: [],
+      };
+      const order: Array<{ round: number; system: System; delivered_per_s: number; loadavg_before: unknown; loadavg_after: unknown }> = [];
+      let pwDkim: Awaited<ReturnType<typeof runPostwarden>> | undefined;
+      for (let round = 1; round <= rounds; round++) {
+        // Alternate, and rotate who goes first, so neither a warming nor a loading machine favours one.
+        const rotated = systems.map((_, k) => systems[(k + round - 1) % systems.length]!);
+        for (const system of rotated) {
+          let fig: { delivered_per_s: number } & Record<string, unknown>;
+          if (system === 'postfix' || system === 'postfix_dkim') fig = await postfixRun(system === 'postfix_dkim');
+          else {
+            const pw = await runPostwarden(o, dns, sinks, system === 'postwarden' ? input : 'api-batch');
+            if (system === 'postwarden') pwDkim ??= pw;
+            fig = { ...pw.figures, dkim: pw.dkim };
+          }
+          runs[system].push(fig);
+          order.push({
+            round,
+            system,
+            delivered_per_s: fig.delivered_per_s,
+            loadavg_before: fig.loadavg_before,
+            loadavg_after: fig.loadavg_after,
+          });
+          log(`# round ${round} ${system}: ${fig.delivered_per_s} delivered/s (load ${fig.loadavg_before} → ${fig.loadavg_after})`);
+        }
+      }
+      const rates = (s: System) => runs[s].map((r) => r.delivered_per_s);
+      const pw = pwDkim!;
+      const medianRun = (s: System) => {
+        const m = median(rates(s));
+        return runs[s].find((r) => r.delivered_per_s === m) ?? runs[s][0];
+      };
       result = {
         bench: 'deliver',
         messages: n,
+        rounds,
+        input,
+        sessions: input === 'smtp' ? o.sessions : null,
         server_node_options: values['server-node-options'] ?? null,
         message_bytes: pw.raw?.length ?? null,
         clients: o.clients,
@@ -476,44 +605,37 @@ export async function main(argv: string[]): Promise<void> {
         destinations: DESTS.length,
         sink_tls: tls,
         server_config: server,
-        ...pw.figures,
+        ...medianRun('postwarden'),
+        ...stat('delivered_per_s', rates('postwarden')),
         dkim: pw.dkim,
         dkim_detail: pw.dkim_detail,
       };
-      if (vsPostfix && pw.raw) {
-        const ptls = values['postfix-tls'] === 'none' ? 'none' : 'may';
-        log('# postfix without DKIM');
-        const run = (dkim: boolean) =>
-          measurePostfix({
-            n: o.n,
-            timeoutMs: o.timeoutMs,
-            raw: pw.raw!,
-            dkim,
-            tls: ptls,
-            sinks,
-            senderDomain: SENDER_DOMAIN,
-            probeDomain: PROBE,
-            split: (k) => perDomain(k),
-            log,
-            publishDkim: (name, value) => publish(dns, [{ name, value }]),
-            dkimEvidence: (raw) => dkimEvidence(raw, dns),
-            waitQuiet: () => waitQuiet(o.quietS),
-            machineBusyS: () => machineCpu().busy,
-          });
-        const plain = await run(false);
-        log(`# postfix: ${plain.delivered_per_s} delivered/s`);
-        log('# postfix with opendkim (RSA-2048)');
-        const signed = await run(true);
-        log(`# postfix+opendkim: ${signed.delivered_per_s} delivered/s`);
+      if (vsPostfix) {
+        const pf = rates('postfix');
+        const pfd = rates('postfix_dkim');
+        const api = rates('postwarden_api_batch');
+        const ratio = (a: number, b: number) => (b ? round(a / b, 2) : null);
+        const perRound = (a: number[], b: number[]) => a.map((x, k) => ratio(x, b[k] ?? 0));
         Object.assign(result, {
-          postfix_delivered_per_s: plain.delivered_per_s,
-          postfix_dkim_delivered_per_s: signed.delivered_per_s,
-          ratio_vs_postfix: plain.delivered_per_s ? round(pw.figures.delivered_per_s / plain.delivered_per_s, 2) : null,
-          ratio_vs_postfix_dkim: signed.delivered_per_s ? round(pw.figures.delivered_per_s / signed.delivered_per_s, 2) : null,
-          postfix: plain,
-          postfix_dkim: signed,
+          ...stat('postfix_delivered_per_s', pf),
+          ...stat('postfix_dkim_delivered_per_s', pfd),
+          ratio_vs_postfix: ratio(median(rates('postwarden')), median(pf)),
+          ratio_vs_postfix_runs: perRound(rates('postwarden'), pf),
+          ratio_vs_postfix_dkim: ratio(median(rates('postwarden')), median(pfd)),
+          ratio_vs_postfix_dkim_runs: perRound(rates('postwarden'), pfd),
+          api_batch: {
+            label: 'API batch input',
+            input: inputDesc('api-batch'),
+            ...stat('delivered_per_s', api),
+            ratio_vs_postfix: ratio(median(api), median(pf)),
+            ratio_vs_postfix_dkim: ratio(median(api), median(pfd)),
+            median_run: medianRun('postwarden_api_batch'),
+          },
+          postfix: medianRun('postfix'),
+          postfix_dkim: medianRun('postfix_dkim'),
         });
       }
+      result.run_order = order;
     }
   } finally {
     await sinks.close();
@@ -533,10 +655,14 @@ export async function main(argv: string[]): Promise<void> {
     'cpu_split_s_per_1k',
     'machine_cpu_s_per_1k',
     'dkim',
+    'delivered_per_s_runs',
     'postfix_delivered_per_s',
+    'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',
+    'postfix_dkim_delivered_per_s_runs',
     'ratio_vs_postfix',
     'ratio_vs_postfix_dkim',
+    'api_batch',
     'queued',
     'accept_per_s',
     'accept_peak_rss_mb',

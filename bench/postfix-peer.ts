@@ -1,9 +1,21 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sinks } from './sink-process.js';
+import type { SmtpLoadResult } from './smtp-load.js';
 
 /**
  * Debian's Postfix as the peer MTA of `npm run bench -- deliver --vs postfix`, set up the way an
@@ -12,17 +24,18 @@ import type { Sinks } from './sink-process.js';
  * a transport map (`smtp:[127.0.0.1]:PORT`). For the DKIM variant the opendkim milter signs every
  * message with an RSA-2048 key.
  *
- * It changes the system: /etc/postfix/main.cf and master.cf are rewritten (postconf) and restored
- * from a copy by `stop()`; the opendkim key and config live in /var/lib/postwarden-bench-opendkim
- * (opendkim refuses paths other users can write, so not /tmp). Postfix and opendkim are stopped by
- * `stop()`; if Postfix was running before, it is started again with the restored configuration.
+ * It runs as a private instance (`postfix -c DIR`): its own main.cf and master.cf, queue and data
+ * directories under a temporary directory, removed by `stop()`. The machine's /etc/postfix and any
+ * Postfix instance already running are never touched. The opendkim key and config live in
+ * /var/lib/postwarden-bench-opendkim (opendkim refuses paths other users can write, so not /tmp).
  * Every wait is bounded, and only 127.0.0.1 is ever dialled.
+ *
+ * Settings beyond a stock main.cf, each one what a throughput-minded admin of a relay would set
+ * (bench/README.md lists them with the reason): `smtp_tls_connection_reuse = yes` with the tlsproxy
+ * service, and STARTTLS offered to clients (`smtpd_tls_security_level = may`, as Postwarden's
+ * submission port does). Queue, concurrency and flow-control settings stay at Postfix's defaults.
  */
 
-const MAIN_CF = '/etc/postfix/main.cf';
-const MASTER_CF = '/etc/postfix/master.cf';
-const BACKUP = '.postwarden-bench.bak';
-const TRANSPORT_FILE = '/etc/postfix/postwarden-bench-transport';
 const ODK_DIR = '/var/lib/postwarden-bench-opendkim';
 
 const run = (cmd: string, args: string[], timeoutMs = 60_000) =>
@@ -74,20 +87,20 @@ export async function waitListening(port: number, timeoutMs: number): Promise<bo
 
 /**
  * Installs postfix, opendkim and opendkim-tools from Debian when a binary is missing: a debconf
- * preseed ("Local only", so the package does not ask) and `apt-get install -y`. Needs root.
+ * preseed ("No configuration": the package sets up no system instance, since the bench runs its own)
+ * and `apt-get install -y`. Needs root.
  */
 export function ensurePostfixInstalled(log: (s: string) => void): void {
-  const missing = ['postfix', 'postconf', 'smtp-source', 'opendkim', 'opendkim-genkey'].filter((b) => !has(b));
+  const missing = ['postfix', 'postconf', 'opendkim', 'opendkim-genkey', 'openssl'].filter((b) => !has(b));
+  if (process.getuid?.() !== 0) throw new Error('--vs postfix needs root: Postfix runs as its own instance with root-owned directories');
   if (!missing.length) return;
-  if (process.getuid?.() !== 0)
-    throw new Error(`--vs postfix needs ${missing.join(', ')}: run as root so the bench can apt-get install them`);
   log(`# installing postfix opendkim opendkim-tools (missing: ${missing.join(', ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('debconf-set-selections', [], {
-    input: 'postfix postfix/main_mailer_type select Local only\npostfix postfix/mailname string bench.localdomain\n',
+    input: 'postfix postfix/main_mailer_type select No configuration\npostfix postfix/mailname string bench.localdomain\n',
     timeout: 30_000,
   });
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postfix', 'opendkim', 'opendkim-tools'], {
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postfix', 'opendkim', 'opendkim-tools', 'openssl'], {
     env,
     timeout: 600_000,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -104,27 +117,20 @@ export interface PostfixPeerOptions {
 }
 
 export interface PostfixPeer {
-  /** The submission port Postfix listens on (127.0.0.1). */
+  /** The port Postfix's smtpd listens on (127.0.0.1). */
   port: number;
   /** The DKIM public key TXT value (`v=DKIM1; k=rsa; p=…`) when signing. */
   dkimTxt?: string;
   version: string;
-  /** Stops opendkim and Postfix and restores the configuration. Safe to call twice. */
+  /** Messages still in this instance's queue. */
+  queueSize(): number;
+  /** Stops opendkim and this Postfix instance and removes its directories. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-function postfixRunning(): boolean {
+function masterPid(spool: string): number | undefined {
   try {
-    run('postfix', ['status']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function masterPid(): number | undefined {
-  try {
-    const pid = Number(readFileSync('/var/spool/postfix/pid/master.pid', 'utf8').trim());
+    const pid = Number(readFileSync(join(spool, 'pid/master.pid'), 'utf8').trim());
     if (!pid) return undefined;
     process.kill(pid, 0);
     return pid;
@@ -133,24 +139,20 @@ function masterPid(): number | undefined {
   }
 }
 
-async function stopPostfix(): Promise<void> {
-  const pid = masterPid();
-  try {
-    run('postfix', ['stop'], 30_000);
-  } catch {
-    if (pid) process.kill(pid, 'SIGTERM');
-  }
-  for (let i = 0; i < 100 && masterPid() !== undefined; i++) await sleep(100);
-}
-
-/** Messages still in the Postfix queue (active, incoming, deferred, maildrop, hold). */
-export function postfixQueueSize(): number {
+/** Files in the queue directories (incoming, active, deferred, maildrop, hold) of one instance. */
+function queueFiles(spool: string): number {
   let n = 0;
-  for (const d of ['active', 'incoming', 'deferred', 'maildrop', 'hold']) {
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else n++;
+    }
+  };
+  for (const d of ['incoming', 'active', 'deferred', 'maildrop', 'hold']) {
     try {
-      n += Number(run('sh', ['-c', `find /var/spool/postfix/${d} -type f | wc -l`]).trim());
+      walk(join(spool, d));
     } catch {
-      // absent directory: nothing queued there
+      // not created yet: nothing queued there
     }
   }
   return n;
@@ -192,10 +194,42 @@ async function startOpendkim(dkim: { domain: string; selector: string }, port: n
   return { child, txt };
 }
 
+/**
+ * `postfix` prints its errors only to a terminal or syslog; neither exists here, so `check` and
+ * `start` run with the instance's own log file, and a failure quotes its tail.
+ */
+function postfixCmd(etc: string, logFile: string, args: string[]): void {
+  try {
+    run('postfix', ['-c', etc, ...args], 60_000);
+  } catch (e) {
+    let tail = '';
+    try {
+      tail = readFileSync(logFile, 'utf8').split('\n').slice(-8).join('\n');
+    } catch {
+      // no log yet
+    }
+    throw new Error(`postfix ${args.join(' ')} failed: ${(e as Error).message}\n${tail}`);
+  }
+}
+
 export async function startPostfixPeer(opts: PostfixPeerOptions): Promise<PostfixPeer> {
-  const wasRunning = postfixRunning();
-  if (wasRunning) await stopPostfix();
-  for (const f of [MAIN_CF, MASTER_CF]) if (!existsSync(f + BACKUP)) copyFileSync(f, f + BACKUP);
+  // Not under a world-writable parent: Postfix checks the ownership of its directories.
+  const base = mkdtempSync(join(tmpdir(), 'pw-bench-postfix-'));
+  chmodSync(base, 0o755);
+  const etc = join(base, 'etc');
+  const spool = join(base, 'spool');
+  const data = join(base, 'data');
+  const logFile = join(base, 'postfix.log');
+  for (const d of [etc, spool, data]) mkdirSync(d, { mode: 0o755 });
+  const ids = (name: string) => Number(run('id', ['-u', name]).trim());
+  chownSync(data, ids('postfix'), 0);
+  chmodSync(data, 0o700);
+  // Debian ships the stock master.cf as master.cf.proto; main.cf starts empty (every default).
+  copyFileSync(
+    existsSync('/etc/postfix/master.cf.proto') ? '/etc/postfix/master.cf.proto' : '/etc/postfix/master.cf',
+    join(etc, 'master.cf'),
+  );
+  writeFileSync(join(etc, 'main.cf'), '');
   const port = await freePort();
   let opendkim: { child: ChildProcess; txt: string } | undefined;
   let stopped = false;
@@ -203,33 +237,64 @@ export async function startPostfixPeer(opts: PostfixPeerOptions): Promise<Postfi
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await stopPostfix();
+    const pid = masterPid(spool);
+    try {
+      run('postfix', ['-c', etc, 'stop'], 30_000);
+    } catch {
+      if (pid) process.kill(pid, 'SIGTERM');
+    }
+    for (let i = 0; i < 100 && masterPid(spool) !== undefined; i++) await sleep(100);
     if (opendkim && opendkim.child.exitCode === null) {
       opendkim.child.kill('SIGTERM');
       await Promise.race([new Promise((r) => opendkim!.child.once('exit', r)), sleep(5000)]);
       if (opendkim.child.exitCode === null) opendkim.child.kill('SIGKILL');
     }
-    for (const f of [MAIN_CF, MASTER_CF]) {
-      if (existsSync(f + BACKUP)) {
-        copyFileSync(f + BACKUP, f);
-        rmSync(f + BACKUP);
-      }
-    }
-    rmSync(TRANSPORT_FILE, { force: true });
-    if (wasRunning) run('postfix', ['start']);
+    rmSync(base, { recursive: true, force: true });
   };
 
   try {
     // texthash: needs no postmap. One line per destination, as an operator's transport(5) map.
+    const transport = join(etc, 'transport');
     writeFileSync(
-      TRANSPORT_FILE,
+      transport,
       Object.entries(opts.routes)
         .map(([d, p]) => `${d} smtp:[127.0.0.1]:${p}\n`)
         .join(''),
     );
+    // STARTTLS for clients, as Postwarden's submission port offers it: ECDSA P-256, like its certificate.
+    const pem = join(etc, 'smtpd.pem');
+    run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=mta.bench.localdomain',
+      '-keyout',
+      pem,
+      '-out',
+      `${pem}.crt`,
+    ]);
+    writeFileSync(pem, readFileSync(pem, 'utf8') + readFileSync(`${pem}.crt`, 'utf8'));
+    chmodSync(pem, 0o600);
     const domains = Object.keys(opts.routes).join(', ');
     run('postconf', [
+      '-c',
+      etc,
       '-e',
+      // The private instance's own places.
+      `queue_directory = ${spool}`,
+      `data_directory = ${data}`,
+      'meta_directory = /etc/postfix',
+      'compatibility_level = 3.6',
+      `maillog_file = ${logFile}`,
+      `maillog_file_prefixes = /var, /dev/stdout, ${base}`,
+      // A loopback relay for the three destinations, nothing local.
       'inet_interfaces = 127.0.0.1',
       'inet_protocols = ipv4',
       'myhostname = mta.bench.localdomain',
@@ -240,154 +305,100 @@ export async function startPostfixPeer(opts: PostfixPeerOptions): Promise<Postfi
       `relay_domains = ${domains}`,
       'mynetworks = 127.0.0.0/8',
       'smtpd_relay_restrictions = permit_mynetworks, reject',
-      `transport_maps = texthash:${TRANSPORT_FILE}`,
+      `transport_maps = texthash:${transport}`,
       'relayhost =',
       'default_transport = smtp',
-      'maillog_file = /var/log/postfix-bench.log',
       `smtp_tls_security_level = ${opts.tls}`,
+      'smtpd_tls_security_level = may',
+      `smtpd_tls_chain_files = ${pem}`,
       'smtpd_milters =',
       'non_smtpd_milters =',
     ]);
-    // No chroot: a container's /var/spool/postfix/etc is not populated (resolv.conf, services).
-    run('postconf', ['-F', '*/*/chroot = n']);
+    // No chroot: the private queue directory has no populated etc/ (resolv.conf, services).
+    run('postconf', ['-c', etc, '-F', '*/*/chroot = n']);
     // Our own port instead of 25: the default smtp/inet service is commented out, ours added.
-    run('postconf', ['-M#', 'smtp/inet']);
-    run('postconf', ['-Me', `127.0.0.1:${port}/inet = 127.0.0.1:${port} inet n - n - - smtpd`]);
+    run('postconf', ['-c', etc, '-M#', 'smtp/inet']);
+    run('postconf', ['-c', etc, '-Me', `127.0.0.1:${port}/inet = 127.0.0.1:${port} inet n - n - - smtpd`]);
     if (opts.tls === 'may') {
       // Without this, Postfix does not reuse a connection once STARTTLS ran on it: every message
       // would pay a TCP connect and a TLS handshake. Reuse needs the tlsproxy service (Postfix ≥ 3.4),
       // which Debian's master.cf ships commented out.
-      run('postconf', ['-Me', 'tlsproxy/unix = tlsproxy unix - - n - 0 tlsproxy']);
-      run('postconf', ['-e', 'smtp_tls_connection_reuse = yes']);
+      run('postconf', ['-c', etc, '-Me', 'tlsproxy/unix = tlsproxy unix - - n - 0 tlsproxy']);
+      run('postconf', ['-c', etc, '-e', 'smtp_tls_connection_reuse = yes']);
     }
     if (opts.dkim) {
       const milterPort = await freePort();
       opendkim = await startOpendkim(opts.dkim, milterPort);
       run('postconf', [
+        '-c',
+        etc,
         '-e',
         `smtpd_milters = inet:127.0.0.1:${milterPort}`,
         'non_smtpd_milters = $smtpd_milters',
         'milter_default_action = tempfail',
       ]);
     }
-    run('postfix', ['check'], 30_000);
-    run('postfix', ['start'], 30_000);
+    postfixCmd(etc, logFile, ['check']);
+    postfixCmd(etc, logFile, ['start']);
     if (!(await waitListening(port, 15_000))) throw new Error(`postfix did not listen on 127.0.0.1:${port} within 15 s`);
   } catch (e) {
     await stop();
     throw e;
   }
-  const version = run('postconf', ['-h', 'mail_version']).trim();
-  return { port, version, stop, ...(opendkim ? { dkimTxt: opendkim.txt } : {}) };
-}
-
-/**
- * Pushes messages into Postfix with its own load generator, smtp-source(1): one process per
- * destination domain, `sessions` concurrent sessions each, the pre-formatted message from `file`,
- * a distinct recipient per message (-N). Resolves when every process exited (bounded).
- */
-export async function injectWithSmtpSource(opts: {
-  port: number;
-  file: string;
-  from: string;
-  perDomain: Record<string, number>;
-  sessions: number;
-  timeoutMs: number;
-}): Promise<{ failures: string[] }> {
-  const failures: string[] = [];
-  await Promise.all(
-    Object.entries(opts.perDomain).map(
-      ([domain, n]) =>
-        new Promise<void>((resolve) => {
-          if (n <= 0) return resolve();
-          const args = [
-            '-s',
-            String(opts.sessions),
-            '-m',
-            String(n),
-            '-N',
-            '-F',
-            opts.file,
-            '-f',
-            opts.from,
-            '-t',
-            `rcpt@${domain}`,
-            '-M',
-            'client.bench.localdomain',
-            `127.0.0.1:${opts.port}`,
-          ];
-          const child = spawn('smtp-source', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-          let err = '';
-          child.stderr!.on('data', (d: Buffer) => {
-            if (err.length < 4000) err += d.toString();
-          });
-          const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-          child.once('exit', (code, signal) => {
-            clearTimeout(timer);
-            if (code !== 0) failures.push(`smtp-source ${domain}: exit ${code ?? signal} ${err.trim()}`);
-            resolve();
-          });
-        }),
-    ),
-  );
-  return { failures };
+  const version = run('postconf', ['-c', etc, '-h', 'mail_version']).trim();
+  return { port, version, stop, queueSize: () => queueFiles(spool), ...(opendkim ? { dkimTxt: opendkim.txt } : {}) };
 }
 
 export interface PostfixRun {
   n: number;
+  /** Where the timed run's message numbers start (after the warm-up's). */
+  offset: number;
   timeoutMs: number;
-  /** The message as Postwarden delivered it; its DKIM-Signature fields are removed. */
-  raw: string;
   dkim: boolean;
   tls: 'may' | 'none';
   sinks: Pick<Sinks, 'ports' | 'counts' | 'expect' | 'last'>;
   senderDomain: string;
   /** A sink that keeps whole messages, for the DKIM probe. */
   probeDomain: string;
-  /** How n messages split over the destination domains (the same split Postwarden got). */
-  split(n: number): Record<string, number>;
+  /** Sends messages [offset, offset + n) through SMTP to this port (the same client Postwarden gets). */
+  inject(port: number, n: number, offset: number): Promise<SmtpLoadResult>;
+  /** Sends one probe message to `to`. */
+  probe(port: number, to: string): Promise<SmtpLoadResult>;
   publishDkim(name: string, value: string): void;
   dkimEvidence(raw: string | null): Promise<{ signed: boolean; signatures: string[]; verified: string[] }>;
   /** Waits (bounded) for an idle machine; returns the idle % seen. */
   waitQuiet(): Promise<number>;
   machineBusyS(): number;
+  loadavg(): string;
   log(line: string): void;
 }
 
 const wallNow = () => performance.timeOrigin + performance.now();
 const plus = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.keys(b).map((d) => [d, (a[d] ?? 0) + b[d]!]));
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
- * One Postfix measurement, shaped like the Postwarden one: same sinks, same message bytes, same
- * warm-up (300) and idle wait, and the same clock: start of injection → last message counted by
- * the sinks. Postfix is configured, run and restored inside this call.
+ * One Postfix measurement, shaped like the Postwarden one: same sinks, same messages through the
+ * same SMTP client, same warm-up (300) and idle wait, and the same clock: start of injection → last
+ * message counted by the sinks. The instance is created, run and removed inside this call.
  */
 export async function measurePostfix(r: PostfixRun) {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-postfix-'));
-  const file = join(dir, 'msg.eml');
-  const head = r.raw.slice(0, r.raw.search(/\r?\n\r?\n/));
-  const unsigned = head.replace(/^DKIM-Signature:.*(?:\r?\n[ \t].*)*\r?\n/gim, '') + r.raw.slice(head.length);
-  writeFileSync(file, unsigned.replace(/\r\n/g, '\n'));
   const peer = await startPostfixPeer({
     routes: r.sinks.ports,
     tls: r.tls,
     ...(r.dkim ? { dkim: { domain: r.senderDomain, selector: 'pwbench' } } : {}),
   });
-  // Interrupted: put /etc/postfix back and stop what was started before exiting.
+  // Interrupted: stop what was started and remove the instance before exiting.
   const onSignal = () => void peer.stop().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const split = r.split(1);
-    const sessions = Math.max(1, Math.round(20 / Object.keys(split).length));
-    const send = (perDomain: Record<string, number>) =>
-      injectWithSmtpSource({ port: peer.port, file, from: `sender@${r.senderDomain}`, perDomain, sessions, timeoutMs: r.timeoutMs });
     let evidence: Awaited<ReturnType<PostfixRun['dkimEvidence']>> | undefined;
     if (r.dkim) {
       r.publishDkim(`pwbench._domainkey.${r.senderDomain}`, peer.dkimTxt!);
       const at = (await r.sinks.counts())[r.probeDomain]!;
-      await send({ [r.probeDomain]: 1 });
+      await r.probe(peer.port, `probe@${r.probeDomain}`);
       if ((await r.sinks.expect({ [r.probeDomain]: at + 1 }, 30_000)) === null)
         throw new Error('postfix: the probe was not delivered within 30 s');
       evidence = await r.dkimEvidence(await r.sinks.last(r.probeDomain));
@@ -395,37 +406,40 @@ export async function measurePostfix(r: PostfixRun) {
     }
     const warm = Math.min(300, r.n);
     const base0 = await r.sinks.counts();
-    const wres = await send(r.split(warm));
-    await r.sinks.expect(plus(base0, r.split(warm)), 60_000);
-    for (let i = 0; i < 300 && postfixQueueSize() > 0; i++) await sleep(200);
+    const w = await r.inject(peer.port, warm, 1);
+    await r.sinks.expect(plus(base0, w.accepted), 60_000);
+    for (let i = 0; i < 300 && peer.queueSize() > 0; i++) await sleep(200);
     const idle = await r.waitQuiet();
+    const loadBefore = r.loadavg();
     const base = await r.sinks.counts();
-    const reached = r.sinks.expect(plus(base, r.split(r.n)), r.timeoutMs);
     const busy0 = r.machineBusyS();
-    const t0 = wallNow();
-    const res = await send(r.split(r.n));
-    const t1 = wallNow();
-    const at = await reached;
+    const inj = await r.inject(peer.port, r.n, r.offset);
+    const accepted = sum(inj.accepted);
+    const at = await r.sinks.expect(plus(base, inj.accepted), r.timeoutMs);
     const busy1 = r.machineBusyS();
-    const wall = ((at ?? wallNow()) - t0) / 1000;
-    if (res.failures.length || wres.failures.length) r.log(`# postfix: ${[...wres.failures, ...res.failures].join('; ')}`);
+    const wall = ((at ?? wallNow()) - inj.t0) / 1000;
+    if (inj.problems.length || w.problems.length) r.log(`# postfix: ${[...w.problems, ...inj.problems].join('; ')}`);
     return {
       postfix_version: peer.version,
       dkim: r.dkim,
       tls: r.tls,
-      delivered_per_s: at ? Math.round(r.n / wall) : 0,
-      inject_per_s: Math.round(r.n / ((t1 - t0) / 1000)),
+      input_tls: inj.tls,
+      delivered_per_s: at ? Math.round(accepted / wall) : 0,
+      inject_per_s: Math.round(accepted / ((inj.t1 - inj.t0) / 1000)),
       machine_cpu_s_per_1k: +(((busy1 - busy0) / r.n) * 1000).toFixed(3),
       wall_s: +wall.toFixed(2),
-      complete: at !== null,
+      accepted,
+      refused: inj.refused,
+      complete: at !== null && accepted === r.n,
       idle_before_pct: idle,
-      injector_failures: res.failures,
+      loadavg_before: loadBefore,
+      loadavg_after: r.loadavg(),
+      input_problems: inj.problems,
       ...(evidence ? { dkim_detail: evidence } : {}),
     };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await peer.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

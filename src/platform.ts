@@ -84,7 +84,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? pino({ level: config.log.level });
   const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: config.store.poolSize });
+  const store = await createStore({
+    url: config.store.url,
+    dataDir: config.dataDir,
+    poolSize: config.store.poolSize,
+    durability: config.store.durability,
+  });
+  await logDurability(store, log);
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
@@ -355,4 +361,21 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       await store.close();
     },
   };
+}
+
+/** Says at start-up when an acknowledged message would not survive a power loss (docs/storage.md). */
+async function logDurability(store: Store, log: Logger): Promise<void> {
+  const d = await store.durability();
+  if (d.powerLossSafe)
+    log.info({ durability: d.configured, setting: d.setting, dialect: store.dialect }, 'store commits are power-loss safe');
+  else if (store.dialect === 'sqlite')
+    log.warn(
+      { durability: d.configured, setting: d.setting },
+      'store.durability is process-crash-safe: commits are not fsynced, so acknowledged messages may be lost on power loss or a kernel crash',
+    );
+  else
+    log.warn(
+      { setting: d.setting },
+      'PostgreSQL synchronous_commit is off: the server acknowledges commits before they are flushed, so acknowledged messages may be lost if it crashes; set synchronous_commit = on',
+    );
 }

@@ -47,6 +47,11 @@ export const ConfigSchema = Type.Object(
           description: 'PostgreSQL URL (postgres://…). Empty means the embedded SQLite file in dataDir. DATABASE_URL also sets it.',
         }),
         poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per process.' }),
+        durability: Type.Union([Type.Literal('power-loss-safe'), Type.Literal('process-crash-safe')], {
+          default: 'power-loss-safe',
+          description:
+            "What a 202/250 survives. power-loss-safe: SQLite fsyncs each commit (one per group-commit batch) before the answer. process-crash-safe: no fsync per commit (faster); an acknowledged message survives kill -9 but may be lost on power loss or a kernel crash, and start-up logs a warning. PostgreSQL: the server's synchronous_commit decides; it must stay on (start-up warns when it is off).",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
-import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDialect } from './dialect.js';
+import {
+  type DialectCapabilities,
+  type DialectName,
+  type Durability,
+  type DurabilityReport,
+  postgresDialect,
+  readDurability,
+  sqliteDialect,
+} from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
@@ -26,6 +34,8 @@ export interface StoreOptions {
   sqliteFile?: string;
   dataDir?: string;
   poolSize?: number;
+  /** SQLite: fsync every commit (`power-loss-safe`, the default) or not (`process-crash-safe`). */
+  durability?: Durability;
 }
 
 function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
@@ -56,13 +66,15 @@ export interface Store extends Repositories {
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** True when the database answers (readiness). */
   ping(): Promise<boolean>;
+  /** What an acknowledged commit survives, as the database reports it (logged at start-up). */
+  durability(): Promise<DurabilityReport>;
   close(): Promise<void>;
 }
 
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const caps: DialectCapabilities = opts.url
     ? postgresDialect(opts.url, opts.poolSize ?? 10)
-    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'));
+    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), opts.durability);
   const db = new Kysely<Database>({ dialect: caps.kysely });
   // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
   // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
@@ -93,6 +105,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         return false;
       }
     },
+    durability: () => readDurability(db as Kysely<unknown>, caps.name, opts.durability ?? 'power-loss-safe'),
     close: () => db.destroy(),
   };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { type Dialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { type Dialect, type Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 
 /**
@@ -20,14 +20,23 @@ export interface DialectCapabilities {
   /** Closes what the dialect opened beyond Kysely's own destroy (nothing today; kept for symmetry). */
 }
 
-export function sqliteDialect(file: string): DialectCapabilities {
+/**
+ * What an acknowledged (202/250) message survives. `power-loss-safe`: every commit is on stable
+ * storage before it returns. `process-crash-safe`: a commit survives `kill -9` of the process but the
+ * last ones may be lost when the machine loses power or the kernel panics (faster: no fsync per commit).
+ */
+export type Durability = 'power-loss-safe' | 'process-crash-safe';
+
+export function sqliteDialect(file: string, durability: Durability = 'power-loss-safe'): DialectCapabilities {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new SQLite(file);
   // WAL lets readers (the API, the CLI in another process) run while the scheduler writes.
-  // synchronous=NORMAL in WAL mode is durable against process crashes (kill -9), which is the
-  // promise a 202/250 makes; an OS crash may lose the last commits (documented in docs/storage.md).
+  // In WAL mode, synchronous=FULL fsyncs the WAL at every commit, so a commit that returned is on
+  // stable storage: what a 202/250 promises. The group commit puts a whole batch of accepts in one
+  // transaction, so that is one fsync per batch. synchronous=NORMAL syncs the WAL only at checkpoints:
+  // a commit survives kill -9 (it is in the OS page cache) but not a power loss (docs/storage.md).
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma(durability === 'power-loss-safe' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
   return { name: 'sqlite', kysely: new SqliteDialect({ database: withStatementCache(db) }), blobType: 'blob', bigintType: 'integer' };
@@ -70,4 +79,31 @@ export function postgresDialect(url: string, poolSize: number): DialectCapabilit
     },
   });
   return { name: 'postgres', kysely: new PostgresDialect({ pool }), blobType: 'bytea', bigintType: 'bigint' };
+}
+
+export interface DurabilityReport {
+  /** What the store was asked for (`store.durability`). */
+  configured: Durability;
+  /** True when an acknowledged commit survives a power loss, as far as the database reports. */
+  powerLossSafe: boolean;
+  /** The setting as the database reports it (`synchronous=2`, `synchronous_commit=on`). */
+  setting: string;
+}
+
+/**
+ * Reads back what the database actually does with a commit. SQLite: the `synchronous` pragma of our
+ * own connection (2 = FULL, 3 = EXTRA are power-loss safe in WAL mode). PostgreSQL: `synchronous_commit`
+ * as the server applies it to this connection (server, database, role or URL `options`); `off` answers
+ * before the WAL is flushed, so a server crash loses the last commits (`local`, `on`, `remote_write`,
+ * `remote_apply` all flush locally first).
+ */
+export async function readDurability(db: Kysely<unknown>, name: DialectName, configured: Durability): Promise<DurabilityReport> {
+  if (name === 'sqlite') {
+    const row = (await sql<{ synchronous: number }>`pragma synchronous`.execute(db)).rows[0];
+    const level = Number(row?.synchronous);
+    return { configured, powerLossSafe: level >= 2, setting: `synchronous=${level}` };
+  }
+  const row = (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0];
+  const value = String(row?.synchronous_commit);
+  return { configured, powerLossSafe: value !== 'off', setting: `synchronous_commit=${value}` };
 }

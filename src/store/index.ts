@@ -1,5 +1,5 @@
 export { createStore, type Repositories, type Store, type StoreOptions } from './db.js';
-export type { DialectName } from './dialect.js';
+export type { DialectName, Durability, DurabilityReport } from './dialect.js';
 export type { ApiKeyRow } from './repositories/api-keys.js';
 export type { CapturedRow } from './repositories/captured.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
