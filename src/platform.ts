@@ -84,7 +84,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? pino({ level: config.log.level });
   const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: config.store.poolSize });
+  const storeLog = log.child({ concern: 'store' });
+  let lostLoggedAt = Number.NEGATIVE_INFINITY;
+  const store = await createStore({
+    url: config.store.url,
+    dataDir: config.dataDir,
+    poolSize: config.store.poolSize,
+    // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
+    onConnectionLost: (err) => {
+      // Once per 10 s: during an outage every query fails, and one line says it.
+      if (clock.now() - lostLoggedAt < 10_000) return;
+      lostLoggedAt = clock.now();
+      storeLog.warn({ err }, 'database connection lost or refused; answering 503/451 until it is back');
+    },
+  });
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
@@ -270,7 +283,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       unsubscribe,
       clock,
       idempotencyStore: store,
-      ready: () => store.ping(),
+      ready: async () => ({ unreachable: (await store.ping()) ? [] : ['store'] }),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
       tlsStats: (q) => transportSecurity.stats(q),

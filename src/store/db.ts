@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
+import { guardDialect } from './connection-guard.js';
 import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
@@ -26,7 +27,14 @@ export interface StoreOptions {
   sqliteFile?: string;
   dataDir?: string;
   poolSize?: number;
+  /** PostgreSQL: longest a query waits for a connection (default 5 s), so an unreachable server fails fast. */
+  connectTimeoutMs?: number;
+  /** Told when the database connection is lost (PostgreSQL); the store itself recovers on its own. */
+  onConnectionLost?: (e: unknown) => void;
 }
+
+/** Longest a health check waits for the database before calling it unreachable. */
+const PING_TIMEOUT_MS = 2000;
 
 function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
   return {
@@ -61,9 +69,15 @@ export interface Store extends Repositories {
 
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const caps: DialectCapabilities = opts.url
-    ? postgresDialect(opts.url, opts.poolSize ?? 10)
+    ? postgresDialect(opts.url, opts.poolSize ?? 10, {
+        connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+        ...(opts.onConnectionLost ? { onConnectionError: opts.onConnectionLost } : {}),
+      })
     : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'));
-  const db = new Kysely<Database>({ dialect: caps.kysely });
+  // SQLite is a file in this process: there is no connection to lose.
+  const db = new Kysely<Database>({
+    dialect: caps.name === 'postgres' ? guardDialect(caps.kysely, opts.onConnectionLost) : caps.kysely,
+  });
   // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
   // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
   // Pin its tables to the schema this connection writes to.
@@ -86,12 +100,20 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     dialect: caps.name,
     transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
     async ping() {
-      try {
-        await db.selectFrom('tenants').select('id').limit(1).execute();
-        return true;
-      } catch {
-        return false;
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+      });
+      const query = db
+        .selectFrom('tenants')
+        .select('id')
+        .limit(1)
+        .execute()
+        .then(
+          () => true,
+          () => false,
+        );
+      return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
     },
     close: () => db.destroy(),
   };

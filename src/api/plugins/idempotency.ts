@@ -66,9 +66,15 @@ export function registerIdempotency(
     const key = request.idempotencyKey;
     if (!key || !request.principal) return payload;
     const tenantId = request.principal.tenant.id;
-    if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
-      await deps.store.idempotency.complete(tenantId, key, reply.statusCode, JSON.parse(payload));
-    } else await deps.store.idempotency.abandon(tenantId, key);
+    // The work is committed (or failed) by now: the answer goes out whether or not the key can be
+    // settled. A key left in progress is taken over after limits.idempotencyTakeoverSeconds.
+    try {
+      if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
+        await deps.store.idempotency.complete(tenantId, key, reply.statusCode, JSON.parse(payload));
+      } else await deps.store.idempotency.abandon(tenantId, key);
+    } catch (err) {
+      request.log.warn({ err, key }, 'could not settle the Idempotency-Key; it stays in progress until taken over');
+    }
     return payload;
   });
 }
