@@ -47,7 +47,12 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
   registerAuth(app, s.tenants);
-  registerIdempotency(app, { store: s.idempotencyStore, clock: s.clock, ttlHours: s.limits.idempotencyHours });
+  registerIdempotency(app, {
+    store: s.idempotencyStore,
+    clock: s.clock,
+    ttlHours: s.limits.idempotencyHours,
+    takeoverSeconds: s.limits.idempotencyTakeoverSeconds,
+  });
 
   app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
     // Degraded (503, so a load balancer looks elsewhere) while a dependency is out; ok again after.

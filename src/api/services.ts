@@ -27,7 +27,14 @@ export interface ApiServices {
   ready: () => Promise<{ unreachable: string[] }>;
   /** Prometheus exposition of this node's metrics. */
   metrics: { contentType: string; text(): Promise<string> };
-  limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number; maxFeedbackBytes: number };
+  limits: {
+    syncWaitMs: number;
+    batchMax: number;
+    idempotencyHours: number;
+    idempotencyTakeoverSeconds: number;
+    maxMessageBytes: number;
+    maxFeedbackBytes: number;
+  };
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }
