@@ -185,6 +185,13 @@ export const ConfigSchema = Type.Object(
           default: '',
           description: 'redis://host:port for cluster-wide rate counters (REDIS_URL). Empty: no Redis.',
         }),
+        jobLeaseSeconds: Type.Integer({
+          minimum: 5,
+          maximum: 86400,
+          default: 180,
+          description:
+            "Scheduled jobs (identity schedule, posture monitor, TLS-RPT sender) run on one node at a time, the holder of the job's lease; when that node dies, another takes the job over after this long. Each lease lasts at least two of its job's ticks.",
+        }),
         redisPrefix: Type.String({
           default: 'postwarden:',
           description: 'Prefix of every Redis key this cluster writes, so clusters can share one Redis.',

@@ -10,6 +10,7 @@ import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
+import { jobLeasesRepository } from './repositories/job-leases.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { postureRepository } from './repositories/posture.js';
@@ -49,6 +50,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
+    jobLeases: jobLeasesRepository(db),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
