@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
+import { isPostwardenError, PostwardenError } from '../core/index.js';
 import { guardDialect } from './connection-guard.js';
 import { type DialectCapabilities, type DialectName, postgresDialect, sqliteDialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -83,8 +84,23 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
   // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
   // Pin its tables to the schema this connection writes to.
-  const migrationTableSchema =
-    caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  let migrationTableSchema: string | undefined;
+  try {
+    migrationTableSchema =
+      caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  } catch (e) {
+    await db.destroy();
+    if (!isPostwardenError(e) || e.code !== 'STORE_UNAVAILABLE') throw e;
+    // At start there is no request to retry: say which server, from which setting, and why.
+    const where = new URL(opts.url ?? '');
+    const cause = e.cause instanceof Error ? e.cause.message : String(e.cause);
+    throw new PostwardenError(
+      'STORE_UNAVAILABLE',
+      `cannot reach the PostgreSQL server at ${where.hostname || 'localhost'}:${where.port || 5432} (store.url): ${cause}`,
+      e.details,
+      { cause: e.cause },
+    );
+  }
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   let { error, results } = await migrator.migrateToLatest();
   // That same look across all schemas fails with 3F000 when another schema is dropped while it

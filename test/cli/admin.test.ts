@@ -81,6 +81,12 @@ test('a --database-url that is not a postgres:// URL exits 78 (EX_CONFIG) naming
   }
 });
 
+test('a PostgreSQL server that does not answer exits 75 (EX_TEMPFAIL) naming the server and store.url', async (t) => {
+  const r = await runPostwarden(['--data-dir', tempDir(t), '--database-url', 'postgres://postgres@127.0.0.1:1/test', 'tenants', 'list']);
+  assert.equal(r.code, 75, r.stderr);
+  assert.match(r.stderr, /^error: cannot reach the PostgreSQL server at 127\.0\.0\.1:1 \(store\.url\): connect ECONNREFUSED/);
+});
+
 test('a tenant that does not exist exits 66 (EX_NOINPUT)', async (t) => {
   const r = await runPostwarden(['--data-dir', tempDir(t), 'domains', 'add', 'example.com', '--tenant', 'ten_01M83VA8V97NDQNK801FRZ3GKF']);
   assert.equal(r.code, 66);
