@@ -38,6 +38,7 @@ import {
 import { loadOrCreateMasterKey } from './governance/index.js';
 import { checkHost, createDkimSigner, createSendingIdentity, type Domains, deriveVerpKey, type IdentityMonitor } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
+import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -74,6 +75,8 @@ export interface Platform {
   masterKey: Buffer;
   /** Verification and DKIM rotation schedule (started with the delivery role; tests call tick()). */
   identityMonitor: IdentityMonitor;
+  /** The scheduled jobs this node takes part in (delivery role), each run by one node at a time. */
+  jobs: ScheduledJob[];
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -84,17 +87,28 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? pino({ level: config.log.level });
   const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+  const storeLog = log.child({ concern: 'store' });
+  let lostLoggedAt = Number.NEGATIVE_INFINITY;
   const store = await createStore({
     url: config.store.url,
     dataDir: config.dataDir,
     poolSize: config.store.poolSize,
     durability: config.store.durability,
+    // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
+    onConnectionLost: (err) => {
+      // Once per 10 s: during an outage every query fails, and one line says it.
+      if (clock.now() - lostLoggedAt < 10_000) return;
+      lostLoggedAt = clock.now();
+      storeLog.warn({ err }, 'database connection lost or refused; answering 503/451 until it is back');
+    },
   });
   await logDurability(store, log);
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
 
+  /** Who this process is in lease rows (delivery, scheduled jobs): unique per process. */
+  const nodeId = `${hostname}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const d = config.delivery;
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
   const id = config.identity;
@@ -197,7 +211,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     transport,
     sandboxTransport,
-    owner: `${hostname}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    owner: nodeId,
     concurrency: d.concurrency,
     leaseMs: d.leaseSeconds * 1000,
     pollMs: d.pollMs,
@@ -276,7 +290,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       unsubscribe,
       clock,
       idempotencyStore: store,
-      ready: () => store.ping(),
+      ready: async () => ({ unreachable: (await store.ping()) ? [] : ['store'] }),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
       tlsStats: (q) => transportSecurity.stats(q),
@@ -301,12 +315,35 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
       : undefined;
 
-  // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
-  let reportTimer: NodeJS.Timeout | undefined;
-  const runReports = (): void => {
-    if (new Date(clock.now()).getUTCHours() < ts.tlsRpt.hourUtc) return;
-    transportSecurity.reporter.runDay().catch((err) => log.warn({ err }, 'TLS-RPT reports failed'));
-  };
+  // Scheduled jobs run on the delivery role, on one node of a cluster at a time (queue/scheduled-job.ts).
+  const jobLog = log.child({ concern: 'jobs' });
+  const scheduled = (name: string, everyMs: number, run: () => Promise<unknown>): ScheduledJob =>
+    createScheduledJob({
+      name,
+      everyMs,
+      leaseMs: Math.max(config.cluster.jobLeaseSeconds * 1000, 2 * everyMs),
+      run,
+      leases: store.jobLeases,
+      owner: nodeId,
+      clock,
+      log: jobLog,
+    });
+  const jobs: ScheduledJob[] = [];
+  if (runsDelivery) {
+    // Wake at most every minute; runSchedule itself decides which domains are due.
+    jobs.push(scheduled('identity-schedule', Math.min(60_000, id.verifyIntervalMinutes * 60_000), () => identity.monitor.tick()));
+    if (config.posture.monitor) {
+      jobs.push(scheduled('posture-monitor', Math.min(60_000, config.posture.intervalMinutes * 60_000), () => posture.runDue()));
+    }
+    // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
+    if (ts.tlsRpt.enabled) {
+      jobs.push(
+        scheduled('tls-rpt-reports', 3_600_000, async () => {
+          if (new Date(clock.now()).getUTCHours() >= ts.tlsRpt.hourUtc) await transportSecurity.reporter.runDay();
+        }),
+      );
+    }
+  }
 
   let started = false;
   return {
@@ -325,6 +362,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log,
     masterKey,
     identityMonitor: identity.monitor,
+    jobs,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -335,24 +373,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
       if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
-      if (runsDelivery) {
-        deliverer.start();
-        identity.monitor.start();
-      }
-      if (runsDelivery && config.posture.monitor) posture.start();
-      if (runsDelivery && ts.tlsRpt.enabled) {
-        reportTimer = setInterval(runReports, 3_600_000);
-        reportTimer.unref();
-      }
+      if (runsDelivery) deliverer.start();
+      for (const job of jobs) job.start();
       return out;
     },
     async stop() {
-      if (reportTimer) clearInterval(reportTimer);
       if (started) {
-        identity.monitor.stop();
-        await Promise.all([api.close(), submission?.close(), mx?.close()]);
+        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop())]);
         await deliverer.stop();
-        await posture.stop();
         await transport.close?.();
         await signer.close();
         await accept.drain();

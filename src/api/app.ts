@@ -47,11 +47,17 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
   registerAuth(app, s.tenants);
-  registerIdempotency(app, { store: s.idempotencyStore, clock: s.clock, ttlHours: s.limits.idempotencyHours });
+  registerIdempotency(app, {
+    store: s.idempotencyStore,
+    clock: s.clock,
+    ttlHours: s.limits.idempotencyHours,
+    takeoverSeconds: s.limits.idempotencyTakeoverSeconds,
+  });
 
   app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
-    const ok = await s.ready();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable' });
+    // Degraded (503, so a load balancer looks elsewhere) while a dependency is out; ok again after.
+    const { unreachable } = await s.ready();
+    return unreachable.length ? reply.code(503).send({ status: 'degraded', unreachable }) : reply.send({ status: 'ok' });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(s.metrics.contentType).send(await s.metrics.text()),

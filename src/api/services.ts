@@ -23,10 +23,18 @@ export interface ApiServices {
   clock: Clock;
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
   idempotencyStore: Pick<Store, 'idempotency'>;
-  ready: () => Promise<boolean>;
+  /** What this node depends on and cannot reach now (`store`); empty when all is well. */
+  ready: () => Promise<{ unreachable: string[] }>;
   /** Prometheus exposition of this node's metrics. */
   metrics: { contentType: string; text(): Promise<string> };
-  limits: { syncWaitMs: number; batchMax: number; idempotencyHours: number; maxMessageBytes: number; maxFeedbackBytes: number };
+  limits: {
+    syncWaitMs: number;
+    batchMax: number;
+    idempotencyHours: number;
+    idempotencyTakeoverSeconds: number;
+    maxMessageBytes: number;
+    maxFeedbackBytes: number;
+  };
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

@@ -84,11 +84,36 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
       for (const k of extra) errors.push({ path: `${e.instancePath}/${k}`, message: 'is not a known setting' });
     } else errors.push({ path: e.instancePath || '/', message: e.message });
   }
+  if (!errors.length) {
+    const url = (withDefaults as Config).store.url;
+    const problem = storeUrlProblem(url);
+    if (problem) errors.push({ path: '/store/url', message: problem });
+  }
   if (errors.length) {
     const list = errors.map((e) => `${e.path} ${e.message}`).join('; ');
     throw new PostwardenError('CONFIG_INVALID', `invalid configuration: ${list}`, { errors });
   }
   return withDefaults as Config;
+}
+
+/**
+ * store.url picks the database, so a typo must not reach a driver: pg reads `not-a-url` as a host
+ * name ("ENOTFOUND base") and would try `mysql://…` as PostgreSQL. The message names what is accepted
+ * and never repeats the value, which may hold a password.
+ */
+function storeUrlProblem(url: string): string | undefined {
+  if (url === '') return undefined;
+  const accepted =
+    'it must be a postgres:// or postgresql:// URL (set by store.url, --database-url, DATABASE_URL or POSTWARDEN_DATABASE_URL); leave it empty for the SQLite file in dataDir';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a URL; ${accepted}`;
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    return `uses the scheme ${parsed.protocol.slice(0, 20)}; ${accepted}`;
+  return undefined;
 }
 
 function readConfigFile(file: string): string {

@@ -70,6 +70,13 @@ export const ConfigSchema = Type.Object(
         }),
         batchMax: Type.Integer({ minimum: 1, maximum: 500, default: 500, description: 'Most messages in one batch request.' }),
         idempotencyHours: Type.Integer({ minimum: 24, default: 24, description: 'How long Idempotency-Key answers are kept.' }),
+        idempotencyTakeoverSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 86400,
+          default: 300,
+          description:
+            'After this long, a key whose first request never answered (the node died between commit and answer) is taken over by a retry with the same key and body, which runs again. Keep it above the longest request (limits.syncWaitMs).',
+        }),
         syncWaitMs: Type.Integer({
           minimum: 100,
           maximum: 120000,
@@ -182,6 +189,13 @@ export const ConfigSchema = Type.Object(
         redisUrl: Type.String({
           default: '',
           description: 'redis://host:port for cluster-wide rate counters (REDIS_URL). Empty: no Redis.',
+        }),
+        jobLeaseSeconds: Type.Integer({
+          minimum: 5,
+          maximum: 86400,
+          default: 180,
+          description:
+            "Scheduled jobs (identity schedule, posture monitor, TLS-RPT sender) run on one node at a time, the holder of the job's lease; when that node dies, another takes the job over after this long. Each lease lasts at least two of its job's ticks.",
         }),
         redisPrefix: Type.String({
           default: 'postwarden:',

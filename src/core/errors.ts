@@ -84,6 +84,12 @@ export const errorCatalogue = {
     meaning: 'Storage is full or unavailable; the message was not accepted.',
     smtp: { code: 452, enhanced: '4.3.1' },
   },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    meaning:
+      'The database cannot be reached (restart, failover, lost connection); the request was not completed. Retry after the given delay (with the same Idempotency-Key).',
+    smtp: { code: 451, enhanced: '4.3.0' },
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

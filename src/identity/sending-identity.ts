@@ -17,8 +17,8 @@ import { bounceDomainFor, deriveVerpKey, encodeVerp } from './verp.js';
  *   (looked up through the configured resolver, cached; none published: relaxed). Sandbox mail never
  *   leaves, so no DNS is asked for it and the defaults apply.
  * - `returnPath` (delivery): the VERP envelope sender per recipient, HMAC-keyed from the master key.
- * - `monitor`: the verification and rotation schedule, driven by `tick()` (a timer in production,
- *   by hand with a fake clock in tests).
+ * - `monitor`: the verification and rotation schedule, driven by `tick()` (a scheduled job on one
+ *   node of the cluster in production, by hand with a fake clock in tests).
  */
 export interface SendingIdentityDeps {
   store: Pick<Store, 'dkimKeys' | 'domains' | 'transaction'>;
@@ -55,8 +55,6 @@ export interface MessageIdentity {
 export interface IdentityMonitor {
   /** One pass: verify due domains, activate published keys, rotate, retire. */
   tick(): ReturnType<Domains['runSchedule']>;
-  start(): void;
-  stop(): void;
 }
 
 interface FromFacts {
@@ -169,30 +167,7 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
     return encodeVerp({ messageId: job.message.id, recipientId: recipient.id, bounceDomain }, verpKey);
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-  const monitor: IdentityMonitor = {
-    tick: () => domains.runSchedule(deps.verifyIntervalMs),
-    start() {
-      if (timer) return;
-      // Wake at most every minute; runSchedule itself decides which domains are due.
-      const every = Math.min(60_000, deps.verifyIntervalMs);
-      timer = setInterval(() => {
-        if (running) return;
-        running = monitor
-          .tick()
-          .catch((e: Error) => deps.log?.warn({ error: e.message }, 'identity schedule failed'))
-          .finally(() => {
-            running = undefined;
-          });
-      }, every);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-    },
-  };
+  const monitor: IdentityMonitor = { tick: () => domains.runSchedule(deps.verifyIntervalMs) };
 
   return { domains, accept, returnPath, monitor };
 }

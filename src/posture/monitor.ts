@@ -12,7 +12,8 @@ import { type Alert, diffRecords, type RecordChange, riskyChanges, type Snapshot
  * the snapshot (so history and events never disagree).
  *
  * Scheduling is `runDue()`: it decides from the stored snapshots and the injected clock what is due,
- * so tests move a fake clock and call it; `start()` only calls it on a timer. One run at a time.
+ * so tests move a fake clock and call it; in production a scheduled job (queue/) calls it on one node
+ * of the cluster at a time. One run at a time.
  */
 export type PostureStore = Pick<Store, 'posture' | 'tenants' | 'domains' | 'dkimKeys' | 'transaction'>;
 
@@ -21,8 +22,6 @@ export interface PostureMonitorDeps extends Omit<AuditDeps, 'clock'> {
   clock: Clock;
   /** How often each domain is audited. */
   intervalMs: number;
-  /** How often `start()` checks what is due (default: a minute, or the interval if shorter). */
-  tickMs?: number;
   /** Called with errors of background runs (the log). */
   onError?: (error: unknown, domain: string) => void;
 }
@@ -53,7 +52,6 @@ const view = (s: DnsSnapshotRow): SnapshotView => ({
 
 export function createPostureMonitor(deps: PostureMonitorDeps) {
   const { store, clock } = deps;
-  let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
 
   async function selectorsFor(tenantId: string, domain: string): Promise<string[]> {
@@ -179,18 +177,6 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
       const clean = [...new Set(patterns.map((p) => p.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean))].sort();
       await store.posture.setApprovedMx(tenantId, clean, clock.now());
       return clean;
-    },
-    start(): void {
-      if (timer) return;
-      const tick = deps.tickMs ?? Math.min(60_000, deps.intervalMs);
-      timer = setInterval(() => void this.runDue(), tick);
-      // The first run waits one tick, so a process that restarts in a loop does not audit in a loop.
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running;
     },
   };
 }

@@ -1,3 +1,4 @@
 export { createBackpressure } from './backpressure.js';
 export { createGroupCommitter, type GroupCommitter } from './group-commit.js';
 export { isExpired, nextAttemptDelayMs } from './retry-schedule.js';
+export { createScheduledJob, type ScheduledJob, type ScheduledJobDeps } from './scheduled-job.js';

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
+import { isPostwardenError, PostwardenError } from '../core/index.js';
+import { guardDialect } from './connection-guard.js';
 import {
   type DialectCapabilities,
   type DialectName,
@@ -17,6 +19,7 @@ import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
 import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
+import { jobLeasesRepository } from './repositories/job-leases.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { postureRepository } from './repositories/posture.js';
@@ -36,7 +39,14 @@ export interface StoreOptions {
   poolSize?: number;
   /** SQLite: fsync every commit (`power-loss-safe`, the default) or not (`process-crash-safe`). */
   durability?: Durability;
+  /** PostgreSQL: longest a query waits for a connection (default 5 s), so an unreachable server fails fast. */
+  connectTimeoutMs?: number;
+  /** Told when the database connection is lost (PostgreSQL); the store itself recovers on its own. */
+  onConnectionLost?: (e: unknown) => void;
 }
+
+/** Longest a health check waits for the database before calling it unreachable. */
+const PING_TIMEOUT_MS = 2000;
 
 function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
   return {
@@ -51,6 +61,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     captured: capturedRepository(db),
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
+    jobLeases: jobLeasesRepository(db),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
@@ -73,14 +84,35 @@ export interface Store extends Repositories {
 
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const caps: DialectCapabilities = opts.url
-    ? postgresDialect(opts.url, opts.poolSize ?? 10)
+    ? postgresDialect(opts.url, opts.poolSize ?? 10, {
+        connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+        ...(opts.onConnectionLost ? { onConnectionError: opts.onConnectionLost } : {}),
+      })
     : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), opts.durability);
-  const db = new Kysely<Database>({ dialect: caps.kysely });
+  // SQLite is a file in this process: there is no connection to lose.
+  const db = new Kysely<Database>({
+    dialect: caps.name === 'postgres' ? guardDialect(caps.kysely, opts.onConnectionLost) : caps.kysely,
+  });
   // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
   // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
   // Pin its tables to the schema this connection writes to.
-  const migrationTableSchema =
-    caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  let migrationTableSchema: string | undefined;
+  try {
+    migrationTableSchema =
+      caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  } catch (e) {
+    await db.destroy();
+    if (!isPostwardenError(e) || e.code !== 'STORE_UNAVAILABLE') throw e;
+    // At start there is no request to retry: say which server, from which setting, and why.
+    const where = new URL(opts.url ?? '');
+    const cause = e.cause instanceof Error ? e.cause.message : String(e.cause);
+    throw new PostwardenError(
+      'STORE_UNAVAILABLE',
+      `cannot reach the PostgreSQL server at ${where.hostname || 'localhost'}:${where.port || 5432} (store.url): ${cause}`,
+      e.details,
+      { cause: e.cause },
+    );
+  }
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   let { error, results } = await migrator.migrateToLatest();
   // That same look across all schemas fails with 3F000 when another schema is dropped while it
@@ -98,12 +130,20 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     dialect: caps.name,
     transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
     async ping() {
-      try {
-        await db.selectFrom('tenants').select('id').limit(1).execute();
-        return true;
-      } catch {
-        return false;
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+      });
+      const query = db
+        .selectFrom('tenants')
+        .select('id')
+        .limit(1)
+        .execute()
+        .then(
+          () => true,
+          () => false,
+        );
+      return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
     },
     durability: () => readDurability(db as Kysely<unknown>, caps.name, opts.durability ?? 'power-loss-safe'),
     close: () => db.destroy(),

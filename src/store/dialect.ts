@@ -68,16 +68,31 @@ function withStatementCache(db: SQLite.Database) {
   };
 }
 
-export function postgresDialect(url: string, poolSize: number): DialectCapabilities {
+export interface PostgresPoolOptions {
+  /** Hears connection errors pg reports as events (a server restart ending an idle connection). */
+  onConnectionError?: (e: Error) => void;
+  /** Longest a query waits for a connection before it fails (0: forever). */
+  connectTimeoutMs?: number;
+}
+
+export function postgresDialect(url: string, poolSize: number, opts: PostgresPoolOptions = {}): DialectCapabilities {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 0,
     // int8 (counts, cursors, ms times) as numbers; every value we store fits in 2^53.
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // A restart, failover or pooler idle-kill ends connections, and pg reports it as an 'error' event:
+  // on the pool for an idle client, on the client itself while it is checked out between queries.
+  // An 'error' event nobody listens to ends the process, so both always have a listener; the query
+  // that needed the connection fails on its own (connection-guard.ts) and the pool reconnects on demand.
+  const onError = (e: Error) => opts.onConnectionError?.(e);
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
   return { name: 'postgres', kysely: new PostgresDialect({ pool }), blobType: 'bytea', bigintType: 'bigint' };
 }
 

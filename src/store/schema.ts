@@ -184,6 +184,13 @@ export interface RateWindowsTable {
   expires_at: number;
 }
 
+/** Who runs a scheduled job now (migration 009). */
+export interface JobLeasesTable {
+  name: string;
+  owner: string;
+  expires_at: number;
+}
+
 /** One audit run's snapshot (migration 007). records/facts/findings are JSON text. */
 export interface DnsSnapshotsTable {
   id: string;
@@ -335,6 +342,7 @@ export interface Database {
   captured_messages: CapturedMessagesTable;
   dkim_keys: DkimKeysTable;
   rate_windows: RateWindowsTable;
+  job_leases: JobLeasesTable;
   dns_snapshots: DnsSnapshotsTable;
   dns_watch: DnsWatchTable;
   posture_settings: PostureSettingsTable;

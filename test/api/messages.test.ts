@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fakeClock } from '../support/clock.js';
 import { startPlatform } from '../support/platform.js';
 
 const send = (over: Record<string, unknown> = {}) => ({
@@ -65,6 +66,33 @@ test('an Idempotency-Key replays the first answer and sends nothing twice', asyn
   assert.equal(again.headers.get('idempotent-replayed'), 'true');
   const list = await p.request('GET', '/v1/messages');
   assert.equal(list.body.data.length, 1, 'only one message was stored');
+});
+
+test('an Idempotency-Key left in progress by a request that never settled it is taken over after limits.idempotencyTakeoverSeconds', async (t) => {
+  const clock = fakeClock();
+  const p = await startPlatform(t, { clock, config: { limits: { idempotencyTakeoverSeconds: 120 } } });
+  const repo = p.platform.store.idempotency;
+  // The node loses its database (or dies) after the message committed, before the key is settled.
+  const complete = repo.complete;
+  repo.complete = async () => {
+    repo.complete = complete;
+    throw new Error('Connection terminated unexpectedly');
+  };
+  const headers = { 'idempotency-key': 'order-crash' };
+  const first = await p.request('POST', '/v1/messages', send(), headers);
+  assert.equal(first.status, 202, 'the committed message is still answered');
+
+  const retry = await p.request('POST', '/v1/messages', send(), headers);
+  assert.equal(retry.status, 409);
+  assert.equal(retry.body.code, 'IDEMPOTENCY_IN_PROGRESS');
+  assert.equal(retry.headers.get('retry-after'), '1');
+
+  clock.advance(120_000);
+  const takenOver = await p.request('POST', '/v1/messages', send(), headers);
+  assert.equal(takenOver.status, 202, 'after the takeover time the request runs again');
+  assert.notEqual(takenOver.body.id, first.body.id);
+  const replay = await p.request('POST', '/v1/messages', send(), headers);
+  assert.deepEqual([replay.status, replay.body, replay.headers.get('idempotent-replayed')], [202, takenOver.body, 'true']);
 });
 
 test('an Idempotency-Key reused with another body is refused and says so', async (t) => {

@@ -73,6 +73,20 @@ test('an unknown POSTWARDEN_ variable exits 78 (EX_CONFIG) naming it', async (t)
   assert.match(r.stderr, /^error: invalid configuration\n {2}env:POSTWARDEN_BOGUS: /);
 });
 
+test('a --database-url that is not a postgres:// URL exits 78 (EX_CONFIG) naming the setting and what it accepts', async (t) => {
+  for (const url of ['not-a-url', 'mysql://root@127.0.0.1/mail']) {
+    const r = await runPostwarden(['--data-dir', tempDir(t), '--database-url', url, 'tenants', 'list']);
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr, /^error: invalid configuration\n {2}\/store\/url: .*postgres:\/\/ or postgresql:\/\/ URL/);
+  }
+});
+
+test('a PostgreSQL server that does not answer exits 75 (EX_TEMPFAIL) naming the server and store.url', async (t) => {
+  const r = await runPostwarden(['--data-dir', tempDir(t), '--database-url', 'postgres://postgres@127.0.0.1:1/test', 'tenants', 'list']);
+  assert.equal(r.code, 75, r.stderr);
+  assert.match(r.stderr, /^error: cannot reach the PostgreSQL server at 127\.0\.0\.1:1 \(store\.url\): connect ECONNREFUSED/);
+});
+
 test('a tenant that does not exist exits 66 (EX_NOINPUT)', async (t) => {
   const r = await runPostwarden(['--data-dir', tempDir(t), 'domains', 'add', 'example.com', '--tenant', 'ten_01M83VA8V97NDQNK801FRZ3GKF']);
   assert.equal(r.code, 66);

@@ -73,3 +73,18 @@ test('a config file that is not YAML, or not a mapping, is refused clearly', () 
   assert.match(problems(() => loadConfig({ fileText: '- a\n- b\n' })).join(), /mapping/);
   assert.match(problems(() => loadConfig({ file: '/nonexistent/postwarden.yaml' })).join(), /cannot read/);
 });
+
+test('store.url must be a postgres:// URL or empty, and the error names the setting without echoing the value', () => {
+  for (const url of ['not-a-url', 'mysql://root:hunter2@db/mail', 'sqlite:./data/pw.db', 'http://db:5432/x']) {
+    const list = problems(() => loadConfig({ overrides: { store: { url } } }));
+    assert.equal(list.length, 1, list.join('; '));
+    assert.match(
+      list[0]!,
+      /^\/store\/url .*postgres:\/\/ or postgresql:\/\/ URL .*--database-url.*DATABASE_URL.*empty for the SQLite file/,
+    );
+    assert.ok(!list[0]!.includes('hunter2'), 'a password in the URL is never repeated');
+  }
+  assert.match(problems(() => loadConfig({ env: { DATABASE_URL: 'mysql://db/mail' } }))[0]!, /^\/store\/url uses the scheme mysql:/);
+  for (const url of ['', 'postgres://postwarden@db.internal:5432/postwarden', 'postgresql://u:p@127.0.0.1/test?sslmode=disable'])
+    assert.equal(loadConfig({ overrides: { store: { url } } }).store.url, url);
+});

@@ -8,6 +8,8 @@ import type { Store } from '../../store/index.js';
  * is stored and replayed for the same key and body for `ttlHours` (a replay carries
  * `Idempotent-Replayed: true`). The same key with another body is refused, and so is a key whose
  * first request is still running. A first request that fails stores nothing, so it can be retried.
+ * A first request that never settled its key (the process died between its commit and its answer)
+ * is presumed dead after `takeoverSeconds`: the next request with the same key and body runs again.
  */
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,7 +21,7 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function registerIdempotency(
   app: FastifyInstance,
-  deps: { store: Pick<Store, 'idempotency'>; clock: Clock; ttlHours: number },
+  deps: { store: Pick<Store, 'idempotency'>; clock: Clock; ttlHours: number; takeoverSeconds: number },
 ): void {
   app.decorateRequest('idempotencyKey', undefined);
 
@@ -35,7 +37,11 @@ export function registerIdempotency(
       .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
       .digest('hex');
     const tenantId = request.principal.tenant.id;
-    const begun = await deps.store.idempotency.begin(tenantId, key, hash, deps.clock.now(), deps.ttlHours * 3_600_000);
+    const begun = await deps.store.idempotency.begin(tenantId, key, hash, {
+      now: deps.clock.now(),
+      ttlMs: deps.ttlHours * 3_600_000,
+      takeoverMs: deps.takeoverSeconds * 1000,
+    });
     switch (begun.kind) {
       case 'new':
         request.idempotencyKey = key;
@@ -66,9 +72,15 @@ export function registerIdempotency(
     const key = request.idempotencyKey;
     if (!key || !request.principal) return payload;
     const tenantId = request.principal.tenant.id;
-    if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
-      await deps.store.idempotency.complete(tenantId, key, reply.statusCode, JSON.parse(payload));
-    } else await deps.store.idempotency.abandon(tenantId, key);
+    // The work is committed (or failed) by now: the answer goes out whether or not the key can be
+    // settled. A key left in progress is taken over after limits.idempotencyTakeoverSeconds.
+    try {
+      if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
+        await deps.store.idempotency.complete(tenantId, key, reply.statusCode, JSON.parse(payload));
+      } else await deps.store.idempotency.abandon(tenantId, key);
+    } catch (err) {
+      request.log.warn({ err, key }, 'could not settle the Idempotency-Key; it stays in progress until taken over');
+    }
     return payload;
   });
 }

@@ -12,8 +12,18 @@ export function idempotencyRepository(db: Kysely<Database>) {
     /**
      * Reserves a key. The insert races on the primary key, so exactly one request wins a key; the
      * others see the stored answer, a conflict (different body) or "in progress".
+     *
+     * A reservation older than `takeoverMs` belongs to a request that died between its commit and
+     * its answer (a crash, a lost database connection): the same request may then take the key over,
+     * once (the update races on the reservation time), and run again.
      */
-    async begin(tenantId: string, key: string, requestHash: string, now: number, ttlMs: number): Promise<IdempotencyBegin> {
+    async begin(
+      tenantId: string,
+      key: string,
+      requestHash: string,
+      at: { now: number; ttlMs: number; takeoverMs: number },
+    ): Promise<IdempotencyBegin> {
+      const { now, ttlMs } = at;
       await db
         .deleteFrom('idempotency_keys')
         .where('tenant_id', '=', tenantId)
@@ -41,9 +51,20 @@ export function idempotencyRepository(db: Kysely<Database>) {
         .where('tenant_id', '=', tenantId)
         .where('key', '=', key)
         .executeTakeFirst();
-      if (!row) return this.begin(tenantId, key, requestHash, now, ttlMs);
+      if (!row) return this.begin(tenantId, key, requestHash, at);
       if (row.request_hash !== requestHash) return { kind: 'conflict' };
-      if (row.status !== 'done' || row.response_status == null) return { kind: 'in_progress' };
+      if (row.status !== 'done' || row.response_status == null) {
+        if (now - row.created_at < at.takeoverMs) return { kind: 'in_progress' };
+        const taken = await db
+          .updateTable('idempotency_keys')
+          .set({ created_at: now, expires_at: now + ttlMs })
+          .where('tenant_id', '=', tenantId)
+          .where('key', '=', key)
+          .where('status', '=', 'in_progress')
+          .where('created_at', '=', row.created_at)
+          .executeTakeFirst();
+        return Number(taken.numUpdatedRows) > 0 ? { kind: 'new' } : { kind: 'in_progress' };
+      }
       return { kind: 'replay', status: row.response_status, body: JSON.parse(row.response_body ?? 'null') };
     },
     async complete(tenantId: string, key: string, status: number, body: unknown): Promise<void> {
