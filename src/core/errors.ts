@@ -84,6 +84,11 @@ export const errorCatalogue = {
     meaning: 'Storage is full or unavailable; the message was not accepted.',
     smtp: { code: 452, enhanced: '4.3.1' },
   },
+  BODY_BUDGET_EXHAUSTED: {
+    status: 503,
+    meaning: 'This node is already reading as many message bytes as its memory budget allows; retry after the given delay.',
+    smtp: { code: 452, enhanced: '4.3.1' },
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

@@ -1,4 +1,5 @@
 export * from './address.js';
+export * from './byte-budget.js';
 export * from './clock.js';
 export * from './errors.js';
 export { renderErrorDocs } from './errors-doc.js';

@@ -46,6 +46,7 @@ const wireText: Record<ErrorCode, WireText> = {
       : 'Rate limit exceeded, try again later',
   OVERLOADED: 'Service busy, try again later',
   SPOOL_FULL: 'Insufficient system storage',
+  BODY_BUDGET_EXHAUSTED: 'Insufficient system resources, try again later',
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
 };

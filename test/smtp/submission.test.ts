@@ -66,7 +66,7 @@ async function startSubmission(t: TestContext, opts: { maxQueued?: number; clock
     hostname: 'mta.test',
     tls: { key, cert },
     limits: { maxMessageBytes: NODE_MAX_BYTES, maxRecipients: MAX_RECIPIENTS },
-    closeTimeoutMs: 2000,
+    listener: { closeTimeoutMs: 2000 },
     log: { info: record('info'), warn: record('warn'), error: record('error') },
   });
   const { port } = await server.listen(0, '127.0.0.1');
