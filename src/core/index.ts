@@ -5,6 +5,7 @@ export * from './errors.js';
 export { renderErrorDocs } from './errors-doc.js';
 export * from './events.js';
 export * from './ids.js';
+export * from './json-digest.js';
 export * from './public-address.js';
 export * from './result.js';
 export * from './smtp-response.js';
