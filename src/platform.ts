@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf } from './config/index.js';
@@ -260,6 +260,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   acceptRef = accept;
   // One budget for the bytes of every message being read on this node, whichever door it came in by.
   const bodyBudget = createByteBudget(config.limits.maxBodyBytesInFlight);
+  new Gauge({
+    name: 'postwarden_body_bytes_in_flight',
+    help: 'Message bytes being read or accepted right now (API bodies, SMTP DATA); bounded by limits.maxBodyBytesInFlight.',
+    registers: [registry],
+    collect() {
+      this.set(bodyBudget.inFlight());
+    },
+  });
   const api = await buildApi(
     {
       accept,
