@@ -90,7 +90,9 @@ export class EnhancedSmtpServer extends SMTPServer {
     const timer = setTimeout(() => {
       // RFC 5321 §4.5.3.2 gives the client 5 minutes per command once a session is under way; a
       // client that never opens one is only holding a slot (and is what a slow-loris looks like).
-      if (!c.hostNameAppearsAs && this.connections.has(c)) {
+      // STARTTLS forgets the EHLO name (RFC 3207 §4.2) but needed one first: such a client said hello,
+      // and one in the middle of the handshake cannot be answered at all.
+      if (!c.hostNameAppearsAs && !c.secure && !c._upgrading && this.connections.has(c)) {
         c.send(421, `4.4.2 ${this.limits.name} No EHLO/HELO in time, closing connection`);
       }
     }, this.limits.helloTimeoutMs);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 import { idleConnections, rawSmtp } from '../support/raw-smtp.js';
@@ -122,6 +123,24 @@ test('a client that never says EHLO is dropped after helloTimeoutSeconds; one th
   assert.ok(Date.now() - started < 2500);
   // The one that said EHLO is governed by the idle timeout (120 s) and still answers.
   assert.match(await talking.command('NOOP'), /^250 /);
+});
+
+test('STARTTLS forgets the EHLO name, but the hello timeout does not drop that client', async (t) => {
+  const p = await platform(t, { helloTimeoutSeconds: 1 });
+  const s = await rawSmtp(t, p.smtpPort);
+  assert.match(await s.read(), /^220 /);
+  assert.match(await s.command('EHLO client.test'), /^250/);
+  assert.match(await s.command('STARTTLS'), /^220 /);
+  s.socket.removeAllListeners('data');
+  const secure = tlsConnect({ socket: s.socket, rejectUnauthorized: false });
+  t.after(() => {
+    secure.destroy();
+  });
+  await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+  await new Promise((r) => setTimeout(r, 1500)); // past the hello timeout, before the idle one
+  const reply = new Promise<string>((resolve) => secure.once('data', (d: Buffer) => resolve(d.toString('utf8'))));
+  secure.write('NOOP\r\n');
+  assert.match(await reply, /^250 /);
 });
 
 test('an idle session is closed after idleTimeoutSeconds', async (t) => {
