@@ -22,6 +22,8 @@ function exhausted(budget: ByteBudget): PostwardenError {
 export function registerBodyBudget(app: FastifyInstance, budget: ByteBudget): void {
   if (budget.limit <= 0) return;
   app.addHook('preParsing', async (request, reply, payload) => {
+    // No Content-Length and no Transfer-Encoding: HTTP/1.1 says there is no body (RFC 9112 §6.3).
+    if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined) return payload;
     const hold = budget.hold();
     reply.raw.once('close', () => hold.release());
     const declared = Number(request.headers['content-length']);
