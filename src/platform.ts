@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf } from './config/index.js';
-import { type Clock, parseAddress, systemClock } from './core/index.js';
+import { type Clock, createByteBudget, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -278,6 +278,16 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log: log.child({ concern: 'feedback' }),
   });
   acceptRef = accept;
+  // One budget for the bytes of every message being read on this node, whichever door it came in by.
+  const bodyBudget = createByteBudget(config.limits.maxBodyBytesInFlight);
+  new Gauge({
+    name: 'postwarden_body_bytes_in_flight',
+    help: 'Message bytes being read or accepted right now (API bodies, SMTP DATA); bounded by limits.maxBodyBytesInFlight.',
+    registers: [registry],
+    collect() {
+      this.set(bodyBudget.inFlight());
+    },
+  });
   const api = await buildApi(
     {
       accept,
@@ -294,6 +304,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
       tlsStats: (q) => transportSecurity.stats(q),
+      bodyBudget,
     },
     { logger: log.child({ concern: 'api' }) },
   );
@@ -306,13 +317,33 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       : config.security.tlsKeyFile && config.security.tlsCertFile
         ? { key: readFileSync(config.security.tlsKeyFile, 'utf8'), cert: readFileSync(config.security.tlsCertFile, 'utf8') }
         : await loadOrCreateCertificate({ dir: config.dataDir, hostnames: [hostname], clock });
+  const timeouts = { idleTimeoutMs: config.smtp.idleTimeoutSeconds * 1000, helloTimeoutMs: config.smtp.helloTimeoutSeconds * 1000 };
   const mx =
     tls && runsMx
-      ? createInboundMx({ feedback, hostname, tls, maxMessageBytes: config.feedback.maxMessageBytes, log: log.child({ concern: 'mx' }) })
+      ? createInboundMx({
+          feedback,
+          hostname,
+          tls,
+          maxMessageBytes: config.feedback.maxMessageBytes,
+          maxRecipients: config.smtp.mx.maxRecipients,
+          listener: { ...timeouts, maxClients: config.smtp.mx.maxClients, maxClientsPerIp: config.smtp.mx.maxClientsPerIp },
+          budget: bodyBudget,
+          log: log.child({ concern: 'mx' }),
+        })
       : undefined;
   const submission =
     tls && runsSmtp
-      ? createSubmissionServer({ accept, tenants, hostname, tls, limits: config.limits, log: log.child({ concern: 'smtp' }) })
+      ? createSubmissionServer({
+          accept,
+          tenants,
+          hostname,
+          tls,
+          limits: config.limits,
+          listener: { ...timeouts, maxClients: config.smtp.submission.maxClients, maxClientsPerIp: config.smtp.submission.maxClientsPerIp },
+          maxAuthFailures: config.smtp.submission.maxAuthFailures,
+          budget: bodyBudget,
+          log: log.child({ concern: 'smtp' }),
+        })
       : undefined;
 
   // Scheduled jobs run on the delivery role, on one node of a cluster at a time (queue/scheduled-job.ts).

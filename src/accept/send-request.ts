@@ -58,8 +58,28 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A control character (NUL, CR, LF, …) has no place in an address or a display name. addressparser
+ * silently drops some of them (`nu\0l@x` became `nul@x`), which would send to a mailbox nobody asked
+ * for, so they are refused before it sees the text.
+ */
+const CONTROL = /[\x00-\x1f\x7f]/;
+const controlProblem = 'must not contain control characters (NUL, CR, LF, TAB, …)';
+
 function mailboxFrom(value: unknown, path: string, errors: FieldError[]): Mailbox | undefined {
+  if (typeof value === 'string' && CONTROL.test(value)) {
+    errors.push({ path, message: controlProblem });
+    return undefined;
+  }
   if (isObject(value)) {
+    if (typeof value.email === 'string' && CONTROL.test(value.email)) {
+      errors.push({ path: `${path}/email`, message: controlProblem });
+      return undefined;
+    }
+    if (typeof value.name === 'string' && CONTROL.test(value.name)) {
+      errors.push({ path: `${path}/name`, message: controlProblem });
+      return undefined;
+    }
     const email = value.email;
     if (typeof email !== 'string') {
       errors.push({ path: `${path}/email`, message: 'is required and must be a string' });
@@ -97,6 +117,10 @@ function mailboxFrom(value: unknown, path: string, errors: FieldError[]): Mailbo
 
 function mailboxList(value: unknown, path: string, errors: FieldError[]): Mailbox[] {
   if (value === undefined || value === null) return [];
+  if (typeof value === 'string' && CONTROL.test(value)) {
+    errors.push({ path, message: controlProblem });
+    return [];
+  }
   if (typeof value === 'string') {
     // "a@x, Ann <b@y>" — split with a real RFC 5322 address parser, then check each.
     const list = addressparser(value, { flatten: true });
@@ -135,6 +159,11 @@ const known = new Set([
   'stream',
 ]);
 
+const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
+
+/** RFC 6901: `~` and `/` in a key are escaped in a JSON Pointer. */
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
 export function parseSendRequest(body: unknown): SendParse {
   const errors: FieldError[] = [];
   if (!isObject(body)) return { ok: false, errors: [{ path: '', message: 'the body must be a JSON object' }] };
@@ -167,7 +196,7 @@ export function parseSendRequest(body: unknown): SendParse {
     if (!isObject(body.headers)) errors.push({ path: '/headers', message: 'must be an object of header names to string values' });
     else {
       for (const [name, value] of Object.entries(body.headers)) {
-        const p = `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        const p = `/headers/${escapePointer(name)}`;
         if (!HEADER_NAME.test(name)) errors.push({ path: p, message: 'is not a valid header name (RFC 5322 §3.6.8)' });
         else if (reservedHeaders.has(name.toLowerCase()))
           errors.push({ path: p, message: 'is set by the platform; use the matching field instead' });
@@ -187,6 +216,13 @@ export function parseSendRequest(body: unknown): SendParse {
         if (!isObject(a)) {
           errors.push({ path: p, message: 'must be an object with filename and content' });
           return;
+        }
+        for (const k of Object.keys(a)) {
+          if (!attachmentFields.has(k)) errors.push({ path: `${p}/${escapePointer(k)}`, message: 'is not a known field' });
+        }
+        // The content is always base64; an attachment that says otherwise would be decoded wrongly.
+        if (a.encoding !== undefined && a.encoding !== 'base64') {
+          errors.push({ path: `${p}/encoding`, message: 'must be "base64" (the only encoding content may have)' });
         }
         if (typeof a.filename !== 'string' || !a.filename) errors.push({ path: `${p}/filename`, message: 'is required' });
         if (typeof a.content !== 'string') {

@@ -3,8 +3,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAuth } from './plugins/auth.js';
+import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
-import { registerProblems } from './plugins/problem.js';
+import { answerClientError, registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -30,6 +31,8 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
     // Path parameters longer than Fastify's 100 default: email addresses (up to 254 octets) and
     // signed unsubscribe tokens.
     routerOptions: { maxParamLength: 1024 },
+    // Requests Node refuses before routing (headers too large, not HTTP) get problem+json too.
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 
@@ -47,6 +50,7 @@ export async function buildApi(s: ApiServices, opts: { logger?: Logger | false }
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
   registerAuth(app, s.tenants);
+  if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
   registerIdempotency(app, {
     store: s.idempotencyStore,
     clock: s.clock,

@@ -1,5 +1,5 @@
 import type { Accept } from '../accept/index.js';
-import type { Clock } from '../core/index.js';
+import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
@@ -35,6 +35,8 @@ export interface ApiServices {
     maxMessageBytes: number;
     maxFeedbackBytes: number;
   };
+  /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
+  bodyBudget?: ByteBudget;
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

@@ -41,6 +41,9 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   OVERLOADED: exitCodes.tempFail,
   SPOOL_FULL: exitCodes.tempFail,
   STORE_UNAVAILABLE: exitCodes.tempFail,
+  BODY_BUDGET_EXHAUSTED: exitCodes.tempFail,
+  HEADERS_TOO_LARGE: exitCodes.dataErr,
+  REQUEST_TIMEOUT: exitCodes.tempFail,
   CONFIG_INVALID: exitCodes.config,
   INTERNAL: exitCodes.software,
 };

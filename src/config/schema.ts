@@ -88,6 +88,12 @@ export const ConfigSchema = Type.Object(
           default: 0,
           description: 'Shed new mail (429/421) above this many undelivered recipients (0: no limit).',
         }),
+        maxBodyBytesInFlight: Type.Integer({
+          minimum: 0,
+          default: 134217728,
+          description:
+            'Message bytes this node holds in memory at once across the API, submission and the MX (128 MiB). Past it: 503 with Retry-After, SMTP 452 4.3.1. One message alone always passes. 0: no budget.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -345,6 +351,65 @@ export const ConfigSchema = Type.Object(
           default: 10000,
           description: 'Bound on each HTTPS fetch of an audit (MTA-STS policy, BIMI logo and certificate).',
         }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    smtp: Type.Object(
+      {
+        idleTimeoutSeconds: Type.Integer({
+          minimum: 1,
+          default: 120,
+          description: 'A session that owes us a command this long is closed with 421 (submission and MX).',
+        }),
+        helloTimeoutSeconds: Type.Integer({
+          minimum: 0,
+          default: 30,
+          description:
+            'A client that has not sent EHLO/HELO this long after connecting is closed with 421 4.4.2. 0: only the idle timeout.',
+        }),
+        submission: Type.Object(
+          {
+            maxClients: Type.Integer({
+              minimum: 1,
+              default: 1000,
+              description: 'Concurrent connections to submission; more are answered 421 and closed.',
+            }),
+            maxClientsPerIp: Type.Integer({
+              minimum: 0,
+              default: 100,
+              description:
+                'Concurrent connections to submission from one remote address; more are answered 421 4.7.0. 0: no per-address limit.',
+            }),
+            maxAuthFailures: Type.Integer({
+              minimum: 0,
+              default: 3,
+              description: 'Failed AUTH attempts in one session before it is closed with 421 4.7.0. 0: never.',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        mx: Type.Object(
+          {
+            maxClients: Type.Integer({
+              minimum: 1,
+              default: 200,
+              description: 'Concurrent connections to the inbound MX; more are answered 421 and closed.',
+            }),
+            maxClientsPerIp: Type.Integer({
+              minimum: 0,
+              default: 20,
+              description:
+                'Concurrent connections to the inbound MX from one remote address; more are answered 421 4.7.0. 0: no per-address limit.',
+            }),
+            maxRecipients: Type.Integer({
+              minimum: 100,
+              default: 100,
+              description:
+                'RCPT commands (accepted or refused) in one MX transaction; past it 452 4.5.3 (RFC 5321 §4.5.3.1.8 minimum is 100).',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -90,6 +90,19 @@ export const errorCatalogue = {
       'The database cannot be reached (restart, failover, lost connection); the request was not completed. Retry after the given delay (with the same Idempotency-Key).',
     smtp: { code: 451, enhanced: '4.3.0' },
   },
+  BODY_BUDGET_EXHAUSTED: {
+    status: 503,
+    meaning: 'This node is already reading as many message bytes as its memory budget allows; retry after the given delay.',
+    smtp: { code: 452, enhanced: '4.3.1' },
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    meaning: 'The request line or headers are larger than the HTTP server reads; nothing was processed.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    meaning: 'The request did not arrive completely in time; nothing was processed.',
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

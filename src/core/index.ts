@@ -1,9 +1,11 @@
 export * from './address.js';
+export * from './byte-budget.js';
 export * from './clock.js';
 export * from './errors.js';
 export { renderErrorDocs } from './errors-doc.js';
 export * from './events.js';
 export * from './ids.js';
+export * from './json-digest.js';
 export * from './public-address.js';
 export * from './result.js';
 export * from './smtp-response.js';

@@ -1,7 +1,8 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { parseAddress } from '../core/index.js';
+import { type BudgetHold, type ByteBudget, createByteBudget, isPostwardenError, parseAddress } from '../core/index.js';
 import type { FeedbackIngest } from '../feedback/index.js';
-import { EnhancedSmtpServer } from './enhanced-server.js';
+import { createSmtpListener, defaultListenerLimits, type ListenerLimits } from './listener.js';
+import { budgetExhausted, checkHeaderLines, readMessage } from './raw-input.js';
 import { protocolReplies, replyFor, type SmtpReply, smtpError } from './replies.js';
 
 /**
@@ -31,11 +32,15 @@ export interface InboundMxOptions {
   tls: { key: string; cert: string };
   /** Largest message accepted (SIZE in EHLO; 552 5.3.4 past it). */
   maxMessageBytes: number;
-  /** Most recipients in one transaction (RFC 5321 §4.5.3.1.8 minimum is 100). */
+  /**
+   * Most RCPT commands in one transaction, accepted or refused (RFC 5321 §4.5.3.1.8 asks a server
+   * to take at least 100); past it each RCPT gets 452 4.5.3. Default 100.
+   */
   maxRecipients?: number;
-  maxClients?: number;
-  socketTimeoutMs?: number;
-  closeTimeoutMs?: number;
+  /** Connection limits and timeouts (listener.ts); defaults: 200 clients, 20 per address. */
+  listener?: Partial<ListenerLimits>;
+  /** The node's budget of message bytes in flight, shared with the API and submission. */
+  budget?: ByteBudget;
   log: InboundMxLog;
 }
 
@@ -55,6 +60,13 @@ const replies = {
 export function createInboundMx(opts: InboundMxOptions): InboundMx {
   const { feedback, log } = opts;
   const maxRecipients = opts.maxRecipients ?? 100;
+  const budget = opts.budget ?? createByteBudget(0);
+  /**
+   * RCPT commands per transaction, refused ones included: counting only accepted recipients would let
+   * a client probe mailboxes (or VERP MACs) without end in one transaction. Keyed by the envelope,
+   * which smtp-server replaces at MAIL and RSET.
+   */
+  const rcptAttempts = new WeakMap<object, number>();
   const fields = (s: SMTPServerSession) => ({ session: s.id, remote: s.remoteAddress, helo: s.hostNameAppearsAs, tls: !!s.secure });
 
   function declined(session: SMTPServerSession, stage: string, reply: SmtpReply, detail?: string): Error {
@@ -64,7 +76,9 @@ export function createInboundMx(opts: InboundMxOptions): InboundMx {
 
   async function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     if (!parseAddress(address.address).ok) throw declined(session, 'RCPT', protocolReplies.badRecipientSyntax);
-    if (session.envelope.rcptTo.length >= maxRecipients) throw declined(session, 'RCPT', replies.tooManyRecipients);
+    const attempts = (rcptAttempts.get(session.envelope) ?? 0) + 1;
+    rcptAttempts.set(session.envelope, attempts);
+    if (attempts > maxRecipients) throw declined(session, 'RCPT', replies.tooManyRecipients, `${attempts} RCPT commands`);
     const d = await feedback.decideMailbox(address.address);
     if (!d.accept) {
       throw declined(
@@ -76,23 +90,25 @@ export function createInboundMx(opts: InboundMxOptions): InboundMx {
     }
   }
 
-  function readBounded(stream: SMTPServerDataStream, limit: number): Promise<{ raw: Buffer; bytes: number }> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      stream.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes <= limit) chunks.push(chunk);
-        else chunks.length = 0;
-      });
-      stream.once('end', () => resolve({ raw: bytes <= limit ? Buffer.concat(chunks, bytes) : Buffer.alloc(0), bytes }));
-      stream.once('error', reject);
-    });
+  async function onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const hold = budget.hold();
+    try {
+      return await ingest(stream, session, hold);
+    } finally {
+      hold.release();
+    }
   }
 
-  async function onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const { raw, bytes } = await readBounded(stream, opts.maxMessageBytes);
+  async function ingest(stream: SMTPServerDataStream, session: SMTPServerSession, hold: BudgetHold): Promise<string> {
+    const { raw, bytes, overBudget } = await readMessage(stream, opts.maxMessageBytes, hold);
     if (bytes > opts.maxMessageBytes) throw declined(session, 'DATA', replies.tooLarge(opts.maxMessageBytes), `${bytes} bytes`);
+    if (overBudget) throw declined(session, 'DATA', replyFor(budgetExhausted(budget.limit)), `${bytes} bytes`);
+    try {
+      checkHeaderLines(raw);
+    } catch (e) {
+      if (isPostwardenError(e)) throw declined(session, 'DATA', replyFor(e), e.message);
+      throw e;
+    }
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const r = await feedback.ingest({ raw, rcpts, source: 'smtp' });
@@ -113,44 +129,33 @@ export function createInboundMx(opts: InboundMxOptions): InboundMx {
     return replies.received(r.id).message;
   }
 
-  const server = new EnhancedSmtpServer({
-    name: opts.hostname,
+  const listener = createSmtpListener({
+    label: 'inbound MX',
+    hostname: opts.hostname,
     banner: 'Postwarden MX',
-    disableReverseLookup: true,
-    secure: false,
-    key: opts.tls.key,
-    cert: opts.tls.cert,
-    minVersion: 'TLSv1.2',
-    hideSTARTTLS: false,
-    // RFC 5321 §3.9 / RFC 2505: an MX takes no AUTH; the recipient check is the only gate.
-    disabledCommands: ['AUTH'],
-    authOptional: true,
+    tls: opts.tls,
     size: opts.maxMessageBytes,
-    hideSize: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
-    hidePIPELINING: false,
-    hideENHANCEDSTATUSCODES: false,
-    hideDSN: true,
-    hideREQUIRETLS: true,
-    maxClients: opts.maxClients ?? 200,
-    socketTimeout: opts.socketTimeoutMs ?? 5 * 60_000,
-    closeTimeout: opts.closeTimeoutMs ?? 30_000,
-    logger: false,
-    onRcptTo(address, session, callback) {
-      onRcptTo(address, session).then(
-        () => callback(),
-        (e: unknown) => callback(e instanceof Error && 'responseCode' in e ? e : internal(session, 'RCPT', e)),
-      );
-    },
-    onData(stream, session, callback) {
-      onData(stream, session).then(
-        (reply) => callback(null, reply),
-        (e: unknown) => {
-          if (stream.readable) stream.resume();
-          callback(e instanceof Error && 'responseCode' in e ? e : internal(session, 'DATA', e));
-        },
-      );
+    limits: { maxClients: 200, maxClientsPerIp: 20, ...defaultListenerLimits, ...opts.listener },
+    log,
+    options: {
+      // RFC 5321 §3.9 / RFC 2505: an MX takes no AUTH; the recipient check is the only gate.
+      disabledCommands: ['AUTH'],
+      authOptional: true,
+      onRcptTo(address, session, callback) {
+        onRcptTo(address, session).then(
+          () => callback(),
+          (e: unknown) => callback(e instanceof Error && 'responseCode' in e ? e : internal(session, 'RCPT', e)),
+        );
+      },
+      onData(stream, session, callback) {
+        onData(stream, session).then(
+          (reply) => callback(null, reply),
+          (e: unknown) => {
+            if (stream.readable) stream.resume();
+            callback(e instanceof Error && 'responseCode' in e ? e : internal(session, 'DATA', e));
+          },
+        );
+      },
     },
   });
 
@@ -160,26 +165,5 @@ export function createInboundMx(opts: InboundMxOptions): InboundMx {
     return smtpError(reply);
   }
 
-  server.on('error', (err: Error) =>
-    log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'inbound MX connection error'),
-  );
-
-  return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        server.server.once('error', onError);
-        server.listen(port, host, () => {
-          server.server.off('error', onError);
-          const addr = server.server.address();
-          const bound = typeof addr === 'object' && addr ? addr.port : port;
-          log.info({ host, port: bound }, 'inbound MX listening');
-          resolve({ port: bound });
-        });
-      });
-    },
-    close() {
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { listen: listener.listen, close: listener.close };
 }

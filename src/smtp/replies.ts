@@ -47,6 +47,9 @@ const wireText: Record<ErrorCode, WireText> = {
   OVERLOADED: 'Service busy, try again later',
   SPOOL_FULL: 'Insufficient system storage',
   STORE_UNAVAILABLE: 'Temporary local problem, try again later',
+  BODY_BUDGET_EXHAUSTED: 'Insufficient system resources, try again later',
+  HEADERS_TOO_LARGE: 'Syntax error, command line too long',
+  REQUEST_TIMEOUT: 'Timeout',
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
 };

@@ -6,9 +6,10 @@ import type {
   SMTPServerSession,
 } from 'smtp-server';
 import type { Accept } from '../accept/index.js';
-import { isPostwardenError, type Mailbox, PostwardenError, parseAddress } from '../core/index.js';
+import { type ByteBudget, createByteBudget, isPostwardenError, type Mailbox, PostwardenError, parseAddress } from '../core/index.js';
 import { hasScope, type Principal, type Tenants } from '../tenants/index.js';
-import { EnhancedSmtpServer } from './enhanced-server.js';
+import { createSmtpListener, defaultListenerLimits, type ListenerLimits } from './listener.js';
+import { budgetExhausted, checkHeaderLines, readMessage } from './raw-input.js';
 import { protocolReplies, queuedReply, replyFor, type SmtpReply, smtpError } from './replies.js';
 
 /**
@@ -54,12 +55,12 @@ export interface SubmissionOptions {
   tls: { key: string; cert: string };
   /** The node defaults: SIZE declared in EHLO, and most recipients one message may have. */
   limits: { maxMessageBytes: number; maxRecipients: number };
-  /** Concurrent connections; more are answered 421 and closed. Default 1000. */
-  maxClients?: number;
-  /** Idle time before a connection is dropped (RFC 5321 §4.5.3.2 suggests minutes). Default 5 min. */
-  socketTimeoutMs?: number;
-  /** How long close() lets open sessions finish before cutting them. Default 30 s. */
-  closeTimeoutMs?: number;
+  /** Connection limits and timeouts (listener.ts); defaults: 1000 clients, 100 per address. */
+  listener?: Partial<ListenerLimits>;
+  /** Failed AUTH attempts in one session before it is closed with 421 4.7.0. Default 3. */
+  maxAuthFailures?: number;
+  /** The node's budget of message bytes in flight, shared with the API and the MX. */
+  budget?: ByteBudget;
   log: SubmissionLog;
 }
 
@@ -82,6 +83,10 @@ function sessionFields(session: SMTPServerSession) {
 
 export function createSubmissionServer(opts: SubmissionOptions): SubmissionServer {
   const { accept, tenants, log, limits } = opts;
+  const budget = opts.budget ?? createByteBudget(0);
+  const maxAuthFailures = opts.maxAuthFailures ?? 3;
+  /** Failed AUTH attempts per session id; the entry goes when the session closes. */
+  const authFailures = new Map<string, number>();
 
   /** Logs a refusal with its detail and turns it into the error smtp-server replies with. */
   function refuse(session: SMTPServerSession, stage: string, e: unknown): Error {
@@ -117,6 +122,22 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     return { user: principal };
   }
 
+  /**
+   * smtp-server never counts failed AUTH commands, so a client could try keys forever on one
+   * connection. After `maxAuthFailures` the reply is 421 4.7.0 instead of 535, and 421 closes
+   * (RFC 5321 §3.8: the server may close after a 421). A new connection costs the guesser a TCP and
+   * TLS handshake, and the per-address connection limit bounds how many run at once.
+   */
+  function authFailed(session: SMTPServerSession, e: unknown): Error {
+    const err = refuse(session, 'AUTH', e);
+    if (!isPostwardenError(e) || e.code !== 'UNAUTHENTICATED') return err;
+    const failures = (authFailures.get(session.id) ?? 0) + 1;
+    authFailures.set(session.id, failures);
+    if (maxAuthFailures <= 0 || failures < maxAuthFailures) return err;
+    log.warn({ ...sessionFields(session), failures }, 'submission closed: too many failed AUTH attempts');
+    return smtpError({ responseCode: 421, message: '4.7.0 Too many failed authentication attempts, closing connection' });
+  }
+
   /** Resolves with a refusal for protocol problems; throws the service's errors. */
   async function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<SmtpReply | undefined> {
     const p = principalOf(session);
@@ -124,6 +145,8 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     // RFC 1870 §6.1: a declared size over the limit is refused at MAIL with 552, before any data.
     const declared = address.args ? address.args.SIZE : undefined;
     if (declared !== undefined) accept.checkSize(p, Number(declared));
+    // Refuse before the upload when the node is already reading as many bytes as it may hold.
+    if (!budget.fits(declared === undefined ? 1 : Number(declared))) throw budgetExhausted(budget.limit);
     // Shed load at the start of a transaction, before the client uploads anything (421 closes).
     await accept.checkBackpressure();
     return undefined;
@@ -142,28 +165,21 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     return undefined;
   }
 
-  /**
-   * Reads the message up to the tenant's limit. Past it the bytes are drained, not kept, so a huge
-   * message costs no memory; the client still has to finish sending before it can hear the 552.
-   */
-  function readBounded(stream: SMTPServerDataStream, limit: number): Promise<{ raw: Buffer; bytes: number }> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      stream.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes <= limit) chunks.push(chunk);
-        else chunks.length = 0;
-      });
-      stream.once('end', () => resolve({ raw: bytes <= limit ? Buffer.concat(chunks, bytes) : Buffer.alloc(0), bytes }));
-      stream.once('error', reject);
-    });
-  }
-
   async function onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const p = principalOf(session);
-    const { raw, bytes } = await readBounded(stream, accept.maxMessageBytes(p));
-    accept.checkSize(p, bytes);
+    const hold = budget.hold();
+    try {
+      const { raw, bytes, overBudget } = await readMessage(stream, accept.maxMessageBytes(p), hold);
+      accept.checkSize(p, bytes);
+      if (overBudget) throw budgetExhausted(budget.limit);
+      checkHeaderLines(raw);
+      return await acceptData(p, session, raw, bytes);
+    } finally {
+      hold.release();
+    }
+  }
+
+  async function acceptData(p: Principal, session: SMTPServerSession, raw: Buffer, bytes: number): Promise<string> {
     const rcpts: Mailbox[] = [];
     for (const r of session.envelope.rcptTo) {
       const parsed = parseAddress(r.address);
@@ -177,85 +193,52 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     return queuedReply(accepted.id).message;
   }
 
-  const server = new EnhancedSmtpServer({
-    name: opts.hostname,
+  const listener = createSmtpListener({
+    label: 'submission',
+    hostname: opts.hostname,
     banner: 'Postwarden submission',
-    // The client's PTR name is used for nothing here; skipping it saves a DNS query per connection.
-    disableReverseLookup: true,
-    secure: false,
-    key: opts.tls.key,
-    cert: opts.tls.cert,
-    minVersion: 'TLSv1.2',
-    hideSTARTTLS: false,
-    authMethods: ['PLAIN', 'LOGIN'],
-    authOptional: false,
-    allowInsecureAuth: false,
-    authRequiredMessage: replyFor(new PostwardenError('AUTH_REQUIRED', 'MAIL before AUTH')).message,
+    tls: opts.tls,
     size: limits.maxMessageBytes,
-    hideSize: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
-    hidePIPELINING: false,
-    hideENHANCEDSTATUSCODES: false,
-    // We do not generate DSNs for clients (the events spine tells the story), so NOTIFY/RET would be
-    // promises we do not keep; REQUIRETLS (RFC 8689) is not enforced downstream yet.
-    hideDSN: true,
-    hideREQUIRETLS: true,
-    disabledCommands: [],
-    maxClients: opts.maxClients ?? 1000,
-    socketTimeout: opts.socketTimeoutMs ?? 5 * 60_000,
-    closeTimeout: opts.closeTimeoutMs ?? 30_000,
-    logger: false,
-    onAuth(auth, session, callback) {
-      onAuth(auth, session).then(
-        (res) => callback(null, res),
-        (e: unknown) => callback(refuse(session, 'AUTH', e)),
-      );
-    },
-    onMailFrom(address, session, callback) {
-      onMailFrom(address, session).then(
-        (refusal) => callback(refusal && declined(session, 'MAIL', refusal)),
-        (e: unknown) => callback(refuse(session, 'MAIL', e)),
-      );
-    },
-    onRcptTo(address, session, callback) {
-      onRcptTo(address, session).then(
-        (refusal) => callback(refusal && declined(session, 'RCPT', refusal)),
-        (e: unknown) => callback(refuse(session, 'RCPT', e)),
-      );
-    },
-    onData(stream, session, callback) {
-      onData(stream, session).then(
-        (reply) => callback(null, reply),
-        (e: unknown) => {
-          if (stream.readable) stream.resume(); // smtp-server answers only once the stream has ended
-          callback(refuse(session, 'DATA', e));
-        },
-      );
+    limits: { maxClients: 1000, maxClientsPerIp: 100, ...defaultListenerLimits, ...opts.listener },
+    log,
+    options: {
+      authMethods: ['PLAIN', 'LOGIN'],
+      authOptional: false,
+      allowInsecureAuth: false,
+      authRequiredMessage: replyFor(new PostwardenError('AUTH_REQUIRED', 'MAIL before AUTH')).message,
+      disabledCommands: [],
+      onClose(session) {
+        authFailures.delete(session.id);
+      },
+      onAuth(auth, session, callback) {
+        onAuth(auth, session).then(
+          (res) => callback(null, res),
+          (e: unknown) => callback(authFailed(session, e)),
+        );
+      },
+      onMailFrom(address, session, callback) {
+        onMailFrom(address, session).then(
+          (refusal) => callback(refusal && declined(session, 'MAIL', refusal)),
+          (e: unknown) => callback(refuse(session, 'MAIL', e)),
+        );
+      },
+      onRcptTo(address, session, callback) {
+        onRcptTo(address, session).then(
+          (refusal) => callback(refusal && declined(session, 'RCPT', refusal)),
+          (e: unknown) => callback(refuse(session, 'RCPT', e)),
+        );
+      },
+      onData(stream, session, callback) {
+        onData(stream, session).then(
+          (reply) => callback(null, reply),
+          (e: unknown) => {
+            if (stream.readable) stream.resume(); // smtp-server answers only once the stream has ended
+            callback(refuse(session, 'DATA', e));
+          },
+        );
+      },
     },
   });
 
-  // Without a listener an 'error' event (a reset socket, a failed handshake) would end the process.
-  server.on('error', (err: Error) =>
-    log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'submission connection error'),
-  );
-
-  return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        server.server.once('error', onError);
-        server.listen(port, host, () => {
-          server.server.off('error', onError);
-          const addr = server.server.address();
-          const bound = typeof addr === 'object' && addr ? addr.port : port;
-          log.info({ host, port: bound }, 'submission listening');
-          resolve({ port: bound });
-        });
-      });
-    },
-    close() {
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { listen: listener.listen, close: listener.close };
 }

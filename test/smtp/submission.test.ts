@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { createAccept } from '../../src/accept/index.js';
-import type { Clock } from '../../src/core/index.js';
+import { type ByteBudget, type Clock, createByteBudget } from '../../src/core/index.js';
 import { createSubmissionServer } from '../../src/smtp/index.js';
 import { createStore, type Store, type Tenant } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
@@ -41,7 +41,10 @@ interface Harness {
   sockets: Set<Socket>;
 }
 
-async function startSubmission(t: TestContext, opts: { maxQueued?: number; clock?: Clock } = {}): Promise<Harness> {
+async function startSubmission(
+  t: TestContext,
+  opts: { maxQueued?: number; clock?: Clock; maxAuthFailures?: number; budget?: ByteBudget } = {},
+): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'postwarden-submission-'));
   const store = await createStore({ sqliteFile: join(dir, 'test.db') });
   const clock = opts.clock ?? { now: () => Date.now() };
@@ -66,7 +69,9 @@ async function startSubmission(t: TestContext, opts: { maxQueued?: number; clock
     hostname: 'mta.test',
     tls: { key, cert },
     limits: { maxMessageBytes: NODE_MAX_BYTES, maxRecipients: MAX_RECIPIENTS },
-    closeTimeoutMs: 2000,
+    listener: { closeTimeoutMs: 2000 },
+    ...(opts.maxAuthFailures !== undefined ? { maxAuthFailures: opts.maxAuthFailures } : {}),
+    ...(opts.budget ? { budget: opts.budget } : {}),
     log: { info: record('info'), warn: record('warn'), error: record('error') },
   });
   const { port } = await server.listen(0, '127.0.0.1');
@@ -108,6 +113,8 @@ interface RawSession {
   read(): Promise<string>;
   starttls(ca: string): Promise<void>;
   close(): void;
+  /** Resolves when the server has closed the connection. */
+  closed: Promise<void>;
 }
 
 async function rawSession(h: Harness): Promise<RawSession> {
@@ -120,6 +127,7 @@ async function rawSession(h: Harness): Promise<RawSession> {
     wake?.();
   };
   socket.on('data', onData);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
 
   async function read(): Promise<string> {
@@ -161,6 +169,7 @@ async function rawSession(h: Harness): Promise<RawSession> {
       h.sockets.add(secure);
     },
     close: () => socket.destroy(),
+    closed,
   };
   assert.match(await read(), /^220 /);
   return session;
@@ -456,4 +465,71 @@ test('a full queue sheds new transactions with 421 4.3.2 at MAIL FROM', async (t
   now += 2000; // backpressure re-reads the queue depth at most once a second
   const s = await authedSession(h);
   assert.equal(await s.command('MAIL FROM:<app@example.com>'), '421 4.3.2 Service busy, try again later');
+});
+
+test('failed AUTH attempts close the session with 421 4.7.0 at the configured count', async (t) => {
+  const h = await startSubmission(t, { maxAuthFailures: 3 });
+  const s = await rawSession(h);
+  await s.command('EHLO client.test');
+  await s.starttls(h.cert);
+  await s.command('EHLO client.test');
+  assert.equal(await s.command(`AUTH PLAIN ${plain('pw_wrong-1')}`), '535 5.7.8 Authentication credentials invalid');
+  assert.equal(await s.command(`AUTH PLAIN ${plain('pw_wrong-2')}`), '535 5.7.8 Authentication credentials invalid');
+  assert.equal(
+    await s.command(`AUTH PLAIN ${plain('pw_wrong-3')}`),
+    '421 4.7.0 Too many failed authentication attempts, closing connection',
+  );
+  await s.closed; // the server closed the connection (a hang here fails the test on its timeout)
+  assert.ok(h.logs.some((l) => l.msg === 'submission closed: too many failed AUTH attempts' && l.obj.failures === 3));
+  // A fresh connection starts a fresh count, and a good key still works there.
+  await authedSession(h);
+});
+
+test('a header line over 998 characters is refused with 550 5.6.0 and nothing is stored', async (t) => {
+  const h = await startSubmission(t);
+  const s = await authedSession(h);
+  await s.command('MAIL FROM:<app@example.com>');
+  await s.command('RCPT TO:<a@example.net>');
+  await s.command('DATA');
+  s.write(`${rawMessage(['From: app@example.com', `Subject: ${'x'.repeat(990)}`])}.\r\n`);
+  assert.equal(await s.read(), '550 5.6.0 Message rejected: header line 2 is 999 characters; the limit is 998 (RFC 5322 §2.1.1)');
+  assert.equal(await h.store.messages.count(), 0);
+  // 998 exactly is legal, and so is a long body line (only the header section is judged).
+  await s.command('MAIL FROM:<app@example.com>');
+  await s.command('RCPT TO:<a@example.net>');
+  await s.command('DATA');
+  s.write(`${rawMessage(['From: app@example.com', `Subject: ${'x'.repeat(989)}`], 'y'.repeat(2000))}.\r\n`);
+  assert.match(await s.read(), /^250 2\.0\.0 Ok: queued as msg_/);
+});
+
+test('a NUL in a recipient address is refused with 501 5.1.3', async (t) => {
+  const h = await startSubmission(t);
+  const s = await authedSession(h);
+  await s.command('MAIL FROM:<app@example.com>');
+  assert.equal(await s.command('RCPT TO:<nu\0l@example.net>'), '501 5.1.3 Bad recipient address syntax');
+  assert.equal(await s.command('RCPT TO:<null@example.net>'), '250 2.1.5 Accepted');
+});
+
+test('with the byte budget in use, MAIL with SIZE= and a DATA that would pass it get 452 4.3.1', async (t) => {
+  const budget = createByteBudget(4000);
+  const h = await startSubmission(t, { budget });
+  const other = budget.hold(); // another message being read on this node
+  assert.ok(other.grow(3000));
+  const s = await authedSession(h);
+  assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=2000'), '452 4.3.1 Insufficient system resources, try again later');
+  assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=500'), '250 2.1.0 Accepted');
+  await s.command('RCPT TO:<a@example.net>');
+  await s.command('DATA');
+  s.write(`${rawMessage(['From: app@example.com', 'Subject: big'], 'z'.repeat(2000))}.\r\n`);
+  assert.equal(await s.read(), '452 4.3.1 Insufficient system resources, try again later');
+  assert.equal(await h.store.messages.count(), 0);
+  assert.equal(budget.inFlight(), 3000, 'the refused read gave its bytes back');
+  // Once the other read is done the same message goes through, and its bytes are returned after.
+  other.release();
+  await s.command('MAIL FROM:<app@example.com>');
+  await s.command('RCPT TO:<a@example.net>');
+  await s.command('DATA');
+  s.write(`${rawMessage(['From: app@example.com', 'Subject: big'], 'z'.repeat(2000))}.\r\n`);
+  assert.match(await s.read(), /^250 2\.0\.0 Ok: queued as msg_/);
+  assert.equal(budget.inFlight(), 0);
 });

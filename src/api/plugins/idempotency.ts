@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Clock, PostwardenError } from '../../core/index.js';
+import { type Clock, jsonSha256, PostwardenError } from '../../core/index.js';
 import type { Store } from '../../store/index.js';
 
 /**
@@ -33,9 +32,9 @@ export function registerIdempotency(
         errors: [{ path: '/headers/idempotency-key', message: 'must be 1-255 printable ASCII characters' }],
       });
     }
-    const hash = createHash('sha256')
-      .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
-      .digest('hex');
+    // The same bytes as JSON.stringify, walked without recursion: a deeply nested body must reach the
+    // handler and its 422, not overflow the stack here.
+    const hash = jsonSha256(`${request.method} ${request.url}\n`, request.body ?? null);
     const tenantId = request.principal.tenant.id;
     const begun = await deps.store.idempotency.begin(tenantId, key, hash, {
       now: deps.clock.now(),

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, errorCatalogue, type FieldError, isPostwardenError } from '../../core/index.js';
 
@@ -72,4 +74,28 @@ export function registerProblems(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, { ...problemFor('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), instance: request.url }),
   );
+}
+
+/**
+ * Node answers some requests before Fastify sees them: a request line or headers past
+ * `maxHeaderSize` (431), a request that is not HTTP (400), one that stalls (408). Fastify's default
+ * writes its own JSON; this writes the same problem+json every other error has, then closes, as Node
+ * does (the parser state is lost, so the connection cannot carry another request).
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const p =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? problemFor('HEADERS_TOO_LARGE', 'The request line and headers together are larger than this server reads (16 KiB).')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problemFor('REQUEST_TIMEOUT', 'The request did not arrive completely in time.')
+        : problemFor('MALFORMED_REQUEST', 'The request is not valid HTTP/1.1.');
+  const body = JSON.stringify(p);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${p.status} ${STATUS_CODES[p.status] ?? 'Error'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

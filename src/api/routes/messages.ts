@@ -37,6 +37,7 @@ export const SendBody = Type.Object({
         content: Type.String({ description: 'base64' }),
         content_type: Type.Optional(Type.String()),
         content_id: Type.Optional(Type.String()),
+        encoding: Type.Optional(Type.Literal('base64', { description: 'How content is encoded; base64 is the only value.' })),
       }),
     ),
   ),
