@@ -69,12 +69,15 @@ export function parseDsnMessage(msg: MailMessage): DsnReport | null {
   if (dsnPart) {
     groups = parseFieldGroups(partText(dsnPart));
     evidence.push(`${dsnPart.contentType} part`);
+    // An empty or unreadable delivery-status part (truncated, wrongly encoded) is no DSN fields.
+    if (groups.length === 0) groups = undefined;
   } else {
     // Some MTAs (older Exchange, appliances) print the DSN fields inside the text.
     const at = msg.text.search(/^(Reporting-MTA|Final-Recipient|Original-Recipient)\s*:/im);
     if (at >= 0 && /^Final-Recipient\s*:/im.test(msg.text)) {
       groups = parseFieldGroups(msg.text.slice(at));
-      evidence.push('delivery-status fields in the text');
+      if (groups.length > 0) evidence.push('delivery-status fields in the text');
+      else groups = undefined;
     }
   }
   const signals = bounceEvidence(msg);
@@ -100,10 +103,9 @@ export function parseDsnMessage(msg: MailMessage): DsnReport | null {
   };
   let recipients: DsnRecipient[] = [];
   if (groups) {
-    const perMessage = groups[0]!.some((f) =>
-      /^(reporting-mta|original-envelope-id|arrival-date|received-from-mta|dsn-gateway)$/i.test(f.name),
-    )
-      ? groups[0]!
+    const first = groups[0] ?? [];
+    const perMessage = first.some((f) => /^(reporting-mta|original-envelope-id|arrival-date|received-from-mta|dsn-gateway)$/i.test(f.name))
+      ? first
       : [];
     setIf(report, 'reportingMta', typedValue(fieldValue(perMessage, 'reporting-mta'))?.text);
     setIf(report, 'receivedFromMta', typedValue(fieldValue(perMessage, 'received-from-mta'))?.text);
