@@ -62,6 +62,16 @@ export interface BounceRule {
   patterns?: string[];
   provider?: string[];
   action?: DsnProblemAction[];
+  /**
+   * True when the rule knows only the class of the failure (a basic reply code, or an enhanced code
+   * of the form `4.`/`5.`): any more specific signal, or a gave-up notice, says more than it does.
+   */
+  generic: boolean;
+  /**
+   * A plain phrase ("rejected", "blocked", "access denied") that decides only when no specific rule
+   * (a specific enhanced code, a precise phrase) does: it outranks a reply class, never a 5.1.1.
+   */
+  fallback: boolean;
   /** Compiled matchers (absent = no constraint). */
   readonly matchCode?: (code: number | undefined, enhanced: string | undefined) => boolean;
   readonly matchEnhanced?: (enhanced: string | undefined) => boolean;
@@ -118,6 +128,7 @@ const KNOWN_FIELDS = new Set([
   'hard',
   'note',
   'example',
+  'fallback',
 ]);
 
 /**
@@ -163,6 +174,8 @@ export function compileRuleset(doc: unknown): Ruleset {
     }
     if (typeof r.hard !== 'boolean') bad('hard', 'expected true or false');
     if (r.note !== undefined && typeof r.note !== 'string') bad('note', 'expected a string');
+    if (r.fallback !== undefined && typeof r.fallback !== 'boolean') bad('fallback', 'expected true or false');
+    if (r.fallback === true && r.pattern === undefined && r.patterns === undefined) bad('fallback', 'only a text rule can be a fallback');
     if (r.pattern !== undefined && r.patterns !== undefined) bad('pattern', 'use either pattern or patterns');
 
     const code = stringList(r.code, 'code', bad);
@@ -197,9 +210,12 @@ export function compileRuleset(doc: unknown): Ruleset {
     lastTier = Math.max(lastTier, tierIndex);
     const example = readExample(r.example, bad);
 
+    const classOnly = (enhanced ?? []).every((e) => /^[245x]\.$/.test(e));
     const rule: BounceRule = {
       id,
       tier,
+      generic: tier === 'code' || (tier === 'enhanced' && classOnly),
+      fallback: r.fallback === true,
       category: r.category as BounceCategory,
       hard: r.hard === true,
       ...(typeof r.note === 'string' ? { note: r.note } : {}),
