@@ -19,6 +19,7 @@ import { type DmarcAggregateReport, parseDmarcAggregate } from './dmarc-aggregat
 import { type DsnRecipient, type DsnReport, parseDsnMessage } from './dsn.js';
 import { addressOf, fieldValue, fieldValues } from './header-fields.js';
 import { type MailMessage, type MailPart, readMessage } from './mail-message.js';
+import { returnedMessageOffset } from './original-message.js';
 import { type ProviderMap, providerOf } from './providers.js';
 import { isGzip, isZip, type PayloadFile, unpackBudget, unpackPayload } from './report-payload.js';
 import { parseTlsRpt, type TlsReport } from './tls-rpt.js';
@@ -90,9 +91,13 @@ export async function parseFeedback(input: Buffer | Uint8Array | string, opts: P
   const reports = reportAttachments(msg, reportType);
   if (reports) return { ...reports, message };
 
-  const dsn = parseDsnMessage(msg);
+  // Feedback-report fields written into the text make it a report, whoever sent it (a postmaster
+  // address would otherwise pass for a mail system's bounce).
+  const ownText = msg.text.slice(0, returnedMessageOffset(msg.text));
+  const arfInText = /^Feedback-Type\s*:/im.test(ownText) ? parseArfMessage(msg) : null;
+  const dsn = arfInText ? null : parseDsnMessage(msg);
   if (dsn) return { kind: 'dsn', message, dsn: classifyRecipients(dsn, opts), evidence: dsn.evidence };
-  const arf = parseArfMessage(msg) ?? parseDmarcFailureText(msg);
+  const arf = arfInText ?? parseArfMessage(msg) ?? parseDmarcFailureText(msg);
   if (arf) {
     const kind = arf.feedbackType === 'auth-failure' ? 'dmarc-failure' : 'arf';
     return { kind, message, arf, evidence: [...arf.evidence, `Feedback-Type: ${arf.feedbackType}`] };

@@ -405,6 +405,12 @@ describe('complaints and DMARC failure reports', () => {
     assert.equal(f.arf.original.postwardenHeaders['x-postwarden-message-id'], 'msg_01JCOPT2');
   });
 
+  test('report fields in the text make it ARF even when a postmaster address sends it', async () => {
+    const raw = read('arf/arf-opt-out-inline.eml').toString('latin1').replace('fbl@isp.example.net', 'postmaster@isp.example.net');
+    const f = expectKind(await parseFeedback(Buffer.from(raw, 'latin1'), { ruleset }), 'arf');
+    assert.equal(f.arf.feedbackType, 'opt-out');
+  });
+
   test('reads a plain-text DMARC failure report without an ARF part as a DMARC failure report', async () => {
     const f = expectKind(await parse('arf/dmarc-failure-plain.eml'), 'dmarc-failure');
     assert.equal(f.arf.feedbackType, 'auth-failure');
