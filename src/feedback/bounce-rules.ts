@@ -47,6 +47,7 @@ export interface RuleExample {
   line: string;
   provider?: string;
   action?: DsnProblemAction;
+  command?: string;
 }
 
 export interface BounceRule {
@@ -62,6 +63,8 @@ export interface BounceRule {
   patterns?: string[];
   provider?: string[];
   action?: DsnProblemAction[];
+  /** SMTP command the reply answered (`RCPT`, `DATA`, …), when the report says. */
+  command?: string[];
   /**
    * True when the rule knows only the class of the failure (a basic reply code, or an enhanced code
    * of the form `4.`/`5.`): any more specific signal, or a gave-up notice, says more than it does.
@@ -112,6 +115,9 @@ export class RulesetError extends PostwardenError {
   }
 }
 
+/** Commands a reply can answer (RFC 5321 §4.1.1); `DATA` covers "end of DATA". */
+export const SMTP_COMMANDS = ['CONNECT', 'EHLO', 'MAIL', 'RCPT', 'DATA'];
+
 const ID_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const VERSION_RE = /^\d{4}\.\d{1,2}\.\d+$/;
 const CODE_RE = /^([245])([0-9x])([0-9x])$|^none$/;
@@ -124,6 +130,7 @@ const KNOWN_FIELDS = new Set([
   'patterns',
   'provider',
   'action',
+  'command',
   'category',
   'hard',
   'note',
@@ -183,6 +190,9 @@ export function compileRuleset(doc: unknown): Ruleset {
     const patterns = stringList(r.patterns ?? r.pattern, r.patterns !== undefined ? 'patterns' : 'pattern', bad);
     const provider = stringList(r.provider, 'provider', bad);
     const action = stringList(r.action, 'action', bad) as DsnProblemAction[] | undefined;
+    const command = stringList(r.command, 'command', bad)?.map((c) => c.toUpperCase());
+    for (const c of command ?? [])
+      if (!SMTP_COMMANDS.includes(c)) bad('command', `invalid command ${JSON.stringify(c)} (${SMTP_COMMANDS.join(', ')})`);
 
     for (const c of code ?? []) if (!CODE_RE.test(c)) bad('code', `invalid code pattern ${JSON.stringify(c)} (use 550, 55x, 5xx or none)`);
     for (const e of enhanced ?? [])
@@ -201,8 +211,8 @@ export function compileRuleset(doc: unknown): Ruleset {
         bad(r.patterns !== undefined ? 'patterns' : 'pattern', `invalid regex ${JSON.stringify(p)}: ${(e as Error).message}`);
       }
     }
-    const tier: RuleTier = provider || action ? 'context' : patterns ? 'text' : enhanced ? 'enhanced' : code ? 'code' : 'code';
-    if (!code && !enhanced && !patterns && !provider && !action) bad('code', 'a rule needs at least one matcher');
+    const tier: RuleTier = provider || action || command ? 'context' : patterns ? 'text' : enhanced ? 'enhanced' : code ? 'code' : 'code';
+    if (!code && !enhanced && !patterns && !provider && !action && !command) bad('code', 'a rule needs at least one matcher');
     const tierIndex = RULE_TIERS.indexOf(tier);
     if (tierIndex < lastTier) {
       bad('order', `a ${tier} rule cannot follow ${RULE_TIERS[lastTier]} rules (tiers: ${RULE_TIERS.join(' → ')})`);
@@ -225,6 +235,7 @@ export function compileRuleset(doc: unknown): Ruleset {
       ...(patterns ? { patterns, regexes } : {}),
       ...(provider ? { provider } : {}),
       ...(action ? { action } : {}),
+      ...(command ? { command } : {}),
     };
     rules.push(rule);
   });
@@ -260,6 +271,7 @@ function readExample(v: unknown, bad: (f: string, m: string) => void): RuleExamp
     const ex: RuleExample = { line: o.line };
     if (typeof o.provider === 'string') ex.provider = o.provider;
     if (o.action === 'failed' || o.action === 'delayed') ex.action = o.action;
+    if (typeof o.command === 'string') ex.command = o.command.toUpperCase();
     return ex;
   }
   bad('example', 'expected a reply line or { line, provider?, action? }');

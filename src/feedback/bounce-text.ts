@@ -170,6 +170,13 @@ export function bestReply(segment: string): FoundReply | undefined {
   }
   const command = /\(in reply to (?:end of )?([A-Z]+(?: [A-Z]+)?) command\)/i.exec(raw);
   if (command) response.command = command[1]!.toUpperCase();
+  else {
+    // Exim: "SMTP error from remote mail server after end of data:" on the line(s) before.
+    const after = /\bafter (end of data|DATA|RCPT TO|MAIL FROM)\b[\s\S]{0,160}$/i.exec(
+      segment.slice(Math.max(0, best.index - 240), best.index),
+    );
+    if (after) response.command = after[1]!.toUpperCase().replace(/^END OF /, '');
+  }
   return { response, raw };
 }
 

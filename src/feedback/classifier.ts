@@ -25,6 +25,8 @@ export interface ClassifyInput {
   provider?: string;
   /** RFC 3464 action of the DSN recipient, when the reply came from a DSN. */
   action?: DsnProblemAction;
+  /** The SMTP command the reply answered (`RCPT`, `DATA`), when the report names it. */
+  command?: string;
   /**
    * Further texts about the same failure, least direct last (a DSN's diagnostic when `text` is the
    * reply, the recipient's paragraph of the human-readable part). Read only when `text` gives no
@@ -108,7 +110,7 @@ function evaluate(ruleset: Ruleset, input: ClassifyInput, raw: string): { result
 export function classifyLine(
   ruleset: Ruleset,
   line: string,
-  context: { provider?: string; action?: DsnProblemAction } = {},
+  context: { provider?: string; action?: DsnProblemAction; command?: string } = {},
 ): Classification {
   return classify(ruleset, { ...replyFromLine(line), ...context });
 }
@@ -172,9 +174,16 @@ export function splitInlineContinuations(reply: string): string {
 function constraintsMatch(rule: BounceRule, input: ClassifyInput): boolean {
   if (rule.provider && (input.provider === undefined || !rule.provider.includes(input.provider))) return false;
   if (rule.action && (input.action === undefined || !rule.action.includes(input.action))) return false;
+  if (rule.command && (input.command === undefined || !rule.command.includes(smtpCommand(input.command)))) return false;
   if (rule.matchCode && !rule.matchCode(input.code, input.enhanced)) return false;
   if (rule.matchEnhanced && !rule.matchEnhanced(input.enhanced)) return false;
   return true;
+}
+
+/** `end of DATA`, `RCPT TO`, `MAIL FROM` as the bare command name rules name. */
+export function smtpCommand(command: string): string {
+  const c = command.toUpperCase().replace(/^END OF /, '');
+  return c.split(/[\s:]/)[0]!;
 }
 
 function normaliseText(text: string): string {

@@ -131,6 +131,7 @@ export function classifyRecipients(dsn: DsnReport, opts: { ruleset: Ruleset; pro
       ...(context.length > 0 ? { context } : {}),
       ...(provider ? { provider } : {}),
       ...(action ? { action } : {}),
+      ...(r.reply?.command ? { command: r.reply.command } : {}),
     });
     return { ...r, ...(provider ? { provider } : {}), classification };
   };

@@ -31,6 +31,7 @@ export {
   findEnhancedCode,
   mostSpecificStatus,
   replyFromLine,
+  smtpCommand,
 } from './classifier.js';
 export {
   type ClassifiedRecipient,

@@ -15,6 +15,7 @@ import {
   type Ruleset,
   RulesetError,
   replyFromLine,
+  smtpCommand,
 } from '../../src/feedback/index.js';
 
 const ruleset = loadDefaultRuleset();
@@ -40,6 +41,7 @@ function naiveClassify(rs: Ruleset, input: ClassifyInput): string | null {
   for (const r of rs.rules) {
     if (r.provider && (!input.provider || !r.provider.includes(input.provider))) continue;
     if (r.action && (!input.action || !r.action.includes(input.action))) continue;
+    if (r.command && (!input.command || !r.command.includes(smtpCommand(input.command)))) continue;
     if (r.matchCode && !r.matchCode(input.code, input.enhanced)) continue;
     if (r.matchEnhanced && !r.matchEnhanced(input.enhanced)) continue;
     if (r.regexes && !r.regexes.some((re) => re.test(text))) continue;
@@ -57,10 +59,13 @@ function naiveClassify(rs: Ruleset, input: ClassifyInput): string | null {
   return plain ?? gaveUp ?? null;
 }
 
+const pick = (c: { category: string; hard: boolean }) => [c.category, c.hard];
+
 function exampleContext(rule: BounceRule) {
   return {
     ...(rule.example?.provider ? { provider: rule.example.provider } : {}),
     ...(rule.example?.action ? { action: rule.example.action } : {}),
+    ...(rule.example?.command ? { command: rule.example.command } : {}),
   };
 }
 
@@ -298,6 +303,13 @@ describe('classify', () => {
     for (const line of ['550 5.1.6 Recipient mailbox has moved, no forwarding address', '550 Account closed', '550 5.1.1 no such user'])
       assert.deepEqual([classifyLine(ruleset, line).category, classifyLine(ruleset, line).hard], ['bad_mailbox', true], line);
     assert.equal(classifyLine(ruleset, "550 5.7.1 Message rejected by the recipient's mail filter").hard, false);
+  });
+
+  test('a recipient refused only after DATA is content-filtered and soft, not an unknown mailbox', () => {
+    const line = '550 5.1.1 <someone@example.org>: Recipient address rejected: User unknown';
+    assert.deepEqual(pick(classifyLine(ruleset, line, { command: 'end of DATA' })), ['content_block', false]);
+    assert.deepEqual(pick(classifyLine(ruleset, line, { command: 'RCPT TO' })), ['bad_mailbox', true]);
+    assert.deepEqual(pick(classifyLine(ruleset, line)), ['bad_mailbox', true]);
   });
 
   test('the most specific of several enhanced codes is chosen', () => {

@@ -289,6 +289,23 @@ const bounces: Record<string, DsnExpectation> = {
     recipients: [{ address: 'zoe@example.org', action: 'failed', category: 'policy_block', hard: false, rule: 'plain-access-denied' }],
     originalMessageId: '<msg_01JCOS01@example.com>',
   },
+  'exim-after-data.eml': {
+    vendor: 'exim',
+    format: 'heuristic',
+    // Accepted at RCPT TO, refused after the content: a filter, not a missing mailbox.
+    recipients: [
+      {
+        address: 'yuri@example.org',
+        action: 'failed',
+        status: '5.1.1',
+        code: 550,
+        category: 'content_block',
+        hard: false,
+        rule: 'recipient-refused-after-data',
+      },
+    ],
+    originalMessageId: '<msg_01JCEA01@example.com>',
+  },
   'google-groups.eml': {
     vendor: 'gmail',
     format: 'heuristic',
