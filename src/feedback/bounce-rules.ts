@@ -79,6 +79,8 @@ export interface BounceRule {
   readonly matchCode?: (code: number | undefined, enhanced: string | undefined) => boolean;
   readonly matchEnhanced?: (enhanced: string | undefined) => boolean;
   readonly regexes?: readonly RegExp[];
+  /** The same patterns with the `g` flag, to remove every match (used for `expired` rules). */
+  readonly globalRegexes?: readonly RegExp[];
 }
 
 export interface Ruleset {
@@ -232,7 +234,7 @@ export function compileRuleset(doc: unknown): Ruleset {
       ...(example ? { example } : {}),
       ...(code ? { code, matchCode: compileCodeMatcher(code) } : {}),
       ...(enhanced ? { enhanced, matchEnhanced: compileEnhancedMatcher(enhanced) } : {}),
-      ...(patterns ? { patterns, regexes } : {}),
+      ...(patterns ? { patterns, regexes, globalRegexes: regexes.map((re) => new RegExp(re.source, 'gi')) } : {}),
       ...(provider ? { provider } : {}),
       ...(action ? { action } : {}),
       ...(command ? { command } : {}),

@@ -85,9 +85,9 @@ function evaluate(ruleset: Ruleset, input: ClassifyInput, raw: string): { result
     const result: Classification = { category: rule.category, hard: rule.hard, ruleId: rule.id, rulesetVersion: ruleset.version };
     if (rule.category === 'expired') {
       gaveUp ??= result;
-      if (rule.regexes) {
+      if (rule.globalRegexes) {
         // "retry timeout exceeded" must not read as a network timeout once it is set aside.
-        text = normaliseText(rule.regexes.reduce((t, re) => t.replace(new RegExp(re.source, 'gi'), ' '), text));
+        text = normaliseText(rule.globalRegexes.reduce((t, re) => t.replace(re, ' '), text));
         candidates = ruleset.prefilter.candidates(text.toLowerCase());
       }
       continue;
