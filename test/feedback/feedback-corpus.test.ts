@@ -378,6 +378,26 @@ describe('bounces', () => {
       expectKind(await parse(`bounces/${file}`), 'dsn');
   });
 
+  test('a damaged Amazon SES notification yields what it has and never throws', async () => {
+    const head = 'From: AWS Notifications <no-reply@sns.amazonaws.com>\nTo: b+x@bounce.example.com\nSubject: AWS Notification Message\n\n';
+    const bodies = [
+      '{"notificationType":"Bounce","bounce":{"bouncedRecipients":"nobody"},"mail":{"headers":7}}',
+      '{"notificationType":"Bounce","bounce":{"bouncedRecipients":[null,{"emailAddress":5},{"emailAddress":"a@example.org","status":null,"diagnosticCode":["x"]}]}}',
+      '{"notificationType":"Bounce","bounce":null,"mail":{"commonHeaders":{"messageId":12}}}',
+      '{"Type":"Notification","Message":"{not json"}',
+      '{"notificationType":"Bounce"',
+    ];
+    for (const body of bodies) {
+      const f = await parseFeedback(head + body, { ruleset });
+      assert.ok(['dsn', 'unknown'].includes(f.kind), body);
+    }
+    const ok = expectKind(await parseFeedback(head + bodies[1], { ruleset }), 'dsn');
+    assert.deepEqual(
+      ok.dsn.recipients.map((r) => r.address),
+      ['a@example.org'],
+    );
+  });
+
   test('an empty delivery-status part does not crash; the recipient is read from the text', async () => {
     const f = expectKind(await parse('bounces/google-workspace-empty-status.eml'), 'dsn');
     assert.equal(f.dsn.recipients[0]!.reply?.code, 550);
