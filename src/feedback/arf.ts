@@ -4,7 +4,7 @@
  */
 import { addressOf, fieldValue, fieldValues, type HeaderField, parseFields } from './header-fields.js';
 import { type MailMessage, partText, readMessage } from './mail-message.js';
-import { findOriginalMessage, type OriginalMessage } from './original-message.js';
+import { findOriginalMessage, type OriginalMessage, returnedMessageOffset } from './original-message.js';
 
 /** RFC 5965 §7.3 registry plus RFC 6591's auth-failure; anything else is kept as written. */
 export type FeedbackType = 'abuse' | 'fraud' | 'virus' | 'other' | 'not-spam' | 'opt-out' | 'auth-failure' | (string & {});
@@ -45,6 +45,25 @@ export interface AuthFailureDetails {
 }
 
 const REPORT_PART = /^message\/feedback-report$/;
+const REGISTERED_TYPES = new Set(['abuse', 'fraud', 'virus', 'other', 'not-spam', 'opt-out', 'auth-failure']);
+const DMARC_FAILURE_TITLE = /\b(DMARC|authentication)\b.{0,24}\b(failure|forensic)\b.{0,12}\breport\b/i;
+
+/**
+ * A DMARC failure report sent as plain text, without the RFC 6591 feedback-report part (some
+ * receivers write the fields into the body): read as an auth-failure report. It needs a title
+ * that says so (subject or first lines) and at least one of the report's own fields.
+ */
+export function parseDmarcFailureText(msg: MailMessage): ArfReport | null {
+  if (!DMARC_FAILURE_TITLE.test(`${msg.subject}\n${msg.text.slice(0, 600)}`)) return null;
+  const report = msg.text.slice(0, returnedMessageOffset(msg.text));
+  const fields = parseFields(report).filter((f) => /^[A-Z][\w-]*$/.test(f.name));
+  const known = ['reported-domain', 'auth-failure', 'source-ip', 'authentication-results', 'delivery-result', 'identity-alignment'];
+  if (!fields.some((f) => known.includes(f.name.toLowerCase())) && !/\bdmarc=fail\b/i.test(report)) return null;
+  const withType: HeaderField[] = [{ name: 'Feedback-Type', value: 'auth-failure' }, ...fields];
+  const arf = readReport(msg, withType, 'auth-failure', ['DMARC failure report written as plain text']);
+  if (arf.authFailure && arf.authFailure.authFailure.length === 0) arf.authFailure.authFailure = ['dmarc'];
+  return arf;
+}
 
 /** Reads an ARF report; null when the message carries no feedback report. */
 export function parseArfMessage(msg: MailMessage): ArfReport | null {
@@ -58,12 +77,19 @@ export function parseArfMessage(msg: MailMessage): ArfReport | null {
     // A few reporters flatten the report into the body; accept it only with the required fields.
     const at = msg.text.search(/^Feedback-Type\s*:/im);
     if (at < 0) return null;
-    fields = parseFields(msg.text.slice(at).split(/\r?\n\s*\r?\n/)[0]!);
-    if (!fieldValue(fields, 'user-agent') && !fieldValue(fields, 'version')) return null;
+    fields = parseFields(msg.text.slice(at).split(/\r?\n\s*\r?\n/)[0] ?? '');
+    // Without the part, the fields must look like a report: its required fields, or a registered
+    // Feedback-Type (RFC 5965 §7.3, RFC 6591) rather than a sentence that happens to start so.
+    const type = (fieldValue(fields, 'feedback-type') ?? '').trim().toLowerCase();
+    if (!fieldValue(fields, 'user-agent') && !fieldValue(fields, 'version') && !REGISTERED_TYPES.has(type)) return null;
     evidence.push('feedback-report fields in the text');
   }
   const feedbackType = (fieldValue(fields, 'feedback-type') ?? '').trim().toLowerCase();
   if (!feedbackType) return null;
+  return readReport(msg, fields, feedbackType, evidence);
+}
+
+function readReport(msg: MailMessage, fields: HeaderField[], feedbackType: string, evidence: string[]): ArfReport {
   const report: ArfReport = {
     feedbackType,
     originalRcptTo: fieldValues(fields, 'original-rcpt-to').map((v) => addressOf(v) ?? v),

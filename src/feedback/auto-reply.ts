@@ -6,6 +6,7 @@
  * subjects in common languages. A bounce also says Auto-Submitted: auto-replied (RFC 3464 §2), so
  * callers test for a DSN first (detect.ts does).
  */
+import { isMailSystemSender } from './bounce-vendor.js';
 import { fieldValue } from './header-fields.js';
 import { type MailMessage, readMessage } from './mail-message.js';
 
@@ -28,6 +29,10 @@ const CHALLENGE =
 
 /** Recognises an automatic response; null when the message shows no sign of one. */
 export function detectAutoReply(msg: MailMessage): AutoReply | null {
+  // A mail system (MAILER-DAEMON, postmaster) answers with delivery reports, and a message carrying
+  // feedback-report fields is a complaint or unsubscribe report: neither is a person's auto-reply,
+  // although both say Auto-Submitted: auto-replied.
+  if (isMailSystemSender(msg) || /^Feedback-Type\s*:/im.test(msg.text)) return null;
   const evidence: string[] = [];
   const autoSubmitted = fieldValue(msg.headers, 'auto-submitted')?.toLowerCase();
   if (autoSubmitted?.startsWith('auto-replied')) evidence.push(`Auto-Submitted: ${autoSubmitted}`);

@@ -47,6 +47,7 @@ export interface RuleExample {
   line: string;
   provider?: string;
   action?: DsnProblemAction;
+  command?: string;
 }
 
 export interface BounceRule {
@@ -62,10 +63,24 @@ export interface BounceRule {
   patterns?: string[];
   provider?: string[];
   action?: DsnProblemAction[];
+  /** SMTP command the reply answered (`RCPT`, `DATA`, …), when the report says. */
+  command?: string[];
+  /**
+   * True when the rule knows only the class of the failure (a basic reply code, or an enhanced code
+   * of the form `4.`/`5.`): any more specific signal, or a gave-up notice, says more than it does.
+   */
+  generic: boolean;
+  /**
+   * A plain phrase ("rejected", "blocked", "access denied") that decides only when no specific rule
+   * (a specific enhanced code, a precise phrase) does: it outranks a reply class, never a 5.1.1.
+   */
+  fallback: boolean;
   /** Compiled matchers (absent = no constraint). */
   readonly matchCode?: (code: number | undefined, enhanced: string | undefined) => boolean;
   readonly matchEnhanced?: (enhanced: string | undefined) => boolean;
   readonly regexes?: readonly RegExp[];
+  /** The same patterns with the `g` flag, to remove every match (used for `expired` rules). */
+  readonly globalRegexes?: readonly RegExp[];
 }
 
 export interface Ruleset {
@@ -102,6 +117,9 @@ export class RulesetError extends PostwardenError {
   }
 }
 
+/** Commands a reply can answer (RFC 5321 §4.1.1); `DATA` covers "end of DATA". */
+export const SMTP_COMMANDS = ['CONNECT', 'EHLO', 'MAIL', 'RCPT', 'DATA'];
+
 const ID_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const VERSION_RE = /^\d{4}\.\d{1,2}\.\d+$/;
 const CODE_RE = /^([245])([0-9x])([0-9x])$|^none$/;
@@ -114,10 +132,12 @@ const KNOWN_FIELDS = new Set([
   'patterns',
   'provider',
   'action',
+  'command',
   'category',
   'hard',
   'note',
   'example',
+  'fallback',
 ]);
 
 /**
@@ -163,6 +183,8 @@ export function compileRuleset(doc: unknown): Ruleset {
     }
     if (typeof r.hard !== 'boolean') bad('hard', 'expected true or false');
     if (r.note !== undefined && typeof r.note !== 'string') bad('note', 'expected a string');
+    if (r.fallback !== undefined && typeof r.fallback !== 'boolean') bad('fallback', 'expected true or false');
+    if (r.fallback === true && r.pattern === undefined && r.patterns === undefined) bad('fallback', 'only a text rule can be a fallback');
     if (r.pattern !== undefined && r.patterns !== undefined) bad('pattern', 'use either pattern or patterns');
 
     const code = stringList(r.code, 'code', bad);
@@ -170,6 +192,9 @@ export function compileRuleset(doc: unknown): Ruleset {
     const patterns = stringList(r.patterns ?? r.pattern, r.patterns !== undefined ? 'patterns' : 'pattern', bad);
     const provider = stringList(r.provider, 'provider', bad);
     const action = stringList(r.action, 'action', bad) as DsnProblemAction[] | undefined;
+    const command = stringList(r.command, 'command', bad)?.map((c) => c.toUpperCase());
+    for (const c of command ?? [])
+      if (!SMTP_COMMANDS.includes(c)) bad('command', `invalid command ${JSON.stringify(c)} (${SMTP_COMMANDS.join(', ')})`);
 
     for (const c of code ?? []) if (!CODE_RE.test(c)) bad('code', `invalid code pattern ${JSON.stringify(c)} (use 550, 55x, 5xx or none)`);
     for (const e of enhanced ?? [])
@@ -188,8 +213,8 @@ export function compileRuleset(doc: unknown): Ruleset {
         bad(r.patterns !== undefined ? 'patterns' : 'pattern', `invalid regex ${JSON.stringify(p)}: ${(e as Error).message}`);
       }
     }
-    const tier: RuleTier = provider || action ? 'context' : patterns ? 'text' : enhanced ? 'enhanced' : code ? 'code' : 'code';
-    if (!code && !enhanced && !patterns && !provider && !action) bad('code', 'a rule needs at least one matcher');
+    const tier: RuleTier = provider || action || command ? 'context' : patterns ? 'text' : enhanced ? 'enhanced' : code ? 'code' : 'code';
+    if (!code && !enhanced && !patterns && !provider && !action && !command) bad('code', 'a rule needs at least one matcher');
     const tierIndex = RULE_TIERS.indexOf(tier);
     if (tierIndex < lastTier) {
       bad('order', `a ${tier} rule cannot follow ${RULE_TIERS[lastTier]} rules (tiers: ${RULE_TIERS.join(' → ')})`);
@@ -197,18 +222,22 @@ export function compileRuleset(doc: unknown): Ruleset {
     lastTier = Math.max(lastTier, tierIndex);
     const example = readExample(r.example, bad);
 
+    const classOnly = (enhanced ?? []).every((e) => /^[245x]\.$/.test(e));
     const rule: BounceRule = {
       id,
       tier,
+      generic: tier === 'code' || (tier === 'enhanced' && classOnly),
+      fallback: r.fallback === true,
       category: r.category as BounceCategory,
       hard: r.hard === true,
       ...(typeof r.note === 'string' ? { note: r.note } : {}),
       ...(example ? { example } : {}),
       ...(code ? { code, matchCode: compileCodeMatcher(code) } : {}),
       ...(enhanced ? { enhanced, matchEnhanced: compileEnhancedMatcher(enhanced) } : {}),
-      ...(patterns ? { patterns, regexes } : {}),
+      ...(patterns ? { patterns, regexes, globalRegexes: regexes.map((re) => new RegExp(re.source, 'gi')) } : {}),
       ...(provider ? { provider } : {}),
       ...(action ? { action } : {}),
+      ...(command ? { command } : {}),
     };
     rules.push(rule);
   });
@@ -244,6 +273,7 @@ function readExample(v: unknown, bad: (f: string, m: string) => void): RuleExamp
     const ex: RuleExample = { line: o.line };
     if (typeof o.provider === 'string') ex.provider = o.provider;
     if (o.action === 'failed' || o.action === 'delayed') ex.action = o.action;
+    if (typeof o.command === 'string') ex.command = o.command.toUpperCase();
     return ex;
   }
   bad('example', 'expected a reply line or { line, provider?, action? }');

@@ -69,7 +69,9 @@ export function recipientsFromText(text: string, opts: { hinted?: string[]; excl
   return chosen.map((r, k) => {
     const end = chosen[k + 1]?.index ?? report.length;
     const start = Math.min(r.index, report.length);
-    let segment = report.slice(start, Math.max(end, start));
+    // An address named only by a header (X-Failed-Recipients) has no place in the text: the whole
+    // report explains its failure.
+    let segment = start >= report.length ? report : report.slice(start, Math.max(end, start));
     let reply = bestReply(segment);
     // One explanation shared by several recipients (or printed before the list): use the whole
     // report, unless this recipient's own paragraph explains itself (qmail's "(#5.1.1)" lines).
@@ -168,6 +170,13 @@ export function bestReply(segment: string): FoundReply | undefined {
   }
   const command = /\(in reply to (?:end of )?([A-Z]+(?: [A-Z]+)?) command\)/i.exec(raw);
   if (command) response.command = command[1]!.toUpperCase();
+  else {
+    // Exim: "SMTP error from remote mail server after end of data:" on the line(s) before.
+    const after = /\bafter (end of data|DATA|RCPT TO|MAIL FROM)\b[\s\S]{0,160}$/i.exec(
+      segment.slice(Math.max(0, best.index - 240), best.index),
+    );
+    if (after) response.command = after[1]!.toUpperCase().replace(/^END OF /, '');
+  }
   return { response, raw };
 }
 
@@ -178,7 +187,8 @@ function replyText(segment: string, index: number): string {
   for (let i = 1; i < lines.length && out.length < 20; i++) {
     const line = lines[i]!;
     if (line.trim() === '') break;
-    if (/^\s*(<[^>]+@[^>]+>:|[^\s@]+@[^\s@]+\s*$|<<<|>>>)/.test(line)) break;
+    // A new recipient paragraph starts at the margin; an indented `<addr>:` continues the reply.
+    if (/^(<[^>]+@[^>]+>:|\s*[^\s@]+@[^\s@]+\s*$|\s*<<<|\s*>>>)/.test(line)) break;
     // A new reply starts (not the `NNN-` continuation of a multi-line one).
     if (/^\s*[245]\d\d[ :]/.test(line) && !/^\s*(<<<\s*)?#?[245]\d\d-/.test(out[out.length - 1]!)) break;
     if (

@@ -22,13 +22,23 @@ export type BounceVendor =
   | 'amazon-ses'
   | 'hotmail'
   | 'mimecast'
+  | 'apache-james'
+  | 'kddi'
+  | 'mfilter'
+  | 'fml'
+  | 'opensmtpd'
   | 'generic';
 
 /** In order: MTA templates before providers, since a provider's name appears in relayed replies. */
 const SIGNATURES: readonly [BounceVendor, RegExp][] = [
+  // Written from each product's public bounce template (see test/fixtures/feedback/README.md).
+  ['apache-james', /This is the James mail server|^Subject: \[BOUNCE\]/im],
+  ['mfilter', /m-FILTER/],
+  ['kddi', /Could not be delivered to:\s*</i],
+  ['opensmtpd', /This is the MAILER-DAEMON, please DO NOT REPLY|An error has occurred while attempting to deliver a message for/i],
   [
     'exchange',
-    /Delivery has failed to these recipients|Diagnostic information for administrators|Remote Server returned '|Your message to \S+ couldn.?t be delivered|Microsoft Exchange Server|Original message headers:|#\d{3} \d\.\d+\.\d+ [A-Z]+\.[A-Z]+\./i,
+    /did not reach some or all of the intended recipients|The following recipient\(s\) could not be reached|Delivery has failed to these recipients|Diagnostic information for administrators|Remote Server returned '|Your message to \S+ couldn.?t be delivered|Microsoft Exchange Server|Original message headers:|#\d{3} \d\.\d+\.\d+ [A-Z]+\.[A-Z]+\./i,
   ],
   ['postfix', /This is the mail system at host|X-Postfix|Undelivered Mail Returned to Sender|Postfix program/i],
   [
@@ -60,9 +70,10 @@ const SENDER_DOMAINS: readonly [BounceVendor, RegExp][] = [
 ];
 
 export function bounceVendor(msg: MailMessage): BounceVendor {
+  if (isListManager(msg)) return 'fml';
   const haystack = [
     msg.from.join(' '),
-    msg.subject,
+    `Subject: ${msg.subject}`,
     msg.text.slice(0, 6000),
     ...msg.headers
       .filter((h) => /^(x-|reporting-mta|received$)/i.test(h.name))
@@ -77,12 +88,25 @@ export function bounceVendor(msg: MailMessage): BounceVendor {
 }
 
 const BOUNCE_SENDER = /^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|mail\.?delivery|double-bounce)@/i;
+
+/** The sender is a mail system (MAILER-DAEMON, postmaster): it writes bounces, never vacation notices. */
+export function isMailSystemSender(msg: MailMessage): boolean {
+  const fromHeader = fieldValue(msg.headers, 'from') ?? '';
+  return msg.from.some((a) => BOUNCE_SENDER.test(a)) || BOUNCE_NAME.test(fromHeader.replace(/^["\s]+/, ''));
+}
+
+/** fml (and lists built like it) mark their own notices with X-MLServer / X-ML-Name. */
+function isListManager(msg: MailMessage): boolean {
+  return /^\s*fml\b/i.test(fieldValue(msg.headers, 'x-mlserver') ?? '');
+}
+const LIST_REJECTION =
+  /not a member|only members (are|may)|(posting|message|mail) (was |has been )?(rejected|refused|denied)|not (permitted|allowed) to post/i;
 const BOUNCE_NAME =
   /^(Mail Delivery (System|Subsystem|Service)|Mail Administrator|Microsoft Outlook|Postmaster|MAILER-DAEMON|Mail Delivery Subsystem)/i;
 const BOUNCE_SUBJECT =
-  /undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|report|notification)|returned mail|failure notice|could not be delivered|non-?delivery|mail delivery failed|delivery (incomplete|delayed)|Unzustellbar|Nicht zustellbar|Zustellung (fehlgeschlagen|verzögert)|Non remis|Non distribuable|Non recapitabile|No se puede entregar|No entregado|Onbestelbaar|Não entregue|Mail System Error|Returned to Sender|message not delivered|Warning: could not send/i;
+  /\[BOUNCE\]|Delivery Status Notification|non-?deliverable|could not (send|deliver)|error (sending|delivering)|delivery error|Final Failure|Notification d.[ée]tat|[ée]chec de (la )?(remise|distribution)|Mail (System )?Error|Warning: message \S+ delayed|failure notice|Mail failure|Returned mail|配信エラー|送信エラー|undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|report|notification)|returned mail|failure notice|could not be delivered|non-?delivery|mail delivery failed|delivery (incomplete|delayed)|Unzustellbar|Nicht zustellbar|Zustellung (fehlgeschlagen|verzögert)|Non remis|Non distribuable|Non recapitabile|No se puede entregar|No entregado|Onbestelbaar|Não entregue|Mail System Error|Returned to Sender|message not delivered|Warning: could not send/i;
 const FAILURE_TEXT =
-  /could not be delivered|couldn.?t be delivered|wasn.?t delivered|was not delivered|delivery (has )?failed|failed permanently|permanent (fatal )?errors?|unable to deliver|undeliverable|not able to deliver|konnte nicht zugestellt|nicht zugestellt werden|n'a pas pu être remis|no se pudo entregar|non è stato possibile recapitare|user unknown|mailbox (unavailable|full)|temporarily deferred|will be retried|delayed/i;
+  /could not be delivered|couldn.?t be delivered|wasn.?t delivered|was not delivered|delivery (has )?failed|failed permanently|permanent (fatal )?errors?|unable to deliver|undeliverable|not able to deliver|konnte nicht zugestellt|nicht zugestellt werden|n'a pas pu être remis|no se pudo entregar|non è stato possibile recapitare|user unknown|mailbox (unavailable|full)|temporarily deferred|will be retried|delayed|did not reach|could not be reached|Could not be delivered to|has not yet been delivered|wasn.?t able to deliver|error has occurred while attempting to deliver|n.a pas (été|pu être) (distribu|remis|livr)|adresse (est )?introuvable|no se (ha )?pudo entregar|no ha podido ser entregado|non (è stato|e.) (possibile )?(recapitat|consegnat)|送信に失敗|送信できませんでした|配信できませんでした|届きませんでした/i;
 
 /** Reasons to treat a message as a bounce; empty when there are none. */
 export function bounceEvidence(msg: MailMessage): string[] {
@@ -93,11 +117,16 @@ export function bounceEvidence(msg: MailMessage): string[] {
   }
   if (fieldValue(msg.headers, 'x-failed-recipients')) evidence.push('X-Failed-Recipients header');
   if (msg.headers.some((h) => /^x-ms-exchange-message-is-ndr$/i.test(h.name))) evidence.push('X-MS-Exchange-Message-Is-Ndr header');
-  const senderLooksLikeDaemon = msg.from.some((a) => BOUNCE_SENDER.test(a)) || BOUNCE_NAME.test(fromHeader.replace(/^["\s]+/, ''));
+  const senderLooksLikeDaemon = isMailSystemSender(msg);
   const subjectLooksLikeBounce = BOUNCE_SUBJECT.test(msg.subject);
   const textLooksLikeFailure = FAILURE_TEXT.test(msg.text.slice(0, 4000));
-  if (senderLooksLikeDaemon && (subjectLooksLikeBounce || textLooksLikeFailure))
+  // RFC 3834 §2: a mail system's automatic message marks itself Auto-Submitted; from MAILER-DAEMON
+  // that is a delivery report, whatever language its subject is in.
+  const autoSubmitted = /^auto-(replied|generated)/i.test(fieldValue(msg.headers, 'auto-submitted') ?? '');
+  if (senderLooksLikeDaemon && (subjectLooksLikeBounce || textLooksLikeFailure || autoSubmitted))
     evidence.push(`sender ${msg.from[0] ?? fromHeader} is a mail system`);
   if (subjectLooksLikeBounce && textLooksLikeFailure) evidence.push(`subject "${msg.subject.slice(0, 80)}"`);
+  if (isListManager(msg) && LIST_REJECTION.test(`${msg.subject}\n${msg.text.slice(0, 2000)}`))
+    evidence.push('mailing-list manager refused the message');
   return evidence;
 }

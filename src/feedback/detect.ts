@@ -6,18 +6,20 @@
  *   2. RFC 6522 multipart/report parts: delivery-status, then feedback-report, since a bounce of a
  *      complaint or of a report is still a bounce;
  *   3. report attachments (TLS-RPT media types, then DMARC XML/gzip/zip);
- *   4. non-standard bounces by heuristics (bounce-vendor.ts, bounce-text.ts);
+ *   4. non-standard bounces by heuristics (bounce-vendor.ts, bounce-text.ts, ses-notification.ts),
+ *      then complaints and DMARC failure reports written into the text;
  *   5. auto-replies, which also carry Auto-Submitted: auto-replied and so must come after bounces;
  *   6. otherwise `unknown` with the reason.
  */
-import { type ArfReport, parseArfMessage } from './arf.js';
+import { type ArfReport, parseArfMessage, parseDmarcFailureText } from './arf.js';
 import { type AutoReply, detectAutoReply } from './auto-reply.js';
 import type { DsnProblemAction, Ruleset } from './bounce-rules.js';
-import { type Classification, classify } from './classifier.js';
+import { type Classification, classify, findEnhancedCode, mostSpecificStatus } from './classifier.js';
 import { type DmarcAggregateReport, parseDmarcAggregate } from './dmarc-aggregate.js';
 import { type DsnRecipient, type DsnReport, parseDsnMessage } from './dsn.js';
 import { addressOf, fieldValue, fieldValues } from './header-fields.js';
 import { type MailMessage, type MailPart, readMessage } from './mail-message.js';
+import { returnedMessageOffset } from './original-message.js';
 import { type ProviderMap, providerOf } from './providers.js';
 import { isGzip, isZip, type PayloadFile, unpackBudget, unpackPayload } from './report-payload.js';
 import { parseTlsRpt, type TlsReport } from './tls-rpt.js';
@@ -89,12 +91,16 @@ export async function parseFeedback(input: Buffer | Uint8Array | string, opts: P
   const reports = reportAttachments(msg, reportType);
   if (reports) return { ...reports, message };
 
-  const dsn = parseDsnMessage(msg);
+  // Feedback-report fields written into the text make it a report, whoever sent it (a postmaster
+  // address would otherwise pass for a mail system's bounce).
+  const ownText = msg.text.slice(0, returnedMessageOffset(msg.text));
+  const arfInText = /^Feedback-Type\s*:/im.test(ownText) ? parseArfMessage(msg) : null;
+  const dsn = arfInText ? null : parseDsnMessage(msg);
   if (dsn) return { kind: 'dsn', message, dsn: classifyRecipients(dsn, opts), evidence: dsn.evidence };
-  const arf = parseArfMessage(msg);
+  const arf = arfInText ?? parseArfMessage(msg) ?? parseDmarcFailureText(msg);
   if (arf) {
     const kind = arf.feedbackType === 'auth-failure' ? 'dmarc-failure' : 'arf';
-    return { kind, message, arf, evidence: arf.evidence };
+    return { kind, message, arf, evidence: [...arf.evidence, `Feedback-Type: ${arf.feedbackType}`] };
   }
   const autoReply = detectAutoReply(msg);
   if (autoReply) return { kind: 'auto-reply', message, autoReply, evidence: autoReply.evidence };
@@ -113,13 +119,19 @@ export function classifyRecipients(dsn: DsnReport, opts: { ruleset: Ruleset; pro
   ): T & Omit<ClassifiedRecipient, 'address' | 'originalRecipient'> => {
     const provider = opts.providers && r.remoteMta ? providerOf(opts.providers, r.remoteMta) : undefined;
     const action: DsnProblemAction | undefined = r.action === 'failed' || r.action === 'delayed' ? r.action : undefined;
-    const enhanced = r.reply?.enhanced ?? r.status;
+    // Every signal first: the remote's enhanced code, one written in the diagnostic, the DSN
+    // Status; the most specific decides. The texts go from the remote's own words outwards.
+    const enhanced = mostSpecificStatus(r.reply?.enhanced, findEnhancedCode(r.diagnostic ?? ''), r.status);
+    const text = r.reply?.text ?? r.diagnostic ?? '';
+    const context = [r.diagnostic, r.explanation].filter((t): t is string => !!t && t !== text);
     const classification = classify(opts.ruleset, {
       ...(r.reply ? { code: r.reply.code } : {}),
       ...(enhanced ? { enhanced } : {}),
-      text: r.reply?.text ?? r.diagnostic ?? '',
+      text,
+      ...(context.length > 0 ? { context } : {}),
       ...(provider ? { provider } : {}),
       ...(action ? { action } : {}),
+      ...(r.reply?.command ? { command: r.reply.command } : {}),
     });
     return { ...r, ...(provider ? { provider } : {}), classification };
   };

@@ -5,12 +5,13 @@
  * original headers, Original-Envelope-Id, and the bounce's own To/Delivered-To: our VERP address).
  */
 import { parseSmtpResponse, type SmtpResponse } from '../core/index.js';
-import { failureFromText, isDelayNotice, recipientsFromText, type TextRecipient } from './bounce-text.js';
+import { bestReply, failureFromText, isDelayNotice, recipientsFromText, type TextRecipient } from './bounce-text.js';
 import { type BounceVendor, bounceEvidence, bounceVendor } from './bounce-vendor.js';
-import { findEnhancedCode, splitInlineContinuations } from './classifier.js';
+import { findEnhancedCode, mostSpecificStatus, splitInlineContinuations } from './classifier.js';
 import { addressOf, fieldValue, fieldValues, type HeaderField, parseFieldGroups, typedValue } from './header-fields.js';
 import { type MailMessage, partText, readMessage } from './mail-message.js';
 import { findOriginalMessage, type OriginalMessage } from './original-message.js';
+import { parseSesNotification } from './ses-notification.js';
 
 /** RFC 3464 §2.3.3. */
 export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
@@ -26,6 +27,11 @@ export interface DsnRecipient {
   reply?: SmtpResponse;
   /** Diagnostic text as reported (Diagnostic-Code without its type, or the explaining paragraph). */
   diagnostic?: string;
+  /**
+   * What the human-readable part says about this recipient, when it says more than the fields
+   * (read by the classifier only when the reply and diagnostic give no specific answer).
+   */
+  explanation?: string;
   /** Diagnostic-Code type (`smtp`, `x-postfix`, …). */
   diagnosticType?: string;
   remoteMta?: string;
@@ -63,18 +69,23 @@ const ACTIONS: readonly DsnAction[] = ['failed', 'delayed', 'delivered', 'relaye
  * delivery-status and no bounce signals), so callers can try other kinds.
  */
 export function parseDsnMessage(msg: MailMessage): DsnReport | null {
+  const ses = msg.parts.length === 0 ? parseSesNotification(msg) : null;
+  if (ses) return ses;
   const evidence: string[] = [];
   const dsnPart = msg.parts.find((p) => DSN_PART.test(p.contentType));
   let groups: HeaderField[][] | undefined;
   if (dsnPart) {
     groups = parseFieldGroups(partText(dsnPart));
     evidence.push(`${dsnPart.contentType} part`);
+    // An empty or unreadable delivery-status part (truncated, wrongly encoded) is no DSN fields.
+    if (groups.length === 0) groups = undefined;
   } else {
     // Some MTAs (older Exchange, appliances) print the DSN fields inside the text.
     const at = msg.text.search(/^(Reporting-MTA|Final-Recipient|Original-Recipient)\s*:/im);
     if (at >= 0 && /^Final-Recipient\s*:/im.test(msg.text)) {
       groups = parseFieldGroups(msg.text.slice(at));
-      evidence.push('delivery-status fields in the text');
+      if (groups.length > 0) evidence.push('delivery-status fields in the text');
+      else groups = undefined;
     }
   }
   const signals = bounceEvidence(msg);
@@ -88,6 +99,8 @@ export function parseDsnMessage(msg: MailMessage): DsnReport | null {
     .flatMap((v) => v.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
+  // A mailing-list manager's refusal is about the list address the original was sent to.
+  if (vendor === 'fml' && hinted.length === 0) hinted.push(...original.to);
   const fromText = recipientsFromText(msg.text, { hinted, exclude });
   const delayed = isDelayNotice(msg.subject, msg.text);
 
@@ -100,10 +113,9 @@ export function parseDsnMessage(msg: MailMessage): DsnReport | null {
   };
   let recipients: DsnRecipient[] = [];
   if (groups) {
-    const perMessage = groups[0]!.some((f) =>
-      /^(reporting-mta|original-envelope-id|arrival-date|received-from-mta|dsn-gateway)$/i.test(f.name),
-    )
-      ? groups[0]!
+    const first = groups[0] ?? [];
+    const perMessage = first.some((f) => /^(reporting-mta|original-envelope-id|arrival-date|received-from-mta|dsn-gateway)$/i.test(f.name))
+      ? first
       : [];
     setIf(report, 'reportingMta', typedValue(fieldValue(perMessage, 'reporting-mta'))?.text);
     setIf(report, 'receivedFromMta', typedValue(fieldValue(perMessage, 'received-from-mta'))?.text);
@@ -120,15 +132,19 @@ export function parseDsnMessage(msg: MailMessage): DsnReport | null {
   } else {
     // Fill a missing reply from the human-readable part (e.g. Status: 5.0.0 with no Diagnostic-Code).
     for (const r of recipients) {
-      if (r.reply) continue;
       const t =
         fromText.find((x) => x.address.toLowerCase() === r.address.toLowerCase()) ??
         (recipients.length === 1 && fromText.length === 1 ? fromText[0] : undefined);
+      if (r.reply) {
+        if (t?.diagnostic && t.diagnostic !== r.diagnostic) r.explanation = t.diagnostic;
+        continue;
+      }
       if (t?.reply) {
         r.reply = t.reply;
         r.diagnostic ??= t.diagnostic;
         evidence.push(`reply for ${r.address} taken from the text`);
       } else if (t?.diagnostic && !r.diagnostic) r.diagnostic = t.diagnostic;
+      else if (t?.diagnostic && t.diagnostic !== r.diagnostic) r.explanation = t.diagnostic;
     }
   }
   report.recipients = recipients;
@@ -182,6 +198,9 @@ function recipientFromGroup(g: HeaderField[], delayedNotice: boolean): DsnRecipi
     if (reply) r.reply = reply;
   }
   if (r.reply?.enhanced === undefined && r.reply && status) r.reply.enhanced = status;
+  // A generic Status (5.0.0) beside a specific code in the diagnostic (5.1.1): report the latter.
+  const specific = mostSpecificStatus(status, r.reply?.enhanced, findEnhancedCode(r.diagnostic ?? ''));
+  if (specific && specific[0] === (status ?? specific)[0]) r.status = specific;
   return r;
 }
 
@@ -205,7 +224,8 @@ function replyFromDiagnostic(text: string): SmtpResponse | undefined {
     .replace(/^['"#]+/, '')
     .replace(/\s*\(in reply to [^)]*\)\s*/gi, ' ')
     .trim();
-  const reply = parseSmtpResponse(splitInlineContinuations(trimmed));
+  // `host mx.example.org[192.0.2.1] said: 550 5.1.1 …` (Postfix's X-Postfix type): the reply inside.
+  const reply = parseSmtpResponse(splitInlineContinuations(trimmed)) ?? bestReply(trimmed)?.response;
   if (!reply) return undefined;
   if (!reply.enhanced) {
     const enhanced = findEnhancedCode(reply.text);

@@ -23,7 +23,16 @@ export {
   type RuleTier,
 } from './bounce-rules.js';
 export type { BounceVendor } from './bounce-vendor.js';
-export { type Classification, type ClassifyInput, classify, classifyLine, findEnhancedCode, replyFromLine } from './classifier.js';
+export {
+  type Classification,
+  type ClassifyInput,
+  classify,
+  classifyLine,
+  findEnhancedCode,
+  mostSpecificStatus,
+  replyFromLine,
+  smtpCommand,
+} from './classifier.js';
 export {
   type ClassifiedRecipient,
   classifyRecipients,

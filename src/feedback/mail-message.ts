@@ -33,41 +33,68 @@ export interface MailMessage {
   parts: MailPart[];
 }
 
-/** Parses an RFC 5322 message. Never throws on malformed MIME (mailparser is lenient). */
-export async function readMessage(raw: Buffer | string): Promise<MailMessage> {
+/**
+ * Parses an RFC 5322 message. Never throws on malformed MIME (mailparser is lenient). Line endings
+ * are normalised first (see `normaliseLineEndings`), so everything downstream sees one form.
+ */
+export async function readMessage(input: Buffer | string): Promise<MailMessage> {
+  const raw = normaliseLineEndings(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
   const parsed: ParsedMail = await simpleParser(raw, { keepDeliveryStatus: true, skipImageLinks: true });
-  const headers = parseFields(parsed.headerLines.map((h) => h.line).join('\r\n'));
-  const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | string | undefined;
-  const contentType = (typeof ct === 'string' ? ct : (ct?.value ?? 'text/plain')).toLowerCase();
+  // mailparser's view of a damaged message can lack fields its types promise (a part without a
+  // content type, a header repeated as a list): every value is checked before it is used.
+  const headers = parseFields((parsed.headerLines ?? []).map((h) => str(h?.line)).join('\n'));
+  const ct = parsed.headers?.get('content-type') as { value?: unknown; params?: Record<string, unknown> } | string | undefined;
+  const contentType = (typeof ct === 'string' ? ct : str(ct?.value) || 'text/plain').toLowerCase();
   const contentTypeParams: Record<string, string> = {};
-  if (ct && typeof ct !== 'string') for (const [k, v] of Object.entries(ct.params ?? {})) contentTypeParams[k.toLowerCase()] = String(v);
+  if (ct && typeof ct === 'object' && ct.params && typeof ct.params === 'object')
+    for (const [k, v] of Object.entries(ct.params)) contentTypeParams[k.toLowerCase()] = String(v);
   const refs = parsed.references;
   const msg: MailMessage = {
     headers,
     contentType,
     contentTypeParams,
-    subject: parsed.subject ?? '',
+    subject: str(parsed.subject),
     from: addresses(parsed.from),
     to: addresses(parsed.to),
-    references: Array.isArray(refs) ? refs : refs ? [refs] : [],
-    text: parsed.text ?? '',
-    parts: parsed.attachments.map((a) => ({
-      contentType: (a.contentType ?? 'application/octet-stream').toLowerCase(),
-      ...(a.filename ? { filename: a.filename } : {}),
-      content: a.content,
+    references: (Array.isArray(refs) ? refs : refs ? [refs] : []).filter((r): r is string => typeof r === 'string'),
+    // A base64 or quoted-printable body decodes to whatever line endings its writer used.
+    text: str(parsed.text).replace(/\r\n?/g, '\n'),
+    parts: (parsed.attachments ?? []).map((a) => ({
+      contentType: (str(a?.contentType) || 'application/octet-stream').toLowerCase(),
+      ...(typeof a?.filename === 'string' && a.filename ? { filename: a.filename } : {}),
+      content: Buffer.isBuffer(a?.content) ? a.content : Buffer.alloc(0),
     })),
   };
   // mailparser renders an *inline* message/rfc822 part into the text with only a few of its
   // headers (ARF reporters often send it inline), losing Message-ID and our X- headers. Recover
   // such parts from the raw structure.
   if (!msg.parts.some((p) => EMBEDDED.test(p.contentType))) {
-    const source = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
-    msg.parts.push(...embeddedMessages(source.toString('latin1'), 0));
+    msg.parts.push(...embeddedMessages(raw.toString('latin1'), 0));
   }
-  if (parsed.messageId) msg.messageId = parsed.messageId;
-  if (parsed.inReplyTo) msg.inReplyTo = parsed.inReplyTo;
-  if (parsed.date) msg.date = parsed.date.toISOString();
+  if (typeof parsed.messageId === 'string' && parsed.messageId) msg.messageId = parsed.messageId;
+  if (typeof parsed.inReplyTo === 'string' && parsed.inReplyTo) msg.inReplyTo = parsed.inReplyTo;
+  if (parsed.date instanceof Date && !Number.isNaN(parsed.date.getTime())) msg.date = parsed.date.toISOString();
   return msg;
+}
+
+/**
+ * CRLF (RFC 5322 §2.1), LF (Unix mbox, maildir) and bare CR (old Mac exports) all become LF, so a
+ * message reads the same whatever wrote it to disk. Bare CR would otherwise make the whole message
+ * one header line. Done once, here, on the bytes: CR and LF are single bytes in every charset a
+ * message may declare (binary-encoded parts with meaningful CR bytes are not used by bounces).
+ */
+export function normaliseLineEndings(bytes: Buffer): Buffer {
+  if (!bytes.includes(0x0d)) return bytes;
+  const out = Buffer.alloc(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x0d) {
+      out[n++] = 0x0a;
+      if (bytes[i + 1] === 0x0a) i++;
+    } else out[n++] = b;
+  }
+  return out.subarray(0, n);
 }
 
 const EMBEDDED = /^(message\/(rfc822|global)|text\/rfc822-headers|message\/(rfc822|global)-headers)$/;
@@ -102,13 +129,17 @@ function embeddedMessages(raw: string, depth: number): MailPart[] {
   return [{ contentType: type, content }];
 }
 
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
 function addresses(v: AddressObject | AddressObject[] | undefined): string[] {
   const list = Array.isArray(v) ? v : v ? [v] : [];
   const out: string[] = [];
   for (const obj of list) {
-    for (const a of obj.value) {
-      if (a.address) out.push(a.address);
-      for (const g of a.group ?? []) if (g.address) out.push(g.address);
+    for (const a of Array.isArray(obj?.value) ? obj.value : []) {
+      if (typeof a?.address === 'string' && a.address) out.push(a.address);
+      for (const g of Array.isArray(a?.group) ? a.group : []) if (typeof g?.address === 'string' && g.address) out.push(g.address);
     }
   }
   return out;
@@ -116,7 +147,7 @@ function addresses(v: AddressObject | AddressObject[] | undefined): string[] {
 
 /** Text of a part, decoded as UTF-8 with a Latin-1 fallback for the byte soup some MTAs send. */
 export function partText(part: MailPart): string {
-  return decodeText(part.content);
+  return decodeText(part.content).replace(/\r\n?/g, '\n');
 }
 
 export function decodeText(bytes: Buffer): string {

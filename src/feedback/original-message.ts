@@ -10,7 +10,7 @@ import { type MailMessage, partText } from './mail-message.js';
 
 export interface OriginalMessage {
   /** Where the headers were found; `none` when the report returned nothing usable. */
-  source: 'message/rfc822' | 'text/rfc822-headers' | 'inline-text' | 'in-reply-to' | 'none';
+  source: 'message/rfc822' | 'text/rfc822-headers' | 'inline-text' | 'in-reply-to' | 'notification' | 'none';
   messageId?: string;
   from?: string;
   to: string[];
@@ -41,15 +41,15 @@ export function findOriginalMessage(msg: MailMessage): OriginalMessage {
     if (!ORIGINAL_TYPES.test(part.contentType)) continue;
     const headers = parseHeaderSection(partText(part));
     if (headers.length > 0) {
-      return describe(part.contentType.includes('headers') ? 'text/rfc822-headers' : 'message/rfc822', headers);
+      return describeOriginal(part.contentType.includes('headers') ? 'text/rfc822-headers' : 'message/rfc822', headers);
     }
   }
   const inline = returnedHeadersInText(msg.text);
-  if (inline.length > 0) return describe('inline-text', inline);
+  if (inline.length > 0) return describeOriginal('inline-text', inline);
   // Some MTAs (Exchange, Gmail) thread the bounce to the original with In-Reply-To/References.
   const replyTo = msg.inReplyTo ?? msg.references[0];
-  if (replyTo) return { ...describe('in-reply-to', []), messageId: messageIdOf(replyTo)! };
-  return describe('none', []);
+  if (replyTo) return { ...describeOriginal('in-reply-to', []), messageId: messageIdOf(replyTo)! };
+  return describeOriginal('none', []);
 }
 
 /** Header fields of a returned message pasted into the text, or [] (see RETURNED_MARKERS). */
@@ -86,7 +86,8 @@ export function returnedMessageOffset(text: string): number {
   return text.length;
 }
 
-function describe(source: OriginalMessage['source'], headers: HeaderField[]): OriginalMessage {
+/** The identifiers of an original message from its header fields, however they were found. */
+export function describeOriginal(source: OriginalMessage['source'], headers: HeaderField[]): OriginalMessage {
   const out: OriginalMessage = { source, to: [], postwardenHeaders: {}, headers };
   const messageId = messageIdOf(fieldValue(headers, 'message-id'));
   if (messageId) out.messageId = messageId;

@@ -11,9 +11,11 @@ import {
   defaultRulesetPath,
   loadDefaultRuleset,
   loadRuleset,
+  mostSpecificStatus,
   type Ruleset,
   RulesetError,
   replyFromLine,
+  smtpCommand,
 } from '../../src/feedback/index.js';
 
 const ruleset = loadDefaultRuleset();
@@ -28,24 +30,42 @@ const table = readFileSync(fixture('reply-lines.tsv'), 'utf8')
     return { category: category!, hard: hard === 'true', provider: provider === '-' ? undefined : provider!, line: line! };
   });
 
-/** The obvious implementation, without the literal prefilter: first rule in file order that matches. */
+/**
+ * The obvious implementation, without the literal prefilter: rules in file order; `expired` and
+ * fallback phrases are set aside until a specific rule (or only a class rule) is reached.
+ */
 function naiveClassify(rs: Ruleset, input: ClassifyInput): string | null {
-  const text = input.text.replace(/\s+/g, ' ').trim();
+  let text = input.text.replace(/\s+/g, ' ').trim();
+  let gaveUp: string | undefined;
+  let plain: string | undefined;
   for (const r of rs.rules) {
     if (r.provider && (!input.provider || !r.provider.includes(input.provider))) continue;
     if (r.action && (!input.action || !r.action.includes(input.action))) continue;
+    if (r.command && (!input.command || !r.command.includes(smtpCommand(input.command)))) continue;
     if (r.matchCode && !r.matchCode(input.code, input.enhanced)) continue;
     if (r.matchEnhanced && !r.matchEnhanced(input.enhanced)) continue;
     if (r.regexes && !r.regexes.some((re) => re.test(text))) continue;
-    return r.id;
+    if (r.category === 'expired') {
+      gaveUp ??= r.id;
+      for (const re of r.regexes ?? []) text = text.replace(new RegExp(re.source, 'gi'), ' ').replace(/\s+/g, ' ').trim();
+      continue;
+    }
+    if (r.fallback) {
+      plain ??= r.id;
+      continue;
+    }
+    return r.generic ? (plain ?? gaveUp ?? r.id) : r.id;
   }
-  return null;
+  return plain ?? gaveUp ?? null;
 }
+
+const pick = (c: { category: string; hard: boolean }) => [c.category, c.hard];
 
 function exampleContext(rule: BounceRule) {
   return {
     ...(rule.example?.provider ? { provider: rule.example.provider } : {}),
     ...(rule.example?.action ? { action: rule.example.action } : {}),
+    ...(rule.example?.command ? { command: rule.example.command } : {}),
   };
 }
 
@@ -225,10 +245,78 @@ describe('classify', () => {
     });
   });
 
-  test('a DSN that failed with a 4.x.x status is expired; the same reply without the DSN context is transient', () => {
-    const line = '451 4.4.1 connect to mx.example.net[192.0.2.44]:25: Connection timed out';
-    assert.equal(classifyLine(ruleset, line, { action: 'failed' }).category, 'expired');
-    assert.equal(classifyLine(ruleset, line).category, 'transient');
+  test('a DSN that gave up with a 4.x.x status and no known cause is expired', () => {
+    assert.equal(classifyLine(ruleset, '451 4.4.1 Delivery deferred', { action: 'failed' }).category, 'expired');
+    assert.equal(classifyLine(ruleset, '451 4.4.1 Delivery deferred').category, 'transient');
+    assert.equal(classifyLine(ruleset, 'retry timeout exceeded').category, 'expired');
+    assert.equal(
+      classifyLine(ruleset, '550 4.4.7 Message could not be delivered within 5 days; retry timeout exceeded').category,
+      'expired',
+    );
+  });
+
+  test('the last attempt of a gave-up DSN decides over expired', () => {
+    const failed = { action: 'failed' } as const;
+    const cases: [string, string, boolean][] = [
+      ['451 4.4.1 connect to mx.example.net[192.0.2.44]:25: Connection timed out', 'transient', false],
+      ['Host or domain name not found. Name service error for name=example.invalid type=MX: Host not found', 'bad_domain', true],
+      ['retry timeout exceeded; last error: Host or domain name not found', 'bad_domain', true],
+      ['550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using zen.spamhaus.org', 'reputation_block', false],
+      ['550 5.7.1 blocked', 'policy_block', false],
+      ['452 4.2.2 Mailbox full', 'mailbox_full', false],
+      ['Message expired after 5 days; last error: 552 5.2.2 mailbox over quota', 'mailbox_full', false],
+    ];
+    for (const [line, category, hard] of cases) {
+      const c = classifyLine(ruleset, line, failed);
+      assert.equal(c.category, category, `${line}: rule ${c.ruleId}`);
+      assert.equal(c.hard, hard, line);
+    }
+  });
+
+  test('a specific enhanced code outranks a plain phrase; the phrase outranks a bare reply class', () => {
+    assert.equal(classifyLine(ruleset, '550 5.1.1 rejected').category, 'bad_mailbox');
+    assert.equal(classifyLine(ruleset, '550 rejected').category, 'policy_block');
+    assert.equal(classifyLine(ruleset, '550 5.0.0 Access denied').category, 'policy_block');
+    assert.equal(classifyLine(ruleset, '554 blocked').category, 'reputation_block');
+    assert.equal(classifyLine(ruleset, '550 Requested action not taken').category, 'unknown');
+  });
+
+  test('further context decides when the reply itself knows only its class', () => {
+    const input = { code: 550, enhanced: '5.0.0', text: 'Requested action not taken' };
+    assert.equal(classify(ruleset, input).category, 'unknown');
+    assert.equal(classify(ruleset, { ...input, context: ['Sorry, no such user here.'] }).category, 'bad_mailbox');
+    // Context never overrules a specific reply.
+    assert.equal(
+      classify(ruleset, { code: 552, enhanced: '5.2.2', text: 'Mailbox full', context: ['no such user'] }).category,
+      'mailbox_full',
+    );
+  });
+
+  test('a disabled or suspended mailbox is soft; a mailbox that is gone or moved is hard', () => {
+    for (const line of [
+      '550 5.2.1 The email account that you tried to reach is disabled. - gsmtp',
+      '550 5.2.1 Mailbox disabled, not accepting messages',
+      '550 Account suspended',
+      '550 5.0.0 user account is inactive',
+    ])
+      assert.deepEqual([classifyLine(ruleset, line).category, classifyLine(ruleset, line).hard], ['bad_mailbox', false], line);
+    for (const line of ['550 5.1.6 Recipient mailbox has moved, no forwarding address', '550 Account closed', '550 5.1.1 no such user'])
+      assert.deepEqual([classifyLine(ruleset, line).category, classifyLine(ruleset, line).hard], ['bad_mailbox', true], line);
+    assert.equal(classifyLine(ruleset, "550 5.7.1 Message rejected by the recipient's mail filter").hard, false);
+  });
+
+  test('a recipient refused only after DATA is content-filtered and soft, not an unknown mailbox', () => {
+    const line = '550 5.1.1 <someone@example.org>: Recipient address rejected: User unknown';
+    assert.deepEqual(pick(classifyLine(ruleset, line, { command: 'end of DATA' })), ['content_block', false]);
+    assert.deepEqual(pick(classifyLine(ruleset, line, { command: 'RCPT TO' })), ['bad_mailbox', true]);
+    assert.deepEqual(pick(classifyLine(ruleset, line)), ['bad_mailbox', true]);
+  });
+
+  test('the most specific of several enhanced codes is chosen', () => {
+    assert.equal(mostSpecificStatus('5.0.0', '5.1.1'), '5.1.1');
+    assert.equal(mostSpecificStatus('5.1.0', '5.0.0'), '5.1.0');
+    assert.equal(mostSpecificStatus('5.1.1', '5.2.2'), '5.1.1');
+    assert.equal(mostSpecificStatus(undefined, '4.4.7'), '4.4.7');
   });
 
   test('a provider rule applies only to that provider', () => {

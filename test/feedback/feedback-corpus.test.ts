@@ -64,9 +64,10 @@ const bounces: Record<string, DsnExpectation> = {
         address: 'carol@example.net',
         action: 'failed',
         status: '4.4.1',
-        category: 'expired',
+        // The last attempt's cause (connection timed out) decides, not the fact that it gave up.
+        category: 'transient',
         hard: false,
-        rule: 'dsn-failed-after-retries',
+        rule: 'transient-network',
       },
     ],
   },
@@ -206,6 +207,110 @@ const bounces: Record<string, DsnExpectation> = {
     format: 'rfc3464',
     recipients: [{ address: 'rita@example.co.uk', action: 'failed', status: '5.0.0', code: 550, category: 'bad_mailbox', hard: true }],
   },
+  'amazon-ses-notification.eml': {
+    vendor: 'amazon-ses',
+    format: 'heuristic',
+    recipients: [{ address: 'nora@example.net', action: 'failed', status: '5.1.1', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCSES1@example.com>',
+    postwardenId: 'msg_01JCSES1',
+  },
+  'apache-james.eml': {
+    vendor: 'apache-james',
+    format: 'heuristic',
+    recipients: [{ address: 'oscar@james.example.org', action: 'failed', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCJAM1@example.com>',
+    postwardenId: 'msg_01JCJAM1',
+  },
+  'kddi-au.eml': {
+    vendor: 'kddi',
+    format: 'heuristic',
+    recipients: [{ address: 'pia@ezweb.ne.jp', action: 'failed', category: 'mailbox_full', hard: false }],
+    originalMessageId: '<msg_01JCAU01@example.com>',
+  },
+  'fml.eml': {
+    vendor: 'fml',
+    format: 'heuristic',
+    recipients: [{ address: 'ml@lists.example.jp', action: 'failed', category: 'policy_block', hard: false }],
+    originalMessageId: '<msg_01JCFML1@example.com>',
+  },
+  'mfilter.eml': {
+    vendor: 'mfilter',
+    format: 'heuristic',
+    recipients: [{ address: 'ren@example.jp', action: 'failed', status: '5.1.1', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCMF01@example.com>',
+  },
+  'exchange-2003.eml': {
+    vendor: 'exchange',
+    format: 'heuristic',
+    recipients: [{ address: 'sam@corp2003.example.org', action: 'failed', status: '5.1.1', category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCEX03@example.com>',
+    postwardenId: 'msg_01JCEX03',
+  },
+  'postfix-generic-status.eml': {
+    vendor: 'postfix',
+    format: 'rfc3464',
+    // Status: 5.0.0 in the report, 5.1.1 in the remote's reply: the specific one is reported.
+    recipients: [{ address: 'tina@example.org', action: 'failed', status: '5.1.1', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCPG01@example.com>',
+  },
+  'postfix-gave-up-host-not-found.eml': {
+    vendor: 'postfix',
+    format: 'rfc3464',
+    recipients: [
+      { address: 'uma@gone.example', action: 'failed', status: '4.4.7', category: 'bad_domain', hard: true, rule: 'domain-not-found' },
+    ],
+    originalMessageId: '<msg_01JCPN01@example.com>',
+  },
+  'sendmail-host-unknown.eml': {
+    vendor: 'sendmail',
+    format: 'heuristic',
+    recipients: [{ address: 'vic@nohost.example', action: 'failed', status: '5.1.2', code: 550, category: 'bad_domain', hard: true }],
+    originalMessageId: '<msg_01JCSH01@example.com>',
+  },
+  'google-workspace-empty-status.eml': {
+    vendor: 'gmail',
+    format: 'heuristic',
+    recipients: [{ address: 'wes@example.org', action: 'failed', status: '5.1.1', code: 550, category: 'bad_mailbox', hard: true }],
+    originalMessageId: '<msg_01JCGW01@example.com>',
+  },
+  'exim-delay-warning.eml': {
+    vendor: 'exim',
+    format: 'heuristic',
+    recipients: [{ address: 'xena@example.org', action: 'delayed', category: 'transient', hard: false }],
+  },
+  'google-french.eml': {
+    vendor: 'gmail',
+    format: 'heuristic',
+    recipients: [{ address: 'yann@exemple.fr', action: 'failed', status: '5.1.1', code: 550, category: 'bad_mailbox', hard: true }],
+  },
+  'opensmtpd.eml': {
+    vendor: 'opensmtpd',
+    format: 'heuristic',
+    recipients: [{ address: 'zoe@example.org', action: 'failed', category: 'policy_block', hard: false, rule: 'plain-access-denied' }],
+    originalMessageId: '<msg_01JCOS01@example.com>',
+  },
+  'exim-after-data.eml': {
+    vendor: 'exim',
+    format: 'heuristic',
+    // Accepted at RCPT TO, refused after the content: a filter, not a missing mailbox.
+    recipients: [
+      {
+        address: 'yuri@example.org',
+        action: 'failed',
+        status: '5.1.1',
+        code: 550,
+        category: 'content_block',
+        hard: false,
+        rule: 'recipient-refused-after-data',
+      },
+    ],
+    originalMessageId: '<msg_01JCEA01@example.com>',
+  },
+  'google-groups.eml': {
+    vendor: 'gmail',
+    format: 'heuristic',
+    recipients: [{ address: 'team@example.org', action: 'failed', category: 'policy_block', hard: false }],
+  },
 };
 
 function expectKind<K extends Feedback['kind']>(f: Feedback, kind: K): Extract<Feedback, { kind: K }> {
@@ -268,6 +373,36 @@ describe('bounces', () => {
     assert.deepEqual(f.message.to, ['b+x8@bounce.example.com']);
   });
 
+  test('bounces from a mail system that say Auto-Submitted: auto-replied are never auto-replies', async () => {
+    for (const file of ['google-french.eml', 'exim-delay-warning.eml', 'google-groups.eml', 'postfix-generic-status.eml'])
+      expectKind(await parse(`bounces/${file}`), 'dsn');
+  });
+
+  test('a damaged Amazon SES notification yields what it has and never throws', async () => {
+    const head = 'From: AWS Notifications <no-reply@sns.amazonaws.com>\nTo: b+x@bounce.example.com\nSubject: AWS Notification Message\n\n';
+    const bodies = [
+      '{"notificationType":"Bounce","bounce":{"bouncedRecipients":"nobody"},"mail":{"headers":7}}',
+      '{"notificationType":"Bounce","bounce":{"bouncedRecipients":[null,{"emailAddress":5},{"emailAddress":"a@example.org","status":null,"diagnosticCode":["x"]}]}}',
+      '{"notificationType":"Bounce","bounce":null,"mail":{"commonHeaders":{"messageId":12}}}',
+      '{"Type":"Notification","Message":"{not json"}',
+      '{"notificationType":"Bounce"',
+    ];
+    for (const body of bodies) {
+      const f = await parseFeedback(head + body, { ruleset });
+      assert.ok(['dsn', 'unknown'].includes(f.kind), body);
+    }
+    const ok = expectKind(await parseFeedback(head + bodies[1], { ruleset }), 'dsn');
+    assert.deepEqual(
+      ok.dsn.recipients.map((r) => r.address),
+      ['a@example.org'],
+    );
+  });
+
+  test('an empty delivery-status part does not crash; the recipient is read from the text', async () => {
+    const f = expectKind(await parse('bounces/google-workspace-empty-status.eml'), 'dsn');
+    assert.equal(f.dsn.recipients[0]!.reply?.code, 550);
+  });
+
   test('a DSN without a Diagnostic-Code takes the reply from its human-readable part', async () => {
     const f = expectKind(await parse('bounces/sendmail.eml'), 'dsn');
     assert.equal(f.dsn.recipients[0]!.reply?.text, '<frank@example.net>... User unknown');
@@ -298,6 +433,29 @@ describe('complaints and DMARC failure reports', () => {
     assert.equal(f.arf.sourceIp, '198.51.100.8');
     assert.equal(f.arf.original.source, 'text/rfc822-headers');
     assert.equal(f.arf.original.postwardenHeaders['x-postwarden-message-id'], 'msg_01JCEBBB');
+  });
+
+  test('reads an opt-out report written into the text as ARF, not as an auto-reply', async () => {
+    const f = expectKind(await parse('arf/arf-opt-out-inline.eml'), 'arf');
+    assert.equal(f.arf.feedbackType, 'opt-out');
+    assert.deepEqual(f.arf.originalRcptTo, ['ada@isp.example.net']);
+    assert.equal(f.arf.original.postwardenHeaders['x-postwarden-message-id'], 'msg_01JCOPT2');
+  });
+
+  test('report fields in the text make it ARF even when a postmaster address sends it', async () => {
+    const raw = read('arf/arf-opt-out-inline.eml').toString('latin1').replace('fbl@isp.example.net', 'postmaster@isp.example.net');
+    const f = expectKind(await parseFeedback(Buffer.from(raw, 'latin1'), { ruleset }), 'arf');
+    assert.equal(f.arf.feedbackType, 'opt-out');
+  });
+
+  test('reads a plain-text DMARC failure report without an ARF part as a DMARC failure report', async () => {
+    const f = expectKind(await parse('arf/dmarc-failure-plain.eml'), 'dmarc-failure');
+    assert.equal(f.arf.feedbackType, 'auth-failure');
+    assert.deepEqual(f.arf.authFailure?.authFailure, ['dmarc']);
+    assert.equal(f.arf.authFailure?.deliveryResult, 'reject');
+    assert.equal(f.arf.sourceIp, '203.0.113.66');
+    assert.deepEqual(f.arf.reportedDomains, ['example.com']);
+    assert.equal(f.arf.original.messageId, '<forged-456@phish.example>');
   });
 
   test('reads an auth-failure report as a DMARC failure report with RFC 6591 fields', async () => {
