@@ -265,13 +265,17 @@ export function createDeliverer(deps: DelivererDeps) {
       loop = (async () => {
         while (running) {
           let n = 0;
+          let failed = false;
           try {
             n = await tick();
           } catch (e) {
+            failed = true;
             deps.log?.error({ err: e }, 'claiming due work failed');
           }
           if (!running) break;
-          if (n === 0 || inFlight >= deps.concurrency) await sleep(deps.pollMs);
+          // A failed claim (the database away) is retried after a second, not at every poll.
+          if (failed) await sleep(Math.max(deps.pollMs, 1000));
+          else if (n === 0 || inFlight >= deps.concurrency) await sleep(deps.pollMs);
         }
       })();
     },
