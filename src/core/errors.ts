@@ -84,6 +84,12 @@ export const errorCatalogue = {
     meaning: 'Storage is full or unavailable; the message was not accepted.',
     smtp: { code: 452, enhanced: '4.3.1' },
   },
+  CONTENT_LIMIT_EXCEEDED: {
+    status: 422,
+    meaning:
+      'The content exceeds a processing limit (MIME parts or depth, unpacked size, report records, parse time or memory); it would fail again on retry.',
+    smtp: { code: 554, enhanced: '5.6.0' },
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,
