@@ -112,10 +112,19 @@ export function wrappedLyingZip(inflatesTo: number): Uint8Array {
   return zipDeclaring([{ name: 'report.zip', deflated: deflateSync(inner, { level: 9 }), declaredSize: inner.length }]);
 }
 
-/** `depth` zips, each the single entry of the next, each entry declaring 100 bytes; the innermost lies as `lyingZip`. */
+/**
+ * Zips nested `depth` deep, every level honest about its own sizes but holding, next to the level
+ * below, a `wrappedLyingZip`: whichever way a reader walks the tree, it meets a lie on every level.
+ */
 export function nestedLyingZip(depth: number, inflatesTo: number): Uint8Array {
-  let z = lyingZip(inflatesTo);
-  for (let i = 1; i < depth; i++) z = zipDeclaring([{ name: `layer${i}.zip`, deflated: deflateSync(z, { level: 9 }), declaredSize: 100 }]);
+  const sibling = wrappedLyingZip(inflatesTo);
+  let z = sibling;
+  for (let i = 1; i < depth; i++) {
+    z = zipDeclaring([
+      { name: `report${i}.zip`, deflated: deflateSync(sibling, { level: 9 }), declaredSize: sibling.length },
+      { name: `layer${i}.zip`, deflated: deflateSync(z, { level: 9 }), declaredSize: z.length },
+    ]);
+  }
   return z;
 }
 

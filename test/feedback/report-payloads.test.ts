@@ -130,9 +130,9 @@ test('a zip entry that inflates past its declared size is stopped at once, not i
 });
 
 test('zips nested ten deep whose entries lie about their size cost next to nothing', () => {
-  const bomb = nestedLyingZip(10, 768 * 1024 * 1024);
+  const bomb = nestedLyingZip(10, 512 * 1024 * 1024);
   const started = performance.now();
-  assert.throws(() => unpackPayload(bomb, 'r.zip'), /longer than its declared 100 bytes/);
+  assert.throws(() => unpackPayload(bomb, 'r.zip'), /longer than its declared 1000 bytes/);
   assert.ok(performance.now() - started < 500);
 });
 
