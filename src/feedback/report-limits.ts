@@ -51,10 +51,13 @@ export function reportLimits(): Readonly<ReportLimits> {
 
 /** A document past a limit: permanent, and it says which limit and which setting. */
 export function limitExceeded(limit: keyof typeof limitSettings, what: string, value: number): PostwardenError {
-  return new PostwardenError('CONTENT_LIMIT_EXCEEDED', `${what}; the limit is ${value} (${limitSettings[limit]})`, {
+  // `reason` is what the sender is told (SMTP wire text too): only what it sent, the limit and the setting.
+  const reason = `${what}; the limit is ${value} (${limitSettings[limit]})`;
+  return new PostwardenError('CONTENT_LIMIT_EXCEEDED', reason, {
     limit: value,
     setting: limitSettings[limit],
-    errors: [{ path: '/', message: `${what}; the limit is ${value} (${limitSettings[limit]})` }],
+    reason,
+    errors: [{ path: '/', message: reason }],
   });
 }
 

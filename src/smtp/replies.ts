@@ -46,7 +46,8 @@ const wireText: Record<ErrorCode, WireText> = {
       : 'Rate limit exceeded, try again later',
   OVERLOADED: 'Service busy, try again later',
   SPOOL_FULL: 'Insufficient system storage',
-  CONTENT_LIMIT_EXCEEDED: (e) => `Content refused: ${e.message}`,
+  CONTENT_LIMIT_EXCEEDED: (e) =>
+    `Content refused: ${typeof e.details.reason === 'string' ? e.details.reason : 'it exceeds a processing limit'}`,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
 };
