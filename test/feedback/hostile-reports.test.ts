@@ -55,9 +55,10 @@ async function deliver(p: TestPlatform, to: string, raw: Buffer): Promise<{ ok: 
 async function whileWatchingHealth<T>(
   p: TestPlatform,
   work: () => Promise<T>,
-): Promise<{ result: T; ms: number; worstHealthMs: number; checks: number; maxLoopDelayMs: number }> {
+): Promise<{ result: T; ms: number; worstHealthMs: number; checks: number; maxLoopDelayMs: number; busy: number }> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const elu = performance.eventLoopUtilization();
   let done = false;
   let worst = 0;
   let checks = 0;
@@ -78,12 +79,18 @@ async function whileWatchingHealth<T>(
   done = true;
   await watcher;
   loop.disable();
-  return { result, ms, worstHealthMs: worst, checks, maxLoopDelayMs: loop.max / 1e6 };
+  const busy = performance.eventLoopUtilization(elu).utilization;
+  return { result, ms, worstHealthMs: worst, checks, maxLoopDelayMs: loop.max / 1e6, busy };
 }
 
-function assertPrompt(r: { ms: number; worstHealthMs: number; checks: number; maxLoopDelayMs: number }, what: string): void {
-  const loop = `longest event loop stall ${Math.round(r.maxLoopDelayMs)} ms`;
-  assert.ok(r.ms < ANSWER_MS, `${what}: answered after ${Math.round(r.ms)} ms (${loop})`);
+function assertPrompt(
+  r: { ms: number; worstHealthMs: number; checks: number; maxLoopDelayMs: number; busy: number },
+  what: string,
+  answerMs = ANSWER_MS,
+): void {
+  // When these fail, the stall and the loop's busy share tell a blocked loop from a starved machine.
+  const loop = `longest event loop stall ${Math.round(r.maxLoopDelayMs)} ms, loop busy ${Math.round(r.busy * 100)} %`;
+  assert.ok(r.ms < answerMs, `${what}: answered after ${Math.round(r.ms)} ms (${loop})`);
   assert.ok(r.checks > 0, `${what}: /healthz was asked`);
   assert.ok(r.worstHealthMs < HEALTH_MS, `${what}: /healthz took ${Math.round(r.worstHealthMs)} ms (${loop})`);
 }
@@ -149,7 +156,8 @@ test('a document that parses longer than feedback.parseTimeoutMs is stopped and 
   const p = await platform(t, { parseTimeoutMs: 1000, parseThreads: 1, maxUnpackedBytes: 128 * 1024 * 1024, maxReportRecords: 1_000_000 });
   const slow = reportMail(bigDmarcReportGz(100_000), 'r.xml.gz', 'application/gzip');
   const r = await whileWatchingHealth(p, () => deliver(p, 'dmarc@pw.test', slow));
-  assertPrompt(r, 'slow report');
+  // The answer comes at the deadline, so it gets the deadline on top of the usual 2 s.
+  assertPrompt(r, 'slow report', 1000 + ANSWER_MS);
   assert.equal(r.result.code, 554, r.result.response);
   assert.match(
     r.result.response ?? '',
