@@ -276,6 +276,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       (await checkHost({ ip, domain, sender: `postmaster@${domain}` }, { resolver, clock })).result === 'pass',
     keepRaw: config.feedback.keepRaw,
     log: log.child({ concern: 'feedback' }),
+    parsing: {
+      threads: config.feedback.parseThreads,
+      timeoutMs: config.feedback.parseTimeoutMs,
+      memoryMb: config.feedback.parseMemoryMb,
+      limits: {
+        maxUnpackedBytes: config.feedback.maxUnpackedBytes,
+        maxRecords: config.feedback.maxReportRecords,
+        maxMimeParts: config.feedback.maxMimeParts,
+        maxMimeDepth: config.feedback.maxMimeDepth,
+      },
+    },
   });
   acceptRef = accept;
   // One budget for the bytes of every message being read on this node, whichever door it came in by.
@@ -403,7 +414,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
-      if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
+      if (mx) {
+        out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
+        feedback.warm();
+      }
       if (runsDelivery) deliverer.start();
       for (const job of jobs) job.start();
       return out;
@@ -416,6 +430,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         await signer.close();
         await accept.drain();
       }
+      await feedback.close();
       await sharedCounter?.close();
       await store.close();
     },

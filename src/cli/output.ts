@@ -30,6 +30,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   MESSAGE_TOO_LARGE: exitCodes.dataErr,
   TOO_MANY_RECIPIENTS: exitCodes.dataErr,
   IDEMPOTENCY_CONFLICT: exitCodes.dataErr,
+  CONTENT_LIMIT_EXCEEDED: exitCodes.dataErr,
   NOT_FOUND: exitCodes.noInput,
   CONFLICT: exitCodes.cantCreate,
   UNAUTHENTICATED: exitCodes.noPerm,

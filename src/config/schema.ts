@@ -328,6 +328,45 @@ export const ConfigSchema = Type.Object(
           default: false,
           description: 'Store the raw bytes of every feedback document (bounces carry recipient data; off keeps only the parsed summary).',
         }),
+        maxUnpackedBytes: Type.Integer({
+          minimum: 65536,
+          default: 33554432,
+          description:
+            'Bytes that unpacking one document (gzip/zip report layers, every attachment together) may produce; past it the document is refused (554 5.6.0 on the MX, 422 on upload).',
+        }),
+        maxReportRecords: Type.Integer({
+          minimum: 1,
+          default: 10000,
+          description:
+            'Records in one DMARC aggregate report (policies in one TLS-RPT report). A report past it is refused whole (554 5.6.0 / 422), never truncated.',
+        }),
+        maxMimeParts: Type.Integer({
+          minimum: 2,
+          default: 500,
+          description: 'MIME parts in one feedback message; more is refused with 554 5.6.0 (422 on upload).',
+        }),
+        maxMimeDepth: Type.Integer({
+          minimum: 1,
+          default: 20,
+          description: 'How deep multiparts and embedded messages may nest in one feedback message; deeper is refused with 554 5.6.0.',
+        }),
+        parseThreads: Type.Integer({
+          minimum: 1,
+          maximum: 64,
+          default: 2,
+          description:
+            'Worker threads that parse feedback (MIME, archives, report XML/JSON) off the event loop, one document each at a time.',
+        }),
+        parseTimeoutMs: Type.Integer({
+          minimum: 100,
+          default: 5000,
+          description: 'CPU budget of one document: a parse still running after this long is stopped and the document refused (554 5.6.0).',
+        }),
+        parseMemoryMb: Type.Integer({
+          minimum: 32,
+          default: 256,
+          description: 'Heap limit of each parsing thread; a document that needs more is refused (554 5.6.0) and the thread replaced.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -103,6 +103,12 @@ export const errorCatalogue = {
     status: 408,
     meaning: 'The request did not arrive completely in time; nothing was processed.',
   },
+  CONTENT_LIMIT_EXCEEDED: {
+    status: 422,
+    meaning:
+      'The content exceeds a processing limit (MIME parts or depth, unpacked size, report records, parse time or memory); it would fail again on retry.',
+    smtp: { code: 554, enhanced: '5.6.0' },
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

@@ -6,6 +6,7 @@
  * reports truncated mid-record (the complete records are kept and the damage is noted).
  */
 import { XMLParser } from 'fast-xml-parser';
+import { limitExceeded, reportLimits } from './report-limits.js';
 import { decodeReportText, type PayloadFile, reportFiles, type UnpackBudget } from './report-payload.js';
 
 export interface DmarcAggregateReport {
@@ -89,6 +90,7 @@ function parseDmarcXml(file: PayloadFile): DmarcAggregateReport | { error: strin
   const warnings: string[] = [];
   let xml = decodeReportText(file.bytes, warnings).trim();
   if (!/<feedback[\s>]|<(\w+:)?feedback[\s>]/i.test(xml)) return { error: 'not a DMARC aggregate report (no <feedback> element)' };
+  checkRecordCount(xml, file.name);
   // Unescaped "&" (org names like "AT&T") breaks strict parsers; escape any that start no entity.
   const fixed = xml.replace(/&(?!(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);)/g, '&amp;');
   if (fixed !== xml) warnings.push('unescaped ampersand');
@@ -174,6 +176,21 @@ function parseDmarcXml(file: PayloadFile): DmarcAggregateReport | { error: strin
     else warnings.push('record without source_ip skipped');
   }
   return report;
+}
+
+/**
+ * Records are counted before the XML is parsed: a tree of 100,000 records costs a gigabyte and tens
+ * of seconds, and the rows it would write are worth nothing to anyone. Past the limit the report is
+ * refused whole (CONTENT_LIMIT_EXCEEDED), never truncated: a summary built from part of a report
+ * would undercount without saying so.
+ */
+function checkRecordCount(xml: string, name: string): void {
+  const max = reportLimits().maxRecords;
+  const closing = /<\/(?:\w+:)?record\s*>/gi;
+  let n = 0;
+  while (closing.exec(xml)) {
+    if (++n > max) throw limitExceeded('maxRecords', `DMARC report ${name} has more than ${max} records`, max);
+  }
 }
 
 function record(r: Node): DmarcRecord | undefined {

@@ -24,10 +24,10 @@
  */
 import { type Clock, type NewEvent, newId, PostwardenError } from '../core/index.js';
 import type { VerpKey } from '../identity/index.js';
-import type { Store } from '../store/index.js';
+import type { DmarcRecordRow, ReportClaim, Store, TlsReportRow } from '../store/index.js';
 import { attribute } from './attribution.js';
 import type { Ruleset } from './bounce-rules.js';
-import { parseFeedback } from './detect.js';
+import { classifyRecipients, type Feedback, parseFeedback } from './detect.js';
 import {
   documentSummary,
   type IngestResult,
@@ -38,8 +38,12 @@ import {
   type SuppressRequest,
 } from './feedback-outcomes.js';
 import { decideMailbox, type MailboxDecision } from './mailboxes.js';
+import { checkMimeStructure } from './mime-structure.js';
+import { createParsePool, type ParsePoolOptions } from './parse-pool.js';
 import type { ProviderMap } from './providers.js';
-import { classifySources, dmarcRows, type SpfAuthorizes, tlsRows } from './report-records.js';
+import { defaultReportLimits } from './report-limits.js';
+import { checkDeclaredSize } from './report-payload.js';
+import { classifySources, dmarcRows, reportDigest, type SpfAuthorizes, tlsRows } from './report-records.js';
 import { type DmarcSummary, summariseDmarc, summariseTlsReports, type TlsPolicyStats } from './report-summary.js';
 
 export interface FeedbackIngestDeps {
@@ -55,6 +59,11 @@ export interface FeedbackIngestDeps {
   spfAuthorizes?: SpfAuthorizes;
   keepRaw?: boolean;
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * Parse in worker threads under a time and memory budget (parse-pool.ts). Without it documents are
+   * parsed inline with the default limits: for tests and tools, never for a listener.
+   */
+  parsing?: Omit<ParsePoolOptions, 'log'>;
 }
 
 export interface IngestInput {
@@ -71,6 +80,19 @@ export interface IngestInput {
 
 export function createFeedbackIngest(deps: FeedbackIngestDeps) {
   const { store, clock } = deps;
+  const pool = deps.parsing ? createParsePool({ ...deps.parsing, ...(deps.log ? { log: deps.log } : {}) }) : undefined;
+
+  /** Parsed off the event loop when a pool is configured; DSN recipients classified here with our ruleset. */
+  async function parse(raw: Buffer, filename: string | undefined): Promise<Feedback> {
+    const rules = { ruleset: deps.ruleset, ...(deps.providers ? { providers: deps.providers } : {}) };
+    if (!pool) {
+      checkMimeStructure(raw, defaultReportLimits);
+      checkDeclaredSize(raw);
+      return parseFeedback(raw, { ...rules, ...(filename ? { filename } : {}) });
+    }
+    const parsed = await pool.parse(raw, filename);
+    return parsed.kind === 'dsn' ? { ...parsed, dsn: classifyRecipients(parsed.dsn, rules) } : parsed;
+  }
 
   /** The registered domain among `names` (a domain then its parents), first match in that order. */
   async function registered(names: string[]) {
@@ -88,11 +110,7 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
 
   async function ingest(input: IngestInput): Promise<IngestResult> {
     const now = clock.now();
-    const parsed = await parseFeedback(input.raw, {
-      ruleset: deps.ruleset,
-      ...(deps.providers ? { providers: deps.providers } : {}),
-      ...(input.filename ? { filename: input.filename } : {}),
-    });
+    const parsed = await parse(input.raw, input.filename);
     if (input.rejectUnknown && parsed.kind === 'unknown') {
       throw new PostwardenError('VALIDATION_FAILED', `Not a bounce, complaint, DMARC or TLS-RPT report, or auto-reply: ${parsed.reason}.`, {
         errors: [{ path: '/', message: parsed.reason }],
@@ -128,6 +146,18 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
 
     let dmarc: Parameters<typeof store.feedback.insertDmarcRecords>[0] = [];
     let tls: Parameters<typeof store.feedback.insertTlsReports>[0] = [];
+    // One claim per report: a report already stored (same reporter and id, or the same content under
+    // another id) is noted and its rows are not written again. Uploads claim within their tenant.
+    const claims: { claim: ReportClaim; rows: (DmarcRecordRow | TlsReportRow)[] }[] = [];
+    const scope = input.tenantId ?? '';
+    const reportClaim = (kind: string, orgName: string, reportId: string, domain: string, content: unknown): ReportClaim => ({
+      kind,
+      scope,
+      orgName,
+      reportId,
+      domain,
+      digest: reportDigest(content),
+    });
     switch (parsed.kind) {
       case 'dsn':
         onDsn(parsed, a, result, emit, suppressions, sendingDomain, id, input.source);
@@ -144,7 +174,17 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
             continue;
           }
           const classes = await classifySources(report.policyPublished.domain, report.records, deps.spfAuthorizes);
-          dmarc = dmarc.concat(dmarcRows(report, classes, { documentId: id, tenantId: d.tenantId, domainId: d.id, now }));
+          const rows = dmarcRows(report, classes, { documentId: id, tenantId: d.tenantId, domainId: d.id, now });
+          dmarc = dmarc.concat(rows);
+          claims.push({
+            claim: reportClaim(parsed.kind, report.metadata.orgName, report.metadata.reportId, report.policyPublished.domain, [
+              report.metadata.orgName,
+              report.policyPublished,
+              report.metadata.dateRange,
+              report.records,
+            ]),
+            rows,
+          });
           result.tenantId ??= d.tenantId;
           domains.add(d.name);
         }
@@ -160,9 +200,18 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
           }
         }
         for (const report of parsed.reports) {
-          const rows = tlsRows(report, { documentId: id, tenantFor: (pd) => owners.get(pd) ?? null, now });
+          const all = tlsRows(report, { documentId: id, tenantFor: (pd) => owners.get(pd) ?? null, now });
           // An upload may not speak for another tenant's domains.
-          tls = tls.concat(rows.filter((r) => !input.tenantId || r.tenantId === input.tenantId || r.tenantId === null));
+          const rows = all.filter((r) => !input.tenantId || r.tenantId === input.tenantId || r.tenantId === null);
+          tls = tls.concat(rows);
+          claims.push({
+            claim: reportClaim(parsed.kind, report.organizationName, report.reportId, '', [
+              report.organizationName,
+              report.dateRange,
+              report.policies,
+            ]),
+            rows,
+          });
         }
         result.tenantId ??= tls.find((r) => r.tenantId)?.tenantId ?? null;
         result.reports = { records: tls.length, newRecords: 0, domains: [...new Set(tls.map((r) => r.policyDomain))] };
@@ -180,6 +229,16 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
     }
 
     await store.transaction(async (tx) => {
+      // Claims first: what they find (a report stored before) goes into the document's summary.
+      const fresh: (DmarcRecordRow | TlsReportRow)[] = [];
+      for (const c of claims) {
+        const earlier = await tx.feedback.claimReport({ ...c.claim, documentId: id, receivedAt: now });
+        if (earlier) {
+          result.notes.push(
+            `report ${c.claim.reportId || '(no id)'} from ${c.claim.orgName || '(no organisation)'} was already stored (${earlier}); its records were not counted again`,
+          );
+        } else fresh.push(...c.rows);
+      }
       await tx.feedback.insertDocument({
         id,
         tenantId: result.tenantId,
@@ -193,7 +252,10 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
         raw: deps.keepRaw ? input.raw : null,
       });
       if (result.reports) {
-        result.reports.newRecords = dmarc.length ? await tx.feedback.insertDmarcRecords(dmarc) : await tx.feedback.insertTlsReports(tls);
+        result.reports.newRecords =
+          parsed.kind === 'dmarc-aggregate'
+            ? await tx.feedback.insertDmarcRecords(fresh as DmarcRecordRow[])
+            : await tx.feedback.insertTlsReports(fresh as TlsReportRow[]);
         reportEvents(parsed, result, dmarc, tls, emit);
       } else if (parsed.kind === 'dmarc-failure' && result.tenantId) {
         emit({
@@ -213,6 +275,9 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
 
   return {
     ingest,
+    /** Starts the parsing threads now (a node with the MX), rather than on the first document. */
+    warm: () => pool?.warm(),
+    close: async () => pool?.close(),
     /** RCPT-time decision for the inbound MX (see mailboxes.ts). */
     decideMailbox(address: string): Promise<MailboxDecision> {
       return decideMailbox(address, {

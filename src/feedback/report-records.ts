@@ -9,6 +9,7 @@
  * Only the first two say anything about our own mail: the platform signs with the From domain, so
  * our sends pass aligned DKIM.
  */
+import { createHash } from 'node:crypto';
 import { newId } from '../core/index.js';
 import type { DmarcRecordRow, TlsReportRow } from '../store/index.js';
 import type { DmarcAggregateReport, DmarcRecord } from './dmarc-aggregate.js';
@@ -112,4 +113,13 @@ export function tlsRows(report: TlsReport, at: { documentId: string; tenantFor: 
 
 function lower(s: string | undefined): string {
   return (s ?? '').trim().toLowerCase();
+}
+
+/**
+ * What makes two reports the same content: the reporter, the policy and period, and the records,
+ * without the report id. A reporter that sends the same report again under a new id (or to two of
+ * our addresses) is counted once.
+ */
+export function reportDigest(content: unknown): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }

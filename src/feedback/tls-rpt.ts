@@ -3,6 +3,7 @@
  * and why the others failed. Sent as application/tlsrpt+json or application/tlsrpt+gzip (§5.3).
  */
 import type { TlsRptResultType } from '../core/index.js';
+import { limitExceeded, reportLimits } from './report-limits.js';
 import { decodeReportText, type PayloadFile, reportFiles, type UnpackBudget } from './report-payload.js';
 
 /** RFC 8460 §4.3 result types; others a reporter writes are kept as written. */
@@ -69,6 +70,11 @@ export function parseTlsRpt(
     if (!isTlsReport(doc)) {
       out.errors.push({ name: file.name, error: 'not a TLS-RPT report (no policies/organization-name)' });
       continue;
+    }
+    // The same cap as DMARC records (report-limits.ts): refused whole, never truncated.
+    const max = reportLimits().maxRecords;
+    if (Array.isArray(doc.policies) && doc.policies.length > max) {
+      throw limitExceeded('maxRecords', `TLS report ${file.name} has ${doc.policies.length} policies`, max);
     }
     out.reports.push(toReport(doc, file, warnings));
   }

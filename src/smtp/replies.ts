@@ -50,6 +50,8 @@ const wireText: Record<ErrorCode, WireText> = {
   BODY_BUDGET_EXHAUSTED: 'Insufficient system resources, try again later',
   HEADERS_TOO_LARGE: 'Syntax error, command line too long',
   REQUEST_TIMEOUT: 'Timeout',
+  CONTENT_LIMIT_EXCEEDED: (e) =>
+    `Content refused: ${typeof e.details.reason === 'string' ? e.details.reason : 'it exceeds a processing limit'}`,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
 };

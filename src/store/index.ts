@@ -5,7 +5,7 @@ export type { CapturedRow } from './repositories/captured.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
 export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';
-export type { DmarcRecordRow, FeedbackDocumentRow, TlsReportRow } from './repositories/feedback.js';
+export type { DmarcRecordRow, FeedbackDocumentRow, ReportClaim, TlsReportRow } from './repositories/feedback.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';
 export type { MessageRow } from './repositories/messages.js';
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';

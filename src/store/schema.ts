@@ -255,6 +255,17 @@ export interface DmarcReportRecordsTable {
   authorized_reason: string;
 }
 
+export interface FeedbackReportClaimsTable {
+  kind: string;
+  scope: string;
+  org_name: string;
+  report_id: string | null;
+  domain: string;
+  digest: string;
+  document_id: string;
+  received_at: number;
+}
+
 export interface TlsReportsTable {
   id: string;
   document_id: string;
@@ -349,6 +360,7 @@ export interface Database {
   feedback_documents: FeedbackDocumentsTable;
   dmarc_report_records: DmarcReportRecordsTable;
   tls_reports: TlsReportsTable;
+  feedback_report_claims: FeedbackReportClaimsTable;
   mta_sts_policies: MtaStsPoliciesTable;
   tls_attempts: TlsAttemptsTable;
   tlsrpt_reports: TlsRptReportsTable;

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync, zipSync } from 'fflate';
+import type { PostwardenError } from '../../src/core/index.js';
 import { parseDmarcAggregate, parseTlsRpt } from '../../src/feedback/index.js';
 import { unpackBudget, unpackPayload } from '../../src/feedback/report-payload.js';
+import { bigDmarcReportGz, lyingZip, nestedLyingZip } from './hostile-documents.js';
 
 const minimal = (open = '<feedback>', close = '</feedback>') => `${open}
   <report_metadata><org_name>Rep</org_name><report_id>r1</report_id><date_range><begin>1</begin><end>2</end></date_range></report_metadata>
@@ -80,15 +82,24 @@ function gzipClaiming(isize: number, content = 'x'.repeat(100)): Uint8Array {
 test('a gzip whose trailer claims 4 GiB is refused before anything is inflated', () => {
   const before = process.memoryUsage().arrayBuffers;
   const started = performance.now();
-  const r = parseDmarcAggregate(gzipClaiming(0xffffffff), 'bomb.xml.gz');
-  assert.match(r.errors[0]!.error, /cannot unpack: decompressed report too large: gzip data declares 4294967295 bytes/);
+  assert.throws(
+    () => parseDmarcAggregate(gzipClaiming(0xffffffff), 'bomb.xml.gz'),
+    (e: PostwardenError) =>
+      e.code === 'CONTENT_LIMIT_EXCEEDED' &&
+      /decompressed report too large: gzip data declares 4294967295 bytes.*\(feedback\.maxUnpackedBytes\)/.test(e.message),
+  );
   assert.ok(performance.now() - started < 1000);
   assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024);
 });
 
 test('a gzip that inflates to more than its trailer declares is refused', () => {
-  assert.throws(() => unpackPayload(gzipClaiming(10)), /gzip data longer than its declared 10 bytes/);
-  assert.throws(() => unpackPayload(gzipClaiming(1000)), /gzip data shorter \(100 bytes\) than its declared 1000 bytes/);
+  assert.throws(() => unpackPayload(gzipClaiming(10)), /gzip data (longer than|does not match) its declared 10 bytes/);
+  assert.throws(() => unpackPayload(gzipClaiming(1000)), /gzip data does not match its declared 1000 bytes/);
+  // Past the declared size, inflating stops: a trailer claiming 1,000 bytes of a 64 MiB stream.
+  const long = gzipClaiming(1000, 'x'.repeat(64 * 1024 * 1024));
+  const started = performance.now();
+  assert.throws(() => unpackPayload(long), /gzip data longer than its declared 1000 bytes/);
+  assert.ok(performance.now() - started < 1000);
 });
 
 test('one budget bounds the output of every layer of a nested archive together', () => {
@@ -107,4 +118,44 @@ test('one budget bounds the output of every layer of a nested archive together',
 test('a zip entry that declares more than the budget is refused before it is inflated', () => {
   const zip = zipSync({ 'a.xml': new Uint8Array(5000) });
   assert.throws(() => unpackPayload(zip, 'r.zip', '', 0, unpackBudget(4000)), /zip entry a\.xml declares 5000 bytes/);
+});
+
+test('a zip entry that inflates past its declared size is stopped at once, not inflated to the end', () => {
+  const bomb = lyingZip(768 * 1024 * 1024);
+  const started = performance.now();
+  assert.throws(() => unpackPayload(bomb, 'r.zip'), /zip entry report\.xml longer than its declared 1000 bytes/);
+  assert.ok(performance.now() - started < 500, `took ${Math.round(performance.now() - started)} ms`);
+  // Reported as an unreadable archive, like any other corrupt one.
+  assert.match(parseDmarcAggregate(bomb, 'r.zip').errors[0]!.error, /cannot unpack: zip entry report\.xml longer/);
+});
+
+test('zips nested ten deep whose entries lie about their size cost next to nothing', () => {
+  const bomb = nestedLyingZip(10, 512 * 1024 * 1024);
+  const started = performance.now();
+  assert.throws(() => unpackPayload(bomb, 'r.zip'), /longer than its declared 1000 bytes/);
+  assert.ok(performance.now() - started < 500);
+});
+
+test('a DMARC report with more records than the limit is refused whole, naming the setting', () => {
+  assert.equal(parseDmarcAggregate(bigDmarcReportGz(10_000), 'r.xml.gz').reports[0]!.records.length, 10_000);
+  assert.throws(
+    () => parseDmarcAggregate(bigDmarcReportGz(10_001), 'r.xml.gz'),
+    (e: PostwardenError) =>
+      e.code === 'CONTENT_LIMIT_EXCEEDED' &&
+      e.message === 'DMARC report r.xml has more than 10000 records; the limit is 10000 (feedback.maxReportRecords)',
+  );
+});
+
+test('a TLS report with more policies than the limit is refused', () => {
+  const policy = {
+    policy: { 'policy-type': 'sts', 'policy-domain': 'example.com' },
+    summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 0 },
+  };
+  const doc = (n: number) =>
+    JSON.stringify({ 'organization-name': 'Rep', 'report-id': 'r', 'date-range': {}, policies: Array(n).fill(policy) });
+  assert.equal(parseTlsRpt(doc(10_000)).reports[0]!.policies.length, 10_000);
+  assert.throws(
+    () => parseTlsRpt(doc(10_001)),
+    (e: PostwardenError) => e.code === 'CONTENT_LIMIT_EXCEEDED' && /feedback\.maxReportRecords/.test(e.message),
+  );
 });

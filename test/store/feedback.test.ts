@@ -72,3 +72,35 @@ forEachDialect(
   },
   test,
 );
+
+/** A report is claimed once per (reporter, id, domain) and once per content digest, within a scope. */
+forEachDialect(
+  'a report claim finds the earlier copy by id or by digest, and scopes stay apart',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const claim = { kind: 'dmarc-aggregate', scope: '', orgName: 'Receiver', reportId: 'r-1', domain: 'example.com', digest: 'd1' };
+    const at = { documentId: 'fb_1', receivedAt: 1 };
+    assert.equal(await store.feedback.claimReport({ ...claim, ...at }), undefined, 'first copy');
+    assert.equal(await store.feedback.claimReport({ ...claim, digest: 'd2', documentId: 'fb_2', receivedAt: 2 }), 'fb_1', 'same id');
+    assert.equal(
+      await store.feedback.claimReport({ ...claim, reportId: 'r-2', documentId: 'fb_3', receivedAt: 3 }),
+      'fb_1',
+      'same content',
+    );
+    assert.equal(
+      await store.feedback.claimReport({ ...claim, domain: 'example.net', digest: 'd3', documentId: 'fb_4', receivedAt: 4 }),
+      undefined,
+    );
+    assert.equal(
+      await store.feedback.claimReport({ ...claim, scope: 'ten_A', documentId: 'fb_5', receivedAt: 5 }),
+      undefined,
+      'another scope',
+    );
+    // Reports without an id are told apart by content alone.
+    const noId = { ...claim, reportId: '', digest: 'd4', documentId: 'fb_6', receivedAt: 6 };
+    assert.equal(await store.feedback.claimReport(noId), undefined);
+    assert.equal(await store.feedback.claimReport({ ...noId, digest: 'd5', documentId: 'fb_7' }), undefined);
+    assert.equal(await store.feedback.claimReport({ ...noId, documentId: 'fb_8' }), 'fb_6');
+  },
+  test,
+);

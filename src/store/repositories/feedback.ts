@@ -43,6 +43,18 @@ export interface DmarcRecordRow {
   authorizedReason: string;
 }
 
+/** A report as stored once: who sent it, its id, and a digest of its content (feedback/report-records.ts). */
+export interface ReportClaim {
+  kind: string;
+  /** The uploading tenant for API uploads, '' for the MX. */
+  scope: string;
+  orgName: string;
+  reportId: string;
+  /** Policy domain (DMARC); '' for TLS-RPT, whose reports span domains. */
+  domain: string;
+  digest: string;
+}
+
 export interface TlsReportRow {
   id: string;
   documentId: string;
@@ -136,6 +148,41 @@ export function feedbackRepository(db: Kysely<Database>) {
         summary: JSON.parse(r.summary) as Record<string, unknown>,
         rawSize: r.raw_size,
       }));
+    },
+    /**
+     * Records a report as stored, unless the same report (reporter, id and domain) or the same content
+     * was stored before: then resolves with the document that holds it and records nothing. Call it in
+     * the transaction that writes the report's rows.
+     */
+    async claimReport(c: ReportClaim & { documentId: string; receivedAt: number }): Promise<string | undefined> {
+      const reportId = c.reportId || null;
+      let q = db.selectFrom('feedback_report_claims').select('document_id').where('kind', '=', c.kind).where('scope', '=', c.scope);
+      q = reportId
+        ? q.where((w) =>
+            w.or([
+              w('digest', '=', c.digest),
+              w.and([w('org_name', '=', c.orgName), w('report_id', '=', reportId), w('domain', '=', c.domain)]),
+            ]),
+          )
+        : q.where('digest', '=', c.digest);
+      const earlier = await q.executeTakeFirst();
+      if (earlier) return earlier.document_id;
+      // Two nodes may claim the same report at once: the loser's insert conflicts and does nothing.
+      const res = await db
+        .insertInto('feedback_report_claims')
+        .values({
+          kind: c.kind,
+          scope: c.scope,
+          org_name: c.orgName,
+          report_id: reportId,
+          domain: c.domain,
+          digest: c.digest,
+          document_id: c.documentId,
+          received_at: c.receivedAt,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? undefined : 'a report stored at the same time';
     },
     /** Inserts the rows not already stored; resolves with how many were new. */
     async insertDmarcRecords(rows: DmarcRecordRow[]): Promise<number> {
