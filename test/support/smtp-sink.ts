@@ -72,6 +72,8 @@ export interface SinkBehaviour {
   maxClients?: number;
   /** `'full'` (default) keeps every accepted message; `'count'` keeps counters only. */
   record?: 'full' | 'count';
+  /** Offer 8BITMIME in the EHLO reply (RFC 6152). Default true, as smtp-server does. */
+  eightBitMime?: boolean;
 }
 
 export interface SinkMessage {
@@ -80,6 +82,8 @@ export interface SinkMessage {
   from: string;
   to: string[];
   raw: Buffer;
+  /** The MAIL FROM BODY parameter (RFC 6152), upper-cased, or null when none was given. */
+  body: string | null;
   tls: { protocol: string; cipher: string } | null;
   /** The SNI name the client sent, if any. */
   servername: string | null;
@@ -168,6 +172,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
     disableReverseLookup: true,
     disabledCommands: disabled,
     hideSTARTTLS: tlsMode === 'none',
+    hide8BITMIME: behaviour.eightBitMime === false,
     authOptional: !behaviour.auth,
     allowInsecureAuth: true,
     closeTimeout: 50,
@@ -253,6 +258,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
               from: mailFrom ? mailFrom.address : '',
               to: rcpts,
               raw: Buffer.concat(chunks, size),
+              body: bodyParam(mailFrom ? mailFrom.args : false),
               tls: tls ? { protocol: tls.version, cipher: tls.name } : null,
               servername: session.servername || null,
               heloName: session.hostNameAppearsAs,
@@ -344,4 +350,9 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       return closing;
     },
   };
+}
+
+function bodyParam(args: false | Record<string, string | boolean> | undefined): string | null {
+  const v = args ? args.BODY : undefined;
+  return typeof v === 'string' ? v.toUpperCase() : null;
 }
