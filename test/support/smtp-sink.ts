@@ -53,6 +53,8 @@ export interface SinkThrottle {
   after: number;
   /** Default 421 4.7.0. A 421 makes smtp-server close the connection (RFC 5321 §3.8). */
   reply?: SinkReply;
+  /** Wait this long before refusing (a tarpit), at connect and at MAIL. */
+  delayMs?: number;
 }
 
 export interface SinkBehaviour {
@@ -153,6 +155,10 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
     return fallback;
   };
   const throttled = (): boolean => throttle !== undefined && counters.accepted >= throttle.after;
+  const refuseThrottled = (cb: (err?: Error | null) => void): void => {
+    const t = throttle!;
+    later(t.delayMs, () => cb(replyError(t.reply ?? THROTTLE)));
+  };
   const drop = (session: SMTPServerSession): void => {
     socketBySession.get(session.id)?.destroy();
   };
@@ -180,7 +186,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       counters.connections++;
       const raw = rawByPeer.get(`${session.remoteAddress}|${session.remotePort}`);
       if (raw) socketBySession.set(session.id, raw);
-      if (throttled()) return cb(replyError(throttle!.reply ?? THROTTLE));
+      if (throttled()) return refuseThrottled(cb);
       cb();
     },
     onSecure(socket, session, cb) {
@@ -193,7 +199,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       cb(replyError({ code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' }));
     },
     onMailFrom(_address, _session, cb) {
-      if (throttled()) return cb(replyError(throttle!.reply ?? THROTTLE));
+      if (throttled()) return refuseThrottled(cb);
       cb();
     },
     onRcptTo(address, session, cb) {
