@@ -33,6 +33,7 @@ import {
   type FeedbackIngest,
   loadDefaultProviderMap,
   loadDefaultRuleset,
+  type Suppress,
   type Suppressions,
 } from './feedback/index.js';
 import { loadOrCreateMasterKey } from './governance/index.js';
@@ -206,10 +207,22 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tlsPlanner: transportSecurity.planner,
       ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
+  const suppressions = createSuppressions({ store, clock });
+  // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent to
+  // it: tenant scope (the tenant's policy may turn either off; suppress() honours it). One path for
+  // bounces given during our SMTP transaction (deliverer) and those that come back later (feedback).
+  const suppressFeedback: Suppress = async (r, tx) =>
+    (
+      await suppressions.suppress(
+        { tenantId: r.tenantId, address: r.address, reason: r.reason, sourceEventId: r.sourceEventId, scope: 'tenant' },
+        tx,
+      )
+    ).suppressed;
   const deliverer = createDeliverer({
     store,
     clock,
     transport,
+    suppress: suppressFeedback,
     sandboxTransport,
     owner: nodeId,
     concurrency: d.concurrency,
@@ -237,7 +250,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     intervalMs: config.posture.intervalMinutes * 60_000,
     onError: (error, domain) => postureLog.warn({ err: error, domain }, 'scheduled DNS posture audit failed'),
   });
-  const suppressions = createSuppressions({ store, clock });
   const unsubscribe = createUnsubscribe({
     suppressions,
     store,
@@ -261,15 +273,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ruleset,
     providers,
     verpKeys: [deriveVerpKey(masterKey)],
-    // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent
-    // to it: tenant scope (the tenant's policy may turn either off; suppress() honours it).
-    suppress: async (r, tx) =>
-      (
-        await suppressions.suppress(
-          { tenantId: r.tenantId, address: r.address, reason: r.reason, sourceEventId: r.sourceEventId, scope: 'tenant' },
-          tx,
-        )
-      ).suppressed,
+    suppress: suppressFeedback,
     reportDomain: config.feedback.reportDomain || hostname,
     bounceLabel: config.identity.bounceLabel,
     spfAuthorizes: async (domain, ip) =>

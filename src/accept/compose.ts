@@ -1,5 +1,6 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type { Mailbox } from '../core/index.js';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
+import { type FieldError, type Mailbox, validationError } from '../core/index.js';
 import type { SendRequest } from './send-request.js';
 
 /**
@@ -9,15 +10,16 @@ import type { SendRequest } from './send-request.js';
 const fmt = (m: Mailbox) => (m.name ? { name: m.name, address: m.address } : m.address);
 
 export async function composeMessage(req: SendRequest, ids: { messageIdHeader: string; date: Date }): Promise<Buffer> {
+  const { subject, headers } = legalHeaderValues(req);
   const composer = new MailComposer({
     from: fmt(req.from),
     to: req.to.map(fmt),
     cc: req.cc.map(fmt),
     replyTo: req.replyTo.map(fmt),
-    subject: req.subject,
+    subject,
     ...(req.text !== undefined ? { text: req.text } : {}),
     ...(req.html !== undefined ? { html: req.html } : {}),
-    headers: req.headers,
+    headers,
     messageId: ids.messageIdHeader,
     date: ids.date,
     attachments: req.attachments.map((a) => ({
@@ -27,5 +29,63 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
       ...(a.contentId ? { cid: a.contentId } : {}),
     })),
   });
-  return composer.compile().build();
+  const raw = await composer.compile().build();
+  checkHeaderLines(raw);
+  return raw;
+}
+
+/** RFC 5322 §2.1.1: a line is at most 998 characters, CRLF excluded. */
+const MAX_LINE = 998;
+
+/**
+ * Header fields whose value RFC 2047 §5 lets us write as encoded-words: unstructured ones and
+ * extension (`X-`) fields. Others (References, List-*, …) are structured: a word too long for a line
+ * cannot be made legal there, and the request is refused.
+ */
+const encodable = (name: string): boolean => /^(subject|comments|x-.*)$/i.test(name);
+
+/** A value folds only at whitespace (RFC 5322 §2.2.3); the first word shares its line with the name. */
+function fitsWhenFolded(name: string, value: string): boolean {
+  return value.split(/[ \t]+/).every((word, i) => (i === 0 ? name.length + 2 : 1) + word.length <= MAX_LINE);
+}
+
+/**
+ * Header values the composer can fold as they are, or else RFC 2047 encoded-words (Q, at most 75
+ * characters each, separated by spaces so they fold): the value reads the same once decoded. A
+ * structured field that cannot be folded is refused with its field path.
+ */
+function legalHeaderValues(req: SendRequest): { subject: string; headers: Record<string, string> } {
+  const errors: FieldError[] = [];
+  const legal = (name: string, value: string, path: string): string => {
+    if (fitsWhenFolded(name, value)) return value;
+    if (encodable(name)) return encodeWord(value, 'Q', 52);
+    errors.push({
+      path,
+      message: `has a word too long for a ${MAX_LINE}-character line and cannot be folded (RFC 5322 §2.1.1); structured fields cannot be encoded (RFC 2047 §5)`,
+    });
+    return value;
+  };
+  const subject = legal('Subject', req.subject, '/subject');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers[name] = legal(name, value, `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+  }
+  if (errors.length) throw validationError(errors);
+  return { subject, headers };
+}
+
+/** The composed header block has no line over 998 characters (a last guard: nothing long goes out). */
+function checkHeaderLines(raw: Buffer): void {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+  const long = head.split('\r\n').find((l) => l.length > MAX_LINE);
+  if (long) {
+    const name = /^([^:\s]+):/.exec(long)?.[1];
+    throw validationError([
+      {
+        path: name ? `/headers/${name}` : '/headers',
+        message: `makes a header line of ${long.length} characters (RFC 5322 §2.1.1: at most ${MAX_LINE})`,
+      },
+    ]);
+  }
 }

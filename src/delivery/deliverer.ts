@@ -1,4 +1,5 @@
 import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
+import { bounceSuppression, type Suppress, type SuppressRequest } from '../feedback/index.js';
 import { createGroupCommitter, isExpired, nextAttemptDelayMs } from '../queue/index.js';
 import type { RecipientRow, Store, TlsAttemptRow } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
@@ -10,6 +11,10 @@ import type { DeliveryOutcome, Transport } from './transport.js';
  * transport, and settles every outcome in a transaction with its event. Settles from concurrent
  * deliveries share transactions (group commit). A settle whose lease was lost (this node stalled
  * past the lease and another took over) is dropped, so one outcome never overwrites another.
+ *
+ * A hard bounce the MX gave during the transaction suppresses the address by the same rule, and
+ * in the same transaction, as an asynchronous bounce (`bounceSuppression`): the settle, its event
+ * and the suppression are stored together or not at all.
  *
  * Sandbox messages go to the sandbox transport whatever the node's transport is.
  */
@@ -26,6 +31,8 @@ export interface DelivererDeps {
   maxAgeHours: number;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   metrics?: DeliveryMetrics;
+  /** The feedback path's suppression (tenant policy applied); absent, bounces suppress nothing. */
+  suppress?: Suppress;
 }
 
 interface SettleItem {
@@ -67,6 +74,7 @@ export function createDeliverer(deps: DelivererDeps) {
         const events: NewEvent[] = [];
         const results: boolean[] = [];
         const tlsAttempts: TlsAttemptRow[] = [];
+        const suppressions: SuppressRequest[] = [];
         for (const it of items) {
           const r = it.recipient;
           const o = it.outcome;
@@ -120,7 +128,13 @@ export function createDeliverer(deps: DelivererDeps) {
               capturedAt: now,
             });
           }
+          const eventId = newId('evt', now);
+          if (o.kind === 'bounced' && deps.suppress) {
+            const request = bounceSuppression({ hard: o.details.hard === true, tenantId: it.tenantId, address: r.address, eventId });
+            if (request) suppressions.push(request);
+          }
           events.push({
+            id: eventId,
             type,
             tenantId: it.tenantId,
             messageId: r.messageId,
@@ -137,6 +151,7 @@ export function createDeliverer(deps: DelivererDeps) {
         // One insert per commit, like the events: group commit keeps its round trips.
         await tx.tlsAttempts.insert(tlsAttempts);
         await tx.events.append(events, now);
+        for (const request of suppressions) await deps.suppress!(request, tx);
         return results;
       }),
   });

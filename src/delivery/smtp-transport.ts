@@ -9,16 +9,28 @@ import { localReply, verdictDetails, verdictFor } from './outcome.js';
 import { createPool, type Pool } from './pool.js';
 import type { Router } from './router.js';
 import { openSession, type SessionResult, type SessionTimeouts, type SmtpSession } from './session.js';
+import { supports } from './session-replies.js';
 import type { Shaper } from './shaper.js';
 import { describeAttempt, describeSkipped, type TlsAttemptInput } from './tls-attempt.js';
 import { type SessionTlsOptions, sessionTlsFor } from './tls-evidence.js';
 import { buildPlan, type DomainTlsPlan, type TlsPlanner } from './tls-planner.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
+import { wireForm } from './wire-form.js';
 
 const SHARED_COUNTER_RETRY_MS = 5000;
 
+/** The signed bytes for one receiver, and whether they are declared BODY=8BITMIME. */
+interface SignedForm {
+  raw: Buffer;
+  eightBit: boolean;
+  dkim: Record<string, unknown>;
+}
+/** The signed form for a receiver whose EHLO reply offered these extensions. */
+type FormFor = (ehlo: readonly string[]) => Promise<SignedForm>;
+
 /**
- * SMTP delivery to remote MX hosts: the message is DKIM-signed once, its recipients are grouped by
+ * SMTP delivery to remote MX hosts: the message is DKIM-signed once per wire form (as stored, or
+ * converted to 7-bit for a receiver without 8BITMIME; see wire-form.ts), its recipients are grouped by
  * domain, each domain is routed to its site (MX host set), and each site gets one transaction per
  * message over a pooled connection. A site whose breaker is open or whose rate is spent is not
  * attempted: its recipients are deferred to when it may be tried again, without spending an
@@ -170,11 +182,10 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
   }
 
   async function deliverDomain(
-    signed: Buffer,
+    formFor: FormFor,
     domain: string,
     recipients: DeliveryJob['recipients'],
     envelopeFrom: string,
-    dkim: Record<string, unknown>,
     message: DeliveryJob['message'],
   ) {
     const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({
@@ -297,11 +308,19 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     }
 
     const session = lease.session;
+    let form: SignedForm;
+    try {
+      form = await formFor(session.evidence.ehlo);
+    } catch (e) {
+      pool.release(lease, { reusable: true });
+      throw e;
+    }
     const started = clock.now();
     const sent = await session.send({
       from: envelopeFrom,
       to: recipients.map((r) => r.address),
-      raw: signed,
+      raw: form.raw,
+      eightBit: form.eightBit,
       smtputf8: recipients.some((r) => /[^\x00-\x7f]/.test(r.address)),
     });
     deps.metrics?.acceptance.observe({ site }, (clock.now() - started) / 1000);
@@ -338,7 +357,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       tls: described?.json ?? null,
       connect_ms: ev.connectMs,
       transaction_ms: sent.durationMs,
-      ...dkim,
+      ...form.dkim,
     };
     return recipients.map((r) => {
       const reply = sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient');
@@ -347,11 +366,44 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     });
   }
 
+  /**
+   * The message's wire forms, each signed once when first needed: as stored (8-bit declared with
+   * BODY=8BITMIME) and, for receivers without 8BITMIME, converted to 7-bit. A 7-bit message has
+   * one form for everyone.
+   */
+  function signedForms(job: DeliveryJob): FormFor {
+    const fromDomain = domainOf(job.message.from);
+    const forms = new Map<boolean, Promise<SignedForm>>();
+    const make = async (eightBitMime: boolean): Promise<SignedForm> => {
+      const w = wireForm(job.body, { eightBitMime });
+      const signed = await deps.signer.sign(w.raw, fromDomain);
+      return {
+        raw: signed.raw,
+        eightBit: w.eightBit,
+        dkim: {
+          dkim: signed.signatures.map((s) => `${s.algorithm} d=${s.domain} s=${s.selector}`),
+          ...(w.reencoded ? { reencoded_parts: w.reencoded } : {}),
+          ...(w.eightBit ? { body: '8BITMIME' } : {}),
+        },
+      };
+    };
+    return async (ehlo) => {
+      const native = forms.get(true) ?? make(true);
+      forms.set(true, native);
+      const offered = supports(ehlo, '8BITMIME');
+      if (offered || !(await native).eightBit) return native;
+      const seven = forms.get(false) ?? make(false);
+      forms.set(false, seven);
+      return seven;
+    };
+  }
+
   return {
     pool,
     async deliver(job) {
-      const signedMsg = await deps.signer.sign(job.body, domainOf(job.message.from));
-      const dkim = { dkim: signedMsg.signatures.map((s) => `${s.algorithm} d=${s.domain} s=${s.selector}`) };
+      const formFor = signedForms(job);
+      // Signed before any connection, as before: a signing fault defers without touching a site.
+      await formFor(['8BITMIME']);
       // One transaction per (recipient domain, envelope sender).
       const groups = new Map<string, { domain: string; from: string; rs: DeliveryJob['recipients'] }>();
       for (const r of job.recipients) {
@@ -361,9 +413,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         g.rs.push(r);
         groups.set(key, g);
       }
-      const results = await Promise.all(
-        [...groups.values()].map((g) => deliverDomain(signedMsg.raw, g.domain, g.rs, g.from, dkim, job.message)),
-      );
+      const results = await Promise.all([...groups.values()].map((g) => deliverDomain(formFor, g.domain, g.rs, g.from, job.message)));
       const outcomes = results.flat();
       for (const o of outcomes) deps.metrics?.outcomes.inc({ site: o.site ?? 'none', kind: o.kind });
       return outcomes;

@@ -24,6 +24,31 @@ export interface SuppressRequest {
  */
 export type Suppress = (req: SuppressRequest, tx: Repositories) => Promise<boolean>;
 
+/**
+ * The one rule for bounces, synchronous (the MX refused the recipient in our own SMTP session) or
+ * asynchronous (a DSN attributed by VERP or uploaded through the API): a hard bounce suppresses
+ * the address, citing its `recipient.bounced` event; the tenant's policy is applied by `Suppress`.
+ * The caller suppresses in the transaction that stores the bounce.
+ */
+export function bounceSuppression(b: {
+  hard: boolean;
+  tenantId: string;
+  address: string;
+  eventId: string;
+  domain?: string | undefined;
+  stream?: string | undefined;
+}): SuppressRequest | null {
+  if (!b.hard) return null;
+  return {
+    tenantId: b.tenantId,
+    address: addressKey(b.address),
+    reason: 'hard_bounce',
+    sourceEventId: b.eventId,
+    ...(b.domain ? { domain: b.domain } : {}),
+    ...(b.stream ? { stream: b.stream } : {}),
+  };
+}
+
 export interface IngestedRecipient {
   address: string;
   action: string;
@@ -133,16 +158,10 @@ export function onDsn(
       },
     });
     if (c.hard && !suppress) result.notes.push(`hard bounce for ${row.address} not suppressed: not attributed by VERP`);
-    if (suppress) {
-      suppressions.push({
-        tenantId: a.tenantId,
-        address: addressKey(row.address),
-        reason: 'hard_bounce',
-        sourceEventId: eventId,
-        ...(domain ? { domain } : {}),
-        stream: a.message.stream,
-      });
-    }
+    const request =
+      suppress &&
+      bounceSuppression({ hard: c.hard, tenantId: a.tenantId, address: row.address, eventId, domain, stream: a.message.stream });
+    if (request) suppressions.push(request);
   }
 }
 

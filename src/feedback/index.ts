@@ -45,6 +45,7 @@ export {
 } from './detect.js';
 export { type DmarcAggregateParse, type DmarcAggregateReport, type DmarcRecord, parseDmarcAggregate } from './dmarc-aggregate.js';
 export { type DsnAction, type DsnRecipient, type DsnReport, parseDsn, parseDsnMessage } from './dsn.js';
+export { bounceSuppression } from './feedback-outcomes.js';
 export type { HeaderField } from './header-fields.js';
 export {
   createFeedbackIngest,

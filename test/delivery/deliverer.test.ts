@@ -51,3 +51,35 @@ test('a live node renews the leases of its in-flight recipients, so no other nod
   );
   assert.equal(lab.sinks.get('slow.test')!.messages.length, 1);
 });
+
+test('a node that lost its lease mid-delivery settles nothing: no state change, no event, the new owner decides', async (t) => {
+  const clock = fakeClock();
+  // The remote holds DATA for 2 s (real time); meanwhile the platform's clock passes the 5-s lease
+  // at once, before any heartbeat, and another node claims the recipient. The first node's 250 then
+  // comes too late: its settle must be refused and must append no event.
+  const lab = await startDeliveryLab(t, { 'slow.test': { default: { delayMs: 2000, at: 'data' } } });
+  const p = await startPlatform(t, {
+    clock,
+    config: { sandbox: false, ...lab.config, delivery: { ...lab.config.delivery, leaseSeconds: 5 } },
+  });
+  const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'r@slow.test', subject: 's', text: 't' });
+  assert.equal(sent.status, 202);
+  await waitUntil(
+    'the recipient is in flight',
+    async () => (await p.platform.spine.recipientsOf([sent.body.id]))[0]?.state === 'in_flight',
+    5000,
+  );
+  clock.advance(60_000);
+  const stolen = await p.platform.store.recipients.claimDue({ owner: 'other-node', now: clock.now(), leaseMs: 600_000, limit: 10 });
+  assert.equal(stolen.length, 1);
+  await lab.sinks.get('slow.test')!.waitFor(1, 10_000);
+  await new Promise((r) => setTimeout(r, 500)); // the first node's settle (10 ms linger) has run
+  const [row] = await p.platform.spine.recipientsOf([sent.body.id]);
+  assert.equal(row?.state, 'in_flight', 'the stale settle changed nothing');
+  const events = (await p.request('GET', `/v1/messages/${sent.body.id}`)).body.events.map((e: { type: string }) => e.type);
+  assert.ok(!events.includes('recipient.delivered'), `no event from the stale settle: ${events.join(', ')}`);
+  assert.equal(
+    await p.platform.store.recipients.settle({ id: stolen[0]!.id, owner: 'other-node', state: 'delivered', now: clock.now() }),
+    true,
+  );
+});

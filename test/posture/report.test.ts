@@ -5,6 +5,33 @@ import { buildReport, canonicalJson, renderReport, type TransportTlsStats } from
 import { brokenZone, goodZone, keys, startLab } from './posture-lab.js';
 
 /** The evidence report: self-contained HTML, a digest that depends only on the inputs. */
+
+/**
+ * docs/posture.md's canonical JSON written again apart from the product's `canonicalJson` (keys
+ * sorted at every level, no whitespace), so a digest recomputed here checks the promise itself.
+ */
+function independentCanonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
+      : v,
+  );
+}
+
+test('canonical JSON sorts keys at every level and drops whitespace: a hand-written document and digest', () => {
+  const doc = { z: 'last', b: { d: true, c: null }, a: [3, { y: 'é', x: 1 }], skipped: undefined };
+  const expected = '{"a":[3,{"x":1,"y":"é"}],"b":{"c":null,"d":true},"z":"last"}';
+  assert.equal(canonicalJson(doc), expected);
+  // printf '%s' '<expected>' | sha256sum
+  assert.equal(
+    createHash('sha256').update(canonicalJson(doc)).digest('hex'),
+    '43ed4823238b9e9869d2e3d3102a75265d84913dde1c3f4031f9e955b59f7289',
+  );
+});
 const tls: TransportTlsStats = {
   period: '2026-11-01/2026-11-30',
   deliveries: 12840,
@@ -45,7 +72,7 @@ test('the same inputs give the same digest in every format, and the JSON lets an
   const json = JSON.parse(renderReport(a, 'json')) as Record<string, unknown>;
   const { digest, ...content } = json;
   assert.equal((digest as { value: string }).value, a.digest);
-  assert.equal(createHash('sha256').update(canonicalJson(content)).digest('hex'), a.digest);
+  assert.equal(createHash('sha256').update(independentCanonicalJson(content)).digest('hex'), a.digest);
 
   lab.clock.advance(1000);
   const later = await lab.audit('good.example', { selectors: ['sel1', 'sel2'] });

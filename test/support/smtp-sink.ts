@@ -53,6 +53,8 @@ export interface SinkThrottle {
   after: number;
   /** Default 421 4.7.0. A 421 makes smtp-server close the connection (RFC 5321 §3.8). */
   reply?: SinkReply;
+  /** Wait this long before refusing (a tarpit), at connect and at MAIL. */
+  delayMs?: number;
 }
 
 export interface SinkBehaviour {
@@ -72,6 +74,8 @@ export interface SinkBehaviour {
   maxClients?: number;
   /** `'full'` (default) keeps every accepted message; `'count'` keeps counters only. */
   record?: 'full' | 'count';
+  /** Offer 8BITMIME in the EHLO reply (RFC 6152). Default true, as smtp-server does. */
+  eightBitMime?: boolean;
 }
 
 export interface SinkMessage {
@@ -80,6 +84,8 @@ export interface SinkMessage {
   from: string;
   to: string[];
   raw: Buffer;
+  /** The MAIL FROM BODY parameter (RFC 6152), upper-cased, or null when none was given. */
+  body: string | null;
   tls: { protocol: string; cipher: string } | null;
   /** The SNI name the client sent, if any. */
   servername: string | null;
@@ -149,6 +155,10 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
     return fallback;
   };
   const throttled = (): boolean => throttle !== undefined && counters.accepted >= throttle.after;
+  const refuseThrottled = (cb: (err?: Error | null) => void): void => {
+    const t = throttle!;
+    later(t.delayMs, () => cb(replyError(t.reply ?? THROTTLE)));
+  };
   const drop = (session: SMTPServerSession): void => {
     socketBySession.get(session.id)?.destroy();
   };
@@ -168,6 +178,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
     disableReverseLookup: true,
     disabledCommands: disabled,
     hideSTARTTLS: tlsMode === 'none',
+    hide8BITMIME: behaviour.eightBitMime === false,
     authOptional: !behaviour.auth,
     allowInsecureAuth: true,
     closeTimeout: 50,
@@ -175,7 +186,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       counters.connections++;
       const raw = rawByPeer.get(`${session.remoteAddress}|${session.remotePort}`);
       if (raw) socketBySession.set(session.id, raw);
-      if (throttled()) return cb(replyError(throttle!.reply ?? THROTTLE));
+      if (throttled()) return refuseThrottled(cb);
       cb();
     },
     onSecure(socket, session, cb) {
@@ -188,7 +199,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       cb(replyError({ code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' }));
     },
     onMailFrom(_address, _session, cb) {
-      if (throttled()) return cb(replyError(throttle!.reply ?? THROTTLE));
+      if (throttled()) return refuseThrottled(cb);
       cb();
     },
     onRcptTo(address, session, cb) {
@@ -253,6 +264,7 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
               from: mailFrom ? mailFrom.address : '',
               to: rcpts,
               raw: Buffer.concat(chunks, size),
+              body: bodyParam(mailFrom ? mailFrom.args : false),
               tls: tls ? { protocol: tls.version, cipher: tls.name } : null,
               servername: session.servername || null,
               heloName: session.hostNameAppearsAs,
@@ -344,4 +356,9 @@ export async function startSmtpSinkRaw(behaviour: SinkBehaviour = {}): Promise<S
       return closing;
     },
   };
+}
+
+function bodyParam(args: false | Record<string, string | boolean> | undefined): string | null {
+  const v = args ? args.BODY : undefined;
+  return typeof v === 'string' ? v.toUpperCase() : null;
 }
