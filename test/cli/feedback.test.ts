@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { type CliDeps, exitCodes, runCli } from '../../src/cli/index.js';
 import { tempDir } from '../support/dialects.js';
@@ -113,4 +113,30 @@ test('the real executable runs feedback parse offline', async () => {
   const r = await runPostwarden(['feedback', 'parse', join(fixtures, 'bounces/yahoo.eml'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).kind, 'dsn');
+});
+
+test('feedback parse --json prints no error object for any well-formed fixture, nor for its bare-CR twin', async (t) => {
+  const messages = (readdirSync(fixtures, { recursive: true }) as string[])
+    .filter((f) => /\.(eml|xml|json|gz|zip)$/.test(f))
+    .map((f) => join(fixtures, f));
+  assert.ok(messages.length >= 50, `found only ${messages.length} fixtures`);
+  // Old Mac exports end lines with a bare CR; the same message must read the same way.
+  const dir = tempDir(t);
+  const crTwins = messages
+    .filter((f) => f.endsWith('.eml'))
+    .map((f, i) => {
+      const twin = join(dir, `${i}-${basename(f)}`);
+      writeFileSync(twin, readFileSync(f, 'latin1').replace(/\r?\n/g, '\r'), 'latin1');
+      return twin;
+    });
+  for (const batch of [messages, crTwins]) {
+    const r = await cli(['feedback', 'parse', ...batch, '--json']);
+    const printed = lines(r.stdout);
+    assert.equal(printed.length, batch.length);
+    assert.deepEqual(
+      printed.filter((o: { error?: string }) => o.error).map((o: { file: string; error: string }) => `${o.file}: ${o.error}`),
+      [],
+    );
+    assert.equal(r.code, 0, r.stderr);
+  }
 });
