@@ -90,7 +90,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const hostname = nodeHostname(config);
 
   const d = config.delivery;
-  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const dnsOptions = { servers: config.dns.servers, resolvConf: config.dns.resolvConf, timeoutMs: config.dns.timeoutMs, clock };
+  const resolver = createResolver(dnsOptions);
+  log.info({ resolver: resolver.describe() }, 'DNS lookups go through this resolver');
   const id = config.identity;
   const identity = createSendingIdentity({
     store,
@@ -98,7 +100,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     masterKey,
     resolver,
-    liveResolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock, cache: false }),
+    liveResolver: createResolver({ ...dnsOptions, cache: false }),
     sandbox: config.sandbox,
     dkim: {
       algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'],

@@ -126,7 +126,13 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
       dkim: { algorithms, rotationDays: id.dkimRotationDays, overlapDays: id.dkimOverlapDays },
       sandbox: config.sandbox,
       // Verification wants what DNS says now, not a cached answer.
-      resolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock: systemClock, cache: false }),
+      resolver: createResolver({
+        servers: config.dns.servers,
+        resolvConf: config.dns.resolvConf,
+        timeoutMs: config.dns.timeoutMs,
+        clock: systemClock,
+        cache: false,
+      }),
       platform: platformIdentityOf(config),
     });
     return await fn(tenants, domains);

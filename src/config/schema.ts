@@ -83,7 +83,12 @@ export const ConfigSchema = Type.Object(
       {
         servers: Type.Array(Type.String(), {
           default: [],
-          description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers.',
+          description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers (dns.resolvConf).',
+        }),
+        resolvConf: Type.String({
+          default: '/etc/resolv.conf',
+          description:
+            'Where the system resolvers are read when dns.servers is empty: its nameserver lines (at most 3, IPv4 or IPv6; [addr]:port for another port) and options attempts:n. No nameserver line or no file: 127.0.0.1, as resolv.conf(5) says.',
         }),
         timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 3000, description: 'Per-query timeout.' }),
       },

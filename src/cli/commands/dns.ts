@@ -22,7 +22,8 @@ async function auditLocally(ctx: CliContext, domain: string, selectors: string[]
     import('../../core/index.js'),
   ]);
   const resolver = createResolver({
-    servers: config.dns.servers.length ? config.dns.servers : undefined,
+    servers: config.dns.servers,
+    resolvConf: config.dns.resolvConf,
     timeoutMs: config.dns.timeoutMs,
     clock: systemClock,
   });
@@ -58,7 +59,8 @@ async function withMonitor<T>(
   try {
     if (!(await store.tenants.get(tenantId))) throw new PostwardenError('NOT_FOUND', `tenant ${tenantId} does not exist`, { id: tenantId });
     const resolver = createResolver({
-      servers: config.dns.servers.length ? config.dns.servers : undefined,
+      servers: config.dns.servers,
+      resolvConf: config.dns.resolvConf,
       timeoutMs: config.dns.timeoutMs,
       clock: systemClock,
     });
