@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
-import { type Config, nodeHostname, platformIdentityOf } from './config/index.js';
+import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import { type Clock, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -88,6 +88,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
+  const unqualified = unqualifiedNames(config, hostname);
+  for (const u of [...unqualified.records, ...unqualified.links]) {
+    log.warn({ name: u.name, setting: u.setting }, `"${u.name}" has no dot, so ${u.use} cannot work: set ${u.setting}`);
+  }
 
   const d = config.delivery;
   const dnsOptions = { servers: config.dns.servers, resolvConf: config.dns.resolvConf, timeoutMs: config.dns.timeoutMs, clock };

@@ -40,6 +40,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   RATE_LIMITED: exitCodes.tempFail,
   OVERLOADED: exitCodes.tempFail,
   SPOOL_FULL: exitCodes.tempFail,
+  HOSTNAME_UNQUALIFIED: exitCodes.config,
   CONFIG_INVALID: exitCodes.config,
   INTERNAL: exitCodes.software,
 };

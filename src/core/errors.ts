@@ -84,6 +84,10 @@ export const errorCatalogue = {
     meaning: 'Storage is full or unavailable; the message was not accepted.',
     smtp: { code: 452, enhanced: '4.3.1' },
   },
+  HOSTNAME_UNQUALIFIED: {
+    status: 409,
+    meaning: "The platform's host name has no dot, so DNS records built on it cannot work; the named setting must be set first.",
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

@@ -46,6 +46,7 @@ const wireText: Record<ErrorCode, WireText> = {
       : 'Rate limit exceeded, try again later',
   OVERLOADED: 'Service busy, try again later',
   SPOOL_FULL: 'Insufficient system storage',
+  HOSTNAME_UNQUALIFIED: LOCAL_ERROR,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
 };
