@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
-import { type Clock, parseAddress, systemClock } from './core/index.js';
+import { type Clock, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -281,7 +281,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
       tlsStats: (q) => transportSecurity.stats(q),
     },
-    { logger: log.child({ concern: 'api' }) },
+    {
+      logger: log.child({ concern: 'api' }),
+      ...(config.server.tls.certFile || config.server.tls.keyFile ? { https: readApiTls(config) } : {}),
+    },
   );
 
   const runsSmtp = config.server.roles.includes('smtp');
@@ -361,4 +364,25 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       await store.close();
     },
   };
+}
+
+/** server.tls: both files or neither; a missing half or an unreadable file names the setting. */
+function readApiTls(config: Config): { key: string; cert: string } {
+  const { certFile, keyFile } = config.server.tls;
+  const read = (file: string, path: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new PostwardenError('CONFIG_INVALID', `cannot read ${file} (${path}): ${(e as Error).message}`, {
+        errors: [{ path, message: `cannot read ${file}` }],
+      });
+    }
+  };
+  if (!keyFile || !certFile) {
+    const [missing, other] = keyFile ? ['certFile', 'keyFile'] : ['keyFile', 'certFile'];
+    throw new PostwardenError('CONFIG_INVALID', `server.tls.${other} is set but server.tls.${missing} is not`, {
+      errors: [{ path: `/server/tls/${missing}`, message: `is required with /server/tls/${other}` }],
+    });
+  }
+  return { cert: read(certFile, '/server/tls/certFile'), key: read(keyFile, '/server/tls/keyFile') };
 }

@@ -26,6 +26,17 @@ export const ConfigSchema = Type.Object(
           description:
             'Public base URL of the HTTP API (https://mail.example.com), used in links put in mail such as one-click unsubscribe. Empty means http://<hostname>:<httpPort>.',
         }),
+        tls: Type.Object(
+          {
+            certFile: Type.String({
+              default: '',
+              description:
+                'PEM certificate chain for HTTPS on httpPort (with keyFile). Empty: plain HTTP, e.g. behind a TLS-terminating proxy.',
+            }),
+            keyFile: Type.String({ default: '', description: 'PEM private key for HTTPS on httpPort (with certFile).' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery'), Type.Literal('feedback')]), {
           default: ['api', 'smtp', 'delivery', 'feedback'],
           description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',
