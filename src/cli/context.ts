@@ -98,7 +98,9 @@ export function requireDataDir(ctx: CliContext, config: Config): void {
       ? '--data-dir'
       : ctx.deps.env.POSTWARDEN_DATA_DIR !== undefined
         ? 'POSTWARDEN_DATA_DIR'
-        : `the default dataDir (${config.dataDir}) in the current directory${(ctx.globals.config ?? ctx.deps.env.POSTWARDEN_CONFIG) ? ' or the config file' : ''}`;
+        : config.dataDir !== './data'
+          ? 'dataDir in the config file'
+          : 'the default dataDir (./data) in the current directory';
   throw new CliError(
     'NO_DATA_DIR',
     `no data directory at ${resolve(config.dataDir)} (from ${from}): run this where the server's data directory is, pass --data-dir (or --database-url), or create the directory to start a new store there`,
