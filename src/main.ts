@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { runCli } from './cli/index.js';
 
@@ -5,8 +6,21 @@ import { runCli } from './cli/index.js';
  * The process entry: the only place (with config/) that touches process.env, argv, signals and the
  * exit code. Everything else receives them as arguments.
  */
+// A reader that went away (`postwarden events tail | head`) ends the output, not the program with a
+// stack trace: stop quietly, as the command did what it was asked for that reader.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+}
+
+// src/main.ts and dist/main.js both sit one level below package.json.
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const code = await runCli(process.argv.slice(2), {
   env: process.env,
+  version,
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   // Loaded on demand: admin and client commands never pay for the HTTP and SMTP stacks.

@@ -6,8 +6,8 @@ import pino, { type Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
-import { type Config, nodeHostname, platformIdentityOf } from './config/index.js';
-import { type Clock, createByteBudget, parseAddress, systemClock } from './core/index.js';
+import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
+import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
   createBreaker,
@@ -107,11 +107,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const tenants = createTenants({ store, clock });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
+  const unqualified = unqualifiedNames(config, hostname);
+  for (const u of [...unqualified.records, ...unqualified.links]) {
+    log.warn({ name: u.name, setting: u.setting }, `"${u.name}" has no dot, so ${u.use} cannot work: set ${u.setting}`);
+  }
 
   /** Who this process is in lease rows (delivery, scheduled jobs): unique per process. */
   const nodeId = `${hostname}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const d = config.delivery;
-  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock });
+  const dnsOptions = { servers: config.dns.servers, resolvConf: config.dns.resolvConf, timeoutMs: config.dns.timeoutMs, clock };
+  const resolver = createResolver(dnsOptions);
+  log.info({ resolver: resolver.describe() }, 'DNS lookups go through this resolver');
   const id = config.identity;
   const identity = createSendingIdentity({
     store,
@@ -119,7 +125,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     masterKey,
     resolver,
-    liveResolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock, cache: false }),
+    liveResolver: createResolver({ ...dnsOptions, cache: false }),
     sandbox: config.sandbox,
     dkim: {
       algorithms: d.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'],
@@ -321,7 +327,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tlsStats: (q) => transportSecurity.stats(q),
       bodyBudget,
     },
-    { logger: log.child({ concern: 'api' }) },
+    {
+      logger: log.child({ concern: 'api' }),
+      ...(config.server.tls.certFile || config.server.tls.keyFile ? { https: readApiTls(config) } : {}),
+    },
   );
 
   const runsSmtp = config.server.roles.includes('smtp');
@@ -456,4 +465,25 @@ async function logDurability(store: Store, log: Logger): Promise<void> {
       { setting: d.setting },
       'PostgreSQL synchronous_commit is off: the server acknowledges commits before they are flushed, so acknowledged messages may be lost if it crashes; set synchronous_commit = on',
     );
+}
+
+/** server.tls: both files or neither; a missing half or an unreadable file names the setting. */
+function readApiTls(config: Config): { key: string; cert: string } {
+  const { certFile, keyFile } = config.server.tls;
+  const read = (file: string, path: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new PostwardenError('CONFIG_INVALID', `cannot read ${file} (${path}): ${(e as Error).message}`, {
+        errors: [{ path, message: `cannot read ${file}` }],
+      });
+    }
+  };
+  if (!keyFile || !certFile) {
+    const [missing, other] = keyFile ? ['certFile', 'keyFile'] : ['keyFile', 'certFile'];
+    throw new PostwardenError('CONFIG_INVALID', `server.tls.${other} is set but server.tls.${missing} is not`, {
+      errors: [{ path: `/server/tls/${missing}`, message: `is required with /server/tls/${other}` }],
+    });
+  }
+  return { cert: read(certFile, '/server/tls/certFile'), key: read(keyFile, '/server/tls/keyFile') };
 }

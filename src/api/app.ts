@@ -23,9 +23,14 @@ import type { ApiServices } from './services.js';
  * The HTTP API: REST under /v1, Bearer keys, problem+json errors, OpenAPI generated from the route
  * schemas at /openapi.json with a browsable copy at /docs.
  */
-export async function buildApi(s: ApiServices, opts: { logger?: Logger | false } = {}): Promise<FastifyInstance> {
+export async function buildApi(
+  s: ApiServices,
+  opts: { logger?: Logger | false; https?: { key: string; cert: string } } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger || undefined,
+    // server.tls: the API terminates TLS itself (docs/deploy.md); otherwise plain HTTP behind a proxy.
+    ...(opts.https ? { https: opts.https } : {}),
     // A message may be up to maxMessageBytes; base64 attachments inflate by 4/3, JSON adds a little.
     bodyLimit: Math.ceil(s.limits.maxMessageBytes * 1.4) + 65_536,
     // Path parameters longer than Fastify's 100 default: email addresses (up to 254 octets) and

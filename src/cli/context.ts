@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { type Config, type DeepPartial, platformIdentityOf } from '../config/index.js';
+import type { Config, DeepPartial } from '../config/index.js';
 import { systemClock } from '../core/index.js';
 import type { Domains } from '../identity/index.js';
 import type { Tenants } from '../tenants/index.js';
@@ -21,6 +22,8 @@ export interface ServablePlatform {
 
 export interface CliDeps {
   env: Record<string, string | undefined>;
+  /** The package version, printed by `--version`. */
+  version?: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   createPlatform: (config: Config, opts: { log: Logger }) => Promise<ServablePlatform>;
@@ -83,13 +86,43 @@ function merge<T extends object>(a: T, b: T): T {
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * Admin commands open the store the server uses. On SQLite that is dataDir/postwarden.db, and a
+ * command run in the wrong directory used to create an empty store there silently; now the data
+ * directory must exist (a fresh one is made by `serve`, or created by hand), and the error says where
+ * it looked and how that place was chosen.
+ */
+export function requireDataDir(ctx: CliContext, config: Config): void {
+  if (config.store.url || existsSync(config.dataDir)) return;
+  const from =
+    ctx.globals.dataDir !== undefined
+      ? '--data-dir'
+      : ctx.deps.env.POSTWARDEN_DATA_DIR !== undefined
+        ? 'POSTWARDEN_DATA_DIR'
+        : config.dataDir !== './data'
+          ? 'dataDir in the config file'
+          : 'the default dataDir (./data) in the current directory';
+  throw new CliError(
+    'NO_DATA_DIR',
+    `no data directory at ${resolve(config.dataDir)} (from ${from}): run this where the server's data directory is, pass --data-dir (or --database-url), or create the directory to start a new store there`,
+    [{ path: '/dataDir', message: `${resolve(config.dataDir)} does not exist` }],
+  );
+}
+
+/** The store for an admin command, after requireDataDir. */
+export async function openAdminStore(ctx: CliContext, config: Config) {
+  requireDataDir(ctx, config);
+  const { createStore } = await import('../store/index.js');
+  return createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+}
+
+/**
  * Runs an admin operation straight against the store the server uses (SQLite WAL lets a second
  * process write while the server runs; PostgreSQL is shared anyway). The platform is not started.
  */
 export async function withTenants<T>(ctx: CliContext, fn: (tenants: Tenants) => Promise<T>): Promise<T> {
   const config = await configFor(ctx);
-  const [{ createStore }, { createTenants }] = await Promise.all([import('../store/index.js'), import('../tenants/index.js')]);
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  const { createTenants } = await import('../tenants/index.js');
+  const store = await openAdminStore(ctx, config);
   try {
     return await fn(createTenants({ store, clock: systemClock }));
   } finally {
@@ -104,15 +137,15 @@ export async function withTenants<T>(ctx: CliContext, fn: (tenants: Tenants) => 
  */
 export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, domains: Domains) => Promise<T>): Promise<T> {
   const config = await configFor(ctx);
-  const [{ createStore }, { createTenants }, { createDomains }, { loadOrCreateMasterKey }, { join }] = await Promise.all([
-    import('../store/index.js'),
+  requireDataDir(ctx, config);
+  const [{ createTenants }, { createDomains }, { loadOrCreateMasterKey }, { join }] = await Promise.all([
     import('../tenants/index.js'),
     import('../identity/index.js'),
     import('../governance/index.js'),
     import('node:path'),
   ]);
   const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  const store = await openAdminStore(ctx, config);
   try {
     const tenants = createTenants({ store, clock: systemClock });
     const algorithms: ('rsa-2048' | 'ed25519')[] = config.delivery.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'];
@@ -126,8 +159,14 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
       dkim: { algorithms, rotationDays: id.dkimRotationDays, overlapDays: id.dkimOverlapDays },
       sandbox: config.sandbox,
       // Verification wants what DNS says now, not a cached answer.
-      resolver: createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock: systemClock, cache: false }),
-      platform: platformIdentityOf(config),
+      resolver: createResolver({
+        servers: config.dns.servers,
+        resolvConf: config.dns.resolvConf,
+        timeoutMs: config.dns.timeoutMs,
+        clock: systemClock,
+        cache: false,
+      }),
+      platform: (await import('../config/index.js')).platformIdentityOf(config),
     });
     return await fn(tenants, domains);
   } finally {

@@ -28,6 +28,13 @@ export function parseLimit(value: string): number {
   return n;
 }
 
+/** A count of items to print: a positive integer. */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a positive integer.');
+  return n;
+}
+
 /** Repeatable `--header 'Name: value'` (RFC 5322 §2.2: name, colon, body) into one record. */
 export function collectHeader(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const colon = value.indexOf(':');

@@ -45,6 +45,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   BODY_BUDGET_EXHAUSTED: exitCodes.tempFail,
   HEADERS_TOO_LARGE: exitCodes.dataErr,
   REQUEST_TIMEOUT: exitCodes.tempFail,
+  HOSTNAME_UNQUALIFIED: exitCodes.config,
   CONFIG_INVALID: exitCodes.config,
   INTERNAL: exitCodes.software,
 };
@@ -53,6 +54,10 @@ export const errorExitCodes: Record<ErrorCode, number> = {
 export const cliConditions = {
   USAGE: { exit: exitCodes.usage, meaning: 'The command line is wrong (unknown option, missing argument, bad value).' },
   INPUT_UNREADABLE: { exit: exitCodes.noInput, meaning: 'A file named on the command line cannot be read.' },
+  NO_DATA_DIR: {
+    exit: exitCodes.noInput,
+    meaning: 'No data directory where an admin command looked (it says where); the store is never created there silently.',
+  },
   UNREACHABLE: { exit: exitCodes.unavailable, meaning: 'The Postwarden server did not answer (not running, wrong --url).' },
   TIMEOUT: { exit: exitCodes.tempFail, meaning: 'The server did not answer in time.' },
   BAD_RESPONSE: { exit: exitCodes.protocol, meaning: 'The server answered with something that is not the Postwarden API.' },

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
@@ -47,6 +48,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .option('--json', 'machine-readable output: one JSON document (or one per line for streams)')
     .addOption(new Option('--url <url>', `server for client commands (POSTWARDEN_URL; default ${defaultUrl})`))
     .addOption(new Option('--api-key <key>', 'API key for client commands (POSTWARDEN_API_KEY)'));
+  if (deps.version) program.version(deps.version, '-V, --version', 'print the version and exit');
 
   registerServe(program, act);
   registerTenants(program, act);
@@ -60,6 +62,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerDns(program, act);
   registerFeedback(program, act);
   registerSuppressions(program, act);
+  registerBackup(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -26,6 +26,17 @@ export const ConfigSchema = Type.Object(
           description:
             'Public base URL of the HTTP API (https://mail.example.com), used in links put in mail such as one-click unsubscribe. Empty means http://<hostname>:<httpPort>.',
         }),
+        tls: Type.Object(
+          {
+            certFile: Type.String({
+              default: '',
+              description:
+                'PEM certificate chain for HTTPS on httpPort (with keyFile). Empty: plain HTTP, e.g. behind a TLS-terminating proxy.',
+            }),
+            keyFile: Type.String({ default: '', description: 'PEM private key for HTTPS on httpPort (with certFile).' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         roles: Type.Array(Type.Union([Type.Literal('api'), Type.Literal('smtp'), Type.Literal('delivery'), Type.Literal('feedback')]), {
           default: ['api', 'smtp', 'delivery', 'feedback'],
           description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',
@@ -101,7 +112,12 @@ export const ConfigSchema = Type.Object(
       {
         servers: Type.Array(Type.String(), {
           default: [],
-          description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers.',
+          description: 'DNS servers (host or host:port) for every lookup; empty uses the system resolvers (dns.resolvConf).',
+        }),
+        resolvConf: Type.String({
+          default: '/etc/resolv.conf',
+          description:
+            'Where the system resolvers are read when dns.servers is empty: its nameserver lines (at most 3, IPv4 or IPv6; [addr]:port for another port) and options attempts:n. No nameserver line or no file: 127.0.0.1, as resolv.conf(5) says.',
         }),
         timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 3000, description: 'Per-query timeout.' }),
       },

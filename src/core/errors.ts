@@ -109,6 +109,10 @@ export const errorCatalogue = {
       'The content exceeds a processing limit (MIME parts or depth, unpacked size, report records, parse time or memory); it would fail again on retry.',
     smtp: { code: 554, enhanced: '5.6.0' },
   },
+  HOSTNAME_UNQUALIFIED: {
+    status: 409,
+    meaning: "The platform's host name has no dot, so DNS records built on it cannot work; the named setting must be set first.",
+  },
   CONFIG_INVALID: { status: 500, meaning: 'The configuration is invalid; each bad key is listed.' },
   INTERNAL: {
     status: 500,

@@ -13,16 +13,18 @@
  * answers and negative answers are kept in a TTL cache (see cache.ts).
  */
 import { randomInt } from 'node:crypto';
-import dns from 'node:dns';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 import type { Clock } from '../core/index.js';
 import { cacheKey, createDnsCache, normaliseName } from './cache.js';
 import { type DnsServerAddress, exchangeTcp, exchangeUdp, parseServerAddress } from './exchange.js';
+import { readResolvConf } from './resolv-conf.js';
 import type { DnsFailure, DnsRecordData, DnsRecordType, DnsResult, Resolver } from './resolver.js';
 
 export interface StubResolverOptions {
-  /** `host`, `host:port`, `[v6]:port`; defaults to the system's resolvers (`dns.getServers()`). */
+  /** `host`, `host:port`, `[v6]:port`; absent or empty: the system's resolvers, read from `resolvConf`. */
   servers?: string[];
+  /** resolv.conf to read when `servers` is empty (default /etc/resolv.conf; see resolv-conf.ts). */
+  resolvConf?: string;
   /** Per attempt, UDP or TCP. */
   timeoutMs?: number;
   clock: Clock;
@@ -46,16 +48,18 @@ export interface Interpreted<T extends DnsRecordType> {
 }
 
 export function createResolver(options: StubResolverOptions): Resolver {
-  const servers = (options.servers ?? dns.getServers()).map(parseServerAddress);
+  // An empty list is the default config: it means the system's resolvers, never "no servers".
+  const system = options.servers?.length ? undefined : readResolvConf(options.resolvConf);
+  const servers = (system?.servers ?? options.servers ?? []).map(parseServerAddress);
   const timeoutMs = options.timeoutMs ?? 3000;
-  const tries = Math.max(1, options.tries ?? 2);
+  const tries = Math.max(1, options.tries ?? system?.attempts ?? 2);
+  const source = system ? ` (from ${system.path}${system.unreadable ? `, unreadable: ${system.unreadable}` : ''})` : '';
   const cache = options.cache === false ? undefined : createDnsCache({ clock: options.clock, maxEntries: options.cacheEntries });
   const inFlight = new Map<string, Promise<DnsResult<DnsRecordType>>>();
 
   async function resolveUncached<T extends DnsRecordType>(name: string, type: T): Promise<Interpreted<T>> {
     const invalid = nameProblem(name);
     if (invalid) return failed(name, type, 'formerr', invalid);
-    if (servers.length === 0) return failed(name, type, 'network', 'no DNS servers configured');
     let last: Interpreted<T> = failed(name, type, 'network', 'no server could be asked');
     const refusedBy = new Set<string>();
     for (let attempt = 0; attempt < tries * servers.length; attempt++) {
@@ -94,7 +98,7 @@ export function createResolver(options: StubResolverOptions): Resolver {
       inFlight.set(key, promise as Promise<DnsResult<DnsRecordType>>);
       return promise;
     },
-    describe: () => `dns stub resolver via ${servers.map((s) => s.label).join(', ') || '(no servers)'}`,
+    describe: () => `dns stub resolver via ${servers.map((s) => s.label).join(', ')}${source}`,
   };
 }
 

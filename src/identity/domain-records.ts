@@ -1,3 +1,4 @@
+import { PostwardenError } from '../core/index.js';
 import type { DkimKeyRow } from '../store/index.js';
 import { dkimDnsName, dkimTxtValue } from './dkim-keys.js';
 import { bounceDomainFor } from './verp.js';
@@ -28,6 +29,11 @@ export interface PlatformIdentity {
   /** Empty: no tracking record. */
   trackingHost: string;
   trackingLabel: string;
+  /**
+   * Names above that have no dot (a bare OS host name such as `vm`): records built on them cannot
+   * work, so they are refused with this list (the setting to set, the name, what uses it).
+   */
+  unqualified?: readonly { setting: string; name: string; use: string }[];
 }
 
 export type DomainRecordKind = 'dkim' | 'spf' | 'dmarc' | 'return-path-mx' | 'return-path-spf' | 'tracking';
@@ -156,4 +162,21 @@ export function domainRecords(domain: string, keys: readonly DkimKeyRow[], p: Pl
     });
   }
   return out;
+}
+
+/** HOSTNAME_UNQUALIFIED when the platform names the records need have no dot; undefined when fine. */
+export function unpublishableProblem(p: PlatformIdentity): PostwardenError | undefined {
+  const bad = p.unqualified ?? [];
+  if (!bad.length) return undefined;
+  const settings = [...new Set(bad.map((b) => b.setting))].join('; ');
+  return new PostwardenError(
+    'HOSTNAME_UNQUALIFIED',
+    `DNS records are not offered: they would name "${bad[0]?.name}", which has no dot and which no one else can resolve. Set ${settings} to a fully qualified name and restart.`,
+    {
+      errors: bad.map((b) => ({
+        path: `/${(b.setting.split(/[ ,]/)[0] ?? '').replaceAll('.', '/')}`,
+        message: `"${b.name}" has no dot; it would be used in ${b.use}; set ${b.setting}`,
+      })),
+    },
+  );
 }

@@ -4,7 +4,7 @@ import { sealSecret } from '../governance/index.js';
 import type { DkimAlgorithm, DkimKeyRow, DomainRow, Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 import { dkimDnsName, dkimKeyAad, dkimTxtValue, generateDkimKey, isDkimAlgorithm, nextSelector } from './dkim-keys.js';
-import { type DomainRecord, domainRecords, type PlatformIdentity } from './domain-records.js';
+import { type DomainRecord, domainRecords, type PlatformIdentity, unpublishableProblem } from './domain-records.js';
 import { checkRecord, type DomainVerification, verifyDomainRecords } from './domain-verification.js';
 
 /**
@@ -157,6 +157,8 @@ export function createDomains(deps: DomainsDeps) {
   }
 
   async function recordsOf(domain: DomainRow): Promise<DomainRecord[]> {
+    const problem = unpublishableProblem(platformOf());
+    if (problem) throw problem;
     return domainRecords(domain.name, await store.dkimKeys.listByDomain(domain.id), platformOf());
   }
 
@@ -219,6 +221,10 @@ export function createDomains(deps: DomainsDeps) {
     async addDomain(tenantId: string, name: string, opts: { streams?: unknown } = {}): Promise<AddedDomain> {
       const streams = parseStreams(opts.streams);
       const tenant = await tenants.getTenant(tenantId);
+      // Refused before anything is stored: a domain whose records cannot work is not onboarded. In
+      // sandbox nothing leaves the machine and no record is needed, so the domain is added anyway.
+      const problem = deps.platform && !deps.sandbox && !tenant.sandbox ? unpublishableProblem(deps.platform) : undefined;
+      if (problem) throw problem;
       const domain = await tenants.addDomain(tenantId, name, streams);
       let rows: DkimKeyRow[];
       try {

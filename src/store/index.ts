@@ -1,3 +1,4 @@
+export { backupSqlite, type SqliteBackupResult } from './backup.js';
 export { createStore, type Repositories, type Store, type StoreOptions } from './db.js';
 export type { DialectName, Durability, DurabilityReport } from './dialect.js';
 export type { ApiKeyRow } from './repositories/api-keys.js';

@@ -9,7 +9,8 @@ async function cli(args: string[]): Promise<{ code: number; json: any; err: stri
   let out = '';
   let err = '';
   const deps: CliDeps = {
-    env: {},
+    // A qualified host name: on a host named like `vm` the records would otherwise be refused (HOSTNAME_UNQUALIFIED).
+    env: { POSTWARDEN_HOSTNAME: 'mail.pw.test' },
     stdout: (s) => {
       out += s;
     },

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 /**
  * Runs the real `postwarden` executable (bin/postwarden.mjs) as a child process from the repository
  * root, the way operators and scripts do. The child's environment carries none of our variables
- * from the parent (a developer's POSTWARDEN_* or DATABASE_URL must not leak into a test).
+ * from the parent (a developer's POSTWARDEN_* or DATABASE_URL must not leak into a test), except a
+ * qualified POSTWARDEN_HOSTNAME.
  */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repoRoot, 'bin', 'postwarden.mjs');
@@ -20,7 +21,9 @@ export interface RunResult {
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('POSTWARDEN_') && k !== 'DATABASE_URL') env[k] = v;
-  return { ...env, ...extra };
+  // A qualified host name, so the records `domains add` prints do not depend on the test machine's
+  // name (on a host named like `vm` they are refused: HOSTNAME_UNQUALIFIED).
+  return { ...env, POSTWARDEN_HOSTNAME: 'mail.pw.test', ...extra };
 }
 
 function collect(child: ChildProcess): { out: () => string; err: () => string } {

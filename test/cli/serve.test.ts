@@ -82,8 +82,11 @@ describe('postwarden serve with the client commands', () => {
     assert.match(timeline[0]!, /message\.accepted .*subject=Hi/);
   });
 
-  test('events tail --json prints one event per line across pages, in cursor order, then stops', async () => {
-    const r = await runPostwarden(['events', 'tail', '--json', '--limit', '2'], { env });
+  test('events tail --json prints one event per line in cursor order, then stops; --limit N prints N', async () => {
+    const two = await runPostwarden(['events', 'tail', '--json', '--limit', '2'], { env });
+    assert.equal(two.code, 0, two.stderr);
+    assert.equal(two.stdout.trimEnd().split('\n').length, 2);
+    const r = await runPostwarden(['events', 'tail', '--json'], { env });
     assert.equal(r.code, 0, r.stderr);
     const events = r.stdout
       .trimEnd()

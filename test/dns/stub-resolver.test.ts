@@ -233,10 +233,12 @@ test('refuses an invalid name without sending a query', async (t) => {
   assert.equal(server.queries.length, 0);
 });
 
-test('uses the system resolvers when no servers are configured', () => {
-  const resolver = createResolver({ clock: fakeClock() });
+test('uses the system resolvers (/etc/resolv.conf) when no servers are configured, absent or empty', () => {
+  // node:dns reads the same file through c-ares; an empty list (the config default) is not "no servers".
   const labels = dns.getServers().map((spec) => parseServerAddress(spec).label);
-  assert.equal(resolver.describe(), `dns stub resolver via ${labels.join(', ') || '(no servers)'}`);
+  const expected = `dns stub resolver via ${labels.join(', ') || '127.0.0.1:53'} (from /etc/resolv.conf)`;
+  assert.equal(createResolver({ clock: fakeClock() }).describe(), expected);
+  assert.equal(createResolver({ clock: fakeClock(), servers: [] }).describe(), expected);
 });
 
 test('parses server addresses with and without ports', () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { isPostwardenError } from '../../core/index.js';
 import { type DomainVerification, dkimKeyJson, recordJson, verificationJson } from '../../identity/index.js';
 import type { DomainRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
@@ -19,6 +20,19 @@ const Streams = Type.Array(Type.Union([Type.Literal('transactional'), Type.Liter
   description: 'Streams that may send as this domain; absent or empty: all.',
 });
 
+/**
+ * A sandboxed domain is added even when the platform's names have no dot (nothing leaves the
+ * machine); its answer then carries why the records are withheld instead of records that cannot work.
+ */
+async function recordsOrProblem(s: ApiServices, tenantId: string, domainId: string) {
+  try {
+    return { dns_records: (await s.domains.dnsRecords(tenantId, domainId)).map(recordJson) };
+  } catch (e) {
+    if (!isPostwardenError(e) || e.code !== 'HOSTNAME_UNQUALIFIED') throw e;
+    return { dns_records: [], dns_records_withheld: { code: e.code, detail: e.message, errors: e.details.errors ?? [] } };
+  }
+}
+
 export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
   app.post(
     '/v1/domains',
@@ -34,8 +48,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
       const p = principalOf(request);
       const body = request.body as { name: string; streams?: string[] };
       const added = await s.domains.addDomain(p.tenant.id, body.name, { streams: body.streams });
-      const records = await s.domains.dnsRecords(p.tenant.id, added.domain.id);
-      return reply.code(201).send({ ...domainJson(added.domain), dns_records: records.map(recordJson) });
+      return reply.code(201).send({ ...domainJson(added.domain), ...(await recordsOrProblem(s, p.tenant.id, added.domain.id)) });
     },
   );
   app.get('/v1/domains', { config: { scope: 'read' }, schema: { tags: ['domains'], summary: 'List sending domains' } }, async (request) => {

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { dkimKeyJson, recordJson, verificationJson } from '../../identity/index.js';
 import type { Act } from '../context.js';
 import { withDomains } from '../context.js';
 import { table } from '../output.js';
-import { findDomain, recordLines, verificationLines } from './domains.js';
+import { findDomain, identityWire, recordLines, verificationLines } from './domains.js';
 
 /** `postwarden dkim list|rotate|verify-dns`: a domain's selectors and their lifecycle. */
 
@@ -16,6 +15,7 @@ export function registerDkim(program: Command, act: Act): void {
     act(async (ctx, cmd) => {
       const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
       const keys = await withDomains(ctx, async (s, domains) => domains.listKeys(tenant, (await findDomain(s, tenant, domain)).id));
+      const { dkimKeyJson } = await identityWire();
       ctx.out.result({ data: keys.map(dkimKeyJson) }, () =>
         table([
           ['SELECTOR', 'ALGORITHM', 'STATUS', 'CREATED', 'ACTIVATED', 'RETIRED'],
@@ -36,6 +36,7 @@ export function registerDkim(program: Command, act: Act): void {
         const records = (await domains.dnsRecords(tenant, d.id)).filter((r) => keys.some((k) => k.selector === r.selector));
         return { keys, records };
       });
+      const { dkimKeyJson, recordJson } = await identityWire();
       ctx.out.result({ data: keys.map(dkimKeyJson), dns_records: records.map(recordJson) }, () => [
         `Created ${keys.map((k) => k.selector).join(', ')} (pending). Publish:`,
         ...recordLines(records),
@@ -50,6 +51,7 @@ export function registerDkim(program: Command, act: Act): void {
       const v = await withDomains(ctx, async (s, domains) => domains.verify(tenant, (await findDomain(s, tenant, domain)).id));
       const only = { ...v, records: v.records.filter((r) => r.kind === 'dkim') };
       only.verified = only.records.every((r) => r.status === 'ok');
+      const { verificationJson } = await identityWire();
       ctx.out.result(verificationJson(only), () => verificationLines(only));
     }),
   );

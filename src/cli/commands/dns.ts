@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { validationError } from '../../core/index.js';
 import type { PostureFinding, TransportTlsStats } from '../../posture/index.js';
 import type { Act } from '../context.js';
-import { type CliContext, configFor } from '../context.js';
+import { type CliContext, configFor, openAdminStore } from '../context.js';
 import { collectList } from '../option-parsers.js';
 import { CliError, table } from '../output.js';
 
@@ -22,7 +22,8 @@ async function auditLocally(ctx: CliContext, domain: string, selectors: string[]
     import('../../core/index.js'),
   ]);
   const resolver = createResolver({
-    servers: config.dns.servers.length ? config.dns.servers : undefined,
+    servers: config.dns.servers,
+    resolvConf: config.dns.resolvConf,
     timeoutMs: config.dns.timeoutMs,
     clock: systemClock,
   });
@@ -46,19 +47,18 @@ async function withMonitor<T>(
   tenantId: string,
 ): Promise<T> {
   const config = await configFor(ctx);
-  const [{ createStore }, { createPostureMonitor }, { createResolver }, { createHttpsPolicyFetcher }, { systemClock, PostwardenError }] =
-    await Promise.all([
-      import('../../store/index.js'),
-      import('../../posture/index.js'),
-      import('../../dns/index.js'),
-      import('../../transport-policy/index.js'),
-      import('../../core/index.js'),
-    ]);
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  const [{ createPostureMonitor }, { createResolver }, { createHttpsPolicyFetcher }, { systemClock, PostwardenError }] = await Promise.all([
+    import('../../posture/index.js'),
+    import('../../dns/index.js'),
+    import('../../transport-policy/index.js'),
+    import('../../core/index.js'),
+  ]);
+  const store = await openAdminStore(ctx, config);
   try {
     if (!(await store.tenants.get(tenantId))) throw new PostwardenError('NOT_FOUND', `tenant ${tenantId} does not exist`, { id: tenantId });
     const resolver = createResolver({
-      servers: config.dns.servers.length ? config.dns.servers : undefined,
+      servers: config.dns.servers,
+      resolvConf: config.dns.resolvConf,
       timeoutMs: config.dns.timeoutMs,
       clock: systemClock,
     });

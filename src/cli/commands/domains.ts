@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import { type DomainRecord, type Domains, type DomainVerification, recordJson, verificationJson } from '../../identity/index.js';
+import type { DomainRecord, Domains, DomainVerification } from '../../identity/index.js';
 import type { DomainRow } from '../../store/index.js';
 import type { Tenants } from '../../tenants/index.js';
 import type { Act } from '../context.js';
 import { withDomains, withTenants } from '../context.js';
 import { table } from '../output.js';
 import { domainJson } from '../wire.js';
+
+/** The identity concern's JSON shapes, loaded when a command prints them: `--help` never pays for identity/. */
+export const identityWire = () => import('../../identity/index.js');
 
 /** `postwarden domains add|list|verify`: the domains a tenant may send as, straight in the store. */
 export function verificationLines(v: DomainVerification): string[] {
@@ -49,6 +52,7 @@ export function registerDomains(program: Command, act: Act): void {
           const added = await domains.addDomain(tenant, name, { streams });
           return { d: added.domain, records: await domains.dnsRecords(tenant, added.domain.id) };
         });
+        const { recordJson } = await identityWire();
         ctx.out.result({ ...domainJson(d), streams: d.streams ?? null, dns_records: records.map(recordJson) }, () => [
           `Added domain ${d.name} (${d.id}) to ${d.tenantId}. Publish:`,
           ...recordLines(records),
@@ -70,6 +74,7 @@ export function registerDomains(program: Command, act: Act): void {
           const d = await findDomain(s, tenant, which);
           return domains.verify(tenant, d.id);
         });
+        const { verificationJson } = await identityWire();
         ctx.out.result(verificationJson(v), () => verificationLines(v));
       }),
     );

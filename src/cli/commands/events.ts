@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Act, CliContext } from '../context.js';
 import { apiClientFor } from '../context.js';
-import { collectList, parseLimit } from '../option-parsers.js';
+import { collectList, parseCount } from '../option-parsers.js';
 import { type EventWire, formatData } from './messages.js';
 
 /**
@@ -19,6 +19,8 @@ interface TailOptions {
 export const followIntervalMs = 1000;
 /** A safety bound on one non-following run: at the maximum page size this is a billion events. */
 const maxPages = 1_000_000;
+/** The API's largest page (GET /v1/events?limit=). */
+const maxPageSize = 1000;
 
 export function registerEvents(program: Command, act: Act): void {
   const events = program.command('events').description('Read the events spine of a running server');
@@ -28,13 +30,13 @@ export function registerEvents(program: Command, act: Act): void {
     .option('--after <cursor>', 'start after this cursor (a next_cursor printed before); default: the beginning')
     .option('--type <types>', 'only these event types, comma-separated (repeatable)', collectList)
     .option('--follow', 'keep polling for new events every second until interrupted')
-    .option('--limit <n>', 'events per request, 1-1000', parseLimit, 100)
+    .option('--limit <n>', 'print at most this many events, then stop (also with --follow); default: all', parseCount)
     .action(act((ctx, cmd) => tail(ctx, cmd.opts<TailOptions>())));
 }
 
 async function tail(ctx: CliContext, o: TailOptions): Promise<void> {
   const client = apiClientFor(ctx);
-  const limit = o.limit ?? 100;
+  let remaining = o.limit ?? Number.POSITIVE_INFINITY;
   let cursor = o.after;
   let stopping = false;
   let wake: () => void = () => undefined;
@@ -45,14 +47,20 @@ async function tail(ctx: CliContext, o: TailOptions): Promise<void> {
       })
     : () => undefined;
   try {
-    for (let page = 0; page < maxPages && !stopping; page++) {
+    for (let page = 0; page < maxPages && !stopping && remaining > 0; page++) {
+      const limit = Math.min(remaining, maxPageSize);
       const { body } = await client.request<{ data: EventWire[]; next_cursor: string | null }>({
         method: 'GET',
         path: '/v1/events',
         query: { after: cursor, type: o.type?.join(','), limit: String(limit) },
       });
-      for (const e of body.data) ctx.out.item(e, () => [formatEvent(e)]);
-      if (body.next_cursor) cursor = body.next_cursor;
+      // The cursor to resume from is the last event printed, so a limit never skips an event.
+      for (const e of body.data.slice(0, limit)) {
+        ctx.out.item(e, () => [formatEvent(e)]);
+        cursor = e.cursor;
+        remaining--;
+      }
+      if (remaining <= 0) break;
       if (body.data.length === limit) continue;
       if (!o.follow) break;
       await new Promise<void>((resolve) => {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import pino from 'pino';
 import type { Act, CliContext, CliDeps } from '../context.js';
 import { configFor } from '../context.js';
 import { parsePort } from '../option-parsers.js';
@@ -39,6 +38,7 @@ async function serve(ctx: CliContext, o: ServeOptions): Promise<number> {
     ...(o.sandbox ? { sandbox: true } : {}),
     server: { httpPort: o.httpPort, smtpPort: o.smtpPort, mxPort: o.mxPort, host: o.host },
   });
+  const { default: pino } = await import('pino');
   const log = pino({ level: config.log.level });
   ctx.deps.tuneHeap?.(config.server.heapGrowthPercent);
   const signals = listenForSignals(ctx.deps);
@@ -52,7 +52,7 @@ async function serve(ctx: CliContext, o: ServeOptions): Promise<number> {
       throw listenError(e);
     }
     log.info({ ports, host: config.server.host }, 'listening');
-    ctx.out.note(`Postwarden listening: ${describeListeners(config.server.host, ports)}`);
+    ctx.out.note(`Postwarden listening: ${describeListeners(config.server.host, ports, config.server.tls.certFile ? 'https' : 'http')}`);
 
     const signal = await signals.first;
     log.info({ signal }, 'stopping');
@@ -98,10 +98,10 @@ function listenError(e: unknown): unknown {
 }
 
 /** `http://127.0.0.1:8025, smtp 127.0.0.1:2587`: one entry per bound listener. */
-export function describeListeners(host: string, ports: Partial<Record<string, number>>): string {
+export function describeListeners(host: string, ports: Partial<Record<string, number>>, scheme: 'http' | 'https' = 'http'): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return Object.entries(ports)
     .filter((e): e is [string, number] => typeof e[1] === 'number')
-    .map(([name, port]) => (name === 'http' ? `http://${h}:${port}` : `${name} ${h}:${port}`))
+    .map(([name, port]) => (name === 'http' ? `${scheme}://${h}:${port}` : `${name} ${h}:${port}`))
     .join(', ');
 }

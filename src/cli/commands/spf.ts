@@ -27,7 +27,12 @@ export function registerSpf(program: Command, act: Act): void {
           import('../../identity/index.js'),
           import('../../core/index.js'),
         ]);
-        const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, clock: systemClock });
+        const resolver = createResolver({
+          servers: config.dns.servers,
+          resolvConf: config.dns.resolvConf,
+          timeoutMs: config.dns.timeoutMs,
+          clock: systemClock,
+        });
         const r = await checkSpf(
           { ip: o.ip, mailFrom: o.sender, helo: o.helo },
           { resolver, clock: systemClock, receiver: config.server.hostname },

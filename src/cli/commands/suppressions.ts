@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { type Stream, streams, suppressionReasons, suppressionScopes, systemClock, validationError } from '../../core/index.js';
 import type { EntryInput, SuppressionChange, Suppressions } from '../../feedback/index.js';
-import { type Act, type CliContext, configFor } from '../context.js';
+import { type Act, type CliContext, configFor, openAdminStore } from '../context.js';
+import { parseLimit } from '../option-parsers.js';
 import { CliError, table } from '../output.js';
 
 /**
@@ -12,8 +13,8 @@ import { CliError, table } from '../output.js';
  */
 async function withSuppressions<T>(ctx: CliContext, owner: string | null, fn: (s: Suppressions) => Promise<T>): Promise<T> {
   const config = await configFor(ctx);
-  const [{ createStore }, { createSuppressions }] = await Promise.all([import('../../store/index.js'), import('../../feedback/index.js')]);
-  const store = await createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  const { createSuppressions } = await import('../../feedback/index.js');
+  const store = await openAdminStore(ctx, config);
   try {
     if (owner !== null && !(await store.tenants.get(owner))) throw new CliError('USAGE', `tenant ${owner} does not exist`);
     return await fn(createSuppressions({ store, clock: systemClock }));
@@ -49,7 +50,7 @@ export function registerSuppressions(program: Command, act: Act): void {
     .addOption(new Option('--reason <reason>', 'only this reason').choices([...suppressionReasons]))
     .addOption(new Option('--scope <scope>', 'only this scope').choices([...suppressionScopes]))
     .option('--after <id>', 'next_cursor of the previous page')
-    .option('--limit <n>', 'entries per page', (v) => Number.parseInt(v, 10), 100)
+    .option('--limit <n>', 'entries to print (one page; resume with --after next_cursor), 1-1000', parseLimit, 100)
     .action(
       act(async (ctx, cmd) => {
         const owner = ownerOf(cmd);
@@ -190,7 +191,7 @@ export function registerSuppressions(program: Command, act: Act): void {
   withOwner(sup.command('history').description('Every change to the list: who, what, when, before and after'))
     .option('--address <email>', 'only this address')
     .option('--after <id>', 'next_cursor of the previous page')
-    .option('--limit <n>', 'changes per page', (v) => Number.parseInt(v, 10), 100)
+    .option('--limit <n>', 'changes to print (one page; resume with --after next_cursor), 1-1000', parseLimit, 100)
     .action(
       act(async (ctx, cmd) => {
         const owner = ownerOf(cmd);
