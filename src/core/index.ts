@@ -6,6 +6,7 @@ export { renderErrorDocs } from './errors-doc.js';
 export * from './events.js';
 export * from './ids.js';
 export * from './json-digest.js';
+export * from './module-worker.js';
 export * from './public-address.js';
 export * from './result.js';
 export * from './smtp-response.js';

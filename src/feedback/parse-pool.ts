@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import { type ErrorCode, errorCatalogue, PostwardenError } from '../core/index.js';
+import type { Worker } from 'node:worker_threads';
+import { type ErrorCode, errorCatalogue, PostwardenError, startModuleWorker } from '../core/index.js';
 import type { Feedback } from './detect.js';
 import { type ParseReply, type ParseRequest, type ParseWorkerData, parseWorkerMarker } from './parse-worker.js';
 import { limitExceeded, type ReportLimits } from './report-limits.js';
@@ -195,18 +195,12 @@ function rebuild(reply: Extract<ParseReply, { ok: false }>): Error {
   return new PostwardenError('INTERNAL', `feedback parsing failed: ${reply.message}`);
 }
 
-/**
- * Starts a parsing thread. Built .js runs as is; under tsx (sources run as .ts) the thread registers
- * tsx itself first, as dkim-signer.ts explains.
- */
+/** Starts a parsing thread with its heap bounded by the memory budget. */
 function spawnParseWorker(workerData: ParseWorkerData, memoryMb: number): Worker {
   const here = import.meta.url;
   const options = {
     workerData,
     resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(4, Math.min(32, Math.floor(memoryMb / 8))) },
   };
-  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here), options);
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./parse-worker.ts', here).href);
-  return new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`, { eval: true, ...options });
+  return startModuleWorker(here, 'parse-worker', options);
 }

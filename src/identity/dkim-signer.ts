@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { type Clock, normaliseDomain, PostwardenError } from '../core/index.js';
+import type { Worker } from 'node:worker_threads';
+import { type Clock, normaliseDomain, PostwardenError, startModuleWorker } from '../core/index.js';
 import { openSecret } from '../governance/index.js';
 import type { DkimAlgorithm, DkimKeyRow, Store } from '../store/index.js';
 import { domainCandidates } from '../tenants/index.js';
@@ -193,19 +193,11 @@ export function createDkimSigner(deps: DkimSignerDeps): DkimSigner {
   };
 }
 
-/**
- * Starts a signing thread. Built .js runs as is. Under tsx (the sources run as .ts) the thread must
- * load tsx itself: on Node 20 neither tsx's `register()` in the parent (bin/postwarden.mjs) nor
- * `--import tsx` in the thread's execArgv reaches a worker's module loader, so the thread starts from a
- * two-line bootstrap that registers tsx and then imports the worker module.
- */
+/** Starts a signing thread (built .js or, under tsx, the .ts sources: see core/module-worker.ts). */
 export function spawnDkimWorker(): Worker {
   const here = import.meta.url;
   const options = { workerData: { marker: dkimWorkerMarker }, resourceLimits: SIGNING_THREAD_HEAP };
-  if (!here.endsWith('.ts')) return new Worker(new URL('./dkim-worker.js', here), options);
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./dkim-worker.ts', here).href);
-  return new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`, { eval: true, ...options });
+  return startModuleWorker(here, 'dkim-worker', options);
 }
 
 /**
