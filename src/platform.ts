@@ -341,7 +341,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       : config.security.tlsKeyFile && config.security.tlsCertFile
         ? { key: readFileSync(config.security.tlsKeyFile, 'utf8'), cert: readFileSync(config.security.tlsCertFile, 'utf8') }
         : await loadOrCreateCertificate({ dir: config.dataDir, hostnames: [hostname], clock });
-  const timeouts = { idleTimeoutMs: config.smtp.idleTimeoutSeconds * 1000, helloTimeoutMs: config.smtp.helloTimeoutSeconds * 1000 };
+  const timeouts = {
+    idleTimeoutMs: config.smtp.idleTimeoutSeconds * 1000,
+    helloTimeoutMs: config.smtp.helloTimeoutSeconds * 1000,
+    closeTimeoutMs: config.smtp.closeTimeoutSeconds * 1000,
+  };
   const mx =
     tls && runsMx
       ? createInboundMx({

@@ -422,6 +422,12 @@ export const ConfigSchema = Type.Object(
           description:
             'A client that has not sent EHLO/HELO this long after connecting is closed with 421 4.4.2. 0: only the idle timeout.',
         }),
+        closeTimeoutSeconds: Type.Integer({
+          minimum: 0,
+          default: 30,
+          description:
+            'A stopping node lets open SMTP sessions finish for this long, then answers the rest 421 and closes them (submission and MX).',
+        }),
         submission: Type.Object(
           {
             maxClients: Type.Integer({

@@ -13,7 +13,9 @@ import { idleConnections, rawSmtp } from '../support/raw-smtp.js';
  */
 
 async function platform(t: TestContext, smtp: Record<string, unknown> = {}): Promise<TestPlatform> {
-  const p = await startPlatform(t, { config: { smtp } });
+  // The test's clients are closed after the platform stops (after-hooks run in order), so stopping
+  // would otherwise wait the default 30 s for them.
+  const p = await startPlatform(t, { config: { smtp: { closeTimeoutSeconds: 1, ...smtp } } });
   assert.ok(p.smtpPort > 0 && p.mxPort > 0);
   return p;
 }
