@@ -48,7 +48,9 @@ export async function startServer(opts: {
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   const child = spawn(process.execPath, [...args, ...(opts.args ?? [])], {
     cwd: join(import.meta.dirname, '../..'),
-    env: { ...process.env, POSTWARDEN_LOG_LEVEL: 'warn', ...opts.env },
+    // A qualified name, whatever this machine is called: a dotless host name (say `vm`) gets no DNS
+    // records, so adding the bench domain would be refused.
+    env: { ...process.env, POSTWARDEN_LOG_LEVEL: 'warn', POSTWARDEN_HOSTNAME: 'mail.bench.example', ...opts.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const ports = await new Promise<{ http: number; smtp: number }>((resolve, reject) => {
