@@ -95,6 +95,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     dataDir: config.dataDir,
     poolSize: config.store.poolSize,
     durability: config.store.durability,
+    sqliteDriver: config.store.sqliteDriver,
     // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
     onConnectionLost: (err) => {
       // Once per 10 s: during an outage every query fails, and one line says it.
