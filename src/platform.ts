@@ -455,10 +455,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
 async function logDurability(store: Store, log: Logger): Promise<void> {
   const d = await store.durability();
   if (d.powerLossSafe)
-    log.info({ durability: d.configured, setting: d.setting, dialect: store.dialect }, 'store commits are power-loss safe');
+    log.info(
+      { durability: d.configured, setting: d.setting, dialect: store.dialect, sqliteDriver: store.sqliteDriver },
+      'store commits are power-loss safe',
+    );
   else if (store.dialect === 'sqlite')
     log.warn(
-      { durability: d.configured, setting: d.setting },
+      { durability: d.configured, setting: d.setting, sqliteDriver: store.sqliteDriver },
       'store.durability is process-crash-safe: commits are not fsynced, so acknowledged messages may be lost on power loss or a kernel crash',
     );
   else

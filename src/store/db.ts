@@ -29,7 +29,7 @@ import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import type { Database } from './schema.js';
-import type { SqliteDriverSetting } from './sqlite-driver.js';
+import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
 
 export interface StoreOptions {
   /** postgres://… for PostgreSQL; empty for SQLite. */
@@ -76,6 +76,8 @@ export type Repositories = ReturnType<typeof repositories>;
 
 export interface Store extends Repositories {
   readonly dialect: DialectName;
+  /** SQLite: the driver that opened the file (`store.sqliteDriver`); undefined on PostgreSQL. */
+  readonly sqliteDriver?: SqliteDriverName;
   /** Runs `fn` in one transaction: everything it does through `tx` commits together or not at all. */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** True when the database answers (readiness). */
@@ -131,6 +133,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   return {
     ...repositories(db, caps.name, false),
     dialect: caps.name,
+    ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
     transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;
