@@ -95,6 +95,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     dataDir: config.dataDir,
     poolSize: config.store.poolSize,
     durability: config.store.durability,
+    sqliteDriver: config.store.sqliteDriver,
     // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
     onConnectionLost: (err) => {
       // Once per 10 s: during an outage every query fails, and one line says it.
@@ -458,10 +459,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
 async function logDurability(store: Store, log: Logger): Promise<void> {
   const d = await store.durability();
   if (d.powerLossSafe)
-    log.info({ durability: d.configured, setting: d.setting, dialect: store.dialect }, 'store commits are power-loss safe');
+    log.info(
+      { durability: d.configured, setting: d.setting, dialect: store.dialect, sqliteDriver: store.sqliteDriver },
+      'store commits are power-loss safe',
+    );
   else if (store.dialect === 'sqlite')
     log.warn(
-      { durability: d.configured, setting: d.setting },
+      { durability: d.configured, setting: d.setting, sqliteDriver: store.sqliteDriver },
       'store.durability is process-crash-safe: commits are not fsynced, so acknowledged messages may be lost on power loss or a kernel crash',
     );
   else

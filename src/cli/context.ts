@@ -112,7 +112,7 @@ export function requireDataDir(ctx: CliContext, config: Config): void {
 export async function openAdminStore(ctx: CliContext, config: Config) {
   requireDataDir(ctx, config);
   const { createStore } = await import('../store/index.js');
-  return createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1 });
+  return createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1, sqliteDriver: config.store.sqliteDriver });
 }
 
 /**

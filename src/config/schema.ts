@@ -63,6 +63,11 @@ export const ConfigSchema = Type.Object(
           description:
             "What a 202/250 survives. power-loss-safe: SQLite fsyncs each commit (one per group-commit batch) before the answer. process-crash-safe: no fsync per commit (faster); an acknowledged message survives kill -9 but may be lost on power loss or a kernel crash, and start-up logs a warning. PostgreSQL: the server's synchronous_commit decides; it must stay on (start-up warns when it is off).",
         }),
+        sqliteDriver: Type.Union([Type.Literal('auto'), Type.Literal('better-sqlite3'), Type.Literal('node:sqlite')], {
+          default: 'auto',
+          description:
+            "Which driver opens the embedded SQLite file. auto: better-sqlite3 on Node 20 and 22, Node's built-in node:sqlite on Node 23 and later (better-sqlite3 12 aborts at process exit on Node 24). node:sqlite needs Node 22.16 or later. Both get the same pragmas (WAL, synchronous per durability, busy_timeout, foreign keys); docs/deploy.md, Node versions.",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -29,6 +29,7 @@ import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import type { Database } from './schema.js';
+import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
 
 export interface StoreOptions {
   /** postgres://… for PostgreSQL; empty for SQLite. */
@@ -39,6 +40,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** SQLite: fsync every commit (`power-loss-safe`, the default) or not (`process-crash-safe`). */
   durability?: Durability;
+  /** SQLite: which driver opens the file (`store.sqliteDriver`; default auto). */
+  sqliteDriver?: SqliteDriverSetting;
   /** PostgreSQL: longest a query waits for a connection (default 5 s), so an unreachable server fails fast. */
   connectTimeoutMs?: number;
   /** Told when the database connection is lost (PostgreSQL); the store itself recovers on its own. */
@@ -73,6 +76,8 @@ export type Repositories = ReturnType<typeof repositories>;
 
 export interface Store extends Repositories {
   readonly dialect: DialectName;
+  /** SQLite: the driver that opened the file (`store.sqliteDriver`); undefined on PostgreSQL. */
+  readonly sqliteDriver?: SqliteDriverName;
   /** Runs `fn` in one transaction: everything it does through `tx` commits together or not at all. */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** True when the database answers (readiness). */
@@ -88,7 +93,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
         ...(opts.onConnectionLost ? { onConnectionError: opts.onConnectionLost } : {}),
       })
-    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), opts.durability);
+    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), opts.durability, opts.sqliteDriver);
   // SQLite is a file in this process: there is no connection to lose.
   const db = new Kysely<Database>({
     dialect: caps.name === 'postgres' ? guardDialect(caps.kysely, opts.onConnectionLost) : caps.kysely,
@@ -128,6 +133,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   return {
     ...repositories(db, caps.name, false),
     dialect: caps.name,
+    ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
     transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;

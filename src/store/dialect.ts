@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { type Dialect, type Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { type Dialect, type Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
 import pg from 'pg';
+import { openSqlite, type SqliteConnection, type SqliteDriverName, type SqliteDriverSetting } from './sqlite-driver.js';
 
 /**
  * Where the two databases differ, and nowhere else. Everything outside this file and the few
@@ -18,6 +18,8 @@ export interface DialectCapabilities {
   /** Column type for millisecond times and counters that outgrow int32. */
   bigintType: 'integer' | 'bigint';
   /** Closes what the dialect opened beyond Kysely's own destroy (nothing today; kept for symmetry). */
+  /** SQLite: which driver opened the file (`store.sqliteDriver`). */
+  sqliteDriver?: SqliteDriverName;
 }
 
 /**
@@ -27,19 +29,30 @@ export interface DialectCapabilities {
  */
 export type Durability = 'power-loss-safe' | 'process-crash-safe';
 
-export function sqliteDialect(file: string, durability: Durability = 'power-loss-safe'): DialectCapabilities {
+export function sqliteDialect(
+  file: string,
+  durability: Durability = 'power-loss-safe',
+  driver: SqliteDriverSetting = 'auto',
+): DialectCapabilities {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new SQLite(file);
+  const db = openSqlite(file, { driver });
   // WAL lets readers (the API, the CLI in another process) run while the scheduler writes.
   // In WAL mode, synchronous=FULL fsyncs the WAL at every commit, so a commit that returned is on
   // stable storage: what a 202/250 promises. The group commit puts a whole batch of accepts in one
   // transaction, so that is one fsync per batch. synchronous=NORMAL syncs the WAL only at checkpoints:
   // a commit survives kill -9 (it is in the OS page cache) but not a power loss (docs/storage.md).
-  db.pragma('journal_mode = WAL');
-  db.pragma(durability === 'power-loss-safe' ? 'synchronous = FULL' : 'synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
-  db.pragma('foreign_keys = ON');
-  return { name: 'sqlite', kysely: new SqliteDialect({ database: withStatementCache(db) }), blobType: 'blob', bigintType: 'integer' };
+  // The same pragmas whichever driver opened the file.
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(durability === 'power-loss-safe' ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA busy_timeout = 10000');
+  db.exec('PRAGMA foreign_keys = ON');
+  return {
+    name: 'sqlite',
+    kysely: new SqliteDialect({ database: withStatementCache(db) }),
+    blobType: 'blob',
+    bigintType: 'integer',
+    sqliteDriver: db.driver,
+  };
 }
 
 /**
@@ -49,11 +62,11 @@ export function sqliteDialect(file: string, durability: Durability = 'power-loss
  * SQLite's single connection and reads every row at once (no streaming cursors).
  */
 const STATEMENT_CACHE = 256;
-function withStatementCache(db: SQLite.Database) {
-  const cache = new Map<string, SQLite.Statement>();
+function withStatementCache(db: SqliteConnection): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => db.close(),
-    prepare(sql: string): SQLite.Statement {
+    prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (stmt) {
         // Most recently used last, so the first entry is the one to drop.

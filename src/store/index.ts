@@ -15,3 +15,11 @@ export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipien
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
+export {
+  chooseSqliteDriver,
+  nodeSqliteUnavailable,
+  openSqlite,
+  type SqliteConnection,
+  type SqliteDriverName,
+  type SqliteDriverSetting,
+} from './sqlite-driver.js';

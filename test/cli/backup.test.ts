@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import SQLite from 'better-sqlite3';
 import { type CliDeps, runCli } from '../../src/cli/index.js';
+import { openSqlite } from '../../src/store/index.js';
 import { tempDir } from '../support/dialects.js';
 import { startPlatform } from '../support/platform.js';
 
@@ -38,10 +38,11 @@ test('backup copies the SQLite store while the platform runs and writes, and the
   assert.equal(out.destination, file);
   assert.ok(out.counts.tenants >= 21, JSON.stringify(out.counts));
 
-  const copy = new SQLite(file, { readonly: true });
+  // Opened with the driver the store uses on this Node (store.sqliteDriver auto).
+  const copy = openSqlite(file, { readonly: true });
   t.after(() => copy.close());
-  assert.equal(copy.pragma('integrity_check', { simple: true }), 'ok');
-  assert.equal((copy.prepare('SELECT count(*) AS n FROM tenants').get() as { n: number }).n, out.counts.tenants);
+  assert.deepEqual(copy.prepare('PRAGMA integrity_check').all([]), [{ integrity_check: 'ok' }]);
+  assert.deepEqual(copy.prepare('SELECT count(*) AS n FROM tenants').all([]), [{ n: out.counts.tenants }]);
   assert.equal(existsSync(`${file}-wal`), false);
 });
 

@@ -5,7 +5,7 @@ import { type TestContext, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { createPlatform } from '../../src/platform.js';
-import { createStore } from '../../src/store/index.js';
+import { chooseSqliteDriver, createStore } from '../../src/store/index.js';
 import { createPostgresSchema, postgresUrl, tempDir } from '../support/dialects.js';
 
 /**
@@ -30,7 +30,7 @@ test('process-crash-safe SQLite does not fsync each commit and is reported as no
 /** Creates a platform (not started) and returns what it logged at warn and info level. */
 async function startupLog(t: TestContext, store: { url?: string; durability?: 'power-loss-safe' | 'process-crash-safe' }) {
   const dataDir = tempDir(t, 'pw-durability-');
-  const lines: Array<{ level: number; msg: string; setting?: string }> = [];
+  const lines: Array<{ level: number; msg: string; setting?: string; sqliteDriver?: string }> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
@@ -56,6 +56,8 @@ test('start-up logs that commits are power-loss safe by default', async (t) => {
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.level, 30);
   assert.match(lines[0]!.msg, /power-loss safe/);
+  // Which SQLite driver opened the store (docs/deploy.md, SQLite driver).
+  assert.equal(lines[0]!.sqliteDriver, chooseSqliteDriver('auto'));
 });
 
 test('start-up warns when store.durability is process-crash-safe', async (t) => {

@@ -27,7 +27,7 @@ async function backup(ctx: CliContext, file: string): Promise<void> {
   }
   requireDataDir(ctx, config);
   const { backupSqlite } = await import('../../store/index.js');
-  const r = await backupSqlite({ dataDir: config.dataDir, destination: resolve(file) });
+  const r = await backupSqlite({ dataDir: config.dataDir, destination: resolve(file), driver: config.store.sqliteDriver });
   ctx.out.result(r, () => [
     `Backed up ${r.source} to ${r.destination}: ${r.pages} pages, ${r.bytes} bytes, integrity ok.`,
     `Rows: ${Object.entries(r.counts)
