@@ -384,7 +384,8 @@ export const ConfigSchema = Type.Object(
           description: 'CPU budget of one document: a parse still running after this long is stopped and the document refused (554 5.6.0).',
         }),
         parseMemoryMb: Type.Integer({
-          minimum: 32,
+          // Node 24 cannot start a thread whose old generation is capped at 32 MB.
+          minimum: 64,
           default: 256,
           description: 'Heap limit of each parsing thread; a document that needs more is refused (554 5.6.0) and the thread replaced.',
         }),

@@ -168,12 +168,18 @@ test('a document that parses longer than feedback.parseTimeoutMs is stopped and 
 });
 
 test('a document that needs more than feedback.parseMemoryMb is refused and the thread replaced', async (t) => {
-  const p = await platform(t, { parseMemoryMb: 32, parseThreads: 1, parseTimeoutMs: 30_000 });
-  const r = await deliver(p, 'dmarc@pw.test', reportMail(bigDmarcReportGz(10_000), 'r.xml.gz', 'application/gzip'));
+  const p = await platform(t, {
+    parseMemoryMb: 64,
+    parseThreads: 1,
+    parseTimeoutMs: 30_000,
+    maxReportRecords: 100_000,
+    maxUnpackedBytes: 256 * 1024 * 1024,
+  });
+  const r = await deliver(p, 'dmarc@pw.test', reportMail(bigDmarcReportGz(40_000), 'r.xml.gz', 'application/gzip'));
   assert.equal(r.code, 554, r.response);
   assert.match(
     r.response ?? '',
-    /^554 5\.6\.0 Content refused: parsing needed more than 32 MB of memory; the limit is 32 \(feedback\.parseMemoryMb\)/,
+    /^554 5\.6\.0 Content refused: parsing needed more than 64 MB of memory; the limit is 64 \(feedback\.parseMemoryMb\)/,
   );
   const next = await deliver(p, 'dmarc@pw.test', dmarcZipEmail(recentDmarcXml()));
   assert.ok(next.ok, next.response);
