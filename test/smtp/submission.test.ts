@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { createAccept } from '../../src/accept/index.js';
 import { type ByteBudget, type Clock, createByteBudget } from '../../src/core/index.js';
@@ -13,6 +12,7 @@ import { createSubmissionServer } from '../../src/smtp/index.js';
 import { createStore, type Store, type Tenant } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
 import { selfSigned } from '../support/certs.js';
+import { type RawSmtp, rawSmtp } from '../support/raw-smtp.js';
 
 /**
  * SMTP submission end to end over 127.0.0.1: a real store on a temp SQLite file, the real accept
@@ -104,82 +104,20 @@ function transport(h: Harness, extra: Record<string, unknown> = {}) {
 const rawMessage = (headers: string[], body = 'Hello.') => `${headers.join('\r\n')}\r\n\r\n${body}\r\n`;
 
 // ---------------------------------------------------------------------------------------------
-// A raw SMTP client: one reply per read (multi-line replies joined by \n), STARTTLS upgrade.
 
-interface RawSession {
-  /** Sends one line and reads one reply. */
-  command(line: string): Promise<string>;
-  write(text: string): void;
-  read(): Promise<string>;
-  starttls(ca: string): Promise<void>;
-  close(): void;
-  /** Resolves when the server has closed the connection. */
-  closed: Promise<void>;
-}
-
-async function rawSession(h: Harness): Promise<RawSession> {
-  let socket: Socket = netConnect({ host: '127.0.0.1', port: h.port });
-  h.sockets.add(socket);
-  let buffer = '';
-  let wake: (() => void) | undefined;
-  const onData = (d: Buffer) => {
-    buffer += d.toString('utf8');
-    wake?.();
-  };
-  socket.on('data', onData);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-
-  async function read(): Promise<string> {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      // A reply ends at the line whose code is followed by a space (RFC 5321 §4.2.1).
-      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(buffer);
-      if (m) {
-        buffer = buffer.slice(m[0].length);
-        return m[0].replace(/\r\n/g, '\n').trimEnd();
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no complete reply within 5 s; have ${JSON.stringify(buffer)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  }
-
-  const session: RawSession = {
-    write: (text) => socket.write(text),
-    read,
-    async command(line) {
-      socket.write(`${line}\r\n`);
-      return read();
-    },
-    async starttls(ca) {
-      assert.match(await session.command('STARTTLS'), /^220 /);
-      socket.off('data', onData);
-      const secure = tlsConnect({ socket, ca: [ca], servername: 'localhost' });
-      await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-      secure.on('data', onData);
-      socket = secure;
-      h.sockets.add(secure);
-    },
-    close: () => socket.destroy(),
-    closed,
-  };
-  assert.match(await read(), /^220 /);
-  return session;
+/** A raw session past the greeting (test/support/raw-smtp.ts), closed before the server stops. */
+async function rawSession(t: TestContext, h: Harness): Promise<RawSmtp> {
+  const s = await rawSmtp(t, h.port);
+  h.sockets.add(s.socket);
+  assert.match(await s.read(), /^220 /);
+  return s;
 }
 
 const plain = (secret: string) => Buffer.from(`\0anyone\0${secret}`).toString('base64');
 
 /** Greeting, EHLO, STARTTLS, EHLO, AUTH PLAIN: a session ready for MAIL. */
-async function authedSession(h: Harness): Promise<RawSession> {
-  const s = await rawSession(h);
+async function authedSession(t: TestContext, h: Harness): Promise<RawSmtp> {
+  const s = await rawSession(t, h);
   await s.command('EHLO client.test');
   await s.starttls(h.cert);
   await s.command('EHLO client.test');
@@ -234,7 +172,7 @@ test('AUTH LOGIN with the API key as password works', async (t) => {
 
 test('EHLO advertises STARTTLS, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and enhanced codes', async (t) => {
   const h = await startSubmission(t);
-  const s = await rawSession(h);
+  const s = await rawSession(t, h);
   const before = (await s.command('EHLO client.test')).split('\n').map((l) => l.slice(4));
   for (const ext of [
     'PIPELINING',
@@ -255,7 +193,7 @@ test('EHLO advertises STARTTLS, AUTH, SIZE, 8BITMIME, SMTPUTF8, PIPELINING and e
 
 test('AUTH before STARTTLS is refused with 538 5.7.11 before any credential is asked for', async (t) => {
   const h = await startSubmission(t);
-  const s = await rawSession(h);
+  const s = await rawSession(t, h);
   await s.command('EHLO client.test');
   assert.equal(await s.command(`AUTH PLAIN ${plain(h.sendKey)}`), '538 5.7.11 Encryption required for requested authentication mechanism');
   // LOGIN is refused at the command, so the client is never prompted (334) for its password.
@@ -295,7 +233,7 @@ test('a wrong API key is refused with 535 5.7.8', async (t) => {
 
 test('a key without the send scope is refused with 535 5.7.8', async (t) => {
   const h = await startSubmission(t);
-  const s = await rawSession(h);
+  const s = await rawSession(t, h);
   await s.command('EHLO client.test');
   await s.starttls(h.cert);
   await s.command('EHLO client.test');
@@ -338,7 +276,7 @@ test('a message without a From header is refused with 550 5.6.0 saying so', asyn
 test('a SIZE= over the tenant limit is refused at MAIL FROM with 552 5.3.4', async (t) => {
   const h = await startSubmission(t);
   await h.store.tenants.update(h.tenant.id, { maxMessageBytes: 2048 });
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=5000'), '552 5.3.4 Message too large: the limit is 2048 bytes');
   assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=2000'), '250 2.1.0 Accepted');
   await s.command('RSET');
@@ -349,7 +287,7 @@ test('a SIZE= over the tenant limit is refused at MAIL FROM with 552 5.3.4', asy
 test('a message over the tenant limit is refused after DATA with 552 5.3.4 and not stored', async (t) => {
   const h = await startSubmission(t);
   await h.store.tenants.update(h.tenant.id, { maxMessageBytes: 2048 });
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   assert.equal(await s.command('MAIL FROM:<app@example.com>'), '250 2.1.0 Accepted');
   assert.equal(await s.command('RCPT TO:<a@example.net>'), '250 2.1.5 Accepted');
   assert.match(await s.command('DATA'), /^354 /);
@@ -381,7 +319,7 @@ test('nodemailer sees 552 5.3.4 for an oversized message', async (t) => {
 
 test('recipients beyond the per-message limit get 452 4.5.3 and the others are still sent', async (t) => {
   const h = await startSubmission(t);
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   await s.command('MAIL FROM:<app@example.com>');
   for (let i = 1; i <= MAX_RECIPIENTS; i++) assert.equal(await s.command(`RCPT TO:<r${i}@example.net>`), '250 2.1.5 Accepted');
   assert.equal(await s.command('RCPT TO:<r9@example.net>'), '452 4.5.3 Too many recipients');
@@ -396,7 +334,7 @@ test('recipients beyond the per-message limit get 452 4.5.3 and the others are s
 
 test('a recipient with bad syntax is refused with 501 5.1.3', async (t) => {
   const h = await startSubmission(t);
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   await s.command('MAIL FROM:<app@example.com>');
   // smtp-server's own parser refuses these two; the reply is rewritten to the same words as ours.
   assert.equal(await s.command('RCPT TO:<a..b@example.net>'), '501 5.1.3 Bad recipient address syntax');
@@ -409,7 +347,7 @@ test('a recipient with bad syntax is refused with 501 5.1.3', async (t) => {
 
 test('a bad sender address is refused with 501 5.1.7 and the null sender is accepted', async (t) => {
   const h = await startSubmission(t);
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   assert.equal(await s.command('MAIL FROM:<a..b@example.com>'), '501 5.1.7 Bad sender address syntax');
   assert.equal(await s.command('MAIL FROM:<>'), '250 2.1.0 Accepted');
 });
@@ -432,7 +370,7 @@ test('an SMTPUTF8 recipient with a non-ASCII local part is accepted', async (t) 
 
 test('pipelined commands on a TLS session are each answered in order', async (t) => {
   const h = await startSubmission(t);
-  const s = await rawSession(h);
+  const s = await rawSession(t, h);
   await s.command('EHLO client.test');
   await s.starttls(h.cert);
   // RFC 2920 §3.1: EHLO, AUTH (with initial response), MAIL, RCPT may go in one batch; DATA ends it.
@@ -463,13 +401,13 @@ test('a full queue sheds new transactions with 421 4.3.2 at MAIL FROM', async (t
   const h = await startSubmission(t, { maxQueued: 1, clock: { now: () => now } });
   await transport(h).sendMail({ from: 'app@example.com', to: 'a@example.net', text: 'first' });
   now += 2000; // backpressure re-reads the queue depth at most once a second
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   assert.equal(await s.command('MAIL FROM:<app@example.com>'), '421 4.3.2 Service busy, try again later');
 });
 
 test('failed AUTH attempts close the session with 421 4.7.0 at the configured count', async (t) => {
   const h = await startSubmission(t, { maxAuthFailures: 3 });
-  const s = await rawSession(h);
+  const s = await rawSession(t, h);
   await s.command('EHLO client.test');
   await s.starttls(h.cert);
   await s.command('EHLO client.test');
@@ -482,12 +420,12 @@ test('failed AUTH attempts close the session with 421 4.7.0 at the configured co
   await s.closed; // the server closed the connection (a hang here fails the test on its timeout)
   assert.ok(h.logs.some((l) => l.msg === 'submission closed: too many failed AUTH attempts' && l.obj.failures === 3));
   // A fresh connection starts a fresh count, and a good key still works there.
-  await authedSession(h);
+  await authedSession(t, h);
 });
 
 test('a header line over 998 characters is refused with 550 5.6.0 and nothing is stored', async (t) => {
   const h = await startSubmission(t);
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   await s.command('MAIL FROM:<app@example.com>');
   await s.command('RCPT TO:<a@example.net>');
   await s.command('DATA');
@@ -504,7 +442,7 @@ test('a header line over 998 characters is refused with 550 5.6.0 and nothing is
 
 test('a NUL in a recipient address is refused with 501 5.1.3', async (t) => {
   const h = await startSubmission(t);
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   await s.command('MAIL FROM:<app@example.com>');
   assert.equal(await s.command('RCPT TO:<nu\0l@example.net>'), '501 5.1.3 Bad recipient address syntax');
   assert.equal(await s.command('RCPT TO:<null@example.net>'), '250 2.1.5 Accepted');
@@ -515,7 +453,7 @@ test('with the byte budget in use, MAIL with SIZE= and a DATA that would pass it
   const h = await startSubmission(t, { budget });
   const other = budget.hold(); // another message being read on this node
   assert.ok(other.grow(3000));
-  const s = await authedSession(h);
+  const s = await authedSession(t, h);
   assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=2000'), '452 4.3.1 Insufficient system resources, try again later');
   assert.equal(await s.command('MAIL FROM:<app@example.com> SIZE=500'), '250 2.1.0 Accepted');
   await s.command('RCPT TO:<a@example.net>');

@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 
 /**
  * A raw SMTP client for tests where the exact reply line matters: one reply per read (multi-line
@@ -11,8 +13,11 @@ export interface RawSmtp {
   command(line: string): Promise<string>;
   write(text: string): void;
   read(timeoutMs?: number): Promise<string>;
+  /** STARTTLS (must answer 220), then TLS over the same connection trusting `ca`. */
+  starttls(ca: string): Promise<void>;
   /** Resolves when the connection has closed. */
   closed: Promise<void>;
+  /** The TCP connection (under TLS after starttls); destroying it ends the session. */
   socket: Socket;
 }
 
@@ -23,10 +28,11 @@ export async function rawSmtp(t: TestContext, port: number, opts: { localAddress
   });
   let buffer = '';
   let wake: (() => void) | undefined;
-  socket.on('data', (d: Buffer) => {
+  const onData = (d: Buffer) => {
     buffer += d.toString('utf8');
     wake?.();
-  });
+  };
+  socket.on('data', onData);
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -53,16 +59,26 @@ export async function rawSmtp(t: TestContext, port: number, opts: { localAddress
     }
   }
 
-  return {
+  let session: Socket = socket;
+  const raw: RawSmtp = {
     socket,
     closed,
     read,
-    write: (text) => socket.write(text),
+    write: (text) => session.write(text),
     async command(line) {
-      socket.write(`${line}\r\n`);
+      session.write(`${line}\r\n`);
       return read();
     },
+    async starttls(ca) {
+      assert.match(await raw.command('STARTTLS'), /^220 /);
+      socket.off('data', onData);
+      const secure = tlsConnect({ socket, ca: [ca], servername: 'localhost' });
+      await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+      secure.on('data', onData);
+      session = secure;
+    },
   };
+  return raw;
 }
 
 /**
