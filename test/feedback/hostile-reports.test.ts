@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import nodemailer from 'nodemailer';
 import { startDnsServer } from '../support/dns-server.js';
+import { deliverToMx } from '../support/mx-client.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 import { dmarcZipEmail, recentDmarcXml } from './documents.js';
 import { bigDmarcReportGz, deepMail, manyPartsMail, nestedLyingZip, reportMail, wrappedLyingZip } from './hostile-documents.js';
@@ -31,25 +31,8 @@ async function platform(t: TestContext, feedback: Record<string, unknown> = {}):
   return p;
 }
 
-async function deliver(p: TestPlatform, to: string, raw: Buffer): Promise<{ ok: boolean; code?: number; response?: string }> {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: p.mxPort,
-    secure: false,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    name: 'mx.example.org',
-  });
-  try {
-    const info = await transport.sendMail({ envelope: { from: 'noreply-dmarc@receiver.example.net', to }, raw });
-    return { ok: true, response: info.response };
-  } catch (e) {
-    const err = e as { responseCode?: number; response?: string };
-    return { ok: false, code: err.responseCode, response: err.response };
-  } finally {
-    transport.close();
-  }
-}
+/** A DMARC reporter handing `raw` to the MX. */
+const deliver = (p: TestPlatform, to: string, raw: Buffer) => deliverToMx(p.mxPort, to, raw, 'noreply-dmarc@receiver.example.net');
 
 /** Runs `work` while /healthz is asked every 20 ms; resolves with its result, its duration and the slowest health answer. */
 async function whileWatchingHealth<T>(

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
-import nodemailer from 'nodemailer';
 import {
   arf,
   autoReply,
@@ -18,6 +17,7 @@ import {
   verpOf,
 } from '../feedback/documents.js';
 import { startDnsServer } from '../support/dns-server.js';
+import { deliverToMx } from '../support/mx-client.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /**
@@ -34,33 +34,8 @@ async function platform(t: TestContext, config: Record<string, unknown> = {}): P
   return p;
 }
 
-interface Delivery {
-  ok: boolean;
-  code?: number;
-  response?: string;
-  secure?: boolean;
-}
-
 /** Sends raw bytes as a remote MTA would (MAIL FROM:<> unless given), over STARTTLS. */
-async function deliver(p: TestPlatform, to: string | string[], raw: string | Buffer, from = ''): Promise<Delivery> {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: p.mxPort,
-    secure: false,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    name: 'mx.example.org',
-  });
-  try {
-    const info = await transport.sendMail({ envelope: { from, to }, raw });
-    return { ok: true, response: info.response };
-  } catch (e) {
-    const err = e as { responseCode?: number; response?: string };
-    return { ok: false, code: err.responseCode, response: err.response };
-  } finally {
-    transport.close();
-  }
-}
+const deliver = (p: TestPlatform, to: string | string[], raw: string | Buffer, from = '') => deliverToMx(p.mxPort, to, raw, from);
 
 async function eventsOf(p: TestPlatform, sent: Sent) {
   return (await p.request('GET', `/v1/messages/${sent.id}`)).body.events as { id: string; type: string; recipient_id: string; data: any }[];
