@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { fakeClock } from '../support/clock.js';
 import { startDeliveryLab, waitUntil } from '../support/delivery-lab.js';
@@ -23,11 +24,10 @@ test('the delivery rate behind time-to-drain counts the last minute and forgets 
   assert.equal(p.platform.deliverer.deliveredLastMinute(), 0);
 });
 
-test('a live node renews the leases of its in-flight recipients, so no other node takes them over', async (t) => {
+/** One message to a remote that holds DATA for `delayMs` of real time, on a 5-s lease, until it is in flight. */
+async function inFlightToSlowRemote(t: TestContext, delayMs: number) {
   const clock = fakeClock();
-  // The remote holds DATA for 3.5 s (real time) while the test moves the platform's clock past the
-  // 5-s lease: only the heartbeat (every leaseMs / 3 of real time) keeps the recipient ours.
-  const lab = await startDeliveryLab(t, { 'slow.test': { default: { delayMs: 3500, at: 'data' } } });
+  const lab = await startDeliveryLab(t, { 'slow.test': { default: { delayMs, at: 'data' } } });
   const p = await startPlatform(t, {
     clock,
     config: { sandbox: false, ...lab.config, delivery: { ...lab.config.delivery, leaseSeconds: 5 } },
@@ -39,6 +39,13 @@ test('a live node renews the leases of its in-flight recipients, so no other nod
     async () => (await p.platform.spine.recipientsOf([sent.body.id]))[0]?.state === 'in_flight',
     5000,
   );
+  return { clock, lab, p, sent };
+}
+
+test('a live node renews the leases of its in-flight recipients, so no other node takes them over', async (t) => {
+  // The remote holds DATA for 3.5 s (real time) while the test moves the platform's clock past the
+  // 5-s lease: only the heartbeat (every leaseMs / 3 of real time) keeps the recipient ours.
+  const { clock, lab, p, sent } = await inFlightToSlowRemote(t, 3500);
   clock.advance(4000);
   await new Promise((r) => setTimeout(r, 2600));
   clock.advance(2000); // 6 s after the claim: the first lease has lapsed, a renewed one has not
@@ -53,22 +60,10 @@ test('a live node renews the leases of its in-flight recipients, so no other nod
 });
 
 test('a node that lost its lease mid-delivery settles nothing: no state change, no event, the new owner decides', async (t) => {
-  const clock = fakeClock();
   // The remote holds DATA for 2 s (real time); meanwhile the platform's clock passes the 5-s lease
   // at once, before any heartbeat, and another node claims the recipient. The first node's 250 then
   // comes too late: its settle must be refused and must append no event.
-  const lab = await startDeliveryLab(t, { 'slow.test': { default: { delayMs: 2000, at: 'data' } } });
-  const p = await startPlatform(t, {
-    clock,
-    config: { sandbox: false, ...lab.config, delivery: { ...lab.config.delivery, leaseSeconds: 5 } },
-  });
-  const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'r@slow.test', subject: 's', text: 't' });
-  assert.equal(sent.status, 202);
-  await waitUntil(
-    'the recipient is in flight',
-    async () => (await p.platform.spine.recipientsOf([sent.body.id]))[0]?.state === 'in_flight',
-    5000,
-  );
+  const { clock, lab, p, sent } = await inFlightToSlowRemote(t, 2000);
   clock.advance(60_000);
   const stolen = await p.platform.store.recipients.claimDue({ owner: 'other-node', now: clock.now(), leaseMs: 600_000, limit: 10 });
   assert.equal(stolen.length, 1);
