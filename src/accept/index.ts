@@ -1,2 +1,3 @@
 export { type Accept, type AcceptDeps, type AcceptedMessage, type AcceptedRecipient, createAccept } from './accept.js';
-export { type Attachment, parseSendRequest, type SendParse, type SendRequest } from './send-request.js';
+export { type Attachment, metadataFrom, parseSendRequest, type SendParse, type SendRequest, tagsFrom } from './send-request.js';
+export type { SendWarning } from './send-variants.js';
