@@ -10,6 +10,7 @@ import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
+import { messageChangeRoutes } from './routes/message-changes.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
@@ -82,6 +83,7 @@ export async function buildApi(
   );
 
   messageRoutes(app, s);
+  messageChangeRoutes(app, s);
   eventRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);

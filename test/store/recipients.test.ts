@@ -126,3 +126,31 @@ forEachDialect(
   },
   test,
 );
+
+forEachDialect(
+  'cancels only queued and deferred recipients, and a claim never hands out a cancelled one',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const rows = await seed(store, 4, 1000);
+    // r0 is in flight, r1 deferred, r2 and r3 still queued.
+    const [first, second] = await store.recipients.claimDue({ owner: 'a', now: 1001, leaseMs: 100, limit: 2 });
+    assert.ok(await store.recipients.settle({ id: second!.id, owner: 'a', state: 'deferred', now: 1002, nextAttemptAt: 1005 }));
+    const cancelled = await store.recipients.cancel(
+      rows.map((r) => r.id),
+      1003,
+    );
+    assert.deepEqual(cancelled.map((r) => r.id).sort(), [rows[1]!.id, rows[2]!.id, rows[3]!.id].sort());
+    assert.ok(cancelled.every((r) => r.state === 'cancelled' && r.updatedAt === 1003 && r.leaseOwner === null));
+    assert.equal((await store.recipients.get(first!.id))?.state, 'in_flight', 'the recipient in flight is left to its worker');
+    // At 1050 the deferred retry and the queued ones would be due, and r0's lease has not expired.
+    assert.equal((await store.recipients.claimDue({ owner: 'b', now: 1050, leaseMs: 100, limit: 10 })).length, 0);
+    assert.deepEqual(await store.recipients.cancel([rows[2]!.id], 1004), [], 'a second cancel changes nothing');
+    assert.equal(await store.recipients.countOpen(), 1);
+
+    assert.equal(await store.messages.updateLabels(rows[0]!.messageId, { tags: ['a'], metadata: { k: 'v' } }), true);
+    const m = await store.messages.get(rows[0]!.messageId);
+    assert.deepEqual([m?.tags, m?.metadata], [['a'], { k: 'v' }]);
+    assert.equal(await store.messages.updateLabels('msg_none', { tags: [], metadata: {} }), false);
+  },
+  test,
+);
