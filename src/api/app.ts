@@ -6,6 +6,7 @@ import { registerAuth } from './plugins/auth.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
+import { postmarkRoutes } from './routes/compat-postmark.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -46,7 +47,13 @@ export async function buildApi(
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Postwarden API', version: '1', description: 'Send mail and read its story. Errors are RFC 9457 problem+json.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' },
+          // The Postmark-compatible endpoints (routes/compat-postmark.ts) take our key in Postmark's header.
+          postmarkServerToken: { type: 'apiKey', in: 'header', name: 'X-Postmark-Server-Token', description: 'API key (pw_…)' },
+        },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -84,6 +91,7 @@ export async function buildApi(
 
   messageRoutes(app, s);
   messageChangeRoutes(app, s);
+  postmarkRoutes(app, s);
   eventRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);
