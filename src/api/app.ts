@@ -7,6 +7,7 @@ import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
+import { resendRoutes } from './routes/compat-resend.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -92,6 +93,7 @@ export async function buildApi(
   messageRoutes(app, s);
   messageChangeRoutes(app, s);
   postmarkRoutes(app, s);
+  resendRoutes(app, s);
   eventRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);
