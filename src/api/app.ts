@@ -8,6 +8,7 @@ import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
+import { sesRoutes } from './routes/compat-ses.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -94,6 +95,7 @@ export async function buildApi(
   messageChangeRoutes(app, s);
   postmarkRoutes(app, s);
   resendRoutes(app, s);
+  sesRoutes(app, s);
   eventRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);
