@@ -154,3 +154,37 @@ forEachDialect(
   },
   test,
 );
+
+forEachDialect(
+  'a cancel racing claimers never cancels a recipient a claimer took, and loses none',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const rows = await seed(store, 300, 0);
+    const claimed = new Set<string>();
+    const cancelled = new Set<string>();
+    const ids = rows.map((r) => r.id);
+    await Promise.all([
+      ...['n1', 'n2', 'n3'].map(async (owner) => {
+        for (let i = 0; i < 100; i++) {
+          const batch = await store.recipients.claimDue({ owner, now: 10_000, leaseMs: 60_000, limit: 5 });
+          if (!batch.length) return;
+          for (const r of batch) claimed.add(r.id);
+        }
+      }),
+      // Cancels in slices, each in its own transaction, while the claimers run.
+      (async () => {
+        for (let i = 0; i < ids.length; i += 20) {
+          const slice = ids.slice(i, i + 20);
+          for (const r of await store.transaction((tx) => tx.recipients.cancel(slice, 10_000))) cancelled.add(r.id);
+        }
+      })(),
+    ]);
+    t.diagnostic(`claimed ${claimed.size}, cancelled ${cancelled.size}`);
+    for (const id of cancelled) assert.ok(!claimed.has(id), `${id} was both cancelled and claimed`);
+    assert.equal(claimed.size + cancelled.size, 300, 'every recipient was either claimed or cancelled');
+    const states = new Map<string, number>();
+    for (const r of await store.recipients.listByMessage(rows[0]!.messageId)) states.set(r.state, (states.get(r.state) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(states), { in_flight: claimed.size, cancelled: cancelled.size });
+  },
+  test,
+);
