@@ -30,6 +30,8 @@ export interface SendRequest {
   tags: string[];
   metadata: Record<string, string>;
   stream: Stream;
+  /** When to send (ms since the epoch); absent: now. Accept bounds it (accept.ts, maxScheduleDays). */
+  sendAt?: number;
 }
 
 /** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
@@ -54,6 +56,7 @@ const reservedHeaders = new Set([
 const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export type SendParse = { ok: true; request: SendRequest; warnings: SendWarning[] } | { ok: false; errors: FieldError[] };
 
@@ -160,6 +163,7 @@ const known = new Set([
   'tags',
   'metadata',
   'stream',
+  'send_at',
 ]);
 
 const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
@@ -289,6 +293,15 @@ export function parseSendRequest(input: unknown): SendParse {
   const tags = tagsFrom(body.tags, '/tags', errors);
   const metadata = metadataFrom(body.metadata, '/metadata', errors);
 
+  // RFC 3339 §5.6: a full date and time with its offset, so the moment is never ambiguous.
+  let sendAt: number | undefined;
+  if (body.send_at !== undefined && body.send_at !== null) {
+    const t = typeof body.send_at === 'string' && RFC3339.test(body.send_at) ? Date.parse(body.send_at) : Number.NaN;
+    if (!Number.isFinite(t))
+      errors.push({ path: '/send_at', message: 'must be an RFC 3339 time with its offset, such as 2026-11-23T09:00:00Z' });
+    else sendAt = t;
+  }
+
   let stream: Stream = 'transactional';
   if (body.stream !== undefined) {
     if (typeof body.stream === 'string' && (streams as readonly string[]).includes(body.stream)) stream = body.stream as Stream;
@@ -299,5 +312,6 @@ export function parseSendRequest(input: unknown): SendParse {
   const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream };
   if (typeof body.text === 'string') request.text = body.text;
   if (typeof body.html === 'string') request.html = body.html;
+  if (sendAt !== undefined) request.sendAt = sendAt;
   return { ok: true, request, warnings: variants.warnings };
 }

@@ -58,6 +58,18 @@ test('a Resend client sends unchanged but for base URL and key, and gets {id}', 
   assert.equal(again.headers.get('idempotent-replayed'), 'true');
 });
 
+test('scheduled_at schedules the send: the recipient waits queued until then', async (t) => {
+  const p = await startPlatform(t);
+  const at = new Date(Date.now() + 3_600_000).toISOString();
+  const res = await resendClient(base(p), p.key, { ...email, to: 'later@example.net', cc: undefined, bcc: undefined, scheduled_at: at });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const view = await p.request('GET', `/v1/messages/${res.body.id}`);
+  assert.deepEqual(
+    view.body.recipients.map((r: { state: string; next_attempt_at: string }) => [r.state, r.next_attempt_at]),
+    [['queued', at]],
+  );
+});
+
 test('an attachment sent as a Node Buffer (JSON) is read, with a warning', async (t) => {
   const p = await startPlatform(t);
   const buffer = JSON.parse(JSON.stringify(Buffer.from('raw bytes')));
@@ -104,9 +116,12 @@ test('Resend error shapes: missing and invalid key, missing field, invalid field
   assert.equal(domain.body.name, 'validation_error');
   assert.match(domain.body.message, /resend\.dev/);
 
-  const scheduled = await resendClient(base(p), p.key, { ...email, scheduled_at: '2026-12-24T09:00:00Z' });
-  assert.equal(scheduled.status, 422);
-  assert.match(scheduled.body.message, /^scheduled_at: /);
+  const words = await resendClient(base(p), p.key, { ...email, scheduled_at: 'in 1 min' });
+  assert.equal(words.status, 422);
+  assert.match(words.body.message, /^scheduled_at: must be an RFC 3339 time/);
+  const template = await resendClient(base(p), p.key, { ...email, template: { id: 'tmpl_1', variables: {} } });
+  assert.equal(template.status, 422);
+  assert.match(template.body.message, /^template: /);
   const list = await p.request('GET', '/v1/messages');
   assert.equal(list.body.data.length, 0, 'nothing was accepted by the refused calls');
 });

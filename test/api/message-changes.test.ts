@@ -86,6 +86,36 @@ test('cancel while queued: the named recipient is cancelled with an event and ne
   assert.equal(view.body.state, 'completed');
 });
 
+test('a scheduled send waits until send_at; cancelled before then, it never reaches the sink', async (t) => {
+  const clock = fakeClock();
+  const { p, sink } = await lab(t, {}, { clock });
+  const at = (ms: number) => new Date(clock.now() + ms).toISOString();
+  const later = await p.request('POST', '/v1/messages', { ...send(['ann@dest.test']), send_at: at(3_600_000) });
+  const cancelMe = await p.request('POST', '/v1/messages', { ...send(['bob@dest.test']), send_at: at(3_600_000) });
+  assert.equal(later.status, 202, JSON.stringify(later.body));
+  const view = await p.request('GET', `/v1/messages/${later.body.id}`);
+  assert.equal(view.body.recipients[0].next_attempt_at, at(3_600_000));
+  const queued = view.body.events.find((e: { type: string }) => e.type === 'recipient.queued');
+  assert.equal(queued.data.send_at, at(3_600_000));
+
+  const res = await p.request('POST', `/v1/messages/${cancelMe.body.id}/cancel`, { reason: 'changed my mind' });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.cancelled[0].state, 'cancelled');
+
+  clock.advance(2 * 3_600_000);
+  await until('the scheduled send delivered', async () =>
+    (await stateOf(p, later.body.id, 'ann@dest.test')) === 'delivered' ? true : undefined,
+  );
+  assert.deepEqual(received(sink), ['ann@dest.test'], 'the cancelled scheduled send never arrived');
+
+  const tooFar = await p.request('POST', '/v1/messages', { ...send(['cy@dest.test']), send_at: at(31 * 86_400_000) });
+  assert.equal(tooFar.status, 422);
+  assert.deepEqual(tooFar.body.errors, [{ path: '/send_at', message: 'must be at most 30 days ahead (limits.maxScheduleDays)' }]);
+  const noOffset = await p.request('POST', '/v1/messages', { ...send(['cy@dest.test']), send_at: '2026-11-23T10:00:00' });
+  assert.equal(noOffset.status, 422);
+  assert.equal(noOffset.body.errors[0].path, '/send_at');
+});
+
 test('cancel while deferred: the whole message is cancelled and the retry never reaches the sink', async (t) => {
   const clock = fakeClock();
   const { p, sink } = await lab(t, { default: { deferTimes: 1 } }, { clock });

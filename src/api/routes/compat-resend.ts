@@ -57,7 +57,7 @@ const ResendEmail = Type.Object(
     tags: Type.Optional(
       Type.Array(Type.Object({ name: Type.String(), value: Type.String() }), { description: 'Kept as message metadata' }),
     ),
-    scheduled_at: Type.Optional(Type.String({ description: 'Not supported yet: refused rather than sent at once' })),
+    scheduled_at: Type.Optional(Type.String({ description: 'RFC 3339 time with offset; read as send_at (natural language is refused)' })),
     template: Type.Optional(Type.Unknown({ description: 'Not supported: refused' })),
     topic_id: Type.Optional(Type.String()),
   },
@@ -121,9 +121,9 @@ export function fromResend(b: Record<string, unknown>): MappedSend {
       };
     });
   }
-  if (b.scheduled_at !== undefined) {
-    m.errors.push({ path: '/scheduled_at', message: 'scheduled sending is not supported; send when the message is due' });
-  }
+  // Resend also takes words ("in 1 hour"); only an RFC 3339 time is read, anything else is refused by path.
+  if (b.scheduled_at !== undefined) m.body.send_at = b.scheduled_at;
+  m.paths.send_at = '/scheduled_at';
   if (b.template !== undefined) m.errors.push({ path: '/template', message: 'Resend templates are not supported; send html or text' });
   ignore(b, { topic_id: 'Postwarden has no topics; use the marketing stream and its unsubscribe' }, '', m);
   return m;
@@ -184,7 +184,7 @@ export function resendRoutes(app: FastifyInstance, s: ApiServices): void {
         description:
           "Resend's send body and answer ({id}); authenticate with Authorization: Bearer <Postwarden API key>; Idempotency-Key as on our API. " +
           'Errors are {statusCode, name, message} with Resend names (missing_api_key, invalid_api_key, validation_error, ' +
-          'missing_required_field, rate_limit_exceeded, …). scheduled_at and template are refused. See docs/migrating.md.',
+          'missing_required_field, rate_limit_exceeded, …). scheduled_at (an RFC 3339 time) schedules the send; template is refused. See docs/migrating.md.',
         body: ResendEmail,
         response: {
           200: Answer,

@@ -44,6 +44,9 @@ export const SendBody = Type.Object({
   tags: Type.Optional(Type.Array(Type.String())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
   stream: Type.Optional(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')])),
+  send_at: Type.Optional(
+    Type.String({ description: 'RFC 3339 time to send at (up to limits.maxScheduleDays ahead); cancellable until then' }),
+  ),
 });
 const SendQuery = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal('queue'), Type.Literal('sync')], { description: 'sync waits for first outcomes' })),
