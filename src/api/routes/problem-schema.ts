@@ -35,4 +35,10 @@ export const commonProblems = {
   401: problemSchema('UNAUTHENTICATED', 401, {}, 'No valid API key'),
   403: problemSchema('FORBIDDEN', 403, {}, 'The key lacks the scope'),
   422: problemSchema('VALIDATION_FAILED', 422, {}, 'Invalid fields, each with its JSON path'),
+  503: problemSchema(
+    'STORE_UNAVAILABLE',
+    503,
+    { retry_after: Type.Optional(Type.Number()) },
+    'The database cannot be reached; retry after Retry-After',
+  ),
 };
