@@ -123,7 +123,7 @@ export function fromPostmark(b: Record<string, unknown>, base = ''): MappedSend 
     m.paths.tags = `${base}/Tag`;
   }
   if (b.Headers !== undefined) {
-    m.body.headers = headerPairs(b.Headers, `${base}/Headers`, { name: 'Name', value: 'Value' }, m);
+    m.body.headers = headerPairs(m, b.Headers, `${base}/Headers`);
     m.paths.headers = `${base}/Headers`;
   }
   if (Array.isArray(b.Attachments)) {
@@ -146,10 +146,9 @@ export function fromPostmark(b: Record<string, unknown>, base = ''): MappedSend 
     else m.body.stream = stream;
   }
   ignore(
-    b,
-    { TrackOpens: 'Postwarden does not track opens', TrackLinks: 'Postwarden does not rewrite links', InlineCss: 'HTML is sent as given' },
-    base,
     m,
+    { TrackOpens: 'Postwarden does not track opens', TrackLinks: 'Postwarden does not rewrite links', InlineCss: 'HTML is sent as given' },
+    { body: b, base },
   );
   return m;
 }

@@ -125,7 +125,7 @@ export function fromResend(b: Record<string, unknown>): MappedSend {
   if (b.scheduled_at !== undefined) m.body.send_at = b.scheduled_at;
   m.paths.send_at = '/scheduled_at';
   if (b.template !== undefined) m.errors.push({ path: '/template', message: 'Resend templates are not supported; send html or text' });
-  ignore(b, { topic_id: 'Postwarden has no topics; use the marketing stream and its unsubscribe' }, '', m);
+  ignore(m, { topic_id: 'Postwarden has no topics; use the marketing stream and its unsubscribe' }, { body: b });
   return m;
 }
 

@@ -104,34 +104,33 @@ export function oneLine(e: PostwardenError): string {
   return errors.map((x) => `${x.path.replace(/^\//, '') || 'body'}: ${x.message}`).join('; ');
 }
 
-/** `[{Name, Value}]` (Postmark, SES) → our header object; a name twice (any case) is a problem at its path. */
-export function headerPairs(list: unknown, path: string, keys: { name: string; value: string }, out: MappedSend): Record<string, string> {
+/** `[{Name, Value}]` (Postmark, SES) at `path` → our header object; a name twice (any case) is a problem at its path. */
+export function headerPairs(out: MappedSend, list: unknown, path: string): Record<string, string> {
   const headers: Record<string, string> = {};
   if (list === undefined) return headers;
   if (!Array.isArray(list)) {
-    out.errors.push({ path, message: `must be a list of {${keys.name}, ${keys.value}}` });
+    out.errors.push({ path, message: 'must be a list of {Name, Value}' });
     return headers;
   }
   const seen = new Set<string>();
   list.forEach((h: unknown, i) => {
     const item = (typeof h === 'object' && h !== null ? h : {}) as Record<string, unknown>;
-    const name = item[keys.name];
-    const value = item[keys.value];
-    if (typeof name !== 'string' || typeof value !== 'string') {
-      out.errors.push({ path: `${path}/${i}`, message: `must have string ${keys.name} and ${keys.value}` });
-    } else if (seen.has(name.toLowerCase())) {
-      out.errors.push({ path: `${path}/${i}/${keys.name}`, message: 'repeats an earlier header; each header may be given once' });
+    if (typeof item.Name !== 'string' || typeof item.Value !== 'string') {
+      out.errors.push({ path: `${path}/${i}`, message: 'must have string Name and Value' });
+    } else if (seen.has(item.Name.toLowerCase())) {
+      out.errors.push({ path: `${path}/${i}/Name`, message: 'repeats an earlier header; each header may be given once' });
     } else {
-      seen.add(name.toLowerCase());
-      headers[name] = value;
+      seen.add(item.Name.toLowerCase());
+      headers[item.Name] = item.Value;
     }
   });
   return headers;
 }
 
-/** Provider fields with no Postwarden meaning: read, ignored, and said so. */
-export function ignore(body: Record<string, unknown>, fields: Record<string, string>, base: string, out: MappedSend): void {
+/** Provider fields with no Postwarden meaning (`fields`: name → why), read in `at.body` at `at.base`: ignored, and said so. */
+export function ignore(out: MappedSend, fields: Record<string, string>, at: { body: object; base?: string }): void {
+  const body = at.body as Record<string, unknown>;
   for (const [field, why] of Object.entries(fields)) {
-    if (body[field] !== undefined) out.warnings.push({ path: `${base}/${field}`, message: `ignored: ${why}` });
+    if (body[field] !== undefined) out.warnings.push({ path: `${at.base ?? ''}/${field}`, message: `ignored: ${why}` });
   }
 }

@@ -117,18 +117,16 @@ export function fromSesSimple(b: SendEmail): MappedSend {
   warnCharset(simple.Subject, '/Content/Simple/Subject', m);
   warnCharset(simple.Body.Text, '/Content/Simple/Body/Text', m);
   warnCharset(simple.Body.Html, '/Content/Simple/Body/Html', m);
-  if (simple.Headers)
-    set('headers', '/Content/Simple/Headers', headerPairs(simple.Headers, '/Content/Simple/Headers', { name: 'Name', value: 'Value' }, m));
+  if (simple.Headers) set('headers', '/Content/Simple/Headers', headerPairs(m, simple.Headers, '/Content/Simple/Headers'));
   if (simple.Attachments) {
     set(
       'attachments',
       '/Content/Simple/Attachments',
       simple.Attachments.map((a, i) => {
         ignore(
-          a,
-          { ContentDescription: 'not written', ContentTransferEncoding: 'chosen by the platform' },
-          `/Content/Simple/Attachments/${i}`,
           m,
+          { ContentDescription: 'not written', ContentTransferEncoding: 'chosen by the platform' },
+          { body: a, base: `/Content/Simple/Attachments/${i}` },
         );
         return {
           filename: a.FileName,
@@ -149,7 +147,7 @@ function tagsAndIgnored(b: SendEmail, m: MappedSend): void {
     m.paths.metadata = '/EmailTags';
   }
   ignore(
-    b,
+    m,
     {
       ConfigurationSetName: 'Postwarden has no configuration sets; events go to /v1/events and webhooks',
       FeedbackForwardingEmailAddress: 'bounces and complaints come back to Postwarden, see /v1/events',
@@ -159,8 +157,7 @@ function tagsAndIgnored(b: SendEmail, m: MappedSend): void {
       EndpointId: 'no multi-region endpoints',
       TenantName: 'the API key names the tenant',
     },
-    '',
-    m,
+    { body: b },
   );
 }
 
