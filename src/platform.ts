@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
-import { type Accept, createAccept } from './accept/index.js';
+import { type Accept, createAccept, createMessageChanges } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
@@ -313,6 +313,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const api = await buildApi(
     {
       accept,
+      messageChanges: createMessageChanges({ store, clock }),
       tenants,
       domains,
       spine,

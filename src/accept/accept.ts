@@ -36,6 +36,8 @@ export interface AcceptLimits {
   maxRecipients: number;
   ratePerMinute: number;
   maxQueued: number;
+  /** How far ahead a send may be scheduled (default 30; 0 refuses send_at). */
+  maxScheduleDays?: number;
 }
 
 export interface AcceptDeps {
@@ -90,6 +92,8 @@ interface Envelope {
   tags: string[];
   metadata: Record<string, string>;
   source: 'api' | 'smtp';
+  /** A scheduled send: its recipients enter the queue at this time (ms), not at accept. */
+  sendAt?: number;
 }
 
 interface Pending {
@@ -219,9 +223,29 @@ export function createAccept(deps: AcceptDeps) {
     return { id, messageIdHeader: `<${id.toLowerCase()}@${deps.hostname}>` };
   };
 
+  /** The time a scheduled send becomes due; undefined when it is due now (absent, or in the past). */
+  function scheduleOf(sendAt: number | undefined): number | undefined {
+    if (sendAt === undefined || sendAt <= clock.now()) return undefined;
+    const days = deps.limits.maxScheduleDays ?? 30;
+    if (sendAt > clock.now() + days * 86_400_000) {
+      throw new PostwardenError('VALIDATION_FAILED', `a send may be scheduled at most ${days} days ahead`, {
+        errors: [
+          {
+            path: '/send_at',
+            message: days
+              ? `must be at most ${days} days ahead (limits.maxScheduleDays)`
+              : 'scheduling is off on this platform (limits.maxScheduleDays is 0)',
+          },
+        ],
+      });
+    }
+    return sendAt;
+  }
+
   return {
     /** An API send, already shape-checked by parseSendRequest. */
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
+      const sendAt = scheduleOf(req.sendAt);
       const recipients = dedupe([
         ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
         ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
@@ -243,6 +267,7 @@ export function createAccept(deps: AcceptDeps) {
         tags: req.tags,
         metadata: req.metadata,
         source: 'api',
+        ...(sendAt !== undefined ? { sendAt } : {}),
       };
       return commit({ principal: p, env, raw, ids, senderPath: '/from', sandbox: deps.sandbox || p.tenant.sandbox });
     },
@@ -373,6 +398,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         sandbox,
         api_key: principal.keyId,
         ...(p.identity ? { identity: p.identity } : {}),
+        ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}),
       },
     },
   ];
@@ -389,11 +415,13 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
       kind: r.kind,
       state: sup ? 'suppressed' : 'queued',
       attempts: 0,
-      nextAttemptAt: now,
+      // A scheduled recipient enters the queue at its send time: it is due then, and its age (for
+      // delivery.maxAgeHours) counts from then.
+      nextAttemptAt: env.sendAt ?? now,
       leaseOwner: null,
       leaseExpiresAt: null,
       lastReply: null,
-      createdAt: now,
+      createdAt: env.sendAt ?? now,
       updatedAt: now,
     };
     recipients.push(row);
@@ -431,7 +459,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         tenantId,
         messageId: ids.id,
         recipientId: row.id,
-        data: { email: row.address, kind: r.kind },
+        data: { email: row.address, kind: r.kind, ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}) },
       });
       accepted.push({ id: row.id, email: row.address, state: 'queued' });
     }

@@ -1,10 +1,13 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { describeAddressProblem, type FieldError, type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
+import { normaliseSendVariants, type SendWarning } from './send-variants.js';
 
 /**
  * Turns the JSON of `POST /v1/messages` into a checked message, collecting every problem with its
  * JSON path (`/to/2/email`) rather than stopping at the first. Recipients come in the shapes people
  * send: `"a@x"`, `"Ann <a@x>, b@y"`, `["a@x"]`, `{ "email": "a@x", "name": "Ann" }` or a list of those.
+ * Field spellings of other providers (`replyTo`, `html_body`, headers as a list…) are folded in
+ * first by send-variants.ts, and the answer names each fold in `warnings`.
  */
 export interface Attachment {
   filename: string;
@@ -27,6 +30,8 @@ export interface SendRequest {
   tags: string[];
   metadata: Record<string, string>;
   stream: Stream;
+  /** When to send (ms since the epoch); absent: now. Accept bounds it (accept.ts, maxScheduleDays). */
+  sendAt?: number;
 }
 
 /** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
@@ -51,8 +56,9 @@ const reservedHeaders = new Set([
 const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-export type SendParse = { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] };
+export type SendParse = { ok: true; request: SendRequest; warnings: SendWarning[] } | { ok: false; errors: FieldError[] };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -157,6 +163,7 @@ const known = new Set([
   'tags',
   'metadata',
   'stream',
+  'send_at',
 ]);
 
 const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
@@ -164,9 +171,44 @@ const attachmentFields = new Set(['filename', 'content', 'content_type', 'conten
 /** RFC 6901: `~` and `/` in a key are escaped in a JSON Pointer. */
 const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
-export function parseSendRequest(body: unknown): SendParse {
-  const errors: FieldError[] = [];
-  if (!isObject(body)) return { ok: false, errors: [{ path: '', message: 'the body must be a JSON object' }] };
+/** Tags of a message: at most 20, each 1-64 characters of letters, digits, _ . : - (shared with PATCH /v1/messages/{id}). */
+export function tagsFrom(value: unknown, path: string, errors: FieldError[]): string[] {
+  const tags: string[] = [];
+  if (value === undefined) return tags;
+  if (!Array.isArray(value)) errors.push({ path, message: 'must be a list of strings' });
+  else if (value.length > 20) errors.push({ path, message: 'must have at most 20 tags' });
+  else
+    value.forEach((tag: unknown, i) => {
+      if (typeof tag !== 'string' || !TAG.test(tag))
+        errors.push({ path: `${path}/${i}`, message: 'must be 1-64 characters of letters, digits, _ . : -' });
+      else tags.push(tag);
+    });
+  return tags;
+}
+
+/** Metadata of a message: at most 50 keys of string values up to 1000 characters (shared with PATCH). */
+export function metadataFrom(value: unknown, path: string, errors: FieldError[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (value === undefined) return metadata;
+  if (!isObject(value)) {
+    errors.push({ path, message: 'must be an object of string values' });
+    return metadata;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > 50) errors.push({ path, message: 'must have at most 50 keys' });
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') errors.push({ path: `${path}/${escapePointer(k)}`, message: 'must be a string' });
+    else if (v.length > 1000) errors.push({ path: `${path}/${escapePointer(k)}`, message: 'must be at most 1000 characters' });
+    else metadata[k] = v;
+  }
+  return metadata;
+}
+
+export function parseSendRequest(input: unknown): SendParse {
+  if (!isObject(input)) return { ok: false, errors: [{ path: '', message: 'the body must be a JSON object' }] };
+  const variants = normaliseSendVariants(input);
+  const body = variants.body;
+  const errors: FieldError[] = [...variants.errors];
   for (const k of Object.keys(body)) if (!known.has(k)) errors.push({ path: `/${k}`, message: 'is not a known field' });
 
   if (body.from === undefined) errors.push({ path: '/from', message: 'is required' });
@@ -248,30 +290,16 @@ export function parseSendRequest(body: unknown): SendParse {
     }
   }
 
-  const tags: string[] = [];
-  if (body.tags !== undefined) {
-    if (!Array.isArray(body.tags)) errors.push({ path: '/tags', message: 'must be a list of strings' });
-    else if (body.tags.length > 20) errors.push({ path: '/tags', message: 'must have at most 20 tags' });
-    else
-      body.tags.forEach((tag: unknown, i) => {
-        if (typeof tag !== 'string' || !TAG.test(tag))
-          errors.push({ path: `/tags/${i}`, message: 'must be 1-64 characters of letters, digits, _ . : -' });
-        else tags.push(tag);
-      });
-  }
+  const tags = tagsFrom(body.tags, '/tags', errors);
+  const metadata = metadataFrom(body.metadata, '/metadata', errors);
 
-  const metadata: Record<string, string> = {};
-  if (body.metadata !== undefined) {
-    if (!isObject(body.metadata)) errors.push({ path: '/metadata', message: 'must be an object of string values' });
-    else {
-      const entries = Object.entries(body.metadata);
-      if (entries.length > 50) errors.push({ path: '/metadata', message: 'must have at most 50 keys' });
-      for (const [k, v] of entries) {
-        if (typeof v !== 'string') errors.push({ path: `/metadata/${k}`, message: 'must be a string' });
-        else if (v.length > 1000) errors.push({ path: `/metadata/${k}`, message: 'must be at most 1000 characters' });
-        else metadata[k] = v;
-      }
-    }
+  // RFC 3339 §5.6: a full date and time with its offset, so the moment is never ambiguous.
+  let sendAt: number | undefined;
+  if (body.send_at !== undefined && body.send_at !== null) {
+    const t = typeof body.send_at === 'string' && RFC3339.test(body.send_at) ? Date.parse(body.send_at) : Number.NaN;
+    if (!Number.isFinite(t))
+      errors.push({ path: '/send_at', message: 'must be an RFC 3339 time with its offset, such as 2026-11-23T09:00:00Z' });
+    else sendAt = t;
   }
 
   let stream: Stream = 'transactional';
@@ -284,5 +312,6 @@ export function parseSendRequest(body: unknown): SendParse {
   const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream };
   if (typeof body.text === 'string') request.text = body.text;
   if (typeof body.html === 'string') request.html = body.html;
-  return { ok: true, request };
+  if (sendAt !== undefined) request.sendAt = sendAt;
+  return { ok: true, request, warnings: variants.warnings };
 }

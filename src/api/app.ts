@@ -6,10 +6,14 @@ import { registerAuth } from './plugins/auth.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
+import { postmarkRoutes } from './routes/compat-postmark.js';
+import { resendRoutes } from './routes/compat-resend.js';
+import { sesRoutes } from './routes/compat-ses.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
+import { messageChangeRoutes } from './routes/message-changes.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
@@ -45,7 +49,13 @@ export async function buildApi(
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Postwarden API', version: '1', description: 'Send mail and read its story. Errors are RFC 9457 problem+json.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' },
+          // The Postmark-compatible endpoints (routes/compat-postmark.ts) take our key in Postmark's header.
+          postmarkServerToken: { type: 'apiKey', in: 'header', name: 'X-Postmark-Server-Token', description: 'API key (pw_…)' },
+        },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -82,6 +92,10 @@ export async function buildApi(
   );
 
   messageRoutes(app, s);
+  messageChangeRoutes(app, s);
+  postmarkRoutes(app, s);
+  resendRoutes(app, s);
+  sesRoutes(app, s);
   eventRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);

@@ -1,4 +1,4 @@
-import type { Accept } from '../accept/index.js';
+import type { Accept, MessageChanges } from '../accept/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine } from '../events/index.js';
@@ -11,6 +11,8 @@ import type { Tenants } from '../tenants/index.js';
 /** What the HTTP edge may call. It never reaches the store except through these services. */
 export interface ApiServices {
   accept: Accept;
+  /** Cancel and relabel messages after sending (src/accept/message-changes.ts). */
+  messageChanges: MessageChanges;
   tenants: Tenants;
   domains: Domains;
   spine: Spine;

@@ -99,6 +99,13 @@ export const ConfigSchema = Type.Object(
           default: 30000,
           description: 'Longest a synchronous send waits for first outcomes.',
         }),
+        maxScheduleDays: Type.Integer({
+          minimum: 0,
+          maximum: 365,
+          default: 30,
+          description:
+            'How far ahead a send may be scheduled (send_at, Resend scheduled_at), in days. A scheduled recipient waits queued and can be cancelled until then. 0: no scheduling.',
+        }),
         maxQueued: Type.Integer({
           minimum: 0,
           default: 0,

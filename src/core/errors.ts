@@ -51,6 +51,11 @@ export const errorCatalogue = {
   },
   NOT_FOUND: { status: 404, meaning: 'The resource does not exist or is not visible to this tenant.' },
   CONFLICT: { status: 409, meaning: 'The resource already exists.' },
+  NOT_CANCELLABLE: {
+    status: 409,
+    meaning:
+      'A recipient named in a cancel was already delivered, bounced or otherwise finished, or a delivery attempt holds it right now; nothing was cancelled. Each recipient and its state are listed.',
+  },
   IDEMPOTENCY_CONFLICT: {
     status: 422,
     meaning: 'The Idempotency-Key was already used with a different request body.',

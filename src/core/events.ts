@@ -17,6 +17,9 @@ export const eventTypes = [
   'recipient.complained',
   'report.received',
   'recipient.unsubscribed',
+  // Message changes after sending (POST /v1/messages/{id}/cancel, PATCH /v1/messages/{id}).
+  'recipient.cancelled',
+  'message.updated',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

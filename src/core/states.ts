@@ -10,8 +10,20 @@ import { assertNever } from './result.js';
  *     └──lease expired / │ └──local policy──► failed
  *        shutdown return─┘          deferred ──past max age──► expired
  *   (at accept) suppressed
+ *   queued / deferred ──POST /v1/messages/{id}/cancel──► cancelled (never while in_flight: an attempt
+ *   may be on the wire, and its outcome must be recorded, not lost or sent twice)
  */
-export const recipientStates = ['queued', 'in_flight', 'deferred', 'delivered', 'bounced', 'expired', 'suppressed', 'failed'] as const;
+export const recipientStates = [
+  'queued',
+  'in_flight',
+  'deferred',
+  'delivered',
+  'bounced',
+  'expired',
+  'suppressed',
+  'failed',
+  'cancelled',
+] as const;
 export type RecipientState = (typeof recipientStates)[number];
 
 export function isTerminal(s: RecipientState): boolean {
@@ -25,6 +37,7 @@ export function isTerminal(s: RecipientState): boolean {
     case 'expired':
     case 'suppressed':
     case 'failed':
+    case 'cancelled':
       return true;
     default:
       return assertNever(s, 'recipient state');
@@ -32,15 +45,19 @@ export function isTerminal(s: RecipientState): boolean {
 }
 
 const allowed: Record<RecipientState, readonly RecipientState[]> = {
-  queued: ['in_flight', 'expired', 'failed'],
+  queued: ['in_flight', 'expired', 'failed', 'cancelled'],
   in_flight: ['delivered', 'bounced', 'deferred', 'failed', 'expired', 'queued'],
-  deferred: ['in_flight', 'expired', 'failed'],
+  deferred: ['in_flight', 'expired', 'failed', 'cancelled'],
   delivered: [],
   bounced: [],
   expired: [],
   suppressed: [],
   failed: [],
+  cancelled: [],
 };
+
+/** The states a cancel may end: the recipient waits in the queue and no worker holds it. */
+export const cancellableStates = ['queued', 'deferred'] as const satisfies readonly RecipientState[];
 
 export function canTransition(from: RecipientState, to: RecipientState): boolean {
   return allowed[from].includes(to);

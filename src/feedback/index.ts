@@ -88,6 +88,7 @@ export {
   suppressionsFromCsv,
   suppressionsToCsv,
 } from './suppression-csv.js';
+export { type ImportFile, type ImportFormat, importFormats, readSuppressionImport } from './suppression-formats.js';
 export { parseTlsRpt, type ReportedResultType, type TlsReport, type TlsReportPolicy, type TlsRptParse } from './tls-rpt.js';
 export { createUnsubscribe, type Unsubscribe, type UnsubscribeDeps } from './unsubscribe.js';
 export {

@@ -35,6 +35,7 @@ const wireText: Record<ErrorCode, WireText> = {
   SENDER_MISALIGNED: 'Sender identity not aligned (DMARC); message refused by policy',
   NOT_FOUND: 'Not found',
   CONFLICT: 'Already exists',
+  NOT_CANCELLABLE: 'Not cancellable',
   IDEMPOTENCY_CONFLICT: 'Request conflicts with an earlier one',
   IDEMPOTENCY_IN_PROGRESS: 'Request already in progress',
   MESSAGE_TOO_LARGE: (e) =>

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { forEachDialect } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
@@ -243,4 +245,31 @@ test('the OpenAPI document lists the suppression routes, and the unsubscribe rou
   assert.deepEqual(openapi.paths['/v1/unsubscribe/{token}'].post.security, []);
   const noKey = await fetch(`${p.url}/v1/suppressions`);
   assert.equal(noKey.status, 401);
+});
+
+test("another provider's suppression export imports with ?format=, reasons mapped, and then suppresses sends", async (t) => {
+  const p = await startPlatform(t);
+  const dump = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'suppression', 'postmark-dump.json'), 'utf8'));
+  const postmark = await p.request('POST', '/v1/suppressions/import?format=postmark', dump);
+  assert.equal(postmark.status, 200, JSON.stringify(postmark.body));
+  assert.equal(postmark.body.added, 4);
+  const sesCsv = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'suppression', 'ses.csv'), 'utf8');
+  const ses = await p.request('POST', '/v1/suppressions/import?format=ses', sesCsv, { 'content-type': 'text/csv' });
+  assert.equal(ses.status, 200, JSON.stringify(ses.body));
+  assert.equal(ses.body.added, 2);
+  const list = await p.request('GET', '/v1/suppressions?limit=100');
+  const reasons = Object.fromEntries(list.body.data.map((e: { address: string; reason: string }) => [e.address, e.reason]));
+  assert.deepEqual(reasons, {
+    'hard@example.net': 'hard_bounce',
+    'spam@example.net': 'complaint',
+    'left@example.net': 'unsubscribe',
+    'ops@example.net': 'manual',
+    'bounced@example.net': 'hard_bounce',
+    'complained@example.net': 'complaint',
+  });
+  const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'complained@example.net', subject: 's', text: 't' });
+  assert.equal(sent.body.recipients[0].state, 'suppressed');
+  const bad = await p.request('POST', '/v1/suppressions/import?format=resend', { data: [{ email: 'x@example.net', origin: 'vacation' }] });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.errors, [{ path: '/data/0/origin', message: '"vacation" is not a resend reason Postwarden maps' }]);
 });

@@ -89,6 +89,19 @@ test('a bad import row exits 65 with its row, and nothing is imported', async (t
   assert.equal(usage.code, 64);
 });
 
+test('postwarden suppressions import --format reads a provider export (SES list-suppressed-destinations)', async (t) => {
+  const store = ['--data-dir', tempDir(t)];
+  const tenant = (await json([...store, 'tenants', 'create', 'Acme'])).id as string;
+  const file = join(import.meta.dirname, '..', 'fixtures', 'suppression', 'ses-list-suppressed-destinations.json');
+  const r = await json([...store, 'suppressions', 'import', file, '--format', 'ses', '--tenant', tenant]);
+  assert.equal(r.added, 2);
+  const list = (await json([...store, 'suppressions', 'list', '--tenant', tenant])).data;
+  assert.deepEqual(list.map((e: any) => [e.address, e.reason, e.source]).sort(), [
+    ['bounced@example.net', 'hard_bounce', 'ses export'],
+    ['complained@example.net', 'complaint', 'ses export'],
+  ]);
+});
+
 test('the installed command lists suppressions with human output', async (t) => {
   const store = ['--data-dir', tempDir(t)];
   const tenant = (await json([...store, 'tenants', 'create', 'Acme'])).id as string;

@@ -126,3 +126,65 @@ forEachDialect(
   },
   test,
 );
+
+forEachDialect(
+  'cancels only queued and deferred recipients, and a claim never hands out a cancelled one',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const rows = await seed(store, 4, 1000);
+    // r0 is in flight, r1 deferred, r2 and r3 still queued.
+    const [first, second] = await store.recipients.claimDue({ owner: 'a', now: 1001, leaseMs: 100, limit: 2 });
+    assert.ok(await store.recipients.settle({ id: second!.id, owner: 'a', state: 'deferred', now: 1002, nextAttemptAt: 1005 }));
+    const cancelled = await store.recipients.cancel(
+      rows.map((r) => r.id),
+      1003,
+    );
+    assert.deepEqual(cancelled.map((r) => r.id).sort(), [rows[1]!.id, rows[2]!.id, rows[3]!.id].sort());
+    assert.ok(cancelled.every((r) => r.state === 'cancelled' && r.updatedAt === 1003 && r.leaseOwner === null));
+    assert.equal((await store.recipients.get(first!.id))?.state, 'in_flight', 'the recipient in flight is left to its worker');
+    // At 1050 the deferred retry and the queued ones would be due, and r0's lease has not expired.
+    assert.equal((await store.recipients.claimDue({ owner: 'b', now: 1050, leaseMs: 100, limit: 10 })).length, 0);
+    assert.deepEqual(await store.recipients.cancel([rows[2]!.id], 1004), [], 'a second cancel changes nothing');
+    assert.equal(await store.recipients.countOpen(), 1);
+
+    assert.equal(await store.messages.updateLabels(rows[0]!.messageId, { tags: ['a'], metadata: { k: 'v' } }), true);
+    const m = await store.messages.get(rows[0]!.messageId);
+    assert.deepEqual([m?.tags, m?.metadata], [['a'], { k: 'v' }]);
+    assert.equal(await store.messages.updateLabels('msg_none', { tags: [], metadata: {} }), false);
+  },
+  test,
+);
+
+forEachDialect(
+  'a cancel racing claimers never cancels a recipient a claimer took, and loses none',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const rows = await seed(store, 300, 0);
+    const claimed = new Set<string>();
+    const cancelled = new Set<string>();
+    const ids = rows.map((r) => r.id);
+    await Promise.all([
+      ...['n1', 'n2', 'n3'].map(async (owner) => {
+        for (let i = 0; i < 100; i++) {
+          const batch = await store.recipients.claimDue({ owner, now: 10_000, leaseMs: 60_000, limit: 5 });
+          if (!batch.length) return;
+          for (const r of batch) claimed.add(r.id);
+        }
+      }),
+      // Cancels in slices, each in its own transaction, while the claimers run.
+      (async () => {
+        for (let i = 0; i < ids.length; i += 20) {
+          const slice = ids.slice(i, i + 20);
+          for (const r of await store.transaction((tx) => tx.recipients.cancel(slice, 10_000))) cancelled.add(r.id);
+        }
+      })(),
+    ]);
+    t.diagnostic(`claimed ${claimed.size}, cancelled ${cancelled.size}`);
+    for (const id of cancelled) assert.ok(!claimed.has(id), `${id} was both cancelled and claimed`);
+    assert.equal(claimed.size + cancelled.size, 300, 'every recipient was either claimed or cancelled');
+    const states = new Map<string, number>();
+    for (const r of await store.recipients.listByMessage(rows[0]!.messageId)) states.set(r.state, (states.get(r.state) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(states), { in_flight: claimed.size, cancelled: cancelled.size });
+  },
+  test,
+);

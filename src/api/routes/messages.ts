@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { type AcceptedMessage, parseSendRequest } from '../../accept/index.js';
+import { type AcceptedMessage, parseSendRequest, type SendWarning } from '../../accept/index.js';
 import { isPostwardenError, validationError } from '../../core/index.js';
 import type { RecipientRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
@@ -44,6 +44,9 @@ export const SendBody = Type.Object({
   tags: Type.Optional(Type.Array(Type.String())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
   stream: Type.Optional(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')])),
+  send_at: Type.Optional(
+    Type.String({ description: 'RFC 3339 time to send at (up to limits.maxScheduleDays ahead); cancellable until then' }),
+  ),
 });
 const SendQuery = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal('queue'), Type.Literal('sync')], { description: 'sync waits for first outcomes' })),
@@ -51,7 +54,8 @@ const SendQuery = Type.Object({
 });
 const noValidation = () => () => true;
 
-function acceptedJson(a: AcceptedMessage) {
+/** `warnings`: each field variant that was read as ours (send-variants.ts), with its path in the request. */
+function acceptedJson(a: AcceptedMessage, warnings: SendWarning[]) {
   return {
     id: a.id,
     status: 'queued',
@@ -64,6 +68,7 @@ function acceptedJson(a: AcceptedMessage) {
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.suppression ? { suppression: suppressionWhy(r.suppression) } : {}),
     })),
+    warnings,
   };
 }
 
@@ -104,10 +109,10 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
       const parsed = parseSendRequest(request.body);
       if (!parsed.ok) throw validationError(parsed.errors);
       const accepted = await s.accept.acceptRequest(p, parsed.request);
-      if (mode.mode !== 'sync') return reply.code(202).send(acceptedJson(accepted));
+      if (mode.mode !== 'sync') return reply.code(202).send(acceptedJson(accepted, parsed.warnings));
       const { rows, complete } = await waitForOutcomes([accepted.id], mode.waitMs);
       return reply.code(complete ? 200 : 202).send({
-        ...acceptedJson(accepted),
+        ...acceptedJson(accepted, parsed.warnings),
         status: complete ? 'completed' : 'pending',
         // A suppressed recipient keeps the why of the accept answer.
         recipients: rows.map((r) => {
@@ -143,7 +148,8 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
           const parsed = parseSendRequest(m);
           try {
             if (!parsed.ok) throw validationError(parsed.errors);
-            return acceptedJson(await s.accept.acceptRequest(p, parsed.request));
+            const warnings = parsed.warnings.map((w) => ({ path: `/messages/${i}${w.path}`, message: w.message }));
+            return acceptedJson(await s.accept.acceptRequest(p, parsed.request), warnings);
           } catch (e) {
             if (!isPostwardenError(e)) throw e;
             const { errors, retryAfter: _r, ...rest } = e.details;

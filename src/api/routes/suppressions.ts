@@ -1,7 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { type Stream, type SuppressionScope, streams, suppressionReasons, suppressionScopes, validationError } from '../../core/index.js';
-import { type EntryInput, suppressionChangeJson, suppressionJson, suppressionsFromCsv, suppressionsToCsv } from '../../feedback/index.js';
+import {
+  type EntryInput,
+  type ImportFormat,
+  importFormats,
+  readSuppressionImport,
+  suppressionChangeJson,
+  suppressionJson,
+  suppressionsToCsv,
+} from '../../feedback/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -35,38 +43,25 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
           tags: ['suppressions'],
           summary: 'Import a list (CSV with a header line, or JSON {entries:[…]}); all rows or none; dry_run=true only reports',
           querystring: Type.Object({
-            format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json')])),
+            format: Type.Optional(
+              Type.Union(
+                importFormats.map((f) => Type.Literal(f)),
+                {
+                  description:
+                    "csv/json: our export; postmark, resend, ses: that provider's suppression export (CSV or JSON), see docs/migrating.md",
+                },
+              ),
+            ),
             dry_run: Type.Optional(Type.Boolean({ default: false })),
           }),
         },
       },
       async (request) => {
         const p = principalOf(request);
-        const q = request.query as { format?: 'csv' | 'json'; dry_run: boolean };
+        const q = request.query as { format?: ImportFormat; dry_run: boolean };
         const format = q.format ?? (String(request.headers['content-type'] ?? '').startsWith('text/csv') ? 'csv' : 'json');
-        let entries: EntryInput[];
-        let pathOf: (i: number) => string;
-        if (format === 'csv') {
-          if (typeof request.body !== 'string')
-            throw validationError([{ path: '/', message: 'send the CSV as the body with Content-Type: text/csv' }]);
-          const parsed = suppressionsFromCsv(request.body);
-          if (parsed.errors.length) throw validationError(parsed.errors);
-          entries = parsed.entries;
-          pathOf = (i) => `/rows/${i + 1}`;
-        } else {
-          const body = request.body as unknown;
-          const list = Array.isArray(body) ? body : (body as { entries?: unknown } | null)?.entries;
-          if (!Array.isArray(list)) throw validationError([{ path: '/entries', message: 'must be a list of entries' }]);
-          if (list.some((x) => typeof x !== 'object' || x === null || Array.isArray(x))) {
-            throw validationError(
-              list.flatMap((x, i) =>
-                typeof x !== 'object' || x === null || Array.isArray(x) ? [{ path: `/entries/${i}`, message: 'must be an object' }] : [],
-              ),
-            );
-          }
-          entries = list as EntryInput[];
-          pathOf = (i) => `/entries/${i}`;
-        }
+        const { entries, errors, pathOf } = readSuppressionImport(request.body, format);
+        if (errors.length) throw validationError(errors);
         const r = await s.suppressions.import(p.tenant.id, entries, { dryRun: q.dry_run, actor: p.keyId, pathOf });
         return { batch: r.batch, dry_run: r.dryRun, rows: r.rows, added: r.added, existing: r.existing };
       },

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { type Stream, streams, suppressionReasons, suppressionScopes, systemClock, validationError } from '../../core/index.js';
-import type { EntryInput, SuppressionChange, Suppressions } from '../../feedback/index.js';
+import type { EntryInput, ImportFormat, SuppressionChange, Suppressions } from '../../feedback/index.js';
 import { type Act, type CliContext, configFor, openAdminStore } from '../context.js';
 import { parseLimit } from '../option-parsers.js';
 import { CliError, table } from '../output.js';
@@ -147,13 +147,25 @@ export function registerSuppressions(program: Command, act: Act): void {
 
   withOwner(sup.command('import').description('Import a CSV or JSON export: every row or none'))
     .argument('<file>', 'CSV (header line first) or JSON ({entries:[…]} or a list)')
-    .addOption(new Option('--format <format>', 'csv or json (default: from the file name)').choices(['csv', 'json']))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'csv or json (ours), or postmark, resend, ses (their exports, CSV or JSON); default: csv or json from the file',
+      ).choices([
+        // The feedback module loads lazily; the type keeps this list to its formats.
+        'csv',
+        'json',
+        'postmark',
+        'resend',
+        'ses',
+      ] satisfies ImportFormat[]),
+    )
     .option('--dry-run', 'validate and count, change nothing')
     .action(
       act(async (ctx, cmd) => {
         const owner = ownerOf(cmd);
         const file = cmd.processedArgs[0] as string;
-        const o = cmd.opts<{ format?: 'csv' | 'json'; dryRun?: boolean }>();
+        const o = cmd.opts<{ format?: ImportFormat; dryRun?: boolean }>();
         let text: string;
         try {
           text = readFileSync(file, 'utf8');
@@ -161,26 +173,9 @@ export function registerSuppressions(program: Command, act: Act): void {
           throw new CliError('INPUT_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`);
         }
         const format = o.format ?? (/\.json$/i.test(file) || /^\s*[[{]/.test(text) ? 'json' : 'csv');
-        const { suppressionsFromCsv } = await import('../../feedback/index.js');
-        let entries: EntryInput[];
-        let pathOf: (i: number) => string;
-        if (format === 'csv') {
-          const parsed = suppressionsFromCsv(text);
-          if (parsed.errors.length) throw validationError(parsed.errors, `${file} has invalid rows`);
-          entries = parsed.entries;
-          pathOf = (i) => `/rows/${i + 1}`;
-        } else {
-          let doc: unknown;
-          try {
-            doc = JSON.parse(text);
-          } catch (e) {
-            throw validationError([{ path: '/', message: `is not JSON: ${(e as Error).message}` }], `${file} is not JSON`);
-          }
-          const list = Array.isArray(doc) ? doc : (doc as { entries?: unknown } | null)?.entries;
-          if (!Array.isArray(list)) throw validationError([{ path: '/entries', message: 'must be a list of entries' }]);
-          entries = list as EntryInput[];
-          pathOf = (i) => `/entries/${i}`;
-        }
+        const { readSuppressionImport } = await import('../../feedback/index.js');
+        const { entries, errors, pathOf } = readSuppressionImport(text, format);
+        if (errors.length) throw validationError(errors, `${file} has invalid entries`);
         const r = await withSuppressions(ctx, owner, (s) => s.import(owner, entries, { dryRun: o.dryRun === true, actor: 'cli', pathOf }));
         ctx.out.result({ batch: r.batch, dry_run: r.dryRun, rows: r.rows, added: r.added, existing: r.existing }, () => [
           `${r.dryRun ? 'Dry run: would import' : 'Imported'} ${r.rows} rows: ${r.added} added, ${r.existing} already suppressed.`,

@@ -100,6 +100,15 @@ export function messagesRepository(db: Kysely<Database>) {
       if (opts.before) q = q.where('id', '<', opts.before);
       return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toMessage);
     },
+    /** Replaces a message's tags and metadata (PATCH /v1/messages/{id}); false when no such message. */
+    async updateLabels(id: string, labels: { tags: string[]; metadata: Record<string, string> }): Promise<boolean> {
+      const r = await db
+        .updateTable('messages')
+        .set({ tags: JSON.stringify(labels.tags), metadata: JSON.stringify(labels.metadata) })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
     async count(): Promise<number> {
       const r = await db
         .selectFrom('messages')

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { RecipientState } from '../../core/index.js';
+import { cancellableStates, type RecipientState } from '../../core/index.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, RecipientsTable } from '../schema.js';
 
@@ -178,6 +178,27 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
         n += Number(r.numUpdatedRows);
       }
       return n;
+    },
+    /**
+     * Cancels recipients that still wait in the queue (queued or deferred, so no worker holds them)
+     * and returns the rows it changed. The state guard is in the UPDATE itself: a claim that won the
+     * race (the row is in_flight now) makes the row drop out, and on PostgreSQL the UPDATE waits for
+     * a claim holding the row lock and then re-reads the state, so a recipient is never both
+     * cancelled and handed to a worker. The caller compares the returned rows with what it asked for.
+     */
+    async cancel(ids: readonly string[], now: number): Promise<RecipientRow[]> {
+      const changed: RecipientRow[] = [];
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await db
+          .updateTable('recipients')
+          .set({ state: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
+          .where('id', 'in', ids.slice(i, i + 500))
+          .where('state', 'in', [...cancellableStates])
+          .returningAll()
+          .execute();
+        for (const r of rows) changed.push(toRecipient(r));
+      }
+      return changed;
     },
     /** Gives back every lease an owner holds (graceful shutdown) without counting an attempt. */
     async releaseOwned(owner: string, now: number): Promise<number> {
