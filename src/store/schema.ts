@@ -191,6 +191,13 @@ export interface JobLeasesTable {
   expires_at: number;
 }
 
+/** Where a durable consumer of the spine stands (migration 013). */
+export interface ConsumerCursorsTable {
+  name: string;
+  position: number;
+  updated_at: number;
+}
+
 /** One audit run's snapshot (migration 007). records/facts/findings are JSON text. */
 export interface DnsSnapshotsTable {
   id: string;
@@ -354,6 +361,7 @@ export interface Database {
   dkim_keys: DkimKeysTable;
   rate_windows: RateWindowsTable;
   job_leases: JobLeasesTable;
+  consumer_cursors: ConsumerCursorsTable;
   dns_snapshots: DnsSnapshotsTable;
   dns_watch: DnsWatchTable;
   posture_settings: PostureSettingsTable;
