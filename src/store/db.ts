@@ -29,6 +29,8 @@ import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
+import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
+import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
 import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
 
@@ -67,6 +69,8 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     rateWindows: rateWindowsRepository(db),
     jobLeases: jobLeasesRepository(db),
     consumerCursors: consumerCursorsRepository(db),
+    webhookEndpoints: webhookEndpointsRepository(db),
+    webhookDeliveries: webhookDeliveriesRepository(db, dialect),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
