@@ -35,7 +35,7 @@ const Problem = Type.Object(
     ],
   },
 );
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 503: Problem };
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 415: Problem, 422: Problem, 503: Problem };
 
 const EventTypeList = Type.Array(Type.Union(eventTypes.map((t) => Type.Literal(t))), {
   description: 'Event types to send; omitted or empty: every type.',

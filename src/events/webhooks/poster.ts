@@ -43,7 +43,7 @@ export function urlProblem(raw: string, allowPrivateTargets: boolean): string | 
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http: or https: URL';
   if (url.username || url.password) return 'must not carry credentials';
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (!allowPrivateTargets && isIP(host) && !isPublicAddress(host)) return `points at ${host}, which is not a public address`;
   if (!allowPrivateTargets && (host === 'localhost' || host.endsWith('.localhost'))) return 'points at localhost';
   return undefined;
