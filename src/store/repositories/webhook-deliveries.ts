@@ -221,6 +221,12 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
       return Number(r.numUpdatedRows);
     },
 
+    /** Deliveries held under a lease now (operators' view; the crash tests read it at a kill). */
+    async listInFlight(): Promise<WebhookDeliveryRow[]> {
+      const rows = await db.selectFrom('webhook_deliveries').selectAll().where('state', '=', 'in_flight').execute();
+      return rows.map(toDelivery);
+    },
+
     async countOpen(endpointId?: string): Promise<number> {
       let q = db
         .selectFrom('webhook_deliveries')
