@@ -27,6 +27,13 @@ const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const round = (x: number, d = 1) => +x.toFixed(d);
+/** utime + stime of a process (all threads), in clock ticks: CPU is what a loaded machine does not hide. */
+const cpuTicks = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(v[11]) + Number(v[12]);
+};
+const CLK_TCK = 100;
 
 interface Receiver {
   url: string;
@@ -147,6 +154,7 @@ async function webhookRun(o: {
     const load0 = loadavg();
     sent.clear();
     receiver.firstSeen.clear();
+    const cpu0 = cpuTicks(server.child.pid!);
     const t0 = wallNow();
     for (let i = 0; i < o.n; i += 501) await appendEvents(store, tenant.id, Math.min(501, o.n - i), sent);
     const appended = wallNow();
@@ -158,10 +166,14 @@ async function webhookRun(o: {
       complete,
       append_per_s: Math.round(o.n / ((appended - t0) / 1000)),
       events_per_s: Math.round(receiver.firstSeen.size / ((last - t0) / 1000)),
+      // The server's CPU per 1,000 events (dispatch + POST + settle): the events/s one core could carry is 1000 ÷ this.
+      server_cpu_s_per_1k: round((cpuTicks(server.child.pid!) - cpu0) / CLK_TCK / (o.n / 1000), 3),
       loadavg_before: load0,
       loadavg_after: loadavg(),
     };
-    console.log(`# ${o.dialect} batch_size ${o.batchSize}: ${throughput.events_per_s} events/s append→verified receipt (${o.n} events)`);
+    console.log(
+      `# ${o.dialect} batch_size ${o.batchSize}: ${throughput.events_per_s} events/s append→verified receipt (${o.n} events), server CPU ${throughput.server_cpu_s_per_1k} s per 1k, load ${throughput.loadavg_after}`,
+    );
 
     // Lag at a steady rate: a tick every 20 ms appends rate/50 events.
     await sleep(1000);
