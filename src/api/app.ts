@@ -21,6 +21,7 @@ import { suppressionRoutes } from './routes/suppressions.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -106,5 +107,6 @@ export async function buildApi(
   unsubscribeRoutes(app, s);
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
+  webhookRoutes(app, s);
   return app;
 }

@@ -20,6 +20,8 @@ export const eventTypes = [
   // Message changes after sending (POST /v1/messages/{id}/cancel, PATCH /v1/messages/{id}).
   'recipient.cancelled',
   'message.updated',
+  // Webhooks (src/events/webhooks): tenant-scoped, messageId null.
+  'webhook.disabled',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
