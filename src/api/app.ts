@@ -7,6 +7,7 @@ import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
+import { dryRunRoutes } from './routes/dry-run.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -14,6 +15,7 @@ import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
+import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
@@ -92,5 +94,7 @@ export async function buildApi(
   unsubscribeRoutes(app, s);
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
+  templateRoutes(app, s);
+  dryRunRoutes(app, s);
   return app;
 }

@@ -11,6 +11,7 @@ import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
+import { registerTemplates } from './commands/templates.js';
 import { registerTenants } from './commands/tenants.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -62,6 +63,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerDns(program, act);
   registerFeedback(program, act);
   registerSuppressions(program, act);
+  registerTemplates(program, act);
   registerBackup(program, act);
 
   try {

@@ -6,6 +6,7 @@ import type { RecipientRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
 import { problemFor } from '../plugins/problem.js';
 import type { ApiServices } from '../services.js';
+import { TemplateRef } from './content-schemas.js';
 import { eventJson, iso, messageJson, recipientJson } from './json.js';
 
 /**
@@ -26,7 +27,7 @@ export const SendBody = Type.Object({
   cc: Type.Optional(Addresses),
   bcc: Type.Optional(Addresses),
   reply_to: Type.Optional(Addresses),
-  subject: Type.String({ maxLength: 998 }),
+  subject: Type.Optional(Type.String({ maxLength: 998, description: 'Required unless template is given.' })),
   text: Type.Optional(Type.String()),
   html: Type.Optional(Type.String()),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -44,6 +45,7 @@ export const SendBody = Type.Object({
   tags: Type.Optional(Type.Array(Type.String())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
   stream: Type.Optional(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')])),
+  template: Type.Optional(TemplateRef),
 });
 const SendQuery = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal('queue'), Type.Literal('sync')], { description: 'sync waits for first outcomes' })),
