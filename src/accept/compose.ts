@@ -24,6 +24,10 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
     messageId: ids.messageIdHeader,
     date: ids.date,
     baseBoundary: boundaryFor(req),
+    // RFC 5322 §2.3: CRLF ends every line. Without this a text with bare LFs (a generated text
+    // part, JSON "\n") is stored with them and only becomes CRLF on the SMTP wire, so the stored
+    // message (what the audit and the dry run show) would not be the one sent.
+    newline: 'windows',
     attachments: req.attachments.map((a) => ({
       filename: a.filename,
       content: a.content,

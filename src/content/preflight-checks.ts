@@ -77,7 +77,8 @@ export function runChecks(v: ContentView, facts: PreflightFacts, rules: ContentR
     ...(html ? previewChecks(v, html, rules) : []),
     ...(html ? clipping(v, html, rules) : []),
     ...(html ? linkChecks(v, html, rules) : []),
-    ...(v.text !== undefined ? linkChecks(v, { links: linksInText(v.text) }, rules, v.paths.text) : []),
+    // Links of the text part not already in the HTML (a text part made from the HTML repeats them).
+    ...(v.text !== undefined ? linkChecks(v, { links: linksInText(v.text, html) }, rules, v.paths.text) : []),
     ...replyTo(v),
     ...listUnsubscribe(v),
     ...dkimRotation(facts, rules),
@@ -177,8 +178,9 @@ function clipping(v: ContentView, h: HtmlFacts, rules: ContentRules): PreflightW
   ];
 }
 
-function linksInText(text: string): { href: string }[] {
-  return (text.match(/https?:\/\/[^\s<>"')\]]+/gi) ?? []).map((href) => ({ href }));
+function linksInText(text: string, html: HtmlFacts | undefined): { href: string }[] {
+  const inHtml = new Set(html?.links.map((l) => l.href));
+  return (text.match(/https?:\/\/[^\s<>"')\]]+/gi) ?? []).filter((href) => !inHtml.has(href)).map((href) => ({ href }));
 }
 
 function linkChecks(v: ContentView, h: Pick<HtmlFacts, 'links'>, rules: ContentRules, path = v.paths.html): PreflightWarning[] {
