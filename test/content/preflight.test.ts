@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import { createPreflight, loadDefaultContentRules } from '../../src/content/index.js';
 import { systemClock } from '../../src/core/index.js';
 import { fakeClock } from '../support/clock.js';
+import { announcePostgresSkip, postgresUrl } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
+
+announcePostgresSkip();
 
 /**
  * Done-means 2 of issue 20, first half: POST /v1/messages/dry-run runs every preflight check, and
@@ -155,25 +158,29 @@ test('dkim_rotation_due: the signing selector rotates within 14 days', async (t)
   assert.match(w.message, new RegExp(`selector ${fresh.body.dkim[0].selector} of example.com is due for rotation`));
 });
 
-test('cold_opening_repeated: the same opening line across recent cold sends', async (t) => {
-  const p = await startPlatform(t);
-  const cold = (text: string) => ({ stream: 'cold', html: undefined, text });
-  const opening = 'I noticed your team is hiring engineers in Berlin.';
-  for (let i = 0; i < 3; i++) {
-    const res = await p.request('POST', '/v1/messages', {
-      ...clean,
-      to: `lead${i}@example.net`,
-      ...cold(`Hi Lead${i},\n\n${opening}\n\nBest`),
-    });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-  }
-  await trips(
-    p,
-    'cold_opening_repeated',
-    cold(`Hi Ann,\n\n${opening}\n\nBest`),
-    cold('Hi Ann,\n\nYour talk at the Berlin meetup was great.\n\nBest'),
-  );
-});
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  test(`cold_opening_repeated: the same opening line across recent cold sends (${dialect})`, {
+    skip: dialect === 'postgres' && !postgresUrl && 'needs POSTWARDEN_TEST_DATABASE_URL',
+  }, async (t) => {
+    const p = await startPlatform(t, { dialect });
+    const cold = (text: string) => ({ stream: 'cold', html: undefined, text });
+    const opening = 'I noticed your team is hiring engineers in Berlin.';
+    for (let i = 0; i < 3; i++) {
+      const res = await p.request('POST', '/v1/messages', {
+        ...clean,
+        to: `lead${i}@example.net`,
+        ...cold(`Hi Lead${i},\n\n${opening}\n\nBest`),
+      });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+    }
+    await trips(
+      p,
+      'cold_opening_repeated',
+      cold(`Hi Ann,\n\n${opening}\n\nBest`),
+      cold('Hi Ann,\n\nYour talk at the Berlin meetup was great.\n\nBest'),
+    );
+  });
+}
 
 test('cold_spam_phrase: known spam-trigger phrases on the cold lane only', async (t) => {
   const p = await startPlatform(t);
@@ -187,28 +194,32 @@ test('cold_spam_phrase: known spam-trigger phrases on the cold lane only', async
   assert.ok(!(await codes(p, { html: undefined, text })).includes('cold_spam_phrase'), 'not on the transactional lane');
 });
 
-test("the tenant's policy turns chosen codes into refusals (422 naming the code); coach-only codes cannot be chosen", async (t) => {
-  const p = await startPlatform(t);
-  const put = await p.request('PUT', '/v1/preflight/policy', { refuse: ['text_part_missing'] });
-  assert.equal(put.status, 200);
-  assert.deepEqual(put.body.refuse, ['text_part_missing']);
-  const refused = await p.request('POST', '/v1/messages', { ...clean, text: undefined });
-  assert.equal(refused.status, 422);
-  assert.equal(refused.body.code, 'PREFLIGHT_REFUSED');
-  assert.match(refused.body.detail, /text_part_missing/);
-  assert.deepEqual(refused.body.errors, [{ path: '/text', message: 'text_part_missing: the message has HTML but no text part' }]);
-  assert.equal((await p.request('POST', '/v1/messages', clean)).status, 202, 'a message that does not trip it is sent');
-  const dry = await p.request('POST', '/v1/messages/dry-run', { ...clean, text: undefined });
-  assert.deepEqual(dry.body.refused, ['text_part_missing']);
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  test(`the tenant's policy turns chosen codes into refusals (422 naming the code); coach-only codes cannot be chosen (${dialect})`, {
+    skip: dialect === 'postgres' && !postgresUrl && 'needs POSTWARDEN_TEST_DATABASE_URL',
+  }, async (t) => {
+    const p = await startPlatform(t, { dialect });
+    const put = await p.request('PUT', '/v1/preflight/policy', { refuse: ['text_part_missing'] });
+    assert.equal(put.status, 200);
+    assert.deepEqual(put.body.refuse, ['text_part_missing']);
+    const refused = await p.request('POST', '/v1/messages', { ...clean, text: undefined });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.code, 'PREFLIGHT_REFUSED');
+    assert.match(refused.body.detail, /text_part_missing/);
+    assert.deepEqual(refused.body.errors, [{ path: '/text', message: 'text_part_missing: the message has HTML but no text part' }]);
+    assert.equal((await p.request('POST', '/v1/messages', clean)).status, 202, 'a message that does not trip it is sent');
+    const dry = await p.request('POST', '/v1/messages/dry-run', { ...clean, text: undefined });
+    assert.deepEqual(dry.body.refused, ['text_part_missing']);
 
-  const coach = await p.request('PUT', '/v1/preflight/policy', { refuse: ['cold_spam_phrase', 'no_such_code'] });
-  assert.equal(coach.status, 422);
-  assert.deepEqual(
-    coach.body.errors.map((e: { path: string }) => e.path),
-    ['/refuse/0', '/refuse/1'],
-  );
-  assert.deepEqual((await p.request('GET', '/v1/preflight/policy')).body.refuse, ['text_part_missing']);
-});
+    const coach = await p.request('PUT', '/v1/preflight/policy', { refuse: ['cold_spam_phrase', 'no_such_code'] });
+    assert.equal(coach.status, 422);
+    assert.deepEqual(
+      coach.body.errors.map((e: { path: string }) => e.path),
+      ['/refuse/0', '/refuse/1'],
+    );
+    assert.deepEqual((await p.request('GET', '/v1/preflight/policy')).body.refuse, ['text_part_missing']);
+  });
+}
 
 test('the same checks run on template publish and preview', async (t) => {
   const p = await startPlatform(t);
