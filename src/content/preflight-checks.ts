@@ -286,8 +286,12 @@ export function openingLine(text: string): string {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter(Boolean);
-  const greeting = /^(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b[^.!?]{0,40}[,!]?$/i;
-  const first = lines.find((l) => !greeting.test(l)) ?? '';
+  // A greeting line: opens with a greeting word, is short, and ends like one ("Dear Dr. Smith,") or is a few words ("Hi Ann").
+  const greeting = (l: string) =>
+    /^(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b/i.test(l) &&
+    l.length <= 50 &&
+    (/[,!:]$/.test(l) || l.split(/\s+/).length <= 3);
+  const first = lines.find((l) => !greeting(l)) ?? '';
   const sentence = /^[^.!?]*[.!?]?/.exec(first)?.[0] ?? first;
   return sentence
     .toLowerCase()

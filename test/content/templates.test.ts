@@ -130,6 +130,7 @@ test('locales fall back fr-CA → fr → the default, field by field, and the lo
   const view = await p.request('GET', `/v1/messages/${sent.body.id}`);
   assert.equal(view.body.subject, 'Commande A-1 expédiée');
   assert.deepEqual(view.body.events[0].data.template, { id: tpl.id, name: 'order-shipped', version: 1, locale: 'fr' });
+  assert.deepEqual(view.body.template, view.body.events[0].data.template, 'the message records it too');
 });
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
