@@ -62,7 +62,10 @@ export interface AcceptDeps {
   /** Renders a send's `template` (content implements it; platform.ts wires it). Absent: template sends are refused. */
   templates?: { renderForSend(tenantId: string, ref: TemplateRef, path: string): Promise<RenderedForSend> };
   /** The tenant's preflight refusals, checked on the composed message (content; platform.ts wires it). */
-  preflight?: { enforce(m: PreflightMessage): Promise<void> };
+  preflight?: {
+    enforce(m: PreflightMessage): Promise<void>;
+    enforceSubmitted(m: { tenantId: string; stream: Stream; raw: Buffer; fromDomain: string }): Promise<void>;
+  };
 }
 
 /**
@@ -340,6 +343,7 @@ export function createAccept(deps: AcceptDeps) {
         headers: listHeaders ?? [],
       });
       checkSize(p, prepared.raw.length);
+      await deps.preflight?.enforceSubmitted({ tenantId: p.tenant.id, stream, raw: prepared.raw, fromDomain: headers.from.domain });
       takeRate(p);
       const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
       return commit({

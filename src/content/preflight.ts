@@ -62,6 +62,14 @@ export function topHeaders(raw: Buffer): Map<string, string[]> {
   return out;
 }
 
+/** A text/plain part: the top level is text/plain (or untyped, RFC 2045 §5.2), or a part says so. */
+function hasTextPart(raw: Buffer): boolean {
+  const top = topHeaders(raw).get('content-type')?.[0];
+  if (!top || /^text\/plain\b/i.test(top)) return true;
+  if (!/^multipart\//i.test(top)) return false;
+  return /^Content-Type:[ \t]*text\/plain\b/im.test(raw.toString('latin1'));
+}
+
 export function createPreflight(deps: PreflightDeps) {
   const { store, clock, rules } = deps;
   const cacheMs = deps.policyCacheMs ?? 10_000;
@@ -147,6 +155,28 @@ export function createPreflight(deps: PreflightDeps) {
       throw new PostwardenError('PREFLIGHT_REFUSED', `the tenant's preflight policy refuses ${tripped.map((w) => w.code).join(', ')}`, {
         errors: tripped.map((w) => ({ path: w.path, message: `${w.code}: ${w.message}` })),
         warnings: tripped,
+      });
+    },
+
+    /**
+     * The same for an SMTP submission, read from its MIME: mailparser gives the HTML and the text,
+     * and a text part counts only when the message has one (mailparser derives text from HTML).
+     */
+    async enforceSubmitted(m: { tenantId: string; stream: Stream; raw: Buffer; fromDomain: string }): Promise<void> {
+      if (!(await refused(m.tenantId)).length) return;
+      const parsed = await simpleParser(m.raw, { skipImageLinks: true });
+      const html = typeof parsed.html === 'string' ? parsed.html : undefined;
+      const replyTo = parsed.replyTo ? (Array.isArray(parsed.replyTo) ? parsed.replyTo : [parsed.replyTo]) : [];
+      await this.enforce({
+        tenantId: m.tenantId,
+        stream: m.stream,
+        subject: parsed.subject ?? '',
+        ...(html !== undefined ? { html } : {}),
+        ...(hasTextPart(m.raw) ? { text: parsed.text ?? '' } : {}),
+        fromDomain: m.fromDomain,
+        replyToDomains: replyTo.flatMap((a) => a.value.map((v: { address?: string }) => v.address?.split('@').pop() ?? '').filter(Boolean)),
+        raw: m.raw,
+        fromTemplate: false,
       });
     },
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import nodemailer from 'nodemailer';
 import { createPreflight, loadDefaultContentRules } from '../../src/content/index.js';
 import { systemClock } from '../../src/core/index.js';
 import { fakeClock } from '../support/clock.js';
@@ -235,4 +236,35 @@ test('the same checks run on template publish and preview', async (t) => {
   assert.deepEqual(got, ['html_images_only', 'image_alt_missing', 'link_shortener', 'preview_text_missing']);
   const preview = await p.request('POST', `/v1/templates/${tpl.body.id}/preview`, { data: { name: 'Ann' } });
   assert.deepEqual(preview.body.warnings.map((w: { code: string }) => w.code).sort(), got);
+});
+
+test("SMTP submissions answer the tenant's refusals with 550 5.7.1", async (t) => {
+  const p = await startPlatform(t);
+  assert.equal((await p.request('PUT', '/v1/preflight/policy', { refuse: ['text_part_missing'] })).status, 200);
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: p.smtpPort,
+    secure: false,
+    requireTLS: true,
+    auth: { user: 'any', pass: p.key },
+    tls: { rejectUnauthorized: false },
+    connectionTimeout: 5000,
+    greetingTimeout: 5000,
+    socketTimeout: 5000,
+  });
+  t.after(() => transport.close());
+  const raw = (contentType: string, body: string) =>
+    ['From: hello@example.com', 'To: ann@example.net', 'Subject: Hi', `Content-Type: ${contentType}`, '', body, ''].join('\r\n');
+  const envelope = { from: 'hello@example.com', to: ['ann@example.net'] };
+  await assert.rejects(
+    transport.sendMail({ envelope, raw: raw('text/html', '<p>Only HTML</p>') }),
+    (e: Error & { responseCode?: number }) => {
+      assert.equal(e.responseCode, 550);
+      assert.match(e.message, /5\.7\.1/);
+      return true;
+    },
+  );
+  const ok = await transport.sendMail({ envelope, raw: raw('text/plain', 'Plain text.') });
+  assert.match(ok.response, /^250/);
+  assert.equal(await p.platform.store.messages.count(), 1, 'only the message with a text part was stored');
 });
