@@ -1,6 +1,6 @@
 import { convert } from 'html-to-text';
 import juice from 'juice';
-import { Liquid, type LiquidError } from 'liquidjs';
+import { Liquid, type LiquidError, type Template } from 'liquidjs';
 import { type FieldError, PostwardenError, validationError } from '../core/index.js';
 import type { LocaleContent, TemplateContent } from './template-content.js';
 
@@ -88,20 +88,49 @@ export interface RenderOptions {
   lenient?: boolean;
 }
 
-export async function renderTemplate(c: TemplateContent, o: RenderOptions): Promise<Rendered> {
+/**
+ * A template's engines and parsed sources, kept for reuse: a published version never changes, so
+ * the templates service keeps one per version and a send does not parse again (parsing is most of
+ * liquidjs's cost).
+ */
+export interface CompiledTemplate {
+  content: TemplateContent;
+  engines: Map<'strict' | 'lenient', ReturnType<typeof engines>>;
+  parsed: Map<string, Template[]>;
+}
+
+export function compileTemplate(content: TemplateContent): CompiledTemplate {
+  return { content, engines: new Map(), parsed: new Map() };
+}
+
+export async function renderTemplate(t: TemplateContent | CompiledTemplate, o: RenderOptions): Promise<Rendered> {
+  const compiled = 'engines' in t ? t : compileTemplate(t);
+  const c = compiled.content;
   const parts = resolveLocale(c, o.locale);
-  const e = engines(c.partials, o.lenient);
-  const run = async (engine: Liquid, part: { source: string; where: string }) => {
+  const mode = o.lenient ? 'lenient' : 'strict';
+  let e = compiled.engines.get(mode);
+  if (!e) {
+    e = engines(c.partials, o.lenient);
+    compiled.engines.set(mode, e);
+  }
+  const run = async (kind: 'html' | 'plain', part: { source: string; where: string }) => {
+    const engine = e[kind];
+    const key = `${mode}:${kind}:${part.where}`;
     try {
-      return await engine.parseAndRender(part.source, o.data);
+      let parsed = compiled.parsed.get(key);
+      if (!parsed) {
+        parsed = engine.parse(part.source);
+        compiled.parsed.set(key, parsed);
+      }
+      return (await engine.render(parsed, o.data)) as string;
     } catch (err) {
       throw renderProblem(err, part.where, o);
     }
   };
-  const subject = (await run(e.plain, parts.subject)).replace(/\s*[\r\n]+\s*/g, ' ').trim();
-  let html = await run(e.html, parts.html);
+  const subject = (await run('plain', parts.subject)).replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  let html = await run('html', parts.html);
   if (c.inlineCss) html = juice(html);
-  const text = parts.text ? await run(e.plain, parts.text) : textFromHtml(html);
+  const text = parts.text ? await run('plain', parts.text) : textFromHtml(html);
   return { subject, html, text, locale: parts.locale };
 }
 

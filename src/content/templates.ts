@@ -2,7 +2,7 @@ import { type Clock, newId, PostwardenError, type Stream, validationError } from
 import type { MessageTemplateRef, Store, TemplateRow } from '../store/index.js';
 import type { PreflightWarning } from './preflight-checks.js';
 import { parseTemplateInput, type TemplateContent, type TemplateInput, type TemplateRef, templateContentJson } from './template-content.js';
-import { checkTemplateSyntax, type Rendered, renderTemplate } from './template-render.js';
+import { type CompiledTemplate, checkTemplateSyntax, compileTemplate, type Rendered, renderTemplate } from './template-render.js';
 
 /**
  * Templates of a tenant: a mutable draft and immutable published versions.
@@ -35,8 +35,25 @@ export interface RenderedForSend extends Rendered {
 
 const TEMPLATE_ID = /^tpl_[0-9A-Z]{26}$/;
 
+/** Compiled published versions kept per node (a version never changes, so an entry is never stale). */
+const MAX_COMPILED = 1000;
+
 export function createTemplates(deps: TemplatesDeps) {
   const { store, clock } = deps;
+  const compiled = new Map<string, CompiledTemplate>();
+
+  /** A published version, compiled once per node: a send neither reads the store for it again nor parses it again. */
+  async function publishedVersion(templateId: string, version: number): Promise<CompiledTemplate | undefined> {
+    const key = `${templateId}:${version}`;
+    const hit = compiled.get(key);
+    if (hit) return hit;
+    const v = await store.templates.version(templateId, version);
+    if (!v) return undefined;
+    const c = compileTemplate(v.content as TemplateContent);
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, c);
+    return c;
+  }
 
   function checked(body: unknown, base?: TemplateInput): TemplateInput {
     const parsed = parseTemplateInput(body, base);
@@ -182,9 +199,9 @@ export function createTemplates(deps: TemplatesDeps) {
       if (version == null) {
         throw validationError([{ path: `${path}/id`, message: `template ${row.name} has no published version yet: publish it first` }]);
       }
-      const v = await store.templates.version(row.id, version);
+      const v = await publishedVersion(row.id, version);
       if (!v) throw validationError([{ path: `${path}/version`, message: `template ${row.name} has no published version ${version}` }]);
-      const rendered = await renderTemplate(v.content as TemplateContent, { data: ref.data, locale: ref.locale, dataPath: `${path}/data` });
+      const rendered = await renderTemplate(v, { data: ref.data, locale: ref.locale, dataPath: `${path}/data` });
       return {
         ...rendered,
         template: { id: row.id, name: row.name, version, locale: rendered.locale },
