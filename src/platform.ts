@@ -7,6 +7,7 @@ import { Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
+import { createPreflight, createTemplates, loadDefaultContentRules } from './content/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -37,12 +38,20 @@ import {
   type Suppressions,
 } from './feedback/index.js';
 import { loadOrCreateMasterKey, openSecret, sealSecret } from './governance/index.js';
-import { checkHost, createDkimSigner, createSendingIdentity, type Domains, deriveVerpKey, type IdentityMonitor } from './identity/index.js';
+import {
+  checkHost,
+  createDkimPreview,
+  createDkimSigner,
+  createSendingIdentity,
+  type Domains,
+  deriveVerpKey,
+  type IdentityMonitor,
+} from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createTenants, type Tenants, tlsPolicyFor } from './tenants/index.js';
+import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
 import { createHttpsPolicyFetcher } from './transport-policy/index.js';
 
 /**
@@ -278,6 +287,35 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     keys: [deriveUnsubscribeKey(masterKey)],
     publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
   });
+  // Content (src/content): templates rendered at accept time, the preflight (dry run, publish, the
+  // tenant's refusals). The DKIM schedule tells the preflight when a From domain's selectors rotate.
+  const preflight = createPreflight({
+    store,
+    clock,
+    rules: loadDefaultContentRules(),
+    dkimSchedule: async (fromDomain) => {
+      if (!id.dkimRotationDays) return [];
+      const candidates = domainCandidates(fromDomain);
+      const keys = await store.dkimKeys.activeFor(candidates);
+      const owner = candidates.find((c) => keys.some((k) => k.domain === c));
+      return keys
+        .filter((k) => k.domain === owner)
+        .map((k) => ({
+          domain: k.domain,
+          selector: k.selector,
+          rotatesAt: (k.activatedAt ?? k.createdAt) + id.dkimRotationDays * 86_400_000,
+        }));
+    },
+  });
+  const templates = createTemplates({
+    store,
+    clock,
+    preflight: ({ tenantId, stream, rendered }) => preflight.checkContent({ tenantId, stream, ...rendered }),
+  });
+  // The dry run's DKIM fields: a signer that never activates keys, so a preview changes nothing.
+  const dkimPreview = createDkimPreview(
+    createDkimSigner({ store, masterKey, clock, threads: 0, ...(config.sandbox ? {} : { requireVerified: true }) }),
+  );
   const accept = createAccept({
     store,
     clock,
@@ -287,6 +325,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
     unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
     identity: identity.accept,
+    templates,
+    preflight,
   });
   const feedback = createFeedbackIngest({
     store,
@@ -343,6 +383,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
       tlsStats: (q) => transportSecurity.stats(q),
       bodyBudget,
+      templates,
+      preflight,
+      dkimPreview,
     },
     {
       logger: log.child({ concern: 'api' }),

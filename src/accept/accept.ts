@@ -1,3 +1,4 @@
+import type { PreflightMessage, RenderedForSend, TemplateRef } from '../content/index.js';
 import {
   addressKey,
   type Clock,
@@ -10,9 +11,10 @@ import {
   type SuppressionScope,
   scopeRank,
   suppressionApplies,
+  validationError,
 } from '../core/index.js';
 import { createBackpressure, createGroupCommitter } from '../queue/index.js';
-import type { MessageRow, RecipientRow, Store, SuppressionRow } from '../store/index.js';
+import type { MessageRow, MessageTemplateRef, RecipientRow, Store, SuppressionRow } from '../store/index.js';
 import { coveringDomain, domainCandidates, type Principal } from '../tenants/index.js';
 import { composeMessage } from './compose.js';
 import { listUnsubscribeHeaders, STREAM_HEADER, type UnsubscribeHeaders, withoutListUnsubscribe } from './list-unsubscribe.js';
@@ -59,6 +61,28 @@ export interface AcceptDeps {
    * it; platform.ts wires it). Absent: messages carry no identity.
    */
   identity?: { describe(input: { fromDomain: string; sandbox: boolean }): Promise<AcceptIdentity> };
+  /** Renders a send's `template` (content implements it; platform.ts wires it). Absent: template sends are refused. */
+  templates?: { renderForSend(tenantId: string, ref: TemplateRef, path: string): Promise<RenderedForSend> };
+  /** The tenant's preflight refusals, checked on the composed message (content; platform.ts wires it). */
+  preflight?: {
+    enforce(m: PreflightMessage): Promise<void>;
+    enforceSubmitted(m: { tenantId: string; stream: Stream; raw: Buffer; fromDomain: string }): Promise<void>;
+  };
+}
+
+/**
+ * An API send as it would be stored, before any state is read or written: its template rendered,
+ * its List-Unsubscribe fields added, its MIME composed. The dry run shows exactly this.
+ */
+export interface SendDraft {
+  /** The request with rendered content and the headers that were added. */
+  request: SendRequest;
+  recipients: { mailbox: Mailbox; kind: string }[];
+  raw: Buffer;
+  ids: { id: string; messageIdHeader: string };
+  template?: MessageTemplateRef;
+  /** What the preflight reads of it. */
+  preflight: PreflightMessage;
 }
 
 /** What accept needs of a message's identity; the rest is stored and published as it is. */
@@ -105,6 +129,7 @@ interface Pending {
   senderPath: string;
   sandbox: boolean;
   identity?: AcceptIdentity;
+  template?: MessageTemplateRef;
 }
 
 type Committed = AcceptedMessage | PostwardenError;
@@ -242,35 +267,79 @@ export function createAccept(deps: AcceptDeps) {
     return sendAt;
   }
 
+  /** The template's content in place of subject/html/text; its stream must be the send's. */
+  async function rendered(p: Principal, req: SendRequest): Promise<{ request: SendRequest; template?: MessageTemplateRef }> {
+    if (!req.template) return { request: req };
+    if (!deps.templates) throw validationError([{ path: '/template', message: 'templates are not available on this node' }]);
+    const r = await deps.templates.renderForSend(p.tenant.id, req.template, '/template');
+    if (r.stream && r.stream !== req.stream) {
+      throw validationError([
+        { path: '/stream', message: `template ${r.template.name} is for the ${r.stream} stream; send it with stream ${r.stream}` },
+      ]);
+    }
+    const { template: _ref, ...literal } = req;
+    return { request: { ...literal, subject: r.subject, html: r.html, text: r.text }, template: r.template };
+  }
+
+  async function draft(p: Principal, req: SendRequest): Promise<SendDraft> {
+    const recipients = dedupe([
+      ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
+      ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
+      ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' })),
+    ]);
+    checkRecipientCount(recipients.length, '/to');
+    const { request, template } = await rendered(p, req);
+    const ids = newIds();
+    const listHeaders = unsubscribeFor(p, ids.id, request.stream, request.from, recipients, '/to');
+    const headers = listHeaders ? { ...withoutListUnsubscribe(request.headers), ...Object.fromEntries(listHeaders) } : request.headers;
+    const composed = { ...request, headers };
+    const raw = await composeMessage(composed, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
+    checkSize(p, raw.length);
+    const preflight: PreflightMessage = {
+      tenantId: p.tenant.id,
+      stream: composed.stream,
+      subject: composed.subject,
+      ...(composed.html !== undefined ? { html: composed.html } : {}),
+      ...(composed.text !== undefined ? { text: composed.text } : {}),
+      fromDomain: composed.from.domain,
+      replyToDomains: composed.replyTo.map((m) => m.domain),
+      raw,
+      fromTemplate: template !== undefined,
+    };
+    return { request: composed, recipients, raw, ids, ...(template ? { template } : {}), preflight };
+  }
+
   return {
     /** An API send, already shape-checked by parseSendRequest. */
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
       const sendAt = scheduleOf(req.sendAt);
-      const recipients = dedupe([
-        ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
-        ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
-        ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' })),
-      ]);
-      checkRecipientCount(recipients.length, '/to');
       await backpressure.check();
-      const ids = newIds();
-      const listHeaders = unsubscribeFor(p, ids.id, req.stream, req.from, recipients, '/to');
-      const headers = listHeaders ? { ...withoutListUnsubscribe(req.headers), ...Object.fromEntries(listHeaders) } : req.headers;
-      const raw = await composeMessage({ ...req, headers }, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
-      checkSize(p, raw.length);
+      const d = await draft(p, req);
+      await deps.preflight?.enforce(d.preflight);
       takeRate(p);
       const env: Envelope = {
-        from: req.from,
-        recipients,
-        subject: req.subject,
-        stream: req.stream,
-        tags: req.tags,
-        metadata: req.metadata,
+        from: d.request.from,
+        recipients: d.recipients,
+        subject: d.request.subject,
+        stream: d.request.stream,
+        tags: d.request.tags,
+        metadata: d.request.metadata,
         source: 'api',
         ...(sendAt !== undefined ? { sendAt } : {}),
       };
-      return commit({ principal: p, env, raw, ids, senderPath: '/from', sandbox: deps.sandbox || p.tenant.sandbox });
+      return commit({
+        principal: p,
+        env,
+        raw: d.raw,
+        ids: d.ids,
+        senderPath: '/from',
+        sandbox: deps.sandbox || p.tenant.sandbox,
+        ...(d.template ? { template: d.template } : {}),
+      });
     },
+
+    /** What acceptRequest would store for this send, without storing or counting anything (the dry run). */
+    draft,
 
     /** An SMTP submission: envelope recipients and the message as received. */
     async acceptSubmitted(p: Principal, rcpts: Mailbox[], raw: Buffer, streamArg?: Stream): Promise<AcceptedMessage> {
@@ -299,6 +368,7 @@ export function createAccept(deps: AcceptDeps) {
         headers: listHeaders ?? [],
       });
       checkSize(p, prepared.raw.length);
+      await deps.preflight?.enforceSubmitted({ tenantId: p.tenant.id, stream, raw: prepared.raw, fromDomain: headers.from.domain });
       takeRate(p);
       const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
       return commit({
@@ -381,6 +451,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     sandbox,
     createdAt: now,
     identity: p.identity ? { ...p.identity } : null,
+    template: p.template ?? null,
   };
   const events: NewEvent[] = [
     {
@@ -399,6 +470,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         api_key: principal.keyId,
         ...(p.identity ? { identity: p.identity } : {}),
         ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}),
+        ...(p.template ? { template: p.template } : {}),
       },
     },
   ];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { type FieldError, type Mailbox, validationError } from '../core/index.js';
@@ -22,6 +23,11 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
     headers,
     messageId: ids.messageIdHeader,
     date: ids.date,
+    baseBoundary: boundaryFor(req),
+    // RFC 5322 §2.3: CRLF ends every line. Without this a text with bare LFs (a generated text
+    // part, JSON "\n") is stored with them and only becomes CRLF on the SMTP wire, so the stored
+    // message (what the audit and the dry run show) would not be the one sent.
+    newline: 'windows',
     attachments: req.attachments.map((a) => ({
       filename: a.filename,
       content: a.content,
@@ -32,6 +38,19 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
   const raw = await composer.compile().build();
   checkHeaderLines(raw);
   return raw;
+}
+
+/**
+ * The multipart boundary's shared part, from a digest of the content instead of nodemailer's
+ * random bytes: the same request composes to the same bytes, so the dry run's MIME is the MIME
+ * that is sent (apart from Date and Message-ID). RFC 2046 §5.1.1 asks that a boundary not occur in
+ * the parts it separates; a digest of those parts cannot be written inside them.
+ */
+function boundaryFor(req: SendRequest): string {
+  const h = createHash('sha256');
+  for (const part of [req.subject, req.text ?? '', req.html ?? '']) h.update(part).update('\0');
+  for (const a of req.attachments) h.update(a.filename).update('\0').update(a.content).update('\0');
+  return h.digest('hex').slice(0, 16);
 }
 
 /** RFC 5322 §2.1.1: a line is at most 998 characters, CRLF excluded. */

@@ -1,4 +1,5 @@
 import addressparser from 'nodemailer/lib/addressparser';
+import { parseTemplateRef, type TemplateRef } from '../content/index.js';
 import { describeAddressProblem, type FieldError, type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
 import { normaliseSendVariants, type SendWarning } from './send-variants.js';
 
@@ -32,6 +33,8 @@ export interface SendRequest {
   stream: Stream;
   /** When to send (ms since the epoch); absent: now. Accept bounds it (accept.ts, maxScheduleDays). */
   sendAt?: number;
+  /** Content from a template instead of subject/text/html (rendered at accept time; subject is '' until then). */
+  template?: TemplateRef;
 }
 
 /** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
@@ -164,6 +167,7 @@ const known = new Set([
   'metadata',
   'stream',
   'send_at',
+  'template',
 ]);
 
 const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
@@ -222,8 +226,9 @@ export function parseSendRequest(input: unknown): SendParse {
   }
 
   let subject = '';
-  if (body.subject === undefined) errors.push({ path: '/subject', message: 'is required' });
-  else if (typeof body.subject !== 'string') errors.push({ path: '/subject', message: 'must be a string' });
+  if (body.subject === undefined) {
+    if (body.template === undefined) errors.push({ path: '/subject', message: 'is required (or give template)' });
+  } else if (typeof body.subject !== 'string') errors.push({ path: '/subject', message: 'must be a string' });
   else if (/[\r\n]/.test(body.subject)) errors.push({ path: '/subject', message: 'must not contain line breaks' });
   else if (body.subject.length > 998) errors.push({ path: '/subject', message: 'must be at most 998 characters (RFC 5322 §2.1.1)' });
   else subject = body.subject;
@@ -231,7 +236,9 @@ export function parseSendRequest(input: unknown): SendParse {
   for (const k of ['text', 'html'] as const) {
     if (body[k] !== undefined && typeof body[k] !== 'string') errors.push({ path: `/${k}`, message: 'must be a string' });
   }
-  if (body.text === undefined && body.html === undefined) errors.push({ path: '/text', message: 'text or html is required' });
+  if (body.text === undefined && body.html === undefined && body.template === undefined)
+    errors.push({ path: '/text', message: 'text or html is required (or give template)' });
+  const template = body.template === undefined ? undefined : templateContent(body, errors);
 
   const headers: Record<string, string> = {};
   if (body.headers !== undefined) {
@@ -313,5 +320,14 @@ export function parseSendRequest(input: unknown): SendParse {
   if (typeof body.text === 'string') request.text = body.text;
   if (typeof body.html === 'string') request.html = body.html;
   if (sendAt !== undefined) request.sendAt = sendAt;
+  if (template) request.template = template;
   return { ok: true, request, warnings: variants.warnings };
+}
+
+/** A template send: `template` alone carries the content, so subject, text and html must be absent. */
+function templateContent(body: Record<string, unknown>, errors: FieldError[]): TemplateRef | undefined {
+  for (const k of ['subject', 'text', 'html'] as const) {
+    if (body[k] !== undefined) errors.push({ path: `/${k}`, message: 'must be absent when template is given (the template renders it)' });
+  }
+  return parseTemplateRef(body.template, '/template', errors);
 }

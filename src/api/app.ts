@@ -10,6 +10,7 @@ import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
 import { domainRoutes } from './routes/domains.js';
+import { dryRunRoutes } from './routes/dry-run.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -18,6 +19,7 @@ import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
+import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
@@ -108,5 +110,7 @@ export async function buildApi(
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
   webhookRoutes(app, s);
+  templateRoutes(app, s);
+  dryRunRoutes(app, s);
   return app;
 }

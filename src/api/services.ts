@@ -1,4 +1,5 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
+import type { Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine, WebhookEndpoints } from '../events/index.js';
@@ -41,6 +42,14 @@ export interface ApiServices {
   };
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
+  /** Templates (/v1/templates) and the preflight (dry run, policy): src/content. */
+  templates?: Templates;
+  preflight?: Preflight;
+  /** The DKIM-Signature fields a message would get, signature values left out (the dry run). */
+  dkimPreview?: (
+    raw: Buffer,
+    fromDomain: string,
+  ) => Promise<{ headers: string; signatures: { domain: string; selector: string; algorithm: string }[] }>;
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

@@ -31,6 +31,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   TOO_MANY_RECIPIENTS: exitCodes.dataErr,
   IDEMPOTENCY_CONFLICT: exitCodes.dataErr,
   CONTENT_LIMIT_EXCEEDED: exitCodes.dataErr,
+  PREFLIGHT_REFUSED: exitCodes.dataErr,
   NOT_FOUND: exitCodes.noInput,
   CONFLICT: exitCodes.cantCreate,
   NOT_CANCELLABLE: exitCodes.dataErr,

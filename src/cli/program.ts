@@ -11,6 +11,7 @@ import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
+import { registerTemplates } from './commands/templates.js';
 import { registerTenants } from './commands/tenants.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
@@ -64,6 +65,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerFeedback(program, act);
   registerSuppressions(program, act);
   registerWebhooks(program, act);
+  registerTemplates(program, act);
   registerBackup(program, act);
 
   try {

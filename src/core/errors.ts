@@ -114,6 +114,11 @@ export const errorCatalogue = {
       'The content exceeds a processing limit (MIME parts or depth, unpacked size, report records, parse time or memory); it would fail again on retry.',
     smtp: { code: 554, enhanced: '5.6.0' },
   },
+  PREFLIGHT_REFUSED: {
+    status: 422,
+    meaning: "A preflight check the tenant's policy turns into a refusal tripped; the warning codes are listed (docs/content.md).",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
   HOSTNAME_UNQUALIFIED: {
     status: 409,
     meaning: "The platform's host name has no dot, so DNS records built on it cannot work; the named setting must be set first.",

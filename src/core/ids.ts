@@ -22,7 +22,8 @@ export type IdPrefix =
   | 'rpt'
   | 'snp'
   | 'whd'
-  | 'wha';
+  | 'wha'
+  | 'tpl';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -14,6 +14,7 @@ export {
   minRsaBits,
   nextSelector,
 } from './dkim-keys.js';
+export { createDkimPreview, type DkimPreview, withoutSignatureValues } from './dkim-preview.js';
 export type { DkimSignatureResult, DkimSigningKey } from './dkim-signature.js';
 export { oversignedHeaderNames, relaxedBodyHash, relaxedHeader, signDkim, signedHeaderNames } from './dkim-signature.js';
 export type { DkimSignatureInfo, DkimSigner, DkimSignerDeps, DkimSignerStats, SignedMessage } from './dkim-signer.js';

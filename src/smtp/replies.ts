@@ -53,6 +53,7 @@ const wireText: Record<ErrorCode, WireText> = {
   REQUEST_TIMEOUT: 'Timeout',
   CONTENT_LIMIT_EXCEEDED: (e) =>
     `Content refused: ${typeof e.details.reason === 'string' ? e.details.reason : 'it exceeds a processing limit'}`,
+  PREFLIGHT_REFUSED: "Message refused by the account's content policy",
   HOSTNAME_UNQUALIFIED: LOCAL_ERROR,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,

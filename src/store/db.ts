@@ -27,6 +27,7 @@ import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
+import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
@@ -75,6 +76,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
     tlsAttempts: tlsAttemptsRepository(db),
+    templates: templatesRepository(db),
   };
 }
 

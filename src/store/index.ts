@@ -8,11 +8,12 @@ export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';
 export type { DmarcRecordRow, FeedbackDocumentRow, ReportClaim, TlsReportRow } from './repositories/feedback.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';
-export type { MessageRow } from './repositories/messages.js';
+export type { MessageRow, MessageTemplateRef } from './repositories/messages.js';
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
+export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
 export type {

@@ -62,6 +62,8 @@ export interface MessagesTable {
   created_at: number;
   /** JSON: return path and expected alignment at accept time; NULL for messages accepted before. */
   identity: string | null;
+  /** JSON `{ id, name, version, locale }` of the template it was rendered from (migration 017); NULL: literal content. */
+  template?: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -428,6 +430,36 @@ export interface Database {
   mta_sts_policies: MtaStsPoliciesTable;
   tls_attempts: TlsAttemptsTable;
   tlsrpt_reports: TlsRptReportsTable;
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
+  preflight_policies: PreflightPoliciesTable;
+}
+
+/** Migration 017: a tenant's templates; `draft` is the JSON of the content being authored. */
+export interface TemplatesTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  stream: string | null;
+  draft: string;
+  current_version: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Migration 017: published template versions, inserted once and never updated. */
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  content: string;
+  published_at: number;
+}
+
+/** Migration 017: the preflight warning codes (JSON array) that refuse a tenant's sends. */
+export interface PreflightPoliciesTable {
+  tenant_id: string;
+  refuse: string;
+  updated_at: number;
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;

@@ -18,6 +18,8 @@ export function messageJson(m: MessageRow) {
     sandbox: m.sandbox,
     created_at: iso(m.createdAt),
     identity: m.identity ?? null,
+    /** The template it was rendered from ({id, name, version, locale}); null for literal content. */
+    template: m.template ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import type { RecipientRow } from '../../store/index.js';
 import { principalOf } from '../plugins/auth.js';
 import { problemFor } from '../plugins/problem.js';
 import type { ApiServices } from '../services.js';
+import { TemplateRef } from './content-schemas.js';
 import { eventJson, iso, messageJson, recipientJson } from './json.js';
 
 /**
@@ -26,7 +27,7 @@ export const SendBody = Type.Object({
   cc: Type.Optional(Addresses),
   bcc: Type.Optional(Addresses),
   reply_to: Type.Optional(Addresses),
-  subject: Type.String({ maxLength: 998 }),
+  subject: Type.Optional(Type.String({ maxLength: 998, description: 'Required unless template is given.' })),
   text: Type.Optional(Type.String()),
   html: Type.Optional(Type.String()),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -47,6 +48,7 @@ export const SendBody = Type.Object({
   send_at: Type.Optional(
     Type.String({ description: 'RFC 3339 time to send at (up to limits.maxScheduleDays ahead); cancellable until then' }),
   ),
+  template: Type.Optional(TemplateRef),
 });
 const SendQuery = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal('queue'), Type.Literal('sync')], { description: 'sync waits for first outcomes' })),

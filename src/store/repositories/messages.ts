@@ -17,6 +17,16 @@ export interface MessageRow {
   createdAt: number;
   /** Return path and expected alignment fixed at accept time (identity's shape); null before they were kept. */
   identity?: Record<string, unknown> | null;
+  /** The template it was rendered from (migration 017); null or absent for literal content. */
+  template?: MessageTemplateRef | null;
+}
+
+/** Which template, version and locale a message was rendered from. */
+export interface MessageTemplateRef {
+  id: string;
+  name: string;
+  version: number;
+  locale: string;
 }
 
 const toMessage = (r: MessagesTable): MessageRow => ({
@@ -33,6 +43,7 @@ const toMessage = (r: MessagesTable): MessageRow => ({
   sandbox: r.sandbox === 1,
   createdAt: r.created_at,
   identity: r.identity ? (JSON.parse(r.identity) as Record<string, unknown>) : null,
+  template: r.template ? (JSON.parse(r.template) as MessageTemplateRef) : null,
 });
 
 export function messagesRepository(db: Kysely<Database>) {
@@ -57,6 +68,7 @@ export function messagesRepository(db: Kysely<Database>) {
             sandbox: m.sandbox ? 1 : 0,
             created_at: m.createdAt,
             identity: m.identity ? JSON.stringify(m.identity) : null,
+            template: m.template ? JSON.stringify(m.template) : null,
           })),
         )
         .execute();
