@@ -24,6 +24,7 @@ const allowed: Record<string, string[]> = {
   governance: ['core', 'store'],
   posture: ['core', 'dns', 'transport-policy', 'identity', 'store'],
   accept: ['core', 'store', 'queue', 'tenants'],
+  content: ['core', 'store'],
   api: ['core', 'accept', 'tenants', 'events', 'identity', 'feedback', 'posture', 'delivery', 'governance', 'queue'],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: ['core', 'config', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],

@@ -17,6 +17,10 @@ export const eventTypes = [
   'recipient.complained',
   'report.received',
   'recipient.unsubscribed',
+  // Engagement (src/content): tracking hits and experiment regressions (tenant-scoped, messageId null).
+  'recipient.opened',
+  'recipient.clicked',
+  'experiment.regressed',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -17,9 +17,11 @@ import { capturedRepository } from './repositories/captured.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
+import { experimentsRepository } from './repositories/experiments.js';
 import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { jobLeasesRepository } from './repositories/job-leases.js';
+import { listsRepository } from './repositories/lists.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { postureRepository } from './repositories/posture.js';
@@ -28,6 +30,7 @@ import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
+import { trackingRepository } from './repositories/tracking.js';
 import type { Database } from './schema.js';
 import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
 
@@ -69,6 +72,9 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
     tlsAttempts: tlsAttemptsRepository(db),
+    tracking: trackingRepository(db),
+    experiments: experimentsRepository(db),
+    lists: listsRepository(db),
   };
 }
 
