@@ -25,7 +25,7 @@ const allowed: Record<string, string[]> = {
   posture: ['core', 'dns', 'transport-policy', 'identity', 'store'],
   accept: ['core', 'store', 'queue', 'tenants'],
   content: ['core', 'store'],
-  api: ['core', 'accept', 'tenants', 'events', 'identity', 'feedback', 'posture', 'delivery', 'governance', 'queue'],
+  api: ['core', 'accept', 'tenants', 'events', 'identity', 'feedback', 'posture', 'delivery', 'governance', 'queue', 'content'],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: ['core', 'config', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],
   types: [],

@@ -57,6 +57,24 @@ export interface AcceptDeps {
    * it; platform.ts wires it). Absent: messages carry no identity.
    */
   identity?: { describe(input: { fromDomain: string; sandbox: boolean }): Promise<AcceptIdentity> };
+  /** Content shaping of API sends (src/content wires it): list drip-feed, experiment variant, tracking. */
+  content?: AcceptContent;
+}
+
+/** What accept asks of content before composing an API send; `record` goes on `message.accepted`. */
+export interface AcceptContent {
+  prepare(input: {
+    tenantId: string;
+    messageId: string;
+    stream: Stream;
+    recipients: string[];
+    subject: string;
+    text?: string;
+    html?: string;
+    tracking?: SendRequest['tracking'];
+    experiment?: SendRequest['experiment'];
+    listId?: string;
+  }): Promise<{ subject: string; text?: string; html?: string; record: Record<string, unknown> }>;
 }
 
 /** What accept needs of a message's identity; the rest is stored and published as it is. */
@@ -90,6 +108,8 @@ interface Envelope {
   tags: string[];
   metadata: Record<string, string>;
   source: 'api' | 'smtp';
+  /** Extra fields for `message.accepted` (content: experiment, tracking, list). */
+  record?: Record<string, unknown>;
 }
 
 interface Pending {
@@ -214,6 +234,25 @@ export function createAccept(deps: AcceptDeps) {
     path: string,
   ) => listUnsubscribeHeaders(deps.unsubscribeHeaders, { tenantId: p.tenant.id, messageId, stream, from, recipients, path });
 
+  /** The send's subject/text/html after content (variant, tracking); unchanged without content. */
+  async function shapeContent(p: Principal, messageId: string, req: SendRequest, recipients: { mailbox: Mailbox }[]) {
+    const fields = { subject: req.subject, text: req.text, html: req.html };
+    if (!deps.content) return { fields, record: {} };
+    const out = await deps.content.prepare({
+      tenantId: p.tenant.id,
+      messageId,
+      stream: req.stream,
+      recipients: recipients.map((r) => r.mailbox.address),
+      subject: req.subject,
+      ...(req.text !== undefined ? { text: req.text } : {}),
+      ...(req.html !== undefined ? { html: req.html } : {}),
+      ...(req.tracking ? { tracking: req.tracking } : {}),
+      ...(req.experiment ? { experiment: req.experiment } : {}),
+      ...(req.listId ? { listId: req.listId } : {}),
+    });
+    return { fields: { subject: out.subject, text: out.text, html: out.html }, record: out.record };
+  }
+
   const newIds = () => {
     const id = newId('msg', clock.now());
     return { id, messageIdHeader: `<${id.toLowerCase()}@${deps.hostname}>` };
@@ -232,17 +271,22 @@ export function createAccept(deps: AcceptDeps) {
       const ids = newIds();
       const listHeaders = unsubscribeFor(p, ids.id, req.stream, req.from, recipients, '/to');
       const headers = listHeaders ? { ...withoutListUnsubscribe(req.headers), ...Object.fromEntries(listHeaders) } : req.headers;
-      const raw = await composeMessage({ ...req, headers }, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
+      const shaped = await shapeContent(p, ids.id, req, recipients);
+      const raw = await composeMessage(
+        { ...req, ...shaped.fields, headers },
+        { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) },
+      );
       checkSize(p, raw.length);
       takeRate(p);
       const env: Envelope = {
         from: req.from,
         recipients,
-        subject: req.subject,
+        subject: shaped.fields.subject,
         stream: req.stream,
         tags: req.tags,
         metadata: req.metadata,
         source: 'api',
+        record: shaped.record,
       };
       return commit({ principal: p, env, raw, ids, senderPath: '/from', sandbox: deps.sandbox || p.tenant.sandbox });
     },
@@ -373,6 +417,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         sandbox,
         api_key: principal.keyId,
         ...(p.identity ? { identity: p.identity } : {}),
+        ...env.record,
       },
     },
   ];

@@ -1,5 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { describeAddressProblem, type FieldError, type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
+import { type EngagementFields, engagementFieldNames, parseEngagementFields } from './engagement-fields.js';
 
 /**
  * Turns the JSON of `POST /v1/messages` into a checked message, collecting every problem with its
@@ -13,7 +14,7 @@ export interface Attachment {
   contentId?: string;
 }
 
-export interface SendRequest {
+export interface SendRequest extends EngagementFields {
   from: Mailbox;
   to: Mailbox[];
   cc: Mailbox[];
@@ -157,6 +158,7 @@ const known = new Set([
   'tags',
   'metadata',
   'stream',
+  ...engagementFieldNames,
 ]);
 
 const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
@@ -280,8 +282,9 @@ export function parseSendRequest(body: unknown): SendParse {
     else errors.push({ path: '/stream', message: `must be one of ${streams.join(', ')}` });
   }
 
+  const engagement = parseEngagementFields(body, errors);
   if (errors.length || !from) return { ok: false, errors };
-  const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream };
+  const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream, ...engagement };
   if (typeof body.text === 'string') request.text = body.text;
   if (typeof body.html === 'string') request.html = body.html;
   return { ok: true, request };

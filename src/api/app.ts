@@ -15,6 +15,7 @@ import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { tenantRoutes } from './routes/tenant.js';
+import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { ApiServices } from './services.js';
@@ -92,5 +93,6 @@ export async function buildApi(
   unsubscribeRoutes(app, s);
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
+  trackingRoutes(app, s);
   return app;
 }

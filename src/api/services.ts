@@ -1,4 +1,5 @@
 import type { Accept } from '../accept/index.js';
+import type { Engagement } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine } from '../events/index.js';
@@ -34,9 +35,13 @@ export interface ApiServices {
     idempotencyTakeoverSeconds: number;
     maxMessageBytes: number;
     maxFeedbackBytes: number;
+    /** Largest CSV a list import reads (lists.maxImportBytes). */
+    maxImportBytes?: number;
   };
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
+  /** Tracking, experiments and contact lists (src/content). */
+  engagement?: Engagement;
 }

@@ -137,6 +137,9 @@ export function createExperiments(deps: { store: Pick<Store, 'experiments'>; clo
     async list(tenantId: string): Promise<Experiment[]> {
       return (await store.experiments.list(tenantId)).map(toExperiment);
     },
+    async listRunning(): Promise<Experiment[]> {
+      return (await store.experiments.list(undefined, 'running')).map(toExperiment);
+    },
     async create(tenantId: string, input: ExperimentInput): Promise<Experiment> {
       const errors = checkExperiment(input);
       if (errors.length) throw new PostwardenError('VALIDATION_FAILED', 'The experiment has invalid fields.', { errors });

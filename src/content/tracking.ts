@@ -137,7 +137,11 @@ export function createTracking(deps: TrackingDeps) {
       const s = await settings(input.tenantId);
       const opens = input.choice?.opens ?? s.opensStreams.includes(input.stream);
       const clicks = input.choice?.clicks ?? s.clicksStreams.includes(input.stream);
-      if (!opens && !clicks) return { html: input.html, opens, clicks, links: [] };
+      if (!opens && !clicks) {
+        // data-pw-track is an instruction to us: it never reaches the recipient, tracked or not.
+        const html = /data-pw-track/i.test(input.html) ? rewriteHtml(input.html, {}).html : input.html;
+        return { html, opens, clicks, links: [] };
+      }
       const base = baseFor(s);
       const token = (kind: TrackingClaims['kind'], url: string) =>
         encodeTrackingToken({ kind, tenantId: input.tenantId, messageId: input.messageId, url }, deps.keys[0]!);

@@ -100,12 +100,14 @@ export function experimentsRepository(db: Kysely<Database>) {
     },
     /** Distinct recipients in the sample, per variant. */
     async sampleCounts(experimentId: string): Promise<Map<string, number>> {
+      // Only messages that committed: a send refused after its assignment holds no place in the sample.
       const rows = await db
-        .selectFrom('experiment_assignments')
-        .select(['variant', (eb) => eb.fn.count<number>('recipient').distinct().as('n')])
-        .where('experiment_id', '=', experimentId)
-        .where('in_sample', '=', 1)
-        .groupBy('variant')
+        .selectFrom('experiment_assignments as a')
+        .innerJoin('messages', 'messages.id', 'a.message_id')
+        .select(['a.variant', (eb) => eb.fn.count<number>('a.recipient').distinct().as('n')])
+        .where('a.experiment_id', '=', experimentId)
+        .where('a.in_sample', '=', 1)
+        .groupBy('a.variant')
         .execute();
       return new Map(rows.map((r) => [r.variant, Number(r.n)]));
     },

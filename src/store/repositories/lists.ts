@@ -125,14 +125,14 @@ export function listsRepository(db: Kysely<Database>) {
       const r = await db.selectFrom('list_imports').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
       return r && toImport(r);
     },
-    /** The list's first import (the one whose first send is drip-fed), if any. */
-    async firstImport(listId: string): Promise<ListImportRow | undefined> {
+    /** The list's newest import (its contacts are the unproven ones), if any. */
+    async latestImport(listId: string): Promise<ListImportRow | undefined> {
       const r = await db
         .selectFrom('list_imports')
         .selectAll()
         .where('list_id', '=', listId)
-        .orderBy('created_at')
-        .orderBy('id')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
       return r && toImport(r);
