@@ -8,6 +8,7 @@ import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
 import { eventRoutes } from './routes/events.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
@@ -94,5 +95,6 @@ export async function buildApi(
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
   trackingRoutes(app, s);
+  experimentRoutes(app, s);
   return app;
 }

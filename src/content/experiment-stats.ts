@@ -45,7 +45,8 @@ export function wilson(p: Proportion, alpha = 0.05): [number, number] {
   const d = 1 + (z * z) / p.n;
   const centre = (ph + (z * z) / (2 * p.n)) / d;
   const half = (z * Math.sqrt((ph * (1 - ph)) / p.n + (z * z) / (4 * p.n * p.n))) / d;
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // At x = 0 (or n) the bound is exactly 0 (or 1); the float formula leaves a 1e-17 residue.
+  return [p.x === 0 ? 0 : Math.max(0, centre - half), p.x === p.n ? 1 : Math.min(1, centre + half)];
 }
 
 export interface Comparison {
