@@ -11,6 +11,7 @@ import { eventRoutes } from './routes/events.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
+import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
 import { sandboxRoutes } from './routes/sandbox.js';
@@ -96,5 +97,6 @@ export async function buildApi(
   transportSecurityRoutes(app, s);
   trackingRoutes(app, s);
   experimentRoutes(app, s);
+  listRoutes(app, s);
   return app;
 }
