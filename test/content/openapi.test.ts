@@ -17,7 +17,7 @@ test('the OpenAPI document is valid and describes the tracking, experiment and l
     ['/v1/lists', 'post'],
     ['/v1/lists/{id}/import', 'post'],
     ['/v1/lists/{id}/imports/{import_id}/findings', 'get'],
-  ]) {
+  ] as const) {
     const op = doc.paths[path]?.[method];
     assert.ok(op, `${method} ${path} is documented`);
     assert.ok(op.summary && op.tags?.length, `${path} has a summary and tags`);
