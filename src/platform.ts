@@ -416,6 +416,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       jobs.push(scheduled('posture-monitor', Math.min(60_000, config.posture.intervalMinutes * 60_000), () => posture.runDue()));
     }
     jobs.push(scheduled('experiments-evaluate', config.experiments.evaluateMinutes * 60_000, () => engagement.evaluateRunning()));
+    jobs.push(scheduled('tracking-marks-purge', 3_600_000, () => engagement.tracking.purgeMarks()));
     // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
     if (ts.tlsRpt.enabled) {
       jobs.push(

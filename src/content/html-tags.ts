@@ -43,6 +43,7 @@ const isAlpha = (c: string | undefined) => c !== undefined && ((c >= 'a' && c <=
 /** Every start and end tag of `html`, in order. */
 export function* scanTags(html: string): Generator<HtmlTag> {
   const n = html.length;
+  let lower: string | undefined;
   let i = 0;
   while (i < n) {
     const lt = html.indexOf('<', i);
@@ -70,7 +71,10 @@ export function* scanTags(html: string): Generator<HtmlTag> {
     const { attributes, end } = readAttributes(html, j);
     yield { name, start: lt, end, closing, attributes };
     i = end;
-    if (!closing && RAW_TEXT.has(name)) i = rawTextEnd(html, end, name);
+    if (!closing && RAW_TEXT.has(name)) {
+      lower ??= html.toLowerCase();
+      i = rawTextEnd(lower, end, name);
+    }
   }
 }
 
@@ -113,14 +117,13 @@ function readAttributes(html: string, from: number): { attributes: HtmlAttribute
   return { attributes, end: n };
 }
 
-/** Where the text of a raw-text element ends: at its end tag (`</name` then space, / or >). */
-function rawTextEnd(html: string, from: number, name: string): number {
-  const lower = html.toLowerCase();
+/** Where the text of a raw-text element ends: at its end tag (`</name` then space, / or >). `lower` is the lower-cased HTML. */
+function rawTextEnd(lower: string, from: number, name: string): number {
   let i = from;
   for (;;) {
     const at = lower.indexOf(`</${name}`, i);
-    if (at < 0) return html.length;
-    const after = html[at + 2 + name.length];
+    if (at < 0) return lower.length;
+    const after = lower[at + 2 + name.length];
     if (after === undefined || isSpace(after) || after === '/' || after === '>') return at;
     i = at + 2;
   }

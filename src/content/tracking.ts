@@ -158,6 +158,9 @@ export function createTracking(deps: TrackingDeps) {
       return record(verify(token, 'open'), hit);
     },
 
+    /** Drops dedup marks whose window has passed (the scheduled job); returns how many. */
+    purgeMarks: () => store.tracking.purgeMarks(clock.now()),
+
     /** A click: verifies, records (once per window) and gives the signed target to redirect to. */
     async click(token: string, hit: HitContext): Promise<{ url: string; counted: boolean }> {
       const c = verify(token, 'click');

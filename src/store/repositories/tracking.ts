@@ -55,5 +55,10 @@ export function trackingRepository(db: Kysely<Database>) {
         .executeTakeFirst();
       return Number(updated.numUpdatedRows) > 0;
     },
+    /** Drops marks whose window ended before `before` (they can no longer hold a hit back). */
+    async purgeMarks(before: number): Promise<number> {
+      const r = await db.deleteFrom('tracking_marks').where('until_at', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
   };
 }
