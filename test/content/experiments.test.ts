@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { twoProportionTest, wilson } from '../../src/content/experiment-stats.js';
 import { fakeClock } from '../support/clock.js';
+import { forEachDialect } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /**
@@ -53,92 +54,96 @@ async function allDelivered(p: TestPlatform, messageIds: string[]) {
   assert.fail('the sandbox did not deliver every message within 20 s');
 }
 
-test('a complaint regression at one provider is flagged, with a rollback suggestion, even when the variant wins on clicks', async (t) => {
-  const clock = fakeClock();
-  const p = await startPlatform(t, { clock, config: { limits: { ratePerMinute: 0 } } });
-  const id = await createExperiment(p, [
-    { key: 'A', subject: 'Our December offers' },
-    { key: 'B', subject: 'LAST CHANCE!!! 40% off' },
-  ]);
-  const gmail = Array.from({ length: 150 }, (_, i) => `g${i}@gmail.com`);
-  const outlook = Array.from({ length: 150 }, (_, i) => `o${i}@outlook.com`);
-  const ids = await sendBatch(p, id, [...gmail, ...outlook]);
-  await allDelivered(p, ids);
-  const sent = await assignments(p, ids);
-  const stored = (await p.platform.store.messages.body(sent.find((s) => s.variant === 'B')!.messageId))!.toString('utf8');
-  assert.match(stored, /^Subject: LAST CHANCE!!! 40% off\r$/m, "the variant's subject is what was stored and sent");
+forEachDialect(
+  'a complaint regression at one provider is flagged, with a rollback suggestion, even when the variant wins on clicks',
+  async (t, dialect) => {
+    const clock = fakeClock();
+    const p = await startPlatform(t, { clock, dialect, config: { limits: { ratePerMinute: 0 } } });
+    const id = await createExperiment(p, [
+      { key: 'A', subject: 'Our December offers' },
+      { key: 'B', subject: 'LAST CHANCE!!! 40% off' },
+    ]);
+    const gmail = Array.from({ length: 150 }, (_, i) => `g${i}@gmail.com`);
+    const outlook = Array.from({ length: 150 }, (_, i) => `o${i}@outlook.com`);
+    const ids = await sendBatch(p, id, [...gmail, ...outlook]);
+    await allDelivered(p, ids);
+    const sent = await assignments(p, ids);
+    const stored = (await p.platform.store.messages.body(sent.find((s) => s.variant === 'B')!.messageId))!.toString('utf8');
+    assert.match(stored, /^Subject: LAST CHANCE!!! 40% off\r$/m, "the variant's subject is what was stored and sent");
 
-  // Outcomes as the feedback code appends them: complaints (ARF) and clicks (the redirector).
-  clock.advance(3_600_000);
-  const at = (variant: string, domain: string) => sent.filter((s) => s.variant === variant && s.email.endsWith(`@${domain}`));
-  const complain = at('B', 'gmail.com').slice(0, 10);
-  const complainA = [...at('A', 'gmail.com').slice(0, 1), ...at('A', 'outlook.com').slice(0, 1), ...at('B', 'outlook.com').slice(0, 1)];
-  const clickers = [...at('B', 'gmail.com').slice(10, 50), ...at('B', 'outlook.com').slice(0, 40), ...at('A', 'gmail.com').slice(0, 5)];
-  await p.platform.store.events.append(
-    [
-      ...[...complain, ...complainA].map((s) => ({
-        type: 'recipient.complained' as const,
-        tenantId: p.tenantId,
-        messageId: s.messageId,
-        recipientId: s.recipientId,
-        data: { email: s.email, feedback_type: 'abuse' },
-      })),
-      ...clickers.map((s) => ({
-        type: 'recipient.clicked' as const,
-        tenantId: p.tenantId,
-        messageId: s.messageId,
-        recipientId: s.recipientId,
-        data: { email: s.email, url: 'https://shop.example.org/', machine: false },
-      })),
-    ],
-    clock.now(),
-  );
+    // Outcomes as the feedback code appends them: complaints (ARF) and clicks (the redirector).
+    clock.advance(3_600_000);
+    const at = (variant: string, domain: string) => sent.filter((s) => s.variant === variant && s.email.endsWith(`@${domain}`));
+    const complain = at('B', 'gmail.com').slice(0, 10);
+    const complainA = [...at('A', 'gmail.com').slice(0, 1), ...at('A', 'outlook.com').slice(0, 1), ...at('B', 'outlook.com').slice(0, 1)];
+    const clickers = [...at('B', 'gmail.com').slice(10, 50), ...at('B', 'outlook.com').slice(0, 40), ...at('A', 'gmail.com').slice(0, 5)];
+    await p.platform.store.events.append(
+      [
+        ...[...complain, ...complainA].map((s) => ({
+          type: 'recipient.complained' as const,
+          tenantId: p.tenantId,
+          messageId: s.messageId,
+          recipientId: s.recipientId,
+          data: { email: s.email, feedback_type: 'abuse' },
+        })),
+        ...clickers.map((s) => ({
+          type: 'recipient.clicked' as const,
+          tenantId: p.tenantId,
+          messageId: s.messageId,
+          recipientId: s.recipientId,
+          data: { email: s.email, url: 'https://shop.example.org/', machine: false },
+        })),
+      ],
+      clock.now(),
+    );
 
-  const r = await p.request('GET', `/v1/experiments/${id}/results`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  const arm = (variant: string, provider: string) => r.body.arms.find((a: any) => a.variant === variant && a.provider === provider);
-  assert.equal(arm('A', 'all').sent + arm('B', 'all').sent, 300);
-  assert.equal(arm('B', 'gmail').complaints, 10);
-  assert.equal(arm('B', 'microsoft').complaints, 1, 'outlook.com is counted under its provider key');
-  const clicks = r.body.comparisons.find((c: any) => c.variant === 'B' && c.provider === 'all' && c.metric === 'clicks');
-  assert.ok(clicks.significant && clicks.difference > 0, 'B wins on clicks');
+    const r = await p.request('GET', `/v1/experiments/${id}/results`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const arm = (variant: string, provider: string) => r.body.arms.find((a: any) => a.variant === variant && a.provider === provider);
+    assert.equal(arm('A', 'all').sent + arm('B', 'all').sent, 300);
+    assert.equal(arm('B', 'gmail').complaints, 10);
+    assert.equal(arm('B', 'microsoft').complaints, 1, 'outlook.com is counted under its provider key');
+    const clicks = r.body.comparisons.find((c: any) => c.variant === 'B' && c.provider === 'all' && c.metric === 'clicks');
+    assert.ok(clicks.significant && clicks.difference > 0, 'B wins on clicks');
 
-  assert.deepEqual(
-    r.body.regressions.map((x: any) => [x.variant, x.provider, x.metric]),
-    [
-      ['B', 'all', 'complaints'],
-      ['B', 'gmail', 'complaints'],
-    ],
-    'flagged at gmail (and so overall), not at microsoft, whose rates are alike',
-  );
-  const reg = r.body.regressions.find((x: any) => x.provider === 'gmail');
-  assert.ok(reg.p_value < 0.05 && reg.z > 1.645);
-  assert.match(reg.suggestion, /Roll back variant B/);
-  assert.match(reg.suggestion, /\/stop/);
-  const gmailB = arm('B', 'gmail').metrics.find((m: any) => m.metric === 'complaints');
-  assert.ok(
-    gmailB.interval[0] > 0 && gmailB.interval[0] < gmailB.rate && gmailB.rate < gmailB.interval[1],
-    'the rate sits in its interval',
-  );
+    assert.deepEqual(
+      r.body.regressions.map((x: any) => [x.variant, x.provider, x.metric]),
+      [
+        ['B', 'all', 'complaints'],
+        ['B', 'gmail', 'complaints'],
+      ],
+      'flagged at gmail (and so overall), not at microsoft, whose rates are alike',
+    );
+    const reg = r.body.regressions.find((x: any) => x.provider === 'gmail');
+    assert.ok(reg.p_value < 0.05 && reg.z > 1.645);
+    assert.match(reg.suggestion, /Roll back variant B/);
+    assert.match(reg.suggestion, /\/stop/);
+    const gmailB = arm('B', 'gmail').metrics.find((m: any) => m.metric === 'complaints');
+    assert.ok(
+      gmailB.interval[0] > 0 && gmailB.interval[0] < gmailB.rate && gmailB.rate < gmailB.interval[1],
+      'the rate sits in its interval',
+    );
 
-  await p.request('GET', `/v1/experiments/${id}/results`);
-  const announced = await p.platform.store.events.page({ tenantId: p.tenantId, types: ['experiment.regressed'], limit: 10 });
-  assert.deepEqual(
-    announced.map((e) => [e.data.variant, e.data.provider, e.data.metric]),
-    [
-      ['B', 'all', 'complaints'],
-      ['B', 'gmail', 'complaints'],
-    ],
-    'each regression is announced once, however often results are read',
-  );
-  assert.deepEqual(announced[0]!.data.rollback, { variant: 'A' });
+    await p.request('GET', `/v1/experiments/${id}/results`);
+    const announced = await p.platform.store.events.page({ tenantId: p.tenantId, types: ['experiment.regressed'], limit: 10 });
+    assert.deepEqual(
+      announced.map((e) => [e.data.variant, e.data.provider, e.data.metric]),
+      [
+        ['B', 'all', 'complaints'],
+        ['B', 'gmail', 'complaints'],
+      ],
+      'each regression is announced once, however often results are read',
+    );
+    assert.deepEqual(announced[0]!.data.rollback, { variant: 'A' });
 
-  // Rolling back: every later send gets the control, outside the sample.
-  const stop = await p.request('POST', `/v1/experiments/${id}/stop`, {});
-  assert.equal(stop.status, 200);
-  const [later] = await assignments(p, await sendBatch(p, id, [complain[0]!.email]));
-  assert.deepEqual([later!.variant, later!.in_sample], ['A', false]);
-});
+    // Rolling back: every later send gets the control, outside the sample.
+    const stop = await p.request('POST', `/v1/experiments/${id}/stop`, {});
+    assert.equal(stop.status, 200);
+    const [later] = await assignments(p, await sendBatch(p, id, [complain[0]!.email]));
+    assert.deepEqual([later!.variant, later!.in_sample], ['A', false]);
+  },
+  test,
+);
 
 test('assignment is deterministic per recipient and respects explicit sample sizes', async (t) => {
   const p = await startPlatform(t, { config: { limits: { ratePerMinute: 0 } } });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { fakeClock } from '../support/clock.js';
+import { forEachDialect } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /**
@@ -57,59 +58,63 @@ async function eventsOf(p: TestPlatform, messageId: string, type: string) {
   return (await p.platform.store.events.forMessage(messageId)).filter((e) => e.type === type);
 }
 
-test('opens and clicks produce one event per recipient and link within the window, and again after it', async (t) => {
-  const clock = fakeClock();
-  const p = await startPlatform(t, { clock });
-  const id = await sendTracked(p);
-  await delivered(p, id);
-  clock.advance(60_000);
-  const html = await storedHtml(p, id);
-  const links = hrefs(html);
-  const clicks = links.filter((h) => h.includes('/t/c/'));
-  assert.equal(clicks.length, 2, 'the two http(s) links are tracked');
-  const pixel = /<img src="([^"]+\/t\/o\/[^"]+\.gif)"/.exec(html)?.[1];
-  assert.ok(pixel, 'an open pixel is in the body');
-  assert.ok(html.indexOf(pixel) < html.indexOf('</body>'), 'the pixel goes before </body>');
+forEachDialect(
+  'opens and clicks produce one event per recipient and link within the window, and again after it',
+  async (t, dialect) => {
+    const clock = fakeClock();
+    const p = await startPlatform(t, { clock, dialect });
+    const id = await sendTracked(p);
+    await delivered(p, id);
+    clock.advance(60_000);
+    const html = await storedHtml(p, id);
+    const links = hrefs(html);
+    const clicks = links.filter((h) => h.includes('/t/c/'));
+    assert.equal(clicks.length, 2, 'the two http(s) links are tracked');
+    const pixel = /<img src="([^"]+\/t\/o\/[^"]+\.gif)"/.exec(html)?.[1];
+    assert.ok(pixel, 'an open pixel is in the body');
+    assert.ok(html.indexOf(pixel) < html.indexOf('</body>'), 'the pixel goes before </body>');
 
-  for (let i = 0; i < 3; i++) {
-    const o = await hit(p, pathOf(pixel), THUNDERBIRD);
-    assert.equal(o.status, 200);
-    assert.equal(o.headers.get('content-type'), 'image/gif');
-    assert.equal(
-      Buffer.from(await o.arrayBuffer())
-        .subarray(0, 6)
-        .toString('latin1'),
-      'GIF89a',
+    for (let i = 0; i < 3; i++) {
+      const o = await hit(p, pathOf(pixel), THUNDERBIRD);
+      assert.equal(o.status, 200);
+      assert.equal(o.headers.get('content-type'), 'image/gif');
+      assert.equal(
+        Buffer.from(await o.arrayBuffer())
+          .subarray(0, 6)
+          .toString('latin1'),
+        'GIF89a',
+      );
+    }
+    for (let i = 0; i < 2; i++) {
+      const c = await hit(p, pathOf(clicks[0]!), CHROME);
+      assert.equal(c.status, 302);
+      assert.equal(c.headers.get('location'), 'https://shop.example.org/sale?a=1&b=2', 'the signed target, entities decoded');
+    }
+    const c2 = await hit(p, pathOf(clicks[1]!), CHROME);
+    assert.equal(c2.headers.get('location'), 'https://shop.example.org/help');
+
+    const opened = await eventsOf(p, id, 'recipient.opened');
+    assert.equal(opened.length, 1, 'three fetches of the pixel within the window are one open');
+    assert.equal(opened[0]!.data.email, 'ann@example.net');
+    assert.ok(opened[0]!.recipientId?.startsWith('rcp_'));
+    assert.equal(opened[0]!.data.ua_class, 'mail_client');
+    assert.equal(opened[0]!.data.machine, false);
+    const clicked = await eventsOf(p, id, 'recipient.clicked');
+    assert.deepEqual(
+      clicked.map((e) => [e.data.url, e.data.ua_class, e.data.machine]),
+      [
+        ['https://shop.example.org/sale?a=1&b=2', 'browser', false],
+        ['https://shop.example.org/help', 'browser', false],
+      ],
+      'one click per link',
     );
-  }
-  for (let i = 0; i < 2; i++) {
-    const c = await hit(p, pathOf(clicks[0]!), CHROME);
-    assert.equal(c.status, 302);
-    assert.equal(c.headers.get('location'), 'https://shop.example.org/sale?a=1&b=2', 'the signed target, entities decoded');
-  }
-  const c2 = await hit(p, pathOf(clicks[1]!), CHROME);
-  assert.equal(c2.headers.get('location'), 'https://shop.example.org/help');
 
-  const opened = await eventsOf(p, id, 'recipient.opened');
-  assert.equal(opened.length, 1, 'three fetches of the pixel within the window are one open');
-  assert.equal(opened[0]!.data.email, 'ann@example.net');
-  assert.ok(opened[0]!.recipientId?.startsWith('rcp_'));
-  assert.equal(opened[0]!.data.ua_class, 'mail_client');
-  assert.equal(opened[0]!.data.machine, false);
-  const clicked = await eventsOf(p, id, 'recipient.clicked');
-  assert.deepEqual(
-    clicked.map((e) => [e.data.url, e.data.ua_class, e.data.machine]),
-    [
-      ['https://shop.example.org/sale?a=1&b=2', 'browser', false],
-      ['https://shop.example.org/help', 'browser', false],
-    ],
-    'one click per link',
-  );
-
-  clock.advance(61 * 60_000);
-  await hit(p, pathOf(pixel), THUNDERBIRD);
-  assert.equal((await eventsOf(p, id, 'recipient.opened')).length, 2, 'after the window an open counts again');
-});
+    clock.advance(61 * 60_000);
+    await hit(p, pathOf(pixel), THUNDERBIRD);
+    assert.equal((await eventsOf(p, id, 'recipient.opened')).length, 2, 'after the window an open counts again');
+  },
+  test,
+);
 
 test('a tampered or unsigned link is refused without redirecting', async (t) => {
   const p = await startPlatform(t);
