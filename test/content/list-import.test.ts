@@ -105,6 +105,11 @@ test('common ESP column names are recognised, and a file without one is refused 
     const r = await importCsv(p, listId, `Name,${column}\nX,x.${column.length}@good.example\n`);
     assert.equal(r.status, 200, `${column}: ${JSON.stringify(r.body)}`);
   }
+  const withCharset = await p.request('POST', `/v1/lists/${listId}/import`, '\uFEFFE-Mail Address\r\nzoe@good.example\r\n', {
+    'content-type': 'text/csv; charset=utf-8',
+  });
+  assert.equal(withCharset.status, 200, 'a charset parameter and a byte-order mark are fine');
+  assert.equal(withCharset.body.import.added, 1);
   const none = await importCsv(p, listId, 'name,phone\nAnn,123\n');
   assert.equal(none.status, 422);
   assert.equal(none.body.errors[0].path, '/rows/0');
