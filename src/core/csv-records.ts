@@ -42,7 +42,7 @@ export function createCsvRecordReader(): CsvRecordReader {
         if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
       }
       let i = 0;
-      if (crAtEnd) {
+      if (crAtEnd && s.length) {
         crAtEnd = false;
         if (s[0] === '\n') i = 1;
       }
