@@ -123,8 +123,23 @@ export function pickVariant(open: Variant[], point: number): Variant {
   return open[open.length - 1]!;
 }
 
+/** How long a node reuses an experiment's definition for assignments (a stop reaches other nodes within it). */
+const DEFINITION_TTL_MS = 1000;
+
 export function createExperiments(deps: { store: Pick<Store, 'experiments'>; clock: Clock }) {
   const { store, clock } = deps;
+  // A batch of sends in one experiment reads its definition once, not once per message.
+  const definitions = new Map<string, { at: number; row: ExperimentRow | undefined }>();
+  async function definition(tenantId: string, id: string): Promise<ExperimentRow | undefined> {
+    const key = `${tenantId}\n${id}`;
+    const hit = definitions.get(key);
+    const now = clock.now();
+    if (hit && now >= hit.at && now - hit.at < DEFINITION_TTL_MS) return hit.row;
+    const row = await store.experiments.get(tenantId, id);
+    if (definitions.size >= 1000) definitions.clear();
+    definitions.set(key, { at: now, row });
+    return row;
+  }
 
   async function get(tenantId: string, id: string): Promise<Experiment> {
     const r = await store.experiments.get(tenantId, id);
@@ -166,6 +181,7 @@ export function createExperiments(deps: { store: Pick<Store, 'experiments'>; clo
         });
       }
       await store.experiments.setStatus(id, 'stopped', key);
+      definitions.delete(`${tenantId}\n${id}`);
       return { ...e, status: 'stopped', serveVariant: key };
     },
     /** The variant of one send (its single recipient), recorded for the message before it commits. */
@@ -174,7 +190,7 @@ export function createExperiments(deps: { store: Pick<Store, 'experiments'>; clo
         new PostwardenError('VALIDATION_FAILED', `No experiment ${input.experimentId}.`, {
           errors: [{ path: '/experiment/id', message: 'names no experiment of this tenant' }],
         });
-      const row = await store.experiments.get(input.tenantId, input.experimentId);
+      const row = await definition(input.tenantId, input.experimentId);
       if (!row) throw notFound();
       const e = toExperiment(row);
       const byKey = (k: string) => e.variants.find((v) => v.key === k) ?? e.variants[0]!;

@@ -48,19 +48,30 @@ export interface HitContext {
   ip?: string;
 }
 
+const SETTINGS_TTL_MS = 5000;
+const SETTINGS_CACHE_SIZE = 10_000;
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 export function createTracking(deps: TrackingDeps) {
   const { store, clock } = deps;
   const publicBase = deps.publicUrl.replace(/\/+$/, '');
 
+  // Every HTML send reads its tenant's settings: a short cache keeps that off the accept path's
+  // queries. A change made on this node applies at once; on other nodes within SETTINGS_TTL_MS.
+  const cached = new Map<string, { at: number; settings: TrackingSettings }>();
+
   async function settings(tenantId: string): Promise<TrackingSettings> {
+    const hit = cached.get(tenantId);
+    if (hit && clock.now() - hit.at < SETTINGS_TTL_MS && clock.now() >= hit.at) return hit.settings;
     const s = await store.tracking.settings(tenantId);
-    return {
+    const out: TrackingSettings = {
       domain: s?.domain ?? '',
       opensStreams: (s?.opensStreams ?? []) as Stream[],
       clicksStreams: (s?.clicksStreams ?? []) as Stream[],
     };
+    if (cached.size >= SETTINGS_CACHE_SIZE) cached.clear();
+    cached.set(tenantId, { at: clock.now(), settings: out });
+    return out;
   }
 
   const baseFor = (s: TrackingSettings) => (s.domain ? `https://${s.domain}` : publicBase);
@@ -126,6 +137,7 @@ export function createTracking(deps: TrackingDeps) {
         updatedAt: clock.now(),
       };
       await store.tracking.setSettings(row);
+      cached.delete(tenantId);
       return settings(tenantId);
     },
 

@@ -16,7 +16,13 @@ async function createExperiment(p: TestPlatform, variants: unknown[]) {
   return r.body.id as string;
 }
 
-async function sendBatch(p: TestPlatform, experimentId: string, recipients: string[]) {
+async function sendBatch(p: TestPlatform, experimentId: string, recipients: string[]): Promise<string[]> {
+  // 100 per request, as a client would page a large send.
+  if (recipients.length > 100) {
+    const ids: string[] = [];
+    for (let i = 0; i < recipients.length; i += 100) ids.push(...(await sendBatch(p, experimentId, recipients.slice(i, i + 100))));
+    return ids;
+  }
   const r = await p.request('POST', '/v1/messages/batch', {
     messages: recipients.map((to) => ({
       from: 'news@example.com',
