@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void
   deliver: () => import('./deliver.js'),
   fsync: () => import('./fsync.js'),
   webhooks: () => import('./webhooks.js'),
+  import: () => import('./import.js'),
 };
 const load = name ? benches[name] : undefined;
 if (!load) {

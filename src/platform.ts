@@ -7,7 +7,7 @@ import { Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
-import { createPreflight, createTemplates, loadDefaultContentRules } from './content/index.js';
+import { createEngagement, createPreflight, createTemplates, type Engagement, loadDefaultContentRules } from './content/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -24,7 +24,7 @@ import {
   type Transport,
   type TransportSecurity,
 } from './delivery/index.js';
-import { createResolver } from './dns/index.js';
+import { createResolver, resolveMxRoute } from './dns/index.js';
 import { createSpine, createWebhooks, type Spine, type Webhooks } from './events/index.js';
 import {
   createFeedbackIngest,
@@ -34,6 +34,7 @@ import {
   type FeedbackIngest,
   loadDefaultProviderMap,
   loadDefaultRuleset,
+  providerOf,
   type Suppress,
   type Suppressions,
 } from './feedback/index.js';
@@ -80,6 +81,8 @@ export interface Platform {
   feedback: FeedbackIngest;
   /** MTA-STS cache, TLS planner, TLS-RPT reporter and TLS statistics. */
   transportSecurity: TransportSecurity;
+  /** Tracking, experiments and contact lists (src/content). */
+  engagement: Engagement;
   api: FastifyInstance;
   log: Logger;
   masterKey: Buffer;
@@ -316,6 +319,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const dkimPreview = createDkimPreview(
     createDkimSigner({ store, masterKey, clock, threads: 0, ...(config.sandbox ? {} : { requireVerified: true }) }),
   );
+  const engagement = createEngagement({
+    store,
+    clock,
+    masterKey,
+    publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
+    providerOf: (host) => providerOf(providers, host),
+    mxRoute: async (domain) => {
+      const r = await resolveMxRoute(resolver, domain);
+      return r.kind === 'hosts' ? { kind: 'hosts', implicit: r.implicit } : r;
+    },
+    tracking: config.tracking,
+    experiments: config.experiments,
+    lists: config.lists,
+  });
   const accept = createAccept({
     store,
     clock,
@@ -327,6 +344,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     identity: identity.accept,
     templates,
     preflight,
+    content: engagement.acceptContent,
   });
   const feedback = createFeedbackIngest({
     store,
@@ -380,8 +398,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       idempotencyStore: store,
       ready: async () => ({ unreachable: (await store.ping()) ? [] : ['store'] }),
       metrics: { contentType: registry.contentType, text: () => registry.metrics() },
-      limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes },
+      limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes, maxImportBytes: config.lists.maxImportBytes },
       tlsStats: (q) => transportSecurity.stats(q),
+      engagement,
       bodyBudget,
       templates,
       preflight,
@@ -454,6 +473,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     if (config.posture.monitor) {
       jobs.push(scheduled('posture-monitor', Math.min(60_000, config.posture.intervalMinutes * 60_000), () => posture.runDue()));
     }
+    jobs.push(scheduled('experiments-evaluate', config.experiments.evaluateMinutes * 60_000, () => engagement.evaluateRunning()));
+    jobs.push(scheduled('tracking-marks-purge', 3_600_000, () => engagement.tracking.purgeMarks()));
     // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
     if (ts.tlsRpt.enabled) {
       jobs.push(
@@ -477,6 +498,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     posture,
     feedback,
     transportSecurity,
+    engagement,
     api,
     log,
     masterKey,

@@ -68,6 +68,24 @@ export interface AcceptDeps {
     enforce(m: PreflightMessage): Promise<void>;
     enforceSubmitted(m: { tenantId: string; stream: Stream; raw: Buffer; fromDomain: string }): Promise<void>;
   };
+  /** Content shaping of API sends (src/content wires it): list drip-feed, experiment variant, tracking. */
+  content?: AcceptContent;
+}
+
+/** What accept asks of content before composing an API send; `record` goes on `message.accepted`. */
+export interface AcceptContent {
+  prepare(input: {
+    tenantId: string;
+    messageId: string;
+    stream: Stream;
+    recipients: string[];
+    subject: string;
+    text?: string;
+    html?: string;
+    tracking?: SendRequest['tracking'];
+    experiment?: SendRequest['experiment'];
+    listId?: string;
+  }): Promise<{ subject: string; text?: string; html?: string; record: Record<string, unknown> }>;
 }
 
 /**
@@ -83,6 +101,8 @@ export interface SendDraft {
   template?: MessageTemplateRef;
   /** What the preflight reads of it. */
   preflight: PreflightMessage;
+  /** Extra fields for `message.accepted` (content: experiment, tracking, list). */
+  record: Record<string, unknown>;
 }
 
 /** What accept needs of a message's identity; the rest is stored and published as it is. */
@@ -118,6 +138,8 @@ interface Envelope {
   source: 'api' | 'smtp';
   /** A scheduled send: its recipients enter the queue at this time (ms), not at accept. */
   sendAt?: number;
+  /** Extra fields for `message.accepted` (content: experiment, tracking, list). */
+  record?: Record<string, unknown>;
 }
 
 interface Pending {
@@ -243,6 +265,25 @@ export function createAccept(deps: AcceptDeps) {
     path: string,
   ) => listUnsubscribeHeaders(deps.unsubscribeHeaders, { tenantId: p.tenant.id, messageId, stream, from, recipients, path });
 
+  /** The send's subject/text/html after content (variant, tracking); unchanged without content. */
+  async function shapeContent(p: Principal, messageId: string, req: SendRequest, recipients: { mailbox: Mailbox }[]) {
+    const fields = { subject: req.subject, text: req.text, html: req.html };
+    if (!deps.content) return { fields, record: {} };
+    const out = await deps.content.prepare({
+      tenantId: p.tenant.id,
+      messageId,
+      stream: req.stream,
+      recipients: recipients.map((r) => r.mailbox.address),
+      subject: req.subject,
+      ...(req.text !== undefined ? { text: req.text } : {}),
+      ...(req.html !== undefined ? { html: req.html } : {}),
+      ...(req.tracking ? { tracking: req.tracking } : {}),
+      ...(req.experiment ? { experiment: req.experiment } : {}),
+      ...(req.listId ? { listId: req.listId } : {}),
+    });
+    return { fields: { subject: out.subject, text: out.text, html: out.html }, record: out.record };
+  }
+
   const newIds = () => {
     const id = newId('msg', clock.now());
     return { id, messageIdHeader: `<${id.toLowerCase()}@${deps.hostname}>` };
@@ -281,7 +322,12 @@ export function createAccept(deps: AcceptDeps) {
     return { request: { ...literal, subject: r.subject, html: r.html, text: r.text }, template: r.template };
   }
 
-  async function draft(p: Principal, req: SendRequest): Promise<SendDraft> {
+  /**
+   * `shape` applies content's accept-time changes (list drip-feed, experiment variant, tracking). A
+   * real send shapes; the dry run does not, since shaping spends drip-feed budget and records
+   * experiment assignments (so a dry run of a tracked send shows its links unrewritten).
+   */
+  async function draft(p: Principal, req: SendRequest, opts: { shape?: boolean } = {}): Promise<SendDraft> {
     const recipients = dedupe([
       ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
       ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
@@ -292,7 +338,10 @@ export function createAccept(deps: AcceptDeps) {
     const ids = newIds();
     const listHeaders = unsubscribeFor(p, ids.id, request.stream, request.from, recipients, '/to');
     const headers = listHeaders ? { ...withoutListUnsubscribe(request.headers), ...Object.fromEntries(listHeaders) } : request.headers;
-    const composed = { ...request, headers };
+    const shaped = opts.shape
+      ? await shapeContent(p, ids.id, request, recipients)
+      : { fields: { subject: request.subject, text: request.text, html: request.html }, record: {} };
+    const composed = { ...request, ...shaped.fields, headers };
     const raw = await composeMessage(composed, { messageIdHeader: ids.messageIdHeader, date: new Date(clock.now()) });
     checkSize(p, raw.length);
     const preflight: PreflightMessage = {
@@ -306,7 +355,7 @@ export function createAccept(deps: AcceptDeps) {
       raw,
       fromTemplate: template !== undefined,
     };
-    return { request: composed, recipients, raw, ids, ...(template ? { template } : {}), preflight };
+    return { request: composed, recipients, raw, ids, ...(template ? { template } : {}), preflight, record: shaped.record };
   }
 
   return {
@@ -314,7 +363,7 @@ export function createAccept(deps: AcceptDeps) {
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
       const sendAt = scheduleOf(req.sendAt);
       await backpressure.check();
-      const d = await draft(p, req);
+      const d = await draft(p, req, { shape: true });
       await deps.preflight?.enforce(d.preflight);
       takeRate(p);
       const env: Envelope = {
@@ -326,6 +375,7 @@ export function createAccept(deps: AcceptDeps) {
         metadata: d.request.metadata,
         source: 'api',
         ...(sendAt !== undefined ? { sendAt } : {}),
+        record: d.record,
       };
       return commit({
         principal: p,
@@ -471,6 +521,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         ...(p.identity ? { identity: p.identity } : {}),
         ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}),
         ...(p.template ? { template: p.template } : {}),
+        ...env.record,
       },
     },
   ];

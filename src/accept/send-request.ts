@@ -1,6 +1,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseTemplateRef, type TemplateRef } from '../content/index.js';
 import { describeAddressProblem, type FieldError, type Mailbox, parseAddress, type Stream, streams } from '../core/index.js';
+import { type EngagementFields, engagementFieldNames, parseEngagementFields } from './engagement-fields.js';
 import { normaliseSendVariants, type SendWarning } from './send-variants.js';
 
 /**
@@ -17,7 +18,7 @@ export interface Attachment {
   contentId?: string;
 }
 
-export interface SendRequest {
+export interface SendRequest extends EngagementFields {
   from: Mailbox;
   to: Mailbox[];
   cc: Mailbox[];
@@ -168,6 +169,7 @@ const known = new Set([
   'stream',
   'send_at',
   'template',
+  ...engagementFieldNames,
 ]);
 
 const attachmentFields = new Set(['filename', 'content', 'content_type', 'content_id', 'encoding']);
@@ -315,8 +317,9 @@ export function parseSendRequest(input: unknown): SendParse {
     else errors.push({ path: '/stream', message: `must be one of ${streams.join(', ')}` });
   }
 
+  const engagement = parseEngagementFields(body, errors);
   if (errors.length || !from) return { ok: false, errors };
-  const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream };
+  const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream, ...engagement };
   if (typeof body.text === 'string') request.text = body.text;
   if (typeof body.html === 'string') request.html = body.html;
   if (sendAt !== undefined) request.sendAt = sendAt;

@@ -12,8 +12,10 @@ import { sesRoutes } from './routes/compat-ses.js';
 import { domainRoutes } from './routes/domains.js';
 import { dryRunRoutes } from './routes/dry-run.js';
 import { eventRoutes } from './routes/events.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
+import { listRoutes } from './routes/lists.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
 import { messageRoutes } from './routes/messages.js';
 import { postureRoutes } from './routes/posture.js';
@@ -21,6 +23,7 @@ import { sandboxRoutes } from './routes/sandbox.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
+import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -112,5 +115,8 @@ export async function buildApi(
   webhookRoutes(app, s);
   templateRoutes(app, s);
   dryRunRoutes(app, s);
+  trackingRoutes(app, s);
+  experimentRoutes(app, s);
+  listRoutes(app, s);
   return app;
 }

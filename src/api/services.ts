@@ -1,5 +1,5 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
-import type { Preflight, Templates } from '../content/index.js';
+import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine, WebhookEndpoints } from '../events/index.js';
@@ -39,6 +39,8 @@ export interface ApiServices {
     idempotencyTakeoverSeconds: number;
     maxMessageBytes: number;
     maxFeedbackBytes: number;
+    /** Largest CSV a list import reads (lists.maxImportBytes). */
+    maxImportBytes?: number;
   };
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
@@ -52,4 +54,6 @@ export interface ApiServices {
   ) => Promise<{ headers: string; signatures: { domain: string; selector: string; algorithm: string }[] }>;
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
+  /** Tracking, experiments and contact lists (src/content). */
+  engagement?: Engagement;
 }

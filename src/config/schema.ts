@@ -567,6 +567,71 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    tracking: Type.Object(
+      {
+        dedupeWindowMinutes: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: 'Opens and clicks count once per recipient, kind and link within this window (docs/tracking.md).',
+        }),
+        scannerWindowSeconds: Type.Integer({
+          minimum: 0,
+          default: 10,
+          description: 'A click this soon after delivery is flagged machine (a security scanner following links).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    experiments: Type.Object(
+      {
+        alpha: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 0.5,
+          default: 0.05,
+          description: 'Significance level of the one-sided two-proportion test that flags a bounce or complaint regression.',
+        }),
+        minSample: Type.Integer({
+          minimum: 1,
+          default: 20,
+          description: 'Fewest recipients sent per variant at a provider before a regression may be called there.',
+        }),
+        evaluateMinutes: Type.Integer({
+          minimum: 1,
+          default: 5,
+          description: 'How often running experiments are evaluated for regressions (delivery role; GET …/results evaluates at once too).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    lists: Type.Object(
+      {
+        dripBatchSize: Type.Integer({
+          minimum: 1,
+          default: 500,
+          description: 'During the drip phase of a new import, at most this many recipients per interval for sends naming the list.',
+        }),
+        dripIntervalMinutes: Type.Integer({ minimum: 1, default: 60, description: 'The drip-feed window (docs/lists.md).' }),
+        dripPhaseHours: Type.Integer({
+          minimum: 0,
+          default: 72,
+          description: 'How long after a list import its sends are drip-fed (0 turns drip-feeding off).',
+        }),
+        dnsConcurrency: Type.Integer({ minimum: 1, maximum: 256, default: 16, description: 'MX lookups in flight per import.' }),
+        dnsCacheSize: Type.Integer({ minimum: 1, default: 20000, description: 'Domains whose MX verdict one import keeps.' }),
+        importBatchRows: Type.Integer({
+          minimum: 1,
+          maximum: 10000,
+          default: 1000,
+          description: 'Rows an import checks and writes at a time (memory is bounded by one batch).',
+        }),
+        maxImportBytes: Type.Integer({
+          minimum: 1024,
+          default: 268_435_456,
+          description: 'Largest CSV body POST /v1/lists/{id}/import reads.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

@@ -22,6 +22,10 @@ export const eventTypes = [
   'message.updated',
   // Webhooks (src/events/webhooks): tenant-scoped, messageId null.
   'webhook.disabled',
+  // Engagement (src/content): tracking hits and experiment regressions (tenant-scoped, messageId null).
+  'recipient.opened',
+  'recipient.clicked',
+  'experiment.regressed',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

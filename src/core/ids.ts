@@ -23,7 +23,11 @@ export type IdPrefix =
   | 'snp'
   | 'whd'
   | 'wha'
-  | 'tpl';
+  | 'tpl'
+  // content: experiments, lists, list imports
+  | 'exp'
+  | 'lst'
+  | 'imp';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -1,6 +1,7 @@
 export * from './address.js';
 export * from './byte-budget.js';
 export * from './clock.js';
+export * from './csv-records.js';
 export * from './errors.js';
 export { renderErrorDocs } from './errors-doc.js';
 export * from './events.js';

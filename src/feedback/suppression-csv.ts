@@ -1,3 +1,4 @@
+import { createCsvRecordReader } from '../core/index.js';
 import type { SuppressionChangeRow, SuppressionRow } from '../store/index.js';
 import type { EntryInput } from './suppression.js';
 
@@ -66,46 +67,12 @@ export function suppressionsToCsv(rows: SuppressionRow[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** Splits CSV text into records of fields (RFC 4180 §2, tolerant of LF line ends). */
+/** Splits CSV text into records of fields (RFC 4180 §2, tolerant of LF line ends): core's streaming reader, fed once. */
 export function parseCsvRecords(text: string): { records: string[][]; error?: string } {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  let i = 0;
-  const s = text.replace(/^\uFEFF/, '');
-  while (i < s.length) {
-    const ch = s[i]!;
-    if (quoted) {
-      if (ch === '"' && s[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (ch === '"') quoted = false;
-      else field += ch;
-      i++;
-      continue;
-    }
-    if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      record.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      if (ch === '\r' && s[i + 1] === '\n') i++;
-    } else field += ch;
-    i++;
-  }
-  if (quoted) return { records, error: `a quoted field opened on record ${records.length + 1} is never closed` };
-  if (field !== '' || record.length) {
-    record.push(field);
-    records.push(record);
-  }
-  return { records: records.filter((r) => !(r.length === 1 && r[0] === '')) };
+  const reader = createCsvRecordReader();
+  const records = reader.push(text);
+  const last = reader.end();
+  return last.error ? { records, error: last.error } : { records: [...records, ...last.records] };
 }
 
 /**

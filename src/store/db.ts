@@ -18,9 +18,11 @@ import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
+import { experimentsRepository } from './repositories/experiments.js';
 import { feedbackRepository } from './repositories/feedback.js';
 import { idempotencyRepository } from './repositories/idempotency.js';
 import { jobLeasesRepository } from './repositories/job-leases.js';
+import { listsRepository } from './repositories/lists.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { postureRepository } from './repositories/posture.js';
@@ -30,6 +32,7 @@ import { suppressionsRepository } from './repositories/suppressions.js';
 import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
+import { trackingRepository } from './repositories/tracking.js';
 import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
 import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
@@ -77,6 +80,9 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     mtaStsPolicies: mtaStsPoliciesRepository(db),
     tlsAttempts: tlsAttemptsRepository(db),
     templates: templatesRepository(db),
+    tracking: trackingRepository(db),
+    experiments: experimentsRepository(db),
+    lists: listsRepository(db),
   };
 }
 

@@ -6,8 +6,10 @@ export type { CapturedRow } from './repositories/captured.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
 export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';
+export type { AssignmentRow, ExperimentEvent, ExperimentRow } from './repositories/experiments.js';
 export type { DmarcRecordRow, FeedbackDocumentRow, ReportClaim, TlsReportRow } from './repositories/feedback.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';
+export type { ImportFindingRow, ListImportRow, ListMemberRow, ListRow } from './repositories/lists.js';
 export type { MessageRow, MessageTemplateRef } from './repositories/messages.js';
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
@@ -16,6 +18,7 @@ export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './
 export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
+export type { TrackingSettingsRow } from './repositories/tracking.js';
 export type {
   NewWebhookDelivery,
   WebhookAttemptRow,

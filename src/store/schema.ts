@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { EngagementTables } from './engagement-schema.js';
 
 /**
  * Row types, one interface per table. Times are integer milliseconds since the epoch (bigint on
@@ -401,7 +402,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database {
+export interface Database extends EngagementTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

@@ -150,7 +150,11 @@ test('two nodes on one PostgreSQL: each platform job ticks on one node only, and
     await schema.drop();
   });
   const names = first.platform.jobs.map((j) => j.name).sort();
-  assert.deepEqual(names, ['identity-schedule', 'tls-rpt-reports'], 'the posture monitor is off in tests');
+  assert.deepEqual(
+    names,
+    ['experiments-evaluate', 'identity-schedule', 'tls-rpt-reports', 'tracking-marks-purge'],
+    'the posture monitor is off in tests',
+  );
   assert.deepEqual(second.jobs.map((j) => j.name).sort(), names);
   for (const name of names) {
     const a = first.platform.jobs.find((j) => j.name === name)!;

@@ -13,6 +13,7 @@ import * as m010 from './010-report-claims.js';
 import * as m013 from './013-consumer-cursors.js';
 import * as m014 from './014-webhooks.js';
 import * as m017 from './017-templates.js';
+import * as m018 from './018-engagement.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -29,6 +30,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '013-consumer-cursors': m013,
   '014-webhooks': m014,
   '017-templates': m017,
+  '018-engagement': m018,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {
