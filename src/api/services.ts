@@ -3,6 +3,7 @@ import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
+import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { Store } from '../store/index.js';
@@ -38,5 +39,14 @@ export interface ApiServices {
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
   /** TLS statistics of a tenant's deliveries (transport security). */
+  /** The dashboard's read side: SLOs, overview, provider health, and the request count SLOs measure. */
+  health?: {
+    slo: Slo;
+    overview: ReturnType<typeof createOverview>;
+    providers: ReturnType<typeof createProviderHealth>;
+    countRequest: (status: number) => void;
+  };
+  /** The dashboard bundle served at / (docs/dashboard.md); dir '' is dist/web of this installation. */
+  webApp?: { enabled: boolean; dir: string };
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

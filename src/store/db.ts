@@ -22,6 +22,7 @@ import { idempotencyRepository } from './repositories/idempotency.js';
 import { jobLeasesRepository } from './repositories/job-leases.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
+import { outcomesRepository } from './repositories/outcomes.js';
 import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
@@ -69,6 +70,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
     tlsAttempts: tlsAttemptsRepository(db),
+    outcomes: outcomesRepository(db),
   };
 }
 
