@@ -67,6 +67,13 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
 
     listCaptured: (tenantId: string, opts: { before?: string; limit: number }) => store.captured.list(tenantId, opts),
 
+    /** The sandbox inbox: captures, newest first, each with its message's From and Subject. */
+    async listInbox(tenantId: string, opts: { before?: string; limit: number }) {
+      const captures = await store.captured.list(tenantId, opts);
+      const messages = new Map((await store.messages.getMany([...new Set(captures.map((c) => c.messageId))])).map((m) => [m.id, m]));
+      return captures.map((capture) => ({ capture, message: messages.get(capture.messageId) }));
+    },
+
     /** Sandbox inbox housekeeping: the capture goes, the message and its events stay. */
     async deleteCaptured(tenantId: string, id: string): Promise<void> {
       if (!(await store.captured.delete(tenantId, id)))

@@ -74,7 +74,8 @@ export function createProviderHealth(deps: {
     const breakers = new Map(deps.breakers().map((b) => [b.site, b]));
     for (const site of breakers.keys()) if (!bySite.has(site)) bySite.set(site, []);
     const sites: SiteHealth[] = [...bySite].map(([site, list]) => {
-      const last = [...list].reverse().find((e) => e.type !== 'recipient.delivered');
+      // The site's own last refusal: our local holds (breaker, rate) quote no reply of the site.
+      const last = [...list].reverse().find((e) => e.type !== 'recipient.delivered' && e.data.local_throttle === undefined);
       return {
         site,
         provider: providerOfSite(site),
@@ -119,7 +120,13 @@ function summarise(start: number, events: OutcomeEventRow[]): Bucket {
   let overTls = 0;
   const latencies: number[] = [];
   for (const e of events) {
-    const category = typeof e.data.category === 'string' ? e.data.category : 'unclassified';
+    // A deferral we made ourselves (breaker open, rate spent) has no remote reply to classify.
+    const category =
+      typeof e.data.category === 'string'
+        ? e.data.category
+        : typeof e.data.local_throttle === 'string'
+          ? `local_${e.data.local_throttle}`
+          : 'unclassified';
     switch (e.type) {
       case 'recipient.delivered':
         accepted++;

@@ -113,6 +113,73 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
+    '/v1/sandbox/inbox',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['sandbox'],
+        summary: 'The sandbox inbox: captures, newest first, with subject and sender',
+        description: 'What GET /v1/sandbox/messages lists, with the From and Subject of each message, for a mail-client view.',
+        querystring: Type.Object({
+          before: Type.Optional(Type.String({ description: 'next_before of the previous page' })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+        }),
+        response: {
+          200: Type.Object(
+            {
+              data: Type.Array(
+                Type.Object({
+                  id: Type.String(),
+                  message_id: Type.String(),
+                  subject: Type.String(),
+                  from: Type.String(),
+                  envelope_to: Type.String(),
+                  captured_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+                }),
+              ),
+              next_before: Type.Union([Type.String(), Type.Null()]),
+            },
+            {
+              examples: [
+                {
+                  data: [
+                    {
+                      id: 'cap_01JD3W2Q0000000000000000',
+                      message_id: 'msg_01JD3W2Q0000000000000000',
+                      subject: 'Hello',
+                      from: 'hello@example.com',
+                      envelope_to: 'ann@example.net',
+                      captured_at: '2026-11-23T09:00:01.000Z',
+                    },
+                  ],
+                  next_before: null,
+                },
+              ],
+            },
+          ),
+          ...readErrors(400),
+        },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      const limit = request.query.limit ?? 50;
+      const rows = await s.spine.listInbox(p.tenant.id, { before: request.query.before, limit });
+      return {
+        data: rows.map(({ capture, message }) => ({
+          id: capture.id,
+          message_id: capture.messageId,
+          subject: message?.subject ?? '',
+          from: message?.from ?? capture.envelopeFrom,
+          envelope_to: capture.envelopeTo,
+          captured_at: iso(capture.capturedAt),
+        })),
+        next_before: rows.length === limit ? rows[rows.length - 1]!.capture.id : null,
+      };
+    },
+  );
+
+  r.get(
     '/v1/sandbox/messages/:id/content',
     {
       config: { scope: 'read' },
