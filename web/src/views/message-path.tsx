@@ -214,7 +214,8 @@ function StepDetails({ type, d }: { type: string; d: Record<string, unknown> }) 
     rows.push([
       'DKIM',
       <span key="dk">
-        {(d.dkim as string[]).join('; ')} <Rfc n="RFC 6376" />
+        {(d.dkim as string[]).length ? `signed: ${(d.dkim as string[]).join('; ')}` : 'not signed (no verified key for the From domain)'}{' '}
+        <Rfc n="RFC 6376 §3.5" />
       </span>,
     ]);
   if (!rows.length) return null;
@@ -257,15 +258,26 @@ function Transcript({ d, tls }: { d: Record<string, unknown>; tls: Record<string
   const email = String(d.email ?? '');
   const at = email.lastIndexOf('@');
   const redacted = at > 0 ? `${email[0]}…${email.slice(at)}` : '…';
+  const session = d.reused
+    ? [`(reused session to ${String(d.mx)} [${String(d.ip ?? '?')}]:${String(d.port ?? 25)})`]
+    : [
+        `connect ${String(d.mx)} [${String(d.ip ?? '?')}]:${String(d.port ?? 25)}${d.connect_ms !== undefined ? ` (${String(d.connect_ms)} ms)` : ''}`,
+        'S: 220 …',
+        'C: EHLO …',
+        ...(tls?.negotiated ? ['C: STARTTLS', `   TLS ${String(tls.version)} ${String(tls.cipher)}`, 'C: EHLO …'] : []),
+      ];
   const lines = [
-    `connect ${String(d.mx)} [${String(d.ip ?? '?')}]:${String(d.port ?? 25)}${d.connect_ms !== undefined ? ` (${String(d.connect_ms)} ms)` : ''}`,
-    'S: 220 greeting',
-    'C: EHLO',
-    ...(tls?.negotiated ? ['C: STARTTLS', `   TLS ${String(tls.version)} ${String(tls.cipher)}`, 'C: EHLO'] : []),
+    ...session,
     'C: MAIL FROM:<…>',
     `C: RCPT TO:<${redacted}>`,
-    'C: DATA',
-    `S: ${String(d.reply ?? '')}${d.transaction_ms !== undefined ? ` (${String(d.transaction_ms)} ms)` : ''}`,
+    `S: ${String(d.reply ?? '')}${d.transaction_ms !== undefined ? `   (transaction ${String(d.transaction_ms)} ms)` : ''}`,
   ];
-  return <pre className="transcript">{lines.join('\n')}</pre>;
+  return (
+    <>
+      <pre className="transcript">{lines.join('\n')}</pre>
+      <span className="muted small">
+        Rebuilt from the attempt's evidence (the final reply for this recipient is kept, not every line); addresses redacted.
+      </span>
+    </>
+  );
 }
