@@ -38,7 +38,6 @@ export interface ApiServices {
   };
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
-  /** TLS statistics of a tenant's deliveries (transport security). */
   /** The dashboard's read side: SLOs, overview, provider health, and the request count SLOs measure. */
   health?: {
     slo: Slo;
@@ -48,5 +47,6 @@ export interface ApiServices {
   };
   /** The dashboard bundle served at / (docs/dashboard.md); dir '' is dist/web of this installation. */
   webApp?: { enabled: boolean; dir: string };
+  /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
 }

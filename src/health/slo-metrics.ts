@@ -39,7 +39,7 @@ export function registerSloMetrics(registry: Registry, deps: { report: () => Pro
   );
   const requests = new Counter({
     name: 'postwarden_api_requests_total',
-    help: 'API requests answered by this node, by status class (2xx, 3xx, 4xx, 5xx).',
+    help: 'API (/v1) requests answered by this node, by status class (2xx, 3xx, 4xx, 5xx).',
     labelNames: ['class'] as const,
     registers,
   });

@@ -113,7 +113,7 @@ export function createSlo(deps: {
           ),
           ratioSli(
             'api_availability',
-            'Share of API requests on this node not answered with a 5xx.',
+            'Share of API (/v1) requests on this node not answered with a 5xx.',
             api.total - api.errors,
             api.total,
             o.availabilityObjective,
