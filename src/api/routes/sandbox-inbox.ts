@@ -266,6 +266,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
         description:
           "No Bearer: the URL's token authorises it for 10 minutes. Scripts, forms and plugins never run (CSP sandbox); remote loads only with the remote_url variant.",
         params: Type.Object({ token: Type.String({ maxLength: 2048 }) }),
+        security: [],
         response: { 200: Type.String({ description: 'text/html' }), 404: ProblemJson },
       },
     },
