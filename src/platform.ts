@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { Gauge, Registry } from 'prom-client';
-import { type Accept, createAccept, createMessageChanges } from './accept/index.js';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type Accept, createAccept, createMessageChanges, instrumentAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import { createEngagement, createPreflight, createTemplates, type Engagement, loadDefaultContentRules } from './content/index.js';
@@ -39,6 +39,15 @@ import {
   type Suppressions,
 } from './feedback/index.js';
 import { loadOrCreateMasterKey, openSecret, sealSecret } from './governance/index.js';
+import {
+  type BreakerView,
+  breakerReason,
+  createApiAvailability,
+  createOverview,
+  createProviderHealth,
+  createSlo,
+  registerSloMetrics,
+} from './health/index.js';
 import {
   checkHost,
   createDkimPreview,
@@ -162,6 +171,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ...(config.sandbox ? {} : { activatePending: domains.activatePublished, requireVerified: true }),
   });
   const registry = new Registry();
+  // The Node process metrics (CPU, memory, event loop lag, handles) every exporter is expected to have.
+  collectDefaultMetrics({ register: registry, prefix: 'postwarden_' });
   const metrics = createDeliveryMetrics(registry);
   const sharedCounter = chooseSharedCounter({
     mode: d.sharedRates,
@@ -192,16 +203,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     },
     log: log.child({ concern: 'transport-security' }),
   });
+  const breaker = createBreaker({
+    clock,
+    threshold: d.breakerFailures,
+    cooldownMs: d.breakerCooldownSeconds * 1000,
+    maxCooldownMs: d.breakerMaxCooldownSeconds * 1000,
+  });
   const transport =
     opts.transport ??
     createSmtpTransport({
       router: createRouter({ resolver, port: d.smtpPort, portMap: d.portMap }),
-      breaker: createBreaker({
-        clock,
-        threshold: d.breakerFailures,
-        cooldownMs: d.breakerCooldownSeconds * 1000,
-        maxCooldownMs: d.breakerMaxCooldownSeconds * 1000,
-      }),
+      breaker,
       shaper: createShaper({
         clock,
         ...(sharedCounter ? { counter: sharedCounter } : {}),
@@ -333,19 +345,23 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     experiments: config.experiments,
     lists: config.lists,
   });
-  const accept = createAccept({
-    store,
+  const accept = instrumentAccept(
+    createAccept({
+      store,
+      clock,
+      hostname,
+      limits: config.limits,
+      sandbox: config.sandbox,
+      onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
+      unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
+      identity: identity.accept,
+      templates,
+      preflight,
+      content: engagement.acceptContent,
+    }),
+    registry,
     clock,
-    hostname,
-    limits: config.limits,
-    sandbox: config.sandbox,
-    onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
-    unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
-    identity: identity.accept,
-    templates,
-    preflight,
-    content: engagement.acceptContent,
-  });
+  );
   const feedback = createFeedbackIngest({
     store,
     clock,
@@ -382,6 +398,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       this.set(bodyBudget.inFlight());
     },
   });
+  // The dashboard's read side (src/health): SLOs, overview, provider health; the SLIs also on /metrics.
+  const queueNow = async () => {
+    const depth = (await store.recipients.queueStats()).reduce((n, r) => n + r.depth, 0);
+    const perSecond = deliverer.deliveredLastMinute() / 60;
+    return { depth, timeToDrainSeconds: depth === 0 ? 0 : perSecond > 0 ? depth / perSecond : null };
+  };
+  const breakers = (): BreakerView[] =>
+    breaker.keys().map((site) => {
+      const b = breaker.state(site);
+      return { site, ...b, reason: breakerReason(b) };
+    });
+  const availability = createApiAvailability(config.slo.windowHours * 3_600_000);
+  const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
+  const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
   const api = await buildApi(
     {
       accept,
@@ -405,6 +435,16 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       templates,
       preflight,
       dkimPreview,
+      health: {
+        slo,
+        overview: createOverview({ store, clock, slo, queue: queueNow, breakers }),
+        providers: createProviderHealth({ store, clock, providers, breakers }),
+        countRequest: (status) => {
+          availability.record(status, clock.now());
+          sloMetrics.countRequest(status);
+        },
+      },
+      webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
     },
     {
       logger: log.child({ concern: 'api' }),

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAuth } from './plugins/auth.js';
+import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
@@ -17,9 +18,14 @@ import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
+import { messageSearchRoutes } from './routes/message-search.js';
 import { messageRoutes } from './routes/messages.js';
+import { overviewRoutes } from './routes/overview.js';
 import { postureRoutes } from './routes/posture.js';
+import { providerRoutes } from './routes/providers.js';
 import { sandboxRoutes } from './routes/sandbox.js';
+import { sandboxInboxRoutes } from './routes/sandbox-inbox.js';
+import { sloRoutes } from './routes/slo.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
@@ -28,6 +34,7 @@ import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiServices } from './services.js';
+import { registerWebApp } from './web-app.js';
 
 /**
  * The HTTP API: REST under /v1, Bearer keys, problem+json errors, OpenAPI generated from the route
@@ -71,6 +78,7 @@ export async function buildApi(
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
   registerAuth(app, s.tenants);
+  if (s.health) registerRequestCounting(app, s.health.countRequest);
   if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
   registerIdempotency(app, {
     store: s.idempotencyStore,
@@ -118,5 +126,11 @@ export async function buildApi(
   trackingRoutes(app, s);
   experimentRoutes(app, s);
   listRoutes(app, s);
+  messageSearchRoutes(app, s);
+  sandboxInboxRoutes(app, s);
+  overviewRoutes(app, s);
+  providerRoutes(app, s);
+  sloRoutes(app, s);
+  if (s.webApp?.enabled !== false) registerWebApp(app, { dir: s.webApp?.dir ?? '' });
   return app;
 }

@@ -4,6 +4,7 @@ import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
 import type { Spine, WebhookEndpoints } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
+import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { Store } from '../store/index.js';
@@ -52,6 +53,15 @@ export interface ApiServices {
     raw: Buffer,
     fromDomain: string,
   ) => Promise<{ headers: string; signatures: { domain: string; selector: string; algorithm: string }[] }>;
+  /** The dashboard's read side: SLOs, overview, provider health, and the request count SLOs measure. */
+  health?: {
+    slo: Slo;
+    overview: ReturnType<typeof createOverview>;
+    providers: ReturnType<typeof createProviderHealth>;
+    countRequest: (status: number) => void;
+  };
+  /** The dashboard bundle served at / (docs/dashboard.md); dir '' is dist/web of this installation. */
+  webApp?: { enabled: boolean; dir: string };
   /** TLS statistics of a tenant's deliveries (transport security). */
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
   /** Tracking, experiments and contact lists (src/content). */

@@ -21,6 +21,14 @@ export const ConfigSchema = Type.Object(
         smtpPort: Port('SMTP submission port (587 in production).', 2587),
         mxPort: Port('Inbound MX port for bounces and reports (25 in production).', 2525),
         hostname: Type.String({ default: 'localhost', description: 'Name this node announces in SMTP greetings and EHLO.' }),
+        dashboard: Type.Boolean({
+          default: true,
+          description: 'Serve the operator dashboard (docs/dashboard.md) at / on the API port (roles with api).',
+        }),
+        dashboardDir: Type.String({
+          default: '',
+          description: 'Directory of the built dashboard (vite build). Empty means dist/web of this installation.',
+        }),
         publicUrl: Type.String({
           default: '',
           description:
@@ -395,6 +403,40 @@ export const ConfigSchema = Type.Object(
           minimum: 64,
           default: 256,
           description: 'Heap limit of each parsing thread; a document that needs more is refused (554 5.6.0) and the thread replaced.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    slo: Type.Object(
+      {
+        windowHours: Type.Integer({
+          minimum: 1,
+          maximum: 720,
+          default: 24,
+          description: 'The rolling window every ratio SLI (acceptance, retries, API availability) is measured over.',
+        }),
+        acceptanceSeconds: Type.Integer({
+          minimum: 1,
+          default: 300,
+          description: 'X of "share of sends reaching provider acceptance (a 2xx) within X seconds of being accepted by us".',
+        }),
+        acceptanceObjective: Type.Number({ minimum: 0, maximum: 1, default: 0.99, description: 'Objective of the acceptance SLI.' }),
+        retryMinutes: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: 'Y of "share of soft bounces (deferrals) delivered within Y minutes of the first deferral".',
+        }),
+        retryObjective: Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'Objective of the retry SLI.' }),
+        drainSeconds: Type.Integer({
+          minimum: 1,
+          default: 900,
+          description: "Objective of the time-to-drain SLI: queue depth over the last minute's delivery rate stays at or below this.",
+        }),
+        availabilityObjective: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.999,
+          description: 'Objective of API availability: the share of API requests of this node not answered with a 5xx.',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -178,6 +178,8 @@ export function createDeliverer(deps: DelivererDeps) {
         const { message, body } = stored;
         const transport = message.sandbox ? deps.sandboxTransport : deps.transport;
         outcomes = await transport.deliver({ message, body, recipients: due });
+        // The SMTP transport counts its own outcomes by site; sandbox captures are counted here.
+        if (message.sandbox) for (const o of outcomes) deps.metrics?.outcomes.inc({ site: 'sandbox', kind: o.kind });
       } catch (e) {
         deps.log?.error({ err: e, message: first.messageId }, 'delivery failed locally; deferring');
         outcomes = due.map((r) => ({ recipientId: r.id, kind: 'deferred' as const, details: { local_error: (e as Error).message } }));

@@ -1,5 +1,5 @@
 import { type EventType, messageState, PostwardenError, type SpineEvent } from '../core/index.js';
-import type { CapturedRow, MessageRow, RecipientRow, Store } from '../store/index.js';
+import type { CapturedRow, MessageRow, MessageSearch, RecipientRow, Store } from '../store/index.js';
 
 /**
  * The read side of the events spine: pages by cursor for consumers, and a message's whole story
@@ -66,6 +66,23 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
     recipientsOf: (messageIds: string[]) => store.recipients.listByMessages(messageIds),
 
     listCaptured: (tenantId: string, opts: { before?: string; limit: number }) => store.captured.list(tenantId, opts),
+
+    /** The sandbox inbox: captures, newest first, each with its message's From and Subject. */
+    async listInbox(tenantId: string, opts: { before?: string; limit: number }) {
+      const captures = await store.captured.list(tenantId, opts);
+      const messages = new Map((await store.messages.getMany([...new Set(captures.map((c) => c.messageId))])).map((m) => [m.id, m]));
+      return captures.map((capture) => ({ capture, message: messages.get(capture.messageId) }));
+    },
+
+    /** Sandbox inbox housekeeping: the capture goes, the message and its events stay. */
+    async deleteCaptured(tenantId: string, id: string): Promise<void> {
+      if (!(await store.captured.delete(tenantId, id)))
+        throw new PostwardenError('NOT_FOUND', `captured message ${id} does not exist`, { id });
+    },
+    clearCaptured: (tenantId: string) => store.captured.clear(tenantId),
+
+    /** Message search (GET /v1/messages with filters). */
+    searchMessages: (tenantId: string, f: MessageSearch) => store.messages.search(tenantId, f),
 
     async captured(tenantId: string, id: string): Promise<{ capture: CapturedRow; raw: Buffer }> {
       const capture = await store.captured.get(tenantId, id);

@@ -25,6 +25,7 @@ import { jobLeasesRepository } from './repositories/job-leases.js';
 import { listsRepository } from './repositories/lists.js';
 import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
+import { outcomesRepository } from './repositories/outcomes.js';
 import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
@@ -83,6 +84,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     tracking: trackingRepository(db),
     experiments: experimentsRepository(db),
     lists: listsRepository(db),
+    outcomes: outcomesRepository(db),
   };
 }
 

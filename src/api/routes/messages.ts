@@ -10,7 +10,7 @@ import { TemplateRef } from './content-schemas.js';
 import { eventJson, iso, messageJson, recipientJson } from './json.js';
 
 /**
- * POST /v1/messages and /v1/messages/batch, GET /v1/messages[/{id}].
+ * POST /v1/messages and /v1/messages/batch, GET /v1/messages/{id} (the list: message-search.ts).
  *
  * The send body is checked by parseSendRequest (shared with nothing else, but richer than a JSON
  * schema: it accepts the address shapes people use and reports each problem by JSON path). The
@@ -187,27 +187,7 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
       };
     },
   );
-
-  app.get(
-    '/v1/messages',
-    {
-      config: { scope: 'read' },
-      schema: {
-        querystring: Type.Object({
-          before: Type.Optional(Type.String()),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-        }),
-        tags: ['messages'],
-        summary: 'Messages, newest first',
-      },
-    },
-    async (request) => {
-      const p = principalOf(request);
-      const q = request.query as { before?: string; limit: number };
-      const rows = await s.spine.listMessages(p.tenant.id, { before: q.before, limit: q.limit });
-      return { data: rows.map(messageJson), next_before: rows.length === q.limit ? rows[rows.length - 1]!.id : null };
-    },
-  );
+  // GET /v1/messages (list and search) lives in message-search.ts.
 }
 
 /** The query of a send; validated by hand because the route's body skips schema validation. */

@@ -54,5 +54,15 @@ export function capturedRepository(db: Kysely<Database>) {
         .executeTakeFirst();
       return r && toRow(r);
     },
+    /** Deletes one capture (the message and its events stay: they are the send's record). */
+    async delete(tenantId: string, id: string): Promise<boolean> {
+      const r = await db.deleteFrom('captured_messages').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+    /** Empties the tenant's sandbox inbox; answers how many captures went. */
+    async clear(tenantId: string): Promise<number> {
+      const r = await db.deleteFrom('captured_messages').where('tenant_id', '=', tenantId).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, MessagesTable } from '../schema.js';
 
 export interface MessageRow {
@@ -45,6 +45,31 @@ const toMessage = (r: MessagesTable): MessageRow => ({
   identity: r.identity ? (JSON.parse(r.identity) as Record<string, unknown>) : null,
   template: r.template ? (JSON.parse(r.template) as MessageTemplateRef) : null,
 });
+
+/** Message search (GET /v1/messages): every field optional, all given ones must match. */
+export interface MessageSearch {
+  /** Part of a recipient address (case-insensitive). */
+  to?: string;
+  /** Part of the From address (case-insensitive). */
+  from?: string;
+  /** A tag, exactly. */
+  tag?: string;
+  /** `key=value` of the metadata, exactly. */
+  metadata?: { key: string; value: string };
+  /** Some recipient of the message is in this state. */
+  state?: string;
+  /** created_at >= since, < until (ms). */
+  since?: number;
+  until?: number;
+  /** Words that must all appear in the subject (case-insensitive). */
+  q?: string;
+  /** Cursor: ids smaller than this one (newest first). */
+  before?: string;
+  limit: number;
+}
+
+/** A LIKE pattern that matches `s` anywhere, with LIKE's own wildcards escaped (ESCAPE '!'). */
+const contains = (s: string) => `%${s.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
 
 export function messagesRepository(db: Kysely<Database>) {
   return {
@@ -120,6 +145,36 @@ export function messagesRepository(db: Kysely<Database>) {
         .where('id', '=', id)
         .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
+    },
+    /**
+     * Search, newest first. Portable: lower() + LIKE … ESCAPE on both dialects (SQLite's LIKE is
+     * case-insensitive for ASCII only, PostgreSQL's not at all, so both sides are lowered); tags and
+     * metadata are matched in their stored JSON text, which JSON.stringify writes without spaces.
+     */
+    async search(tenantId: string, f: MessageSearch): Promise<MessageRow[]> {
+      let q = db.selectFrom('messages').selectAll().where('tenant_id', '=', tenantId);
+      if (f.before) q = q.where('id', '<', f.before);
+      if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
+      if (f.until !== undefined) q = q.where('created_at', '<', f.until);
+      if (f.from) q = q.where(sql<boolean>`lower(from_address) like ${contains(f.from)} escape '!'`);
+      for (const word of (f.q ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
+        q = q.where(sql<boolean>`lower(subject) like ${contains(word)} escape '!'`);
+      }
+      if (f.tag) q = q.where(sql<boolean>`lower(tags) like ${contains(JSON.stringify(f.tag))} escape '!'`);
+      if (f.metadata) {
+        const pair = `${JSON.stringify(f.metadata.key)}:${JSON.stringify(f.metadata.value)}`;
+        q = q.where(sql<boolean>`lower(metadata) like ${contains(pair)} escape '!'`);
+      }
+      if (f.to || f.state) {
+        const { to, state } = f;
+        q = q.where(({ exists, selectFrom }) => {
+          let r = selectFrom('recipients').select('recipients.id').whereRef('recipients.message_id', '=', 'messages.id');
+          if (to) r = r.where(sql<boolean>`lower(recipients.address) like ${contains(to)} escape '!'`);
+          if (state) r = r.where('recipients.state', '=', state);
+          return exists(r);
+        });
+      }
+      return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toMessage);
     },
     async count(): Promise<number> {
       const r = await db
