@@ -49,8 +49,9 @@ export function registerResponseCheck(app: FastifyInstance, check: ResponseCheck
     }
   });
 
-  app.addHook('preSerialization', async (_request, reply, payload) => {
-    sent.set(reply, JSON.stringify(payload));
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    const schema = request.routeOptions.schema as { response?: unknown } | undefined;
+    if (schema?.response && !isHidden(schema)) sent.set(reply, JSON.stringify(payload));
     return payload;
   });
 

@@ -286,8 +286,8 @@ function rawOf(body: unknown, limit: number): Buffer {
     if (body.length === 0) throw invalid('/', 'the body is empty: send the raw message');
     return body;
   }
-  if (body && typeof body === 'object' && typeof (body as { raw?: unknown }).raw === 'string') {
-    const text = (body as { raw: string }).raw.replace(/\s+/g, '');
+  if (typeof body === 'object' && body !== null && 'raw' in body && typeof body.raw === 'string') {
+    const text = body.raw.replace(/\s+/g, '');
     if (!text || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw invalid('/raw', 'must be base64');
     const raw = Buffer.from(text, 'base64');
     if (raw.length > limit) throw new PostwardenError('MESSAGE_TOO_LARGE', `the document is over ${limit} bytes`, { limit });
