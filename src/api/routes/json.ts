@@ -77,7 +77,7 @@ export const RecipientJson = Type.Object(
   {
     id: Type.String({ description: 'Recipient id (rcp_…).' }),
     email: Type.String(),
-    kind: literals(['to', 'cc', 'bcc', 'envelope'] as const, 'envelope: given only as RCPT TO over SMTP.'),
+    kind: literals(['to', 'cc', 'bcc', 'rcpt'] as const, 'rcpt: given only as RCPT TO (SMTP submission).'),
     state: literals(recipientStates),
     attempts: Type.Integer(),
     next_attempt_at: MaybeTime('When the next attempt is due (queued or deferred only).'),
