@@ -448,6 +448,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     },
     {
       logger: log.child({ concern: 'api' }),
+      checkResponses: config.server.checkResponses,
       ...(config.server.tls.certFile || config.server.tls.keyFile ? { https: readApiTls(config) } : {}),
     },
   );

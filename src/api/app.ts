@@ -1,7 +1,11 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Type } from 'typebox';
+import { registerDeprecation } from './contract/deprecation.js';
+import { registerOpenApi } from './contract/openapi.js';
+import { problems } from './contract/problem-schema.js';
+import { createResponseCheck, registerResponseCheck } from './contract/response-check.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
@@ -38,12 +42,18 @@ import { registerWebApp } from './web-app.js';
 
 /**
  * The HTTP API: REST under /v1, Bearer keys, problem+json errors, OpenAPI generated from the route
- * schemas at /openapi.json with a browsable copy at /docs.
+ * schemas at /openapi.json with a browsable copy at /docs. docs/api.md says how a route is written.
  */
-export async function buildApi(
-  s: ApiServices,
-  opts: { logger?: Logger | false; https?: { key: string; cert: string } } = {},
-): Promise<FastifyInstance> {
+export interface ApiOptions {
+  logger?: Logger | false;
+  https?: { key: string; cert: string };
+  /** Check every answer against its route's contract (server.checkResponses; on in tests): app.responseCheck. */
+  checkResponses?: boolean;
+  /** Routes registered beside /v1 (tests of the plugins: a deprecated route, …). */
+  extraRoutes?: (app: FastifyInstance) => void;
+}
+
+export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger || undefined,
     // server.tls: the API terminates TLS itself (docs/deploy.md); otherwise plain HTTP behind a proxy.
@@ -58,21 +68,14 @@ export async function buildApi(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Postwarden API', version: '1', description: 'Send mail and read its story. Errors are RFC 9457 problem+json.' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'API key (pw_…)' },
-          // The Postmark-compatible endpoints (routes/compat-postmark.ts) take our key in Postmark's header.
-          postmarkServerToken: { type: 'apiKey', in: 'header', name: 'X-Postmark-Server-Token', description: 'API key (pw_…)' },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Hooks that watch routes being added come first, so they see every route.
+  if (opts.checkResponses) {
+    const check = createResponseCheck();
+    app.decorate('responseCheck', check);
+    registerResponseCheck(app, check);
+  }
+  registerDeprecation(app);
+  await registerOpenApi(app);
 
   // JSON only: a text/plain body is refused with 415 rather than read as a string.
   app.removeContentTypeParser('text/plain');
@@ -87,39 +90,55 @@ export async function buildApi(
     takeoverSeconds: s.limits.idempotencyTakeoverSeconds,
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
-    // Degraded (503, so a load balancer looks elsewhere) while a dependency is out; ok again after.
-    const { unreachable } = await s.ready();
-    return unreachable.length ? reply.code(503).send({ status: 'degraded', unreachable }) : reply.send({ status: 'ok' });
-  });
+  const root = app.withTypeProvider<TypeBoxTypeProvider>();
+  root.get(
+    '/healthz',
+    {
+      schema: {
+        hide: true,
+        response: {
+          200: Type.Object({ status: Type.Literal('ok') }),
+          503: Type.Object({ status: Type.Literal('degraded'), unreachable: Type.Array(Type.String()) }),
+          ...problems(500),
+        },
+      },
+    },
+    async (_request, reply) => {
+      // Degraded (503, so a load balancer looks elsewhere) while a dependency is out; ok again after.
+      const { unreachable } = await s.ready();
+      return unreachable.length
+        ? reply.code(503).send({ status: 'degraded' as const, unreachable })
+        : reply.code(200).send({ status: 'ok' as const });
+    },
+  );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(s.metrics.contentType).send(await s.metrics.text()),
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get(
-    '/v1/tenant',
-    { config: { scope: 'read' }, schema: { tags: ['tenant'], summary: 'The tenant of the presented key' } },
-    async (request) => {
-      const t = request.principal!.tenant;
-      return { id: t.id, name: t.name, sandbox: t.sandbox, alignment: t.alignmentPolicy, scopes: request.principal!.scopes };
-    },
-  );
 
-  messageRoutes(app, s);
+  // Every versioned route, registered once under its prefix; route files name paths without it.
+  await app.register(
+    async (v1) => {
+      messageRoutes(v1, s);
+      eventRoutes(v1, s);
+      domainRoutes(v1, s);
+      keyRoutes(v1, s);
+      sandboxRoutes(v1, s);
+      postureRoutes(v1, s);
+      feedbackRoutes(v1, s);
+      suppressionRoutes(v1, s);
+      unsubscribeRoutes(v1, s);
+      tenantRoutes(v1, s);
+      transportSecurityRoutes(v1, s);
+    },
+    { prefix: '/v1' },
+  );
+  // Routes added in phase 2 name their full /v1 paths; they move into the block above as they conform
+  // to the contract test (test/api/contract.test.ts).
   messageChangeRoutes(app, s);
   postmarkRoutes(app, s);
   resendRoutes(app, s);
   sesRoutes(app, s);
-  eventRoutes(app, s);
-  domainRoutes(app, s);
-  keyRoutes(app, s);
-  sandboxRoutes(app, s);
-  postureRoutes(app, s);
-  feedbackRoutes(app, s);
-  suppressionRoutes(app, s);
-  unsubscribeRoutes(app, s);
-  tenantRoutes(app, s);
-  transportSecurityRoutes(app, s);
   webhookRoutes(app, s);
   templateRoutes(app, s);
   dryRunRoutes(app, s);
@@ -132,5 +151,6 @@ export async function buildApi(
   providerRoutes(app, s);
   sloRoutes(app, s);
   if (s.webApp?.enabled !== false) registerWebApp(app, { dir: s.webApp?.dir ?? '' });
+  opts.extraRoutes?.(app);
   return app;
 }

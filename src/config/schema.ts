@@ -49,6 +49,11 @@ export const ConfigSchema = Type.Object(
           default: ['api', 'smtp', 'delivery', 'feedback'],
           description: 'Roles this process runs; split them across nodes when sharing a PostgreSQL store.',
         }),
+        checkResponses: Type.Boolean({
+          default: false,
+          description:
+            "Development and tests: check every API answer against its route's declared status and schema (nothing dropped or coerced by serialisation); a mismatch is logged and answered 500. Costs a validation per answer.",
+        }),
         heapGrowthPercent: Type.Integer({
           minimum: 0,
           maximum: 1000,

@@ -82,7 +82,8 @@ export {
 } from './suppression.js';
 export {
   csvColumns,
-  type SuppressionJson,
+  SuppressionChangeJson,
+  SuppressionJson,
   suppressionChangeJson,
   suppressionJson,
   suppressionsFromCsv,

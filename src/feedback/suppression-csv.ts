@@ -1,4 +1,5 @@
-import { createCsvRecordReader } from '../core/index.js';
+import { type Static, Type } from 'typebox';
+import { createCsvRecordReader, streams, suppressionReasons, suppressionScopes } from '../core/index.js';
 import type { SuppressionChangeRow, SuppressionRow } from '../store/index.js';
 import type { EntryInput } from './suppression.js';
 
@@ -12,22 +13,70 @@ import type { EntryInput } from './suppression.js';
  */
 export const csvColumns = ['address', 'scope', 'domain', 'stream', 'reason', 'source', 'created_at', 'id'] as const;
 
-export function suppressionJson(e: SuppressionRow) {
+const Time = (description: string) => Type.String({ format: 'date-time', description });
+const literals = <const T extends readonly string[]>(values: T) => Type.Enum(values, { type: 'string' });
+
+/** One entry of the list: the JSON schema (API answers, OpenAPI) and its builder (API and CLI). */
+export const SuppressionJson = Type.Object(
+  {
+    id: Type.String({ description: 'Entry id (sup_…).' }),
+    address: Type.String({ description: 'Lower-cased address.' }),
+    scope: literals(suppressionScopes),
+    domain: Type.Union([Type.String(), Type.Null()], { description: 'Scope identity: the sending domain it applies to.' }),
+    stream: Type.Union([literals(streams), Type.Null()], { description: 'Scope identity: the stream it applies to; null: all.' }),
+    reason: literals(suppressionReasons),
+    source: Type.String({ description: 'Where it came from (a bounce id, an import batch, free text).' }),
+    created_at: Time('When it was added.'),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: 'sup_01JD7Y0C3W2E',
+        address: 'gone@example.org',
+        scope: 'tenant',
+        domain: null,
+        stream: null,
+        reason: 'hard_bounce',
+        source: 'dsn:5.1.1',
+        created_at: '2026-01-05T11:00:00.000Z',
+      },
+    ],
+  },
+);
+export type SuppressionJson = Static<typeof SuppressionJson>;
+
+export function suppressionJson(e: SuppressionRow): SuppressionJson {
   return {
     id: e.id,
     address: e.address,
     scope: e.scope,
     domain: e.domain,
     stream: e.stream,
-    reason: e.reason,
+    // The store holds only reasons the list accepted.
+    reason: e.reason as SuppressionJson['reason'],
     source: e.source,
     created_at: new Date(e.createdAt).toISOString(),
   };
 }
-export type SuppressionJson = ReturnType<typeof suppressionJson>;
 
 /** One entry of a suppression's history (who added, repeated, imported or removed it, and the entry before and after). */
-export function suppressionChangeJson(c: SuppressionChangeRow) {
+export const SuppressionChangeJson = Type.Object(
+  {
+    id: Type.String(),
+    address: Type.String(),
+    action: literals(['add', 'repeat', 'remove', 'import'] as const),
+    actor: Type.String({ description: 'Who: a key id, `cli`, or the feedback path.' }),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    source: Type.Union([Type.String(), Type.Null()]),
+    before: Type.Union([SuppressionJson, Type.Null()]),
+    after: Type.Union([SuppressionJson, Type.Null()]),
+    at: Time('When the change happened.'),
+  },
+  { additionalProperties: false },
+);
+
+export function suppressionChangeJson(c: SuppressionChangeRow): Static<typeof SuppressionChangeJson> {
   return {
     id: c.id,
     address: c.address,

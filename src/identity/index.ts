@@ -68,4 +68,13 @@ export type { SpfDirective, SpfMechanism, SpfModifier, SpfParseResult, SpfQualif
 export { isSpfRecord, parseSpfRecord } from './spf-record.js';
 export type { VerpDecoded, VerpInput, VerpKey } from './verp.js';
 export { bounceDomainFor, decodeVerp, deriveVerpKey, encodeVerp } from './verp.js';
-export { dkimKeyJson, recordJson, verificationJson } from './wire.js';
+export {
+  DkimKeyJson,
+  DnsRecordJson,
+  DomainJson,
+  dkimKeyJson,
+  domainJson,
+  recordJson,
+  VerificationJson,
+  verificationJson,
+} from './wire.js';

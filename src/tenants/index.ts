@@ -18,3 +18,4 @@ export {
   tlsPolicyFor,
   tlsPolicyLevels,
 } from './tls-policy.js';
+export { CreatedKeyJson, createdKeyJson, KeyJson, keyJson, TenantJson, TlsPolicyJson, tenantJson, tlsPolicyJson } from './wire.js';

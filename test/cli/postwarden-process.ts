@@ -23,7 +23,9 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('POSTWARDEN_') && k !== 'DATABASE_URL') env[k] = v;
   // A qualified host name, so the records `domains add` prints do not depend on the test machine's
   // name (on a host named like `vm` they are refused: HOSTNAME_UNQUALIFIED).
-  return { ...env, POSTWARDEN_HOSTNAME: 'mail.pw.test', ...extra };
+  // Every answer of the server is held to its route's declared schema (docs/api.md): a CLI test then
+  // fails when the API answers something the contract does not describe.
+  return { ...env, POSTWARDEN_HOSTNAME: 'mail.pw.test', POSTWARDEN_SERVER__CHECK_RESPONSES: 'true', ...extra };
 }
 
 function collect(child: ChildProcess): { out: () => string; err: () => string } {

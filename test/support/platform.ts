@@ -50,7 +50,8 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
       dataDir,
       sandbox: true,
       ...opts.config,
-      server: { httpPort: 0, smtpPort: 0, mxPort: 0, hostname: 'pw.test', ...opts.config?.server },
+      // Every answer is held to its route's declared status and schema (docs/api.md); a mismatch answers 500.
+      server: { httpPort: 0, smtpPort: 0, mxPort: 0, hostname: 'pw.test', checkResponses: true, ...opts.config?.server },
       store: { url, ...opts.config?.store },
       delivery: { pollMs: 20, ...opts.config?.delivery },
       // The DNS posture monitor would look up the test domains in public DNS; tests start it themselves.

@@ -1,55 +1,77 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { CreatedKeyJson, createdKeyJson, KeyJson, keyJson } from '../../tenants/index.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { iso } from './json.js';
+import { List, NoContent } from './json.js';
 
-type KeyView = { id: string; name: string; hint: string; scopes: string[]; createdAt: number; revokedAt: number | null };
-const keyJson = (k: KeyView) => ({
-  id: k.id,
-  name: k.name,
-  hint: k.hint,
-  scopes: k.scopes,
-  created_at: iso(k.createdAt),
-  revoked_at: iso(k.revokedAt),
-});
+/** /v1/keys: the API keys of the caller's tenant (admin scope). A secret is shown once, at creation. */
+const KeyId = Type.Object({ id: Type.String({ description: 'Key id (key_…).', examples: ['key_01JD7XW3M2QK'] }) });
 
 export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.post(
-    '/v1/keys',
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.post(
+    '/keys',
     {
       config: { scope: 'admin' },
       schema: {
         tags: ['keys'],
-        summary: 'Create an API key for this tenant (the secret is shown once)',
+        summary: 'Create an API key',
+        description:
+          'Creates a key for this tenant with the given scopes. The answer carries the secret once; only a hint of it is kept. Scopes: send, read, admin (admin includes the others).',
         body: Type.Object(
-          { name: Type.Optional(Type.String({ maxLength: 200 })), scopes: Type.Array(Type.String(), { minItems: 1 }) },
-          { additionalProperties: false },
+          {
+            name: Type.Optional(Type.String({ maxLength: 200, description: 'A label for people.' })),
+            scopes: Type.Array(Type.Enum(['send', 'read', 'admin'], { type: 'string' }), { minItems: 1 }),
+          },
+          { additionalProperties: false, examples: [{ name: 'billing service', scopes: ['send'] }] },
         ),
+        response: { 201: CreatedKeyJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const body = request.body as { name?: string; scopes: string[] };
-      const created = await s.tenants.createKey({ tenantId: p.tenant.id, name: body.name, scopes: body.scopes });
-      return reply.code(201).send({ ...keyJson(created.key), secret: created.secret });
+      const created = await s.tenants.createKey({ tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes });
+      return reply.code(201).send(createdKeyJson(created));
     },
   );
-  app.get(
-    '/v1/keys',
-    { config: { scope: 'admin' }, schema: { tags: ['keys'], summary: 'List API keys (never their secrets)' } },
+  r.get(
+    '/keys',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'List API keys',
+        description: 'Every key of this tenant, revoked ones included, never their secrets.',
+        response: {
+          200: List(KeyJson),
+          ...problems(...AUTHED),
+        },
+      },
+    },
     async (request) => {
       const p = principalOf(request);
       return { data: (await s.tenants.listKeys(p.tenant.id)).map(keyJson) };
     },
   );
-  app.delete(
-    '/v1/keys/:id',
-    { config: { scope: 'admin' }, schema: { tags: ['keys'], params: Type.Object({ id: Type.String() }) } },
+  r.delete(
+    '/keys/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'Revoke an API key',
+        description: 'The key stops working at once. Revoking is final; create a new key instead.',
+        params: KeyId,
+        response: { 204: NoContent('Revoked.'), ...problems(...AUTHED, 404) },
+      },
+    },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.tenants.revokeKey(p.tenant.id, (request.params as { id: string }).id);
-      return reply.code(204).send();
+      await s.tenants.revokeKey(p.tenant.id, request.params.id);
+      return reply.code(204).send(null);
     },
   );
 }

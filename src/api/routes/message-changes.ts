@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { recipientStates } from '../../core/index.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { messageJson, recipientJson } from './json.js';
+import { messageJson, RecipientJson, recipientJson } from './json.js';
 import { commonProblems, problemSchema } from './problem-schema.js';
 
 /**
@@ -16,16 +16,8 @@ const Params = Type.Object({
 });
 
 const RecipientState = Type.Enum(recipientStates, { description: 'docs/events.md "Recipient states"' });
-const Recipient = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  kind: Type.String(),
-  state: RecipientState,
-  attempts: Type.Integer(),
-  next_attempt_at: Type.Union([Type.String(), Type.Null()]),
-  last_reply: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  updated_at: Type.Union([Type.String(), Type.Null()]),
-});
+/** One definition of a recipient's JSON (json.ts), as GET /v1/messages/{id} shows it. */
+const Recipient = RecipientJson;
 
 const CancelBody = Type.Object(
   {

@@ -1,14 +1,122 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { buildReport, renderReport, type TransportTlsStats } from '../../posture/index.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
+import { List, NoContent } from './json.js';
 
 /**
  * DNS posture: ad-hoc audits and evidence reports of any domain, the history of a managed domain,
  * the watch list and the tenant's approved MX servers. Audits use the server's configured DNS.
  */
-const Domain = Type.String({ minLength: 1, maxLength: 253, description: 'domain name, e.g. example.com' });
+const Domain = Type.String({ minLength: 1, maxLength: 253, description: 'domain name, e.g. example.com', examples: ['example.com'] });
+const Json = Type.Record(Type.String(), Type.Unknown());
+const Finding = Type.Object(
+  {
+    id: Type.String({ description: 'Stable dotted id (spf.lookup-limit); the first part is the area.' }),
+    area: Type.String(),
+    severity: Type.String({ description: 'critical, high, medium, low or info.' }),
+    rfc: Type.String({ description: 'The section the finding rests on.' }),
+    title: Type.String(),
+    subject: Type.String({ description: 'The name it is about.' }),
+    found: Type.String(),
+    why: Type.String(),
+    fix: Type.Optional(Type.String({ description: 'The record or change that fixes it.' })),
+    controls: Type.Array(Type.String(), { description: 'Control ids this finding evidences.' }),
+    evidence: Json,
+  },
+  { additionalProperties: false },
+);
+/** An audit keeps the field names of the posture report (camelCase), as it always has. */
+const AuditJson = Type.Object(
+  {
+    domain: Type.String(),
+    auditedAt: Type.String({ format: 'date-time' }),
+    resolver: Type.String({ description: 'The resolver the answers came from (its AD bit backs the DNSSEC verdicts).' }),
+    durationMs: Type.Number(),
+    summary: Type.Record(Type.String(), Type.Integer(), { description: 'Findings per severity.' }),
+    findings: Type.Array(Finding),
+    facts: Type.Record(Type.String(), Json, {
+      description: 'What each area saw, per area (mx, spf, dkim, dmarc, mta-sts, tls-rpt, dnssec-dane, bimi).',
+    }),
+    senders: Type.Array(
+      Type.Object(
+        { service: Type.String(), domain: Type.String(), mechanism: Type.String(), via: Type.Array(Type.String()), known: Type.Boolean() },
+        { additionalProperties: false },
+      ),
+      { description: 'Services the SPF record authorises.' },
+    ),
+    queries: Type.Array(
+      Type.Object(
+        {
+          name: Type.String(),
+          type: Type.String(),
+          outcome: Type.String({ description: 'answer, nxdomain, nodata or error.' }),
+          answers: Type.Array(Type.String()),
+          authenticated: Type.Boolean({ description: 'The AD bit (RFC 4035 §3.2.3).' }),
+          error: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'Every DNS query of the audit and its answer.' },
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        domain: 'example.com',
+        auditedAt: '2026-01-05T12:00:00.000Z',
+        resolver: '127.0.0.1:53',
+        durationMs: 412,
+        summary: { critical: 0, high: 0, medium: 1, low: 0, info: 2 },
+        findings: [],
+        facts: { mx: {}, spf: {} },
+        senders: [],
+        queries: [{ name: 'example.com', type: 'MX', outcome: 'answer', answers: ['10 mx1.example.com.'], authenticated: false }],
+      },
+    ],
+  },
+);
+const HistoryJson = Type.Object(
+  {
+    domain: Type.String(),
+    data: Type.Array(
+      Type.Object(
+        {
+          snapshotId: Type.String(),
+          takenAt: Type.String({ format: 'date-time' }),
+          resolver: Type.String(),
+          findings: Type.Array(
+            Type.Object({ id: Type.String(), severity: Type.String(), subject: Type.String() }, { additionalProperties: false }),
+          ),
+          changes: Type.Array(Type.Object({}, { additionalProperties: true }), {
+            description: 'Records that changed since the snapshot before.',
+          }),
+          alerts: Type.Array(Type.Object({}, { additionalProperties: true }), {
+            description: 'What the changes mean (each also an event).',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, examples: [{ domain: 'example.com', data: [] }] },
+);
+const Watched = Type.Object(
+  { domain: Type.String(), created_at: Type.String({ format: 'date-time' }) },
+  { additionalProperties: false, examples: [{ domain: 'partner.example', created_at: '2026-01-05T12:00:00.000Z' }] },
+);
+const WatchResult = Type.Object(
+  { domain: Type.String(), added: Type.Boolean({ description: 'False when it was already watched.' }) },
+  { additionalProperties: false, examples: [{ domain: 'partner.example', added: true }] },
+);
+const ApprovedMx = Type.Object(
+  { approved_mx: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: not set (any MX is accepted).' }) },
+  { additionalProperties: false, examples: [{ approved_mx: ['mx1.example.com', '*.mail.example.net'] }] },
+);
 const Selectors = Type.Optional(Type.String({ description: 'DKIM selectors, comma-separated' }));
 const list = (s: string | undefined) =>
   s
@@ -41,69 +149,100 @@ async function tenantTransportTls(s: ApiServices, tenantId: string): Promise<Tra
 }
 
 export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.get(
-    '/v1/audits',
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get(
+    '/audits',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['posture'],
-        summary: 'Audit a domain now: findings with RFC, why and fix, every query and answer (nothing is stored)',
+        summary: 'Audit a domain now',
+        description:
+          "Audits any domain's public DNS (MX, SPF, DKIM selectors, DMARC, MTA-STS, TLS-RPT, DNSSEC and DANE, BIMI): findings with RFC, why and fix, every query and answer. Nothing is stored.",
         querystring: Type.Object({ domain: Domain, selectors: Selectors }, { additionalProperties: false }),
+        response: { 200: AuditJson, ...problems(...AUTHED, 422) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      const q = request.query as { domain: string; selectors?: string };
-      return s.posture.audit(p.tenant.id, q.domain, list(q.selectors));
+      return s.posture.audit(p.tenant.id, request.query.domain, list(request.query.selectors));
     },
   );
-  app.get(
-    '/v1/audits/report',
+  r.get(
+    '/audits/report',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['posture'],
-        summary: 'Evidence report of a fresh audit (html, md or json) with its SHA-256 digest in X-Report-Digest',
+        summary: 'Evidence report of a fresh audit',
+        description:
+          "A fresh audit rendered as html, md or json for auditors, with the tenant's transport-encryption figures of the last 30 days; X-Report-Digest carries its SHA-256.",
         querystring: Type.Object(
           {
             domain: Domain,
             selectors: Selectors,
-            format: Type.Union([Type.Literal('html'), Type.Literal('md'), Type.Literal('json')], { default: 'html' }),
+            format: Type.Optional(Type.Enum(['html', 'md', 'json'], { type: 'string', default: 'html' })),
           },
           { additionalProperties: false },
         ),
+        response: {
+          200: Type.Unsafe<unknown>({
+            description: 'The report.',
+            headers: { 'x-report-digest': { type: 'string', description: 'The SHA-256 digest of the body.' } },
+            content: {
+              'text/html': { schema: Type.String({ examples: ['<!doctype html>…'] }) },
+              'text/markdown': { schema: Type.String({ examples: ['# DNS posture report: example.com…'] }) },
+              'application/json': { schema: Type.Record(Type.String(), Type.Unknown(), { examples: [{ domain: 'example.com' }] }) },
+            },
+          }),
+          ...problems(...AUTHED, 422),
+        },
       },
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const q = request.query as { domain: string; selectors?: string; format: 'html' | 'md' | 'json' };
+      const q = request.query;
+      const format = q.format ?? 'html';
       const audit = await s.posture.audit(p.tenant.id, q.domain, list(q.selectors));
       const transportTls = await tenantTransportTls(s, p.tenant.id);
       const report = buildReport(audit, { generatedAt: audit.auditedAt, ...(transportTls ? { transportTls } : {}) });
-      const type = { html: 'text/html; charset=utf-8', md: 'text/markdown; charset=utf-8', json: 'application/json' }[q.format];
-      return reply.type(type).header('x-report-digest', report.digest).send(renderReport(report, q.format));
+      const type = { html: 'text/html; charset=utf-8', md: 'text/markdown; charset=utf-8', json: 'application/json' }[format];
+      return reply.type(type).header('x-report-digest', report.digest).send(renderReport(report, format));
     },
   );
-  app.get(
-    '/v1/domains/:id/dns-history',
+  r.get(
+    '/domains/:id/dns-history',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['posture'],
-        summary: "A managed domain's DNS snapshots, oldest first, with the changes and alerts of each run",
-        params: Type.Object({ id: Type.String() }),
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
+        summary: "A managed domain's DNS history",
+        description: 'Its DNS snapshots, oldest first, with the changes and alerts of each monitoring run.',
+        params: Type.Object({ id: Type.String({ description: 'Domain id (dom_…).', examples: ['dom_01JD7XY2A5TR'] }) }),
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: HistoryJson, ...problems(...AUTHED, 404, 422) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      const d = await s.tenants.getDomain(p.tenant.id, (request.params as { id: string }).id);
-      return { domain: d.name, data: await s.posture.history(p.tenant.id, d.name, (request.query as { limit: number }).limit) };
+      const d = await s.tenants.getDomain(p.tenant.id, request.params.id);
+      return { domain: d.name, data: await s.posture.history(p.tenant.id, d.name, request.query.limit ?? 100) };
     },
   );
-  app.get(
-    '/v1/dns-watch',
-    { config: { scope: 'read' }, schema: { tags: ['posture'], summary: 'Domains watched besides the managed ones' } },
+  r.get(
+    '/dns-watch',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['posture'],
+        summary: 'The watch list',
+        description: 'Domains audited on schedule besides the managed ones (partners, lookalikes, your other brands).',
+        response: { 200: List(Watched), ...problems(...AUTHED) },
+      },
+    },
     async (request) => {
       const p = principalOf(request);
       return {
@@ -111,70 +250,97 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
       };
     },
   );
-  app.post(
-    '/v1/dns-watch',
+  r.post(
+    '/dns-watch',
     {
       config: { scope: 'admin' },
       schema: {
         tags: ['posture'],
-        summary: 'Watch a domain: audited on schedule, changes become events',
-        body: Type.Object({ domain: Domain }, { additionalProperties: false }),
+        summary: 'Watch a domain',
+        description: 'The domain is audited on schedule and its changes become events. 201 when added, 200 when it was already watched.',
+        body: Type.Object({ domain: Domain }, { additionalProperties: false, examples: [{ domain: 'partner.example' }] }),
+        response: { 200: WatchResult, 201: WatchResult, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const r = await s.posture.watch(p.tenant.id, (request.body as { domain: string }).domain);
-      return reply.code(r.added ? 201 : 200).send(r);
+      const w = await s.posture.watch(p.tenant.id, request.body.domain);
+      return w.added ? reply.code(201).send(w) : reply.code(200).send(w);
     },
   );
-  app.delete(
-    '/v1/dns-watch/:domain',
-    { config: { scope: 'admin' }, schema: { tags: ['posture'], params: Type.Object({ domain: Domain }) } },
+  r.delete(
+    '/dns-watch/:domain',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['posture'],
+        summary: 'Stop watching a domain',
+        description: 'Its history is kept. 404 when it is not on the watch list.',
+        params: Type.Object({ domain: Domain }),
+        response: { 204: NoContent('No longer watched.'), ...problems(...AUTHED, 404, 422) },
+      },
+    },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.posture.unwatch(p.tenant.id, (request.params as { domain: string }).domain);
-      return reply.code(204).send();
+      await s.posture.unwatch(p.tenant.id, request.params.domain);
+      return reply.code(204).send(null);
     },
   );
-  app.get(
-    '/v1/dns-history',
+  r.get(
+    '/dns-history',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['posture'],
-        summary: 'DNS history of any monitored domain (managed or watched) by name',
+        summary: 'DNS history of a monitored domain by name',
+        description: 'The same as /v1/domains/{id}/dns-history for any monitored domain, managed or watched.',
         querystring: Type.Object(
-          { domain: Domain, limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) },
+          { domain: Domain, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) },
           { additionalProperties: false },
         ),
+        response: { 200: HistoryJson, ...problems(...AUTHED, 422) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      const q = request.query as { domain: string; limit: number };
-      return { domain: q.domain, data: await s.posture.history(p.tenant.id, q.domain, q.limit) };
+      const q = request.query;
+      return { domain: q.domain, data: await s.posture.history(p.tenant.id, q.domain, q.limit ?? 100) };
     },
   );
-  app.get('/v1/posture/settings', { config: { scope: 'read' }, schema: { tags: ['posture'] } }, async (request) => {
-    const p = principalOf(request);
-    return { approved_mx: (await s.posture.approvedMx(p.tenant.id)) ?? null };
-  });
-  app.put(
-    '/v1/posture/settings',
+  r.get(
+    '/posture/settings',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['posture'],
+        summary: 'Posture settings',
+        description: 'The approved MX servers: an audit flags any other MX host.',
+        response: { 200: ApprovedMx, ...problems(...AUTHED) },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      return { approved_mx: (await s.posture.approvedMx(p.tenant.id)) ?? null };
+    },
+  );
+  r.put(
+    '/posture/settings',
     {
       config: { scope: 'admin' },
       schema: {
         tags: ['posture'],
-        summary: 'Set the approved MX servers (host names or *.domain patterns)',
+        summary: 'Set the approved MX servers',
+        description: 'Host names or *.domain patterns; an empty list approves none.',
         body: Type.Object(
           { approved_mx: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 100 }) },
-          { additionalProperties: false },
+          { additionalProperties: false, examples: [{ approved_mx: ['mx1.example.com', '*.mail.example.net'] }] },
         ),
+        response: { 200: ApprovedMx, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      return { approved_mx: await s.posture.setApprovedMx(p.tenant.id, (request.body as { approved_mx: string[] }).approved_mx) };
+      return { approved_mx: await s.posture.setApprovedMx(p.tenant.id, request.body.approved_mx) };
     },
   );
 }

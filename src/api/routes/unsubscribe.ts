@@ -1,6 +1,8 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import type { ApiServices } from '../services.js';
 
 /**
@@ -12,7 +14,11 @@ import type { ApiServices } from '../services.js';
  * - GET is a person opening the link: it must not unsubscribe by itself (§1: link scanners and
  *   prefetchers fetch URLs in mail), so it shows a page whose button POSTs the same form. No JS.
  */
-const Token = Type.Object({ token: Type.String({ maxLength: 2000 }) });
+const Token = Type.Object({
+  token: Type.String({ maxLength: 2000, description: 'The signed token from the List-Unsubscribe URL.', examples: ['v1.eyJhIjoi…'] }),
+});
+const Page = (description: string, example: string) =>
+  Type.Unsafe<string>({ description, content: { 'text/html': { schema: Type.String({ examples: [example] }) } } });
 
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title></head>` +
@@ -29,17 +35,30 @@ function isOneClick(body: unknown, contentType: string): boolean {
 }
 
 export function unsubscribeRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.register(async (scoped) => {
-    scoped.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string' }, (_req, body, done) =>
+  app.register(async (plain) => {
+    plain.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string' }, (_req, body, done) =>
       done(null, body),
     );
+    const scoped = plain.withTypeProvider<TypeBoxTypeProvider>();
 
     scoped.get(
-      '/v1/unsubscribe/:token',
-      { schema: { tags: ['unsubscribe'], summary: 'A confirmation page whose button unsubscribes (public)', params: Token, security: [] } },
+      '/unsubscribe/:token',
+      {
+        schema: {
+          tags: ['unsubscribe'],
+          summary: 'Unsubscribe confirmation page',
+          description:
+            'A page whose button unsubscribes: opening the link alone never does (RFC 8058 §1: link scanners fetch URLs in mail). Public; the token is the credential. 404 for a token that is not ours or was tampered with.',
+          params: Token,
+          security: [],
+          response: {
+            200: Page('The confirmation page.', '<!doctype html><html lang="en">…<button type="submit">Unsubscribe</button>…'),
+            ...problems(400, 404, 500),
+          },
+        },
+      },
       async (request, reply) => {
-        const { token } = request.params as { token: string };
-        const c = s.unsubscribe.verify(token);
+        const c = s.unsubscribe.verify(request.params.token);
         return reply
           .type('text/html; charset=utf-8')
           .send(
@@ -53,17 +72,34 @@ export function unsubscribeRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     scoped.post(
-      '/v1/unsubscribe/:token',
+      '/unsubscribe/:token',
       {
         schema: {
           tags: ['unsubscribe'],
-          summary: 'RFC 8058 one-click unsubscribe: body List-Unsubscribe=One-Click (public; the token is the credential)',
+          summary: 'One-click unsubscribe (RFC 8058)',
+          description:
+            'What a mailbox provider sends when its user clicks "unsubscribe": the body List-Unsubscribe=One-Click, form-urlencoded or multipart/form-data (RFC 8058 §3.2). ' +
+            'Suppresses at once and answers 200; a repeat answers the same. Public; the token is the credential.',
           params: Token,
           security: [],
+          body: Type.Unsafe<unknown>({
+            content: {
+              'application/x-www-form-urlencoded': { schema: Type.String({ examples: ['List-Unsubscribe=One-Click'] }) },
+              'multipart/form-data': {
+                schema: Type.String({
+                  examples: ['--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b--\r\n'],
+                }),
+              },
+            },
+          }),
+          response: {
+            200: Page('Unsubscribed.', '<!doctype html><html lang="en">…<h1>Unsubscribed</h1>…'),
+            ...problems(400, 404, 413, 415, 500, 503),
+          },
         },
       },
       async (request, reply) => {
-        const { token } = request.params as { token: string };
+        const { token } = request.params;
         s.unsubscribe.verify(token);
         const contentType = String(request.headers['content-type'] ?? '');
         if (!isOneClick(request.body, contentType)) {

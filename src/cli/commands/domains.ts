@@ -5,7 +5,6 @@ import type { Tenants } from '../../tenants/index.js';
 import type { Act } from '../context.js';
 import { withDomains, withTenants } from '../context.js';
 import { table } from '../output.js';
-import { domainJson } from '../wire.js';
 
 /** The identity concern's JSON shapes, loaded when a command prints them: `--help` never pays for identity/. */
 export const identityWire = () => import('../../identity/index.js');
@@ -52,8 +51,8 @@ export function registerDomains(program: Command, act: Act): void {
           const added = await domains.addDomain(tenant, name, { streams });
           return { d: added.domain, records: await domains.dnsRecords(tenant, added.domain.id) };
         });
-        const { recordJson } = await identityWire();
-        ctx.out.result({ ...domainJson(d), streams: d.streams ?? null, dns_records: records.map(recordJson) }, () => [
+        const { domainJson, recordJson } = await identityWire();
+        ctx.out.result({ ...domainJson(d), dns_records: records.map(recordJson) }, () => [
           `Added domain ${d.name} (${d.id}) to ${d.tenantId}. Publish:`,
           ...recordLines(records),
           `Then: postwarden domains verify ${d.name} --tenant ${d.tenantId}`,
@@ -91,7 +90,7 @@ export function registerDomains(program: Command, act: Act): void {
             await s.getTenant(tenant);
             return s.listDomains(tenant);
           })
-        ).map(domainJson);
+        ).map((await identityWire()).domainJson);
         ctx.out.result({ data: rows }, () =>
           rows.length
             ? table([['ID', 'NAME', 'CREATED'], ...rows.map((d) => [d.id, d.name, d.created_at ?? ''])])

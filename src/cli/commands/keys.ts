@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { table } from '../output.js';
-import { keyJson } from '../wire.js';
+
+/** The key JSON shared with the API (tenants/wire.ts), loaded when a command prints it. */
+const tenantsWire = () => import('../../tenants/index.js');
 
 /** `postwarden keys create|list|revoke`: API keys of one tenant, straight in the store. */
 export function registerKeys(program: Command, act: Act): void {
@@ -18,7 +20,8 @@ export function registerKeys(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const opts = cmd.opts<{ tenant: string; scopes: string; name?: string }>();
         const created = await withTenants(ctx, (s) => s.createKey({ tenantId: opts.tenant, scopes: opts.scopes, name: opts.name }));
-        ctx.out.result({ ...keyJson(created.key), secret: created.secret }, () => [
+        const { createdKeyJson } = await tenantsWire();
+        ctx.out.result(createdKeyJson(created), () => [
           `Created key ${created.key.id} (${created.key.name}) for ${created.key.tenantId} with scopes ${created.key.scopes.join(',')}`,
           'Secret (shown once; store it now):',
           created.secret,
@@ -38,7 +41,7 @@ export function registerKeys(program: Command, act: Act): void {
             await s.getTenant(tenant);
             return s.listKeys(tenant);
           })
-        ).map(keyJson);
+        ).map((await tenantsWire()).keyJson);
         ctx.out.result({ data: rows }, () =>
           rows.length
             ? table([

@@ -3,7 +3,9 @@ import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { collectList } from '../option-parsers.js';
 import { table } from '../output.js';
-import { tenantJson } from '../wire.js';
+
+/** The tenant JSON shared with the API (tenants/wire.ts), loaded when a command prints it. */
+const tenantsWire = () => import('../../tenants/index.js');
 
 /** `postwarden tenants create|list|tls-policy`: tenants straight in the store (no server needed). */
 export function registerTenants(program: Command, act: Act): void {
@@ -19,6 +21,7 @@ export function registerTenants(program: Command, act: Act): void {
         const [name] = cmd.processedArgs as [string];
         const opts = cmd.opts<{ sandbox?: boolean }>();
         const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }));
+        const { tenantJson } = await tenantsWire();
         ctx.out.result(tenantJson(t), () => [`Created tenant ${t.id} (${t.name})${t.sandbox ? ' in sandbox mode' : ''}`]);
       }),
     );
@@ -28,6 +31,7 @@ export function registerTenants(program: Command, act: Act): void {
     .description('List tenants')
     .action(
       act(async (ctx) => {
+        const { tenantJson } = await tenantsWire();
         const rows = (await withTenants(ctx, (s) => s.listTenants())).map(tenantJson);
         ctx.out.result({ data: rows }, () =>
           rows.length

@@ -1,0 +1,72 @@
+import swagger, { type SwaggerTransformObject } from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { PROBLEM_TITLE, ProblemJson } from './problem-schema.js';
+
+/**
+ * The OpenAPI 3.1 document at /openapi.json, generated from the route schemas (never written by
+ * hand), and its browsable copy at /docs. Each tag is one resource; its description says what the
+ * resource is. The problem+json schema, inlined in every route's error responses so Fastify can
+ * serialise them, becomes one component that every error response references.
+ */
+export const apiTags = [
+  { name: 'messages', description: 'Send mail (one message or a batch) and read each message with its recipients and timeline.' },
+  { name: 'events', description: 'The events spine in commit order (page by cursor) and per-minute delivery counts.' },
+  { name: 'domains', description: 'Sending domains: the DNS records to publish, verification, DKIM keys and rotation, DMARC summaries.' },
+  { name: 'keys', description: "API keys of the caller's tenant; a secret is shown once, when the key is created." },
+  { name: 'tenant', description: 'The tenant of the presented key: its settings and its outbound TLS policy.' },
+  { name: 'sandbox', description: 'What sandbox delivery captured instead of sending.' },
+  { name: 'posture', description: 'DNS posture: audits of any domain, evidence reports, history, the watch list, approved MX servers.' },
+  { name: 'feedback', description: 'Upload bounces, complaints, DMARC and TLS-RPT reports that reached you another way.' },
+  { name: 'suppressions', description: "The tenant's suppression list: add, check, remove, import, export, its history and policy." },
+  { name: 'unsubscribe', description: 'RFC 8058 one-click unsubscribe; public, the signed token is the credential.' },
+  { name: 'stats', description: 'Transport-security statistics of the tenant’s deliveries.' },
+];
+
+const problemRef = { $ref: `#/components/schemas/${PROBLEM_TITLE}` };
+
+/** Every inlined copy of the problem schema (recognised by its title) becomes a reference. */
+function referenceProblems(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(referenceProblems);
+  if (!node || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  if (o.title === PROBLEM_TITLE && o.type === 'object') return problemRef;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, referenceProblems(v)]));
+}
+
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Postwarden API',
+        version: '1',
+        description:
+          'Send mail and read its story. Every path is under /v1; within /v1 fields and enum values are only ever added ' +
+          '(docs/api.md, "Compatibility policy"; docs/api-changelog.md). Errors are RFC 9457 problem+json with `code` and ' +
+          '`errors[{path, message}]`. POSTs that create take an Idempotency-Key.',
+      },
+      tags: apiTags,
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (pw_…) in `Authorization: Bearer pw_…`. Its scopes (send, read, admin) decide what it may do.',
+          },
+          // The Postmark-compatible endpoints (routes/compat-postmark.ts) take our key in Postmark's header.
+          postmarkServerToken: { type: 'apiKey', in: 'header', name: 'X-Postmark-Server-Token', description: 'API key (pw_…)' },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+    transformObject: (doc) => {
+      const spec = referenceProblems((doc as { openapiObject: object }).openapiObject) as Record<string, unknown> & {
+        components: { schemas?: Record<string, unknown> };
+      };
+      spec.components.schemas = { ...spec.components.schemas, [PROBLEM_TITLE]: ProblemJson };
+      return spec as ReturnType<SwaggerTransformObject>;
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}

@@ -1,0 +1,101 @@
+import { type Static, Type } from 'typebox';
+import type { Tenant } from '../store/index.js';
+import { type Scope, scopes } from './api-keys.js';
+import type { CreatedKey } from './tenants.js';
+import { type TenantTlsPolicyDoc, tlsPolicyLevels } from './tls-policy.js';
+
+/**
+ * The JSON of a tenant and of an API key: one TypeBox schema and one builder each, used by the HTTP
+ * API (/v1/tenant, /v1/keys, its OpenAPI document) and the CLI's --json alike, so a script reads
+ * either. Fields are only ever added (docs/api.md, "Compatibility policy").
+ */
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const Time = (description: string) => Type.String({ format: 'date-time', description });
+
+export const TenantJson = Type.Object(
+  {
+    id: Type.String({ description: 'Tenant id (ten_…).' }),
+    name: Type.String(),
+    sandbox: Type.Boolean({ description: 'Sandbox tenants capture mail instead of sending it.' }),
+    alignment: Type.Enum(['warn', 'reject'], {
+      type: 'string',
+      description: 'What a send that would fail DMARC alignment gets: warn (recorded) or reject (refused, 422).',
+    }),
+    created_at: Time('When the tenant was created.'),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ id: 'ten_01JD7XW0P4Z9', name: 'Acme', sandbox: false, alignment: 'warn', created_at: '2026-01-05T09:30:00.000Z' }],
+  },
+);
+export type TenantJson = Static<typeof TenantJson>;
+export const tenantJson = (t: Tenant): TenantJson => ({
+  id: t.id,
+  name: t.name,
+  sandbox: t.sandbox,
+  alignment: t.alignmentPolicy,
+  created_at: new Date(t.createdAt).toISOString(),
+});
+
+const ScopeJson = Type.Enum(scopes, {
+  type: 'string',
+  description: 'send: send mail and add suppressions; read: read everything; admin: everything, keys and settings too.',
+});
+
+const keyExample = {
+  id: 'key_01JD7XW3M2QK',
+  tenant_id: 'ten_01JD7XW0P4Z9',
+  name: 'billing service',
+  hint: '…f3a9',
+  scopes: ['send'],
+  created_at: '2026-01-05T09:31:00.000Z',
+  revoked_at: null,
+};
+export const KeyJson = Type.Object(
+  {
+    id: Type.String({ description: 'Key id (key_…); not the secret.' }),
+    tenant_id: Type.String(),
+    name: Type.String(),
+    hint: Type.String({ description: 'The last characters of the secret, to tell keys apart.' }),
+    scopes: Type.Array(ScopeJson),
+    created_at: Time('When the key was created.'),
+    revoked_at: Type.Union([Time('When the key was revoked.'), Type.Null()]),
+  },
+  { additionalProperties: false, examples: [keyExample] },
+);
+export type KeyJson = Static<typeof KeyJson>;
+export const keyJson = (k: CreatedKey['key']): KeyJson => ({
+  id: k.id,
+  tenant_id: k.tenantId,
+  name: k.name,
+  hint: k.hint,
+  // The store holds only scopes that parseScopes accepted.
+  scopes: k.scopes as Scope[],
+  created_at: new Date(k.createdAt).toISOString(),
+  revoked_at: iso(k.revokedAt),
+});
+
+export const CreatedKeyJson = Type.Object(
+  { ...KeyJson.properties, secret: Type.String({ description: 'The key itself (pw_…); shown once, never stored.' }) },
+  {
+    additionalProperties: false,
+    examples: [{ ...keyExample, secret: 'pw_4kq9x2V7…' }],
+  },
+);
+export const createdKeyJson = (c: CreatedKey): Static<typeof CreatedKeyJson> => ({ ...keyJson(c.key), secret: c.secret });
+
+const LevelJson = Type.Enum(tlsPolicyLevels, {
+  type: 'string',
+  description: 'opportunistic: TLS when offered; required: TLS 1.2+; verified: TLS 1.2+ with a valid certificate.',
+});
+export const TlsPolicyJson = Type.Object(
+  {
+    default: LevelJson,
+    streams: Type.Object(
+      { transactional: Type.Optional(LevelJson), marketing: Type.Optional(LevelJson), cold: Type.Optional(LevelJson) },
+      { additionalProperties: false, description: 'Per stream, overriding the default.' },
+    ),
+  },
+  { additionalProperties: false, examples: [{ default: 'opportunistic', streams: { transactional: 'verified' } }] },
+);
+export const tlsPolicyJson = (d: TenantTlsPolicyDoc): Static<typeof TlsPolicyJson> => ({ default: d.default, streams: d.streams });
