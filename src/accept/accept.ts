@@ -3,8 +3,10 @@ import {
   type Clock,
   type Mailbox,
   type NewEvent,
+  newEvent,
   newId,
   PostwardenError,
+  type RecipientKind,
   type RecipientState,
   type Stream,
   type SuppressionScope,
@@ -84,7 +86,7 @@ export interface AcceptedMessage {
 
 interface Envelope {
   from: Mailbox;
-  recipients: { mailbox: Mailbox; kind: string }[];
+  recipients: { mailbox: Mailbox; kind: RecipientKind }[];
   subject: string;
   stream: Stream;
   tags: string[];
@@ -187,7 +189,7 @@ export function createAccept(deps: AcceptDeps) {
     return r;
   }
 
-  function dedupe(list: { mailbox: Mailbox; kind: string }[]) {
+  function dedupe(list: { mailbox: Mailbox; kind: RecipientKind }[]) {
     const seen = new Set<string>();
     return list.filter((r) => {
       const k = addressKey(r.mailbox.address);
@@ -223,9 +225,9 @@ export function createAccept(deps: AcceptDeps) {
     /** An API send, already shape-checked by parseSendRequest. */
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
       const recipients = dedupe([
-        ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
-        ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
-        ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' })),
+        ...req.to.map((mailbox) => ({ mailbox, kind: 'to' as const })),
+        ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' as const })),
+        ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' as const })),
       ]);
       checkRecipientCount(recipients.length, '/to');
       await backpressure.check();
@@ -261,7 +263,7 @@ export function createAccept(deps: AcceptDeps) {
           errors: [{ path: '/headers/From', message: headers.fromProblem ?? 'is invalid' }],
         });
       }
-      const recipients = dedupe(rcpts.map((mailbox) => ({ mailbox, kind: 'rcpt' })));
+      const recipients = dedupe(rcpts.map((mailbox) => ({ mailbox, kind: 'rcpt' as const })));
       checkRecipientCount(recipients.length, '/envelope/to');
       await backpressure.check();
       const ids = newIds();
@@ -358,11 +360,10 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     identity: p.identity ? { ...p.identity } : null,
   };
   const events: NewEvent[] = [
-    {
-      type: 'message.accepted',
-      tenantId,
-      messageId: ids.id,
-      data: {
+    newEvent(
+      'message.accepted',
+      { tenantId, messageId: ids.id },
+      {
         from: env.from.address,
         subject: env.subject,
         size: raw.length,
@@ -374,7 +375,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         api_key: principal.keyId,
         ...(p.identity ? { identity: p.identity } : {}),
       },
-    },
+    ),
   ];
   const recipients: RecipientRow[] = [];
   const accepted: AcceptedRecipient[] = [];
@@ -398,22 +399,22 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     };
     recipients.push(row);
     if (sup) {
-      events.push({
-        type: 'recipient.suppressed',
-        tenantId,
-        messageId: ids.id,
-        recipientId: row.id,
-        data: {
-          email: row.address,
-          reason: sup.reason,
-          scope: sup.scope,
-          domain: sup.domain,
-          stream: sup.stream,
-          since: new Date(sup.createdAt).toISOString(),
-          source: sup.source,
-          suppression_id: sup.id,
-        },
-      });
+      events.push(
+        newEvent(
+          'recipient.suppressed',
+          { tenantId, messageId: ids.id, recipientId: row.id },
+          {
+            email: row.address,
+            reason: sup.reason,
+            scope: sup.scope,
+            domain: sup.domain,
+            stream: sup.stream,
+            since: new Date(sup.createdAt).toISOString(),
+            source: sup.source,
+            suppression_id: sup.id,
+          },
+        ),
+      );
       const where = sup.scope === 'identity' ? ` for ${[sup.domain, sup.stream].filter(Boolean).join(' ')}` : '';
       const reason = `suppressed (${sup.scope}${where}) since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
       const suppression = {
@@ -426,13 +427,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
       };
       accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason, suppression });
     } else {
-      events.push({
-        type: 'recipient.queued',
-        tenantId,
-        messageId: ids.id,
-        recipientId: row.id,
-        data: { email: row.address, kind: r.kind },
-      });
+      events.push(newEvent('recipient.queued', { tenantId, messageId: ids.id, recipientId: row.id }, { email: row.address, kind: r.kind }));
       accepted.push({ id: row.id, email: row.address, state: 'queued' });
     }
   }

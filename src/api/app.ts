@@ -7,6 +7,7 @@ import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
+import { eventSchemaRoutes } from './routes/event-schema.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -83,6 +84,7 @@ export async function buildApi(
 
   messageRoutes(app, s);
   eventRoutes(app, s);
+  eventSchemaRoutes(app);
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);

@@ -96,6 +96,7 @@ export interface EventsTable {
   type: string;
   at: number;
   data: string;
+  schema_version: Generated<number>;
 }
 
 export interface SuppressionsTable {

@@ -42,6 +42,7 @@ export function eventJson(e: SpineEvent) {
     message_id: e.messageId,
     recipient_id: e.recipientId,
     seq: e.seq,
+    schema_version: e.schemaVersion,
     at: e.at,
     data: e.data,
   };

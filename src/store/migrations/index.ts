@@ -10,6 +10,7 @@ import * as m007 from './007-posture.js';
 import * as m008 from './008-rate-windows.js';
 import * as m009 from './009-job-leases.js';
 import * as m010 from './010-report-claims.js';
+import * as m015 from './015-event-stream.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -23,6 +24,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '008-rate-windows': m008,
   '009-job-leases': m009,
   '010-report-claims': m010,
+  '015-event-stream': m015,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { type EventType, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
+import { type EventType, eventSchemaVersion, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, EventsTable } from '../schema.js';
 
@@ -15,7 +15,7 @@ import type { Database, EventsTable } from '../schema.js';
  */
 const SPINE_LOCK = 7_340_001;
 
-const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
+const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): SpineEvent => ({
   id: r.id,
   cursor: String(r.cursor),
   type: r.type as EventType,
@@ -24,6 +24,7 @@ const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
   recipientId: r.recipient_id,
   seq: r.seq,
   at: isoTime(r.at),
+  schemaVersion: Number(r.schema_version),
   data: JSON.parse(r.data) as Record<string, unknown>,
 });
 
@@ -65,6 +66,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         type: e.type,
         at: now,
         data: JSON.stringify(e.data),
+        schema_version: eventSchemaVersion(e.type),
       };
     });
     for (let i = 0; i < rows.length; i += 400)
@@ -92,11 +94,11 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       if (p.types?.length) q = q.where('type', 'in', p.types);
       if (p.messageId) q = q.where('message_id', '=', p.messageId);
       const rows = await q.orderBy('cursor').limit(p.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
     },
     async forMessage(messageId: string): Promise<SpineEvent[]> {
       const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
     },
     /** Event counts per minute and type since `since` (ms), for dashboards. Integer division is portable. */
     async minuteCounts(tenantId: string, since: number, types: EventType[]): Promise<{ minute: number; type: EventType; count: number }[]> {
