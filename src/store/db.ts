@@ -14,6 +14,7 @@ import {
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
+import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
@@ -65,6 +66,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
     jobLeases: jobLeasesRepository(db),
+    consumerCursors: consumerCursorsRepository(db),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),

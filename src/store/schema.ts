@@ -192,6 +192,13 @@ export interface JobLeasesTable {
   expires_at: number;
 }
 
+/** Where a durable consumer of the spine stands (migration 013). */
+export interface ConsumerCursorsTable {
+  name: string;
+  position: number;
+  updated_at: number;
+}
+
 /** One audit run's snapshot (migration 007). records/facts/findings are JSON text. */
 export interface DnsSnapshotsTable {
   id: string;
@@ -355,6 +362,7 @@ export interface Database {
   dkim_keys: DkimKeysTable;
   rate_windows: RateWindowsTable;
   job_leases: JobLeasesTable;
+  consumer_cursors: ConsumerCursorsTable;
   dns_snapshots: DnsSnapshotsTable;
   dns_watch: DnsWatchTable;
   posture_settings: PostureSettingsTable;
