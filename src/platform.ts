@@ -24,7 +24,7 @@ import {
   type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
-import { createSpine, type Spine } from './events/index.js';
+import { createNatsSink, createSpine, type NatsSink, type Spine } from './events/index.js';
 import {
   createFeedbackIngest,
   createSuppressions,
@@ -78,6 +78,8 @@ export interface Platform {
   identityMonitor: IdentityMonitor;
   /** The scheduled jobs this node takes part in (delivery role), each run by one node at a time. */
   jobs: ScheduledJob[];
+  /** The JetStream sink of the spine (events.nats.url set, delivery role). */
+  natsSink: NatsSink | undefined;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -405,6 +407,21 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     }
   }
 
+  // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
+  const nats = config.events.nats;
+  const natsSink =
+    runsDelivery && nats.url
+      ? createNatsSink({
+          url: nats.url,
+          subjectPrefix: nats.subjectPrefix,
+          stream: nats.stream,
+          store,
+          clock,
+          owner: nodeId,
+          log: log.child({ concern: 'nats-sink' }),
+        })
+      : undefined;
+
   let started = false;
   return {
     config,
@@ -423,6 +440,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     masterKey,
     identityMonitor: identity.monitor,
     jobs,
+    natsSink,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -438,11 +456,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       }
       if (runsDelivery) deliverer.start();
       for (const job of jobs) job.start();
+      await natsSink?.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop())]);
+        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop()), natsSink?.stop()]);
         await deliverer.stop();
         await transport.close?.();
         await signer.close();
