@@ -7,6 +7,7 @@ import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { domainRoutes } from './routes/domains.js';
+import { eventExportRoutes } from './routes/event-export.js';
 import { eventSchemaRoutes } from './routes/event-schema.js';
 import { eventRoutes } from './routes/events.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -85,6 +86,7 @@ export async function buildApi(
   messageRoutes(app, s);
   eventRoutes(app, s);
   eventSchemaRoutes(app);
+  eventExportRoutes(app, s);
   domainRoutes(app, s);
   keyRoutes(app, s);
   sandboxRoutes(app, s);

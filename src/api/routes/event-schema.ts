@@ -39,18 +39,18 @@ export const ProblemSchema = Type.Object(
 
 const schemaDocument = eventJsonSchema();
 
+// Its `$schema`, `$id`, `$defs` and `oneOf` members are not declared as properties: @fastify/swagger's
+// resolver would read a property named `$id` as a schema id. additionalProperties lets them through.
 const EventSchemaDocument = Type.Object(
   {
-    $schema: Type.String({ description: 'The JSON Schema dialect (2020-12).' }),
-    $id: Type.String(),
     title: Type.String(),
     description: Type.String(),
-    oneOf: Type.Array(Type.Object({ $ref: Type.String() }), { description: 'One reference per event type.' }),
-    $defs: Type.Record(Type.String(), Type.Unknown(), {
-      description: `One schema per event type (${eventTypes.join(', ')}): the envelope with its data payload, \`x-schema-version\` and an example.`,
-    }),
   },
-  { description: 'JSON Schema (2020-12) of every event.', examples: [{ ...schemaDocument, $defs: {} }] },
+  {
+    additionalProperties: true,
+    description: `JSON Schema (2020-12) of every event: \`$defs\` holds one schema per type (${eventTypes.join(', ')}), each the envelope with its \`data\` payload, \`x-schema-version\` and an example; \`oneOf\` refers to them all.`,
+    examples: [{ title: schemaDocument.title, description: schemaDocument.description }],
+  },
 );
 
 export function eventSchemaRoutes(app: FastifyInstance): void {

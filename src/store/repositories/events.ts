@@ -31,8 +31,14 @@ const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): S
 export interface EventPage {
   tenantId?: string;
   after?: number;
+  /** Only events at or below this cursor (an export fixes its end when it starts). */
+  upTo?: number;
   types?: EventType[];
   messageId?: string;
+  /** Appended at or after this time (ms). */
+  since?: number;
+  /** Appended before this time (ms). */
+  before?: number;
   limit: number;
 }
 
@@ -76,6 +82,18 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         .execute();
   }
 
+  function filtered(p: Omit<EventPage, 'limit'>) {
+    let q = db.selectFrom('events');
+    if (p.tenantId) q = q.where('tenant_id', '=', p.tenantId);
+    if (p.after !== undefined) q = q.where('cursor', '>', p.after);
+    if (p.upTo !== undefined) q = q.where('cursor', '<=', p.upTo);
+    if (p.types?.length) q = q.where('type', 'in', p.types);
+    if (p.messageId) q = q.where('message_id', '=', p.messageId);
+    if (p.since !== undefined) q = q.where('at', '>=', p.since);
+    if (p.before !== undefined) q = q.where('at', '<', p.before);
+    return q;
+  }
+
   return {
     /**
      * Appends in order. Call it last in a transaction (see the lock above). `fresh`: every message
@@ -88,13 +106,15 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       await db.transaction().execute((tx) => appendIn(tx, events, now, fresh));
     },
     async page(p: EventPage): Promise<SpineEvent[]> {
-      let q = db.selectFrom('events').selectAll();
-      if (p.tenantId) q = q.where('tenant_id', '=', p.tenantId);
-      if (p.after !== undefined) q = q.where('cursor', '>', p.after);
-      if (p.types?.length) q = q.where('type', 'in', p.types);
-      if (p.messageId) q = q.where('message_id', '=', p.messageId);
-      const rows = await q.orderBy('cursor').limit(p.limit).execute();
+      const rows = await filtered(p).selectAll().orderBy('cursor').limit(p.limit).execute();
       return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+    },
+    /** How many events match (the limit is ignored): an export announces it for progress. */
+    async count(p: Omit<EventPage, 'limit'>): Promise<number> {
+      const r = await filtered(p)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirst();
+      return Number(r?.n ?? 0);
     },
     async forMessage(messageId: string): Promise<SpineEvent[]> {
       const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
