@@ -31,7 +31,11 @@ export function outcomeEvent(type: OutcomeEventType, subject: EventSubject, o: S
     case 'recipient.failed':
       return newEvent(type, subject, base);
     case 'recipient.expired':
-      return newEvent(type, subject, { ...base, reason: o.details.reason ?? 'expired' });
+      // A deferral past the maximum age expires with the reply that deferred it as its reason.
+      return newEvent(type, subject, {
+        ...base,
+        reason: o.details.reason ?? `undelivered past the maximum age${o.reply ? `; last reply: ${formatSmtpResponse(o.reply)}` : ''}`,
+      });
     case 'recipient.bounced':
       return newEvent(type, subject, {
         ...o.details,
