@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void
   accept: () => import('./accept.js'),
   classify: () => import('./classify.js'),
   deliver: () => import('./deliver.js'),
+  export: () => import('./export.js'),
   fsync: () => import('./fsync.js'),
   webhooks: () => import('./webhooks.js'),
   import: () => import('./import.js'),

@@ -9,6 +9,7 @@ import { type NewEvent, newId } from '../src/core/index.js';
 import { createStore, type Store } from '../src/store/index.js';
 import { createTenants } from '../src/tenants/index.js';
 import { createPostgresSchema } from '../test/support/dialects.js';
+import { exampleEvent } from '../test/support/events.js';
 import { percentile, startServer } from '../test/support/server-process.js';
 import { deliveryRun } from './deliver.js';
 
@@ -93,7 +94,7 @@ async function appendEvents(store: Store, tenantId: string, count: number, sent:
     for (const type of ['recipient.queued', 'recipient.deferred', 'recipient.delivered'] as const) {
       if (events.length >= count) break;
       const id = newId('evt', now);
-      events.push({ id, type, tenantId, messageId, data: { email: `r${i}@bench-dest.test` } });
+      events.push(exampleEvent(type, { id, tenantId, messageId }, { email: `r${i}@bench-dest.test` }));
       sent.set(id, wallNow());
     }
   }

@@ -23,6 +23,8 @@ const code = await runCli(process.argv.slice(2), {
   version,
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
+  stderrIsTTY: process.stderr.isTTY === true,
+  stdoutStream: process.stdout,
   // Loaded on demand: admin and client commands never pay for the HTTP and SMTP stacks.
   createPlatform: async (config, opts) => (await import('./platform.js')).createPlatform(config, opts),
   onSignal(handler) {

@@ -25,7 +25,7 @@ import {
   type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver, resolveMxRoute } from './dns/index.js';
-import { createSpine, createWebhooks, type Spine, type Webhooks } from './events/index.js';
+import { createNatsSink, createSpine, createWebhooks, type NatsSink, type Spine, type Webhooks } from './events/index.js';
 import {
   createFeedbackIngest,
   createSuppressions,
@@ -101,6 +101,8 @@ export interface Platform {
   webhooks: Webhooks;
   /** The scheduled jobs this node takes part in (delivery role), each run by one node at a time. */
   jobs: ScheduledJob[];
+  /** The JetStream sink of the spine (events.nats.url set, delivery role). */
+  natsSink: NatsSink | undefined;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -526,6 +528,21 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     }
   }
 
+  // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
+  const nats = config.events.nats;
+  const natsSink =
+    runsDelivery && nats.url
+      ? createNatsSink({
+          url: nats.url,
+          subjectPrefix: nats.subjectPrefix,
+          stream: nats.stream,
+          store,
+          clock,
+          owner: nodeId,
+          log: log.child({ concern: 'nats-sink' }),
+        })
+      : undefined;
+
   let started = false;
   return {
     config,
@@ -546,6 +563,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     identityMonitor: identity.monitor,
     webhooks,
     jobs,
+    natsSink,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -562,11 +580,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (runsDelivery) deliverer.start();
       if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();
+      await natsSink?.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop())]);
+        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop()), natsSink?.stop()]);
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { Value } from 'typebox/value';
 import { renderConfigDocs } from '../src/config/index.js';
-import { errorCatalogue, eventTypes, renderErrorDocs } from '../src/core/index.js';
+import { errorCatalogue, eventDefinitions, eventTypes, renderErrorDocs, withEventTypeDocs } from '../src/core/index.js';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 
@@ -26,4 +27,20 @@ test('every error code that can surface in SMTP has a 4xx or 5xx reply with a ma
 test('docs/events.md documents every event type', () => {
   const doc = read('docs/events.md');
   for (const t of eventTypes) assert.ok(doc.includes(`\`${t}\``), `${t} is missing from docs/events.md`);
+});
+
+test('the event types in docs/events.md are current with the contract (run npm run docs)', () => {
+  const doc = read('docs/events.md');
+  assert.equal(doc, withEventTypeDocs(doc));
+});
+
+test("every event type's example payload satisfies its schema", () => {
+  for (const t of eventTypes) {
+    const def = eventDefinitions[t];
+    assert.deepEqual(
+      [...Value.Errors(def.payload, def.example)].map((e) => `${e.instancePath} ${e.message}`),
+      [],
+      t,
+    );
+  }
 });

@@ -4,8 +4,10 @@ import {
   type Clock,
   type Mailbox,
   type NewEvent,
+  newEvent,
   newId,
   PostwardenError,
+  type RecipientKind,
   type RecipientState,
   type Stream,
   type SuppressionScope,
@@ -95,7 +97,7 @@ export interface AcceptContent {
 export interface SendDraft {
   /** The request with rendered content and the headers that were added. */
   request: SendRequest;
-  recipients: { mailbox: Mailbox; kind: string }[];
+  recipients: { mailbox: Mailbox; kind: RecipientKind }[];
   raw: Buffer;
   ids: { id: string; messageIdHeader: string };
   template?: MessageTemplateRef;
@@ -130,7 +132,7 @@ export interface AcceptedMessage {
 
 interface Envelope {
   from: Mailbox;
-  recipients: { mailbox: Mailbox; kind: string }[];
+  recipients: { mailbox: Mailbox; kind: RecipientKind }[];
   subject: string;
   stream: Stream;
   tags: string[];
@@ -238,7 +240,7 @@ export function createAccept(deps: AcceptDeps) {
     return r;
   }
 
-  function dedupe(list: { mailbox: Mailbox; kind: string }[]) {
+  function dedupe(list: { mailbox: Mailbox; kind: RecipientKind }[]) {
     const seen = new Set<string>();
     return list.filter((r) => {
       const k = addressKey(r.mailbox.address);
@@ -329,9 +331,9 @@ export function createAccept(deps: AcceptDeps) {
    */
   async function draft(p: Principal, req: SendRequest, opts: { shape?: boolean } = {}): Promise<SendDraft> {
     const recipients = dedupe([
-      ...req.to.map((mailbox) => ({ mailbox, kind: 'to' })),
-      ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' })),
-      ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' })),
+      ...req.to.map((mailbox) => ({ mailbox, kind: 'to' as const })),
+      ...req.cc.map((mailbox) => ({ mailbox, kind: 'cc' as const })),
+      ...req.bcc.map((mailbox) => ({ mailbox, kind: 'bcc' as const })),
     ]);
     checkRecipientCount(recipients.length, '/to');
     const { request, template } = await rendered(p, req);
@@ -405,7 +407,7 @@ export function createAccept(deps: AcceptDeps) {
           errors: [{ path: '/headers/From', message: headers.fromProblem ?? 'is invalid' }],
         });
       }
-      const recipients = dedupe(rcpts.map((mailbox) => ({ mailbox, kind: 'rcpt' })));
+      const recipients = dedupe(rcpts.map((mailbox) => ({ mailbox, kind: 'rcpt' as const })));
       checkRecipientCount(recipients.length, '/envelope/to');
       await backpressure.check();
       const ids = newIds();
@@ -504,11 +506,10 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     template: p.template ?? null,
   };
   const events: NewEvent[] = [
-    {
-      type: 'message.accepted',
-      tenantId,
-      messageId: ids.id,
-      data: {
+    newEvent(
+      'message.accepted',
+      { tenantId, messageId: ids.id },
+      {
         from: env.from.address,
         subject: env.subject,
         size: raw.length,
@@ -523,7 +524,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         ...(p.template ? { template: p.template } : {}),
         ...env.record,
       },
-    },
+    ),
   ];
   const recipients: RecipientRow[] = [];
   const accepted: AcceptedRecipient[] = [];
@@ -549,22 +550,22 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     };
     recipients.push(row);
     if (sup) {
-      events.push({
-        type: 'recipient.suppressed',
-        tenantId,
-        messageId: ids.id,
-        recipientId: row.id,
-        data: {
-          email: row.address,
-          reason: sup.reason,
-          scope: sup.scope,
-          domain: sup.domain,
-          stream: sup.stream,
-          since: new Date(sup.createdAt).toISOString(),
-          source: sup.source,
-          suppression_id: sup.id,
-        },
-      });
+      events.push(
+        newEvent(
+          'recipient.suppressed',
+          { tenantId, messageId: ids.id, recipientId: row.id },
+          {
+            email: row.address,
+            reason: sup.reason,
+            scope: sup.scope,
+            domain: sup.domain,
+            stream: sup.stream,
+            since: new Date(sup.createdAt).toISOString(),
+            source: sup.source,
+            suppression_id: sup.id,
+          },
+        ),
+      );
       const where = sup.scope === 'identity' ? ` for ${[sup.domain, sup.stream].filter(Boolean).join(' ')}` : '';
       const reason = `suppressed (${sup.scope}${where}) since ${new Date(sup.createdAt).toISOString()}: ${sup.reason} (${sup.source})`;
       const suppression = {
@@ -577,13 +578,13 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
       };
       accepted.push({ id: row.id, email: row.address, state: 'suppressed', reason, suppression });
     } else {
-      events.push({
-        type: 'recipient.queued',
-        tenantId,
-        messageId: ids.id,
-        recipientId: row.id,
-        data: { email: row.address, kind: r.kind, ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}) },
-      });
+      events.push(
+        newEvent(
+          'recipient.queued',
+          { tenantId, messageId: ids.id, recipientId: row.id },
+          { email: row.address, kind: r.kind, ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}) },
+        ),
+      );
       accepted.push({ id: row.id, email: row.address, state: 'queued' });
     }
   }

@@ -152,7 +152,7 @@ export function createMessageChanges(deps: { store: Store; clock: Clock }) {
           recipientId: r.id,
           data: {
             email: r.address,
-            previous_state: before.get(r.id),
+            previous_state: before.get(r.id) === 'deferred' ? 'deferred' : 'queued',
             attempts: r.attempts,
             reason: input.reason ?? null,
             api_key: p.keyId,

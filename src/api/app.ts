@@ -16,6 +16,8 @@ import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
 import { domainRoutes } from './routes/domains.js';
 import { dryRunRoutes } from './routes/dry-run.js';
+import { eventExportRoutes } from './routes/event-export.js';
+import { eventSchemaRoutes } from './routes/event-schema.js';
 import { eventRoutes } from './routes/events.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { feedbackRoutes } from './routes/feedback.js';
@@ -135,6 +137,8 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   );
   // Routes added in phase 2 name their full /v1 paths; they move into the block above as they conform
   // to the contract test (test/api/contract.test.ts).
+  eventSchemaRoutes(app);
+  eventExportRoutes(app, s);
   messageChangeRoutes(app, s);
   postmarkRoutes(app, s);
   resendRoutes(app, s);

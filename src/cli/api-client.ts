@@ -17,6 +17,11 @@ export interface ApiRequest {
 export interface ApiClient {
   readonly baseUrl: string;
   request<T = unknown>(req: ApiRequest): Promise<{ status: number; body: T }>;
+  /**
+   * A GET whose 2xx body is streamed (exports): answers the response unread; a problem is thrown
+   * as for `request`. `timeoutMs` bounds the wait for the headers, not the transfer.
+   */
+  open(req: Omit<ApiRequest, 'method' | 'body'>): Promise<Response>;
 }
 
 const defaultTimeoutMs = 30_000;
@@ -60,6 +65,30 @@ export function createApiClient(opts: { baseUrl: string; apiKey: string; fetch: 
         'BAD_RESPONSE',
         `${req.method} ${url.pathname} answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
       );
+    },
+    async open(req) {
+      const url = new URL(baseUrl + req.path);
+      for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+      const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new DOMException('headers timed out', 'TimeoutError')), timeoutMs);
+      let res: Response;
+      try {
+        res = await opts.fetch(url, {
+          headers: { authorization: `Bearer ${opts.apiKey}`, ...req.headers },
+          signal: abort.signal,
+        });
+      } catch (e) {
+        throw transportError(e, baseUrl, timeoutMs);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (res.ok) return res;
+      const text = await res.text();
+      const body = parseJson(text);
+      if (body && typeof body === 'object' && !Array.isArray(body) && 'code' in body)
+        throw new ProblemError(body as Record<string, unknown>, res.status);
+      throw new CliError('BAD_RESPONSE', `GET ${url.pathname} answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
     },
   };
 }

@@ -34,6 +34,10 @@ export interface CliDeps {
   /** Sets how eagerly this process's JavaScript heap is collected (server.heapGrowthPercent); serve only. */
   tuneHeap?: (growthPercent: number) => void;
   fetch?: typeof fetch;
+  /** stderr is a terminal: progress may redraw one line (events export). */
+  stderrIsTTY?: boolean;
+  /** stdout as a stream, for output large enough to need backpressure (events export). */
+  stdoutStream?: NodeJS.WritableStream;
 }
 
 export interface GlobalOptions {

@@ -65,6 +65,8 @@ export const cliConditions = {
   BAD_RESPONSE: { exit: exitCodes.protocol, meaning: 'The server answered with something that is not the Postwarden API.' },
   CANNOT_LISTEN: { exit: exitCodes.osErr, meaning: 'A listener could not bind its address (port in use, or not permitted).' },
   STOP_TIMEOUT: { exit: exitCodes.software, meaning: 'A graceful stop did not finish in time; the process exited anyway.' },
+  OUTPUT_UNWRITABLE: { exit: exitCodes.cantCreate, meaning: 'The file named by --output cannot be written.' },
+  EXPORT_INCOMPLETE: { exit: exitCodes.tempFail, meaning: 'An export ended before all its announced rows arrived; run it again.' },
 } as const;
 export type CliCondition = keyof typeof cliConditions;
 

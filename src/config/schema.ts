@@ -535,6 +535,26 @@ export const ConfigSchema = Type.Object(
           default: 30,
           description: 'How long events are kept for consumers; webhook replays reach back this far.',
         }),
+        nats: Type.Object(
+          {
+            url: Type.String({
+              default: '',
+              description:
+                'NATS server URL (nats://host:4222) to publish every event to JetStream (docs/event-stream.md), from one node with the delivery role at a time. Empty: no stream.',
+            }),
+            subjectPrefix: Type.String({
+              default: 'postwarden.events',
+              pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+              description: 'Subjects are <subjectPrefix>.<tenant id>.<event type>, e.g. postwarden.events.ten_01J….recipient.bounced.',
+            }),
+            stream: Type.String({
+              default: 'POSTWARDEN_EVENTS',
+              pattern: '^[A-Za-z0-9_-]+$',
+              description: 'JetStream stream holding the subjects; created (capturing <subjectPrefix>.>) when it does not exist.',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -261,7 +261,7 @@ export function createExperimentResults(deps: ResultsDeps) {
                 variant: r.variant,
                 control: e.control,
                 provider: r.provider,
-                metric: r.metric,
+                metric: r.metric === 'bounces' ? 'bounces' : 'complaints',
                 rate: r.rate,
                 control_rate: r.controlRate,
                 z: r.z,

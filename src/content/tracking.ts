@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Clock, PostwardenError, type Stream } from '../core/index.js';
+import { type Clock, newEvent, PostwardenError, type Stream } from '../core/index.js';
 import type { RecipientRow, Store, TrackingSettingsRow } from '../store/index.js';
 import { rewriteHtml } from './tracking-html.js';
 import { decodeTrackingToken, encodeTrackingToken, type TrackingClaims } from './tracking-token.js';
@@ -96,27 +96,20 @@ export function createTracking(deps: TrackingDeps) {
     const uaClass: UserAgentClass = classifyUserAgent(hit.userAgent, hit.ip);
     const deliveredAt = one?.state === 'delivered' ? one.updatedAt : undefined;
     const scanner = c.kind === 'click' && deliveredAt !== undefined && now - deliveredAt <= deps.scannerWindowMs;
-    const machineReason = uaClass === 'apple_proxy' ? 'apple_proxy' : uaClass === 'bot' ? 'bot' : scanner ? 'scanner' : null;
-    await store.events.append(
-      [
-        {
-          type: c.kind === 'open' ? 'recipient.opened' : 'recipient.clicked',
-          tenantId: c.tenantId,
-          messageId: c.messageId,
-          recipientId: one?.id ?? null,
-          data: {
-            email: one?.address ?? null,
-            ...(c.kind === 'click' ? { url: c.url } : {}),
-            user_agent: hit.userAgent ?? null,
-            ua_class: uaClass,
-            machine: machineReason !== null,
-            machine_reason: machineReason,
-            ...(deliveredAt !== undefined ? { seconds_after_delivery: Math.round((now - deliveredAt) / 1000) } : {}),
-          },
-        },
-      ],
-      now,
-    );
+    const machineReason: 'apple_proxy' | 'bot' | 'scanner' | null =
+      uaClass === 'apple_proxy' ? 'apple_proxy' : uaClass === 'bot' ? 'bot' : scanner ? 'scanner' : null;
+    const subject = { tenantId: c.tenantId, messageId: c.messageId, recipientId: one?.id ?? null };
+    const seen = {
+      email: one?.address ?? null,
+      user_agent: hit.userAgent ?? null,
+      ua_class: uaClass,
+      machine: machineReason !== null,
+      machine_reason: machineReason,
+      ...(deliveredAt !== undefined ? { seconds_after_delivery: Math.round((now - deliveredAt) / 1000) } : {}),
+    };
+    const event =
+      c.kind === 'click' ? newEvent('recipient.clicked', subject, { ...seen, url: c.url }) : newEvent('recipient.opened', subject, seen);
+    await store.events.append([event], now);
     return { counted: true };
   }
 

@@ -1,8 +1,9 @@
-import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
+import { type Clock, type DeliveryEvidence, type NewEvent, newId } from '../core/index.js';
 import { bounceSuppression, type Suppress, type SuppressRequest } from '../feedback/index.js';
 import { createGroupCommitter, createWorker, isExpired, nextAttemptDelayMs } from '../queue/index.js';
 import type { RecipientRow, Store, TlsAttemptRow } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
+import { type OutcomeEventType, outcomeEvent } from './outcome-event.js';
 import type { DeliveryOutcome, Transport } from './transport.js';
 
 /**
@@ -37,7 +38,7 @@ export interface DelivererDeps {
 
 interface SettleItem {
   recipient: RecipientRow;
-  outcome: DeliveryOutcome | { kind: 'expired'; details: Record<string, unknown> };
+  outcome: DeliveryOutcome | { kind: 'expired'; details: DeliveryEvidence };
   tenantId: string;
 }
 
@@ -77,7 +78,7 @@ export function createDeliverer(deps: DelivererDeps) {
           const lastReply = reply ? { ...reply } : null;
           let state: RecipientRow['state'];
           let nextAttemptAt: number | undefined;
-          let type: NewEvent['type'];
+          let type: OutcomeEventType;
           switch (o.kind) {
             case 'delivered':
               state = 'delivered';
@@ -128,20 +129,13 @@ export function createDeliverer(deps: DelivererDeps) {
             const request = bounceSuppression({ hard: o.details.hard === true, tenantId: it.tenantId, address: r.address, eventId });
             if (request) suppressions.push(request);
           }
-          events.push({
-            id: eventId,
-            type,
-            tenantId: it.tenantId,
-            messageId: r.messageId,
-            recipientId: r.id,
-            data: {
-              email: r.address,
-              attempt: refundAttempt ? r.attempts - 1 : r.attempts,
-              ...(reply ? { reply: formatSmtpResponse(reply), code: reply.code, enhanced: reply.enhanced ?? null } : {}),
-              ...(nextAttemptAt ? { next_attempt_at: new Date(nextAttemptAt).toISOString() } : {}),
-              ...o.details,
-            },
-          });
+          events.push(
+            outcomeEvent(
+              type,
+              { id: eventId, tenantId: it.tenantId, messageId: r.messageId, recipientId: r.id },
+              { email: r.address, attempt: refundAttempt ? r.attempts - 1 : r.attempts, reply, nextAttemptAt, details: o.details },
+            ),
+          );
         }
         // One insert per commit, like the events: group commit keeps its round trips.
         await tx.tlsAttempts.insert(tlsAttempts);

@@ -1,4 +1,4 @@
-import type { SmtpResponse } from '../core/index.js';
+import type { DeliveryEvidence, SmtpResponse } from '../core/index.js';
 import type { MessageRow, RecipientRow } from '../store/index.js';
 import type { TlsAttemptInput } from './tls-attempt.js';
 
@@ -14,7 +14,7 @@ export interface DeliveryOutcome {
   kind: OutcomeKind;
   reply?: SmtpResponse;
   /** Evidence kept on the event: MX, IP, TLS, durations, classifier result… */
-  details: Record<string, unknown>;
+  details: DeliveryEvidence;
   /** Sandbox: what was captured instead of sent. */
   captured?: { envelopeFrom: string };
   /** Deferred: when to try again, when the transport knows better than the backoff schedule. */

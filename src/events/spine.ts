@@ -1,5 +1,6 @@
 import { type EventType, messageState, PostwardenError, type SpineEvent } from '../core/index.js';
 import type { CapturedRow, MessageRow, MessageSearch, RecipientRow, Store } from '../store/index.js';
+import { createEventExport } from './export.js';
 
 /**
  * The read side of the events spine: pages by cursor for consumers, and a message's whole story
@@ -14,7 +15,11 @@ export interface MessageView {
 }
 
 export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages' | 'recipients' | 'captured'> }) {
+  const exporter = createEventExport({ store });
   return {
+    /** A streamed export for warehouses (export.ts): NDJSON or CSV, one row per event. */
+    export: exporter.open,
+
     async page(q: { tenantId: string; after?: string; types?: EventType[]; limit: number }) {
       const after = q.after ? Number(q.after) : 0;
       if (!Number.isSafeInteger(after) || after < 0) {

@@ -3,7 +3,7 @@
  * overview): the events to append and the suppressions to request, and the summary kept with the
  * document. Pure: the caller commits.
  */
-import { addressKey, type NewEvent } from '../core/index.js';
+import { addressKey, type NewEvent, newEvent } from '../core/index.js';
 import type { Repositories } from '../store/index.js';
 import { type Attribution, originalOf, recipientFor } from './attribution.js';
 import type { ClassifiedRecipient, Feedback, FeedbackKind } from './detect.js';
@@ -91,7 +91,8 @@ export function maySuppress(a: Attribution, source: 'smtp' | 'api'): boolean {
 
 const NOT_SUPPRESSED = { suppressed: false, why: 'not attributed by VERP' } as const;
 
-export type Emit = (e: Omit<NewEvent, 'id'>) => string;
+/** Appends an event built by newEvent and answers the id it was given. */
+export type Emit = (e: NewEvent) => string;
 
 export function onDsn(
   f: Extract<Feedback, { kind: 'dsn' }>,
@@ -131,32 +132,33 @@ export function onDsn(
       continue;
     }
     const suppress = c.hard && maySuppress(a, source);
-    const eventId = emit({
-      type: 'recipient.bounced',
-      tenantId: a.tenantId,
-      messageId: row.messageId,
-      recipientId: row.id,
-      data: {
-        email: row.address,
-        async: true,
-        category: c.category,
-        hard: c.hard,
-        rule: c.ruleId,
-        ruleset_version: c.rulesetVersion,
-        dsn_action: r.action,
-        dsn_status: r.status ?? null,
-        diagnostic: r.diagnostic ?? null,
-        reply: r.reply ? `${r.reply.code}${r.reply.enhanced ? ` ${r.reply.enhanced}` : ''} ${r.reply.text}`.trim() : null,
-        code: r.reply?.code ?? null,
-        enhanced: r.reply?.enhanced ?? r.status ?? null,
-        remote_mta: r.remoteMta ?? null,
-        reporting_mta: f.dsn.reportingMta ?? null,
-        vendor: f.dsn.vendor,
-        state: row.state,
-        feedback_id: feedbackId,
-        ...(c.hard && !suppress ? NOT_SUPPRESSED : {}),
-      },
-    });
+    const eventId = emit(
+      newEvent(
+        'recipient.bounced',
+        { tenantId: a.tenantId, messageId: row.messageId, recipientId: row.id },
+        {
+          email: row.address,
+          async: true,
+          attempt: null,
+          reply: r.reply ? `${r.reply.code}${r.reply.enhanced ? ` ${r.reply.enhanced}` : ''} ${r.reply.text}`.trim() : null,
+          code: r.reply?.code ?? null,
+          enhanced: r.reply?.enhanced ?? r.status ?? null,
+          category: c.category,
+          hard: c.hard,
+          rule: c.ruleId,
+          ruleset_version: c.rulesetVersion,
+          remote_mta: r.remoteMta ?? null,
+          diagnostic: r.diagnostic ?? null,
+          dsn_action: r.action,
+          dsn_status: r.status ?? null,
+          reporting_mta: f.dsn.reportingMta ?? null,
+          vendor: f.dsn.vendor,
+          feedback_id: feedbackId,
+          state: row.state,
+          ...(c.hard && !suppress ? NOT_SUPPRESSED : {}),
+        },
+      ),
+    );
     if (c.hard && !suppress) result.notes.push(`hard bounce for ${row.address} not suppressed: not attributed by VERP`);
     const request =
       suppress &&
@@ -199,22 +201,22 @@ export function onArf(
   }
   const suppress = !NO_SUPPRESS_FEEDBACK.has(arf.feedbackType) && maySuppress(a, source);
   const notSuppressed = !NO_SUPPRESS_FEEDBACK.has(arf.feedbackType) && !suppress;
-  const eventId = emit({
-    type: 'recipient.complained',
-    tenantId: a.tenantId,
-    messageId: row.messageId,
-    recipientId: row.id,
-    data: {
-      email: row.address,
-      feedback_type: arf.feedbackType,
-      user_agent: arf.userAgent ?? null,
-      source_ip: arf.sourceIp ?? null,
-      reporter: arf.reportingMta ?? f.message.from[0] ?? null,
-      arrival_date: arf.arrivalDate ?? null,
-      feedback_id: feedbackId,
-      ...(notSuppressed ? NOT_SUPPRESSED : {}),
-    },
-  });
+  const eventId = emit(
+    newEvent(
+      'recipient.complained',
+      { tenantId: a.tenantId, messageId: row.messageId, recipientId: row.id },
+      {
+        email: row.address,
+        feedback_type: arf.feedbackType,
+        user_agent: arf.userAgent ?? null,
+        source_ip: arf.sourceIp ?? null,
+        reporter: arf.reportingMta ?? f.message.from[0] ?? null,
+        arrival_date: arf.arrivalDate ?? null,
+        feedback_id: feedbackId,
+        ...(notSuppressed ? NOT_SUPPRESSED : {}),
+      },
+    ),
+  );
   if (notSuppressed) result.notes.push(`complaint for ${row.address} not suppressed: not attributed by VERP`);
   if (suppress) {
     suppressions.push({
@@ -246,19 +248,21 @@ export function reportEvents(
     byTenant.set(r.tenantId, t);
   }
   for (const [tenantId, t] of byTenant) {
-    emit({
-      type: 'report.received',
-      tenantId,
-      data: {
-        kind: f.kind,
-        feedback_id: result.id,
-        organization: [...t.orgs].join(', '),
-        report_ids: [...t.ids],
-        domains: [...t.domains],
-        records: t.records,
-        new_records: result.reports?.newRecords ?? 0,
-      },
-    });
+    emit(
+      newEvent(
+        'report.received',
+        { tenantId },
+        {
+          kind: f.kind,
+          feedback_id: result.id,
+          organization: [...t.orgs].join(', '),
+          report_ids: [...t.ids],
+          domains: [...t.domains],
+          records: t.records,
+          new_records: result.reports?.newRecords ?? 0,
+        },
+      ),
+    );
   }
 }
 

@@ -22,7 +22,7 @@
  * state stays, the spine gets `recipient.bounced` with `async: true`, and suppression protects the
  * next send. A recipient still queued or deferred is left to the delivery engine for the same reason.
  */
-import { type Clock, type NewEvent, newId, PostwardenError } from '../core/index.js';
+import { type Clock, type NewEvent, newEvent, newId, PostwardenError } from '../core/index.js';
 import type { VerpKey } from '../identity/index.js';
 import type { DmarcRecordRow, ReportClaim, Store, TlsReportRow } from '../store/index.js';
 import { attribute } from './attribution.js';
@@ -136,11 +136,11 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
     };
     const events: NewEvent[] = [];
     const suppressions: SuppressRequest[] = [];
-    const emit = (e: Omit<NewEvent, 'id'>) => {
-      const ev = { ...e, id: newId('evt', now) };
-      events.push(ev);
-      result.events.push({ id: ev.id, type: ev.type, recipientId: ev.recipientId ?? null });
-      return ev.id;
+    const emit = (e: NewEvent) => {
+      const id = newId('evt', now);
+      events.push({ ...e, id });
+      result.events.push({ id, type: e.type, recipientId: e.recipientId ?? null });
+      return id;
     };
     const sendingDomain = a ? a.message.from.slice(a.message.from.lastIndexOf('@') + 1).toLowerCase() : undefined;
 
@@ -258,12 +258,13 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
             : await tx.feedback.insertTlsReports(fresh as TlsReportRow[]);
         reportEvents(parsed, result, dmarc, tls, emit);
       } else if (parsed.kind === 'dmarc-failure' && result.tenantId) {
-        emit({
-          type: 'report.received',
-          tenantId: result.tenantId,
-          messageId: result.messageId,
-          data: { kind: parsed.kind, feedback_id: id, organization: parsed.arf.reportingMta ?? null, domains: parsed.arf.reportedDomains },
-        });
+        emit(
+          newEvent(
+            'report.received',
+            { tenantId: result.tenantId, messageId: result.messageId },
+            { kind: parsed.kind, feedback_id: id, organization: parsed.arf.reportingMta ?? null, domains: parsed.arf.reportedDomains },
+          ),
+        );
       }
       await tx.events.append(events, now);
       // In the same transaction: if a suppression cannot be stored, nothing is, and the sender

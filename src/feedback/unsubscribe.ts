@@ -1,4 +1,4 @@
-import { type Clock, PostwardenError, type Stream } from '../core/index.js';
+import { type Clock, newEvent, PostwardenError, type Stream } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import type { Suppressions } from './suppression.js';
 import { decodeUnsubscribeToken, encodeUnsubscribeToken, type UnsubscribeClaims } from './unsubscribe-token.js';
@@ -60,13 +60,11 @@ export function createUnsubscribe(deps: UnsubscribeDeps) {
         const recipient = (await deps.store.recipients.listByMessages([c.messageId])).find((x) => x.address.toLowerCase() === c.address);
         await deps.store.events.append(
           [
-            {
-              type: 'recipient.unsubscribed',
-              tenantId: c.tenantId,
-              messageId: c.messageId,
-              recipientId: recipient?.id ?? null,
-              data: { email: c.address, domain: c.domain, stream: c.stream, suppression_id: r.entry.id, via },
-            },
+            newEvent(
+              'recipient.unsubscribed',
+              { tenantId: c.tenantId, messageId: c.messageId, recipientId: recipient?.id ?? null },
+              { email: c.address, domain: c.domain, stream: c.stream, suppression_id: r.entry.id, via },
+            ),
           ],
           deps.clock.now(),
         );

@@ -1,4 +1,4 @@
-import { type Clock, isoTime, type NewEvent, PostwardenError } from '../core/index.js';
+import { type Clock, isoTime, type NewEvent, newEvent, PostwardenError } from '../core/index.js';
 import type { DnsSnapshotRow, Store } from '../store/index.js';
 import { mxMatches } from '../transport-policy/index.js';
 import { type AuditDeps, type AuditResult, auditDomain, auditDomainName } from './audit.js';
@@ -94,13 +94,11 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
       const row = await tx.posture.insertSnapshot(next);
       const events: NewEvent[] = [];
       if (changes.length > 0) {
-        events.push({
-          type: 'dns.changed',
-          tenantId,
-          data: { domain, snapshotId: row.id, previousSnapshotId: previous?.id ?? null, changes },
-        });
+        events.push(
+          newEvent('dns.changed', { tenantId }, { domain, snapshotId: row.id, previousSnapshotId: previous?.id ?? null, changes }),
+        );
       }
-      for (const a of alerts) events.push({ type: 'dns.alert', tenantId, data: { domain, snapshotId: row.id, ...a } });
+      for (const a of alerts) events.push(newEvent('dns.alert', { tenantId }, { domain, snapshotId: row.id, ...a }));
       await tx.events.append(events, now);
       return row;
     });

@@ -99,6 +99,7 @@ export interface EventsTable {
   type: string;
   at: number;
   data: string;
+  schema_version: Generated<number>;
 }
 
 export interface SuppressionsTable {

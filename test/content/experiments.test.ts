@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { twoProportionTest, wilson } from '../../src/content/experiment-stats.js';
 import { fakeClock } from '../support/clock.js';
 import { forEachDialect } from '../support/dialects.js';
+import { exampleEvent } from '../support/events.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /**
@@ -85,20 +86,20 @@ forEachDialect(
     const clickers = [...at('B', 'gmail.com').slice(10, 50), ...at('B', 'outlook.com').slice(0, 40), ...at('A', 'gmail.com').slice(0, 5)];
     await p.platform.store.events.append(
       [
-        ...[...complain, ...complainA].map((s) => ({
-          type: 'recipient.complained' as const,
-          tenantId: p.tenantId,
-          messageId: s.messageId,
-          recipientId: s.recipientId,
-          data: { email: s.email, feedback_type: 'abuse' },
-        })),
-        ...clickers.map((s) => ({
-          type: 'recipient.clicked' as const,
-          tenantId: p.tenantId,
-          messageId: s.messageId,
-          recipientId: s.recipientId,
-          data: { email: s.email, url: 'https://shop.example.org/', machine: false },
-        })),
+        ...[...complain, ...complainA].map((s) =>
+          exampleEvent(
+            'recipient.complained',
+            { tenantId: p.tenantId, messageId: s.messageId, recipientId: s.recipientId },
+            { email: s.email, feedback_type: 'abuse' },
+          ),
+        ),
+        ...clickers.map((s) =>
+          exampleEvent(
+            'recipient.clicked',
+            { tenantId: p.tenantId, messageId: s.messageId, recipientId: s.recipientId },
+            { email: s.email, url: 'https://shop.example.org/', machine: false, machine_reason: null },
+          ),
+        ),
       ],
       clock.now(),
     );

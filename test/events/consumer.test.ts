@@ -6,9 +6,10 @@ import { createConsumer } from '../../src/events/index.js';
 import { createStore, type DialectName, type Store } from '../../src/store/index.js';
 import { type FakeClock, fakeClock } from '../support/clock.js';
 import { createPostgresSchema, forEachDialect, openStore, tempDir } from '../support/dialects.js';
+import { exampleEvent } from '../support/events.js';
 
 async function appendAlerts(store: Store, n: number, now: number, tag = 'a'): Promise<void> {
-  const events = Array.from({ length: n }, (_, i) => ({ type: 'dns.alert' as const, tenantId: 'ten_1', data: { tag, i } }));
+  const events = Array.from({ length: n }, (_, i) => exampleEvent('dns.alert', { tenantId: 'ten_1' }, { tag, i }));
   await store.events.append(events, now);
 }
 

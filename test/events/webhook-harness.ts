@@ -6,6 +6,7 @@ import { openSecret, sealSecret } from '../../src/governance/index.js';
 import type { DialectName, Store } from '../../src/store/index.js';
 import { type FakeClock, fakeClock } from '../support/clock.js';
 import { openStore } from '../support/dialects.js';
+import { exampleEvent } from '../support/events.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 /**
@@ -61,7 +62,7 @@ export async function webhookHarness(t: TestContext, dialect: DialectName, optio
       const messageId = newId('msg', clock.now());
       ids.push(messageId);
       // One append per event, as delivery does (each outcome in its own settle).
-      for (const type of types) await store.events.append([{ type, tenantId: TENANT, messageId, data: { n: m } }], clock.now());
+      for (const type of types) await store.events.append([exampleEvent(type, { tenantId: TENANT, messageId }, { n: m })], clock.now());
     }
     return ids;
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newId } from '../../src/core/index.js';
 import { forEachDialect, openStore } from '../support/dialects.js';
+import { exampleEvent } from '../support/events.js';
 
 async function seedTenant(store: Awaited<ReturnType<typeof openStore>>) {
   const id = newId('ten');
@@ -19,14 +20,14 @@ forEachDialect(
     await store.transaction(async (tx) => {
       await tx.events.append(
         [
-          { type: 'message.accepted', tenantId, messageId: m1, data: {} },
-          { type: 'message.accepted', tenantId, messageId: m2, data: {} },
-          { type: 'recipient.queued', tenantId, messageId: m1, data: { n: 1 } },
+          exampleEvent('message.accepted', { tenantId, messageId: m1 }),
+          exampleEvent('message.accepted', { tenantId, messageId: m2 }),
+          exampleEvent('recipient.queued', { tenantId, messageId: m1 }),
         ],
         1000,
       );
     });
-    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: m1, data: {} }], 2000);
+    await store.events.append([exampleEvent('recipient.delivered', { tenantId, messageId: m1 })], 2000);
     const timeline = await store.events.forMessage(m1);
     assert.deepEqual(
       timeline.map((e) => [e.type, e.seq]),
@@ -75,8 +76,8 @@ forEachDialect(
             await tx.tenants.get(tenantId);
             await tx.events.append(
               [
-                { type: 'message.accepted', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
-                { type: 'recipient.queued', tenantId, messageId: `msg_w${w}_${i}`, data: {} },
+                exampleEvent('message.accepted', { tenantId, messageId: `msg_w${w}_${i}` }),
+                exampleEvent('recipient.queued', { tenantId, messageId: `msg_w${w}_${i}` }),
               ],
               Date.now(),
             );
@@ -100,13 +101,41 @@ forEachDialect(
     const tenantId = await seedTenant(store);
     const minute = 29_000_000; // an arbitrary whole minute, in minutes since the epoch
     const at = (m: number, s: number) => (minute + m) * 60_000 + s * 1000;
-    await store.events.append([{ type: 'message.accepted', tenantId, messageId: 'msg_a', data: {} }], at(0, 1));
-    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(0, 59));
-    await store.events.append([{ type: 'recipient.delivered', tenantId, messageId: 'msg_a', data: {} }], at(1, 0));
-    await store.events.append([{ type: 'recipient.bounced', tenantId, messageId: 'msg_a', data: {} }], at(-1, 30));
+    await store.events.append([exampleEvent('message.accepted', { tenantId, messageId: 'msg_a' })], at(0, 1));
+    await store.events.append([exampleEvent('recipient.delivered', { tenantId, messageId: 'msg_a' })], at(0, 59));
+    await store.events.append([exampleEvent('recipient.delivered', { tenantId, messageId: 'msg_a' })], at(1, 0));
+    await store.events.append([exampleEvent('recipient.bounced', { tenantId, messageId: 'msg_a' })], at(-1, 30));
     const rows = await store.events.minuteCounts(tenantId, at(0, 0), ['message.accepted', 'recipient.delivered', 'recipient.bounced']);
     const key = (r: { minute: number; type: string; count: number }) => `${r.minute - minute} ${r.type} ${r.count}`;
     assert.deepEqual(rows.map(key).sort(), ['0 message.accepted 1', '0 recipient.delivered 1', '1 recipient.delivered 1']);
+  },
+  test,
+);
+
+forEachDialect(
+  'filters by time, type and cursor range, and counts what a page would return, the same way on every dialect',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const tenantId = await seedTenant(store);
+    for (let h = 0; h < 4; h++) {
+      await store.events.append(
+        [
+          exampleEvent('message.accepted', { tenantId, messageId: `msg_${h}` }),
+          exampleEvent('recipient.delivered', { tenantId, messageId: `msg_${h}` }),
+        ],
+        1000 + h * 100,
+      );
+    }
+    const upTo = (await store.events.lastCursor()) - 2; // as if the last two were appended after the export began
+    const filter = { tenantId, since: 1100, before: 1400, types: ['recipient.delivered' as const], upTo };
+    const page = await store.events.page({ ...filter, limit: 100 });
+    assert.deepEqual(
+      page.map((e) => e.messageId),
+      ['msg_1', 'msg_2'],
+    );
+    assert.equal(await store.events.count(filter), 2);
+    assert.equal(await store.events.count({ tenantId }), 8);
+    assert.equal(await store.events.count({ tenantId: 'ten_none' }), 0);
   },
   test,
 );

@@ -110,6 +110,7 @@ export const EventJson = Type.Object(
     message_id: Type.Union([Type.String(), Type.Null()]),
     recipient_id: Type.Union([Type.String(), Type.Null()]),
     seq: Type.Integer({ description: '1, 2, 3… per message, in the order things happened.' }),
+    schema_version: Type.Integer({ description: "The version of the type's payload (docs/events.md, GET /v1/events/schema)." }),
     at: Time('When it happened.'),
     data: Type.Record(Type.String(), Type.Unknown(), { description: 'The payload of the type (docs/events.md).' }),
   },
@@ -137,6 +138,7 @@ export const eventJson = (e: SpineEvent): EventJson => ({
   message_id: e.messageId,
   recipient_id: e.recipientId,
   seq: e.seq,
+  schema_version: e.schemaVersion,
   at: e.at,
   data: e.data,
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Act, CliContext } from '../context.js';
 import { apiClientFor } from '../context.js';
 import { collectList, parseCount } from '../option-parsers.js';
+import { registerEventsExport } from './events-export.js';
 import { type EventWire, formatData } from './messages.js';
 
 /**
@@ -32,6 +33,7 @@ export function registerEvents(program: Command, act: Act): void {
     .option('--follow', 'keep polling for new events every second until interrupted')
     .option('--limit <n>', 'print at most this many events, then stop (also with --follow); default: all', parseCount)
     .action(act((ctx, cmd) => tail(ctx, cmd.opts<TailOptions>())));
+  registerEventsExport(events, act);
 }
 
 async function tail(ctx: CliContext, o: TailOptions): Promise<void> {

@@ -12,6 +12,7 @@ import * as m009 from './009-job-leases.js';
 import * as m010 from './010-report-claims.js';
 import * as m013 from './013-consumer-cursors.js';
 import * as m014 from './014-webhooks.js';
+import * as m015 from './015-event-stream.js';
 import * as m016 from './016-dashboard.js';
 import * as m017 from './017-templates.js';
 import * as m018 from './018-engagement.js';
@@ -30,9 +31,10 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '010-report-claims': m010,
   '013-consumer-cursors': m013,
   '014-webhooks': m014,
+  '015-event-stream': m015,
+  '016-dashboard': m016,
   '017-templates': m017,
   '018-engagement': m018,
-  '016-dashboard': m016,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { type EventType, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
+import { type EventType, eventSchemaVersion, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, EventsTable } from '../schema.js';
 
@@ -15,7 +15,7 @@ import type { Database, EventsTable } from '../schema.js';
  */
 const SPINE_LOCK = 7_340_001;
 
-export const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
+export const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): SpineEvent => ({
   id: r.id,
   cursor: String(r.cursor),
   type: r.type as EventType,
@@ -24,14 +24,21 @@ export const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
   recipientId: r.recipient_id,
   seq: r.seq,
   at: isoTime(r.at),
+  schemaVersion: Number(r.schema_version),
   data: JSON.parse(r.data) as Record<string, unknown>,
 });
 
 export interface EventPage {
   tenantId?: string;
   after?: number;
+  /** Only events at or below this cursor (an export fixes its end when it starts). */
+  upTo?: number;
   types?: EventType[];
   messageId?: string;
+  /** Appended at or after this time (ms). */
+  since?: number;
+  /** Appended before this time (ms). */
+  before?: number;
   limit: number;
 }
 
@@ -65,6 +72,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         type: e.type,
         at: now,
         data: JSON.stringify(e.data),
+        schema_version: eventSchemaVersion(e.type),
       };
     });
     for (let i = 0; i < rows.length; i += 400)
@@ -72,6 +80,18 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         .insertInto('events')
         .values(rows.slice(i, i + 400))
         .execute();
+  }
+
+  function filtered(p: Omit<EventPage, 'limit'>) {
+    let q = db.selectFrom('events');
+    if (p.tenantId) q = q.where('tenant_id', '=', p.tenantId);
+    if (p.after !== undefined) q = q.where('cursor', '>', p.after);
+    if (p.upTo !== undefined) q = q.where('cursor', '<=', p.upTo);
+    if (p.types?.length) q = q.where('type', 'in', p.types);
+    if (p.messageId) q = q.where('message_id', '=', p.messageId);
+    if (p.since !== undefined) q = q.where('at', '>=', p.since);
+    if (p.before !== undefined) q = q.where('at', '<', p.before);
+    return q;
   }
 
   return {
@@ -86,17 +106,19 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       await db.transaction().execute((tx) => appendIn(tx, events, now, fresh));
     },
     async page(p: EventPage): Promise<SpineEvent[]> {
-      let q = db.selectFrom('events').selectAll();
-      if (p.tenantId) q = q.where('tenant_id', '=', p.tenantId);
-      if (p.after !== undefined) q = q.where('cursor', '>', p.after);
-      if (p.types?.length) q = q.where('type', 'in', p.types);
-      if (p.messageId) q = q.where('message_id', '=', p.messageId);
-      const rows = await q.orderBy('cursor').limit(p.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+      const rows = await filtered(p).selectAll().orderBy('cursor').limit(p.limit).execute();
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+    },
+    /** How many events match (the limit is ignored): an export announces it for progress. */
+    async count(p: Omit<EventPage, 'limit'>): Promise<number> {
+      const r = await filtered(p)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirst();
+      return Number(r?.n ?? 0);
     },
     async forMessage(messageId: string): Promise<SpineEvent[]> {
       const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
     },
     /** Event counts per minute and type since `since` (ms), for dashboards. Integer division is portable. */
     async minuteCounts(tenantId: string, since: number, types: EventType[]): Promise<{ minute: number; type: EventType; count: number }[]> {

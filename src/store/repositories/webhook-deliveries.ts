@@ -299,7 +299,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
           .selectAll()
           .where('id', 'in', unique.slice(i, i + 500))
           .execute();
-        for (const r of rows) out.push(toEvent(r as EventsTable & { cursor: number }));
+        for (const r of rows) out.push(toEvent(r as EventsTable & { cursor: number; schema_version: number }));
       }
       return out;
     },
@@ -340,7 +340,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
       if (q.types?.length) s = s.where('type', 'in', [...q.types]);
       if (q.messageId) s = s.where('message_id', '=', q.messageId);
       const rows = await s.orderBy('cursor').limit(q.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
     },
   };
 }

@@ -1,0 +1,562 @@
+import { type Static, type TSchema, Type } from 'typebox';
+
+/**
+ * The contract of the events spine: one entry per event type, holding when it happens, its schema
+ * version and its one payload schema (the `data` of the event). Everything else is derived from this
+ * table: the EventType union, the typed builder writers use (events.ts), the JSON Schema served at
+ * GET /v1/events/schema and the type reference in docs/events.md (a test keeps the page in step).
+ *
+ * Adding a type is one entry here. The compatibility rule: fields are added, never renamed or
+ * retyped; an enum value's meaning never changes (a new meaning is a new value); anything that would
+ * break a consumer is a new type (or a new schema_version of the type, announced in docs/events.md).
+ * Payloads allow properties they do not declare, so consumers must ignore fields they do not know.
+ */
+
+const str = (description: string) => Type.String({ description });
+const int = (description: string) => Type.Integer({ description });
+const bool = (description: string) => Type.Boolean({ description });
+const nullable = <T extends TSchema>(t: T, description: string) => Type.Union([t, Type.Null()], { description });
+const open = { additionalProperties: true } as const;
+
+/** What every attempt-driven recipient event says about the attempt (present when there was one). */
+const attemptFields = {
+  email: str('The recipient address.'),
+  attempt: int('Delivery attempts spent on this recipient so far, this one included.'),
+  reply: Type.Optional(str('The SMTP reply that decided the outcome, as one line (code, enhanced code, text).')),
+  code: Type.Optional(int('Basic SMTP reply code (RFC 5321 §4.2).')),
+  enhanced: Type.Optional(nullable(Type.String(), 'Enhanced status code (RFC 3463), when the reply had one.')),
+};
+
+/** Evidence of the SMTP transaction; which fields appear depends on how far the attempt got. */
+const transportEvidence = {
+  site: Type.Optional(str('Destination site: the MX host set the recipient domain resolves to.')),
+  stage: Type.Optional(str('Where a failed attempt stopped: dns, connect, greeting, ehlo, starttls, tls-policy…')),
+  mx: Type.Optional(str('MX host name the session went to.')),
+  ip: Type.Optional(str('IP address connected to.')),
+  port: Type.Optional(int('TCP port connected to.')),
+  reused: Type.Optional(bool('The session was reused from an earlier transaction.')),
+  tls: Type.Optional(
+    nullable(Type.Object({}, { additionalProperties: true }), 'TLS evidence of the session (see docs/transport-security.md).'),
+  ),
+  connect_ms: Type.Optional(int('Time to connect, in milliseconds.')),
+  transaction_ms: Type.Optional(int('Time of the SMTP transaction, in milliseconds.')),
+  dkim: Type.Optional(Type.Array(Type.String(), { description: 'DKIM signatures applied: `<algorithm> d=<domain> s=<selector>`.' })),
+  reencoded_parts: Type.Optional(int('MIME parts converted to 7-bit for a receiver without 8BITMIME.')),
+  body: Type.Optional(Type.Literal('8BITMIME', { description: 'Present when the body was sent declared as 8BITMIME.' })),
+  sandbox: Type.Optional(bool('The sandbox captured the message instead of sending it.')),
+  local_throttle: Type.Optional(
+    Type.Union([Type.Literal('breaker'), Type.Literal('rate')], {
+      description: 'Not attempted: the destination was paused (breaker) or its rate was spent.',
+    }),
+  ),
+  local_error: Type.Optional(str('A local fault that deferred the recipient.')),
+};
+
+/** The versioned classifier's verdict (rules/bounces.yaml), on every failure it classified. */
+const classification = {
+  category: str('Bounce category (bad_mailbox, mailbox_full, policy, reputation, …; see rules/bounces.yaml).'),
+  hard: bool('A permanent condition of the address: suppression follows.'),
+  rule: nullable(Type.String(), 'Id of the classifier rule that matched; null when none did.'),
+  ruleset_version: str('Version of the ruleset that classified it.'),
+};
+
+const notSuppressed = {
+  suppressed: Type.Optional(Type.Literal(false, { description: 'Present (false) when a hard outcome did not suppress the address.' })),
+  why: Type.Optional(str('Why nothing was suppressed (for instance: not attributed by VERP).')),
+};
+
+export interface EventDefinition {
+  /** Bumped only by a breaking change announced in docs/events.md; new optional fields do not bump it. */
+  version: number;
+  /** When the event is appended, one sentence. */
+  when: string;
+  payload: TSchema;
+  /** A realistic payload, shown in docs/events.md and the JSON Schema (a test checks it validates). */
+  example: Record<string, unknown>;
+}
+
+export const eventDefinitions = {
+  'message.accepted': {
+    version: 1,
+    when: 'The message was durably stored; the 202 or 250 reply follows.',
+    payload: Type.Object(
+      {
+        from: str('Envelope sender / From address.'),
+        subject: str('Subject line.'),
+        size: int('Size of the stored message in bytes.'),
+        stream: str('Message stream: transactional, marketing or cold.'),
+        source: Type.Union([Type.Literal('api'), Type.Literal('smtp')], { description: 'Which edge accepted it.' }),
+        recipients: int('Number of recipients.'),
+        message_id_header: str('The Message-ID header field.'),
+        sandbox: bool('Captured by the sandbox instead of delivered.'),
+        api_key: str('Id of the API key (or SMTP credential) that sent it.'),
+        identity: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'The sending identity checked at accept.' })),
+        send_at: Type.Optional(str('A scheduled send: when its recipients become due (ISO time).')),
+        template: Type.Optional(
+          Type.Object(
+            { id: Type.String(), name: Type.String(), version: Type.Integer(), locale: nullable(Type.String(), 'Locale rendered.') },
+            { additionalProperties: true, description: 'The template it was rendered from (docs/templates.md).' },
+          ),
+        ),
+        experiment: Type.Optional(
+          Type.Object(
+            { id: Type.String(), variant: Type.String(), in_sample: Type.Boolean() },
+            { additionalProperties: true, description: 'The A/B experiment and variant it was sent as (docs/experiments.md).' },
+          ),
+        ),
+        tracking: Type.Optional(
+          Type.Object(
+            { opens: Type.Boolean(), clicks: Type.Boolean(), links: Type.Integer() },
+            {
+              additionalProperties: true,
+              description: 'Open and click tracking applied, and how many links are tracked (docs/tracking.md).',
+            },
+          ),
+        ),
+        list_id: Type.Optional(str('The list import it was sent to (drip-fed; docs/lists.md).')),
+      },
+      open,
+    ),
+    example: {
+      from: 'billing@example.com',
+      subject: 'Your invoice',
+      size: 4210,
+      stream: 'transactional',
+      source: 'api',
+      recipients: 1,
+      message_id_header: '<msg_01JF8Z3Q4N@example.com>',
+      sandbox: false,
+      api_key: 'key_01JF8Z0000',
+    },
+  },
+  'recipient.queued': {
+    version: 1,
+    when: 'A recipient entered the delivery queue.',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        kind: Type.Union([Type.Literal('to'), Type.Literal('cc'), Type.Literal('bcc'), Type.Literal('rcpt')], {
+          description: 'How the recipient was named: To, Cc, Bcc header, or SMTP RCPT only.',
+        }),
+        send_at: Type.Optional(str('A scheduled send: when this recipient becomes due (ISO time).')),
+      },
+      open,
+    ),
+    example: { email: 'ada@example.org', kind: 'to' },
+  },
+  'recipient.suppressed': {
+    version: 1,
+    when: 'A recipient was on the suppression list and was never queued.',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        reason: str('Why the address is suppressed (hard_bounce, complaint, unsubscribe, manual…).'),
+        scope: Type.Union([Type.Literal('global'), Type.Literal('tenant'), Type.Literal('identity')], {
+          description: 'Scope of the entry.',
+        }),
+        domain: nullable(Type.String(), 'Sending domain of an identity-scoped entry.'),
+        stream: nullable(Type.String(), 'Stream of an identity-scoped entry.'),
+        since: str('When the entry was created (ISO time).'),
+        source: str('What created the entry.'),
+        suppression_id: str('Id of the suppression entry.'),
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      reason: 'hard_bounce',
+      scope: 'tenant',
+      domain: null,
+      stream: null,
+      since: '2026-11-02T08:00:00.000Z',
+      source: 'evt_01JF7A',
+      suppression_id: 'sup_01JF7A',
+    },
+  },
+  'recipient.deferred': {
+    version: 1,
+    when: 'A temporary failure; another attempt is scheduled.',
+    payload: Type.Object(
+      {
+        ...attemptFields,
+        next_attempt_at: str('When the next attempt is due (ISO time).'),
+        ...Type.Partial(Type.Object(classification)).properties,
+        ...transportEvidence,
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      attempt: 1,
+      reply: '451 4.7.1 Try again later',
+      code: 451,
+      enhanced: '4.7.1',
+      next_attempt_at: '2026-12-06T10:05:00.000Z',
+      category: 'transient',
+      hard: false,
+      rule: 'greylisting',
+      ruleset_version: '2026.11.1',
+      site: 'mx.example.org',
+      mx: 'mx1.example.org',
+      ip: '192.0.2.25',
+    },
+  },
+  'recipient.delivered': {
+    version: 1,
+    when: 'The receiving server (or the sandbox) accepted the message for this recipient.',
+    payload: Type.Object({ ...attemptFields, ...transportEvidence }, open),
+    example: {
+      email: 'ada@example.org',
+      attempt: 1,
+      reply: '250 2.0.0 OK queued as 4F2A',
+      code: 250,
+      enhanced: '2.0.0',
+      site: 'mx.example.org',
+      mx: 'mx1.example.org',
+      ip: '192.0.2.25',
+      port: 25,
+      connect_ms: 31,
+      transaction_ms: 120,
+    },
+  },
+  'recipient.bounced': {
+    version: 1,
+    when: 'A permanent failure: the receiving server refused the recipient during the SMTP transaction (`async: false`, the recipient is now bounced), or a DSN arrived after it had accepted the message (`async: true`; the recipient state is not changed, see docs/feedback.md).',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        async: bool('false: refused during our SMTP transaction; true: reported later by a bounce message (DSN, RFC 3464).'),
+        attempt: nullable(Type.Integer(), 'Delivery attempts spent, this one included; null for a DSN.'),
+        reply: nullable(Type.String(), 'The SMTP reply as one line; for a DSN, its Diagnostic-Code reply when it had one.'),
+        code: nullable(Type.Integer(), 'Basic SMTP reply code.'),
+        enhanced: nullable(Type.String(), 'Enhanced status code (RFC 3463); for a DSN, its Status field when no reply had one.'),
+        ...classification,
+        remote_mta: nullable(Type.String(), 'The receiving host: the MX we talked to, or the DSN Remote-MTA.'),
+        diagnostic: nullable(Type.String(), 'DSN Diagnostic-Code text; null for a synchronous bounce.'),
+        dsn_action: nullable(Type.String(), 'DSN Action field (failed); null for a synchronous bounce.'),
+        dsn_status: nullable(Type.String(), 'DSN Status field; null for a synchronous bounce.'),
+        reporting_mta: nullable(Type.String(), 'DSN Reporting-MTA; null for a synchronous bounce.'),
+        vendor: nullable(Type.String(), 'The bounce format recognised (postfix, exim, gmail…); null for a synchronous bounce.'),
+        feedback_id: nullable(Type.String(), 'Id of the stored feedback document (GET /v1/feedback/{id}); null for a synchronous bounce.'),
+        state: str('The recipient state after this event (bounced, or the state a DSN found it in).'),
+        ...notSuppressed,
+        ...transportEvidence,
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      async: false,
+      attempt: 1,
+      reply: '550 5.1.1 No such user',
+      code: 550,
+      enhanced: '5.1.1',
+      category: 'bad_mailbox',
+      hard: true,
+      rule: 'no-such-user',
+      ruleset_version: '2026.11.1',
+      remote_mta: 'mx1.example.org',
+      diagnostic: null,
+      dsn_action: null,
+      dsn_status: null,
+      reporting_mta: null,
+      vendor: null,
+      feedback_id: null,
+      state: 'bounced',
+    },
+  },
+  'recipient.expired': {
+    version: 1,
+    when: 'Still undelivered after `delivery.maxAgeHours`.',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        attempt: int('Delivery attempts spent.'),
+        reason: str('Why it expired, naming the last reply.'),
+        reply: Type.Optional(str('The last reply, when the expiry came with an attempt.')),
+        code: Type.Optional(int('Basic SMTP reply code of that reply.')),
+        enhanced: Type.Optional(nullable(Type.String(), 'Its enhanced status code.')),
+        last_reply: Type.Optional(
+          Type.Object({}, { additionalProperties: true, description: 'The last stored SMTP reply (code, enhanced, text).' }),
+        ),
+        ...Type.Partial(Type.Object(classification)).properties,
+        ...transportEvidence,
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      attempt: 12,
+      reason: 'undelivered after 72 h; last reply: 451 4.7.1 Try again later',
+    },
+  },
+  'recipient.failed': {
+    version: 1,
+    when: 'A local permanent failure (policy, configuration).',
+    payload: Type.Object({ ...attemptFields, reason: Type.Optional(str('Why it failed.')), ...transportEvidence }, open),
+    example: { email: 'ada@example.org', attempt: 1, reason: 'no sending identity for example.com' },
+  },
+  'dns.changed': {
+    version: 1,
+    when: 'A scheduled DNS posture audit saw records differ from the previous snapshot (message_id is null).',
+    payload: Type.Object(
+      {
+        domain: str('The audited domain.'),
+        snapshotId: str('The new posture snapshot.'),
+        previousSnapshotId: nullable(Type.String(), 'The snapshot compared against.'),
+        changes: Type.Array(
+          Type.Object({ name: Type.String(), type: Type.String(), before: Type.Unknown(), after: Type.Unknown() }, open),
+          { description: 'Each changed record set: `{ name, type, before, after }`.' },
+        ),
+      },
+      open,
+    ),
+    example: {
+      domain: 'example.com',
+      snapshotId: 'dns_01JF8Z',
+      previousSnapshotId: 'dns_01JF7Y',
+      changes: [{ name: 'example.com', type: 'MX', before: ['10 mx1.example.com.'], after: ['10 mx.elsewhere.net.'] }],
+    },
+  },
+  'dns.alert': {
+    version: 1,
+    when: 'One of those changes is risky: MX moved to an unapproved host, DMARC weakened, SPF broadened, DKIM key in use removed, MTA-STS downgraded or policy changed, TLSA no longer matching, certificate about to expire (docs/posture.md).',
+    payload: Type.Object(
+      {
+        domain: str('The audited domain.'),
+        snapshotId: str('The snapshot that raised it.'),
+        kind: str('What changed (mx-unapproved, dmarc-weakened, …; docs/posture.md).'),
+        severity: str('How bad it is.'),
+        message: str('One sentence for people.'),
+        before: Type.Unknown({ description: 'The value before.' }),
+        after: Type.Unknown({ description: 'The value after.' }),
+      },
+      open,
+    ),
+    example: {
+      domain: 'example.com',
+      snapshotId: 'dns_01JF8Z',
+      kind: 'mx-unapproved',
+      severity: 'critical',
+      message: 'MX now points at mx.elsewhere.net, which is not approved',
+      before: ['10 mx1.example.com.'],
+      after: ['10 mx.elsewhere.net.'],
+    },
+  },
+  'recipient.complained': {
+    version: 1,
+    when: 'The recipient reported the message as spam (ARF, RFC 5965).',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        feedback_type: str('ARF Feedback-Type (abuse, fraud, virus, other…).'),
+        user_agent: nullable(Type.String(), 'ARF User-Agent.'),
+        source_ip: nullable(Type.String(), 'ARF Source-IP.'),
+        reporter: nullable(Type.String(), 'Reporting MTA, or the sender of the report.'),
+        arrival_date: nullable(Type.String(), 'ARF Arrival-Date.'),
+        feedback_id: str('Id of the stored feedback document.'),
+        ...notSuppressed,
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      feedback_type: 'abuse',
+      user_agent: 'SomeGenerator/1.0',
+      source_ip: '192.0.2.1',
+      reporter: 'fbl.example.net',
+      arrival_date: 'Thu, 8 Mar 2005 14:00:00 EDT',
+      feedback_id: 'fbk_01JF8Z',
+    },
+  },
+  'report.received': {
+    version: 1,
+    when: "A DMARC aggregate or failure report, or a TLS-RPT report, about one of the tenant's domains was stored.",
+    payload: Type.Object(
+      {
+        kind: str('dmarc-aggregate, dmarc-failure or tls-rpt.'),
+        feedback_id: str('Id of the stored feedback document.'),
+        organization: nullable(Type.String(), 'Reporting organisations, comma-separated.'),
+        domains: Type.Array(Type.String(), { description: 'Policy domains the report covers.' }),
+        report_ids: Type.Optional(Type.Array(Type.String(), { description: 'Report ids (aggregate reports).' })),
+        records: Type.Optional(int('Records in the report for this tenant (aggregate reports).')),
+        new_records: Type.Optional(int('Records not stored before (aggregate reports).')),
+      },
+      open,
+    ),
+    example: {
+      kind: 'dmarc-aggregate',
+      feedback_id: 'fbk_01JF8Z',
+      organization: 'google.com',
+      domains: ['example.com'],
+      report_ids: ['17627328001234'],
+      records: 3,
+      new_records: 3,
+    },
+  },
+  'recipient.unsubscribed': {
+    version: 1,
+    when: 'The recipient used the one-click unsubscribe link (RFC 8058) of a marketing or cold message; the address is now suppressed for that domain and stream (docs/suppression.md).',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        domain: str('Sending domain the unsubscribe applies to.'),
+        stream: str('Stream the unsubscribe applies to.'),
+        suppression_id: str('Id of the suppression entry created.'),
+        via: Type.Union([Type.Literal('one-click'), Type.Literal('page')], { description: 'RFC 8058 one-click POST, or the page.' }),
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      domain: 'example.com',
+      stream: 'marketing',
+      suppression_id: 'sup_01JF8Z',
+      via: 'one-click',
+    },
+  },
+  'recipient.cancelled': {
+    version: 1,
+    when: 'POST /v1/messages/{id}/cancel cancelled a queued or deferred recipient; it is never delivered afterwards (docs/sending.md).',
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        previous_state: Type.Union([Type.Literal('queued'), Type.Literal('deferred')], { description: 'Its state before.' }),
+        attempts: int('Delivery attempts it had spent.'),
+        reason: nullable(Type.String(), 'The reason given with the request.'),
+        api_key: str('Id of the API key that cancelled it.'),
+      },
+      open,
+    ),
+    example: { email: 'ada@example.org', previous_state: 'deferred', attempts: 2, reason: 'sent by mistake', api_key: 'key_01JF8Z0000' },
+  },
+  'message.updated': {
+    version: 1,
+    when: 'PATCH /v1/messages/{id} changed the tags or metadata of a sent message.',
+    payload: Type.Object(
+      {
+        tags: Type.Array(Type.String(), { description: 'The tags after the change.' }),
+        metadata: Type.Record(Type.String(), Type.String(), { description: 'The metadata after the change.' }),
+        previous: Type.Object(
+          { tags: Type.Array(Type.String()), metadata: Type.Record(Type.String(), Type.String()) },
+          { additionalProperties: true, description: 'Tags and metadata before the change.' },
+        ),
+        api_key: str('Id of the API key that changed them.'),
+      },
+      open,
+    ),
+    example: {
+      tags: ['receipt', 'q4'],
+      metadata: { order: 'A-1001' },
+      previous: { tags: ['receipt'], metadata: {} },
+      api_key: 'key_01JF8Z0000',
+    },
+  },
+  'webhook.disabled': {
+    version: 1,
+    when: 'A webhook endpoint kept failing past webhooks.retryHours and was disabled; its open deliveries were given up (messageId is null; docs/webhooks.md).',
+    payload: Type.Object(
+      {
+        webhook_id: str('Id of the endpoint.'),
+        url: str('Its URL.'),
+        reason: str('Why, naming the last failure.'),
+        disabled_at: str('When (ISO time).'),
+      },
+      open,
+    ),
+    example: {
+      webhook_id: 'wh_01JF8Z',
+      url: 'https://app.example.com/hooks',
+      reason: 'HTTP 500 for 72 h',
+      disabled_at: '2026-12-06T10:00:00.000Z',
+    },
+  },
+  'recipient.opened': {
+    version: 1,
+    when: 'The open pixel of a tracked message was fetched; once per recipient within tracking.dedupeWindowMinutes (docs/tracking.md).',
+    payload: Type.Object(
+      {
+        email: nullable(Type.String(), 'The recipient; null when the message has several recipients.'),
+        user_agent: nullable(Type.String(), 'User-Agent of the request.'),
+        ua_class: Type.Union(
+          [Type.Literal('mail_client'), Type.Literal('browser'), Type.Literal('bot'), Type.Literal('apple_proxy'), Type.Literal('unknown')],
+          { description: 'What kind of client fetched it.' },
+        ),
+        machine: bool('A machine, not a person: a privacy proxy, a bot, or a scanner clicking within seconds of delivery.'),
+        machine_reason: Type.Union([Type.Literal('apple_proxy'), Type.Literal('bot'), Type.Literal('scanner'), Type.Null()], {
+          description: 'Why machine is true; null when it is false.',
+        }),
+        seconds_after_delivery: Type.Optional(int('Seconds between the delivery and this request.')),
+      },
+      open,
+    ),
+    example: { email: 'ada@example.org', user_agent: 'Mozilla/5.0', ua_class: 'apple_proxy', machine: true, machine_reason: 'apple_proxy' },
+  },
+  'recipient.clicked': {
+    version: 1,
+    when: 'A tracked link was followed (the redirector answered 302); once per recipient and link within the window (docs/tracking.md).',
+    payload: Type.Object(
+      {
+        email: nullable(Type.String(), 'The recipient; null when the message has several recipients.'),
+        url: str('The link followed.'),
+        user_agent: nullable(Type.String(), 'User-Agent of the request.'),
+        ua_class: Type.Union(
+          [Type.Literal('mail_client'), Type.Literal('browser'), Type.Literal('bot'), Type.Literal('apple_proxy'), Type.Literal('unknown')],
+          { description: 'What kind of client fetched it.' },
+        ),
+        machine: bool('A machine, not a person: a privacy proxy, a bot, or a scanner clicking within seconds of delivery.'),
+        machine_reason: Type.Union([Type.Literal('apple_proxy'), Type.Literal('bot'), Type.Literal('scanner'), Type.Null()], {
+          description: 'Why machine is true; null when it is false.',
+        }),
+        seconds_after_delivery: Type.Optional(int('Seconds between the delivery and this request.')),
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      url: 'https://example.com/offer',
+      user_agent: 'Mozilla/5.0',
+      ua_class: 'browser',
+      machine: false,
+      machine_reason: null,
+      seconds_after_delivery: 3600,
+    },
+  },
+  'experiment.regressed': {
+    version: 1,
+    when: "A variant's bounce or complaint rate is significantly worse than the control's at a provider; once per variant, provider and metric (messageId is null; docs/experiments.md).",
+    payload: Type.Object(
+      {
+        experiment_id: str('Id of the experiment.'),
+        variant: str('The variant that regressed.'),
+        control: str('The control variant.'),
+        provider: str('Mailbox provider (rules/providers.yaml) or `all`.'),
+        metric: Type.Union([Type.Literal('bounces'), Type.Literal('complaints')], { description: 'Which rate regressed.' }),
+        rate: Type.Number({ description: "The variant's rate." }),
+        control_rate: Type.Number({ description: "The control's rate." }),
+        z: Type.Number({ description: 'Two-proportion z statistic.' }),
+        p_value: Type.Number({ description: 'One-sided p-value.' }),
+        suggestion: str('What to do.'),
+        rollback: Type.Object({ variant: Type.String() }, { additionalProperties: true, description: 'The variant to roll back to.' }),
+      },
+      open,
+    ),
+    example: {
+      experiment_id: 'exp_01JF8Z',
+      variant: 'b',
+      control: 'a',
+      provider: 'gmail',
+      metric: 'complaints',
+      rate: 0.012,
+      control_rate: 0.001,
+      z: 3.4,
+      p_value: 0.0003,
+      suggestion: 'stop the experiment and send the control',
+      rollback: { variant: 'a' },
+    },
+  },
+} as const satisfies Record<string, EventDefinition>;
+
+export type EventType = keyof typeof eventDefinitions;
+/** The `data` of an event of type T, as its writer builds it. */
+export type EventPayload<T extends EventType> = Static<(typeof eventDefinitions)[T]['payload']>;
