@@ -54,12 +54,7 @@ export class HttpClient {
   readonly #o: Required<HttpClientOptions>;
 
   constructor(o: HttpClientOptions) {
-    this.#o = {
-      now: Date.now,
-      random: Math.random,
-      sleep,
-      ...o,
-    };
+    this.#o = { ...o, now: o.now ?? Date.now, random: o.random ?? Math.random, sleep: o.sleep ?? sleep };
   }
 
   async request<T>(r: HttpRequest): Promise<ApiAnswer<T>> {

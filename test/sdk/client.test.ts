@@ -146,6 +146,21 @@ test('429 is retried; the retries stop at the count, and a Retry-After past the 
   assert.ok(Date.now() - started < 1000, 'an hour-long Retry-After ends the call rather than blocking it');
 });
 
+test('409 IDEMPOTENCY_IN_PROGRESS (the first attempt still running) is retried; 409 CONFLICT is not', async (t) => {
+  const p = await startPlatform(t);
+  // The platform's answer while the first request with the key runs (see the idempotency plugin).
+  const inProgress = { status: 409, headers: { 'retry-after': '0' }, body: { code: 'IDEMPOTENCY_IN_PROGRESS', status: 409 } };
+  const proxy = await startFaultProxy(t, p.url, (n) => (n === 1 ? inProgress : 'forward'));
+  const sent = await new Postwarden({ apiKey: p.key, baseUrl: proxy.url }).messages.send(message());
+  assert.match(sent.id, /^msg_/);
+  assert.equal(proxy.seen.length, 2);
+
+  const conflict = await startFaultProxy(t, p.url, () => ({ status: 409, body: { code: 'CONFLICT', status: 409 } }));
+  const err = await new Postwarden({ apiKey: p.key, baseUrl: conflict.url }).messages.send(message()).catch((e: unknown) => e);
+  assert.ok(err instanceof PostwardenApiError);
+  assert.deepEqual([err.code, err.attempts, conflict.seen.length], ['CONFLICT', 1, 1]);
+});
+
 test('a batch answers each message; one bad message is reported by path without refusing the others', async (t) => {
   const p = await startPlatform(t);
   const client = new Postwarden({ apiKey: p.key, baseUrl: p.url });

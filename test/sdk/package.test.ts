@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { eventTypes } from '../../sdk/src/index.js';
+import { eventTypes as platformEventTypes } from '../../src/core/index.js';
 import { tempDir } from '../support/dialects.js';
 
 /**
@@ -38,6 +40,10 @@ test('the SDK imports only its own files, and the platform never imports the SDK
   for (const file of tsFiles(join(root, 'src'))) {
     for (const spec of specifiers(file)) assert.doesNotMatch(spec, /(^|\/)sdk\//, `${file} imports ${spec}`);
   }
+});
+
+test('the SDK knows every event type the platform emits (update sdk/src/events.ts with core/events.ts)', () => {
+  assert.deepEqual([...eventTypes].sort(), [...platformEventTypes].sort());
 });
 
 test('the SDK is neither a workspace of the root package nor built into its dist/', () => {
