@@ -85,6 +85,35 @@ test('a connection reset is retried; without an answer after the retries the err
   assert.equal(err.idempotencyKey, dead.seen[0]!.headers['idempotency-key'], 'the key is handed back for a later retry');
 });
 
+test('attempts that all time out end in a timed-out error whose key, used later, gets the stored message', async (t) => {
+  const p = await startPlatform(t);
+  const proxy = await startFaultProxy(t, p.url, () => 'forward-and-withhold');
+  const err = await new Postwarden({ apiKey: p.key, baseUrl: proxy.url, timeoutMs: 300, retries: 1 }).messages
+    .send(message())
+    .catch((e: unknown) => e);
+  await proxy.settled();
+  assert.ok(err instanceof PostwardenConnectionError, String(err));
+  assert.deepEqual([err.timedOut, err.attempts, proxy.seen.length], [true, 2, 2]);
+
+  const direct = new Postwarden({ apiKey: p.key, baseUrl: p.url });
+  const stored = await storedMessages(direct);
+  assert.equal(stored.length, 1, 'the platform did the work once');
+  const later = await direct.messages.send(message(), { idempotencyKey: err.idempotencyKey! });
+  assert.equal(later.id, stored[0]!.id, 'the same key later answers with that message instead of sending again');
+});
+
+test('aborting the signal stops a call during its Retry-After wait, without another attempt', async (t) => {
+  const p = await startPlatform(t);
+  const proxy = await startFaultProxy(t, p.url, () => ({ status: 503, headers: { 'retry-after': '30' } }));
+  const controller = new AbortController();
+  const started = Date.now();
+  const call = new Postwarden({ apiKey: p.key, baseUrl: proxy.url }).messages.send(message(), { signal: controller.signal });
+  setTimeout(() => controller.abort(new Error('user gave up')), 200);
+  await assert.rejects(call, /user gave up/);
+  assert.ok(Date.now() - started < 5000);
+  assert.equal(proxy.seen.length, 1);
+});
+
 test('the same Idempotency-Key twice stores one message and answers both sends with it', async (t) => {
   const p = await startPlatform(t);
   const client = new Postwarden({ apiKey: p.key, baseUrl: p.url });
