@@ -24,7 +24,7 @@ import {
   type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
-import { createSpine, type Spine } from './events/index.js';
+import { createSpine, createWebhooks, type Spine, type Webhooks } from './events/index.js';
 import {
   createFeedbackIngest,
   createSuppressions,
@@ -36,7 +36,7 @@ import {
   type Suppress,
   type Suppressions,
 } from './feedback/index.js';
-import { loadOrCreateMasterKey } from './governance/index.js';
+import { loadOrCreateMasterKey, openSecret, sealSecret } from './governance/index.js';
 import { checkHost, createDkimSigner, createSendingIdentity, type Domains, deriveVerpKey, type IdentityMonitor } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
@@ -76,6 +76,8 @@ export interface Platform {
   masterKey: Buffer;
   /** Verification and DKIM rotation schedule (started with the delivery role; tests call tick()). */
   identityMonitor: IdentityMonitor;
+  /** Webhook endpoints, the dispatcher (one node at a time) and the sender (every delivery node). */
+  webhooks: Webhooks;
   /** The scheduled jobs this node takes part in (delivery role), each run by one node at a time. */
   jobs: ScheduledJob[];
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
@@ -246,6 +248,18 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     deliveredLastMinute: deliverer.deliveredLastMinute,
   });
   const runsDelivery = config.server.roles.includes('delivery');
+  const webhooks = createWebhooks({
+    store,
+    clock,
+    owner: nodeId,
+    // Endpoint secrets at rest, sealed with the master key like DKIM keys (governance/crypto.ts).
+    secrets: {
+      seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
+      open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
+    },
+    options: { ...config.webhooks, retentionDays: config.events.retentionDays },
+    log: log.child({ concern: 'webhooks' }),
+  });
   const postureLog = log.child({ concern: 'posture' });
   const posture = createPostureMonitor({
     store,
@@ -320,6 +334,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       feedback,
       suppressions,
       unsubscribe,
+      webhooks: webhooks.endpoints,
       clock,
       idempotencyStore: store,
       ready: async () => ({ unreachable: (await store.ping()) ? [] : ['store'] }),
@@ -422,6 +437,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log,
     masterKey,
     identityMonitor: identity.monitor,
+    webhooks,
     jobs,
     async start() {
       started = true;
@@ -437,6 +453,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         feedback.warm();
       }
       if (runsDelivery) deliverer.start();
+      if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();
       return out;
     },
@@ -444,6 +461,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (started) {
         await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop())]);
         await deliverer.stop();
+        await webhooks.stop();
         await transport.close?.();
         await signer.close();
         await accept.drain();

@@ -17,6 +17,7 @@ import { suppressionRoutes } from './routes/suppressions.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiServices } from './services.js';
 
 /**
@@ -92,5 +93,6 @@ export async function buildApi(
   unsubscribeRoutes(app, s);
   tenantRoutes(app, s);
   transportSecurityRoutes(app, s);
+  webhookRoutes(app, s);
   return app;
 }

@@ -1,7 +1,7 @@
 import type { Accept } from '../accept/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { TlsStatsReport } from '../delivery/index.js';
-import type { Spine } from '../events/index.js';
+import type { Spine, WebhookEndpoints } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
@@ -20,6 +20,8 @@ export interface ApiServices {
   feedback: FeedbackIngest;
   suppressions: Suppressions;
   unsubscribe: Pick<Unsubscribe, 'verify' | 'unsubscribe'>;
+  /** Webhook endpoints: management, test, attempts, replay (src/events/webhooks). */
+  webhooks: WebhookEndpoints;
   clock: Clock;
   /** Idempotency keys are the API's own concern; it keeps them in the store through this narrow slice. */
   idempotencyStore: Pick<Store, 'idempotency'>;

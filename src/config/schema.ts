@@ -415,6 +415,69 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    webhooks: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Dispatch events to tenant webhook endpoints (in processes with the delivery role; one node dispatches, all send).',
+        }),
+        allowPrivateTargets: Type.Boolean({
+          default: false,
+          description:
+            'Let endpoints point at loopback, private and link-local addresses. Off in production (SSRF guard); for tests and labs only.',
+        }),
+        retryHours: Type.Number({
+          minimum: 0.01,
+          maximum: 720,
+          default: 72,
+          description:
+            'How long an event keeps being retried (exponential backoff with jitter) after its first failure; past it the endpoint is disabled with a webhook.disabled event.',
+        }),
+        timeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 120000,
+          default: 10000,
+          description: 'Bound on each POST (connect, headers and body).',
+        }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 64, description: 'Deliveries in flight per node.' }),
+        pollMs: Type.Integer({
+          minimum: 5,
+          maximum: 60000,
+          default: 100,
+          description: 'How often a node looks for new events to dispatch and deliveries due.',
+        }),
+        leaseSeconds: Type.Integer({
+          minimum: 5,
+          maximum: 3600,
+          default: 60,
+          description: 'How long a claimed delivery is held before another node may take it over (renewed while the holder lives).',
+        }),
+        rotationGraceHours: Type.Number({
+          minimum: 0,
+          maximum: 720,
+          default: 24,
+          description: 'After rotate-secret, how long the previous secret keeps signing alongside the new one.',
+        }),
+        maxBatchSize: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 100,
+          description: 'Largest batch_size an endpoint may ask for (events per POST, sent as a JSON array).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    events: Type.Object(
+      {
+        retentionDays: Type.Integer({
+          minimum: 1,
+          maximum: 3650,
+          default: 30,
+          description: 'How long events are kept for consumers; webhook replays reach back this far.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     smtp: Type.Object(
       {
         idleTimeoutSeconds: Type.Integer({

@@ -17,6 +17,8 @@ export const eventTypes = [
   'recipient.complained',
   'report.received',
   'recipient.unsubscribed',
+  // Webhooks (src/events/webhooks): tenant-scoped, messageId null.
+  'webhook.disabled',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

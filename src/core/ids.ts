@@ -5,7 +5,24 @@ import { randomFillSync } from 'node:crypto';
  * randomness, the ULID layout. Sorting ids as strings sorts them by creation time, which keeps
  * B-tree inserts append-mostly and lets lists page by id.
  */
-export type IdPrefix = 'msg' | 'rcp' | 'evt' | 'ten' | 'key' | 'dom' | 'dk' | 'sup' | 'att' | 'cap' | 'wh' | 'aud' | 'fb' | 'rpt' | 'snp';
+export type IdPrefix =
+  | 'msg'
+  | 'rcp'
+  | 'evt'
+  | 'ten'
+  | 'key'
+  | 'dom'
+  | 'dk'
+  | 'sup'
+  | 'att'
+  | 'cap'
+  | 'wh'
+  | 'aud'
+  | 'fb'
+  | 'rpt'
+  | 'snp'
+  | 'whd'
+  | 'wha';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -1,14 +1,14 @@
 import { type Clock, formatSmtpResponse, type NewEvent, newId } from '../core/index.js';
 import { bounceSuppression, type Suppress, type SuppressRequest } from '../feedback/index.js';
-import { createGroupCommitter, isExpired, nextAttemptDelayMs } from '../queue/index.js';
+import { createGroupCommitter, createWorker, isExpired, nextAttemptDelayMs } from '../queue/index.js';
 import type { RecipientRow, Store, TlsAttemptRow } from '../store/index.js';
 import type { DeliveryMetrics } from './metrics.js';
 import type { DeliveryOutcome, Transport } from './transport.js';
 
 /**
- * The scheduler loop. It claims a window of due recipients under a lease (memory never holds more
- * than `concurrency` of them, whatever the queue depth), hands each message's recipients to the
- * transport, and settles every outcome in a transaction with its event. Settles from concurrent
+ * Delivery of recipients on the queue's one worker loop (queue/worker.ts claims a window of due
+ * recipients under a lease, heartbeats and returns leases at stop): each message's recipients go to
+ * the transport, and every outcome settles in a transaction with its event. Settles from concurrent
  * deliveries share transactions (group commit). A settle whose lease was lost (this node stalled
  * past the lease and another took over) is dropped, so one outcome never overwrites another.
  *
@@ -43,11 +43,6 @@ interface SettleItem {
 
 export function createDeliverer(deps: DelivererDeps) {
   const { store, clock } = deps;
-  let running = false;
-  let inFlight = 0;
-  let wake: (() => void) | null = null;
-  let loop: Promise<void> | null = null;
-  const active = new Set<Promise<void>>();
   /**
    * Deliveries per second over the last minute, for the time-to-drain gauge: a fixed ring of 60
    * counters, so memory stays constant whether or not anything scrapes the metrics.
@@ -203,123 +198,29 @@ export function createDeliverer(deps: DelivererDeps) {
         deps.log?.error({ err: r.reason }, 'settling an outcome failed; the lease will expire and the work return');
   }
 
-  function track(p: Promise<void>, n: number): void {
-    inFlight += n;
-    deps.metrics?.inFlight.set(inFlight);
-    active.add(p);
-    void p.finally(() => {
-      inFlight -= n;
-      deps.metrics?.inFlight.set(inFlight);
-      active.delete(p);
-      wake?.();
-    });
-  }
-
-  /**
-   * Claim in windows, not one slot at a time: each claim is a write transaction, so while work is in
-   * flight the scheduler waits until an eighth of its slots are free (a finished delivery wakes it).
-   */
-  const minClaim = Math.max(1, Math.floor(deps.concurrency / 8));
-
-  async function tick(): Promise<number> {
-    const room = deps.concurrency - inFlight;
-    if (room <= 0 || (inFlight > 0 && room < minClaim)) return 0;
-    const claimed = await store.recipients.claimDue({ owner: deps.owner, now: clock.now(), leaseMs: deps.leaseMs, limit: room });
-    const groups = new Map<string, RecipientRow[]>();
-    for (const r of claimed) {
-      const g = groups.get(r.messageId);
-      if (g) g.push(r);
-      else groups.set(r.messageId, [r]);
-    }
-    for (const g of groups.values()) {
-      for (const r of g) working.add(r.id);
-      track(
-        deliverGroup(g).finally(() => {
-          for (const r of g) working.delete(r.id);
-        }),
-        g.length,
-      );
-    }
-    return claimed.length;
-  }
-
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
-  /**
-   * Lease heartbeat: while this node lives its in-flight leases never lapse, however long a slow
-   * remote or a loaded machine holds them; another node takes them over only after this one died.
-   */
-  let heartbeat: NodeJS.Timeout | null = null;
-  /** Recipients this node is delivering now: the only leases the heartbeat extends. */
-  const working = new Set<string>();
-  async function renewLeases(): Promise<void> {
-    if (working.size === 0) return;
-    try {
-      await store.recipients.renewLeases(deps.owner, [...working], clock.now() + deps.leaseMs);
-    } catch (e) {
-      deps.log?.error({ err: e }, 'renewing delivery leases failed');
-    }
-  }
+  const worker = createWorker<RecipientRow>({
+    name: 'delivery',
+    work: store.recipients,
+    // A message's recipients due together go in one SMTP transaction per destination.
+    groupBy: (r) => r.messageId,
+    run: deliverGroup,
+    clock,
+    owner: deps.owner,
+    concurrency: deps.concurrency,
+    leaseMs: deps.leaseMs,
+    pollMs: deps.pollMs,
+    ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.metrics ? { onInFlight: (n: number) => deps.metrics!.inFlight.set(n) } : {}),
+    beforeRelease: () => settler.drain(),
+  });
 
   return {
-    start(): void {
-      if (running) return;
-      running = true;
-      heartbeat = setInterval(() => void renewLeases(), Math.max(1000, Math.floor(deps.leaseMs / 3)));
-      heartbeat.unref();
-      loop = (async () => {
-        while (running) {
-          let n = 0;
-          let failed = false;
-          try {
-            n = await tick();
-          } catch (e) {
-            failed = true;
-            deps.log?.error({ err: e }, 'claiming due work failed');
-          }
-          if (!running) break;
-          // A failed claim (the database away) is retried after a second, not at every poll.
-          if (failed) await sleep(Math.max(deps.pollMs, 1000));
-          else if (n === 0 || inFlight >= deps.concurrency) await sleep(deps.pollMs);
-        }
-      })();
-    },
+    start: () => worker.start(),
     /** New work was accepted: look now instead of at the next poll. */
-    poke(): void {
-      wake?.();
-    },
+    poke: () => worker.poke(),
     /** Stops claiming, lets in-flight deliveries finish (bounded), and returns any leases left. */
-    async stop(timeoutMs = 10_000): Promise<void> {
-      running = false;
-      wake?.();
-      await loop;
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise((r) => {
-        timer = setTimeout(r, timeoutMs);
-      });
-      // Cleared, or the bound alone would hold the process open for timeoutMs after a clean stop.
-      await Promise.race([Promise.allSettled([...active]), bound]).finally(() => clearTimeout(timer));
-      if (heartbeat) clearInterval(heartbeat);
-      heartbeat = null;
-      await settler.drain();
-      try {
-        await store.recipients.releaseOwned(deps.owner, clock.now());
-      } catch (e) {
-        // The database is away: the leases lapse on their own and the work returns then.
-        deps.log?.error({ err: e }, 'returning delivery leases at stop failed; they will expire');
-      }
-    },
-    inFlight: () => inFlight,
+    stop: (timeoutMs = 10_000) => worker.stop(timeoutMs),
+    inFlight: () => worker.inFlight(),
     deliveredLastMinute(): number {
       const second = Math.floor(clock.now() / 1000);
       let n = 0;

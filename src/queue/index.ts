@@ -1,4 +1,6 @@
 export { createBackpressure } from './backpressure.js';
 export { createGroupCommitter, type GroupCommitter } from './group-commit.js';
-export { isExpired, nextAttemptDelayMs } from './retry-schedule.js';
+export type { ClaimRequest, LeasedWork, SettleOutcome } from './leased-work.js';
+export { backoffDelayMs, isExpired, nextAttemptDelayMs } from './retry-schedule.js';
 export { createScheduledJob, type ScheduledJob, type ScheduledJobDeps } from './scheduled-job.js';
+export { createWorker, type Worker, type WorkerDeps } from './worker.js';

@@ -13,3 +13,12 @@ export function nextAttemptDelayMs(attempts: number, stepsMinutes: readonly numb
 export function isExpired(createdAt: number, now: number, maxAgeHours: number): boolean {
   return now - createdAt >= maxAgeHours * 3_600_000;
 }
+
+/**
+ * Exponential backoff with jitter for work retried on a short fuse (webhook attempts): base × 2^(n−1),
+ * capped, then drawn uniformly from its upper half so a crowd that failed together spreads out.
+ */
+export function backoffDelayMs(attempts: number, o: { baseMs: number; capMs: number }, random: () => number = Math.random): number {
+  const exp = Math.min(o.capMs, o.baseMs * 2 ** Math.min(Math.max(attempts, 1) - 1, 40));
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}

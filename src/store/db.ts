@@ -14,6 +14,7 @@ import {
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
+import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
 import { eventsRepository } from './repositories/events.js';
@@ -28,6 +29,8 @@ import { recipientsRepository } from './repositories/recipients.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
+import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
+import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
 import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
 
@@ -65,6 +68,9 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
     jobLeases: jobLeasesRepository(db),
+    consumerCursors: consumerCursorsRepository(db),
+    webhookEndpoints: webhookEndpointsRepository(db),
+    webhookDeliveries: webhookDeliveriesRepository(db, dialect),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),

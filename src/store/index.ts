@@ -15,6 +15,13 @@ export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipien
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
+export type {
+  NewWebhookDelivery,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookDeliveryState,
+} from './repositories/webhook-deliveries.js';
+export type { WebhookEndpointPatch, WebhookEndpointRow } from './repositories/webhook-endpoints.js';
 export {
   chooseSqliteDriver,
   nodeSqliteUnavailable,

@@ -191,6 +191,66 @@ export interface JobLeasesTable {
   expires_at: number;
 }
 
+/** Where a durable consumer of the spine stands (migration 013). */
+export interface ConsumerCursorsTable {
+  name: string;
+  position: number;
+  updated_at: number;
+}
+
+/** A tenant's webhook endpoint (migration 014). Filters are JSON arrays or NULL (everything). */
+export interface WebhookEndpointsTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  description: string;
+  event_types: string | null;
+  streams: string | null;
+  domains: string | null;
+  batch_size: number;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: number | null;
+  state: string;
+  disabled_reason: string | null;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event owed to one endpoint: leased work (migration 014). */
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  tenant_id: string;
+  event_id: string;
+  event_cursor: number;
+  message_id: string | null;
+  origin: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  first_failed_at: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One POST tried (migration 014). `event_ids` is a JSON array (several when batched). */
+export interface WebhookAttemptsTable {
+  id: string;
+  endpoint_id: string;
+  event_ids: string;
+  attempt: number;
+  at: number;
+  outcome: string;
+  status: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
 /** One audit run's snapshot (migration 007). records/facts/findings are JSON text. */
 export interface DnsSnapshotsTable {
   id: string;
@@ -354,6 +414,10 @@ export interface Database {
   dkim_keys: DkimKeysTable;
   rate_windows: RateWindowsTable;
   job_leases: JobLeasesTable;
+  consumer_cursors: ConsumerCursorsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   dns_snapshots: DnsSnapshotsTable;
   dns_watch: DnsWatchTable;
   posture_settings: PostureSettingsTable;

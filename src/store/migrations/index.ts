@@ -10,6 +10,8 @@ import * as m007 from './007-posture.js';
 import * as m008 from './008-rate-windows.js';
 import * as m009 from './009-job-leases.js';
 import * as m010 from './010-report-claims.js';
+import * as m013 from './013-consumer-cursors.js';
+import * as m014 from './014-webhooks.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -23,6 +25,8 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '008-rate-windows': m008,
   '009-job-leases': m009,
   '010-report-claims': m010,
+  '013-consumer-cursors': m013,
+  '014-webhooks': m014,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -15,7 +15,7 @@ import type { Database, EventsTable } from '../schema.js';
  */
 const SPINE_LOCK = 7_340_001;
 
-const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
+export const toEvent = (r: EventsTable & { cursor: number }): SpineEvent => ({
   id: r.id,
   cursor: String(r.cursor),
   type: r.type as EventType,

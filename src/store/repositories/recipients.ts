@@ -56,6 +56,7 @@ export interface Settle {
   refundAttempt?: boolean;
 }
 
+/** Recipients as leased work: claimDue, renewLeases and releaseOwned are queue/leased-work.ts's contract. */
 export function recipientsRepository(db: Kysely<Database>, dialect: DialectName) {
   return {
     async insertMany(rows: RecipientRow[]): Promise<void> {

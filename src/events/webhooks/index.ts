@@ -1,0 +1,123 @@
+import type { Clock } from '../../core/index.js';
+import { createWorker, type Worker } from '../../queue/index.js';
+import type { Store, WebhookDeliveryRow } from '../../store/index.js';
+import { type Consumer, createConsumer } from '../consumer.js';
+import { createFanOut } from './dispatcher.js';
+import { createWebhookEndpoints, type WebhookEndpoints } from './endpoints.js';
+import { createPoster, type Poster } from './poster.js';
+import { createSender, type SecretBox } from './sender.js';
+
+/**
+ * Webhooks, assembled: the management service (endpoints), the dispatcher (a spine consumer fanning
+ * events out to delivery rows, one node at a time) and the sender (the queue's worker loop POSTing
+ * deliveries, on every node). docs/webhooks.md.
+ */
+export interface WebhooksOptions {
+  allowPrivateTargets: boolean;
+  retryHours: number;
+  timeoutMs: number;
+  concurrency: number;
+  pollMs: number;
+  leaseSeconds: number;
+  rotationGraceHours: number;
+  maxBatchSize: number;
+  retentionDays: number;
+}
+
+export interface WebhooksDeps {
+  store: Store;
+  clock: Clock;
+  secrets: SecretBox;
+  owner: string;
+  options: WebhooksOptions;
+  /** Replaces the HTTP client (tests count or fail POSTs); default undici with the SSRF guard. */
+  poster?: Poster;
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Backoff jitter source (tests). */
+  random?: () => number;
+}
+
+export interface Webhooks {
+  endpoints: WebhookEndpoints;
+  dispatcher: Consumer;
+  worker: Worker;
+  /** Starts dispatching and sending on this node. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createWebhooks(deps: WebhooksDeps): Webhooks {
+  const o = deps.options;
+  const poster = deps.poster ?? createPoster({ timeoutMs: o.timeoutMs, allowPrivateTargets: o.allowPrivateTargets });
+  const sender = createSender({
+    store: deps.store,
+    clock: deps.clock,
+    poster,
+    secrets: deps.secrets,
+    owner: deps.owner,
+    retry: { baseMs: 5_000, capMs: 3_600_000, horizonMs: o.retryHours * 3_600_000 },
+    ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  const worker = createWorker<WebhookDeliveryRow>({
+    name: 'webhooks',
+    work: deps.store.webhookDeliveries,
+    groupBy: (d) => d.endpointId,
+    run: sender.run,
+    clock: deps.clock,
+    owner: deps.owner,
+    concurrency: o.concurrency,
+    leaseMs: o.leaseSeconds * 1000,
+    pollMs: o.pollMs,
+    beforeRelease: () => sender.drain(),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
+  const fanOut = createFanOut({ store: deps.store, clock: deps.clock, onQueued: () => worker.poke() });
+  const dispatcher = createConsumer({
+    name: 'webhooks',
+    store: deps.store,
+    clock: deps.clock,
+    owner: deps.owner,
+    handle: fanOut.handle,
+    // From the first event: the fan-out skips what happened before each endpoint existed.
+    startAt: 'beginning',
+    pollMs: o.pollMs,
+    leaseMs: Math.max(o.leaseSeconds * 1000, 10 * o.pollMs),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
+  const endpoints = createWebhookEndpoints({
+    store: deps.store,
+    clock: deps.clock,
+    secrets: deps.secrets,
+    poster,
+    sender,
+    fanOut,
+    allowPrivateTargets: o.allowPrivateTargets,
+    rotationGraceMs: o.rotationGraceHours * 3_600_000,
+    maxBatchSize: o.maxBatchSize,
+    retentionDays: o.retentionDays,
+    onQueued: () => worker.poke(),
+  });
+  let poster_closed = false;
+  return {
+    endpoints,
+    dispatcher,
+    worker,
+    start() {
+      dispatcher.start();
+      worker.start();
+    },
+    async stop() {
+      await dispatcher.stop();
+      await worker.stop();
+      if (!poster_closed && !deps.poster) {
+        poster_closed = true;
+        await poster.close();
+      }
+    },
+  };
+}
+
+export type { EndpointInput, EndpointUpdate, ReplayRequest, WebhookEndpoints } from './endpoints.js';
+export { batchId, type SecretBox } from './sender.js';
+export { SECRET_PREFIX } from './signer.js';

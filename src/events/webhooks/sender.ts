@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { type Clock, newId, type SpineEvent } from '../../core/index.js';
+import { backoffDelayMs, createGroupCommitter } from '../../queue/index.js';
+import type { Store, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../store/index.js';
+import { webhookEventJson } from './payload.js';
+import type { Poster, PostResult } from './poster.js';
+import { secretKey, signatureHeaders } from './signer.js';
+
+/**
+ * Sends one endpoint's claimed deliveries (the worker groups them by endpoint): in POSTs of
+ * `batch_size` events, signed with the endpoint's secret (and the previous one during its grace
+ * period), and settles each POST's deliveries: 2xx → done, anything else → retry with exponential
+ * backoff and jitter. A delivery still failing `retryHours` after its first failure kills the
+ * endpoint: it is disabled, its open deliveries are given up, and a `webhook.disabled` event says so.
+ *
+ * The claim never hands out two events of one message together (the later waits for the earlier to
+ * be done), so the POSTs of a group may go at once without breaking per-message order.
+ */
+export interface SecretBox {
+  seal(plain: string, aad: string): string;
+  open(sealed: string, aad: string): string;
+}
+
+export interface SenderDeps {
+  store: Store;
+  clock: Clock;
+  poster: Poster;
+  secrets: SecretBox;
+  owner: string;
+  retry: { baseMs: number; capMs: number; horizonMs: number };
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  random?: () => number;
+}
+
+interface SettleItem {
+  ids: string[];
+  outcome: { kind: 'done' } | { kind: 'retry'; at: number } | { kind: 'dead' };
+  attempt: WebhookAttemptRow;
+}
+
+export const secretAad = (endpointId: string) => `webhook_endpoints:${endpointId}`;
+
+/** The HMAC keys that sign for an endpoint now: the current secret, and the previous one while its grace lasts. */
+export function signingKeys(e: WebhookEndpointRow, now: number, open: (sealed: string) => string): Buffer[] {
+  const keys = [secretKey(open(e.secretSealed))];
+  if (e.previousSecretSealed && e.previousSecretExpiresAt !== null && now < e.previousSecretExpiresAt) {
+    keys.push(secretKey(open(e.previousSecretSealed)));
+  }
+  return keys;
+}
+
+/** A batch's webhook-id: stable for the same events, so a retried batch is recognisable. */
+export function batchId(eventIds: readonly string[]): string {
+  return `batch_${createHash('sha256').update(eventIds.join(',')).digest('hex').slice(0, 26)}`;
+}
+
+export function createSender(deps: SenderDeps) {
+  const { store, clock } = deps;
+  /** Opened secrets by sealed text: opening (HKDF + AES-GCM) per POST showed in profiles. */
+  const opened = new Map<string, string>();
+  const openFor = (endpointId: string) => (sealed: string) => {
+    let plain = opened.get(sealed);
+    if (plain === undefined) {
+      plain = deps.secrets.open(sealed, secretAad(endpointId));
+      if (opened.size > 10_000) opened.clear();
+      opened.set(sealed, plain);
+    }
+    return plain;
+  };
+
+  const settler = createGroupCommitter<SettleItem, number>({
+    lingerMs: 5,
+    commit: (items) =>
+      store.transaction(async (tx) => {
+        const now = clock.now();
+        const out: number[] = [];
+        for (const it of items) out.push(await tx.webhookDeliveries.settle({ ids: it.ids, owner: deps.owner, now, outcome: it.outcome }));
+        await tx.webhookDeliveries.insertAttempts(items.map((i) => i.attempt));
+        return out;
+      }),
+  });
+
+  async function disable(endpoint: WebhookEndpointRow, reason: string): Promise<void> {
+    await store.transaction(async (tx) => {
+      const now = clock.now();
+      if (!(await tx.webhookEndpoints.disable(endpoint.id, reason, now))) return;
+      await tx.webhookDeliveries.killOpen(endpoint.id, now);
+      await tx.events.append(
+        [
+          {
+            type: 'webhook.disabled',
+            tenantId: endpoint.tenantId,
+            data: { webhook_id: endpoint.id, url: endpoint.url, reason, disabled_at: new Date(now).toISOString() },
+          },
+        ],
+        now,
+      );
+    });
+    deps.log?.warn({ webhook: endpoint.id, reason }, 'webhook endpoint disabled');
+  }
+
+  async function sendChunk(endpoint: WebhookEndpointRow, keys: Buffer[], chunk: WebhookDeliveryRow[], events: Map<string, SpineEvent>) {
+    const present = chunk.filter((d) => events.has(d.eventId));
+    const eventIds = present.map((d) => d.eventId);
+    let result: PostResult;
+    if (!present.length) {
+      // The events are gone (retention purged them): nothing left to send.
+      result = { ok: true, status: null, latencyMs: 0, excerpt: null, error: 'event no longer retained' };
+    } else {
+      const payloads = present.map((d) => webhookEventJson(events.get(d.eventId)!));
+      const batched = endpoint.batchSize > 1;
+      const body = JSON.stringify(batched ? payloads : payloads[0]);
+      const id = batched ? batchId(eventIds) : eventIds[0]!;
+      const headers = signatureHeaders(keys, id, Math.floor(clock.now() / 1000), body);
+      result = await deps.poster.post(endpoint.url, headers, body);
+    }
+    const now = clock.now();
+    const attemptNo = Math.max(...chunk.map((d) => d.attempts));
+    const attempt: WebhookAttemptRow = {
+      id: newId('wha', now),
+      endpointId: endpoint.id,
+      eventIds: eventIds.length ? eventIds : chunk.map((d) => d.eventId),
+      attempt: attemptNo,
+      at: now,
+      outcome: result.ok ? 'succeeded' : 'failed',
+      status: result.status,
+      latencyMs: result.latencyMs,
+      error: result.error,
+      responseExcerpt: result.excerpt,
+    };
+    const ids = chunk.map((d) => d.id);
+    if (result.ok) {
+      await settler.submit({ ids, outcome: { kind: 'done' }, attempt });
+      return;
+    }
+    const firstFailed = Math.min(...chunk.map((d) => d.firstFailedAt ?? now));
+    if (now - firstFailed >= deps.retry.horizonMs) {
+      await settler.submit({ ids, outcome: { kind: 'dead' }, attempt });
+      const hours = Math.round(deps.retry.horizonMs / 360_000) / 10;
+      await disable(endpoint, `failing for ${hours} h; last: ${result.error ?? `HTTP ${result.status}`}`);
+      return;
+    }
+    const at = now + backoffDelayMs(attemptNo, deps.retry, deps.random);
+    await settler.submit({ ids, outcome: { kind: 'retry', at }, attempt });
+  }
+
+  return {
+    /** The worker's run for one endpoint's claimed deliveries. */
+    async run(group: WebhookDeliveryRow[]): Promise<void> {
+      const endpoint = await store.webhookEndpoints.get(group[0]!.endpointId);
+      if (endpoint?.state !== 'enabled') {
+        await store.webhookDeliveries.settle({
+          ids: group.map((d) => d.id),
+          owner: deps.owner,
+          now: clock.now(),
+          outcome: { kind: 'dead' },
+        });
+        return;
+      }
+      const events = new Map((await store.webhookDeliveries.events(group.map((d) => d.eventId))).map((e) => [e.id, e]));
+      const keys = signingKeys(endpoint, clock.now(), openFor(endpoint.id));
+      // Oldest first within a POST, so a batch reads in spine order.
+      const sorted = [...group].sort((a, b) => a.eventCursor - b.eventCursor);
+      const size = Math.max(1, endpoint.batchSize);
+      const chunks: WebhookDeliveryRow[][] = [];
+      for (let i = 0; i < sorted.length; i += size) chunks.push(sorted.slice(i, i + size));
+      const results = await Promise.allSettled(chunks.map((c) => sendChunk(endpoint, keys, c, events)));
+      for (const r of results)
+        if (r.status === 'rejected')
+          deps.log?.error({ err: r.reason, webhook: endpoint.id }, 'settling a webhook attempt failed; the lease will expire');
+    },
+    drain: () => settler.drain(),
+    signingKeys: (e: WebhookEndpointRow) => signingKeys(e, clock.now(), openFor(e.id)),
+  };
+}
+
+export type Sender = ReturnType<typeof createSender>;

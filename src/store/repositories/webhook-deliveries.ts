@@ -1,0 +1,331 @@
+import { type Kysely, sql } from 'kysely';
+import type { SpineEvent } from '../../core/index.js';
+import type { DialectName } from '../dialect.js';
+import type { Database, EventsTable, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
+import { toEvent } from './events.js';
+
+/**
+ * Webhook deliveries as leased work (queue/leased-work.ts's contract), the attempts log, and the
+ * reads the dispatcher needs (events by id, the stream and sender domain of messages).
+ *
+ * States: queued → in_flight → done | retry (→ in_flight again) | dead. Ordering per message: a
+ * delivery is due only when no earlier event (lower spine cursor) of the same message to the same
+ * endpoint is still open (queued, retry, in flight), so a message's events reach an endpoint in
+ * order while other messages go on. Events without a message are not ordered.
+ */
+export type WebhookDeliveryState = 'queued' | 'retry' | 'in_flight' | 'done' | 'dead';
+
+export interface WebhookDeliveryRow {
+  id: string;
+  endpointId: string;
+  tenantId: string;
+  eventId: string;
+  eventCursor: number;
+  messageId: string | null;
+  origin: string;
+  state: WebhookDeliveryState;
+  attempts: number;
+  nextAttemptAt: number;
+  firstFailedAt: number | null;
+  createdAt: number;
+}
+
+export interface NewWebhookDelivery {
+  id: string;
+  endpointId: string;
+  tenantId: string;
+  eventId: string;
+  eventCursor: number;
+  messageId: string | null;
+  origin: string;
+}
+
+export interface WebhookAttemptRow {
+  id: string;
+  endpointId: string;
+  eventIds: string[];
+  attempt: number;
+  at: number;
+  outcome: 'succeeded' | 'failed';
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+}
+
+const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
+  id: r.id,
+  endpointId: r.endpoint_id,
+  tenantId: r.tenant_id,
+  eventId: r.event_id,
+  eventCursor: Number(r.event_cursor),
+  messageId: r.message_id,
+  origin: r.origin,
+  state: r.state as WebhookDeliveryState,
+  attempts: r.attempts,
+  nextAttemptAt: Number(r.next_attempt_at),
+  firstFailedAt: r.first_failed_at === null ? null : Number(r.first_failed_at),
+  createdAt: Number(r.created_at),
+});
+
+const OPEN = ['queued', 'retry', 'in_flight'] as const;
+
+export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName) {
+  return {
+    /** Adds deliveries; one already there for the same endpoint, event and origin is left alone (idempotent fan-out). */
+    async insertMany(rows: NewWebhookDelivery[], now: number): Promise<void> {
+      for (let i = 0; i < rows.length; i += 400) {
+        await db
+          .insertInto('webhook_deliveries')
+          .values(
+            rows.slice(i, i + 400).map((r) => ({
+              id: r.id,
+              endpoint_id: r.endpointId,
+              tenant_id: r.tenantId,
+              event_id: r.eventId,
+              event_cursor: r.eventCursor,
+              message_id: r.messageId,
+              origin: r.origin,
+              state: 'queued',
+              attempts: 0,
+              next_attempt_at: now,
+              first_failed_at: null,
+              lease_owner: null,
+              lease_expires_at: null,
+              created_at: now,
+              updated_at: now,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['endpoint_id', 'event_id', 'origin']).doNothing())
+          .execute();
+      }
+    },
+
+    /**
+     * Claims due deliveries (lapsed leases first, then retries, then new ones, each earliest first),
+     * skipping those an earlier open event of the same message to the same endpoint holds back.
+     * PostgreSQL: SKIP LOCKED lets several nodes claim at once.
+     */
+    async claimDue(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<WebhookDeliveryRow[]> {
+      const claimed: WebhookDeliveryRow[] = [];
+      for (const state of ['in_flight', 'retry', 'queued'] as const) {
+        const room = o.limit - claimed.length;
+        if (room <= 0) break;
+        const due = state === 'in_flight' ? 'lease_expires_at' : 'next_attempt_at';
+        let candidates = db
+          .selectFrom('webhook_deliveries as d')
+          .select('d.id')
+          .where('d.state', '=', state)
+          .where(`d.${due}`, '<=', o.now)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('webhook_deliveries as e')
+                  .select(sql`1`.as('one'))
+                  .whereRef('e.endpoint_id', '=', 'd.endpoint_id')
+                  .whereRef('e.message_id', '=', 'd.message_id')
+                  .whereRef('e.event_cursor', '<', 'd.event_cursor')
+                  .where('e.state', 'in', [...OPEN]),
+              ),
+            ),
+          )
+          .orderBy(`d.${due}`)
+          .limit(room);
+        if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+        const rows = await db
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({
+            state: 'in_flight',
+            lease_owner: o.owner,
+            lease_expires_at: o.now + o.leaseMs,
+            attempts: eb('attempts', '+', 1),
+            updated_at: o.now,
+          }))
+          .where('id', 'in', candidates)
+          .returningAll()
+          .execute();
+        for (const r of rows) claimed.push(toDelivery(r));
+      }
+      return claimed;
+    },
+
+    /**
+     * Settles in-flight deliveries this owner holds: done, retry at a time, or dead. Guarded by the
+     * owner; returns how many rows it changed.
+     */
+    async settle(s: {
+      ids: readonly string[];
+      owner: string;
+      now: number;
+      outcome: { kind: 'done' } | { kind: 'retry'; at: number } | { kind: 'dead' };
+    }): Promise<number> {
+      if (!s.ids.length) return 0;
+      const o = s.outcome;
+      const r = await db
+        .updateTable('webhook_deliveries')
+        .set((eb) => ({
+          state: o.kind,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: s.now,
+          ...(o.kind === 'retry' ? { next_attempt_at: o.at, first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(s.now)) } : {}),
+        }))
+        .where('id', 'in', [...s.ids])
+        .where('state', '=', 'in_flight')
+        .where('lease_owner', '=', s.owner)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async renewLeases(owner: string, ids: readonly string[], expiresAt: number): Promise<number> {
+      let n = 0;
+      for (let i = 0; i < ids.length; i += 500) {
+        const r = await db
+          .updateTable('webhook_deliveries')
+          .set({ lease_expires_at: expiresAt })
+          .where('state', '=', 'in_flight')
+          .where('lease_owner', '=', owner)
+          .where('id', 'in', ids.slice(i, i + 500))
+          .executeTakeFirst();
+        n += Number(r.numUpdatedRows);
+      }
+      return n;
+    },
+
+    /** Gives back every lease an owner holds (clean stop) without counting an attempt; due at once. */
+    async releaseOwned(owner: string, now: number): Promise<number> {
+      const r = await db
+        .updateTable('webhook_deliveries')
+        .set((eb) => ({
+          state: 'queued',
+          lease_owner: null,
+          lease_expires_at: null,
+          attempts: eb('attempts', '-', 1),
+          next_attempt_at: now,
+          updated_at: now,
+        }))
+        .where('state', '=', 'in_flight')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    /** Gives up every open delivery of an endpoint (it was disabled or deleted). */
+    async killOpen(endpointId: string, now: number): Promise<number> {
+      const r = await db
+        .updateTable('webhook_deliveries')
+        .set({ state: 'dead', lease_owner: null, lease_expires_at: null, updated_at: now })
+        .where('endpoint_id', '=', endpointId)
+        .where('state', 'in', [...OPEN])
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+
+    async countOpen(endpointId?: string): Promise<number> {
+      let q = db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', 'in', [...OPEN]);
+      if (endpointId) q = q.where('endpoint_id', '=', endpointId);
+      const r = await q.executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+
+    async insertAttempts(rows: WebhookAttemptRow[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 400) {
+        await db
+          .insertInto('webhook_attempts')
+          .values(
+            rows.slice(i, i + 400).map((a) => ({
+              id: a.id,
+              endpoint_id: a.endpointId,
+              event_ids: JSON.stringify(a.eventIds),
+              attempt: a.attempt,
+              at: a.at,
+              outcome: a.outcome,
+              status: a.status,
+              latency_ms: a.latencyMs,
+              error: a.error,
+              response_excerpt: a.responseExcerpt,
+            })),
+          )
+          .execute();
+      }
+    },
+
+    /** An endpoint's attempts, newest first, paged by id (`before`: the last id of the previous page). */
+    async listAttempts(endpointId: string, opts: { before?: string; limit: number }): Promise<WebhookAttemptRow[]> {
+      let q = db.selectFrom('webhook_attempts').selectAll().where('endpoint_id', '=', endpointId);
+      if (opts.before) q = q.where('id', '<', opts.before);
+      const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();
+      return rows.map(
+        (a: WebhookAttemptsTable): WebhookAttemptRow => ({
+          id: a.id,
+          endpointId: a.endpoint_id,
+          eventIds: JSON.parse(a.event_ids) as string[],
+          attempt: a.attempt,
+          at: Number(a.at),
+          outcome: a.outcome as WebhookAttemptRow['outcome'],
+          status: a.status,
+          latencyMs: a.latency_ms,
+          error: a.error,
+          responseExcerpt: a.response_excerpt,
+        }),
+      );
+    },
+
+    /** Events by id (the payloads of claimed deliveries). */
+    async events(ids: readonly string[]): Promise<SpineEvent[]> {
+      const out: SpineEvent[] = [];
+      const unique = [...new Set(ids)];
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await db
+          .selectFrom('events')
+          .selectAll()
+          .where('id', 'in', unique.slice(i, i + 500))
+          .execute();
+        for (const r of rows) out.push(toEvent(r as EventsTable & { cursor: number }));
+      }
+      return out;
+    },
+
+    /** The stream and sending address of messages, for endpoint filters on stream and domain. */
+    async messageFacts(ids: readonly string[]): Promise<Map<string, { stream: string; from: string }>> {
+      const out = new Map<string, { stream: string; from: string }>();
+      const unique = [...new Set(ids)];
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await db
+          .selectFrom('messages')
+          .select(['id', 'stream', 'from_address'])
+          .where('id', 'in', unique.slice(i, i + 500))
+          .execute();
+        for (const r of rows) out.set(r.id, { stream: r.stream, from: r.from_address });
+      }
+      return out;
+    },
+
+    /** Events of a tenant in a window for a replay: by time or by cursor bounds, optionally by type and message. */
+    async eventsForReplay(q: {
+      tenantId: string;
+      fromAt?: number;
+      toAt?: number;
+      afterCursor?: number;
+      toCursor?: number;
+      types?: readonly string[];
+      messageId?: string;
+      afterPage?: number;
+      limit: number;
+    }): Promise<SpineEvent[]> {
+      let s = db.selectFrom('events').selectAll().where('tenant_id', '=', q.tenantId);
+      if (q.fromAt !== undefined) s = s.where('at', '>=', q.fromAt);
+      if (q.toAt !== undefined) s = s.where('at', '<', q.toAt);
+      if (q.afterCursor !== undefined) s = s.where('cursor', '>', q.afterCursor);
+      if (q.toCursor !== undefined) s = s.where('cursor', '<=', q.toCursor);
+      if (q.afterPage !== undefined) s = s.where('cursor', '>', q.afterPage);
+      if (q.types?.length) s = s.where('type', 'in', [...q.types]);
+      if (q.messageId) s = s.where('message_id', '=', q.messageId);
+      const rows = await s.orderBy('cursor').limit(q.limit).execute();
+      return rows.map((r) => toEvent(r as EventsTable & { cursor: number }));
+    },
+  };
+}
