@@ -19,6 +19,7 @@ export const eventTypes = [
   'recipient.complained',
   'report.received',
   'recipient.unsubscribed',
+  'webhook.disabled',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */
@@ -36,6 +37,8 @@ export interface PostwardenEvent {
   seq: number;
   at: string;
   data: Record<string, unknown>;
+  /** In webhook deliveries: the Standard Webhooks name for when it happened (the same as `at`). */
+  timestamp?: string;
   /** Present once the server versions event payloads; fields are only ever added within a version. */
   schema_version?: number;
 }

@@ -39,10 +39,11 @@ export { isRetryable, nextRetryDelay, parseRetryAfter, type RetryPolicy } from '
 export { type VerifyWebhookOptions, verifyWebhook, type WebhookHeaders } from './webhook-verifier.js';
 export type {
   CreateWebhookParams,
-  Listed,
   ReplayParams,
+  ReplayResult,
   UpdateWebhookParams,
   WebhookAttempt,
+  WebhookAttemptPage,
   WebhookEndpoint,
   WebhookEndpointWithSecret,
 } from './webhooks.js';

@@ -5,7 +5,8 @@ import type { PostwardenEvent } from './events.js';
  * Verifies a webhook delivery per the Standard Webhooks specification
  * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md):
  *
- * - `webhook-id`: the message id (Postwarden uses the event id, stable across retries and replays);
+ * - `webhook-id`: the message id (Postwarden uses the event id, stable across retries and replays;
+ *   a batch id when the endpoint's batch_size is above 1 and the body is an array of events);
  * - `webhook-timestamp`: integer seconds since the epoch; refused outside ±tolerance (5 min), which
  *   bounds how long a captured delivery can be replayed by someone else;
  * - `webhook-signature`: space-separated `v1,<base64 HMAC-SHA256>` entries over
