@@ -53,13 +53,15 @@ test('a send answered 503 with Retry-After is retried after the wait with the sa
 test('a send whose answer was lost is retried and replayed by the platform, not sent twice', async (t) => {
   const p = await startPlatform(t);
   const proxy = await startFaultProxy(t, p.url, (n) => (n === 1 ? 'forward-and-withhold' : 'forward'));
-  const client = new Postwarden({ apiKey: p.key, baseUrl: proxy.url, timeoutMs: 500 });
+  const client = new Postwarden({ apiKey: p.key, baseUrl: proxy.url, timeoutMs: 1000 });
   // The platform commits the first attempt; the proxy keeps its answer, the SDK times out and retries.
   const sent = await client.messages.send(message());
   await proxy.settled();
 
-  assert.equal(proxy.seen.length, 2);
-  assert.equal(proxy.seen[1]!.headers['idempotency-key'], proxy.seen[0]!.headers['idempotency-key']);
+  // Two attempts, or three when the second came while the first still held its key (409
+  // IDEMPOTENCY_IN_PROGRESS, retried) or timed out too on a loaded machine: all with one key.
+  assert.ok(proxy.seen.length >= 2);
+  assert.equal(new Set(proxy.seen.map((r) => r.headers['idempotency-key'])).size, 1);
   const stored = await storedMessages(new Postwarden({ apiKey: p.key, baseUrl: p.url }));
   assert.deepEqual(
     stored.map((m) => m.id),
@@ -172,7 +174,7 @@ test('429 is retried; the retries stop at the count, and a Retry-After past the 
   assert.equal(gaveUp.code, 'HTTP_503', 'a body that is not problem+json still gives a typed error');
   assert.ok(gaveUp.retryAfterSeconds! > 3500, 'the wait asked for is reported');
   assert.equal(far.seen.length, 1);
-  assert.ok(Date.now() - started < 1000, 'an hour-long Retry-After ends the call rather than blocking it');
+  assert.ok(Date.now() - started < 5000, 'an hour-long Retry-After ends the call rather than blocking it');
 });
 
 test('409 IDEMPOTENCY_IN_PROGRESS (the first attempt still running) is retried; 409 CONFLICT is not', async (t) => {
