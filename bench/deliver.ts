@@ -284,13 +284,20 @@ interface Opts {
   server: Record<string, unknown>;
   /** Environment for the server only (`--server-node-options` → NODE_OPTIONS: a heap cap, a profiler preload). */
   serverEnv: Record<string, string>;
+  /** A webhook endpoint to create before the run (bench webhooks: delivery with webhooks on). */
+  webhookUrl?: string;
 }
 /** A data dir with a config (JSON is YAML) that points the destinations' MX hosts at the sinks. */
 function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Sinks): { dataDir: string; configFile: string } {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const configFile = join(dataDir, 'bench.yaml');
   const portMap = Object.fromEntries(Object.entries(sinks.ports).map(([d, p]) => [`mx.${d}`, p]));
-  const config = { dns: { servers: [dns.address], timeoutMs: 2000 }, limits: { ratePerMinute: 0 }, delivery: { ...o.server, portMap } };
+  const config = {
+    dns: { servers: [dns.address], timeoutMs: 2000 },
+    limits: { ratePerMinute: 0 },
+    delivery: { ...o.server, portMap },
+    ...(o.webhookUrl ? { webhooks: { allowPrivateTargets: true } } : {}),
+  };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   return { dataDir, configFile };
 }
@@ -314,6 +321,14 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     input === 'smtp' ? smtp(n, offset) : injectHttp(server.http, key, n, offset, o.clients, o.batch);
   try {
     const published = await addSendingDomain(server.http, key, dns);
+    if (o.webhookUrl) {
+      const res = await fetch(`http://127.0.0.1:${server.http}/v1/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: o.webhookUrl }),
+      });
+      if (res.status !== 201) throw new Error(`POST /v1/webhooks answered ${res.status}: ${await res.text()}`);
+    }
     // Probe, through the same input: one message kept whole, for the DKIM evidence.
     const probeAt = (await sinks.counts())[PROBE]!;
     if (input === 'smtp') {
@@ -456,6 +471,38 @@ async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer
 }
 
 // ---- entry ----------------------------------------------------------------------------------------
+/**
+ * One API-batch delivery run of `n` messages against fresh DNS and sinks, for other benches (bench
+ * webhooks compares delivery with and without a webhook endpoint in one run). `webhookUrl`: an
+ * endpoint to create first, so every delivery event is also POSTed there.
+ */
+export async function deliveryRun(n: number, opts: { webhookUrl?: string; quietS?: number } = {}) {
+  const zone: Zone = {};
+  for (const d of [...DESTS, PROBE]) {
+    zone[d] = { MX: [{ priority: 10, exchange: `mx.${d}` }] };
+    zone[`mx.${d}`] = { A: ['127.0.0.1'] };
+  }
+  const dns = await startDnsServerRaw(zone);
+  const sinks = await startSinkProcess({ count: DESTS, full: [PROBE], tls: 'self-signed' });
+  const o: Opts = {
+    n,
+    server: {},
+    clients: 4,
+    sessions: 20,
+    batch: 100,
+    timeoutMs: Math.max(120, Math.ceil(n / 50)) * 1000,
+    quietS: opts.quietS ?? 10,
+    serverEnv: {},
+    ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+  };
+  try {
+    return (await runPostwarden(o, dns, sinks, 'api-batch')).figures;
+  } finally {
+    await sinks.close();
+    await dns.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,

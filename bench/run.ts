@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void
   classify: () => import('./classify.js'),
   deliver: () => import('./deliver.js'),
   fsync: () => import('./fsync.js'),
+  webhooks: () => import('./webhooks.js'),
 };
 const load = name ? benches[name] : undefined;
 if (!load) {

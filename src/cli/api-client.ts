@@ -6,7 +6,7 @@ import { CliError, ProblemError } from './output.js';
  * becomes a CliError with its own exit code. Every request is bounded by a timeout.
  */
 export interface ApiRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | undefined>;
   body?: unknown;

@@ -12,6 +12,7 @@ import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
 import { registerTenants } from './commands/tenants.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
 import { CliError, createPrinter, exitCodes, failureOf } from './output.js';
@@ -62,6 +63,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerDns(program, act);
   registerFeedback(program, act);
   registerSuppressions(program, act);
+  registerWebhooks(program, act);
   registerBackup(program, act);
 
   try {

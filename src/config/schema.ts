@@ -439,7 +439,13 @@ export const ConfigSchema = Type.Object(
           default: 10000,
           description: 'Bound on each POST (connect, headers and body).',
         }),
-        concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 64, description: 'Deliveries in flight per node.' }),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 4096,
+          default: 256,
+          description:
+            "Webhook deliveries in flight per node (a message's events go one after another, so throughput needs many messages in flight).",
+        }),
         pollMs: Type.Integer({
           minimum: 5,
           maximum: 60000,

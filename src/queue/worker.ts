@@ -17,6 +17,11 @@ export interface WorkerDeps<Item extends { id: string }> {
   groupBy: (item: Item) => string;
   /** Does the work of one group and settles it (the kind's own settle, guarded by the lease owner). */
   run: (group: Item[]) => Promise<void>;
+  /**
+   * Called once per claimed window before it is grouped and run: loads what the window needs in one
+   * round trip instead of one per group (webhook payloads). A failure leaves the leases to expire.
+   */
+  prepare?: (claimed: Item[]) => Promise<void>;
   clock: Clock;
   owner: string;
   concurrency: number;
@@ -72,6 +77,7 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
     const room = deps.concurrency - inFlight;
     if (room <= 0 || (inFlight > 0 && room < minClaim)) return 0;
     const claimed = await work.claimDue({ owner: deps.owner, now: clock.now(), leaseMs: deps.leaseMs, limit: room });
+    if (claimed.length && deps.prepare) await deps.prepare(claimed);
     const groups = new Map<string, Item[]>();
     for (const item of claimed) {
       const key = deps.groupBy(item);

@@ -29,6 +29,8 @@ export interface WebhookReceiver {
   /** The secrets tried, in order; a test adds the new one after a rotation. */
   secrets: string[];
   answer: (req: IncomingMessage, body: string) => number;
+  /** Milliseconds each answer waits (keeps POSTs in flight, e.g. for a kill). */
+  delayMs: number;
   /** Only the POSTs answered 2xx. */
   accepted(): Received[];
 }
@@ -39,6 +41,7 @@ export async function startWebhookReceiver(t: TestContext, opts: { clock?: Clock
     received: [],
     secrets: [],
     answer: () => 200,
+    delayMs: 0,
     accepted: () => receiver.received.filter((r) => r.status >= 200 && r.status < 300),
   };
   const server = createServer((req, res) => {
@@ -73,8 +76,12 @@ export async function startWebhookReceiver(t: TestContext, opts: { clock?: Clock
         verifiedBy,
         status,
       });
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(status < 300 ? 'ok' : 'receiver says no');
+      const reply = () => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(status < 300 ? 'ok' : 'receiver says no');
+      };
+      if (receiver.delayMs > 0) setTimeout(reply, receiver.delayMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

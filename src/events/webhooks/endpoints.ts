@@ -47,7 +47,7 @@ export interface EndpointsDeps {
   clock: Clock;
   secrets: SecretBox;
   poster: Poster;
-  sender: Pick<Sender, 'signingKeys'>;
+  sender: Pick<Sender, 'signingKeys' | 'forget'>;
   fanOut: Pick<FanOut, 'deliveriesFor'>;
   allowPrivateTargets: boolean;
   rotationGraceMs: number;
@@ -140,6 +140,7 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
           await tx.webhookDeliveries.killOpen(id, now);
         }
       });
+      deps.sender.forget(id);
       return mustGet(tenantId, id);
     },
 
@@ -149,6 +150,7 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
         await tx.webhookDeliveries.killOpen(id, clock.now());
         await tx.webhookEndpoints.delete(id);
       });
+      deps.sender.forget(id);
     },
 
     async rotateSecret(tenantId: string, id: string): Promise<{ endpoint: WebhookEndpointRow; secret: string; previousExpiresAt: number }> {
@@ -165,6 +167,7 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
         },
         now,
       );
+      deps.sender.forget(id);
       return { endpoint: await mustGet(tenantId, id), secret, previousExpiresAt };
     },
 

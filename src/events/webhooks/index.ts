@@ -62,7 +62,8 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const worker = createWorker<WebhookDeliveryRow>({
     name: 'webhooks',
     work: deps.store.webhookDeliveries,
-    groupBy: (d) => d.endpointId,
+    groupBy: sender.groupKey,
+    prepare: sender.prepare,
     run: sender.run,
     clock: deps.clock,
     owner: deps.owner,

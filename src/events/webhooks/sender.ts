@@ -54,8 +54,25 @@ export function batchId(eventIds: readonly string[]): string {
   return `batch_${createHash('sha256').update(eventIds.join(',')).digest('hex').slice(0, 26)}`;
 }
 
+/** How long an endpoint row is reused before it is read again (a PATCH, rotation or disable applies within it). */
+const ENDPOINT_TTL_MS = 1000;
+
 export function createSender(deps: SenderDeps) {
   const { store, clock } = deps;
+  /**
+   * What the claimed window needs, loaded once per window (worker `prepare`): the events by id and
+   * the endpoints, each cached briefly. Events leave the cache when their group has run.
+   */
+  const windowEvents = new Map<string, SpineEvent>();
+  const endpoints = new Map<string, { row: WebhookEndpointRow | undefined; at: number }>();
+  async function endpointById(id: string): Promise<WebhookEndpointRow | undefined> {
+    const hit = endpoints.get(id);
+    if (hit && performance.now() - hit.at < ENDPOINT_TTL_MS) return hit.row;
+    const row = await store.webhookEndpoints.get(id);
+    if (endpoints.size > 10_000) endpoints.clear();
+    endpoints.set(id, { row, at: performance.now() });
+    return row;
+  }
   /** Opened secrets by sealed text: opening (HKDF + AES-GCM) per POST showed in profiles. */
   const opened = new Map<string, string>();
   const openFor = (endpointId: string) => (sealed: string) => {
@@ -145,10 +162,36 @@ export function createSender(deps: SenderDeps) {
   }
 
   return {
-    /** The worker's run for one endpoint's claimed deliveries. */
+    /** Drops a cached endpoint row (this node changed it: the next POST reads it again). */
+    forget(endpointId: string): void {
+      endpoints.delete(endpointId);
+    },
+    /** The worker's prepare: one read of the window's events and endpoints. */
+    async prepare(claimed: WebhookDeliveryRow[]): Promise<void> {
+      const missing = claimed.filter((d) => !windowEvents.has(d.eventId)).map((d) => d.eventId);
+      for (const e of await store.webhookDeliveries.events(missing)) windowEvents.set(e.id, e);
+      for (const id of new Set(claimed.map((d) => d.endpointId))) await endpointById(id);
+    },
+    /**
+     * The worker's grouping: an endpoint's deliveries go together when it batches (one POST for
+     * several), else each alone, so one slow POST never holds another's slot.
+     */
+    groupKey(d: WebhookDeliveryRow): string {
+      const e = endpoints.get(d.endpointId)?.row;
+      return e && e.batchSize > 1 ? d.endpointId : d.id;
+    },
+    /** The worker's run for one group of claimed deliveries (one endpoint). */
     async run(group: WebhookDeliveryRow[]): Promise<void> {
-      const endpoint = await store.webhookEndpoints.get(group[0]!.endpointId);
-      if (endpoint?.state !== 'enabled') {
+      const ep = await endpointById(group[0]!.endpointId);
+      const events = new Map<string, SpineEvent>();
+      for (const d of group) {
+        const e = windowEvents.get(d.eventId);
+        if (e) events.set(d.eventId, e);
+        windowEvents.delete(d.eventId);
+      }
+      const absent = group.filter((d) => !events.has(d.eventId)).map((d) => d.eventId);
+      if (absent.length) for (const e of await store.webhookDeliveries.events(absent)) events.set(e.id, e);
+      if (ep?.state !== 'enabled') {
         await store.webhookDeliveries.settle({
           ids: group.map((d) => d.id),
           owner: deps.owner,
@@ -157,7 +200,7 @@ export function createSender(deps: SenderDeps) {
         });
         return;
       }
-      const events = new Map((await store.webhookDeliveries.events(group.map((d) => d.eventId))).map((e) => [e.id, e]));
+      const endpoint = ep;
       const keys = signingKeys(endpoint, clock.now(), openFor(endpoint.id));
       // Oldest first within a POST, so a batch reads in spine order.
       const sorted = [...group].sort((a, b) => a.eventCursor - b.eventCursor);
