@@ -19,7 +19,12 @@ export const eventTypes = [
   'recipient.complained',
   'report.received',
   'recipient.unsubscribed',
+  'recipient.cancelled',
+  'message.updated',
   'webhook.disabled',
+  'recipient.opened',
+  'recipient.clicked',
+  'experiment.regressed',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */
