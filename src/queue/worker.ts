@@ -36,6 +36,11 @@ export interface WorkerDeps<Item extends { id: string }> {
    * since the last claim (ms), so slow groups holding the slots delay the rest by this much at most.
    */
   smallClaimAfterMs?: number;
+  /**
+   * The loop claims at most once per this many ms (default: no bound): bounds the write
+   * transactions a kind of work adds per second, so webhooks cannot crowd delivery off the writer.
+   */
+  claimIntervalMs?: number;
   leaseMs: number;
   pollMs: number;
   log?: { error(obj: object, msg: string): void };
@@ -148,6 +153,12 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
       heartbeat.unref();
       loop = (async () => {
         while (running) {
+          // The loop's pace (a tick called by hand, as tests do, is not held back).
+          const since = performance.now() - lastClaim;
+          if (deps.claimIntervalMs && since < deps.claimIntervalMs) {
+            await sleep(Math.ceil(deps.claimIntervalMs - since));
+            continue;
+          }
           let n = 0;
           let failed = false;
           try {

@@ -90,7 +90,8 @@ export function createSender(deps: SenderDeps) {
    * every dead one) whatever the number of POSTs, one per retry time, and one INSERT of the attempts.
    */
   const settler = createGroupCommitter<SettleItem, void>({
-    lingerMs: 5,
+    // Long enough for a claimed window's POSTs to settle in one commit rather than several.
+    lingerMs: 20,
     commit: (items) =>
       store.transaction(async (tx) => {
         const now = clock.now();
