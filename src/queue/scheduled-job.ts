@@ -4,8 +4,8 @@ import type { Store } from '../store/index.js';
 /**
  * A periodic job that one node of a cluster runs at a time: the identity schedule, the posture
  * monitor, the TLS-RPT sender. Each tick the node claims the job's lease row (store `job_leases`);
- * the holder runs the job and renews the lease at every tick and while a run lasts, so it keeps the
- * job; the others skip it. When the holder dies its lease lapses after `leaseMs` and the next node to
+ * the holder runs the job and renews the lease (at a tick once a third of it has passed, and while a
+ * run lasts), so it keeps the job; the others skip it. When the holder dies its lease lapses after `leaseMs` and the next node to
  * tick takes the job over. On SQLite the one node simply holds every lease.
  *
  * A failing run (the database away, a DNS error) is logged and tried at the next tick; nothing here
@@ -38,15 +38,30 @@ export function createScheduledJob(deps: ScheduledJobDeps): ScheduledJob {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<boolean> | undefined;
   let held = false;
+  /** Until when this node surely holds the lease (the time read before its last successful claim). */
+  let heldUntil = 0;
 
   async function claim(): Promise<boolean> {
-    held = await leases.claim(name, owner, clock.now(), deps.leaseMs);
+    const now = clock.now();
+    held = await leases.claim(name, owner, now, deps.leaseMs);
+    heldUntil = held ? now + deps.leaseMs : 0;
     return held;
+  }
+
+  /**
+   * A tick renews the lease only once a third of it has passed: a job ticking every 100 ms (the
+   * webhook dispatcher) would otherwise write (and on SQLite fsync) the lease ten times a second.
+   * Nobody else can take a lease before it lapses, so skipping the write while two thirds are left
+   * changes nothing about who runs.
+   */
+  function surelyHeld(): boolean {
+    const now = clock.now();
+    return held && now < heldUntil - (deps.leaseMs * 2) / 3 && now >= heldUntil - deps.leaseMs;
   }
 
   async function tickOnce(): Promise<boolean> {
     try {
-      if (!(await claim())) return false;
+      if (!surelyHeld() && !(await claim())) return false;
     } catch (err) {
       deps.log?.warn({ err, job: name }, 'claiming a scheduled job failed; trying at the next tick');
       return false;
@@ -88,6 +103,7 @@ export function createScheduledJob(deps: ScheduledJobDeps): ScheduledJob {
       await running;
       if (!held) return;
       held = false;
+      heldUntil = 0;
       await leases.release(name, owner).catch((err) => deps.log?.warn({ err, job: name }, 'releasing a scheduled job lease failed'));
     },
   };

@@ -8,7 +8,7 @@ import type { LeasedWork } from './leased-work.js';
  * group, heartbeats the leases of what it is running, and at stop returns what it did not finish.
  *
  * Claims come in windows, not one slot at a time: each claim is a write transaction, so while work
- * is in flight the loop waits until an eighth of its slots are free (a finished group wakes it).
+ * is in flight the loop waits until `minClaim` of its slots are free (a finished group wakes it).
  * A failed claim (the database away) is retried after a second, not at every poll.
  */
 export interface WorkerDeps<Item extends { id: string }> {
@@ -25,6 +25,22 @@ export interface WorkerDeps<Item extends { id: string }> {
   clock: Clock;
   owner: string;
   concurrency: number;
+  /**
+   * While work is in flight, claim only once this many slots are free (default an eighth of
+   * `concurrency`): every claim is a write transaction (an fsync on SQLite), so a kind whose items
+   * are small (webhook attempts) claims in larger windows.
+   */
+  minClaim?: number;
+  /**
+   * With `minClaim` above what is free, claim what there is room for anyway once this long passed
+   * since the last claim (ms), so slow groups holding the slots delay the rest by this much at most.
+   */
+  smallClaimAfterMs?: number;
+  /**
+   * The loop claims at most once per this many ms (default: no bound): bounds the write
+   * transactions a kind of work adds per second, so webhooks cannot crowd delivery off the writer.
+   */
+  claimIntervalMs?: number;
   leaseMs: number;
   pollMs: number;
   log?: { error(obj: object, msg: string): void };
@@ -59,7 +75,8 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
   /** Items this node is working on now: the only leases the heartbeat extends. */
   const working = new Set<string>();
   let heartbeat: NodeJS.Timeout | null = null;
-  const minClaim = Math.max(1, Math.floor(deps.concurrency / 8));
+  let lastClaim = 0;
+  const minClaim = Math.min(deps.concurrency, Math.max(1, deps.minClaim ?? Math.floor(deps.concurrency / 8)));
 
   function track(p: Promise<void>, n: number): void {
     inFlight += n;
@@ -75,7 +92,12 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
 
   async function tick(): Promise<number> {
     const room = deps.concurrency - inFlight;
-    if (room <= 0 || (inFlight > 0 && room < minClaim)) return 0;
+    if (room <= 0) return 0;
+    if (inFlight > 0 && room < minClaim) {
+      const after = deps.smallClaimAfterMs;
+      if (after === undefined || performance.now() - lastClaim < after) return 0;
+    }
+    lastClaim = performance.now();
     const claimed = await work.claimDue({ owner: deps.owner, now: clock.now(), leaseMs: deps.leaseMs, limit: room });
     if (claimed.length && deps.prepare) await deps.prepare(claimed);
     const groups = new Map<string, Item[]>();
@@ -131,6 +153,12 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
       heartbeat.unref();
       loop = (async () => {
         while (running) {
+          // The loop's pace (a tick called by hand, as tests do, is not held back).
+          const since = performance.now() - lastClaim;
+          if (deps.claimIntervalMs && since < deps.claimIntervalMs) {
+            await sleep(Math.ceil(deps.claimIntervalMs - since));
+            continue;
+          }
           let n = 0;
           let failed = false;
           try {

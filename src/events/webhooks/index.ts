@@ -68,6 +68,12 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     clock: deps.clock,
     owner: deps.owner,
     concurrency: o.concurrency,
+    // Half the slots: a claim and a settle are a transaction each, so the fewer, larger windows the
+    // fewer commits per event. The lag at a steady rate is unaffected while under half are in flight.
+    minClaim: Math.floor(o.concurrency / 2),
+    smallClaimAfterMs: o.pollMs,
+    // At most 20 claims a second (each a commit): webhooks must not starve delivery of the writer.
+    claimIntervalMs: Math.min(o.pollMs, 50),
     leaseMs: o.leaseSeconds * 1000,
     pollMs: o.pollMs,
     beforeRelease: () => sender.drain(),

@@ -74,18 +74,27 @@ export function createPoster(opts: { timeoutMs: number; allowPrivateTargets: boo
     connections: opts.connections ?? 16,
   } as unknown as Agent.Options;
   const agent = new Agent(agentOptions);
+  /** Host names by URL: an endpoint's URL is parsed once, not at every POST. */
+  const hosts = new Map<string, string>();
+  const hostOf = (url: string): string => {
+    let host = hosts.get(url);
+    if (host === undefined) {
+      try {
+        host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+      } catch {
+        host = '';
+      }
+      if (hosts.size > 10_000) hosts.clear();
+      hosts.set(url, host);
+    }
+    return host;
+  };
 
   return {
     async post(url, headers, body) {
       const started = performance.now();
       const latency = () => Math.round(performance.now() - started);
-      const host = (() => {
-        try {
-          return new URL(url).hostname.replace(/^\[|\]$/g, '');
-        } catch {
-          return '';
-        }
-      })();
+      const host = hostOf(url);
       if (!opts.allowPrivateTargets && isIP(host) && !isPublicAddress(host)) {
         return { ok: false, status: null, latencyMs: 0, excerpt: null, error: `${host} is not a public address` };
       }

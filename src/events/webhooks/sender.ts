@@ -41,10 +41,10 @@ interface SettleItem {
 export const secretAad = (endpointId: string) => `webhook_endpoints:${endpointId}`;
 
 /** The HMAC keys that sign for an endpoint now: the current secret, and the previous one while its grace lasts. */
-export function signingKeys(e: WebhookEndpointRow, now: number, open: (sealed: string) => string): Buffer[] {
-  const keys = [secretKey(open(e.secretSealed))];
+export function signingKeys(e: WebhookEndpointRow, now: number, key: (sealed: string) => Buffer): Buffer[] {
+  const keys = [key(e.secretSealed)];
   if (e.previousSecretSealed && e.previousSecretExpiresAt !== null && now < e.previousSecretExpiresAt) {
-    keys.push(secretKey(open(e.previousSecretSealed)));
+    keys.push(key(e.previousSecretSealed));
   }
   return keys;
 }
@@ -73,27 +73,39 @@ export function createSender(deps: SenderDeps) {
     endpoints.set(id, { row, at: performance.now() });
     return row;
   }
-  /** Opened secrets by sealed text: opening (HKDF + AES-GCM) per POST showed in profiles. */
-  const opened = new Map<string, string>();
+  /** HMAC keys by sealed secret: opening (HKDF + AES-GCM) and decoding per POST showed in profiles. */
+  const opened = new Map<string, Buffer>();
   const openFor = (endpointId: string) => (sealed: string) => {
-    let plain = opened.get(sealed);
-    if (plain === undefined) {
-      plain = deps.secrets.open(sealed, secretAad(endpointId));
+    let key = opened.get(sealed);
+    if (key === undefined) {
+      key = secretKey(deps.secrets.open(sealed, secretAad(endpointId)));
       if (opened.size > 10_000) opened.clear();
-      opened.set(sealed, plain);
+      opened.set(sealed, key);
     }
-    return plain;
+    return key;
   };
 
-  const settler = createGroupCommitter<SettleItem, number>({
-    lingerMs: 5,
+  /**
+   * Settles POSTs in groups: one transaction, one UPDATE for every delivery that is done (and one for
+   * every dead one) whatever the number of POSTs, one per retry time, and one INSERT of the attempts.
+   */
+  const settler = createGroupCommitter<SettleItem, void>({
+    // Long enough for a claimed window's POSTs to settle in one commit rather than several.
+    lingerMs: 20,
     commit: (items) =>
       store.transaction(async (tx) => {
         const now = clock.now();
-        const out: number[] = [];
-        for (const it of items) out.push(await tx.webhookDeliveries.settle({ ids: it.ids, owner: deps.owner, now, outcome: it.outcome }));
+        const done: string[] = [];
+        const dead: string[] = [];
+        for (const it of items) {
+          if (it.outcome.kind === 'done') done.push(...it.ids);
+          else if (it.outcome.kind === 'dead') dead.push(...it.ids);
+          else await tx.webhookDeliveries.settle({ ids: it.ids, owner: deps.owner, now, outcome: it.outcome });
+        }
+        if (done.length) await tx.webhookDeliveries.settle({ ids: done, owner: deps.owner, now, outcome: { kind: 'done' } });
+        if (dead.length) await tx.webhookDeliveries.settle({ ids: dead, owner: deps.owner, now, outcome: { kind: 'dead' } });
         await tx.webhookDeliveries.insertAttempts(items.map((i) => i.attempt));
-        return out;
+        return items.map(() => undefined);
       }),
   });
 

@@ -71,6 +71,12 @@ const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
 const OPEN = ['queued', 'retry', 'in_flight'] as const;
 
 export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName) {
+  /**
+   * When this process last looked for lapsed leases and found none left over. A lease lapses only
+   * `leaseMs` after its holder stopped renewing it, so looking every quarter lease is soon enough,
+   * and spares the claim a scan of every in-flight row each time (the claim is the hot path).
+   */
+  let lapsedCheckedAt = Number.NEGATIVE_INFINITY;
   async function claimIn(
     db: Kysely<Database>,
     o: { owner: string; now: number; leaseMs: number; limit: number },
@@ -79,6 +85,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
     for (const state of ['in_flight', 'retry', 'queued'] as const) {
       const room = o.limit - claimed.length;
       if (room <= 0) break;
+      if (state === 'in_flight' && o.now - lapsedCheckedAt < o.leaseMs / 4 && o.now >= lapsedCheckedAt) continue;
       const due = state === 'in_flight' ? 'lease_expires_at' : 'next_attempt_at';
       let candidates = db
         .selectFrom('webhook_deliveries as d')
@@ -113,6 +120,8 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
         .returningAll()
         .execute();
       for (const r of rows) claimed.push(toDelivery(r));
+      // All lapsed leases taken (fewer than there was room for): the next look can wait.
+      if (state === 'in_flight' && rows.length < room) lapsedCheckedAt = o.now;
     }
     return claimed;
   }
@@ -168,22 +177,26 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
       now: number;
       outcome: { kind: 'done' } | { kind: 'retry'; at: number } | { kind: 'dead' };
     }): Promise<number> {
-      if (!s.ids.length) return 0;
       const o = s.outcome;
-      const r = await db
-        .updateTable('webhook_deliveries')
-        .set((eb) => ({
-          state: o.kind,
-          lease_owner: null,
-          lease_expires_at: null,
-          updated_at: s.now,
-          ...(o.kind === 'retry' ? { next_attempt_at: o.at, first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(s.now)) } : {}),
-        }))
-        .where('id', 'in', [...s.ids])
-        .where('state', '=', 'in_flight')
-        .where('lease_owner', '=', s.owner)
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows);
+      let n = 0;
+      // Chunks well under both dialects' bound-parameter limits (a settle group may hold thousands).
+      for (let i = 0; i < s.ids.length; i += 2000) {
+        const r = await db
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({
+            state: o.kind,
+            lease_owner: null,
+            lease_expires_at: null,
+            updated_at: s.now,
+            ...(o.kind === 'retry' ? { next_attempt_at: o.at, first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(s.now)) } : {}),
+          }))
+          .where('id', 'in', s.ids.slice(i, i + 2000))
+          .where('state', '=', 'in_flight')
+          .where('lease_owner', '=', s.owner)
+          .executeTakeFirst();
+        n += Number(r.numUpdatedRows);
+      }
+      return n;
     },
 
     async renewLeases(owner: string, ids: readonly string[], expiresAt: number): Promise<number> {
