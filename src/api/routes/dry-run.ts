@@ -131,7 +131,12 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
     '/v1/preflight/policy',
     {
       config: { scope: 'read' },
-      schema: { tags, summary: "The tenant's preflight policy: which warning codes refuse a send", response: { 200: Policy, ...problems } },
+      schema: {
+        tags,
+        summary: "The tenant's preflight policy: which warning codes refuse a send",
+        description: 'A send whose preflight warnings include one of these codes answers 422 PREFLIGHT_REFUSED; `codes` lists every code.',
+        response: { 200: Policy, ...problems },
+      },
     },
     async (request) => policyJson(principalOf(request).tenant.id),
   );

@@ -2,10 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { recipientStates, validationError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { messageJson } from './json.js';
-import { readErrors } from './problem-json.js';
 
 /**
  * GET /v1/messages: the tenant's messages, newest first, optionally searched (the dashboard's
@@ -85,7 +85,7 @@ export function messageSearchRoutes(app: FastifyInstance, s: ApiServices): void 
         summary: 'Messages, newest first, optionally searched',
         description: 'Filters by recipient, sender, subject words, tag, metadata, recipient state and time; pages with before/next_before.',
         querystring: SearchQuery,
-        response: { 200: PageJson, ...readErrors(400) },
+        response: { 200: PageJson, ...problems(401, 403, 503, 400) },
       },
     },
     async (request) => {

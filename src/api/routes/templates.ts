@@ -95,7 +95,13 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
     '/v1/templates/:id',
     {
       config: { scope: 'read' },
-      schema: { tags, summary: 'A template: draft, versions, current version', params: Id, response: { 200: TemplateJson, ...problems } },
+      schema: {
+        tags,
+        summary: 'A template: draft, versions, current version',
+        description: 'By id (tpl_…) or name: the draft being edited, the published version numbers and which one sends use.',
+        params: Id,
+        response: { 200: TemplateJson, ...problems },
+      },
     },
     async (request) => templateJson(await templates().get(principalOf(request).tenant.id, request.params.id)),
   );
@@ -123,6 +129,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         tags,
         summary: 'A published version (immutable)',
+        description: 'The content of one published version, exactly as it was published; versions never change.',
         params: Type.Object({ id: Type.String(), version: Type.Integer({ minimum: 1 }) }),
         response: {
           200: Type.Object(
@@ -210,6 +217,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         tags,
         summary: 'Make an earlier published version current',
+        description: 'Later sends naming the template use this version; the draft and the other versions stay as they are.',
         params: Id,
         body: Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false, examples: [{ version: 1 }] }),
         response: { 200: TemplateJson, ...problems },
