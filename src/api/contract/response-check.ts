@@ -90,7 +90,9 @@ function violation(responses: ResponseSchemas, status: number, reply: FastifyRep
     bodySchema = declared.content[contentType]?.schema;
     if (!bodySchema) return `content type "${contentType}" is not declared (declared: ${Object.keys(declared.content).join(', ')})`;
   } else if (contentType !== 'application/json') return `content type "${contentType}" is not declared (application/json is)`;
-  if (!/json/.test(contentType)) return typeof payload === 'string' ? undefined : 'the body is not text';
+  // Text (text/html, text/csv) or bytes (an attachment download): the declared content type is the contract.
+  if (!/json/.test(contentType))
+    return typeof payload === 'string' || Buffer.isBuffer(payload) ? undefined : 'the body is neither text nor bytes';
   if (typeof payload !== 'string') return 'the body is not serialised JSON';
   let body: unknown;
   try {

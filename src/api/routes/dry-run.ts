@@ -87,7 +87,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   };
 
   r.post(
-    '/v1/messages/dry-run',
+    '/messages/dry-run',
     {
       config: { scope: 'send' },
       schema: {
@@ -128,7 +128,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   });
 
   r.get(
-    '/v1/preflight/policy',
+    '/preflight/policy',
     {
       config: { scope: 'read' },
       schema: {
@@ -142,7 +142,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.put(
-    '/v1/preflight/policy',
+    '/preflight/policy',
     {
       config: { scope: 'admin' },
       schema: {

@@ -48,7 +48,7 @@ function parseTime(value: string | undefined, path: string, errors: FieldError[]
 
 export function eventExportRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/events/export',
+    '/events/export',
     {
       config: { scope: 'read' },
       schema: {

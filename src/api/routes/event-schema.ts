@@ -55,7 +55,7 @@ const EventSchemaDocument = Type.Object(
 
 export function eventSchemaRoutes(app: FastifyInstance): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/events/schema',
+    '/events/schema',
     {
       schema: {
         tags: ['events'],

@@ -216,7 +216,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   const tags = ['experiments'];
 
   r.post(
-    '/v1/experiments',
+    '/experiments',
     {
       config: { scope: 'admin' },
       schema: {
@@ -234,7 +234,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/experiments',
+    '/experiments',
     {
       config: { scope: 'read' },
       schema: {
@@ -251,7 +251,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/experiments/:id',
+    '/experiments/:id',
     {
       config: { scope: 'read' },
       schema: {
@@ -266,7 +266,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/experiments/:id/results',
+    '/experiments/:id/results',
     {
       config: { scope: 'read' },
       schema: {
@@ -284,7 +284,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/experiments/:id/stop',
+    '/experiments/:id/stop',
     {
       config: { scope: 'admin' },
       schema: {

@@ -114,7 +114,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     const r = scoped.withTypeProvider<TypeBoxTypeProvider>();
 
     r.post(
-      '/v1/lists',
+      '/lists',
       {
         config: { scope: 'admin' },
         schema: {
@@ -132,7 +132,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists',
+      '/lists',
       {
         config: { scope: 'read' },
         schema: {
@@ -149,7 +149,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists/:id',
+      '/lists/:id',
       {
         config: { scope: 'read' },
         schema: {
@@ -167,7 +167,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.post(
-      '/v1/lists/:id/import',
+      '/lists/:id/import',
       {
         config: { scope: 'admin' },
         schema: {
@@ -200,7 +200,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists/:id/imports/:import_id/findings',
+      '/lists/:id/imports/:import_id/findings',
       {
         config: { scope: 'read' },
         schema: {

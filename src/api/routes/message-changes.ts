@@ -5,7 +5,7 @@ import { recipientStates } from '../../core/index.js';
 import { problems, problemWith } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { messageJson, RecipientJson, recipientJson } from './json.js';
+import { MessageJson, messageJson, RecipientJson, recipientJson } from './json.js';
 
 /**
  * POST /v1/messages/{id}/cancel and PATCH /v1/messages/{id}: changes to a message after it was
@@ -98,20 +98,7 @@ const LabelsBody = Type.Object(
 );
 
 const MessageAnswer = Type.Object(
-  {
-    id: Type.String(),
-    from: Type.String(),
-    subject: Type.String(),
-    stream: Type.String(),
-    size: Type.Integer(),
-    message_id_header: Type.String(),
-    tags: Type.Array(Type.String()),
-    metadata: Type.Record(Type.String(), Type.String()),
-    source: Type.String(),
-    sandbox: Type.Boolean(),
-    created_at: Type.Union([Type.String(), Type.Null()]),
-    identity: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  },
+  { ...MessageJson.properties },
   {
     examples: [
       {
@@ -127,6 +114,7 @@ const MessageAnswer = Type.Object(
         sandbox: false,
         created_at: '2026-11-23T09:00:00.000Z',
         identity: null,
+        template: null,
       },
     ],
   },
@@ -136,7 +124,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.post(
-    '/v1/messages/:id/cancel',
+    '/messages/:id/cancel',
     {
       config: { scope: 'send' },
       // The body is optional: a POST without one (no Content-Type) cancels the whole message.
@@ -173,7 +161,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
   );
 
   typed.patch(
-    '/v1/messages/:id',
+    '/messages/:id',
     {
       config: { scope: 'send' },
       schema: {

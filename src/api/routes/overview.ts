@@ -62,7 +62,7 @@ const OverviewJson = Type.Object(
 
 export function overviewRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/overview',
+    '/overview',
     {
       config: { scope: 'read' },
       schema: {

@@ -98,7 +98,7 @@ const siteJson = (s: SiteHealth) => ({
 
 export function providerRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/providers',
+    '/providers',
     {
       config: { scope: 'read' },
       schema: {

@@ -90,7 +90,8 @@ interface PreviewClaim {
   e: number;
 }
 
-export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
+/** `app` is the /v1 scope; the signed HTML preview (/sandbox-preview/…) goes on `root`, outside it. */
+export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: FastifyInstance = app): void {
   const key = randomBytes(32);
   const sign = (body: string) => createHmac('sha256', key).update(body).digest('base64url');
   const token = (claim: PreviewClaim) => {
@@ -111,9 +112,10 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
     return { capture, mail: await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }) };
   };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pub = root.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
-    '/v1/sandbox/inbox',
+    '/sandbox/inbox',
     {
       config: { scope: 'read' },
       schema: {
@@ -157,7 +159,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
               ],
             },
           ),
-          ...problems(401, 403, 503, 400),
+          ...problems(401, 403, 422, 503),
         },
       },
     },
@@ -180,7 +182,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/sandbox/messages/:id/content',
+    '/sandbox/messages/:id/content',
     {
       config: { scope: 'read' },
       schema: {
@@ -229,7 +231,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/sandbox/messages/:id/attachments/:index',
+    '/sandbox/messages/:id/attachments/:index',
     {
       config: { scope: 'read' },
       schema: {
@@ -271,7 +273,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/sandbox-preview/:token',
     {
       schema: {
@@ -309,7 +311,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.delete(
-    '/v1/sandbox/messages/:id',
+    '/sandbox/messages/:id',
     {
       config: { scope: 'send' },
       schema: {
@@ -328,7 +330,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.delete(
-    '/v1/sandbox/messages',
+    '/sandbox/messages',
     {
       config: { scope: 'send' },
       schema: {

@@ -72,7 +72,7 @@ export function sloJson(r: SloReport) {
 
 export function sloRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/slo',
+    '/slo',
     {
       config: { scope: 'read' },
       schema: {

@@ -34,7 +34,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   };
 
   r.post(
-    '/v1/templates',
+    '/templates',
     {
       config: { scope: 'admin' },
       schema: {
@@ -52,7 +52,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates',
+    '/templates',
     {
       config: { scope: 'read' },
       schema: {
@@ -92,7 +92,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates/:id',
+    '/templates/:id',
     {
       config: { scope: 'read' },
       schema: {
@@ -107,7 +107,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.patch(
-    '/v1/templates/:id',
+    '/templates/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -123,7 +123,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates/:id/versions/:version',
+    '/templates/:id/versions/:version',
     {
       config: { scope: 'read' },
       schema: {
@@ -176,7 +176,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/publish',
+    '/templates/:id/publish',
     {
       config: { scope: 'admin' },
       schema: {
@@ -211,7 +211,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/rollback',
+    '/templates/:id/rollback',
     {
       config: { scope: 'admin' },
       schema: {
@@ -227,7 +227,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/preview',
+    '/templates/:id/preview',
     {
       config: { scope: 'send' },
       schema: {

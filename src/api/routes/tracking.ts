@@ -42,13 +42,15 @@ const hitOf = (request: FastifyRequest) => ({
   ip: request.ip,
 });
 
-export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
+/** `app` is the /v1 scope; the public pixel and click links (/t/…) go on `root`, outside it. */
+export function trackingRoutes(app: FastifyInstance, s: ApiServices, root: FastifyInstance = app): void {
   const tracking = s.engagement?.tracking;
   if (!tracking) return;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pub = root.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
-    '/v1/tracking/settings',
+    '/tracking/settings',
     {
       config: { scope: 'read' },
       schema: {
@@ -65,7 +67,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.put(
-    '/v1/tracking/settings',
+    '/tracking/settings',
     {
       config: { scope: 'admin' },
       schema: {
@@ -88,7 +90,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/t/o/*',
     {
       schema: {
@@ -106,7 +108,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/t/c/*',
     {
       schema: {

@@ -163,7 +163,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   const tags = ['webhooks'];
 
   app.post(
-    '/v1/webhooks',
+    '/webhooks',
     {
       config: { scope: 'admin' },
       schema: {
@@ -189,7 +189,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks',
+    '/webhooks',
     {
       config: { scope: 'read' },
       schema: {
@@ -203,7 +203,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'read' },
       schema: {
@@ -218,7 +218,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.patch(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -246,7 +246,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.delete(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -264,7 +264,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/rotate-secret',
+    '/webhooks/:id/rotate-secret',
     {
       config: { scope: 'admin' },
       schema: {
@@ -283,7 +283,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/test',
+    '/webhooks/:id/test',
     {
       config: { scope: 'admin' },
       schema: {
@@ -298,7 +298,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks/:id/attempts',
+    '/webhooks/:id/attempts',
     {
       config: { scope: 'read' },
       schema: {
@@ -329,7 +329,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/replay',
+    '/webhooks/:id/replay',
     {
       config: { scope: 'admin' },
       schema: {
