@@ -2,40 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { eventJsonSchema, eventTypes } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 
 /**
  * GET /v1/events/schema: the event contract as JSON Schema (2020-12), built from the one table in
  * core/event-payloads.ts. Public, like /openapi.json: it describes the product, not a tenant's data.
  */
-
-/** RFC 9457 problem+json, as plugins/problem.ts writes it. */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String({ description: 'urn:postwarden:error:<CODE>' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String({ description: 'Stable error code (docs/errors.md).' }),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(
-      Type.Array(Type.Object({ path: Type.String({ description: 'JSON Pointer into the request.' }), message: Type.String() })),
-    ),
-    retry_after: Type.Optional(Type.Integer()),
-  },
-  {
-    additionalProperties: true,
-    examples: [
-      {
-        type: 'urn:postwarden:error:VALIDATION_FAILED',
-        title: 'The request has invalid fields',
-        status: 422,
-        detail: 'The request has invalid fields.',
-        code: 'VALIDATION_FAILED',
-        errors: [{ path: '/query/types', message: 'unknown event type(s) recipient.exploded' }],
-      },
-    ],
-  },
-);
 
 const schemaDocument = eventJsonSchema();
 
@@ -63,7 +35,7 @@ export function eventSchemaRoutes(app: FastifyInstance): void {
         description:
           'One definition per event type: the envelope (id, cursor, type, schema_version, message_id, recipient_id, seq, at) and its `data` payload. Fields are added, never renamed; enum meanings never change; a breaking change is a new type. No key needed.',
         security: [],
-        response: { 200: EventSchemaDocument, 500: ProblemSchema },
+        response: { 200: EventSchemaDocument, ...problems(500) },
       },
     },
     async () => schemaDocument,
