@@ -2,7 +2,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { eventJsonSchema, eventTypes } from '../../core/index.js';
-import { problems } from '../contract/problem-schema.js';
 
 /**
  * GET /v1/events/schema: the event contract as JSON Schema (2020-12), built from the one table in
@@ -35,7 +34,7 @@ export function eventSchemaRoutes(app: FastifyInstance): void {
         description:
           'One definition per event type: the envelope (id, cursor, type, schema_version, message_id, recipient_id, seq, at) and its `data` payload. Fields are added, never renamed; enum meanings never change; a breaking change is a new type. No key needed.',
         security: [],
-        response: { 200: EventSchemaDocument, ...problems(500) },
+        response: { 200: EventSchemaDocument },
       },
     },
     async () => schemaDocument,
