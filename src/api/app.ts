@@ -132,28 +132,27 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       unsubscribeRoutes(v1, s);
       tenantRoutes(v1, s);
       transportSecurityRoutes(v1, s);
+      eventSchemaRoutes(v1);
+      eventExportRoutes(v1, s);
+      messageChangeRoutes(v1, s);
+      webhookRoutes(v1, s);
+      templateRoutes(v1, s);
+      dryRunRoutes(v1, s);
+      trackingRoutes(v1, s, app);
+      experimentRoutes(v1, s);
+      listRoutes(v1, s);
+      messageSearchRoutes(v1, s);
+      sandboxInboxRoutes(v1, s, app);
+      overviewRoutes(v1, s);
+      providerRoutes(v1, s);
+      sloRoutes(v1, s);
     },
     { prefix: '/v1' },
   );
-  // Routes added in phase 2 name their full /v1 paths; they move into the block above as they conform
-  // to the contract test (test/api/contract.test.ts).
-  eventSchemaRoutes(app);
-  eventExportRoutes(app, s);
-  messageChangeRoutes(app, s);
+  // Drop-in endpoints of other providers' send APIs: their own paths, outside /v1.
   postmarkRoutes(app, s);
   resendRoutes(app, s);
   sesRoutes(app, s);
-  webhookRoutes(app, s);
-  templateRoutes(app, s);
-  dryRunRoutes(app, s);
-  trackingRoutes(app, s);
-  experimentRoutes(app, s);
-  listRoutes(app, s);
-  messageSearchRoutes(app, s);
-  sandboxInboxRoutes(app, s);
-  overviewRoutes(app, s);
-  providerRoutes(app, s);
-  sloRoutes(app, s);
   if (s.webApp?.enabled !== false) registerWebApp(app, { dir: s.webApp?.dir ?? '' });
   opts.extraRoutes?.(app);
   return app;

@@ -119,7 +119,7 @@ test('Postmark error shapes: bad token 401/10, invalid request 422/300, inactive
     TextBody: 'no subject',
   });
   assert.equal(invalid.status, 422);
-  assert.deepEqual(invalid.body, { ErrorCode: 300, Message: 'Invalid email request: Subject: is required' });
+  assert.deepEqual(invalid.body, { ErrorCode: 300, Message: 'Invalid email request: Subject: is required (or give template)' });
 
   const json = await fetch(`${base(p)}/email`, {
     method: 'POST',

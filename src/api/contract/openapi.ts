@@ -21,6 +21,19 @@ export const apiTags = [
   { name: 'suppressions', description: "The tenant's suppression list: add, check, remove, import, export, its history and policy." },
   { name: 'unsubscribe', description: 'RFC 8058 one-click unsubscribe; public, the signed token is the credential.' },
   { name: 'stats', description: 'Transport-security statistics of the tenant’s deliveries.' },
+  {
+    name: 'webhooks',
+    description: 'Webhook endpoints: the events they receive, signing secrets, test sends, delivery attempts and replays.',
+  },
+  { name: 'templates', description: 'Message templates: a draft, immutable published versions, the current version, previews with data.' },
+  { name: 'tracking', description: 'Open and click tracking: the tenant’s settings and the public pixel and redirect links.' },
+  { name: 'experiments', description: 'A/B experiments between template versions, their stopping and their results.' },
+  { name: 'lists', description: 'Recipient lists and their CSV imports, with the findings of each import.' },
+  { name: 'health', description: 'How the platform is doing: the overview, provider health, service-level objectives and error budgets.' },
+  {
+    name: 'compat',
+    description: 'Drop-in endpoints speaking the Postmark, Resend and Amazon SES v2 send APIs, outside /v1 and their own shapes.',
+  },
 ];
 
 const problemRef = { $ref: `#/components/schemas/${PROBLEM_TITLE}` };

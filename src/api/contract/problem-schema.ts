@@ -99,6 +99,37 @@ export const JSON_BODY = [400, 413, 415, 422];
 export const IDEMPOTENT = [409, 422];
 
 /**
+ * A JSON answer of a status that says when to come back (429, 503) in Retry-After: the compatible
+ * endpoints (routes/compat-*.ts) answer their errors in the shape of the API they imitate.
+ */
+export function retrying(schema: TSchema, status: 429 | 503): TSchema {
+  return {
+    description: statusMeaning[status],
+    headers: { 'retry-after': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying (RFC 9110 §10.2.3).' } },
+    content: { 'application/json': { schema } },
+  } as unknown as TSchema;
+}
+
+/**
+ * A problem with extension members of its own (409 NOT_CANCELLABLE lists `recipients`): the shared
+ * problem's fields plus `extra`, described and exemplified by the route.
+ */
+export function problemWith(
+  status: number,
+  extra: Record<string, TSchema>,
+  opts: { description: string; example: Record<string, unknown> },
+): Record<number, TSchema> {
+  const base = problems(status)[status] as unknown as Record<string, unknown>;
+  const schema = Type.Object(
+    { ...ProblemJson.properties, ...extra },
+    { additionalProperties: true, description: opts.description, examples: [opts.example] },
+  );
+  return {
+    [status]: { ...base, description: opts.description, content: { 'application/problem+json': { schema } } } as unknown as TSchema,
+  };
+}
+
+/**
  * A status answered with either a JSON body of its own or a problem (a batch whose every message
  * was refused answers 422 with the per-message results; a malformed batch, 422 problem+json).
  */

@@ -37,6 +37,8 @@ type ResponseSchemas = Record<string, TSchema & { content?: Record<string, { sch
 
 const sent = new WeakMap<FastifyReply, string>();
 const keyOf = (method: string, url: string) => `${method} ${url}`;
+/** A streamed body (an export): its content type is checked, its bytes are not held to buffer them. */
+const isStream = (payload: unknown) => typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
 const isHidden = (schema: unknown) => (schema as { hide?: boolean } | undefined)?.hide === true;
 
 export function registerResponseCheck(app: FastifyInstance, check: ResponseCheck): void {
@@ -90,10 +92,9 @@ function violation(responses: ResponseSchemas, status: number, reply: FastifyRep
     bodySchema = declared.content[contentType]?.schema;
     if (!bodySchema) return `content type "${contentType}" is not declared (declared: ${Object.keys(declared.content).join(', ')})`;
   } else if (contentType !== 'application/json') return `content type "${contentType}" is not declared (application/json is)`;
-  // A streamed answer (an export of millions of events) is never buffered to be checked: its status
-  // and content type are, and its rows are checked by the export's own tests.
-  if (payload !== null && typeof payload === 'object' && typeof (payload as { pipe?: unknown }).pipe === 'function') return undefined;
-  if (!/json/.test(contentType)) return typeof payload === 'string' ? undefined : 'the body is not text';
+  // Text (text/html, text/csv) or bytes (an attachment download): the declared content type is the contract.
+  if (!/[/+]json$/.test(contentType))
+    return typeof payload === 'string' || Buffer.isBuffer(payload) || isStream(payload) ? undefined : 'the body is neither text nor bytes';
   if (typeof payload !== 'string') return 'the body is not serialised JSON';
   let body: unknown;
   try {

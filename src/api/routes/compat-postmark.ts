@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import type { AcceptedMessage } from '../../accept/index.js';
 import { errorCatalogue, type PostwardenError, type Stream, validationError } from '../../core/index.js';
+import { exampleOf } from '../contract/examples.js';
+import { retrying } from '../contract/problem-schema.js';
 import type { ApiServices } from '../services.js';
 import {
   asPostwardenError,
@@ -235,7 +237,14 @@ export function postmarkRoutes(app: FastifyInstance, s: ApiServices): void {
           'Errors carry Postmark ErrorCodes (10 bad token, 300 invalid request, 406 inactive recipient, 429 rate limit). See docs/migrating.md.',
         security,
         body: PostmarkEmail,
-        response: { 200: Answer, 401: ErrorAnswer, 422: ErrorAnswer, 429: ErrorAnswer, 500: ErrorAnswer, 503: ErrorAnswer },
+        response: {
+          200: Answer,
+          401: ErrorAnswer,
+          422: ErrorAnswer,
+          429: retrying(ErrorAnswer, 429),
+          500: ErrorAnswer,
+          503: retrying(ErrorAnswer, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -256,8 +265,15 @@ export function postmarkRoutes(app: FastifyInstance, s: ApiServices): void {
           'Up to 500 Postmark message bodies; the answer is one Postmark result per message, in order (ErrorCode 0 or the problem of that message). ' +
           'More than 500 messages: 422 with ErrorCode 410.',
         security,
-        body: Type.Array(PostmarkEmail),
-        response: { 200: Type.Array(Answer), 401: ErrorAnswer, 422: ErrorAnswer, 429: ErrorAnswer, 500: ErrorAnswer, 503: ErrorAnswer },
+        body: Type.Array(PostmarkEmail, { examples: [[exampleOf(PostmarkEmail)]] }),
+        response: {
+          200: Type.Array(Answer, { examples: [[exampleOf(Answer)]] }),
+          401: ErrorAnswer,
+          422: ErrorAnswer,
+          429: retrying(ErrorAnswer, 429),
+          500: ErrorAnswer,
+          503: retrying(ErrorAnswer, 503),
+        },
       },
     },
     async (request, reply) => {

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { errorCatalogue, type PostwardenError } from '../../core/index.js';
+import { retrying } from '../contract/problem-schema.js';
 import type { ApiServices } from '../services.js';
 import {
   asPostwardenError,
@@ -193,9 +194,9 @@ export function resendRoutes(app: FastifyInstance, s: ApiServices): void {
           403: ErrorAnswer,
           409: ErrorAnswer,
           422: ErrorAnswer,
-          429: ErrorAnswer,
+          429: retrying(ErrorAnswer, 429),
           500: ErrorAnswer,
-          503: ErrorAnswer,
+          503: retrying(ErrorAnswer, 503),
         },
       },
     },

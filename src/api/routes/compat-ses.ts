@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { errorCatalogue, type FieldError, type Mailbox, type PostwardenError, parseAddress, validationError } from '../../core/index.js';
+import { retrying } from '../contract/problem-schema.js';
 import type { ApiServices } from '../services.js';
 import {
   asPostwardenError,
@@ -237,9 +238,9 @@ export function sesRoutes(app: FastifyInstance, s: ApiServices): void {
           400: ErrorAnswer,
           403: ErrorAnswer,
           409: ErrorAnswer,
-          429: ErrorAnswer,
+          429: retrying(ErrorAnswer, 429),
           500: ErrorAnswer,
-          503: ErrorAnswer,
+          503: retrying(ErrorAnswer, 503),
         },
       },
     },

@@ -1,51 +1,15 @@
 import { Type } from 'typebox';
 import { type PreflightCode, preflightCodes } from '../../content/index.js';
 import { streams } from '../../core/index.js';
+import { problems as sharedProblems } from '../contract/problem-schema.js';
 
 /**
  * TypeBox schemas shared by the template, preview, dry-run and preflight-policy routes: the
- * problem+json error answer, preflight warnings, and template content.
+ * error statuses (the shared problem+json), preflight warnings, and template content.
  */
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String({ description: 'Stable error code (docs/errors.md).' }),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-  },
-  {
-    additionalProperties: true,
-    description: 'RFC 9457 problem+json; `errors` names each bad field by JSON path.',
-    examples: [
-      {
-        type: 'urn:postwarden:error:VALIDATION_FAILED',
-        title: 'The request is well-formed but one or more fields are invalid.',
-        status: 422,
-        detail: 'The template needs order.items[0].name, which the data does not have.',
-        code: 'VALIDATION_FAILED',
-        errors: [
-          { path: '/template/data/order/items/0/name', message: 'order.items[0].name is not defined (template /html, line 3, column 9)' },
-        ],
-      },
-    ],
-  },
-);
 
 /** The error statuses these routes can answer (auth, validation, missing, conflict, size, availability). */
-export const problems = {
-  400: Problem,
-  401: Problem,
-  403: Problem,
-  404: Problem,
-  409: Problem,
-  413: Problem,
-  422: Problem,
-  429: Problem,
-  503: Problem,
-};
+export const problems = sharedProblems(400, 401, 403, 404, 409, 413, 422, 429, 503);
 
 export const Warning = Type.Object(
   {

@@ -87,7 +87,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   };
 
   r.post(
-    '/v1/messages/dry-run',
+    '/messages/dry-run',
     {
       config: { scope: 'send' },
       schema: {
@@ -128,16 +128,21 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   });
 
   r.get(
-    '/v1/preflight/policy',
+    '/preflight/policy',
     {
       config: { scope: 'read' },
-      schema: { tags, summary: "The tenant's preflight policy: which warning codes refuse a send", response: { 200: Policy, ...problems } },
+      schema: {
+        tags,
+        summary: "The tenant's preflight policy: which warning codes refuse a send",
+        description: 'A send whose preflight warnings include one of these codes answers 422 PREFLIGHT_REFUSED; `codes` lists every code.',
+        response: { 200: Policy, ...problems },
+      },
     },
     async (request) => policyJson(principalOf(request).tenant.id),
   );
 
   r.put(
-    '/v1/preflight/policy',
+    '/preflight/policy',
     {
       config: { scope: 'admin' },
       schema: {

@@ -4,9 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { type EventType, eventTypes, type FieldError, isEventType, validationError } from '../../core/index.js';
 import { exportColumns } from '../../events/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { ProblemSchema } from './event-schema.js';
 
 /**
  * GET /v1/events/export: the tenant's events as NDJSON or CSV for warehouses (docs/exports.md),
@@ -48,7 +48,7 @@ function parseTime(value: string | undefined, path: string, errors: FieldError[]
 
 export function eventExportRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/events/export',
+    '/events/export',
     {
       config: { scope: 'read' },
       schema: {
@@ -68,9 +68,7 @@ export function eventExportRoutes(app: FastifyInstance, s: ApiServices): void {
               'text/csv': { schema: Type.String({ description: 'RFC 4180, header line first, CRLF line ends.', examples: [csvExample] }) },
             },
           },
-          401: ProblemSchema,
-          403: ProblemSchema,
-          422: ProblemSchema,
+          ...problems(401, 403, 422),
         },
       },
     },

@@ -8,35 +8,6 @@ import { eventJsonSchema, eventTypes } from '../../core/index.js';
  * core/event-payloads.ts. Public, like /openapi.json: it describes the product, not a tenant's data.
  */
 
-/** RFC 9457 problem+json, as plugins/problem.ts writes it. */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String({ description: 'urn:postwarden:error:<CODE>' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String({ description: 'Stable error code (docs/errors.md).' }),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(
-      Type.Array(Type.Object({ path: Type.String({ description: 'JSON Pointer into the request.' }), message: Type.String() })),
-    ),
-    retry_after: Type.Optional(Type.Integer()),
-  },
-  {
-    additionalProperties: true,
-    examples: [
-      {
-        type: 'urn:postwarden:error:VALIDATION_FAILED',
-        title: 'The request has invalid fields',
-        status: 422,
-        detail: 'The request has invalid fields.',
-        code: 'VALIDATION_FAILED',
-        errors: [{ path: '/query/types', message: 'unknown event type(s) recipient.exploded' }],
-      },
-    ],
-  },
-);
-
 const schemaDocument = eventJsonSchema();
 
 // Its `$schema`, `$id`, `$defs` and `oneOf` members are not declared as properties: @fastify/swagger's
@@ -55,7 +26,7 @@ const EventSchemaDocument = Type.Object(
 
 export function eventSchemaRoutes(app: FastifyInstance): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/events/schema',
+    '/events/schema',
     {
       schema: {
         tags: ['events'],
@@ -63,7 +34,7 @@ export function eventSchemaRoutes(app: FastifyInstance): void {
         description:
           'One definition per event type: the envelope (id, cursor, type, schema_version, message_id, recipient_id, seq, at) and its `data` payload. Fields are added, never renamed; enum meanings never change; a breaking change is a new type. No key needed.',
         security: [],
-        response: { 200: EventSchemaDocument, 500: ProblemSchema },
+        response: { 200: EventSchemaDocument },
       },
     },
     async () => schemaDocument,

@@ -2,9 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Experiment, ExperimentResults } from '../../content/index.js';
+import { exampleOf } from '../contract/examples.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { authErrors, Problem } from './engagement-schemas.js';
+import { authErrors } from './engagement-schemas.js';
 
 /**
  * /v1/experiments: A/B experiments (docs/experiments.md). A send joins one with
@@ -135,7 +137,33 @@ const Results = Type.Object(
       }),
     ),
   },
-  { description: 'Per variant and provider; a regression is a significantly worse bounce or complaint rate' },
+  {
+    description: 'Per variant and provider; a regression is a significantly worse bounce or complaint rate',
+    examples: [
+      {
+        experiment: exampleOf(ExperimentJson),
+        computed_at: '2026-12-06T10:00:00.000Z',
+        arms: [
+          {
+            variant: 'A',
+            provider: 'all',
+            sent: 500,
+            delivered: 495,
+            bounces: 5,
+            complaints: 0,
+            unsubscribes: 1,
+            opens: 210,
+            clicks: 40,
+            machine_opens: 30,
+            machine_clicks: 2,
+            metrics: [{ metric: 'delivered', count: 495, of: 500, rate: 0.99, interval: [0.977, 0.996] }],
+          },
+        ],
+        comparisons: [],
+        regressions: [],
+      },
+    ],
+  },
 );
 const Id = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
@@ -188,7 +216,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   const tags = ['experiments'];
 
   r.post(
-    '/v1/experiments',
+    '/experiments',
     {
       config: { scope: 'admin' },
       schema: {
@@ -206,29 +234,39 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/experiments',
+    '/experiments',
     {
       config: { scope: 'read' },
       schema: {
         tags,
         summary: "The tenant's experiments",
-        response: { 200: Type.Object({ data: Type.Array(ExperimentJson) }), ...authErrors },
+        description: 'Every experiment of the tenant, running or stopped, with its variants and their shares.',
+        response: {
+          200: Type.Object({ data: Type.Array(ExperimentJson) }, { examples: [{ data: [exampleOf(ExperimentJson)] }] }),
+          ...authErrors,
+        },
       },
     },
     async (request) => ({ data: (await engagement.experiments.list(principalOf(request).tenant.id)).map(experimentJson) }),
   );
 
   r.get(
-    '/v1/experiments/:id',
+    '/experiments/:id',
     {
       config: { scope: 'read' },
-      schema: { tags, summary: 'One experiment', params: Id, response: { 200: ExperimentJson, 404: Problem, ...authErrors } },
+      schema: {
+        tags,
+        summary: 'One experiment',
+        description: 'The experiment with its variants, its control and, once stopped, the variant every send gets.',
+        params: Id,
+        response: { 200: ExperimentJson, ...problems(404), ...authErrors },
+      },
     },
     async (request) => experimentJson(await engagement.experiments.get(principalOf(request).tenant.id, request.params.id)),
   );
 
   r.get(
-    '/v1/experiments/:id/results',
+    '/experiments/:id/results',
     {
       config: { scope: 'read' },
       schema: {
@@ -236,7 +274,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Results per variant and provider, with confidence intervals and regressions',
         description: 'Computed from the events spine; a new regression is also announced as an experiment.regressed event.',
         params: Id,
-        response: { 200: Results, 404: Problem, ...authErrors },
+        response: { 200: Results, ...problems(404), ...authErrors },
       },
     },
     async (request) => {
@@ -246,18 +284,19 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/experiments/:id/stop',
+    '/experiments/:id/stop',
     {
       config: { scope: 'admin' },
       schema: {
         tags,
         summary: 'Stop the experiment (roll back): every later send gets one variant, the control by default',
+        description: 'Stopping is final: later sends that join the experiment all get `variant` (the control when omitted).',
         params: Id,
         body: Type.Object(
           { variant: Type.Optional(Type.String({ description: 'The variant later sends get' })) },
           { additionalProperties: false, examples: [{ variant: 'A' }] },
         ),
-        response: { 200: ExperimentJson, 404: Problem, ...authErrors },
+        response: { 200: ExperimentJson, ...problems(404), ...authErrors },
       },
     },
     async (request) =>

@@ -5,9 +5,11 @@ import { Type } from 'typebox';
 import type { ImportSummary } from '../../content/index.js';
 import { PostwardenError } from '../../core/index.js';
 import type { ImportFindingRow, ListImportRow, ListRow } from '../../store/index.js';
+import { exampleOf } from '../contract/examples.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { authErrors, Problem } from './engagement-schemas.js';
+import { authErrors } from './engagement-schemas.js';
 
 /**
  * /v1/lists: contact lists and their CSV imports with hygiene findings (docs/lists.md). The import
@@ -112,12 +114,13 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     const r = scoped.withTypeProvider<TypeBoxTypeProvider>();
 
     r.post(
-      '/v1/lists',
+      '/lists',
       {
         config: { scope: 'admin' },
         schema: {
           tags,
           summary: 'Create a contact list',
+          description: 'An empty list; fill it with CSV imports (…/import), which report a finding per problem row.',
           body: Type.Object(
             { name: Type.String({ minLength: 1, maxLength: 200 }) },
             { additionalProperties: false, examples: [{ name: 'Newsletter' }] },
@@ -129,10 +132,15 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists',
+      '/lists',
       {
         config: { scope: 'read' },
-        schema: { tags, summary: "The tenant's lists", response: { 200: Type.Object({ data: Type.Array(ListJson) }), ...authErrors } },
+        schema: {
+          tags,
+          summary: "The tenant's lists",
+          description: 'Every contact list of the tenant with its member count.',
+          response: { 200: Type.Object({ data: Type.Array(ListJson) }, { examples: [{ data: [exampleOf(ListJson)] }] }), ...authErrors },
+        },
       },
       async (request) => {
         const rows = await lists.list(principalOf(request).tenant.id);
@@ -141,10 +149,16 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists/:id',
+      '/lists/:id',
       {
         config: { scope: 'read' },
-        schema: { tags, summary: 'One list', params: Id, response: { 200: ListJson, 404: Problem, ...authErrors } },
+        schema: {
+          tags,
+          summary: 'One list',
+          description: 'The list with its member count.',
+          params: Id,
+          response: { 200: ListJson, ...problems(404), ...authErrors },
+        },
       },
       async (request) => {
         const l = await lists.get(principalOf(request).tenant.id, request.params.id);
@@ -153,7 +167,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.post(
-      '/v1/lists/:id/import',
+      '/lists/:id/import',
       {
         config: { scope: 'admin' },
         schema: {
@@ -168,7 +182,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
             description: 'CSV (RFC 4180) with a header line',
             examples: ['Email Address,First Name\r\nann@example.com,Ann\r\n'],
           }),
-          response: { 200: ImportAnswer, 400: Problem, 404: Problem, 413: Problem, 415: Problem, ...authErrors },
+          response: { 200: ImportAnswer, ...problems(400), ...problems(404), ...problems(413), ...problems(415), ...authErrors },
         },
       },
       async (request) => {
@@ -186,24 +200,36 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
     );
 
     r.get(
-      '/v1/lists/:id/imports/:import_id/findings',
+      '/lists/:id/imports/:import_id/findings',
       {
         config: { scope: 'read' },
         schema: {
           tags,
           summary: 'Findings of an import, by row',
+          description: 'The rows of an import that had findings, in row order; page with `after_row` = the previous `next_after_row`.',
           params: Type.Object({ id: Type.String({ maxLength: 64 }), import_id: Type.String({ maxLength: 64 }) }),
           querystring: Type.Object({
             after_row: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           }),
           response: {
-            200: Type.Object({
-              import: ImportJson,
-              data: Type.Array(FindingJson),
-              next_after_row: Type.Union([Type.Integer(), Type.Null()]),
-            }),
-            404: Problem,
+            200: Type.Object(
+              {
+                import: ImportJson,
+                data: Type.Array(FindingJson),
+                next_after_row: Type.Union([Type.Integer(), Type.Null()]),
+              },
+              {
+                examples: [
+                  {
+                    import: (exampleOf(ImportAnswer) as { import: unknown }).import,
+                    data: (exampleOf(ImportAnswer) as { findings: unknown }).findings,
+                    next_after_row: null,
+                  },
+                ],
+              },
+            ),
+            ...problems(404),
             ...authErrors,
           },
         },

@@ -2,10 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { recipientStates } from '../../core/index.js';
+import { problems, problemWith } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { messageJson, RecipientJson, recipientJson } from './json.js';
-import { commonProblems, problemSchema } from './problem-schema.js';
+import { MessageJson, messageJson, RecipientJson, recipientJson } from './json.js';
 
 /**
  * POST /v1/messages/{id}/cancel and PATCH /v1/messages/{id}: changes to a message after it was
@@ -65,15 +65,24 @@ const CancelAnswer = Type.Object(
   },
 );
 
-const NotCancellable = problemSchema(
-  'NOT_CANCELLABLE',
+const NotCancellable = problemWith(
   409,
   {
     recipients: Type.Array(Type.Object({ id: Type.String(), email: Type.String(), state: RecipientState, reason: Type.String() }), {
       description: 'Each recipient that could not be cancelled, its state and why',
     }),
   },
-  'Nothing was cancelled: a recipient is finished or in flight (each listed with its state)',
+  {
+    description: 'Nothing was cancelled: a recipient is finished or in flight (each listed with its state)',
+    example: {
+      type: 'urn:postwarden:error:NOT_CANCELLABLE',
+      title: 'The message cannot be cancelled.',
+      status: 409,
+      detail: 'A recipient is in flight.',
+      code: 'NOT_CANCELLABLE',
+      recipients: [{ id: 'rcp_01J…', email: 'ada@example.org', state: 'in_flight', reason: 'a delivery worker holds it' }],
+    },
+  },
 );
 
 const LabelsBody = Type.Object(
@@ -89,20 +98,7 @@ const LabelsBody = Type.Object(
 );
 
 const MessageAnswer = Type.Object(
-  {
-    id: Type.String(),
-    from: Type.String(),
-    subject: Type.String(),
-    stream: Type.String(),
-    size: Type.Integer(),
-    message_id_header: Type.String(),
-    tags: Type.Array(Type.String()),
-    metadata: Type.Record(Type.String(), Type.String()),
-    source: Type.String(),
-    sandbox: Type.Boolean(),
-    created_at: Type.Union([Type.String(), Type.Null()]),
-    identity: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  },
+  { ...MessageJson.properties },
   {
     examples: [
       {
@@ -118,6 +114,7 @@ const MessageAnswer = Type.Object(
         sandbox: false,
         created_at: '2026-11-23T09:00:00.000Z',
         identity: null,
+        template: null,
       },
     ],
   },
@@ -127,7 +124,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.post(
-    '/v1/messages/:id/cancel',
+    '/messages/:id/cancel',
     {
       config: { scope: 'send' },
       // The body is optional: a POST without one (no Content-Type) cancels the whole message.
@@ -147,9 +144,8 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
         body: CancelBody,
         response: {
           200: CancelAnswer,
-          ...commonProblems,
-          404: problemSchema('NOT_FOUND', 404, {}, 'No such message for this tenant'),
-          409: NotCancellable,
+          ...problems(401, 403, 404, 422, 503),
+          ...NotCancellable,
         },
       },
     },
@@ -165,7 +161,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
   );
 
   typed.patch(
-    '/v1/messages/:id',
+    '/messages/:id',
     {
       config: { scope: 'send' },
       schema: {
@@ -176,7 +172,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
           'with the values before and after. The message itself (headers, body, recipients) never changes.',
         params: Params,
         body: LabelsBody,
-        response: { 200: MessageAnswer, ...commonProblems, 404: problemSchema('NOT_FOUND', 404, {}, 'No such message for this tenant') },
+        response: { 200: MessageAnswer, ...problems(401, 403, 404, 422, 503) },
       },
     },
     async (request) => {

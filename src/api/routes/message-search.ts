@@ -2,10 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { recipientStates, validationError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { messageJson } from './json.js';
-import { readErrors } from './problem-json.js';
+import { MessageJson, messageJson } from './json.js';
 
 /**
  * GET /v1/messages: the tenant's messages, newest first, optionally searched (the dashboard's
@@ -31,20 +31,6 @@ const SearchQuery = Type.Object(
   },
   { examples: [{ to: 'ann@', state: 'deferred', since: '2026-11-23T00:00:00Z', limit: 20 }] },
 );
-const MessageJson = Type.Object({
-  id: Type.String(),
-  from: Type.String(),
-  subject: Type.String(),
-  stream: Type.String(),
-  size: Type.Integer(),
-  message_id_header: Type.String(),
-  tags: Type.Array(Type.String()),
-  metadata: Type.Record(Type.String(), Type.String()),
-  source: Type.String(),
-  sandbox: Type.Boolean(),
-  created_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  identity: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-});
 const PageJson = Type.Object(
   {
     data: Type.Array(MessageJson),
@@ -67,6 +53,7 @@ const PageJson = Type.Object(
             sandbox: false,
             created_at: '2026-11-23T09:00:00.000Z',
             identity: null,
+            template: null,
           },
         ],
         next_before: null,
@@ -77,7 +64,7 @@ const PageJson = Type.Object(
 
 export function messageSearchRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/messages',
+    '/messages',
     {
       config: { scope: 'read' },
       schema: {
@@ -85,7 +72,7 @@ export function messageSearchRoutes(app: FastifyInstance, s: ApiServices): void 
         summary: 'Messages, newest first, optionally searched',
         description: 'Filters by recipient, sender, subject words, tag, metadata, recipient state and time; pages with before/next_before.',
         querystring: SearchQuery,
-        response: { 200: PageJson, ...readErrors(400) },
+        response: { 200: PageJson, ...problems(401, 403, 422, 503) },
       },
     },
     async (request) => {

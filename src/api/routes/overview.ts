@@ -2,10 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
-import { readErrors } from './problem-json.js';
 import { SloJson, sloJson } from './slo.js';
 
 /** GET /v1/overview: the dashboard's first page in one read. */
@@ -62,7 +62,7 @@ const OverviewJson = Type.Object(
 
 export function overviewRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/overview',
+    '/overview',
     {
       config: { scope: 'read' },
       schema: {
@@ -70,7 +70,7 @@ export function overviewRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Counters of the last hour and day, the queue, SLOs and open alerts',
         description:
           "The key's tenant's outcomes, the platform's queue, SLOs (as GET /v1/slo), DNS posture alerts of the last day and open circuit breakers.",
-        response: { 200: OverviewJson, ...readErrors() },
+        response: { 200: OverviewJson, ...problems(401, 403, 503) },
       },
     },
     async (request) => {

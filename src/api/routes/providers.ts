@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
 import type { Bucket, SiteHealth } from '../../health/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
-import { readErrors } from './problem-json.js';
 
 /** GET /v1/providers: per provider and destination site health, read-only (docs/dashboard.md#providers). */
 const BucketJson = Type.Object({
@@ -98,7 +98,7 @@ const siteJson = (s: SiteHealth) => ({
 
 export function providerRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/providers',
+    '/providers',
     {
       config: { scope: 'read' },
       schema: {
@@ -106,7 +106,7 @@ export function providerRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Per provider and destination site: outcome buckets and circuit breakers',
         description:
           "The key's tenant's outcomes per site (1-minute buckets for 15 minutes, 5-minute buckets for the hour), grouped by provider (rules/providers.yaml), with the breaker state of this node. Read-only.",
-        response: { 200: ProvidersJson, ...readErrors() },
+        response: { 200: ProvidersJson, ...problems(401, 403, 503) },
       },
     },
     async (request) => {

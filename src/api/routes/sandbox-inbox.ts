@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
-import { ProblemJson, readErrors } from './problem-json.js';
 
 /**
  * The sandbox inbox's reading and housekeeping (what sandbox.ts, the list and the raw capture, does
@@ -90,7 +90,8 @@ interface PreviewClaim {
   e: number;
 }
 
-export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
+/** `app` is the /v1 scope; the signed HTML preview (/sandbox-preview/…) goes on `root`, outside it. */
+export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: FastifyInstance = app): void {
   const key = randomBytes(32);
   const sign = (body: string) => createHmac('sha256', key).update(body).digest('base64url');
   const token = (claim: PreviewClaim) => {
@@ -111,9 +112,10 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
     return { capture, mail: await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }) };
   };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pub = root.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
-    '/v1/sandbox/inbox',
+    '/sandbox/inbox',
     {
       config: { scope: 'read' },
       schema: {
@@ -157,7 +159,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
               ],
             },
           ),
-          ...readErrors(400),
+          ...problems(401, 403, 422, 503),
         },
       },
     },
@@ -180,7 +182,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/sandbox/messages/:id/content',
+    '/sandbox/messages/:id/content',
     {
       config: { scope: 'read' },
       schema: {
@@ -188,7 +190,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'A capture parsed: headers, text part, attachments, and where to see its HTML',
         description: 'The HTML part is not in this answer: it is served alone at preview.url, for a sandboxed iframe.',
         params: Id,
-        response: { 200: ContentJson, ...readErrors(404) },
+        response: { 200: ContentJson, ...problems(401, 403, 503, 404) },
       },
     },
     async (request) => {
@@ -229,16 +231,30 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/sandbox/messages/:id/attachments/:index',
+    '/sandbox/messages/:id/attachments/:index',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['sandbox'],
         summary: 'Download one attachment of a capture',
+        description:
+          'The bytes of attachment `index` (0-based, as listed by …/content), always as an application/octet-stream download with its file name.',
         params: Type.Object({ id: Type.String({ maxLength: 64 }), index: Type.Integer({ minimum: 0, maximum: 10_000 }) }),
         response: {
-          200: Type.Unknown({ description: 'The attachment bytes, as application/octet-stream with its file name.' }),
-          ...readErrors(404),
+          200: {
+            description: 'The attachment bytes, as application/octet-stream with its file name.',
+            content: {
+              'application/octet-stream': {
+                schema: Type.Unsafe<Buffer>({
+                  type: 'string',
+                  format: 'binary',
+                  description: 'The attachment bytes.',
+                  examples: ['%PDF-1.7 …'],
+                }),
+              },
+            },
+          },
+          ...problems(401, 403, 503, 404),
         },
       },
     },
@@ -257,7 +273,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/sandbox-preview/:token',
     {
       schema: {
@@ -267,7 +283,13 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
           "No Bearer: the URL's token authorises it for 10 minutes. Scripts, forms and plugins never run (CSP sandbox); remote loads only with the remote_url variant.",
         params: Type.Object({ token: Type.String({ maxLength: 2048 }) }),
         security: [],
-        response: { 200: Type.String({ description: 'text/html' }), 404: ProblemJson },
+        response: {
+          200: {
+            description: 'The HTML part of the capture, for a sandboxed iframe.',
+            content: { 'text/html': { schema: Type.String({ description: 'text/html', examples: ['<p>Hello Ada</p>'] }) } },
+          },
+          ...problems(404),
+        },
       },
     },
     async (request, reply) => {
@@ -289,7 +311,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.delete(
-    '/v1/sandbox/messages/:id',
+    '/sandbox/messages/:id',
     {
       config: { scope: 'send' },
       schema: {
@@ -297,7 +319,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Delete one capture from the sandbox inbox',
         description: 'The message and its events stay: they are the record of the send.',
         params: Id,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...readErrors(404) },
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...problems(401, 403, 503, 404) },
       },
     },
     async (request, reply) => {
@@ -308,15 +330,16 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.delete(
-    '/v1/sandbox/messages',
+    '/sandbox/messages',
     {
       config: { scope: 'send' },
       schema: {
         tags: ['sandbox'],
         summary: "Empty the tenant's sandbox inbox",
+        description: 'Deletes every capture of the tenant and answers how many there were; the events of those messages stay.',
         response: {
           200: Type.Object({ deleted: Type.Integer({ description: 'Captures deleted.' }) }, { examples: [{ deleted: 3 }] }),
-          ...readErrors(),
+          ...problems(401, 403, 503),
         },
       },
     },

@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
 import type { SloReport } from '../../health/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
-import { readErrors } from './problem-json.js';
 
 /** GET /v1/slo: the SLIs with their objectives and error budget left (docs/dashboard.md#slos). */
 export const SliJson = Type.Object({
@@ -72,7 +72,7 @@ export function sloJson(r: SloReport) {
 
 export function sloRoutes(app: FastifyInstance, s: ApiServices): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/v1/slo',
+    '/slo',
     {
       config: { scope: 'read' },
       schema: {
@@ -80,7 +80,7 @@ export function sloRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Service level indicators, objectives and error budgets',
         description:
           "Queue drain time and API availability are this node's; acceptance and retry SLIs cover the key's tenant over the configured window (slo.* in docs/config.md). /metrics has the same SLIs for the whole platform.",
-        response: { 200: SloJson, ...readErrors() },
+        response: { 200: SloJson, ...problems(401, 403, 503) },
       },
     },
     async (request) => {

@@ -34,7 +34,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   };
 
   r.post(
-    '/v1/templates',
+    '/templates',
     {
       config: { scope: 'admin' },
       schema: {
@@ -52,7 +52,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates',
+    '/templates',
     {
       config: { scope: 'read' },
       schema: {
@@ -92,16 +92,22 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates/:id',
+    '/templates/:id',
     {
       config: { scope: 'read' },
-      schema: { tags, summary: 'A template: draft, versions, current version', params: Id, response: { 200: TemplateJson, ...problems } },
+      schema: {
+        tags,
+        summary: 'A template: draft, versions, current version',
+        description: 'By id (tpl_…) or name: the draft being edited, the published version numbers and which one sends use.',
+        params: Id,
+        response: { 200: TemplateJson, ...problems },
+      },
     },
     async (request) => templateJson(await templates().get(principalOf(request).tenant.id, request.params.id)),
   );
 
   r.patch(
-    '/v1/templates/:id',
+    '/templates/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -117,12 +123,13 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.get(
-    '/v1/templates/:id/versions/:version',
+    '/templates/:id/versions/:version',
     {
       config: { scope: 'read' },
       schema: {
         tags,
         summary: 'A published version (immutable)',
+        description: 'The content of one published version, exactly as it was published; versions never change.',
         params: Type.Object({ id: Type.String(), version: Type.Integer({ minimum: 1 }) }),
         response: {
           200: Type.Object(
@@ -169,7 +176,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/publish',
+    '/templates/:id/publish',
     {
       config: { scope: 'admin' },
       schema: {
@@ -204,12 +211,13 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/rollback',
+    '/templates/:id/rollback',
     {
       config: { scope: 'admin' },
       schema: {
         tags,
         summary: 'Make an earlier published version current',
+        description: 'Later sends naming the template use this version; the draft and the other versions stay as they are.',
         params: Id,
         body: Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false, examples: [{ version: 1 }] }),
         response: { 200: TemplateJson, ...problems },
@@ -219,7 +227,7 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.post(
-    '/v1/templates/:id/preview',
+    '/templates/:id/preview',
     {
       config: { scope: 'send' },
       schema: {

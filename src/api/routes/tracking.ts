@@ -2,9 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { authErrors, Problem } from './engagement-schemas.js';
+import { authErrors } from './engagement-schemas.js';
 
 /**
  * Tracking: the tenant's settings under /v1/tracking, and the two public endpoints mail links to,
@@ -41,13 +42,15 @@ const hitOf = (request: FastifyRequest) => ({
   ip: request.ip,
 });
 
-export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
+/** `app` is the /v1 scope; the public pixel and click links (/t/…) go on `root`, outside it. */
+export function trackingRoutes(app: FastifyInstance, s: ApiServices, root: FastifyInstance = app): void {
   const tracking = s.engagement?.tracking;
   if (!tracking) return;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pub = root.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
-    '/v1/tracking/settings',
+    '/tracking/settings',
     {
       config: { scope: 'read' },
       schema: {
@@ -64,7 +67,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   r.put(
-    '/v1/tracking/settings',
+    '/tracking/settings',
     {
       config: { scope: 'admin' },
       schema: {
@@ -73,7 +76,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
         description:
           'The domain must be a CNAME to this node, and the node (or its TLS proxy) must hold a certificate for it (docs/tracking.md).',
         body: Settings,
-        response: { 200: Settings, 400: Problem, ...authErrors },
+        response: { 200: Settings, ...problems(400), ...authErrors },
       },
     },
     async (request) => {
@@ -87,7 +90,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/t/o/*',
     {
       schema: {
@@ -95,7 +98,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['tracking'],
         summary: 'Open pixel (public; the token is the credential)',
         params: Wildcard,
-        response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), 400: Problem, 404: Problem },
+        response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...problems(400), ...problems(404) },
       },
     },
     async (request, reply) => {
@@ -105,7 +108,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  r.get(
+  pub.get(
     '/t/c/*',
     {
       schema: {
@@ -113,7 +116,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['tracking'],
         summary: 'Click redirect (public; the token is the credential, and names the only place it redirects to)',
         params: Wildcard,
-        response: { 302: Type.Null({ description: 'Location: the signed target' }), 400: Problem, 404: Problem },
+        response: { 302: Type.Null({ description: 'Location: the signed target' }), ...problems(400), ...problems(404) },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { eventTypes, streams } from '../../core/index.js';
 import type { WebhookAttemptRow, WebhookEndpointRow } from '../../store/index.js';
+import { problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -11,31 +12,7 @@ import { iso } from './json.js';
  * /v1/webhooks: a tenant's endpoints for signed event delivery (docs/webhooks.md). The secret is in
  * the answers to create and rotate-secret only; it is stored sealed and never shown again.
  */
-const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String(),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-  },
-  {
-    additionalProperties: true,
-    description: 'RFC 9457 problem details',
-    examples: [
-      {
-        type: 'urn:postwarden:error:NOT_FOUND',
-        title: 'The resource does not exist or is not visible to this tenant.',
-        status: 404,
-        detail: 'webhook wh_01JD… does not exist',
-        code: 'NOT_FOUND',
-      },
-    ],
-  },
-);
-const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 415: Problem, 422: Problem, 503: Problem };
+const errors = problems(400, 401, 403, 404, 409, 415, 422, 503);
 
 const EventTypeList = Type.Array(Type.Union(eventTypes.map((t) => Type.Literal(t))), {
   description: 'Event types to send; omitted or empty: every type.',
@@ -186,7 +163,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   const tags = ['webhooks'];
 
   app.post(
-    '/v1/webhooks',
+    '/webhooks',
     {
       config: { scope: 'admin' },
       schema: {
@@ -212,7 +189,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks',
+    '/webhooks',
     {
       config: { scope: 'read' },
       schema: {
@@ -226,7 +203,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'read' },
       schema: {
@@ -241,7 +218,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.patch(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -269,7 +246,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.delete(
-    '/v1/webhooks/:id',
+    '/webhooks/:id',
     {
       config: { scope: 'admin' },
       schema: {
@@ -287,7 +264,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/rotate-secret',
+    '/webhooks/:id/rotate-secret',
     {
       config: { scope: 'admin' },
       schema: {
@@ -306,7 +283,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/test',
+    '/webhooks/:id/test',
     {
       config: { scope: 'admin' },
       schema: {
@@ -321,7 +298,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.get(
-    '/v1/webhooks/:id/attempts',
+    '/webhooks/:id/attempts',
     {
       config: { scope: 'read' },
       schema: {
@@ -352,7 +329,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
   );
 
   app.post(
-    '/v1/webhooks/:id/replay',
+    '/webhooks/:id/replay',
     {
       config: { scope: 'admin' },
       schema: {
