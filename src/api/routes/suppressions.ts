@@ -76,9 +76,17 @@ const ImportEntry = Type.Object({
   created_at: Type.Optional(Type.String({ format: 'date-time', description: 'Kept when given (an export read back).' })),
   id: Type.Optional(Type.String({ description: 'Kept when given (an export read back).' })),
 });
-const ImportJson = Type.Union([Type.Object({ entries: Type.Array(ImportEntry) }), Type.Array(ImportEntry)], {
-  examples: [{ entries: [{ address: 'gone@example.org', reason: 'hard_bounce', source: 'old ESP export' }] }],
-});
+// Our own JSON ({entries} or a list), or another provider's export as it is (format=postmark|resend|ses):
+// readSuppressionImport checks each shape and names every bad row by its path.
+const ImportJson = Type.Union(
+  [
+    Type.Object({ entries: Type.Array(ImportEntry) }),
+    Type.Array(ImportEntry),
+    Type.Object({}, { additionalProperties: true, description: "Another provider's suppression export (docs/migrating.md)." }),
+    Type.Array(Type.Unknown(), { description: "Another provider's suppression export as a list." }),
+  ],
+  { examples: [{ entries: [{ address: 'gone@example.org', reason: 'hard_bounce', source: 'old ESP export' }] }] },
+);
 const csvExample = 'address,reason,source\ngone@example.org,hard_bounce,old ESP export\n';
 const ExportJson = Type.Object(
   { version: Type.Literal(1), entries: Type.Array(SuppressionJson) },
