@@ -83,7 +83,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
   registerAuth(app, s.tenants);
-  if (s.health) registerRequestCounting(app, s.health.countRequest);
+  registerRequestCounting(app, s.health.countRequest);
   if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
   registerIdempotency(app, {
     store: s.idempotencyStore,

@@ -24,6 +24,13 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     feedback: never,
     suppressions: never,
     unsubscribe: never,
+    messageChanges: never,
+    webhooks: never,
+    templates: never,
+    preflight: never,
+    health: never,
+    // Present, so the tracking, experiment and list routes are registered (and documented) too.
+    engagement: never,
     clock: { now: () => 0 },
     idempotencyStore: never,
     ready: async () => ({ unreachable: [] }),

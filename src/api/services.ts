@@ -46,15 +46,19 @@ export interface ApiServices {
   /** The node's budget of message bytes in flight, shared with the SMTP listeners (none: unbounded). */
   bodyBudget?: ByteBudget;
   /** Templates (/v1/templates) and the preflight (dry run, policy): src/content. */
-  templates?: Templates;
-  preflight?: Preflight;
+  templates: Templates;
+  preflight: Preflight;
   /** The DKIM-Signature fields a message would get, signature values left out (the dry run). */
   dkimPreview?: (
     raw: Buffer,
     fromDomain: string,
   ) => Promise<{ headers: string; signatures: { domain: string; selector: string; algorithm: string }[] }>;
-  /** The dashboard's read side: SLOs, overview, provider health, and the request count SLOs measure. */
-  health?: {
+  /**
+   * The dashboard's read side: SLOs, overview, provider health, and the request count SLOs measure.
+   * Every node serves them (createPlatform builds them all), so GET /v1/overview, /v1/providers and
+   * /v1/slo never answer "not available here".
+   */
+  health: {
     slo: Slo;
     overview: ReturnType<typeof createOverview>;
     providers: ReturnType<typeof createProviderHealth>;

@@ -30,6 +30,10 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       limits: { ...p.config.limits, maxFeedbackBytes: p.config.feedback.maxMessageBytes },
       messageChanges: createMessageChanges({ store: p.platform.store, clock: { now: () => Date.now() } }),
       webhooks: p.platform.webhooks.endpoints,
+      // Never called here: only /v1/old-thing is requested (the request counter aside).
+      templates: {} as never,
+      preflight: {} as never,
+      health: { countRequest: () => {} } as never,
     },
     {
       logger: false,

@@ -262,15 +262,15 @@ export function postmarkRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['compat'],
         summary: 'Postmark-compatible batch send (POST /email/batch)',
         description:
-          'Up to 500 Postmark message bodies; the answer is one Postmark result per message, in order (ErrorCode 0 or the problem of that message). ' +
+          'Up to 500 Postmark message bodies; the answer is one Postmark result per message, in order (ErrorCode 0 or the problem of that message, 429 when the rate refused it). ' +
           'More than 500 messages: 422 with ErrorCode 410.',
         security,
         body: Type.Array(PostmarkEmail, { examples: [[exampleOf(PostmarkEmail)]] }),
+        // No 429: a message refused for the rate is one result of the 200 (ErrorCode 429), as Postmark does.
         response: {
           200: Type.Array(Answer, { examples: [[exampleOf(Answer)]] }),
           401: ErrorAnswer,
           422: ErrorAnswer,
-          429: retrying(ErrorAnswer, 429),
           500: ErrorAnswer,
           503: retrying(ErrorAnswer, 503),
         },

@@ -1,15 +1,11 @@
 import { Type } from 'typebox';
 import { type PreflightCode, preflightCodes } from '../../content/index.js';
 import { streams } from '../../core/index.js';
-import { problems as sharedProblems } from '../contract/problem-schema.js';
 
 /**
- * TypeBox schemas shared by the template, preview, dry-run and preflight-policy routes: the
- * error statuses (the shared problem+json), preflight warnings, and template content.
+ * TypeBox schemas shared by the template, preview, dry-run and preflight-policy routes: preflight
+ * warnings and template content. Each route declares its own error statuses.
  */
-
-/** The error statuses these routes can answer (auth, validation, missing, conflict, size, availability). */
-export const problems = sharedProblems(400, 401, 403, 404, 409, 413, 422, 429, 503);
 
 export const Warning = Type.Object(
   {

@@ -2,10 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { parseSendRequest } from '../../accept/index.js';
-import { PostwardenError, validationError } from '../../core/index.js';
+import { validationError } from '../../core/index.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
-import { problems, Warning } from './content-schemas.js';
+import { Warning } from './content-schemas.js';
 import { SendBody } from './messages.js';
 
 /**
@@ -81,10 +82,6 @@ const DryRunAnswer = Type.Object(
 
 export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const preflight = () => {
-    if (!s.preflight) throw new PostwardenError('NOT_FOUND', 'the preflight is not available on this node');
-    return s.preflight;
-  };
 
   r.post(
     '/messages/dry-run',
@@ -96,7 +93,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
         description:
           'Takes exactly the body of POST /v1/messages (checked the same way, not by this schema). Stores, counts and sends nothing; the sender domain and suppression are checked at send time only.',
         body: SendBody,
-        response: { 200: DryRunAnswer, ...problems },
+        response: { 200: DryRunAnswer, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
       validatorCompiler: noValidation,
     },
@@ -105,8 +102,8 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
       const parsed = parseSendRequest(request.body);
       if (!parsed.ok) throw validationError(parsed.errors);
       const d = await s.accept.draft(p, parsed.request);
-      const warnings = await preflight().checkMessage(d.preflight);
-      const refusing = await preflight().refusedCodes(p.tenant.id);
+      const warnings = await s.preflight.checkMessage(d.preflight);
+      const refusing = await s.preflight.refusedCodes(p.tenant.id);
       const dkim = s.dkimPreview ? await s.dkimPreview(d.raw, d.request.from.domain) : { headers: '', signatures: [] };
       return {
         warnings,
@@ -122,9 +119,9 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
   );
 
   const policyJson = async (tenantId: string) => ({
-    refuse: await preflight().refusedCodes(tenantId),
-    codes: [...preflight().codes],
-    coach_only: [...preflight().coachOnly],
+    refuse: await s.preflight.refusedCodes(tenantId),
+    codes: [...s.preflight.codes],
+    coach_only: [...s.preflight.coachOnly],
   });
 
   r.get(
@@ -135,7 +132,7 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
         tags,
         summary: "The tenant's preflight policy: which warning codes refuse a send",
         description: 'A send whose preflight warnings include one of these codes answers 422 PREFLIGHT_REFUSED; `codes` lists every code.',
-        response: { 200: Policy, ...problems },
+        response: { 200: Policy, ...problems(...AUTHED) },
       },
     },
     async (request) => policyJson(principalOf(request).tenant.id),
@@ -154,12 +151,12 @@ export function dryRunRoutes(app: FastifyInstance, s: ApiServices): void {
           { refuse: Type.Array(Type.String(), { maxItems: 50 }) },
           { additionalProperties: false, examples: [{ refuse: ['list_unsubscribe_missing', 'html_clipped'] }] },
         ),
-        response: { 200: Policy, ...problems },
+        response: { 200: Policy, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      await preflight().setRefusedCodes(p.tenant.id, request.body.refuse);
+      await s.preflight.setRefusedCodes(p.tenant.id, request.body.refuse);
       return policyJson(p.tenant.id);
     },
   );

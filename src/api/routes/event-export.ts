@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { type EventType, eventTypes, type FieldError, isEventType, validationError } from '../../core/index.js';
 import { exportColumns } from '../../events/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -68,7 +68,7 @@ export function eventExportRoutes(app: FastifyInstance, s: ApiServices): void {
               'text/csv': { schema: Type.String({ description: 'RFC 4180, header line first, CRLF line ends.', examples: [csvExample] }) },
             },
           },
-          ...problems(401, 403, 422),
+          ...problems(...AUTHED, 422),
         },
       },
     },

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Experiment, ExperimentResults } from '../../content/index.js';
 import { exampleOf } from '../contract/examples.js';
-import { problems } from '../contract/problem-schema.js';
+import { IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { authErrors } from './engagement-schemas.js';
@@ -224,7 +224,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Create an A/B experiment',
         description: 'Variants with explicit shares or sample sizes; sends join with `experiment: {id}` (one recipient per send).',
         body: CreateBody,
-        response: { 201: ExperimentJson, ...authErrors },
+        response: { 201: ExperimentJson, ...problems(...JSON_BODY, ...IDEMPOTENT), ...authErrors },
       },
     },
     async (request, reply) => {
@@ -259,7 +259,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'One experiment',
         description: 'The experiment with its variants, its control and, once stopped, the variant every send gets.',
         params: Id,
-        response: { 200: ExperimentJson, ...problems(404), ...authErrors },
+        response: { 200: ExperimentJson, ...problems(404, 422), ...authErrors },
       },
     },
     async (request) => experimentJson(await engagement.experiments.get(principalOf(request).tenant.id, request.params.id)),
@@ -274,7 +274,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Results per variant and provider, with confidence intervals and regressions',
         description: 'Computed from the events spine; a new regression is also announced as an experiment.regressed event.',
         params: Id,
-        response: { 200: Results, ...problems(404), ...authErrors },
+        response: { 200: Results, ...problems(404, 422), ...authErrors },
       },
     },
     async (request) => {
@@ -296,7 +296,7 @@ export function experimentRoutes(app: FastifyInstance, s: ApiServices): void {
           { variant: Type.Optional(Type.String({ description: 'The variant later sends get' })) },
           { additionalProperties: false, examples: [{ variant: 'A' }] },
         ),
-        response: { 200: ExperimentJson, ...problems(404), ...authErrors },
+        response: { 200: ExperimentJson, ...problems(404, ...JSON_BODY, ...IDEMPOTENT), ...authErrors },
       },
     },
     async (request) =>

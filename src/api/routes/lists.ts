@@ -6,7 +6,7 @@ import type { ImportSummary } from '../../content/index.js';
 import { PostwardenError } from '../../core/index.js';
 import type { ImportFindingRow, ListImportRow, ListRow } from '../../store/index.js';
 import { exampleOf } from '../contract/examples.js';
-import { problems } from '../contract/problem-schema.js';
+import { IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { authErrors } from './engagement-schemas.js';
@@ -125,7 +125,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
             { name: Type.String({ minLength: 1, maxLength: 200 }) },
             { additionalProperties: false, examples: [{ name: 'Newsletter' }] },
           ),
-          response: { 201: ListJson, ...authErrors },
+          response: { 201: ListJson, ...problems(...JSON_BODY, ...IDEMPOTENT), ...authErrors },
         },
       },
       async (request, reply) => reply.code(201).send(listJson(await lists.create(principalOf(request).tenant.id, request.body.name), 0)),
@@ -157,7 +157,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
           summary: 'One list',
           description: 'The list with its member count.',
           params: Id,
-          response: { 200: ListJson, ...problems(404), ...authErrors },
+          response: { 200: ListJson, ...problems(404, 422), ...authErrors },
         },
       },
       async (request) => {
@@ -182,7 +182,8 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
             description: 'CSV (RFC 4180) with a header line',
             examples: ['Email Address,First Name\r\nann@example.com,Ann\r\n'],
           }),
-          response: { 200: ImportAnswer, ...problems(400), ...problems(404), ...problems(413), ...problems(415), ...authErrors },
+          // No 409: an Idempotency-Key's body hash is of the stream, so a second request never matches a first still running.
+          response: { 200: ImportAnswer, ...problems(400, 404, 413, 415, 422), ...authErrors },
         },
       },
       async (request) => {
@@ -229,7 +230,7 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
                 ],
               },
             ),
-            ...problems(404),
+            ...problems(404, 422),
             ...authErrors,
           },
         },

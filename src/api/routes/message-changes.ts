@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { recipientStates } from '../../core/index.js';
-import { problems, problemWith } from '../contract/problem-schema.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems, problemWith } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { MessageJson, messageJson, RecipientJson, recipientJson } from './json.js';
@@ -68,12 +68,16 @@ const CancelAnswer = Type.Object(
 const NotCancellable = problemWith(
   409,
   {
-    recipients: Type.Array(Type.Object({ id: Type.String(), email: Type.String(), state: RecipientState, reason: Type.String() }), {
-      description: 'Each recipient that could not be cancelled, its state and why',
-    }),
+    recipients: Type.Optional(
+      Type.Array(Type.Object({ id: Type.String(), email: Type.String(), state: RecipientState, reason: Type.String() }), {
+        description: 'NOT_CANCELLABLE: each recipient that could not be cancelled, its state and why',
+      }),
+    ),
   },
   {
-    description: 'Nothing was cancelled: a recipient is finished or in flight (each listed with its state)',
+    description:
+      'NOT_CANCELLABLE: nothing was cancelled, a recipient is finished or in flight (each listed in `recipients` with its state); ' +
+      'or IDEMPOTENCY_IN_PROGRESS: a request with this Idempotency-Key is still running (retry after Retry-After seconds)',
     example: {
       type: 'urn:postwarden:error:NOT_CANCELLABLE',
       title: 'The message cannot be cancelled.',
@@ -144,7 +148,8 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
         body: CancelBody,
         response: {
           200: CancelAnswer,
-          ...problems(401, 403, 404, 422, 503),
+          // 409 is NotCancellable's (IDEMPOTENT's 409 shares it); 422 also covers a malformed Idempotency-Key.
+          ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT.filter((x) => x !== 409), 404),
           ...NotCancellable,
         },
       },
@@ -172,7 +177,7 @@ export function messageChangeRoutes(app: FastifyInstance, s: ApiServices): void 
           'with the values before and after. The message itself (headers, body, recipients) never changes.',
         params: Params,
         body: LabelsBody,
-        response: { 200: MessageAnswer, ...problems(401, 403, 404, 422, 503) },
+        response: { 200: MessageAnswer, ...problems(...AUTHED, ...JSON_BODY, 404) },
       },
     },
     async (request) => {

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { recipientStates, validationError } from '../../core/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { MessageJson, messageJson } from './json.js';
@@ -72,7 +72,7 @@ export function messageSearchRoutes(app: FastifyInstance, s: ApiServices): void 
         summary: 'Messages, newest first, optionally searched',
         description: 'Filters by recipient, sender, subject words, tag, metadata, recipient state and time; pages with before/next_before.',
         querystring: SearchQuery,
-        response: { 200: PageJson, ...problems(401, 403, 422, 503) },
+        response: { 200: PageJson, ...problems(...AUTHED, 422) },
       },
     },
     async (request) => {

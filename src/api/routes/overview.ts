@@ -1,8 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { PostwardenError } from '../../core/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -70,12 +69,11 @@ export function overviewRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Counters of the last hour and day, the queue, SLOs and open alerts',
         description:
           "The key's tenant's outcomes, the platform's queue, SLOs (as GET /v1/slo), DNS posture alerts of the last day and open circuit breakers.",
-        response: { 200: OverviewJson, ...problems(401, 403, 503) },
+        response: { 200: OverviewJson, ...problems(...AUTHED) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      if (!s.health) throw new PostwardenError('NOT_FOUND', 'the overview is not available on this node');
       const o = await s.health.overview(p.tenant.id);
       return {
         at: iso(o.at)!,

@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { PostwardenError } from '../../core/index.js';
 import type { Bucket, SiteHealth } from '../../health/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -106,12 +105,11 @@ export function providerRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Per provider and destination site: outcome buckets and circuit breakers',
         description:
           "The key's tenant's outcomes per site (1-minute buckets for 15 minutes, 5-minute buckets for the hour), grouped by provider (rules/providers.yaml), with the breaker state of this node. Read-only.",
-        response: { 200: ProvidersJson, ...problems(401, 403, 503) },
+        response: { 200: ProvidersJson, ...problems(...AUTHED) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      if (!s.health) throw new PostwardenError('NOT_FOUND', 'provider health is not available on this node');
       const r = await s.health.providers(p.tenant.id);
       return {
         at: iso(r.at)!,

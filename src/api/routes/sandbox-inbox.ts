@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -159,7 +159,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
               ],
             },
           ),
-          ...problems(401, 403, 422, 503),
+          ...problems(...AUTHED, 422),
         },
       },
     },
@@ -190,7 +190,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
         summary: 'A capture parsed: headers, text part, attachments, and where to see its HTML',
         description: 'The HTML part is not in this answer: it is served alone at preview.url, for a sandboxed iframe.',
         params: Id,
-        response: { 200: ContentJson, ...problems(401, 403, 503, 404) },
+        response: { 200: ContentJson, ...problems(...AUTHED, 404, 422) },
       },
     },
     async (request) => {
@@ -254,7 +254,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
               },
             },
           },
-          ...problems(401, 403, 503, 404),
+          ...problems(...AUTHED, 404, 422),
         },
       },
     },
@@ -319,7 +319,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
         summary: 'Delete one capture from the sandbox inbox',
         description: 'The message and its events stay: they are the record of the send.',
         params: Id,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...problems(401, 403, 503, 404) },
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...problems(...AUTHED, 404, 422) },
       },
     },
     async (request, reply) => {
@@ -339,7 +339,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
         description: 'Deletes every capture of the tenant and answers how many there were; the events of those messages stay.',
         response: {
           200: Type.Object({ deleted: Type.Integer({ description: 'Captures deleted.' }) }, { examples: [{ deleted: 3 }] }),
-          ...problems(401, 403, 503),
+          ...problems(...AUTHED),
         },
       },
     },

@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { PostwardenError } from '../../core/index.js';
 import type { SloReport } from '../../health/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -80,12 +79,11 @@ export function sloRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Service level indicators, objectives and error budgets',
         description:
           "Queue drain time and API availability are this node's; acceptance and retry SLIs cover the key's tenant over the configured window (slo.* in docs/config.md). /metrics has the same SLIs for the whole platform.",
-        response: { 200: SloJson, ...problems(401, 403, 503) },
+        response: { 200: SloJson, ...problems(...AUTHED) },
       },
     },
     async (request) => {
       const p = principalOf(request);
-      if (!s.health) throw new PostwardenError('NOT_FOUND', 'SLOs are not measured on this node');
       return sloJson(await s.health.slo.report(p.tenant.id));
     },
   );

@@ -2,12 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { templateContentJson, templateJson, templateSummaryJson } from '../../content/index.js';
-import { PostwardenError } from '../../core/index.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import {
   Data,
-  problems,
   StreamOrNull,
   TemplateContent,
   TemplateDraftBody,
@@ -28,10 +27,6 @@ const tags = ['templates'];
 
 export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const templates = () => {
-    if (!s.templates) throw new PostwardenError('NOT_FOUND', 'templates are not available on this node');
-    return s.templates;
-  };
 
   r.post(
     '/templates',
@@ -42,11 +37,11 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Create a template (its draft)',
         description: 'The Liquid sources are checked for syntax; publish the draft to make it sendable.',
         body: TemplateInputBody,
-        response: { 201: TemplateJson, ...problems },
+        response: { 201: TemplateJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
-      const v = await templates().create(principalOf(request).tenant.id, request.body);
+      const v = await s.templates.create(principalOf(request).tenant.id, request.body);
       return reply.code(201).send(templateJson(v));
     },
   );
@@ -80,13 +75,13 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
             },
             { examples: [{ data: [], next_after: null }] },
           ),
-          ...problems,
+          ...problems(...AUTHED, 422),
         },
       },
     },
     async (request) => {
       const q = request.query;
-      const rows = await templates().list(principalOf(request).tenant.id, { after: q.after, limit: q.limit });
+      const rows = await s.templates.list(principalOf(request).tenant.id, { after: q.after, limit: q.limit });
       return { data: rows.map(templateSummaryJson), next_after: rows.length === q.limit ? rows[rows.length - 1]!.id : null };
     },
   );
@@ -100,10 +95,10 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'A template: draft, versions, current version',
         description: 'By id (tpl_…) or name: the draft being edited, the published version numbers and which one sends use.',
         params: Id,
-        response: { 200: TemplateJson, ...problems },
+        response: { 200: TemplateJson, ...problems(...AUTHED, 404) },
       },
     },
-    async (request) => templateJson(await templates().get(principalOf(request).tenant.id, request.params.id)),
+    async (request) => templateJson(await s.templates.get(principalOf(request).tenant.id, request.params.id)),
   );
 
   r.patch(
@@ -116,10 +111,10 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
         description: 'Fields not given keep their value. Published versions never change.',
         params: Id,
         body: TemplateDraftBody,
-        response: { 200: TemplateJson, ...problems },
+        response: { 200: TemplateJson, ...problems(...AUTHED, ...JSON_BODY, 404) },
       },
     },
-    async (request) => templateJson(await templates().updateDraft(principalOf(request).tenant.id, request.params.id, request.body)),
+    async (request) => templateJson(await s.templates.updateDraft(principalOf(request).tenant.id, request.params.id, request.body)),
   );
 
   r.get(
@@ -159,12 +154,12 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
               ],
             },
           ),
-          ...problems,
+          ...problems(...AUTHED, 404, 422),
         },
       },
     },
     async (request) => {
-      const v = await templates().version(principalOf(request).tenant.id, request.params.id, request.params.version);
+      const v = await s.templates.version(principalOf(request).tenant.id, request.params.id, request.params.version);
       return {
         template_id: v.row.id,
         version: v.version,
@@ -196,13 +191,14 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
             { template: TemplateJson, version: Type.Integer(), warnings: Type.Array(Warning) },
             { examples: [{ template: templateExample, version: 1, warnings: [] }] },
           ),
-          ...problems,
+          // 409: another publish of the same template at the same moment, or IDEMPOTENT's.
+          ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404),
         },
       },
     },
     async (request) => {
       const body = request.body ?? {};
-      const out = await templates().publish(principalOf(request).tenant.id, request.params.id, {
+      const out = await s.templates.publish(principalOf(request).tenant.id, request.params.id, {
         ...(body.data ? { data: body.data } : {}),
         ...(body.locale ? { locale: body.locale } : {}),
       });
@@ -220,10 +216,10 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
         description: 'Later sends naming the template use this version; the draft and the other versions stay as they are.',
         params: Id,
         body: Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false, examples: [{ version: 1 }] }),
-        response: { 200: TemplateJson, ...problems },
+        response: { 200: TemplateJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404) },
       },
     },
-    async (request) => templateJson(await templates().rollback(principalOf(request).tenant.id, request.params.id, request.body.version)),
+    async (request) => templateJson(await s.templates.rollback(principalOf(request).tenant.id, request.params.id, request.body.version)),
   );
 
   r.post(
@@ -265,13 +261,13 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
               ],
             },
           ),
-          ...problems,
+          ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404),
         },
       },
     },
     async (request) => {
       const b = request.body;
-      const out = await templates().preview(principalOf(request).tenant.id, request.params.id, {
+      const out = await s.templates.preview(principalOf(request).tenant.id, request.params.id, {
         data: b.data,
         ...(b.locale ? { locale: b.locale } : {}),
         ...(b.version !== undefined ? { version: b.version } : {}),

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { authErrors } from './engagement-schemas.js';
@@ -76,7 +76,7 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices, root: Fasti
         description:
           'The domain must be a CNAME to this node, and the node (or its TLS proxy) must hold a certificate for it (docs/tracking.md).',
         body: Settings,
-        response: { 200: Settings, ...problems(400), ...authErrors },
+        response: { 200: Settings, ...problems(...JSON_BODY), ...authErrors },
       },
     },
     async (request) => {

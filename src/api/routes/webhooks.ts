@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { eventTypes, streams } from '../../core/index.js';
 import type { WebhookAttemptRow, WebhookEndpointRow } from '../../store/index.js';
-import { problems } from '../contract/problem-schema.js';
+import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -12,7 +12,8 @@ import { iso } from './json.js';
  * /v1/webhooks: a tenant's endpoints for signed event delivery (docs/webhooks.md). The secret is in
  * the answers to create and rotate-secret only; it is stored sealed and never shown again.
  */
-const errors = problems(400, 401, 403, 404, 409, 415, 422, 503);
+/** Every route: a key (AUTHED). `{id}` is checked against its pattern (422) and looked up (404). */
+const byId = problems(...AUTHED, 404, 422);
 
 const EventTypeList = Type.Array(Type.Union(eventTypes.map((t) => Type.Literal(t))), {
   description: 'Event types to send; omitted or empty: every type.',
@@ -171,7 +172,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         summary: 'Create a webhook endpoint',
         description: 'Events of this tenant are POSTed to the URL, signed per Standard Webhooks. The secret is shown once, here.',
         body: CreateBody,
-        response: { 201: WebhookWithSecret, ...errors },
+        response: { 201: WebhookWithSecret, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
@@ -196,7 +197,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         tags,
         summary: "List the tenant's webhook endpoints",
         description: 'Every endpoint, oldest first; secrets are never listed.',
-        response: { 200: Type.Object({ data: Type.Array(Webhook) }, { examples: [{ data: [WebhookExample] }] }), ...errors },
+        response: { 200: Type.Object({ data: Type.Array(Webhook) }, { examples: [{ data: [WebhookExample] }] }), ...problems(...AUTHED) },
       },
     },
     async (request) => ({ data: (await s.webhooks.list(principalOf(request).tenant.id)).map(webhookJson) }),
@@ -211,7 +212,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         summary: 'One webhook endpoint',
         description: 'Its filters and state (enabled, or disabled and why).',
         params: IdParams,
-        response: { 200: Webhook, ...errors },
+        response: { 200: Webhook, ...byId },
       },
     },
     async (request) => webhookJson(await s.webhooks.get(principalOf(request).tenant.id, request.params.id)),
@@ -227,7 +228,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         description: 'Fields given replace the stored ones; an empty list clears a filter. disabled:false re-enables a disabled endpoint.',
         params: IdParams,
         body: PatchBody,
-        response: { 200: Webhook, ...errors },
+        response: { 200: Webhook, ...byId, ...problems(...JSON_BODY) },
       },
     },
     async (request) => {
@@ -254,7 +255,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         summary: 'Delete a webhook endpoint',
         description: 'Deliveries still owed to it are given up.',
         params: IdParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errors },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...byId },
       },
     },
     async (request, reply) => {
@@ -273,7 +274,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         description:
           'A new secret signs from now on; the previous one signs too (a second signature) until previous_secret_expires_at (webhooks.rotationGraceHours, default 24 h).',
         params: IdParams,
-        response: { 200: WebhookWithSecret, ...errors },
+        response: { 200: WebhookWithSecret, ...byId, ...problems(...IDEMPOTENT) },
       },
     },
     async (request) => {
@@ -291,7 +292,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
         summary: 'Send a test event now',
         description: 'POSTs a signed webhook.test event to the endpoint and answers with the attempt (also in the attempts list).',
         params: IdParams,
-        response: { 200: Attempt, ...errors },
+        response: { 200: Attempt, ...byId, ...problems(...IDEMPOTENT) },
       },
     },
     async (request) => attemptJson(await s.webhooks.test(principalOf(request).tenant.id, request.params.id)),
@@ -315,7 +316,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
             { data: Type.Array(Attempt), next_cursor: Nullable(Type.String()) },
             { examples: [{ data: [AttemptExample], next_cursor: null }] },
           ),
-          ...errors,
+          ...byId,
         },
       },
     },
@@ -344,7 +345,8 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
             { replay_id: Type.String(), queued: Type.Integer({ description: 'Events queued for this endpoint.' }) },
             { examples: [{ replay_id: 'replay_01JD3Q7M5X0000000000000000', queued: 42 }] },
           ),
-          ...errors,
+          ...byId,
+          ...problems(...JSON_BODY, ...IDEMPOTENT),
         },
       },
     },
