@@ -94,6 +94,10 @@ const importJson = (i: ListImportRow) => ({
 });
 const findingJson = (f: ImportFindingRow) => ({ row: f.row, address: f.address, findings: f.findings as never });
 
+/** The text/csv parser hands over the request stream; a body of any other type arrives parsed. */
+const isStream = (body: unknown): body is Readable =>
+  typeof body === 'object' && body !== null && typeof Reflect.get(body, Symbol.asyncIterator) === 'function';
+
 /** The request body, chunk by chunk, refused past `limit` bytes. */
 async function* bounded(body: Readable, limit: number): AsyncGenerator<Buffer> {
   let n = 0;
@@ -187,8 +191,8 @@ export function listRoutes(app: FastifyInstance, s: ApiServices): void {
         },
       },
       async (request) => {
-        const body = request.body as Readable | undefined;
-        if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
+        const body = request.body;
+        if (!isStream(body)) {
           throw new PostwardenError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as the body with Content-Type: text/csv.');
         }
         const out: ImportSummary = await lists.importCsv(
