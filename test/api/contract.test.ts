@@ -188,7 +188,7 @@ test('the OpenAPI document is valid 3.1, with a summary, description, tag and ex
         if (!hasExample(media)) gaps.push(`${name} request ${type}: example`);
       }
       for (const [status, response] of Object.entries<any>(op.responses)) {
-        if (!response.description) gaps.push(`${name} ${status}: description`);
+        if (!response.description || response.description === 'Default Response') gaps.push(`${name} ${status}: description`);
         for (const [type, media] of Object.entries<any>(response.content ?? {})) {
           if (!hasExample(media)) gaps.push(`${name} ${status} ${type}: example`);
         }

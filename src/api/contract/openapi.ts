@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import swagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -37,6 +38,24 @@ export const apiTags = [
 ];
 
 const problemRef = { $ref: `#/components/schemas/${PROBLEM_TITLE}` };
+
+type Operation = { summary?: string; responses?: Record<string, { description?: string }> };
+
+/**
+ * @fastify/swagger describes a response whose schema has no description as "Default Response";
+ * such a success answer is described by its status and the operation's summary instead.
+ */
+function describeAnswers(paths: Record<string, Record<string, Operation>>): void {
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        if (response.description === 'Default Response') {
+          response.description = `${STATUS_CODES[Number(status)] ?? status}: ${(op.summary ?? 'the answer').replace(/\.$/, '')}.`;
+        }
+      }
+    }
+  }
+}
 
 /** Every inlined copy of the problem schema (recognised by its title) becomes a reference. */
 function referenceProblems(node: unknown): unknown {
@@ -78,6 +97,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         components: { schemas?: Record<string, unknown> };
       };
       spec.components.schemas = { ...spec.components.schemas, [PROBLEM_TITLE]: ProblemJson };
+      describeAnswers((spec.paths ?? {}) as Record<string, Record<string, Operation>>);
       return spec as ReturnType<SwaggerTransformObject>;
     },
   });
