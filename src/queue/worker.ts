@@ -41,6 +41,12 @@ export interface WorkerDeps<Item extends { id: string }> {
    * transactions a kind of work adds per second, so webhooks cannot crowd delivery off the writer.
    */
   claimIntervalMs?: number;
+  /**
+   * True while the kind holds finished work whose settles commit with the next claim (queue/
+   * settle-queue.ts): that commit is paid anyway, so the loop claims whatever room there is then,
+   * without waiting for `minClaim` slots.
+   */
+  settlesWaiting?: () => boolean;
   leaseMs: number;
   pollMs: number;
   log?: { error(obj: object, msg: string): void };
@@ -93,7 +99,7 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
   async function tick(): Promise<number> {
     const room = deps.concurrency - inFlight;
     if (room <= 0) return 0;
-    if (inFlight > 0 && room < minClaim) {
+    if (inFlight > 0 && room < minClaim && !deps.settlesWaiting?.()) {
       const after = deps.smallClaimAfterMs;
       if (after === undefined || performance.now() - lastClaim < after) return 0;
     }

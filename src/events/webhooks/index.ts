@@ -61,15 +61,21 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   });
   const worker = createWorker<WebhookDeliveryRow>({
     name: 'webhooks',
-    work: deps.store.webhookDeliveries,
+    // Claims carry the settles of what finished since the last one: one commit per cycle, not two.
+    work: {
+      claimDue: sender.claimDue,
+      renewLeases: (owner, ids, expiresAt) => deps.store.webhookDeliveries.renewLeases(owner, ids, expiresAt),
+      releaseOwned: (owner, now) => deps.store.webhookDeliveries.releaseOwned(owner, now),
+    },
+    settlesWaiting: sender.settlesWaiting,
     groupBy: sender.groupKey,
     prepare: sender.prepare,
     run: sender.run,
     clock: deps.clock,
     owner: deps.owner,
     concurrency: o.concurrency,
-    // Half the slots: a claim and a settle are a transaction each, so the fewer, larger windows the
-    // fewer commits per event. The lag at a steady rate is unaffected while under half are in flight.
+    // Half the slots: each claim is a transaction, so the fewer, larger windows the fewer commits per
+    // event (a claim with settles waiting goes at once: its commit is due anyway).
     minClaim: Math.floor(o.concurrency / 2),
     smallClaimAfterMs: o.pollMs,
     // At most 20 claims a second (each a commit): webhooks must not starve delivery of the writer.
@@ -86,6 +92,8 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     clock: deps.clock,
     owner: deps.owner,
     handle: fanOut.handle,
+    // Each batch is one commit (its delivery rows with the cursor advance): large batches, few commits.
+    batchSize: 2000,
     // From the first event: the fan-out skips what happened before each endpoint existed.
     startAt: 'beginning',
     pollMs: o.pollMs,
