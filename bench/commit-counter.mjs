@@ -5,7 +5,7 @@
 // explicit COMMIT or a write statement run outside a transaction (SQLite and PostgreSQL autocommit
 // it). Figures go to the JSON file named by PW_BENCH_COMMITS_FILE every 100 ms; the bench reads
 // it between phases. Not part of the product.
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -62,7 +62,11 @@ if (out) {
   } catch {
     // No pg: PostgreSQL commits are not counted.
   }
-  const write = () => writeFileSync(out, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
+  // Written aside and renamed, so the bench never reads a half-written file.
+  const write = () => {
+    writeFileSync(`${out}.tmp`, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
+    renameSync(`${out}.tmp`, out);
+  };
   setInterval(write, 100).unref();
   process.on('exit', write);
 }
