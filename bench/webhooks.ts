@@ -246,6 +246,7 @@ export async function main(argv: string[]): Promise<void> {
       messages: { type: 'string', default: '5000' },
       'database-url': { type: 'string' },
       'skip-deliver': { type: 'boolean', default: false },
+      'skip-webhooks': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results/webhooks.json' },
     },
   });
@@ -253,7 +254,8 @@ export async function main(argv: string[]): Promise<void> {
   const batchSizes = values['batch-size'].split(',').map((b) => Math.max(1, Number(b)));
   const runs = [];
   const loadBefore = loadavg();
-  for (const dialect of baseUrl ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const)) {
+  const dialects = values['skip-webhooks'] ? [] : baseUrl ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
+  for (const dialect of dialects) {
     for (const batchSize of batchSizes) {
       runs.push(
         await webhookRun({

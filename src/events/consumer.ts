@@ -42,6 +42,8 @@ export interface ConsumerDeps {
   pollMs?: number;
   /** How long the lease holds without renewal (default 30 s). */
   leaseMs?: number;
+  /** While set and above `pollMs`: the least time between two runs (a consumer yielding the writer to others). */
+  minIntervalMs?: () => number;
   /** Batches per run at most, so one run is bounded in time (default 100); the next tick carries on. */
   maxBatchesPerRun?: number;
   log?: { warn(obj: object, msg: string): void };
@@ -77,7 +79,10 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     return store.consumerCursors.init(name, first, clock.now());
   }
 
+  let lastRun = Number.NEGATIVE_INFINITY;
   async function drain(): Promise<void> {
+    if (deps.minIntervalMs && performance.now() - lastRun < deps.minIntervalMs()) return;
+    lastRun = performance.now();
     let position = await startingPosition();
     for (let i = 0; i < maxBatches; i++) {
       const events = await store.events.page({ after: position, limit: batchSize });

@@ -40,7 +40,7 @@ export interface WorkerDeps<Item extends { id: string }> {
    * The loop claims at most once per this many ms (default: no bound): bounds the write
    * transactions a kind of work adds per second, so webhooks cannot crowd delivery off the writer.
    */
-  claimIntervalMs?: number;
+  claimIntervalMs?: number | (() => number);
   /**
    * True while the kind holds finished work whose settles commit with the next claim (queue/
    * settle-queue.ts): that commit is paid anyway, so the loop claims whatever room there is then,
@@ -161,8 +161,9 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
         while (running) {
           // The loop's pace (a tick called by hand, as tests do, is not held back).
           const since = performance.now() - lastClaim;
-          if (deps.claimIntervalMs && since < deps.claimIntervalMs) {
-            await sleep(Math.ceil(deps.claimIntervalMs - since));
+          const interval = typeof deps.claimIntervalMs === 'function' ? deps.claimIntervalMs() : (deps.claimIntervalMs ?? 0);
+          if (interval && since < interval) {
+            await sleep(Math.ceil(interval - since));
             continue;
           }
           let n = 0;

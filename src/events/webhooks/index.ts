@@ -33,6 +33,12 @@ export interface WebhooksDeps {
   /** Replaces the HTTP client (tests count or fail POSTs); default undici with the SSRF guard. */
   poster?: Poster;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /**
+   * True while another writer should have the store first (platform: delivery has work in flight).
+   * On SQLite every commit is an fsync on the one writer; meanwhile webhooks commit at most every
+   * `YIELD_MS` (claims with their settles, and dispatch), and catch up in larger transactions.
+   */
+  yieldTo?: () => boolean;
   /** Backoff jitter source (tests). */
   random?: () => number;
 }
@@ -45,6 +51,9 @@ export interface Webhooks {
   start(): void;
   stop(): Promise<void>;
 }
+
+/** How often webhooks commit at most while another writer has priority (`yieldTo`). */
+const YIELD_MS = 250;
 
 export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const o = deps.options;
@@ -78,8 +87,9 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     // event (a claim with settles waiting goes at once: its commit is due anyway).
     minClaim: Math.floor(o.concurrency / 2),
     smallClaimAfterMs: o.pollMs,
-    // At most 20 claims a second (each a commit): webhooks must not starve delivery of the writer.
-    claimIntervalMs: Math.min(o.pollMs, 50),
+    // At most 20 claims a second (each a commit), 4 while delivery works: webhooks must not starve
+    // delivery of the writer.
+    claimIntervalMs: () => (deps.yieldTo?.() ? YIELD_MS : Math.min(o.pollMs, 50)),
     leaseMs: o.leaseSeconds * 1000,
     pollMs: o.pollMs,
     beforeRelease: () => sender.drain(),
@@ -96,6 +106,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     batchSize: 2000,
     // From the first event: the fan-out skips what happened before each endpoint existed.
     startAt: 'beginning',
+    ...(deps.yieldTo ? { minIntervalMs: () => (deps.yieldTo?.() ? YIELD_MS : 0) } : {}),
     pollMs: o.pollMs,
     leaseMs: Math.max(o.leaseSeconds * 1000, 10 * o.pollMs),
     ...(deps.log ? { log: deps.log } : {}),
