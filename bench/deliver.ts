@@ -10,6 +10,7 @@ import { createStore } from '../src/store/index.js';
 import { createTenants } from '../src/tenants/index.js';
 import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
 import { percentile, startServer } from '../test/support/server-process.js';
+import { commitProbe, perThousand } from './commits.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
 import { type Sinks, startSinkProcess } from './sink-process.js';
 import { injectSmtp, type SmtpMessage } from './smtp-load.js';
@@ -311,7 +312,13 @@ function asInjection(r: Awaited<ReturnType<typeof injectSmtp>>): Injection {
 async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
   const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
   const key = await bootstrap(dataDir);
-  const server = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
+  const commits = commitProbe(dataDir);
+  const server = await startServer({
+    dataDir,
+    bootstrap: false,
+    key,
+    env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
+  });
   const pid = server.child.pid!;
   const smtp = (n: number, offset: number, message = rawMessage, domains = DESTS) =>
     injectSmtp({ port: server.smtp, auth: { user: 'bench', pass: key }, sessions: o.sessions, n, offset, message, domains }).then(
@@ -354,6 +361,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const base = await sinks.counts();
     const offset = TIMED_OFFSET;
     const reached = sinks.expect(plus(base, perDomain(o.n, offset)), o.timeoutMs);
+    const commits0 = await commits.read();
     const rss = rssSampler(pid);
     const cpu0 = cpuSeconds(pid);
     const main0 = cpuSeconds(pid, pid); // the event-loop thread: its share says whether one core is the limit
@@ -369,6 +377,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const self1 = process.cpuUsage(self0);
     const m1 = machineCpu();
     const mem = rss.stop();
+    const commits1 = await commits.read();
     const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
     return {
@@ -382,6 +391,8 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
         peak_rss_sampled_mb: mem.sampledMb,
         peak_rss_split_mb: { anon: mem.anonMb, file: mem.fileMb },
         cpu_s_per_1k: round(((cpu1 - cpu0) / o.n) * 1000, 3),
+        // Commits (an fsync each on SQLite) per 1,000 messages, webhook commits included when on.
+        ...perThousand(commits0, commits1, o.n),
         machine_cpu_s_per_1k: round(((m1.busy - m0.busy) / o.n) * 1000, 3),
         cpu_split_s_per_1k: {
           server_main_thread: round(((main1 - main0) / o.n) * 1000, 3),

@@ -11,6 +11,7 @@ import { createTenants } from '../src/tenants/index.js';
 import { createPostgresSchema } from '../test/support/dialects.js';
 import { exampleEvent } from '../test/support/events.js';
 import { percentile, startServer } from '../test/support/server-process.js';
+import { commitProbe, perThousand } from './commits.js';
 import { deliveryRun } from './deliver.js';
 
 /**
@@ -129,11 +130,12 @@ async function webhookRun(o: {
   const { secret: key } = await tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
   const configFile = join(dataDir, 'bench.json');
   writeFileSync(configFile, JSON.stringify({ webhooks: { allowPrivateTargets: true }, posture: { monitor: false } }));
+  const commits = commitProbe(dataDir);
   const server = await startServer({
     dataDir,
     bootstrap: false,
     key,
-    env: { POSTWARDEN_CONFIG: configFile },
+    env: { POSTWARDEN_CONFIG: configFile, ...commits.env },
     ...(schema ? { databaseUrl: schema.url } : {}),
   });
   const receiver = await startReceiver();
@@ -155,12 +157,15 @@ async function webhookRun(o: {
     const load0 = loadavg();
     sent.clear();
     receiver.firstSeen.clear();
+    const commits0 = await commits.read();
     const cpu0 = cpuTicks(server.child.pid!);
     const t0 = wallNow();
     for (let i = 0; i < o.n; i += 501) await appendEvents(store, tenant.id, Math.min(501, o.n - i), sent);
     const appended = wallNow();
     const complete = await waitFor('every event of the throughput run', () => receiver.firstSeen.size >= o.n, Math.max(120_000, o.n * 10));
     const last = Math.max(...receiver.firstSeen.values());
+    const cpu1 = cpuTicks(server.child.pid!);
+    const commits1 = await commits.read();
     const throughput = {
       events: o.n,
       received: receiver.firstSeen.size,
@@ -168,12 +173,14 @@ async function webhookRun(o: {
       append_per_s: Math.round(o.n / ((appended - t0) / 1000)),
       events_per_s: Math.round(receiver.firstSeen.size / ((last - t0) / 1000)),
       // The server's CPU per 1,000 events (dispatch + POST + settle): the events/s one core could carry is 1000 ÷ this.
-      server_cpu_s_per_1k: round((cpuTicks(server.child.pid!) - cpu0) / CLK_TCK / (o.n / 1000), 3),
+      server_cpu_s_per_1k: round((cpu1 - cpu0) / CLK_TCK / (o.n / 1000), 3),
+      // The server's commits (each an fsync on SQLite) per 1,000 events, and the time they took.
+      ...perThousand(commits0, commits1, o.n),
       loadavg_before: load0,
       loadavg_after: loadavg(),
     };
     console.log(
-      `# ${o.dialect} batch_size ${o.batchSize}: ${throughput.events_per_s} events/s append→verified receipt (${o.n} events), server CPU ${throughput.server_cpu_s_per_1k} s per 1k, load ${throughput.loadavg_after}`,
+      `# ${o.dialect} batch_size ${o.batchSize}: ${throughput.events_per_s} events/s append→verified receipt (${o.n} events), server CPU ${throughput.server_cpu_s_per_1k} s per 1k, ${throughput.commits_per_1k} commits per 1k (${throughput.commit_ms_per_1k} ms), load ${throughput.loadavg_after}`,
     );
 
     // Lag at a steady rate: a tick every 20 ms appends rate/50 events.
@@ -181,6 +188,7 @@ async function webhookRun(o: {
     sent.clear();
     receiver.firstSeen.clear();
     const load1 = loadavg();
+    const commits2 = await commits.read();
     const perTick = Math.max(3, Math.round(o.rate / 50));
     const ticks = Math.round((o.seconds * 1000) / 20);
     const start = wallNow();
@@ -197,6 +205,7 @@ async function webhookRun(o: {
       return seen === undefined ? [] : [seen - at];
     });
     lags.sort((a, b) => a - b);
+    const commits3 = await commits.read();
     const lag = {
       offered_per_s: offered,
       events: sent.size,
@@ -204,6 +213,7 @@ async function webhookRun(o: {
       p50_ms: round(percentile(lags, 50)),
       p99_ms: round(percentile(lags, 99)),
       max_ms: round(lags.at(-1) ?? Number.NaN),
+      ...perThousand(commits2, commits3, sent.size),
       loadavg_before: load1,
       loadavg_after: loadavg(),
     };
@@ -236,6 +246,7 @@ export async function main(argv: string[]): Promise<void> {
       messages: { type: 'string', default: '5000' },
       'database-url': { type: 'string' },
       'skip-deliver': { type: 'boolean', default: false },
+      'skip-webhooks': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results/webhooks.json' },
     },
   });
@@ -243,7 +254,8 @@ export async function main(argv: string[]): Promise<void> {
   const batchSizes = values['batch-size'].split(',').map((b) => Math.max(1, Number(b)));
   const runs = [];
   const loadBefore = loadavg();
-  for (const dialect of baseUrl ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const)) {
+  const dialects = values['skip-webhooks'] ? [] : baseUrl ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
+  for (const dialect of dialects) {
     for (const batchSize of batchSizes) {
       runs.push(
         await webhookRun({

@@ -284,6 +284,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
     },
     options: { ...config.webhooks, retentionDays: config.events.retentionDays },
+    // Delivery first on the store's one writer: webhooks commit less often while it has work in flight.
+    yieldTo: () => deliverer.inFlight() > 0,
     log: log.child({ concern: 'webhooks' }),
   });
   const postureLog = log.child({ concern: 'posture' });

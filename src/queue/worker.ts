@@ -40,7 +40,13 @@ export interface WorkerDeps<Item extends { id: string }> {
    * The loop claims at most once per this many ms (default: no bound): bounds the write
    * transactions a kind of work adds per second, so webhooks cannot crowd delivery off the writer.
    */
-  claimIntervalMs?: number;
+  claimIntervalMs?: number | (() => number);
+  /**
+   * True while the kind holds finished work whose settles commit with the next claim (queue/
+   * settle-queue.ts): that commit is paid anyway, so the loop claims whatever room there is then,
+   * without waiting for `minClaim` slots.
+   */
+  settlesWaiting?: () => boolean;
   leaseMs: number;
   pollMs: number;
   log?: { error(obj: object, msg: string): void };
@@ -93,7 +99,7 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
   async function tick(): Promise<number> {
     const room = deps.concurrency - inFlight;
     if (room <= 0) return 0;
-    if (inFlight > 0 && room < minClaim) {
+    if (inFlight > 0 && room < minClaim && !deps.settlesWaiting?.()) {
       const after = deps.smallClaimAfterMs;
       if (after === undefined || performance.now() - lastClaim < after) return 0;
     }
@@ -155,8 +161,9 @@ export function createWorker<Item extends { id: string }>(deps: WorkerDeps<Item>
         while (running) {
           // The loop's pace (a tick called by hand, as tests do, is not held back).
           const since = performance.now() - lastClaim;
-          if (deps.claimIntervalMs && since < deps.claimIntervalMs) {
-            await sleep(Math.ceil(deps.claimIntervalMs - since));
+          const interval = typeof deps.claimIntervalMs === 'function' ? deps.claimIntervalMs() : (deps.claimIntervalMs ?? 0);
+          if (interval && since < interval) {
+            await sleep(Math.ceil(interval - since));
             continue;
           }
           let n = 0;

@@ -34,7 +34,7 @@ import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import { trackingRepository } from './repositories/tracking.js';
-import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
+import { newWebhookClaimMemory, type WebhookClaimMemory, webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
 import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
 import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
@@ -59,7 +59,12 @@ export interface StoreOptions {
 /** Longest a health check waits for the database before calling it unreachable. */
 const PING_TIMEOUT_MS = 2000;
 
-function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
+/** What repositories keep between calls, shared by the store's own and every transaction's. */
+interface RepositoryMemory {
+  webhookClaims: WebhookClaimMemory;
+}
+
+function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, memory: RepositoryMemory) {
   return {
     tenants: tenantsRepository(db),
     apiKeys: apiKeysRepository(db),
@@ -75,7 +80,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     jobLeases: jobLeasesRepository(db),
     consumerCursors: consumerCursorsRepository(db),
     webhookEndpoints: webhookEndpointsRepository(db),
-    webhookDeliveries: webhookDeliveriesRepository(db, dialect),
+    webhookDeliveries: webhookDeliveriesRepository(db, dialect, memory.webhookClaims),
     posture: postureRepository(db),
     feedback: feedbackRepository(db),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
@@ -148,11 +153,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`, { cause: error });
   }
+  const memory: RepositoryMemory = { webhookClaims: newWebhookClaimMemory() };
   return {
-    ...repositories(db, caps.name, false),
+    ...repositories(db, caps.name, false, memory),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true))),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, memory))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

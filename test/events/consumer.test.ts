@@ -110,6 +110,46 @@ forEachDialect(
 );
 
 forEachDialect(
+  "a handler's returned writes commit with the advance past its batch, or neither does",
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    const clock = fakeClock();
+    await appendAlerts(store, 6, clock.now());
+    let failNext = true;
+    const committed: string[] = [];
+    const c = createConsumer({
+      name: 'writer',
+      store,
+      clock,
+      owner: 'node-a',
+      batchSize: 3,
+      handle: async (events) => ({
+        async write(tx) {
+          // A row per batch, in the consumer's transaction (any table does: this one is at hand).
+          await tx.consumerCursors.set(`marker-${events[0]!.data.i}`, 1, clock.now());
+          if (failNext && events.some((e) => e.data.i === 4)) {
+            failNext = false;
+            throw new Error('write failed');
+          }
+        },
+        committed: () => committed.push(String(events[0]!.data.i)),
+      }),
+    });
+    await c.tick();
+    assert.deepEqual(committed, ['0'], 'the first batch committed, the second failed');
+    const first = await store.events.page({ limit: 3 });
+    assert.equal(await c.position(), first[2]!.cursor, 'the position stopped after the first batch');
+    assert.equal(await store.consumerCursors.get('marker-3'), undefined, "the failed batch's write was rolled back");
+    await c.tick();
+    await c.stop();
+    assert.deepEqual(committed, ['0', '3']);
+    assert.equal(await store.consumerCursors.get('marker-3'), 1);
+    assert.equal(await c.position(), (await store.events.lastCursor()).toString());
+  },
+  test,
+);
+
+forEachDialect(
   'a consumer that starts at the end skips the events appended before it first ran',
   async (t, dialect) => {
     const store = await openStore(t, dialect);

@@ -23,7 +23,7 @@ export interface NatsSinkDeps {
   url: string;
   subjectPrefix: string;
   stream: string;
-  store: Pick<Store, 'events' | 'consumerCursors' | 'jobLeases'>;
+  store: Pick<Store, 'events' | 'consumerCursors' | 'jobLeases' | 'transaction'>;
   clock: Clock;
   owner: string;
   /** Events per batch (default 500). */

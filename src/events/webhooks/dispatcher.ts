@@ -1,5 +1,6 @@
 import { type Clock, newId, type SpineEvent } from '../../core/index.js';
 import type { NewWebhookDelivery, Store, WebhookEndpointRow } from '../../store/index.js';
+import type { BatchWrites } from '../consumer.js';
 import { endpointWants, type MessageFacts, needsMessageFacts } from './endpoint-filter.js';
 
 /**
@@ -53,14 +54,19 @@ export function createFanOut(deps: FanOutDeps) {
 
   return {
     deliveriesFor,
-    /** The consumer's handler. */
-    async handle(events: SpineEvent[]): Promise<void> {
+    /**
+     * The consumer's handler: reads what it needs now, and returns the insert of the delivery rows
+     * for the consumer to commit with its cursor advance (one commit per batch, whatever its size).
+     */
+    async handle(events: SpineEvent[]): Promise<BatchWrites | undefined> {
       const endpoints = await store.webhookEndpoints.enabledFor([...new Set(events.map((e) => e.tenantId))]);
-      if (!endpoints.length) return;
+      if (!endpoints.length) return undefined;
       const rows = await deliveriesFor(events, endpoints, 'live');
-      if (!rows.length) return;
-      await store.webhookDeliveries.insertMany(rows, clock.now());
-      deps.onQueued?.();
+      if (!rows.length) return undefined;
+      return {
+        write: (tx) => tx.webhookDeliveries.insertMany(rows, clock.now()),
+        committed: () => deps.onQueued?.(),
+      };
     },
   };
 }

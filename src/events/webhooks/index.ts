@@ -33,6 +33,12 @@ export interface WebhooksDeps {
   /** Replaces the HTTP client (tests count or fail POSTs); default undici with the SSRF guard. */
   poster?: Poster;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /**
+   * True while another writer should have the store first (platform: delivery has work in flight).
+   * On SQLite every commit is an fsync on the one writer; meanwhile webhooks commit at most every
+   * `YIELD_MS` (claims with their settles, and dispatch), and catch up in larger transactions.
+   */
+  yieldTo?: () => boolean;
   /** Backoff jitter source (tests). */
   random?: () => number;
 }
@@ -45,6 +51,9 @@ export interface Webhooks {
   start(): void;
   stop(): Promise<void>;
 }
+
+/** How often webhooks commit at most while another writer has priority (`yieldTo`). */
+const YIELD_MS = 250;
 
 export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const o = deps.options;
@@ -61,19 +70,26 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   });
   const worker = createWorker<WebhookDeliveryRow>({
     name: 'webhooks',
-    work: deps.store.webhookDeliveries,
+    // Claims carry the settles of what finished since the last one: one commit per cycle, not two.
+    work: {
+      claimDue: sender.claimDue,
+      renewLeases: (owner, ids, expiresAt) => deps.store.webhookDeliveries.renewLeases(owner, ids, expiresAt),
+      releaseOwned: (owner, now) => deps.store.webhookDeliveries.releaseOwned(owner, now),
+    },
+    settlesWaiting: sender.settlesWaiting,
     groupBy: sender.groupKey,
     prepare: sender.prepare,
     run: sender.run,
     clock: deps.clock,
     owner: deps.owner,
     concurrency: o.concurrency,
-    // Half the slots: a claim and a settle are a transaction each, so the fewer, larger windows the
-    // fewer commits per event. The lag at a steady rate is unaffected while under half are in flight.
+    // Half the slots: each claim is a transaction, so the fewer, larger windows the fewer commits per
+    // event (a claim with settles waiting goes at once: its commit is due anyway).
     minClaim: Math.floor(o.concurrency / 2),
     smallClaimAfterMs: o.pollMs,
-    // At most 20 claims a second (each a commit): webhooks must not starve delivery of the writer.
-    claimIntervalMs: Math.min(o.pollMs, 50),
+    // At most 20 claims a second (each a commit), 4 while delivery works: webhooks must not starve
+    // delivery of the writer.
+    claimIntervalMs: () => (deps.yieldTo?.() ? YIELD_MS : Math.min(o.pollMs, 50)),
     leaseMs: o.leaseSeconds * 1000,
     pollMs: o.pollMs,
     beforeRelease: () => sender.drain(),
@@ -86,8 +102,11 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     clock: deps.clock,
     owner: deps.owner,
     handle: fanOut.handle,
+    // Each batch is one commit (its delivery rows with the cursor advance): large batches, few commits.
+    batchSize: 2000,
     // From the first event: the fan-out skips what happened before each endpoint existed.
     startAt: 'beginning',
+    ...(deps.yieldTo ? { minIntervalMs: () => (deps.yieldTo?.() ? YIELD_MS : 0) } : {}),
     pollMs: o.pollMs,
     leaseMs: Math.max(o.leaseSeconds * 1000, 10 * o.pollMs),
     ...(deps.log ? { log: deps.log } : {}),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, newId, type SpineEvent } from '../../core/index.js';
-import { backoffDelayMs, createGroupCommitter } from '../../queue/index.js';
-import type { Store, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../store/index.js';
+import { backoffDelayMs, type ClaimRequest, createSettleQueue } from '../../queue/index.js';
+import type { Repositories, Store, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../store/index.js';
 import { webhookEventJson } from './payload.js';
 import type { Poster, PostResult } from './poster.js';
 import { secretKey, signatureHeaders } from './signer.js';
@@ -86,27 +86,28 @@ export function createSender(deps: SenderDeps) {
   };
 
   /**
-   * Settles POSTs in groups: one transaction, one UPDATE for every delivery that is done (and one for
-   * every dead one) whatever the number of POSTs, one per retry time, and one INSERT of the attempts.
+   * Settles POSTs in groups, in the transaction of the worker's next claim (queue/settle-queue.ts):
+   * one UPDATE for every delivery that is done (and one for every dead one) whatever the number of
+   * POSTs, one per retry time, and one INSERT of the attempts, then the claim: one commit per cycle.
    */
-  const settler = createGroupCommitter<SettleItem, void>({
-    // Long enough for a claimed window's POSTs to settle in one commit rather than several.
-    lingerMs: 20,
-    commit: (items) =>
-      store.transaction(async (tx) => {
-        const now = clock.now();
-        const done: string[] = [];
-        const dead: string[] = [];
-        for (const it of items) {
-          if (it.outcome.kind === 'done') done.push(...it.ids);
-          else if (it.outcome.kind === 'dead') dead.push(...it.ids);
-          else await tx.webhookDeliveries.settle({ ids: it.ids, owner: deps.owner, now, outcome: it.outcome });
-        }
-        if (done.length) await tx.webhookDeliveries.settle({ ids: done, owner: deps.owner, now, outcome: { kind: 'done' } });
-        if (dead.length) await tx.webhookDeliveries.settle({ ids: dead, owner: deps.owner, now, outcome: { kind: 'dead' } });
-        await tx.webhookDeliveries.insertAttempts(items.map((i) => i.attempt));
-        return items.map(() => undefined);
-      }),
+  const settles = createSettleQueue<SettleItem, Repositories>({
+    transaction: (fn) => store.transaction(fn),
+    // The worker claims at most every 50 ms while it is busy; this only catches an idle or stopping loop.
+    lingerMs: 200,
+    apply: async (tx, items) => {
+      const now = clock.now();
+      const done: string[] = [];
+      const dead: string[] = [];
+      for (const it of items) {
+        if (it.outcome.kind === 'done') done.push(...it.ids);
+        else if (it.outcome.kind === 'dead') dead.push(...it.ids);
+        else await tx.webhookDeliveries.settle({ ids: it.ids, owner: deps.owner, now, outcome: it.outcome });
+      }
+      if (done.length) await tx.webhookDeliveries.settle({ ids: done, owner: deps.owner, now, outcome: { kind: 'done' } });
+      if (dead.length) await tx.webhookDeliveries.settle({ ids: dead, owner: deps.owner, now, outcome: { kind: 'dead' } });
+      await tx.webhookDeliveries.insertAttempts(items.map((i) => i.attempt));
+    },
+    ...(deps.log ? { log: deps.log } : {}),
   });
 
   async function disable(endpoint: WebhookEndpointRow, reason: string): Promise<void> {
@@ -159,18 +160,19 @@ export function createSender(deps: SenderDeps) {
     };
     const ids = chunk.map((d) => d.id);
     if (result.ok) {
-      await settler.submit({ ids, outcome: { kind: 'done' }, attempt });
+      settles.add({ ids, outcome: { kind: 'done' }, attempt });
       return;
     }
     const firstFailed = Math.min(...chunk.map((d) => d.firstFailedAt ?? now));
     if (now - firstFailed >= deps.retry.horizonMs) {
-      await settler.submit({ ids, outcome: { kind: 'dead' }, attempt });
+      // Disabling kills the endpoint's open deliveries (this one too) in its own transaction.
+      settles.add({ ids, outcome: { kind: 'dead' }, attempt });
       const hours = Math.round(deps.retry.horizonMs / 360_000) / 10;
       await disable(endpoint, `failing for ${hours} h; last: ${result.error ?? `HTTP ${result.status}`}`);
       return;
     }
     const at = now + backoffDelayMs(attemptNo, deps.retry, deps.random);
-    await settler.submit({ ids, outcome: { kind: 'retry', at }, attempt });
+    settles.add({ ids, outcome: { kind: 'retry', at }, attempt });
   }
 
   return {
@@ -224,7 +226,10 @@ export function createSender(deps: SenderDeps) {
         if (r.status === 'rejected')
           deps.log?.error({ err: r.reason, webhook: endpoint.id }, 'settling a webhook attempt failed; the lease will expire');
     },
-    drain: () => settler.drain(),
+    /** The worker's claim: the settles queued since the last one commit in its transaction. */
+    claimDue: (o: ClaimRequest) => settles.claimWith((tx) => tx.webhookDeliveries.claimDue(o)),
+    settlesWaiting: () => settles.waiting(),
+    drain: () => settles.drain(),
     signingKeys: (e: WebhookEndpointRow) => signingKeys(e, clock.now(), openFor(e.id)),
   };
 }

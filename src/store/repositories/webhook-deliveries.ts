@@ -70,13 +70,26 @@ const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
 
 const OPEN = ['queued', 'retry', 'in_flight'] as const;
 
-export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName) {
+/**
+ * What the claim remembers between calls, kept by the store (one per process) rather than by the
+ * repository object, which is built afresh for every transaction and a claim may run inside one.
+ */
+export interface WebhookClaimMemory {
   /**
    * When this process last looked for lapsed leases and found none left over. A lease lapses only
    * `leaseMs` after its holder stopped renewing it, so looking every quarter lease is soon enough,
    * and spares the claim a scan of every in-flight row each time (the claim is the hot path).
    */
-  let lapsedCheckedAt = Number.NEGATIVE_INFINITY;
+  lapsedCheckedAt: number;
+}
+
+export const newWebhookClaimMemory = (): WebhookClaimMemory => ({ lapsedCheckedAt: Number.NEGATIVE_INFINITY });
+
+export function webhookDeliveriesRepository(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  memory: WebhookClaimMemory = newWebhookClaimMemory(),
+) {
   async function claimIn(
     db: Kysely<Database>,
     o: { owner: string; now: number; leaseMs: number; limit: number },
@@ -85,7 +98,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
     for (const state of ['in_flight', 'retry', 'queued'] as const) {
       const room = o.limit - claimed.length;
       if (room <= 0) break;
-      if (state === 'in_flight' && o.now - lapsedCheckedAt < o.leaseMs / 4 && o.now >= lapsedCheckedAt) continue;
+      if (state === 'in_flight' && o.now - memory.lapsedCheckedAt < o.leaseMs / 4 && o.now >= memory.lapsedCheckedAt) continue;
       const due = state === 'in_flight' ? 'lease_expires_at' : 'next_attempt_at';
       let candidates = db
         .selectFrom('webhook_deliveries as d')
@@ -121,7 +134,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
         .execute();
       for (const r of rows) claimed.push(toDelivery(r));
       // All lapsed leases taken (fewer than there was room for): the next look can wait.
-      if (state === 'in_flight' && rows.length < room) lapsedCheckedAt = o.now;
+      if (state === 'in_flight' && rows.length < room) memory.lapsedCheckedAt = o.now;
     }
     return claimed;
   }

@@ -1,0 +1,72 @@
+// A preload for the benches' `postwarden serve` child (NODE_OPTIONS=--import ./bench/commit-counter.mjs):
+// counts the commits the server makes and the time they take, because on SQLite with
+// `store.durability: power-loss-safe` every commit is an fsync on the event loop, so commits per
+// event is what bounds webhook throughput and what webhooks take from delivery. A commit is an
+// explicit COMMIT or a write statement run outside a transaction (SQLite and PostgreSQL autocommit
+// it). Figures go to the JSON file named by PW_BENCH_COMMITS_FILE every 100 ms; the bench reads
+// it between phases. Not part of the product.
+import { renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const out = process.env.PW_BENCH_COMMITS_FILE;
+const require = createRequire(join(process.cwd(), 'package.json'));
+const counts = { commits: 0, commit_ms: 0 };
+const isWrite = /^\s*(insert|update|delete|replace)\b/i;
+
+if (out) {
+  try {
+    const Database = require('better-sqlite3');
+    const probe = new Database(':memory:');
+    const Statement = Object.getPrototypeOf(probe.prepare('select 1'));
+    probe.close();
+    for (const method of ['run', 'all', 'get', 'iterate']) {
+      const original = Statement[method];
+      Statement[method] = function (...args) {
+        const commit = /^\s*commit\b/i.test(this.source) || (!this.database.inTransaction && !this.readonly);
+        if (!commit) return original.apply(this, args);
+        const t0 = performance.now();
+        try {
+          return original.apply(this, args);
+        } finally {
+          counts.commits++;
+          counts.commit_ms += performance.now() - t0;
+        }
+      };
+    }
+  } catch {
+    // No better-sqlite3 (node:sqlite driver): SQLite commits are not counted.
+  }
+  try {
+    const { Client } = require('pg');
+    const original = Client.prototype.query;
+    const open = new WeakSet();
+    Client.prototype.query = function (config, ...rest) {
+      const text = typeof config === 'string' ? config : (config?.text ?? '');
+      if (/^\s*(begin|start transaction)\b/i.test(text)) open.add(this);
+      const commit = /^\s*commit\b/i.test(text) || (!open.has(this) && isWrite.test(text));
+      if (/^\s*(commit|rollback)\b/i.test(text)) open.delete(this);
+      const result = original.call(this, config, ...rest);
+      if (commit && result && typeof result.then === 'function') {
+        const t0 = performance.now();
+        result.then(
+          () => {
+            counts.commits++;
+            counts.commit_ms += performance.now() - t0;
+          },
+          () => undefined,
+        );
+      }
+      return result;
+    };
+  } catch {
+    // No pg: PostgreSQL commits are not counted.
+  }
+  // Written aside and renamed, so the bench never reads a half-written file.
+  const write = () => {
+    writeFileSync(`${out}.tmp`, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
+    renameSync(`${out}.tmp`, out);
+  };
+  setInterval(write, 100).unref();
+  process.on('exit', write);
+}

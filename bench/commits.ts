@@ -1,0 +1,34 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Commits counted in a bench's `postwarden serve` child by the bench/commit-counter.mjs preload:
+ * the environment to start the child with, and a reader for between phases. On SQLite each commit
+ * is an fsync on the event loop (store.durability power-loss-safe), so commits per 1,000 events or
+ * messages is the figure that says what webhooks cost the one writer.
+ */
+export interface CommitCount {
+  commits: number;
+  commit_ms: number;
+}
+
+export function commitProbe(dataDir: string) {
+  const file = join(dataDir, 'commits.json');
+  const preload = join(import.meta.dirname, 'commit-counter.mjs');
+  const inherited = process.env.NODE_OPTIONS ? `${process.env.NODE_OPTIONS} ` : '';
+  return {
+    env: { NODE_OPTIONS: `${inherited}--import ${preload}`, PW_BENCH_COMMITS_FILE: file },
+    /** The child's counts as of its last write (every 100 ms): wait that long after a phase. */
+    async read(): Promise<CommitCount> {
+      await new Promise((r) => setTimeout(r, 250));
+      if (!existsSync(file)) return { commits: 0, commit_ms: 0 };
+      return JSON.parse(readFileSync(file, 'utf8')) as CommitCount;
+    },
+  };
+}
+
+/** Commits and commit time per 1,000 units of work between two reads. */
+export function perThousand(a: CommitCount, b: CommitCount, units: number) {
+  const k = units / 1000;
+  return { commits_per_1k: +((b.commits - a.commits) / k).toFixed(1), commit_ms_per_1k: Math.round((b.commit_ms - a.commit_ms) / k) };
+}
