@@ -124,7 +124,7 @@ test('the list pages by cursor and filters by address, reason and scope', async 
   assert.equal((await p.request('GET', '/v1/suppressions?address=MANUAL@example.net')).body.data.length, 1);
   const bad = await p.request('GET', '/v1/suppressions?scope=planet');
   assert.equal(bad.status, 422);
-  assert.equal(bad.body.errors[0].path, '/querystring/scope');
+  assert.equal(bad.body.errors[0].path, '/query/scope');
 });
 
 test('an import with bad rows is refused whole, each error naming its row; a dry run changes nothing', async (t) => {

@@ -24,11 +24,18 @@ export function problemFor(code: ErrorCode, detail: string, extra: Record<string
   return { type: `urn:postwarden:error:${code}`, title: spec.meaning, status: spec.status, detail, code, ...extra };
 }
 
+// Field paths name where the caller put the value: the body is the root, and the query string is
+// `/query`, as the handlers' own checks say (Fastify calls it `querystring`).
+function contextPath(context: FastifyError['validationContext']): string {
+  if (context === 'body') return '';
+  return `/${context === 'querystring' ? 'query' : (context ?? '')}`;
+}
+
 function fromFastify(e: FastifyError): Problem | undefined {
   if (e.validation) {
     const errors = e.validation.map((v) => {
       const params = v.params as { missingProperty?: string; additionalProperty?: string };
-      const base = `${e.validationContext === 'body' ? '' : `/${e.validationContext ?? ''}`}${v.instancePath}`;
+      const base = `${contextPath(e.validationContext)}${v.instancePath}`;
       if (params.missingProperty) return { path: `${base}/${params.missingProperty}`, message: 'is required' };
       if (params.additionalProperty) return { path: `${base}/${params.additionalProperty}`, message: 'is not a known field' };
       return { path: base || '/', message: v.message ?? 'is invalid' };
