@@ -8,13 +8,16 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 const out = process.env.PW_BENCH_COMMITS_FILE;
 const require = createRequire(join(process.cwd(), 'package.json'));
 const counts = { commits: 0, commit_ms: 0 };
 const isWrite = /^\s*(insert|update|delete|replace)\b/i;
 
-if (out) {
+// The main thread only: --import also runs in worker threads, which would overwrite the file with
+// their own (zero) counts.
+if (out && isMainThread) {
   try {
     const Database = require('better-sqlite3');
     const probe = new Database(':memory:');
@@ -64,8 +67,12 @@ if (out) {
   }
   // Written aside and renamed, so the bench never reads a half-written file.
   const write = () => {
-    writeFileSync(`${out}.tmp`, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
-    renameSync(`${out}.tmp`, out);
+    try {
+      writeFileSync(`${out}.tmp`, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
+      renameSync(`${out}.tmp`, out);
+    } catch {
+      // The bench removed the data directory: never let the counter take the server down.
+    }
   };
   setInterval(write, 100).unref();
   process.on('exit', write);
