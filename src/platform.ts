@@ -59,6 +59,7 @@ import {
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
+import { createLedger, createLedgerReader, type Ledger } from './reputation/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -103,6 +104,8 @@ export interface Platform {
   jobs: ScheduledJob[];
   /** The JetStream sink of the spine (events.nats.url set, delivery role). */
   natsSink: NatsSink | undefined;
+  /** The reputation ledger (src/reputation): its consumer runs with the delivery role when reputation.enabled. */
+  ledger: Ledger;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -447,6 +450,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         },
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
+      reputation: createLedgerReader({ store, clock }),
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -543,6 +547,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         })
       : undefined;
 
+  // The reputation ledger, an events consumer on one node with the delivery role at a time (lease).
+  const { enabled: ledgerEnabled, pollMs: ledgerPollMs, ...thresholds } = config.reputation;
+  const ledger = createLedger({
+    store,
+    clock,
+    provider: (host) => providerOf(providers, host),
+    thresholds,
+    owner: nodeId,
+    pollMs: ledgerPollMs,
+    log: log.child({ concern: 'reputation' }),
+  });
+  const runsLedger = runsDelivery && ledgerEnabled;
+
   let started = false;
   return {
     config,
@@ -564,6 +581,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     webhooks,
     jobs,
     natsSink,
+    ledger,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -581,11 +599,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();
       await natsSink?.start();
+      if (runsLedger) ledger.consumer.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop()), natsSink?.stop()]);
+        await Promise.all([
+          api.close(),
+          submission?.close(),
+          mx?.close(),
+          ...jobs.map((j) => j.stop()),
+          natsSink?.stop(),
+          ledger.consumer.stop(),
+        ]);
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

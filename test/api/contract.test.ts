@@ -125,6 +125,7 @@ function failingServices(p: TestPlatform, error: () => Error, keep: { authentica
     posture: fail,
     feedback: fail,
     suppressions: fail,
+    reputation: fail,
     unsubscribe: {
       // Checking a token's signature reads no store: it fails only where the run says so (a bug).
       verify: () => {
@@ -198,6 +199,7 @@ test('every operation answers each status it declares, and no other', async (t) 
   await expect(422, 'POST', '/v1/messages/batch', { body: { messages: [{ ...send, from: 'x' }] } });
   await expect(422, 'POST', '/v1/messages/batch', { body: { messages: 'none' } });
   await expect(200, 'GET', `/v1/messages/${sent.id}`);
+  await expect(200, 'GET', '/v1/reputation?provider=gmail&stream=marketing');
   await expect(404, 'GET', '/v1/messages/msg_missing');
   await expect(200, 'GET', '/v1/messages?limit=5');
   await expect(422, 'GET', '/v1/messages?limit=0');
