@@ -59,7 +59,7 @@ import {
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
-import { createLedger, createLedgerReader, type Ledger } from './reputation/index.js';
+import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -106,6 +106,8 @@ export interface Platform {
   natsSink: NatsSink | undefined;
   /** The reputation ledger (src/reputation): its consumer runs with the delivery role when reputation.enabled. */
   ledger: Ledger;
+  /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
+  reputationReader: LedgerReader;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -417,6 +419,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const availability = createApiAvailability(config.slo.windowHours * 3_600_000);
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
   const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
+  const reputationReader = createLedgerReader({ store, clock });
   const api = await buildApi(
     {
       accept,
@@ -450,7 +453,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         },
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
-      reputation: createLedgerReader({ store, clock }),
+      reputation: reputationReader,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -582,6 +585,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     jobs,
     natsSink,
     ledger,
+    reputationReader,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
