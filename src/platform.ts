@@ -4,10 +4,18 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { type Accept, createAccept, createMessageChanges, instrumentAccept } from './accept/index.js';
+import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
-import { createEngagement, createPreflight, createTemplates, type Engagement, loadDefaultContentRules } from './content/index.js';
+import {
+  createDisposableCheck,
+  createEngagement,
+  createPreflight,
+  createTemplates,
+  type Engagement,
+  loadDefaultContentRules,
+  roleOf,
+} from './content/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -365,6 +373,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       templates,
       preflight,
       content: engagement.acceptContent,
+      sendingPolicy: createSendingPolicy({
+        store,
+        clock,
+        limitsOf: (tenantId) => tenants.getSendingLimits(tenantId),
+        isDisposable: createDisposableCheck(),
+        roleOf,
+        log: log.child({ concern: 'accept' }),
+      }),
     }),
     registry,
     clock,

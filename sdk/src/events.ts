@@ -25,6 +25,7 @@ export const eventTypes = [
   'recipient.opened',
   'recipient.clicked',
   'experiment.regressed',
+  'quota.warning',
   'reputation.changed',
 ] as const;
 

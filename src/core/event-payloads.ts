@@ -555,6 +555,21 @@ export const eventDefinitions = {
       rollback: { variant: 'a' },
     },
   },
+  'quota.warning': {
+    version: 1,
+    when: "A tenant's accepted recipients crossed 80 % of its daily or weekly cap (once per period; messageId is null; docs/quotas.md).",
+    payload: Type.Object(
+      {
+        period: Type.Union([Type.Literal('daily'), Type.Literal('weekly')], { description: 'Which cap.' }),
+        cap: int('The cap (recipients per period).'),
+        count: int('Recipients accepted in the period so far, this send included.'),
+        percent: int('count ÷ cap, in whole percent.'),
+        reset_at: str('When the period ends and the count starts again (ISO time).'),
+      },
+      open,
+    ),
+    example: { period: 'daily', cap: 10000, count: 8000, percent: 80, reset_at: '2026-12-07T00:00:00.000Z' },
+  },
   'reputation.changed': {
     version: 1,
     when: "The reputation ledger moved an identity's state at a provider (healthy, watch, throttled, paused, warming); messageId is null (docs/reputation.md).",

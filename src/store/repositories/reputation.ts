@@ -161,16 +161,5 @@ export function reputationRepository(db: Kysely<Database>) {
       await db.deleteFrom('reputation_context').execute();
       await db.deleteFrom('reputation_progress').where('name', '=', name).execute();
     },
-    async getSendingLimits(tenantId: string): Promise<string | undefined> {
-      const r = await db.selectFrom('tenant_sending_limits').select('settings').where('tenant_id', '=', tenantId).executeTakeFirst();
-      return r?.settings;
-    },
-    async setSendingLimits(tenantId: string, settings: string, now: number): Promise<void> {
-      await db
-        .insertInto('tenant_sending_limits')
-        .values({ tenant_id: tenantId, settings, updated_at: now })
-        .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ settings, updated_at: now }))
-        .execute();
-    },
   };
 }
