@@ -4,10 +4,18 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { type Accept, createAccept, createMessageChanges, instrumentAccept } from './accept/index.js';
+import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
-import { createEngagement, createPreflight, createTemplates, type Engagement, loadDefaultContentRules } from './content/index.js';
+import {
+  createDisposableCheck,
+  createEngagement,
+  createPreflight,
+  createTemplates,
+  type Engagement,
+  loadDefaultContentRules,
+  roleOf,
+} from './content/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
 import {
   chooseSharedCounter,
@@ -59,6 +67,7 @@ import {
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
+import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -103,6 +112,10 @@ export interface Platform {
   jobs: ScheduledJob[];
   /** The JetStream sink of the spine (events.nats.url set, delivery role). */
   natsSink: NatsSink | undefined;
+  /** The reputation ledger (src/reputation): its consumer runs with the delivery role when reputation.enabled. */
+  ledger: Ledger;
+  /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
+  reputationReader: LedgerReader;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -362,6 +375,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       templates,
       preflight,
       content: engagement.acceptContent,
+      sendingPolicy: createSendingPolicy({
+        store,
+        clock,
+        limitsOf: (tenantId) => tenants.getSendingLimits(tenantId),
+        isDisposable: createDisposableCheck(),
+        roleOf,
+        log: log.child({ concern: 'accept' }),
+      }),
     }),
     registry,
     clock,
@@ -416,6 +437,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const availability = createApiAvailability(config.slo.windowHours * 3_600_000);
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
   const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
+  const reputationReader = createLedgerReader({ store, clock });
   const api = await buildApi(
     {
       accept,
@@ -449,6 +471,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         },
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
+      reputation: reputationReader,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -545,6 +568,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         })
       : undefined;
 
+  // The reputation ledger, an events consumer on one node with the delivery role at a time (lease).
+  const { enabled: ledgerEnabled, pollMs: ledgerPollMs, ...thresholds } = config.reputation;
+  const ledger = createLedger({
+    store,
+    clock,
+    provider: (host) => providerOf(providers, host),
+    thresholds,
+    owner: nodeId,
+    pollMs: ledgerPollMs,
+    log: log.child({ concern: 'reputation' }),
+  });
+  const runsLedger = runsDelivery && ledgerEnabled;
+
   let started = false;
   return {
     config,
@@ -566,6 +602,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     webhooks,
     jobs,
     natsSink,
+    ledger,
+    reputationReader,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -583,11 +621,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();
       await natsSink?.start();
+      if (runsLedger) ledger.consumer.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop()), natsSink?.stop()]);
+        await Promise.all([
+          api.close(),
+          submission?.close(),
+          mx?.close(),
+          ...jobs.map((j) => j.stop()),
+          natsSink?.stop(),
+          ledger.consumer.stop(),
+        ]);
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

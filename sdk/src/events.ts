@@ -25,6 +25,8 @@ export const eventTypes = [
   'recipient.opened',
   'recipient.clicked',
   'experiment.regressed',
+  'quota.warning',
+  'reputation.changed',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */

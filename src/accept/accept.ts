@@ -2,6 +2,7 @@ import type { PreflightMessage, RenderedForSend, TemplateRef } from '../content/
 import {
   addressKey,
   type Clock,
+  type FieldError,
   type Mailbox,
   type NewEvent,
   newEvent,
@@ -23,6 +24,7 @@ import { listUnsubscribeHeaders, STREAM_HEADER, type UnsubscribeHeaders, without
 import { createRateLimiter } from './rate-limit.js';
 import { prepareSubmitted, readHeaders } from './raw-message.js';
 import type { SendRequest } from './send-request.js';
+import type { PolicyTicket, SendingPolicy } from './sending-policy.js';
 
 /**
  * The front door both edges share: the HTTP API and SMTP submission hand a message here, and the
@@ -72,6 +74,8 @@ export interface AcceptDeps {
   };
   /** Content shaping of API sends (src/content wires it): list drip-feed, experiment variant, tracking. */
   content?: AcceptContent;
+  /** The tenant's quotas, sending windows and recipient risk (sending-policy.ts; platform.ts wires it). */
+  sendingPolicy?: Pick<SendingPolicy, 'check'>;
 }
 
 /** What accept asks of content before composing an API send; `record` goes on `message.accepted`. */
@@ -128,6 +132,8 @@ export interface AcceptedMessage {
   stream: Stream;
   sandbox: boolean;
   recipients: AcceptedRecipient[];
+  /** Quota use at 80 % or more, a send moved into its window, role accounts flagged. */
+  warnings?: FieldError[];
 }
 
 interface Envelope {
@@ -225,6 +231,21 @@ export function createAccept(deps: AcceptDeps) {
         retryAfter: wait,
         limit: perMinute,
       });
+    }
+  }
+
+  /**
+   * Takes the rate token and commits; a send refused from here on gives its quota back, and the
+   * policy's warnings go on the answer.
+   */
+  async function withTicket(ticket: PolicyTicket | undefined, p: Principal, run: () => Promise<AcceptedMessage>): Promise<AcceptedMessage> {
+    try {
+      takeRate(p);
+      const accepted = await run();
+      return ticket?.warnings.length ? { ...accepted, warnings: ticket.warnings } : accepted;
+    } catch (e) {
+      await ticket?.release();
+      throw e;
     }
   }
 
@@ -367,7 +388,14 @@ export function createAccept(deps: AcceptDeps) {
       await backpressure.check();
       const d = await draft(p, req, { shape: true });
       await deps.preflight?.enforce(d.preflight);
-      takeRate(p);
+      const ticket = await deps.sendingPolicy?.check({
+        tenantId: p.tenant.id,
+        stream: d.request.stream,
+        recipients: d.recipients.map((r) => r.mailbox.address),
+        recipientPath: '/to',
+        ...(sendAt !== undefined ? { sendAt } : {}),
+      });
+      const due = ticket ? ticket.sendAt : sendAt;
       const env: Envelope = {
         from: d.request.from,
         recipients: d.recipients,
@@ -376,18 +404,20 @@ export function createAccept(deps: AcceptDeps) {
         tags: d.request.tags,
         metadata: d.request.metadata,
         source: 'api',
-        ...(sendAt !== undefined ? { sendAt } : {}),
+        ...(due !== undefined ? { sendAt: due } : {}),
         record: d.record,
       };
-      return commit({
-        principal: p,
-        env,
-        raw: d.raw,
-        ids: d.ids,
-        senderPath: '/from',
-        sandbox: deps.sandbox || p.tenant.sandbox,
-        ...(d.template ? { template: d.template } : {}),
-      });
+      return withTicket(ticket, p, () =>
+        commit({
+          principal: p,
+          env,
+          raw: d.raw,
+          ids: d.ids,
+          senderPath: '/from',
+          sandbox: deps.sandbox || p.tenant.sandbox,
+          ...(d.template ? { template: d.template } : {}),
+        }),
+      );
     },
 
     /** What acceptRequest would store for this send, without storing or counting anything (the dry run). */
@@ -421,16 +451,32 @@ export function createAccept(deps: AcceptDeps) {
       });
       checkSize(p, prepared.raw.length);
       await deps.preflight?.enforceSubmitted({ tenantId: p.tenant.id, stream, raw: prepared.raw, fromDomain: headers.from.domain });
-      takeRate(p);
-      const env: Envelope = { from: headers.from, recipients, subject: headers.subject, stream, tags: [], metadata: {}, source: 'smtp' };
-      return commit({
-        principal: p,
-        env,
-        raw: prepared.raw,
-        ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader },
-        senderPath: '/headers/From',
-        sandbox: deps.sandbox || p.tenant.sandbox,
+      const ticket = await deps.sendingPolicy?.check({
+        tenantId: p.tenant.id,
+        stream,
+        recipients: recipients.map((r) => r.mailbox.address),
+        recipientPath: '/envelope/to',
       });
+      const env: Envelope = {
+        from: headers.from,
+        recipients,
+        subject: headers.subject,
+        stream,
+        tags: [],
+        metadata: {},
+        source: 'smtp',
+        ...(ticket?.sendAt !== undefined ? { sendAt: ticket.sendAt } : {}),
+      };
+      return withTicket(ticket, p, () =>
+        commit({
+          principal: p,
+          env,
+          raw: prepared.raw,
+          ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader },
+          senderPath: '/headers/From',
+          sandbox: deps.sandbox || p.tenant.sandbox,
+        }),
+      );
     },
 
     /** Early checks the SMTP edge makes before DATA (SIZE parameter, RCPT count). */

@@ -29,6 +29,7 @@ import { messageRoutes } from './routes/messages.js';
 import { overviewRoutes } from './routes/overview.js';
 import { postureRoutes } from './routes/posture.js';
 import { providerRoutes } from './routes/providers.js';
+import { reputationRoutes } from './routes/reputation.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { sandboxInboxRoutes } from './routes/sandbox-inbox.js';
 import { sloRoutes } from './routes/slo.js';
@@ -145,6 +146,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       sandboxInboxRoutes(v1, s, app);
       overviewRoutes(v1, s);
       providerRoutes(v1, s);
+      reputationRoutes(v1, s);
       sloRoutes(v1, s);
     },
     { prefix: '/v1' },

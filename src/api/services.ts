@@ -7,6 +7,7 @@ import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/inde
 import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
+import type { LedgerReader } from '../reputation/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 
@@ -70,4 +71,6 @@ export interface ApiServices {
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
   /** Tracking, experiments and contact lists (src/content). */
   engagement?: Engagement;
+  /** The reputation ledger's read side (GET /v1/reputation; src/reputation). */
+  reputation: LedgerReader;
 }

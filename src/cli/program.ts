@@ -7,6 +7,7 @@ import { registerEvents } from './commands/events.js';
 import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
+import { registerReputation } from './commands/reputation.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
@@ -61,6 +62,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerSend(program, act);
   registerMessages(program, act);
   registerEvents(program, act);
+  registerReputation(program, act);
   registerDns(program, act);
   registerFeedback(program, act);
   registerSuppressions(program, act);

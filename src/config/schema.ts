@@ -670,6 +670,69 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    reputation: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Keep the reputation ledger: an events-spine consumer counting per identity and provider (docs/reputation.md).',
+        }),
+        complaintRateWatch: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.001,
+          description: "Complaints ÷ delivered over 24 h at or above which a key is `watch` (Gmail's and Yahoo's 0.1 % line).",
+        }),
+        complaintRatePause: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.003,
+          description: "Complaints ÷ delivered over 24 h at or above which a key is `paused` (Gmail's and Yahoo's 0.3 % line).",
+        }),
+        hardBounceRateWatch: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.02,
+          description: 'Hard bounces ÷ attempts over 24 h for `watch`.',
+        }),
+        hardBounceRateThrottle: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.05,
+          description: 'Hard bounces ÷ attempts over 24 h for `throttled` (a list-quality problem).',
+        }),
+        blockRateThrottle: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.05,
+          description: 'Blocks (reputation, policy and content refusals) ÷ attempts over 24 h for `throttled`.',
+        }),
+        throttlingRateThrottle: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.2,
+          description: 'Throttling deferrals (421 4.7.x, "try again later") ÷ attempts over 1 h for `throttled`.',
+        }),
+        baselineFactor: Type.Number({
+          minimum: 1,
+          default: 2,
+          description:
+            "A 24 h complaint rate this many times the trailing 7-day baseline makes a key `watch` (the roadmap's doubling rule).",
+        }),
+        minVolume: Type.Integer({
+          minimum: 1,
+          default: 100,
+          description: 'Fewest attempts in the window before a rate may change a state (small samples are noise).',
+        }),
+        warmupDeliveries: Type.Integer({
+          minimum: 0,
+          default: 5000,
+          description:
+            'A key with fewer successful deliveries than this, ever, is `warming` when nothing worse applies. 0: no warming state.',
+        }),
+        pollMs: Type.Integer({ minimum: 50, default: 1000, description: 'How often the ledger reads new events.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     lists: Type.Object(
       {
         dripBatchSize: Type.Integer({

@@ -8,7 +8,7 @@ export { type ContentRules, loadContentRules, loadDefaultContentRules } from './
 export { createEngagement, type Engagement, type EngagementDeps } from './engagement.js';
 export type { ArmResult, ComparisonResult, ExperimentResults, MetricResult, Regression } from './experiment-results.js';
 export { type Experiment, type ExperimentInput, type OutcomeMetric, outcomeMetrics, type Variant } from './experiments.js';
-export type { Finding, FindingKind } from './list-findings.js';
+export { createDisposableCheck, type Finding, type FindingKind, roleOf } from './list-findings.js';
 export type { ImportSummary, Lists, MxVerdict } from './list-import.js';
 export { createPreflight, type Preflight, type PreflightMessage } from './preflight.js';
 export { coachOnlyCodes, type PreflightCode, type PreflightWarning, preflightCodes } from './preflight-checks.js';

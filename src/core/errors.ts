@@ -79,6 +79,16 @@ export const errorCatalogue = {
     meaning: "The tenant's sending rate limit is exhausted; retry after the given delay.",
     smtp: { code: 451, enhanced: '4.7.1' },
   },
+  QUOTA_EXCEEDED: {
+    status: 429,
+    meaning: "The tenant's daily or weekly sending cap is reached; the answer names the cap, the count and when it resets.",
+    smtp: { code: 452, enhanced: '4.7.1' },
+  },
+  RECIPIENT_DISPOSABLE: {
+    status: 422,
+    meaning: 'A recipient is at a disposable-address domain and the tenant refuses those (recipient_risk.disposable: refuse).',
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
   OVERLOADED: {
     status: 429,
     meaning: 'The platform is shedding load (queue saturated); retry after the given delay.',

@@ -45,6 +45,9 @@ const wireText: Record<ErrorCode, WireText> = {
     typeof e.details.retryAfter === 'number'
       ? `Rate limit exceeded, try again in ${Math.ceil(e.details.retryAfter)} seconds`
       : 'Rate limit exceeded, try again later',
+  QUOTA_EXCEEDED: (e) =>
+    typeof e.details.reset_at === 'string' ? `Sending quota reached, it resets at ${e.details.reset_at}` : 'Sending quota reached',
+  RECIPIENT_DISPOSABLE: 'Recipient refused by the account policy on disposable addresses',
   OVERLOADED: 'Service busy, try again later',
   SPOOL_FULL: 'Insufficient system storage',
   STORE_UNAVAILABLE: 'Temporary local problem, try again later',

@@ -29,6 +29,7 @@ import { outcomesRepository } from './repositories/outcomes.js';
 import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
+import { reputationRepository } from './repositories/reputation.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
@@ -90,6 +91,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     experiments: experimentsRepository(db),
     lists: listsRepository(db),
     outcomes: outcomesRepository(db),
+    reputation: reputationRepository(db),
   };
 }
 

@@ -15,6 +15,7 @@ export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositories/outcomes.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
+export type { CountIncrement, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';

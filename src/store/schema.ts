@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { EngagementTables } from './engagement-schema.js';
+import type { ReputationTables } from './reputation-schema.js';
 
 /**
  * Row types, one interface per table. Times are integer milliseconds since the epoch (bigint on
@@ -403,7 +404,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables {
+export interface Database extends EngagementTables, ReputationTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

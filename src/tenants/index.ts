@@ -1,5 +1,16 @@
 export { hasScope, type Scope, scopes } from './api-keys.js';
 export {
+  defaultSendingLimits,
+  nextOpening,
+  patchSendingLimits,
+  readSendingLimits,
+  type SendingLimits,
+  type SendingWindow,
+  sendingLimitsJson,
+  validTimeZone,
+  type Weekday,
+} from './sending-limits.js';
+export {
   type CreatedKey,
   coveringDomain,
   createTenants,
@@ -18,4 +29,17 @@ export {
   tlsPolicyFor,
   tlsPolicyLevels,
 } from './tls-policy.js';
-export { CreatedKeyJson, createdKeyJson, KeyJson, keyJson, TenantJson, TlsPolicyJson, tenantJson, tlsPolicyJson } from './wire.js';
+export {
+  CreatedKeyJson,
+  createdKeyJson,
+  KeyJson,
+  keyJson,
+  SendingLimitsJson,
+  SendingWindowJson,
+  sendingLimitsExample,
+  TenantJson,
+  TlsPolicyJson,
+  tenantExample,
+  tenantJson,
+  tlsPolicyJson,
+} from './wire.js';

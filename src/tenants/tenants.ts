@@ -1,6 +1,7 @@
 import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Store, Tenant } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes, type Scope } from './api-keys.js';
+import { patchSendingLimits, readSendingLimits, type SendingLimits } from './sending-limits.js';
 import { parseTlsPolicyDoc, readStoredTlsPolicy, type TenantTlsPolicyDoc } from './tls-policy.js';
 
 /**
@@ -70,6 +71,23 @@ export function createTenants({ store, clock }: TenantsDeps) {
       await this.getTenant(id);
       await store.tenants.update(id, patch);
       return this.getTenant(id);
+    },
+
+    /** Quotas, sending windows and recipient-risk policy (defaults: none, none, allow). */
+    async getSendingLimits(id: string): Promise<SendingLimits> {
+      return readSendingLimits(await store.tenants.getSendingLimits(id));
+    },
+
+    /** Applies PATCH /v1/tenant's quotas, sending_windows and recipient_risk; errors carry field paths. */
+    async patchSendingLimits(
+      id: string,
+      body: { quotas?: unknown; sending_windows?: unknown; recipient_risk?: unknown },
+    ): Promise<SendingLimits> {
+      await this.getTenant(id);
+      const r = patchSendingLimits(await this.getSendingLimits(id), body);
+      if (!r.ok) throw validationError(r.errors);
+      await store.tenants.setSendingLimits(id, JSON.stringify(r.limits), clock.now());
+      return r.limits;
     },
 
     /** The tenant's outbound TLS policy (default opportunistic for every stream). */

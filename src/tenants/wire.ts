@@ -99,3 +99,53 @@ export const TlsPolicyJson = Type.Object(
   { additionalProperties: false, examples: [{ default: 'opportunistic', streams: { transactional: 'verified' } }] },
 );
 export const tlsPolicyJson = (d: TenantTlsPolicyDoc): Static<typeof TlsPolicyJson> => ({ default: d.default, streams: d.streams });
+
+export const SendingWindowJson = Type.Object(
+  {
+    timezone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin.' }),
+    days: Type.Array(Type.Enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { type: 'string' })),
+    start: Type.String({ description: 'Local opening time HH:MM.' }),
+    end: Type.String({ description: 'Local closing time HH:MM (24:00 for midnight).' }),
+  },
+  { additionalProperties: false },
+);
+export const sendingLimitsExample = {
+  quotas: { daily: 10000, weekly: 50000 },
+  sending_windows: { marketing: { timezone: 'Europe/Berlin', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00', end: '20:00' } },
+  recipient_risk: { disposable: 'refuse', role_accounts: 'flag' },
+};
+export const tenantExample = {
+  id: 'ten_01JD7XW0P4Z9',
+  name: 'Acme',
+  sandbox: false,
+  alignment: 'warn',
+  created_at: '2026-01-05T09:30:00.000Z',
+};
+/** A tenant's quotas, sending windows and recipient-risk policy (src/tenants/sending-limits.ts). */
+export const SendingLimitsJson = Type.Object(
+  {
+    quotas: Type.Object(
+      {
+        daily: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Recipients accepted per UTC day; null: no cap.' }),
+        weekly: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+          description: 'Recipients accepted per week from Monday 00:00 UTC; null: no cap.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    sending_windows: Type.Record(Type.String(), SendingWindowJson, {
+      description: 'Per stream: mail accepted outside its window is scheduled for the next opening, not refused.',
+    }),
+    recipient_risk: Type.Object(
+      {
+        disposable: Type.Enum(['allow', 'refuse'], {
+          type: 'string',
+          description: 'refuse: 422 RECIPIENT_DISPOSABLE for such recipients.',
+        }),
+        role_accounts: Type.Enum(['allow', 'flag'], { type: 'string', description: 'flag: a warning on the accept answer.' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false, examples: [sendingLimitsExample] },
+);

@@ -34,6 +34,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       templates: {} as never,
       preflight: {} as never,
       health: { countRequest: () => {} } as never,
+      reputation: {} as never,
     },
     {
       logger: false,

@@ -30,6 +30,10 @@ export const apiTags = [
   { name: 'tracking', description: 'Open and click tracking: the tenant’s settings and the public pixel and redirect links.' },
   { name: 'experiments', description: 'A/B experiments between template versions, their stopping and their results.' },
   { name: 'lists', description: 'Recipient lists and their CSV imports, with the findings of each import.' },
+  {
+    name: 'reputation',
+    description: 'The reputation ledger: per identity and mailbox provider, windows of outcomes, rates, baseline and state.',
+  },
   { name: 'health', description: 'How the platform is doing: the overview, provider health, service-level objectives and error budgets.' },
   {
     name: 'compat',

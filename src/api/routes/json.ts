@@ -219,7 +219,7 @@ export function acceptedJson(a: AcceptedMessage, warnings: { path: string; messa
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.suppression ? { suppression: suppressionWhy(r.suppression) } : {}),
     })),
-    warnings,
+    warnings: [...warnings, ...(a.warnings ?? [])],
   };
 }
 

@@ -1,7 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { TenantJson, tenantJson } from '../../tenants/index.js';
+import { validationError } from '../../core/index.js';
+import {
+  SendingLimitsJson,
+  SendingWindowJson,
+  sendingLimitsExample,
+  sendingLimitsJson,
+  TenantJson,
+  tenantExample,
+  tenantJson,
+} from '../../tenants/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
@@ -10,6 +19,7 @@ import type { ApiServices } from '../services.js';
 const TenantWithScopes = Type.Object(
   {
     ...TenantJson.properties,
+    sending_limits: SendingLimitsJson,
     scopes: Type.Array(Type.Enum(['send', 'read', 'admin'], { type: 'string' }), { description: 'The scopes of the presented key.' }),
   },
   {
@@ -21,11 +31,35 @@ const TenantWithScopes = Type.Object(
         sandbox: false,
         alignment: 'warn',
         created_at: '2026-01-05T09:30:00.000Z',
+        sending_limits: sendingLimitsExample,
         scopes: ['send', 'read'],
       },
     ],
   },
 );
+
+const TenantSettings = Type.Object(
+  { ...TenantJson.properties, sending_limits: SendingLimitsJson },
+  { additionalProperties: false, examples: [{ ...tenantExample, sending_limits: sendingLimitsExample }] },
+);
+const PatchBody = Type.Object(
+  {
+    alignment: Type.Optional(Type.Union([Type.Literal('warn'), Type.Literal('reject')])),
+    quotas: Type.Optional(SendingLimitsJson.properties.quotas),
+    sending_windows: Type.Optional(
+      Type.Record(Type.String(), Type.Union([SendingWindowJson, Type.Null()]), {
+        description: 'Per stream: its window, or null to remove it.',
+      }),
+    ),
+    recipient_risk: Type.Optional(SendingLimitsJson.properties.recipient_risk),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ alignment: 'reject' }, { quotas: { daily: 10000, weekly: null }, recipient_risk: { disposable: 'refuse' } }],
+  },
+);
+const noValidation = () => () => true;
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -42,7 +76,11 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return { ...tenantJson(p.tenant), scopes: p.scopes };
+      return {
+        ...tenantJson(p.tenant),
+        sending_limits: sendingLimitsJson(await s.tenants.getSendingLimits(p.tenant.id)),
+        scopes: p.scopes,
+      };
     },
   );
   r.patch(
@@ -54,17 +92,24 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Change tenant settings',
         description:
           'alignment: what a send whose From domain would fail DMARC alignment gets. warn records it on the message; reject refuses the send with 422 SENDER_MISALIGNED.',
-        body: Type.Object(
-          { alignment: Type.Optional(Type.Union([Type.Literal('warn'), Type.Literal('reject')])) },
-          { additionalProperties: false, examples: [{ alignment: 'reject' }] },
-        ),
-        response: { 200: TenantJson, ...problems(...AUTHED, ...JSON_BODY) },
+        // Checked by hand below, for field paths on the windows and the risk settings.
+        body: Type.Unsafe<unknown>(PatchBody),
+        response: { 200: TenantSettings, ...problems(...AUTHED, ...JSON_BODY) },
       },
+      validatorCompiler: noValidation,
     },
     async (request) => {
       const p = principalOf(request);
-      const { alignment } = request.body;
-      return tenantJson(await s.tenants.updateTenant(p.tenant.id, { ...(alignment ? { alignmentPolicy: alignment } : {}) }));
+      const body = request.body;
+      if (!isObject(body)) throw validationError([{ path: '', message: 'must be an object' }]);
+      const unknown = Object.keys(body).filter((k) => !['alignment', 'quotas', 'sending_windows', 'recipient_risk'].includes(k));
+      if (unknown.length) throw validationError(unknown.map((k) => ({ path: `/${k}`, message: 'is not a tenant setting' })));
+      const { alignment, quotas, sending_windows, recipient_risk } = body;
+      if (alignment !== undefined && alignment !== 'warn' && alignment !== 'reject')
+        throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
+      const limits = await s.tenants.patchSendingLimits(p.tenant.id, { quotas, sending_windows, recipient_risk });
+      const tenant = await s.tenants.updateTenant(p.tenant.id, alignment ? { alignmentPolicy: alignment } : {});
+      return { ...tenantJson(tenant), sending_limits: sendingLimitsJson(limits) };
     },
   );
 }

@@ -65,5 +65,17 @@ export function tenantsRepository(db: Kysely<Database>) {
       if (patch.alignmentPolicy !== undefined) values.alignment_policy = patch.alignmentPolicy;
       if (Object.keys(values).length) await db.updateTable('tenants').set(values).where('id', '=', id).execute();
     },
+    /** The tenant's quotas, sending windows and recipient-risk settings (JSON, migration 021); undefined: none set. */
+    async getSendingLimits(tenantId: string): Promise<string | undefined> {
+      const r = await db.selectFrom('tenant_sending_limits').select('settings').where('tenant_id', '=', tenantId).executeTakeFirst();
+      return r?.settings;
+    },
+    async setSendingLimits(tenantId: string, settings: string, now: number): Promise<void> {
+      await db
+        .insertInto('tenant_sending_limits')
+        .values({ tenant_id: tenantId, settings, updated_at: now })
+        .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ settings, updated_at: now }))
+        .execute();
+    },
   };
 }

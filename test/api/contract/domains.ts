@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { startPlatform } from '../../support/platform.js';
 import { type Contract, caller } from './harness.js';
 
-/** Sending domains, keys, the tenant and its TLS policy, DNS posture. */
+/** Sending domains, keys, the tenant and its TLS policy, DNS posture, the reputation ledger. */
 export async function driveDomains(c: Contract, t: TestContext): Promise<void> {
   const { expect } = c;
   const { domain } = c.fixtures;
@@ -39,6 +39,7 @@ export async function driveDomains(c: Contract, t: TestContext): Promise<void> {
   c.input('POST /v1/keys', { body: { scopes: ['read'] } });
 
   await expect(200, 'GET', '/v1/tenant');
+  await expect(200, 'GET', '/v1/reputation?provider=gmail&stream=marketing');
   await expect(200, 'PATCH', '/v1/tenant', { body: { alignment: 'warn' } });
   await expect(422, 'PATCH', '/v1/tenant', { body: { alignment: 'never' } });
   await expect(200, 'GET', '/v1/tenant/tls-policy');

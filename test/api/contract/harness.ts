@@ -168,6 +168,7 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     posture: fail,
     feedback: fail,
     suppressions: fail,
+    reputation: fail,
     webhooks: fail,
     templates: fail,
     preflight: fail,

@@ -1,0 +1,52 @@
+/** Row types of the reputation ledger and the tenant sending limits (migration 021). */
+export interface ReputationCountsTable {
+  key: string;
+  /** '5m' or '1h': the bucket size. */
+  res: string;
+  /** Bucket start, ms since the epoch. */
+  bucket: number;
+  metric: string;
+  n: number;
+}
+
+export interface ReputationKeysTable {
+  key: string;
+  tenant_id: string;
+  stream: string;
+  domain: string;
+  selector: string;
+  pool: string;
+  return_path: string;
+  provider: string;
+  state: string;
+  reason: string;
+  since: number;
+  delivered_total: number;
+  updated_at: number;
+}
+
+export interface ReputationContextTable {
+  subject: string;
+  data: string;
+  at: number;
+}
+
+export interface ReputationProgressTable {
+  name: string;
+  cursor: number;
+}
+
+export interface TenantSendingLimitsTable {
+  tenant_id: string;
+  /** JSON document (src/accept/sending-limits.ts validates it). */
+  settings: string;
+  updated_at: number;
+}
+
+export interface ReputationTables {
+  reputation_counts: ReputationCountsTable;
+  reputation_keys: ReputationKeysTable;
+  reputation_context: ReputationContextTable;
+  reputation_progress: ReputationProgressTable;
+  tenant_sending_limits: TenantSendingLimitsTable;
+}
