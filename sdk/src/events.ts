@@ -25,6 +25,7 @@ export const eventTypes = [
   'recipient.opened',
   'recipient.clicked',
   'experiment.regressed',
+  'pacing.changed',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */

@@ -1,7 +1,7 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
-import type { TlsStatsReport } from '../delivery/index.js';
+import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
 import type { Spine, WebhookEndpoints } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
@@ -66,4 +66,6 @@ export interface ApiServices {
   tlsStats?: (q: { tenantId: string; from: number; to: number; domain?: string }) => Promise<TlsStatsReport>;
   /** Tracking, experiments and contact lists (src/content). */
   engagement?: Engagement;
+  /** Pacing and breakers per pool × site, and the operator's overrides (GET/POST /v1/delivery/health). */
+  delivery: DeliveryControl;
 }

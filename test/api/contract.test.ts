@@ -135,6 +135,7 @@ function failingServices(p: TestPlatform, error: () => Error, keep: { authentica
     },
     clock: { now: () => Date.now() },
     idempotencyStore: fail,
+    delivery: fail,
     ready: async () => ({ unreachable: [] }),
     metrics: { contentType: 'text/plain', text: async () => '' },
     limits,
@@ -191,6 +192,11 @@ test('every operation answers each status it declares, and no other', async (t) 
   const send = { from: 'shop@example.com', to: 'ada@example.org', subject: 'Receipt', text: 'Thanks' };
 
   // --- One scenario per route-specific status -------------------------------------------------
+  await expect(200, 'GET', '/v1/delivery/health');
+  await expect(200, 'POST', '/v1/delivery/health/gmail/pause', { body: { reason: 'contract', minutes: 5 } });
+  await expect(200, 'POST', '/v1/delivery/health/gmail/resume', { body: { reason: 'contract' } });
+  await expect(200, 'POST', '/v1/delivery/health/gmail/reset', { body: { reason: 'contract', pool: 'default' } });
+  for (const action of ['pause', 'resume', 'reset']) await expect(422, 'POST', `/v1/delivery/health/gmail/${action}`, { body: {} });
   await expect(202, 'POST', '/v1/messages', { body: send });
   await expect(200, 'POST', '/v1/messages?mode=sync&wait_ms=5000', { body: send });
   await expect(422, 'POST', '/v1/messages', { body: { ...send, subject: undefined } });

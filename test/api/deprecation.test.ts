@@ -30,6 +30,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       limits: { ...p.config.limits, maxFeedbackBytes: p.config.feedback.maxMessageBytes },
       messageChanges: createMessageChanges({ store: p.platform.store, clock: { now: () => Date.now() } }),
       webhooks: p.platform.webhooks.endpoints,
+      delivery: p.platform.delivery,
     },
     {
       logger: false,

@@ -29,6 +29,10 @@ export const apiTags = [
   { name: 'tracking', description: 'Open and click tracking: the tenant’s settings and the public pixel and redirect links.' },
   { name: 'experiments', description: 'A/B experiments between template versions, their stopping and their results.' },
   { name: 'lists', description: 'Recipient lists and their CSV imports, with the findings of each import.' },
+  {
+    name: 'delivery',
+    description: "Delivery's pacing and breakers per egress pool and destination site, and the operator's pause, resume and reset.",
+  },
   { name: 'health', description: 'How the platform is doing: the overview, provider health, service-level objectives and error budgets.' },
   {
     name: 'compat',
