@@ -52,7 +52,7 @@ export interface DeliveryPolicy {
   /** Connection limits of a `pool|site` key, pacing caps applied; read on every connection acquire. */
   limits(key: string): ConnectionLimits;
   /** Checked again after waiting for a connection: a breaker that opened meanwhile, or a pause. */
-  stillOpen(key: string): { ok: true } | { ok: false; retryAt: number | undefined; reason: string };
+  stillOpen(key: string): { ok: true } | { ok: false; retryAt: number | undefined; reason: string; throttle: LocalThrottle };
   report(r: AttemptReport): void;
 }
 
@@ -148,21 +148,14 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
       return refused!;
     },
 
-    limits(key) {
-      const l = shaper.limitsFor(key);
-      const cut = pacing.concurrency(key);
-      return {
-        maxConnections: cut ? Math.min(cut, l.maxConnections) : l.maxConnections,
-        maxMessagesPerConnection: l.maxMessagesPerConnection,
-      };
-    },
+    limits,
 
     stillOpen(key) {
       const b = breaker.state(key);
       if (b.state === 'open')
-        return { ok: false, retryAt: b.retryAt ?? undefined, reason: 'circuit opened while waiting for a connection' };
+        return { ok: false, retryAt: b.retryAt ?? undefined, reason: 'circuit opened while waiting for a connection', throttle: 'breaker' };
       const paused = pacing.pausedUntil(key);
-      if (paused) return { ok: false, retryAt: paused.retryAt, reason: paused.reason };
+      if (paused) return { ok: false, retryAt: paused.retryAt, reason: paused.reason, throttle: 'paused' };
       return { ok: true };
     },
 

@@ -321,7 +321,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     const still = deps.policy.stillOpen(admission.key);
     if (!still.ok) {
       pool.release(lease, { reusable: true });
-      return notNow(recipients, site, lane, { retryAt: still.retryAt, reason: still.reason, throttle: 'breaker' });
+      return notNow(recipients, site, lane, still);
     }
 
     // Step 5: the SMTP transaction.
