@@ -26,6 +26,9 @@ import { injectSmtp, type SmtpMessage } from './smtp-load.js';
  * instance (without and with opendkim) through the same client and to the same sinks, alternately,
  * `--rounds` (3) rounds each, plus Postwarden's API batch input as a second, labelled figure
  * (bench/README.md gives the method and the remaining differences).
+ * Without `--vs`, each round also runs Postwarden with the pacing controller off
+ * (`delivery.pacing.enabled: false`) beside the default (on), alternately, and reports the same-run
+ * ratio `controller_on_vs_off` (`--controller on` skips the off runs).
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -537,6 +540,7 @@ export async function main(argv: string[]): Promise<void> {
       input: { type: 'string' },
       sessions: { type: 'string', default: '20' },
       rounds: { type: 'string' },
+      controller: { type: 'string', default: 'compare' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -562,6 +566,8 @@ export async function main(argv: string[]): Promise<void> {
   const input: Input = (values.input ?? (vsPostfix ? 'smtp' : 'api-batch')) as Input;
   if (input !== 'smtp' && input !== 'api-batch') throw new Error(`--input ${values.input}: smtp or api-batch`);
   if (vsPostfix && input !== 'smtp') throw new Error('--vs postfix compares SMTP input; the API batch figure is measured alongside');
+  if (values.controller !== 'compare' && values.controller !== 'on') throw new Error(`--controller ${values.controller}: compare or on`);
+  const compareController = !vsPostfix && values.controller === 'compare';
   const rounds = Math.min(Math.max(1, Number(values.rounds ?? (vsPostfix ? 3 : 1))), 20);
   const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
@@ -612,13 +618,18 @@ export async function main(argv: string[]): Promise<void> {
           machineBusyS: () => machineCpu().busy,
           loadavg,
         });
-      type System = 'postwarden' | 'postfix' | 'postfix_dkim' | 'postwarden_api_batch';
-      const systems: System[] = vsPostfix ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch'] : ['postwarden'];
+      type System = 'postwarden' | 'postfix' | 'postfix_dkim' | 'postwarden_api_batch' | 'postwarden_controller_off';
+      const systems: System[] = vsPostfix
+        ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch']
+        : compareController
+          ? ['postwarden', 'postwarden_controller_off']
+          : ['postwarden'];
       const runs: Record<System, Array<{ delivered_per_s: number } & Record<string, unknown>>> = {
         postwarden: [],
         postfix: [],
         postfix_dkim: [],
         postwarden_api_batch: [],
+        postwarden_controller_off: [],
       };
       const order: Array<{ round: number; system: System; delivered_per_s: number; loadavg_before: unknown; loadavg_after: unknown }> = [];
       let pwDkim: Awaited<ReturnType<typeof runPostwarden>> | undefined;
@@ -629,7 +640,9 @@ export async function main(argv: string[]): Promise<void> {
           let fig: { delivered_per_s: number } & Record<string, unknown>;
           if (system === 'postfix' || system === 'postfix_dkim') fig = await postfixRun(system === 'postfix_dkim');
           else {
-            const pw = await runPostwarden(o, dns, sinks, system === 'postwarden' ? input : 'api-batch');
+            // The controller off: the same server with delivery.pacing.enabled false (static limits only).
+            const oo = system === 'postwarden_controller_off' ? { ...o, server: { ...o.server, pacing: { enabled: false } } } : o;
+            const pw = await runPostwarden(oo, dns, sinks, system === 'postwarden_api_batch' ? 'api-batch' : input);
             if (system === 'postwarden') pwDkim ??= pw;
             fig = { ...pw.figures, dkim: pw.dkim };
           }
@@ -668,6 +681,16 @@ export async function main(argv: string[]): Promise<void> {
         dkim: pw.dkim,
         dkim_detail: pw.dkim_detail,
       };
+      if (compareController) {
+        const on = rates('postwarden');
+        const off = rates('postwarden_controller_off');
+        const ratio = (a: number, b: number) => (b ? round(a / b, 3) : null);
+        Object.assign(result, {
+          ...stat('controller_off_delivered_per_s', off),
+          controller_on_vs_off: ratio(median(on), median(off)),
+          controller_on_vs_off_runs: on.map((x, k) => ratio(x, off[k] ?? 0)),
+        });
+      }
       if (vsPostfix) {
         const pf = rates('postfix');
         const pfd = rates('postfix_dkim');
@@ -714,6 +737,10 @@ export async function main(argv: string[]): Promise<void> {
     'machine_cpu_s_per_1k',
     'dkim',
     'delivered_per_s_runs',
+    'controller_off_delivered_per_s',
+    'controller_off_delivered_per_s_runs',
+    'controller_on_vs_off',
+    'controller_on_vs_off_runs',
     'postfix_delivered_per_s',
     'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',

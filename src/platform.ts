@@ -22,13 +22,19 @@ import {
   createBreaker,
   createDeliverer,
   createDeliveryMetrics,
+  createDeliveryPolicy,
+  createEgressPools,
+  createPacingController,
   createQueueMetrics,
   createRouter,
   createShaper,
   createSmtpTransport,
   createTransportSecurity,
   type Deliverer,
+  type DeliveryControl,
+  loadPacingRules,
   sandboxTransport,
+  siteOfKey,
   type Transport,
   type TransportSecurity,
 } from './delivery/index.js';
@@ -94,6 +100,8 @@ export interface Platform {
   /** The suppression list; the inbound-feedback path calls `suppressions.suppress(…)`. */
   suppressions: Suppressions;
   deliverer: Deliverer;
+  /** Pacing and breakers per pool × site, and the operator's overrides (GET /v1/delivery/health). */
+  delivery: DeliveryControl;
   posture: PostureMonitor;
   /** Bounces, complaints and reports: the service behind the inbound MX and POST /v1/feedback. */
   feedback: FeedbackIngest;
@@ -224,33 +232,48 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     cooldownMs: d.breakerCooldownSeconds * 1000,
     maxCooldownMs: d.breakerMaxCooldownSeconds * 1000,
   });
+  const deliveryLog = log.child({ concern: 'delivery' });
+  const pacing = createPacingController({
+    clock,
+    rules: loadPacingRules(d.pacing.rulesFile || undefined),
+    enabled: d.pacing.enabled,
+    // Pace changes are announced after the fact; a failed append is logged, the pace still holds.
+    emit: (events) => {
+      store.events.append(events, clock.now()).catch((err: unknown) => deliveryLog.error({ err }, 'appending pacing.changed failed'));
+    },
+  });
+  const deliveryPolicy = createDeliveryPolicy({
+    clock,
+    pools: createEgressPools({ pools: d.pools, defaultSourceAddresses: d.sourceAddresses, ehloName: d.ehloName || hostname }),
+    breaker,
+    shaper: createShaper({
+      clock,
+      ...(sharedCounter ? { counter: sharedCounter } : {}),
+      rules: {
+        default: {
+          maxConnections: d.maxConnections,
+          maxMessagesPerConnection: d.messagesPerConnection,
+          perSecond: d.perSecond,
+          perMinute: d.perMinute,
+        },
+      },
+    }),
+    pacing,
+    log: deliveryLog,
+    onBreaker: (site, snapshot) => metrics.breakerOpen.set({ site }, snapshot.state === 'open' ? 1 : 0),
+  });
   const transport =
     opts.transport ??
     createSmtpTransport({
       router: createRouter({ resolver, port: d.smtpPort, portMap: d.portMap }),
-      breaker,
-      shaper: createShaper({
-        clock,
-        ...(sharedCounter ? { counter: sharedCounter } : {}),
-        rules: {
-          default: {
-            maxConnections: d.maxConnections,
-            maxMessagesPerConnection: d.messagesPerConnection,
-            perSecond: d.perSecond,
-            perMinute: d.perMinute,
-          },
-        },
-      }),
+      policy: deliveryPolicy,
       signer,
       ruleset,
       providers,
       clock,
-      ehloName: d.ehloName || hostname,
-      ...(d.sourceAddresses[0] ? { localAddress: d.sourceAddresses[0] } : {}),
       timeouts: { connectMs: d.connectTimeoutMs, greetingMs: d.commandTimeoutMs, commandMs: d.commandTimeoutMs, dataMs: d.dataTimeoutMs },
       idleMs: d.idleSeconds * 1000,
       metrics,
-      log: log.child({ concern: 'delivery' }),
       envelopeFrom: identity.returnPath,
       tlsPlanner: transportSecurity.planner,
       ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
@@ -430,9 +453,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     return { depth, timeToDrainSeconds: depth === 0 ? 0 : perSecond > 0 ? depth / perSecond : null };
   };
   const breakers = (): BreakerView[] =>
-    breaker.keys().map((site) => {
-      const b = breaker.state(site);
-      return { site, ...b, reason: breakerReason(b) };
+    breaker.keys().map((key) => {
+      const b = breaker.state(key);
+      return { site: siteOfKey(key), ...b, reason: breakerReason(b) };
     });
   const availability = createApiAvailability(config.slo.windowHours * 3_600_000);
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
@@ -457,6 +480,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       limits: { ...config.limits, maxFeedbackBytes: config.feedback.maxMessageBytes, maxImportBytes: config.lists.maxImportBytes },
       tlsStats: (q) => transportSecurity.stats(q),
       engagement,
+      delivery: deliveryPolicy,
       bodyBudget,
       templates,
       preflight,
@@ -591,6 +615,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     spine,
     suppressions,
     deliverer,
+    /** Pacing and breakers per pool × site, and the operator's overrides. */
+    delivery: deliveryPolicy,
     posture,
     feedback,
     transportSecurity,

@@ -27,6 +27,7 @@ export const eventTypes = [
   'experiment.regressed',
   'quota.warning',
   'reputation.changed',
+  'pacing.changed',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */

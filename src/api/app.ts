@@ -14,6 +14,7 @@ import { answerClientError, registerProblems } from './plugins/problem.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
+import { deliveryHealthRoutes } from './routes/delivery-health.js';
 import { domainRoutes } from './routes/domains.js';
 import { dryRunRoutes } from './routes/dry-run.js';
 import { eventExportRoutes } from './routes/event-export.js';
@@ -148,6 +149,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       providerRoutes(v1, s);
       reputationRoutes(v1, s);
       sloRoutes(v1, s);
+      deliveryHealthRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

@@ -1,7 +1,7 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
-import type { TlsStatsReport } from '../delivery/index.js';
+import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
 import type { Spine, WebhookEndpoints } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
@@ -73,4 +73,6 @@ export interface ApiServices {
   engagement?: Engagement;
   /** The reputation ledger's read side (GET /v1/reputation; src/reputation). */
   reputation: LedgerReader;
+  /** Pacing and breakers per pool × site, and the operator's overrides (GET/POST /v1/delivery/health). */
+  delivery: DeliveryControl;
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerBackup } from './commands/backup.js';
+import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
@@ -67,6 +68,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerFeedback(program, act);
   registerSuppressions(program, act);
   registerWebhooks(program, act);
+  registerDelivery(program, act);
   registerTemplates(program, act);
   registerBackup(program, act);
 

@@ -218,6 +218,39 @@ export const ConfigSchema = Type.Object(
           default: [],
           description: 'Local addresses to send from (egress pool "default"); empty lets the OS choose.',
         }),
+        pools: Type.Record(
+          Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$' }),
+          Type.Object(
+            {
+              sourceAddresses: Type.Array(Type.String({ minLength: 1 }), {
+                minItems: 1,
+                description: 'Local addresses this pool sends from, used in turn.',
+              }),
+              ehloName: Type.String({ default: '', description: 'Name sent in EHLO from this pool. Empty: delivery.ehloName.' }),
+              streams: Type.Array(Type.Union([Type.Literal('transactional'), Type.Literal('marketing'), Type.Literal('cold')]), {
+                default: [],
+                description: 'Streams that leave from this pool. A stream named by any pool leaves only from its pools.',
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: {},
+            description:
+              'Named egress pools (docs/delivery.md "Egress pools"). A stream that no pool names leaves from the pool "default" (delivery.sourceAddresses); a stream that a pool names never leaves from another pool, even when its own pools are throttled or paused.',
+          },
+        ),
+        pacing: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description:
+                'Apply rules/pacing.yaml: throttling replies slow the pool × site and recovery is stepwise (docs/delivery.md "Pacing").',
+            }),
+            rulesFile: Type.String({ default: '', description: 'Pacing rules to use instead of the shipped rules/pacing.yaml.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         dkimEd25519: Type.Boolean({
           default: false,
           description: 'New domains also get an Ed25519 key and mail is dual-signed (RFC 8463); RSA-2048 always.',

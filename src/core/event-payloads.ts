@@ -45,11 +45,16 @@ const transportEvidence = {
   body: Type.Optional(Type.Literal('8BITMIME', { description: 'Present when the body was sent declared as 8BITMIME.' })),
   sandbox: Type.Optional(bool('The sandbox captured the message instead of sending it.')),
   local_throttle: Type.Optional(
-    Type.Union([Type.Literal('breaker'), Type.Literal('rate')], {
-      description: 'Not attempted: the destination was paused (breaker) or its rate was spent.',
+    Type.Union([Type.Literal('breaker'), Type.Literal('rate'), Type.Literal('paused')], {
+      description:
+        'Not attempted: the circuit breaker was open (breaker), the rate or pacing cap was spent (rate), or pacing paused the pool at the site (paused: a rule or an override, see GET /v1/delivery/health).',
     }),
   ),
   local_error: Type.Optional(str('A local fault that deferred the recipient.')),
+  pool: Type.Optional(str('Egress pool the attempt left from (delivery.pools; `default` without pools).')),
+  source_address: Type.Optional(
+    nullable(Type.String(), 'Local source address the connection was made from; null when no connection was made.'),
+  ),
 };
 
 /** The versioned classifier's verdict (rules/bounces.yaml), on every failure it classified. */
@@ -616,6 +621,75 @@ export const eventDefinitions = {
       count: 2,
       denominator: 500,
       at: '2026-12-06T10:00:00.000Z',
+    },
+  },
+  'pacing.changed': {
+    version: 1,
+    when: 'Delivery changed its pace for an egress pool at a destination site: a rules/pacing.yaml rule capped or paused it, a recovery step or expiry loosened it, or an operator paused, resumed or reset it (message_id is null; docs/delivery.md "Pacing").',
+    payload: Type.Object(
+      {
+        change: Type.Union(
+          [
+            Type.Literal('cap'),
+            Type.Literal('step'),
+            Type.Literal('recovered'),
+            Type.Literal('pause'),
+            Type.Literal('resume'),
+            Type.Literal('flag'),
+            Type.Literal('reset'),
+          ],
+          {
+            description:
+              'What changed: cap (a rule slowed it), step (a recovery step), recovered (back to full pace), pause, resume, flag (marked for review), reset (an override cleared it).',
+          },
+        ),
+        site: str('Destination site (MX host set), or the site or provider an override named.'),
+        provider: nullable(Type.String(), 'Mailbox provider of the site (rules/providers.yaml).'),
+        pool: str('Egress pool; `*` for an override of every pool.'),
+        rule: str('Id of the rules/pacing.yaml rule, or `override` for an operator action.'),
+        ruleset_version: str('Version of rules/pacing.yaml.'),
+        state: Type.Union([Type.Literal('healthy'), Type.Literal('throttled'), Type.Literal('paused')], {
+          description: 'State of the pool at the site after the change.',
+        }),
+        per_minute: nullable(Type.Integer(), 'Rate cap now in force (messages per minute); null: no pacing cap.'),
+        previous_per_minute: nullable(Type.Integer(), 'Rate cap before the change; null: none.'),
+        concurrency: nullable(Type.Integer(), 'Connection cap now in force; null: the configured limit.'),
+        previous_concurrency: nullable(Type.Integer(), 'Connection cap before the change.'),
+        ceiling_per_minute: nullable(Type.Integer(), 'The rate recovery steps back up to.'),
+        next_step_at: nullable(Type.String(), 'When the next recovery step is due, if quiet until then (ISO time).'),
+        paused_until: nullable(Type.String(), 'End of a pause (ISO time); null: none, or until resumed.'),
+        trigger: nullable(
+          Type.Object({}, { additionalProperties: true }),
+          'The numbers that triggered it: `{ kind: replies, count, window_seconds, reply }`, `{ kind: rate, metric, value, attempts, window_seconds }` or `{ kind: override, keys }`.',
+        ),
+        reason: str('Why, in one line.'),
+        actor: nullable(Type.String(), 'The API key that made an override; null for a rule.'),
+      },
+      open,
+    ),
+    example: {
+      change: 'cap',
+      site: 'gmail-smtp-in.l.google.com',
+      provider: 'gmail',
+      pool: 'marketing',
+      rule: 'gmail-rate-4.7.28',
+      ruleset_version: '2026.12.1',
+      state: 'throttled',
+      per_minute: 30,
+      previous_per_minute: null,
+      concurrency: 2,
+      previous_concurrency: null,
+      ceiling_per_minute: 60,
+      next_step_at: null,
+      paused_until: null,
+      trigger: {
+        kind: 'replies',
+        count: 3,
+        window_seconds: 60,
+        reply: '421 4.7.28 Our system has detected an unusual rate of unsolicited mail',
+      },
+      reason: 'gmail-rate-4.7.28: 3 matching replies in 60 s; capped at 30/min',
+      actor: null,
     },
   },
 } as const satisfies Record<string, EventDefinition>;

@@ -52,6 +52,8 @@ export interface Breaker {
   state(key: string): BreakerSnapshot;
   /** Destinations not closed-and-clean, for metrics. */
   keys(): string[];
+  /** Closes and forgets a destination's breaker (an operator's reset). */
+  reset(key: string): void;
 }
 
 interface Entry extends BreakerSnapshot {
@@ -143,6 +145,7 @@ export function createBreaker(o: BreakerOptions): Breaker {
     },
 
     keys: () => [...entries.keys()],
+    reset: (key) => void entries.delete(key),
   };
 }
 

@@ -1,9 +1,14 @@
 export type { TlsStatsReport } from '../transport-policy/index.js';
 export { type Breaker, createBreaker } from './breaker.js';
 export { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
+export { type DeliveryHealth, DeliveryHealthJson, deliveryHealthJson } from './delivery-health.js';
+export { createDeliveryPolicy, type DeliveryControl, type DeliveryPolicy } from './delivery-policy.js';
+export { createEgressPools, type EgressPools } from './egress-pools.js';
 export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
+export { createPacingController, type PacingController } from './pacing.js';
+export { defaultPacingRulesPath, loadPacingRules, type PacingRuleset, parsePacingRules } from './pacing-rules.js';
 export { createRouter, type Router } from './router.js';
-export { createShaper, type ShapingRules, type SharedCounter } from './shaper.js';
+export { createShaper, type ShapingRules, type SharedCounter, siteOfKey } from './shaper.js';
 export { type ClosableCounter, chooseSharedCounter, createRedisCounter, createStoreCounter } from './shared-counters.js';
 export { createSmtpTransport, type Signer, type SmtpTransportDeps } from './smtp-transport.js';
 export type { TlsAttemptInput } from './tls-attempt.js';

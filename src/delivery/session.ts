@@ -173,6 +173,8 @@ async function attempt(o: SessionOptions, t: SessionTimeouts, plaintext: boolean
   const tcp = await connectTcp(o, t.connectMs);
   evidence.connectMs = elapsed(started);
   if (!tcp.ok) return { ok: false, stage: 'connect', error: tcp.error, evidence };
+  // The address the OS bound, so "which IP sent this" has an answer even without a configured pool.
+  evidence.localAddress = tcp.socket.localAddress ?? evidence.localAddress;
   const starttlsSentAt = watchStarttls(tcp.socket);
 
   const servername = net.isIP(o.tls.servername) ? undefined : o.tls.servername;

@@ -1,23 +1,21 @@
-import type { Logger } from 'pino';
 import { type Clock, domainOf, newId, type SmtpResponse } from '../core/index.js';
 import type { MxRoute } from '../dns/index.js';
 import { type ProviderMap, providerOf, type Ruleset } from '../feedback/index.js';
 import type { TlsDecision } from '../transport-policy/index.js';
-import { type Breaker, type BreakerOutcome, isThrottlingReply } from './breaker.js';
+import { isThrottlingReply } from './breaker.js';
+import type { Admission, DeliveryPolicy, LocalThrottle, PolicyRequest } from './delivery-policy.js';
+import type { Lane } from './egress-pools.js';
 import type { DeliveryMetrics } from './metrics.js';
-import { localReply, verdictDetails, verdictFor } from './outcome.js';
+import { localReply, type Verdict, verdictDetails, verdictFor } from './outcome.js';
 import { createPool, type Pool } from './pool.js';
 import type { Router } from './router.js';
 import { openSession, type SessionResult, type SessionTimeouts, type SmtpSession } from './session.js';
 import { supports } from './session-replies.js';
-import type { Shaper } from './shaper.js';
 import { describeAttempt, describeSkipped, type TlsAttemptInput } from './tls-attempt.js';
 import { type SessionTlsOptions, sessionTlsFor } from './tls-evidence.js';
 import { buildPlan, type DomainTlsPlan, type TlsPlanner } from './tls-planner.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
 import { wireForm } from './wire-form.js';
-
-const SHARED_COUNTER_RETRY_MS = 5000;
 
 /** The signed bytes for one receiver, and whether they are declared BODY=8BITMIME. */
 interface SignedForm {
@@ -42,18 +40,15 @@ export interface Signer {
 
 export interface SmtpTransportDeps {
   router: Router;
-  breaker: Breaker;
-  shaper: Shaper;
+  /** May this go now, from which pool and source address, under which connection limits (delivery-policy.ts). */
+  policy: DeliveryPolicy;
   signer: Signer;
   ruleset: Ruleset;
   providers: ProviderMap;
   clock: Clock;
-  ehloName: string;
-  localAddress?: string;
   timeouts: Partial<SessionTimeouts>;
   idleMs: number;
   metrics?: DeliveryMetrics;
-  log?: Pick<Logger, 'warn'>;
   /**
    * The envelope sender (return path) per recipient: identity gives each its own VERP address, so
    * recipients that share a sender go in one transaction and a VERP sender means one per recipient.
@@ -68,6 +63,7 @@ export interface SmtpTransportDeps {
 /** A refused open carries the TLS evidence of every host it tried. */
 type Opened = SessionResult & { tlsAttempts?: DescribedTls[] };
 type DescribedTls = ReturnType<typeof describeAttempt>;
+type Recipients = DeliveryJob['recipients'];
 
 /**
  * A pooled connection's TLS story: the decision it was opened under and hosts refused before it
@@ -80,21 +76,30 @@ interface SessionTls {
   refusedBefore: DescribedTls[];
 }
 
+/** What a connection key stands for: the site, the TLS plan it was opened under, and the lane it leaves from. */
+interface KeyEntry {
+  site: string;
+  plan: DomainTlsPlan;
+  lane: Lane;
+  policyKey: string;
+}
+
 export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool: Pool<Opened> } {
   const { clock } = deps;
   /**
-   * The plan of each pool key as last routed: the pool opens connections to a site under one TLS
-   * plan (key `site` for plain opportunistic delivery, `site|plan` otherwise), never to a host, so a
-   * connection opened under a weak plan is never handed to mail that needs a strict one.
+   * Connections are pooled per lane (pool and source address), site and TLS plan (`plan` part only
+   * for a plan other than plain opportunistic), never per host, so a connection opened under a weak
+   * plan is never handed to mail that needs a strict one, nor one from a transactional address to
+   * cold mail.
    */
-  const keyPlans = new Map<string, { site: string; plan: DomainTlsPlan }>();
+  const keys = new Map<string, KeyEntry>();
   const sessionTls = new WeakMap<SmtpSession, SessionTls>();
-  const siteOf = (key: string): string => keyPlans.get(key)?.site ?? key.split('|')[0]!;
 
   async function openSite(key: string): Promise<Opened> {
-    const entry = keyPlans.get(key);
-    const site = siteOf(key);
+    const entry = keys.get(key);
+    const site = entry?.site ?? key;
     const hosts = entry?.plan.hosts ?? [];
+    const lane = entry?.lane;
     let last: (SessionResult & { ok: false }) | undefined;
     const refused: DescribedTls[] = [];
     // RFC 5321 §5.1: try the MX hosts in preference order, each of their addresses, until one answers.
@@ -107,8 +112,8 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
           host: host.name,
           address,
           port: deps.router.portFor(host.name),
-          ...(deps.localAddress ? { localAddress: deps.localAddress } : {}),
-          ehloName: deps.ehloName,
+          ...(lane?.sourceAddress ? { localAddress: lane.sourceAddress } : {}),
+          ehloName: lane?.ehloName ?? 'localhost',
           tls: sessionTlsFor(decision, { now: clock.now, ...(deps.tlsCa !== undefined ? { ca: deps.tlsCa } : {}) }),
           timeouts: deps.timeouts,
         });
@@ -137,36 +142,15 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     return { ...failure, tlsAttempts: refused };
   }
 
+  const limitsOf = (key: string) => deps.policy.limits(keys.get(key)?.policyKey ?? key);
   const pool = createPool<Opened>({
     open: openSite,
-    // Connection limits are per site and come from the shaping rules.
-    maxConnections: (key) => deps.shaper.limitsFor(siteOf(key)).maxConnections,
-    maxMessagesPerConnection: (key) => deps.shaper.limitsFor(siteOf(key)).maxMessagesPerConnection,
+    // Connection limits come from the delivery policy: shaping rules with pacing caps applied.
+    maxConnections: (key) => limitsOf(key).maxConnections,
+    maxMessagesPerConnection: (key) => limitsOf(key).maxMessagesPerConnection,
     idleMs: deps.idleMs,
     clock,
   });
-
-  /** Records a breaker outcome and mirrors the site's state in the `breaker_open` gauge. */
-  function recordBreaker(site: string, outcome: BreakerOutcome): void {
-    const state = deps.breaker.record(site, outcome).state;
-    deps.metrics?.breakerOpen.set({ site }, state === 'open' ? 1 : 0);
-  }
-
-  /**
-   * 0 when one message may go to the site now, else ms to wait: this node's buckets first, then the
-   * cluster's windows. An unreachable cluster counter holds the site back briefly rather than let
-   * every node send at the full rate on its own.
-   */
-  async function takeRate(site: string): Promise<number> {
-    const wait = deps.shaper.take(site, 1);
-    if (wait > 0 || !deps.shaper.shared) return wait;
-    try {
-      return await deps.shaper.takeShared(site, 1);
-    } catch (e) {
-      deps.log?.warn({ err: e, site }, 'shared rate counter unavailable; deferring');
-      return SHARED_COUNTER_RETRY_MS;
-    }
-  }
 
   function routeFailure(route: Exclude<MxRoute, { kind: 'hosts' }>, domain: string): { kind: 'bounced' | 'deferred'; reply: SmtpResponse } {
     switch (route.kind) {
@@ -181,132 +165,166 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     }
   }
 
-  async function deliverDomain(
-    formFor: FormFor,
-    domain: string,
-    recipients: DeliveryJob['recipients'],
-    envelopeFrom: string,
-    message: DeliveryJob['message'],
-  ) {
-    const outcome = (r: (typeof recipients)[number], o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome => ({
-      recipientId: r.id,
-      ...o,
+  /** The one way a whole group gets the same outcome. */
+  const allOf = (recipients: Recipients, o: Omit<DeliveryOutcome, 'recipientId'>): DeliveryOutcome[] =>
+    recipients.map((r) => ({ recipientId: r.id, ...o }));
+
+  /** Deferred without spending an attempt: the policy said not now (breaker, pace, pause). */
+  const notNow = (
+    recipients: Recipients,
+    site: string,
+    lane: Lane,
+    o: { retryAt: number | undefined; reason: string; throttle: LocalThrottle },
+  ) =>
+    allOf(recipients, {
+      kind: 'deferred',
+      reply: localReply(
+        'temporary',
+        '4.4.5',
+        `destination ${site} ${o.throttle === 'rate' ? 'rate limit reached' : 'is paused'}: ${o.reason}`,
+      ),
+      ...(o.retryAt !== undefined ? { retryAt: o.retryAt } : {}),
+      attempted: false,
+      site,
+      details: { site, local_throttle: o.throttle, pool: lane.pool, source_address: null },
     });
+
+  /** Step 1: the domain's MX route; a route that cannot be used settles the group. */
+  async function routeStep(domain: string, recipients: Recipients) {
     const route = await deps.router.route(domain);
-    if (route.kind !== 'hosts') {
-      const f = routeFailure(route, domain);
-      const v = verdictFor(deps.ruleset, f.reply);
-      return recipients.map((r) => outcome(r, { kind: f.kind, reply: f.reply, details: { ...verdictDetails(v), stage: 'dns' } }));
-    }
-    const site = route.site;
+    if (route.kind === 'hosts') return { ok: true as const, route };
+    const f = routeFailure(route, domain);
+    const v = verdictFor(deps.ruleset, f.reply);
+    return {
+      ok: false as const,
+      outcomes: allOf(recipients, { kind: f.kind, reply: f.reply, details: { ...verdictDetails(v), stage: 'dns' } }),
+    };
+  }
+
+  /** Step 2: the TLS plan (tenant policy, MTA-STS, DANE); a plan no host can meet defers the group. */
+  async function tlsStep(
+    domain: string,
+    route: Extract<MxRoute, { kind: 'hosts' }>,
+    message: DeliveryJob['message'],
+    recipients: Recipients,
+  ) {
     const tlsPlan = deps.tlsPlanner
       ? await deps.tlsPlanner.plan({ domain, hosts: route.hosts, tenantId: message.tenantId, stream: message.stream })
       : buildPlan({ domain, stream: message.stream, hosts: route.hosts, tenantPolicy: 'opportunistic' });
-    if (tlsPlan.plan.deferReason) {
-      // No MX host may be used under the policy (RFC 8461 §4.2, RFC 7672 §2.2): defer, never fall
-      // back to another host or to plaintext. The recipient expires with this reason if it persists.
-      const reply = localReply('temporary', '4.7.5', `TLS policy for ${domain}: ${tlsPlan.plan.deferReason}`);
-      const skipped = tlsPlan.plan.skipped.map((d) => describeSkipped(tlsPlan, d, newId('att', clock.now())));
-      const tls = skipped[0]?.json ?? null;
-      return recipients.map((r) =>
-        outcome(r, {
-          kind: 'deferred',
-          reply,
-          site,
-          details: { site, stage: 'tls-policy', tls },
-          tlsAttempts: skipped.map((x) => x.attempt),
-        }),
-      );
+    if (!tlsPlan.plan.deferReason) return { ok: true as const, tlsPlan };
+    // No MX host may be used under the policy (RFC 8461 §4.2, RFC 7672 §2.2): defer, never fall
+    // back to another host or to plaintext. The recipient expires with this reason if it persists.
+    const reply = localReply('temporary', '4.7.5', `TLS policy for ${domain}: ${tlsPlan.plan.deferReason}`);
+    const skipped = tlsPlan.plan.skipped.map((d) => describeSkipped(tlsPlan, d, newId('att', clock.now())));
+    const site = route.site;
+    return {
+      ok: false as const,
+      outcomes: allOf(recipients, {
+        kind: 'deferred',
+        reply,
+        site,
+        details: { site, stage: 'tls-policy', tls: skipped[0]?.json ?? null },
+        tlsAttempts: skipped.map((x) => x.attempt),
+      }),
+    };
+  }
+
+  /** Step 4 failed: no connection. The breaker hears of it unless it was our TLS policy refusing hosts. */
+  function connectFailed(
+    lease: Exclude<Awaited<ReturnType<typeof pool.acquire>>, { ok: true }>,
+    ctx: {
+      recipients: Recipients;
+      site: string;
+      provider: string | undefined;
+      admission: Admission & { ok: true };
+      request: PolicyRequest;
+    },
+  ): DeliveryOutcome[] {
+    const { site, admission } = ctx;
+    const f = lease.reason === 'open-failed' ? lease.failure : undefined;
+    const tlsRefused = f?.stage === 'tls-policy';
+    if (f?.ok === false && !tlsRefused) {
+      const throttled = f.reply !== undefined && isThrottlingReply(f.reply);
+      deps.policy.report({
+        key: admission.key,
+        request: ctx.request,
+        outcome: throttled ? 'throttled' : 'failure',
+        replies: f.reply ? [f.reply] : [],
+        categories: f.reply && f.reply.code >= 400 ? [verdictCategory(verdictFor(deps.ruleset, f.reply, ctx.provider))] : [],
+      });
     }
-    const key = tlsPlan.key ? `${site}|${tlsPlan.key}` : site;
-    keyPlans.set(key, { site, plan: tlsPlan });
+    const reply =
+      f?.reply ??
+      localReply(
+        'temporary',
+        tlsRefused ? '4.7.5' : '4.4.1',
+        f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`,
+      );
+    const refused = f?.tlsAttempts ?? [];
+    const lastTls = refused[refused.length - 1]?.json;
+    const v = verdictFor(deps.ruleset, reply, ctx.provider);
+    const lane = admission.lane;
+    // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
+    const kind = reply.code >= 500 && f?.stage !== 'greeting' ? 'bounced' : 'deferred';
+    const sourceAddress = f?.evidence.localAddress ?? lane.sourceAddress;
+    return allOf(ctx.recipients, {
+      kind,
+      reply,
+      site,
+      details: {
+        ...verdictDetails(v),
+        site,
+        stage: f?.stage ?? lease.reason,
+        mx: f?.evidence.mxHost,
+        ip: f?.evidence.address,
+        pool: lane.pool,
+        source_address: sourceAddress ?? null,
+        ...(lastTls ? { tls: lastTls } : {}),
+      },
+      ...(refused.length
+        ? { tlsAttempts: refused.map((x) => ({ ...x.attempt, pool: lane.pool, sourceAddress: sourceAddress ?? null })) }
+        : {}),
+    });
+  }
+
+  async function deliverDomain(
+    formFor: FormFor,
+    domain: string,
+    recipients: Recipients,
+    envelopeFrom: string,
+    message: DeliveryJob['message'],
+  ) {
+    const routed = await routeStep(domain, recipients);
+    if (!routed.ok) return routed.outcomes;
+    const { route } = routed;
+    const site = route.site;
+    const planned = await tlsStep(domain, route, message, recipients);
+    if (!planned.ok) return planned.outcomes;
+    const { tlsPlan } = planned;
     const provider = providerOf(deps.providers, route.hosts[0]?.name ?? '');
 
-    const gate = deps.breaker.allow(site);
-    if (!gate.ok) {
-      const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: ${gate.reason}`);
-      return recipients.map((r) =>
-        outcome(r, {
-          kind: 'deferred',
-          reply,
-          retryAt: gate.retryAt,
-          attempted: false,
-          site,
-          details: { site, local_throttle: 'breaker' },
-        }),
-      );
-    }
-    const wait = await takeRate(site);
-    if (wait > 0) {
-      const reply = localReply('temporary', '4.4.5', `destination ${site} rate limit reached`);
-      return recipients.map((r) =>
-        outcome(r, {
-          kind: 'deferred',
-          reply,
-          retryAt: clock.now() + wait,
-          attempted: false,
-          site,
-          details: { site, local_throttle: 'rate' },
-        }),
-      );
-    }
+    // Step 3: the delivery policy admits the transaction and names its lane, or says when to come back.
+    const request: PolicyRequest = { site, provider, stream: message.stream, tenantId: message.tenantId };
+    const admission = await deps.policy.admit(request);
+    if (!admission.ok) return notNow(recipients, site, admission.lane, admission);
+    const lane = admission.lane;
+    const key = `${lane.pool}|${lane.sourceAddress ?? ''}|${site}${tlsPlan.key ? `|${tlsPlan.key}` : ''}`;
+    keys.set(key, { site, plan: tlsPlan, lane, policyKey: admission.key });
 
+    // Step 4: a connection from the lane's source address.
     for (const r of recipients) deps.metrics?.queueWait.observe({ site }, Math.max(0, clock.now() - r.nextAttemptAt) / 1000);
     const lease = await pool.acquire(key);
-    if (!lease.ok) {
-      const f = lease.reason === 'open-failed' ? lease.failure : undefined;
-      // A TLS policy refusal says nothing about the site's health for other mail: no breaker count.
-      if (f?.ok === false && f.stage !== 'tls-policy') recordBreaker(site, f.reply && isThrottlingReply(f.reply) ? 'throttled' : 'failure');
-      const tlsRefused = f?.stage === 'tls-policy';
-      const reply =
-        f?.reply ??
-        localReply(
-          'temporary',
-          tlsRefused ? '4.7.5' : '4.4.1',
-          f ? `${f.stage} failed: ${f.error}` : `no connection to ${site}: ${'error' in lease ? lease.error : ''}`,
-        );
-      const refused = f?.tlsAttempts ?? [];
-      const lastTls = refused[refused.length - 1]?.json;
-      const v = verdictFor(deps.ruleset, reply, provider);
-      // A 5xx greeting is the site refusing us, not the recipients: still defer and retry later.
-      const kind = reply.code >= 500 && f?.stage !== 'greeting' ? 'bounced' : 'deferred';
-      return recipients.map((r) =>
-        outcome(r, {
-          kind,
-          reply,
-          site,
-          details: {
-            ...verdictDetails(v),
-            site,
-            stage: f?.stage ?? lease.reason,
-            mx: f?.evidence.mxHost,
-            ip: f?.evidence.address,
-            ...(lastTls ? { tls: lastTls } : {}),
-          },
-          ...(refused.length ? { tlsAttempts: refused.map((x) => x.attempt) } : {}),
-        }),
-      );
-    }
-
-    // The breaker may have opened while this transaction waited for a connection (a destination
-    // that stalls before it throttles fills its pool queue): give the connection back unused and
-    // defer without spending an attempt, so queued recipients do not hold the scheduler's slots.
-    const gateNow = deps.breaker.state(site);
-    if (gateNow.state === 'open') {
+    if (!lease.ok) return connectFailed(lease, { recipients, site, provider, admission, request });
+    // The breaker may have opened (or an operator paused the site) while this transaction waited for
+    // a connection: give it back unused and defer without spending an attempt, so queued recipients
+    // do not hold the scheduler's slots.
+    const still = deps.policy.stillOpen(admission.key);
+    if (!still.ok) {
       pool.release(lease, { reusable: true });
-      const reply = localReply('temporary', '4.4.5', `destination ${site} is paused: circuit opened while waiting for a connection`);
-      return recipients.map((r) =>
-        outcome(r, {
-          kind: 'deferred',
-          reply,
-          retryAt: gateNow.retryAt ?? undefined,
-          attempted: false,
-          site,
-          details: { site, local_throttle: 'breaker' },
-        }),
-      );
+      return notNow(recipients, site, lane, still);
     }
 
+    // Step 5: the SMTP transaction.
     const session = lease.session;
     let form: SignedForm;
     try {
@@ -326,8 +344,43 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     deps.metrics?.acceptance.observe({ site }, (clock.now() - started) / 1000);
     pool.release(lease, { reusable: session.usable });
 
-    const replies = [...sent.perRecipient.values()];
-    recordBreaker(site, replies.some(isThrottlingReply) ? 'throttled' : 'success');
+    // Step 6: verdicts, reported to the policy (breaker and pace) and turned into outcomes.
+    const replies = recipients.map(
+      (r) => sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient'),
+    );
+    const verdicts = replies.map((reply) => verdictFor(deps.ruleset, reply, provider));
+    const remote = [...sent.perRecipient.values()];
+    deps.policy.report({
+      key: admission.key,
+      request,
+      outcome: remote.some(isThrottlingReply) ? 'throttled' : 'success',
+      replies: remote,
+      categories: recipients.flatMap((r, i) => (sent.perRecipient.has(r.address) ? [verdictCategory(verdicts[i]!)] : [])),
+    });
+    const ev = session.evidence;
+    const tls = tlsEvidence(session, tlsPlan);
+    const tlsAttempts = tls.rows.map((a) => ({ ...a, pool: lane.pool, sourceAddress: ev.localAddress }));
+    const evidence = {
+      site,
+      mx: ev.mxHost,
+      ip: ev.address,
+      port: ev.port,
+      reused: lease.reused,
+      tls: tls.json,
+      connect_ms: ev.connectMs,
+      transaction_ms: sent.durationMs,
+      pool: lane.pool,
+      source_address: ev.localAddress,
+      ...form.dkim,
+    };
+    return recipients.map((r, i) => {
+      const v = verdicts[i]!;
+      return { recipientId: r.id, kind: v.kind, reply: replies[i]!, site, details: { ...verdictDetails(v), ...evidence }, tlsAttempts };
+    });
+  }
+
+  /** The TLS rows of one transaction: hosts refused before this connection (reported once) and the session itself. */
+  function tlsEvidence(session: SmtpSession, tlsPlan: DomainTlsPlan): { rows: TlsAttemptInput[]; json: Record<string, unknown> | null } {
     const ev = session.evidence;
     const st = sessionTls.get(session);
     const decision = tlsPlan.hosts.find((h) => h.host.name === ev.mxHost)?.decision ?? st?.decision;
@@ -342,28 +395,12 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
             now: clock.now(),
           })
         : undefined;
-    // Hosts refused before this connection are reported once, with the first message that used it.
-    const tlsAttempts: TlsAttemptInput[] = [
+    const rows: TlsAttemptInput[] = [
       ...(st?.refusedBefore.map((x) => ({ ...x.attempt, outcome: 'skipped' as const })) ?? []),
       ...(described ? [described.attempt] : []),
     ];
     if (st) st.refusedBefore = [];
-    const evidence = {
-      site,
-      mx: ev.mxHost,
-      ip: ev.address,
-      port: ev.port,
-      reused: lease.reused,
-      tls: described?.json ?? null,
-      connect_ms: ev.connectMs,
-      transaction_ms: sent.durationMs,
-      ...form.dkim,
-    };
-    return recipients.map((r) => {
-      const reply = sent.perRecipient.get(r.address) ?? localReply('temporary', '4.4.2', sent.error ?? 'no reply for this recipient');
-      const v = verdictFor(deps.ruleset, reply, provider);
-      return outcome(r, { kind: v.kind, reply, site, details: { ...verdictDetails(v), ...evidence }, tlsAttempts });
-    });
+    return { rows, json: described?.json ?? null };
   }
 
   /**
@@ -426,4 +463,9 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
 
 function emptyEvidence(site: string) {
   return { mxHost: site, address: '', port: 0, localAddress: null, tls: null, ehlo: [], connectMs: 0, readyMs: 0, tlsMs: null };
+}
+
+/** The classifier category of a failure verdict, for pacing rules that match on it. */
+function verdictCategory(v: Verdict): string {
+  return v.kind === 'delivered' ? 'delivered' : v.classification.category;
 }

@@ -394,6 +394,10 @@ export interface TlsAttemptsTable {
   /** RFC 8460 §4.3 result type; null for a successful session. */
   rpt_result: string | null;
   rpt_reason: string | null;
+  /** Egress pool of the attempt (migration 022). */
+  pool: string | null;
+  /** Local address the connection was made from (migration 022). */
+  source_address: string | null;
 }
 
 export interface TlsRptReportsTable {

@@ -6,6 +6,7 @@ import { PostwardenError } from '../../src/core/index.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { startPlatform } from '../support/platform.js';
 import { driveCompat } from './contract/compat.js';
+import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
 import { driveEngagement } from './contract/engagement.js';
 import { driveFeedback } from './contract/feedback.js';
@@ -46,6 +47,7 @@ const resources = [
   driveTemplates,
   driveEngagement,
   driveHealth,
+  driveDelivery,
   driveCompat,
   // Last: it empties the sandbox.
   driveSandbox,

@@ -35,6 +35,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       preflight: {} as never,
       health: { countRequest: () => {} } as never,
       reputation: {} as never,
+      delivery: p.platform.delivery,
     },
     {
       logger: false,

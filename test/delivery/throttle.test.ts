@@ -53,6 +53,9 @@ const platformConfig = {
     breakerMaxCooldownSeconds: 2,
     commandTimeoutMs: 5000,
     dataTimeoutMs: 5000,
+    // This test is about the breaker alone; with pacing on, rules/pacing.yaml would also slow t.test
+    // after its 421s and recover over minutes (test/delivery/pacing-simulation.test.ts covers that).
+    pacing: { enabled: false },
   },
 };
 

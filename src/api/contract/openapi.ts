@@ -34,6 +34,10 @@ export const apiTags = [
     name: 'reputation',
     description: 'The reputation ledger: per identity and mailbox provider, windows of outcomes, rates, baseline and state.',
   },
+  {
+    name: 'delivery',
+    description: "Delivery's pacing and breakers per egress pool and destination site, and the operator's pause, resume and reset.",
+  },
   { name: 'health', description: 'How the platform is doing: the overview, provider health, service-level objectives and error budgets.' },
   {
     name: 'compat',

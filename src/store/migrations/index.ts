@@ -17,6 +17,7 @@ import * as m016 from './016-dashboard.js';
 import * as m017 from './017-templates.js';
 import * as m018 from './018-engagement.js';
 import * as m021 from './021-reputation.js';
+import * as m022 from './022-egress-pools.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -37,6 +38,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '017-templates': m017,
   '018-engagement': m018,
   '021-reputation': m021,
+  '022-egress-pools': m022,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -37,6 +37,10 @@ export interface TlsAttemptRow {
   rptMxPatterns: string[];
   rptResult: string | null;
   rptReason: string | null;
+  /** Egress pool the attempt left from (migration 022); null before it, or when unknown. */
+  pool?: string | null;
+  /** Local source address of the connection (migration 022). */
+  sourceAddress?: string | null;
 }
 
 /** Counts over delivered recipients (and all attempts) of one domain in a period. */
@@ -95,6 +99,8 @@ const toRow = (a: TlsAttemptRow): TlsAttemptsTable => ({
   rpt_mx_patterns: JSON.stringify(a.rptMxPatterns),
   rpt_result: a.rptResult,
   rpt_reason: a.rptReason,
+  pool: a.pool ?? null,
+  source_address: a.sourceAddress ?? null,
 });
 
 const n = (v: unknown): number => Number(v ?? 0);
@@ -143,6 +149,8 @@ export function tlsAttemptsRepository(db: Kysely<Database>) {
         rptMxPatterns: JSON.parse(r.rpt_mx_patterns) as string[],
         rptResult: r.rpt_result,
         rptReason: r.rpt_reason,
+        pool: r.pool,
+        sourceAddress: r.source_address,
       }));
     },
 

@@ -169,6 +169,7 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     feedback: fail,
     suppressions: fail,
     reputation: fail,
+    delivery: fail,
     webhooks: fail,
     templates: fail,
     preflight: fail,
