@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { TenantJson, tenantJson } from '../../tenants/index.js';
+import { KeyJson, TenantJson, tenantJson } from '../../tenants/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
@@ -10,7 +10,7 @@ import type { ApiServices } from '../services.js';
 const TenantWithScopes = Type.Object(
   {
     ...TenantJson.properties,
-    scopes: Type.Array(Type.Enum(['send', 'read', 'admin'], { type: 'string' }), { description: 'The scopes of the presented key.' }),
+    scopes: KeyJson.properties.scopes,
   },
   {
     additionalProperties: false,
@@ -42,7 +42,7 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return { ...tenantJson(p.tenant), scopes: p.scopes };
+      return { ...tenantJson(p.tenant), scopes: p.scopes as KeyJson['scopes'] };
     },
   );
   r.patch(
