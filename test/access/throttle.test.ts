@@ -21,7 +21,13 @@ async function platform(t: Parameters<typeof startPlatform>[0], clock = fakeCloc
   const p = await startPlatform(t, {
     start: false,
     clock,
-    config: { access: { login: policy, account: { ...policy, lockAfter: 5 }, keys: { backoffAfter: 2, lockAfter: 4, windowMinutes: 5, lockMinutes: 5 } } },
+    config: {
+      access: {
+        login: policy,
+        account: { ...policy, lockAfter: 5 },
+        keys: { backoffAfter: 2, lockAfter: 4, windowMinutes: 5, lockMinutes: 5 },
+      },
+    },
   });
   await p.platform.access.users.createUser(
     { kind: 'host' },

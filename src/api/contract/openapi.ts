@@ -87,5 +87,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       return spec as ReturnType<SwaggerTransformObject>;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // swagger-ui's pages carry their own CSP (the API default loads nothing): scripts only from this
+  // origin (its page has no inline script); inline style, which its components set.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP:
+      "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'self'; " +
+      "script-src 'self'; style-src 'self' 'unsafe-inline'",
+  });
 }
