@@ -3,6 +3,8 @@ import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
+import { Secret, TOTP } from 'otpauth';
+import { accessFor } from '../../src/access/index.js';
 import { buildApi } from '../../src/api/index.js';
 import { jsonSha256, PostwardenError } from '../../src/core/index.js';
 import { dsn, sendAndDeliver, verpOf } from '../feedback/documents.js';
@@ -76,6 +78,9 @@ const notYetDriven = new Set([
   'POST /compat/ses/v2/email/outbound-emails',
 ]);
 
+/** Operations that answer 429 OVERLOADED when the node sheds load (driven by the failing-services run). */
+const shedsLoad = new Set(['POST /v1/messages', 'POST /v1/feedback']);
+
 type Observed = Map<string, Set<number>>;
 const merge = (into: Observed, from: Observed) => {
   for (const [k, v] of from) for (const s of v) (into.get(k) ?? into.set(k, new Set()).get(k)!).add(s);
@@ -121,7 +126,7 @@ function failingServices(p: TestPlatform, error: () => Error, keep: { authentica
       ? new Proxy({}, { get: (_t, name) => (name === 'authenticate' ? p.platform.tenants.authenticate : () => Promise.reject(error())) })
       : fail,
     // Sessions and the key throttle stay real: a failing store reaches them through tenants first.
-    access: p.platform.access,
+    access: { ...p.platform.access, sessions: { ...p.platform.access.sessions, login: () => Promise.reject(error()) } },
     cookies: { secret: 'contract-test-cookie-secret', secure: 'auto' },
     domains: fail,
     spine: fail,
@@ -324,6 +329,50 @@ test('every operation answers each status it declares, and no other', async (t) 
   await expect(415, 'POST', `/v1/unsubscribe/${token}`, { key: null, raw: { type: 'text/plain', data: 'x' } });
   await expect(413, 'POST', `/v1/unsubscribe/${token}`, { key: null, raw: { ...form, data: 'x'.repeat(300_000) } });
 
+  // --- People, roles, sign-in (src/access) ------------------------------------------------------
+  await p.platform.access.users.createUser(
+    { kind: 'host' },
+    { tenantId: p.tenantId, email: 'owner@contract.example', role: 'owner', password: 'contract owner pw' },
+  );
+  const signIn = { email: 'owner@contract.example', password: 'contract owner pw' };
+  await expect(401, 'POST', '/v1/auth/login', { key: null, body: { ...signIn, password: 'wrong password' } });
+  await expect(422, 'POST', '/v1/auth/login', { key: null, body: { email: 'x' } });
+  const login = await expect(200, 'POST', '/v1/auth/login', { key: null, body: signIn });
+  const session = {
+    key: null,
+    headers: { cookie: /^(pw_session=[^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!, 'x-csrf-token': login.json().csrf_token },
+  };
+  await expect(200, 'GET', '/v1/me', session);
+  await expect(403, 'POST', '/v1/me/totp', { ...session, headers: { cookie: session.headers.cookie } });
+  await expect(409, 'POST', '/v1/me/totp');
+  await expect(409, 'POST', '/v1/me/totp/confirm', { body: { code: '123456' } });
+  const enrolled = (await expect(201, 'POST', '/v1/me/totp', session)).json();
+  await expect(422, 'POST', '/v1/me/totp/confirm', { ...session, body: { code: '00000x' } });
+  await expect(403, 'POST', '/v1/me/totp/confirm', { key: null, headers: { cookie: session.headers.cookie }, body: { code: '123456' } });
+  const code = new TOTP({ secret: Secret.fromBase32(enrolled.secret) }).generate();
+  await expect(204, 'POST', '/v1/me/totp/confirm', { ...session, body: { code } });
+  await expect(200, 'GET', '/v1/users');
+  const user = await expect(201, 'POST', '/v1/users', { body: { email: 'dev@contract.example', role: 'developer' } });
+  await expect(409, 'POST', '/v1/users', { body: { email: 'dev@contract.example', role: 'developer' } });
+  await expect(404, 'PATCH', '/v1/users/usr_missing', { body: { role: 'analyst' } });
+  await expect(200, 'PATCH', `/v1/users/${user.json().id}`, { body: { role: 'analyst' } });
+  await expect(200, 'GET', '/v1/roles');
+  await expect(200, 'PUT', '/v1/roles/contract-role', { body: { permissions: ['messages:read'] } });
+  await expect(422, 'PUT', '/v1/roles/owner', { body: { permissions: ['messages:read'] } });
+  await expect(200, 'PATCH', `/v1/users/${user.json().id}`, { body: { role: 'contract-role' } });
+  await expect(409, 'DELETE', '/v1/roles/contract-role');
+  await expect(409, 'PATCH', `/v1/users/${(await p.platform.store.users.findByEmail('owner@contract.example'))!.id}`, {
+    ...session,
+    body: { role: 'admin' },
+  });
+  await expect(422, 'DELETE', '/v1/roles/admin');
+  await expect(422, 'PATCH', `/v1/users/${user.json().id}`, { body: { role: 'no-such-role' } });
+  await expect(200, 'PUT', '/v1/roles/short-lived', { body: { permissions: ['stats:read'] } });
+  await expect(204, 'DELETE', '/v1/roles/short-lived');
+  await expect(404, 'DELETE', '/v1/roles/no-such-role');
+  await expect(403, 'POST', '/v1/auth/logout', { ...session, headers: { cookie: session.headers.cookie } });
+  await expect(204, 'POST', '/v1/auth/logout', session);
+
   // --- Statuses every route shares, driven on every route that declares them -------------------
   const valid: Record<string, unknown> = {
     'POST /v1/messages': send,
@@ -334,14 +383,19 @@ test('every operation answers each status it declares, and no other', async (t) 
     'POST /v1/feedback': { raw: Buffer.from(bounce).toString('base64') },
     'POST /v1/suppressions': { address: 'idem@example.org' },
     'POST /v1/suppressions/import': { entries: [{ address: 'idem@example.org' }] },
+    'POST /v1/users': { email: 'idem@contract.example', role: 'analyst' },
+    'POST /v1/me/totp/confirm': { code: '123456' },
+    'POST /v1/auth/login': { email: 'owner@contract.example', password: 'contract owner pw' },
   };
   const params = { id: domain, domain: 'partner.example', address: 'gone@example.org', token };
   for (const [op, statuses] of check.declared) {
     if (notYetDriven.has(op)) continue;
     const [method, route] = op.split(' ') as [string, string];
     const path = fill(route, params);
-    if (statuses.has(401)) await expect(401, method, path, { key: null });
-    if (statuses.has(403)) {
+    const access = accessFor(method, route);
+    if (statuses.has(401) && access !== 'public') await expect(401, method, path, { key: null });
+    // A route any signed-in caller may use answers 403 only for a missing CSRF token (driven above).
+    if (statuses.has(403) && access !== 'signed-in') {
       const answers = [(await call(method, path, { key: sendKey })).status, (await call(method, path, { key: readKey })).status];
       assert.ok(answers.includes(403), `${op} answered ${answers} to a send key and a read key`);
     }
@@ -362,6 +416,26 @@ test('every operation answers each status it declares, and no other', async (t) 
       await expect(409, method, path, { body, headers: { 'idempotency-key': key } });
       await expect(422, method, path, { body, headers: { 'idempotency-key': 'not a key' } });
     }
+  }
+
+  // --- An address refused for guessing keys and passwords: 429 on every route behind credentials --
+  const guesser = '127.0.0.200';
+  for (const subject of [`key-ip:${guesser}`, `login-ip:${guesser}`]) {
+    await p.platform.store.accessThrottle.recordFailure(subject, Date.now(), 0);
+    await p.platform.store.accessThrottle.block(subject, Date.now() + 600_000);
+  }
+  for (const [op, statuses] of check.declared) {
+    const [method, route] = op.split(' ') as [string, string];
+    if (!statuses.has(429) || notYetDriven.has(op) || accessFor(method, route) === undefined || shedsLoad.has(op)) continue;
+    const res = await p.platform.api.inject({
+      method: method as 'GET',
+      url: fill(route, params),
+      remoteAddress: guesser,
+      headers: { authorization: `Bearer ${p.key}`, 'content-type': 'application/json' },
+      ...(method === 'GET' || method === 'DELETE' ? {} : { payload: JSON.stringify(op === 'POST /v1/auth/login' ? signIn : {}) }),
+    });
+    assert.equal(res.statusCode, 429, `${op} from a throttled address: ${res.body.slice(0, 200)}`);
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
   }
 
   // --- A dotless host name: the records of a domain cannot be built (409) ---------------------
@@ -394,6 +468,8 @@ test('every operation answers each status it declares, and no other', async (t) 
     const failing = caller(await listen(t, app), p.key);
     for (const [op, statuses] of app.responseCheck!.declared) {
       if (!statuses.has(run.status) || notYetDriven.has(op)) continue;
+      // Every keyed route declares 429 for a throttled address (driven below); only these shed load.
+      if (run.status === 429 && !shedsLoad.has(op)) continue;
       const [method, route] = op.split(' ') as [string, string];
       const c: Call = route.startsWith('/v1/unsubscribe') ? { key: null, raw: form } : { body: valid[op] };
       const res = await failing(

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { MAX_PASSWORD_LENGTH, MeJson, UserJson, userExample, userJson } from '../../access/index.js';
 import { PostwardenError } from '../../core/index.js';
-import { JSON_BODY, problems } from '../contract/problem-schema.js';
+import { IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { clearSessionCookie, principalOf, SESSION_COOKIE, setSessionCookie } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { NoContent } from './json.js';
@@ -89,7 +89,7 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['auth'],
         summary: 'Sign out',
         description: 'Ends the session of the cookie at once, on every node. With an API key there is no session: nothing changes.',
-        response: { 204: NoContent('Signed out.'), ...problems(...SIGNED_IN, 403) },
+        response: { 204: NoContent('Signed out.'), ...problems(...SIGNED_IN, 403, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
@@ -129,7 +129,7 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['auth'],
         summary: 'Start two-factor enrolment',
         description: 'A new TOTP secret for the signed-in user (RFC 6238, 6 digits, 30 s). It counts only after POST /v1/me/totp/confirm.',
-        response: { 201: TotpJson, ...problems(...SIGNED_IN, 403, 409) },
+        response: { 201: TotpJson, ...problems(...SIGNED_IN, 403, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
@@ -148,7 +148,7 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
           { code: Type.String({ pattern: '^[0-9]{6}$' }) },
           { additionalProperties: false, examples: [{ code: '492039' }] },
         ),
-        response: { 204: NoContent('Two-factor sign-in is on.'), ...problems(...SIGNED_IN, 403, 409, ...JSON_BODY) },
+        response: { 204: NoContent('Two-factor sign-in is on.'), ...problems(...SIGNED_IN, 403, ...IDEMPOTENT, ...JSON_BODY) },
       },
     },
     async (request, reply) => {

@@ -70,7 +70,7 @@ export function userRoutes(app: FastifyInstance, s: ApiServices): void {
             examples: [{ email: 'ana@example.com', name: 'Ana', role: 'developer', password: 'correct horse battery' }],
           },
         ),
-        response: { 201: UserJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404) },
+        response: { 201: UserJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT) },
       },
     },
     async (request, reply) => {
