@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import type { RouteAccess } from '../access/index.js';
 import { registerDeprecation } from './contract/deprecation.js';
 import { registerOpenApi } from './contract/openapi.js';
 import { problems } from './contract/problem-schema.js';
@@ -57,6 +58,8 @@ export interface ApiOptions {
   checkResponses?: boolean;
   /** Routes registered beside /v1 (tests of the plugins: a deprecated route, …). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** What those routes need, when under /v1 (src/access/route-permissions.ts holds the real ones). */
+  extraPermissions?: Readonly<Record<string, RouteAccess>>;
 }
 
 export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<FastifyInstance> {
@@ -89,7 +92,11 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   registerProblems(app);
   await app.register(cookie, { secret: s.cookies.secret });
   await registerSecurityHeaders(app);
-  registerAuth(app, { tenants: s.tenants, access: s.access });
+  registerAuth(app, {
+    tenants: s.tenants,
+    access: s.access,
+    ...(opts.extraPermissions ? { extraPermissions: opts.extraPermissions } : {}),
+  });
   if (s.health) registerRequestCounting(app, s.health.countRequest);
   if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
   registerIdempotency(app, {

@@ -36,6 +36,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
     {
       logger: false,
       checkResponses: true,
+      extraPermissions: { 'GET /v1/old-thing': 'settings:read' },
       extraRoutes: (root) =>
         root.get(
           '/v1/old-thing',

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Access, accessFor, type Permission, type RouteAccess } from '../../access/index.js';
+import { type Access, accessFor, type Permission, type RouteAccess, routeKey } from '../../access/index.js';
 import { PostwardenError } from '../../core/index.js';
 import type { Principal, Scope, Tenants } from '../../tenants/index.js';
 import { problems } from '../contract/problem-schema.js';
@@ -37,15 +37,17 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface AuthDeps {
   tenants: Pick<Tenants, 'authenticate'>;
   access: Pick<Access, 'sessions' | 'keyThrottle'>;
+  /** Entries for routes a test adds beside the real ones (ApiOptions.extraRoutes). */
+  extraPermissions?: Readonly<Record<string, RouteAccess>>;
 }
 
 /** What a request needs, or undefined for a route outside /v1 that names no scope (health, docs). */
-function routeAccess(request: FastifyRequest): RouteAccess | undefined {
+function routeAccess(request: FastifyRequest, extra: Readonly<Record<string, RouteAccess>> = {}): RouteAccess | undefined {
   const url = request.routeOptions.url;
   if (!url) return undefined; // no route matched: the 404 handler answers
   if (url === '/v1' || url.startsWith('/v1/')) {
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const needed = accessFor(method, url);
+    const needed = accessFor(method, url) ?? extra[routeKey(method, url)];
     if (!needed) {
       throw new PostwardenError('FORBIDDEN', `${method} ${url} has no entry in the permission table; it is refused until it has one.`);
     }
@@ -129,7 +131,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
   });
   app.addHook('onRequest', async (request) => {
-    const needed = routeAccess(request);
+    const needed = routeAccess(request, deps.extraPermissions);
     if (needed === undefined || needed === 'public') return;
     const principal = await identify(deps, request);
     if (needed !== 'signed-in' && !principal.permissions.has(needed)) {
