@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
+import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import {
@@ -110,6 +111,8 @@ export interface Platform {
   /** Tracking, experiments and contact lists (src/content). */
   engagement: Engagement;
   api: FastifyInstance;
+  /** Users, roles, sessions and sign-in throttles (src/access). */
+  access: Access;
   log: Logger;
   masterKey: Buffer;
   /** Verification and DKIM rotation schedule (started with the delivery role; tests call tick()). */
@@ -152,6 +155,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   });
   await logDurability(store, log);
   const tenants = createTenants({ store, clock });
+  const access = createAccess({
+    store,
+    clock,
+    // TOTP secrets at rest, sealed with the master key like webhook secrets.
+    seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
+    open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
+    config: config.access,
+  });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
   const unqualified = unqualifiedNames(config, hostname);
@@ -222,7 +233,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       const rcpt = parseAddress(to);
       if (!rcpt.ok || !acceptRef) throw new Error(`cannot submit a TLS-RPT report to ${to}`);
       const tenant = await tenants.getTenant(ts.tlsRpt.tenantId);
-      await acceptRef.acceptSubmitted({ tenant, keyId: 'system:tls-rpt', scopes: ['send'] }, [rcpt.mailbox], raw);
+      await acceptRef.acceptSubmitted(
+        { tenant, keyId: 'system:tls-rpt', scopes: ['send'], permissions: new Set(['messages:send']) },
+        [rcpt.mailbox],
+        raw,
+      );
     },
     log: log.child({ concern: 'transport-security' }),
   });
@@ -466,6 +481,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       accept,
       messageChanges: createMessageChanges({ store, clock }),
       tenants,
+      access,
+      cookies: {
+        // Derived from the master key, so every node of a cluster signs and checks cookies alike.
+        secret: createHmac('sha256', masterKey).update('postwarden-session-cookie-v1').digest('base64url'),
+        secure: config.access.secureCookies,
+      },
       domains,
       spine,
       posture,
@@ -610,6 +631,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     config,
     store,
     tenants,
+    access,
     domains,
     accept,
     spine,

@@ -15,7 +15,8 @@ const allowed: Record<string, string[]> = {
   store: ['core'],
   dns: ['core'],
   'transport-policy': ['core', 'dns'],
-  tenants: ['core', 'store'],
+  access: ['core', 'store'],
+  tenants: ['core', 'store', 'access'],
   identity: ['core', 'dns', 'store', 'tenants', 'governance'],
   queue: ['core', 'store'],
   events: ['core', 'store', 'queue'],
@@ -29,6 +30,7 @@ const allowed: Record<string, string[]> = {
   reputation: ['core', 'store', 'events'],
   api: [
     'core',
+    'access',
     'accept',
     'tenants',
     'events',
@@ -43,7 +45,7 @@ const allowed: Record<string, string[]> = {
     'reputation',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
-  cli: ['core', 'config', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],
+  cli: ['core', 'config', 'access', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],
   types: [],
 };
 const typeOnlyFrom: Record<string, string[]> = { api: ['store'], smtp: ['store'] };

@@ -1,16 +1,20 @@
+import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import type { RouteAccess } from '../access/index.js';
 import { registerDeprecation } from './contract/deprecation.js';
 import { registerOpenApi } from './contract/openapi.js';
 import { problems } from './contract/problem-schema.js';
 import { createResponseCheck, registerResponseCheck } from './contract/response-check.js';
-import { registerAuth } from './plugins/auth.js';
+import { declareThrottleAnswers, registerAuth } from './plugins/auth.js';
 import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
+import { registerSecurityHeaders } from './plugins/security-headers.js';
+import { authRoutes } from './routes/auth.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
@@ -40,6 +44,7 @@ import { tenantRoutes } from './routes/tenant.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ApiServices } from './services.js';
 import { registerWebApp } from './web-app.js';
@@ -55,6 +60,8 @@ export interface ApiOptions {
   checkResponses?: boolean;
   /** Routes registered beside /v1 (tests of the plugins: a deprecated route, …). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** What those routes need, when under /v1 (src/access/route-permissions.ts holds the real ones). */
+  extraPermissions?: Readonly<Record<string, RouteAccess>>;
 }
 
 export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<FastifyInstance> {
@@ -73,6 +80,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   }) as unknown as FastifyInstance;
 
   // Hooks that watch routes being added come first, so they see every route.
+  declareThrottleAnswers(app);
   if (opts.checkResponses) {
     const check = createResponseCheck();
     app.decorate('responseCheck', check);
@@ -84,7 +92,13 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   // JSON only: a text/plain body is refused with 415 rather than read as a string.
   app.removeContentTypeParser('text/plain');
   registerProblems(app);
-  registerAuth(app, s.tenants);
+  await app.register(cookie, { secret: s.cookies.secret });
+  await registerSecurityHeaders(app);
+  registerAuth(app, {
+    tenants: s.tenants,
+    access: s.access,
+    ...(opts.extraPermissions ? { extraPermissions: opts.extraPermissions } : {}),
+  });
   registerRequestCounting(app, s.health.countRequest);
   if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
   registerIdempotency(app, {
@@ -150,6 +164,8 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       reputationRoutes(v1, s);
       sloRoutes(v1, s);
       deliveryHealthRoutes(v1, s);
+      authRoutes(v1, s);
+      userRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

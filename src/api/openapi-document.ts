@@ -18,6 +18,8 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const services = {
     accept: never,
     tenants: never,
+    access: never,
+    cookies: { secret: 'openapi-document-only', secure: 'auto' },
     domains: never,
     spine: never,
     posture: never,

@@ -1,4 +1,5 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
+import type { Access } from '../access/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -17,6 +18,10 @@ export interface ApiServices {
   /** Cancel and relabel messages after sending (src/accept/message-changes.ts). */
   messageChanges: MessageChanges;
   tenants: Tenants;
+  /** Users, roles, sessions and the key throttle (src/access). */
+  access: Pick<Access, 'users' | 'sessions' | 'keyThrottle'>;
+  /** Signs the session cookie (derived from the master key); Secure flag policy (access.secureCookies). */
+  cookies: { secret: string; secure: 'auto' | 'always' | 'never' };
   domains: Domains;
   spine: Spine;
   /** DNS posture audits, watch list, approved MX, history (src/posture). */

@@ -7,6 +7,26 @@ import { type Static, Type } from 'typebox';
  */
 const Port = (description: string, dflt: number) => Type.Integer({ minimum: 0, maximum: 65535, default: dflt, description });
 
+/**
+ * One failure throttle (src/access/throttle.ts): after `backoffAfter` failures within `windowMinutes`
+ * each further failure refuses the subject for 1, 2, 4 … seconds (429, Retry-After); at `lockAfter` it
+ * is refused for `lockMinutes`.
+ */
+const Throttle = (what: string, d: { backoffAfter: number; lockAfter: number; windowMinutes: number; lockMinutes: number }) =>
+  Type.Object(
+    {
+      backoffAfter: Type.Integer({ minimum: 1, default: d.backoffAfter, description: `${what}: failures before the backoff starts.` }),
+      lockAfter: Type.Integer({ minimum: 1, default: d.lockAfter, description: `${what}: failures that lock the subject out.` }),
+      windowMinutes: Type.Integer({
+        minimum: 1,
+        default: d.windowMinutes,
+        description: `${what}: failures older than this are forgotten.`,
+      }),
+      lockMinutes: Type.Integer({ minimum: 1, default: d.lockMinutes, description: `${what}: how long a lockout lasts.` }),
+    },
+    { default: {}, additionalProperties: false },
+  );
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data', description: 'Directory for the SQLite database, keys and certificates.' }),
@@ -653,6 +673,34 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    access: Type.Object(
+      {
+        sessionHours: Type.Integer({
+          minimum: 1,
+          default: 12,
+          description: 'A dashboard session (cookie) lasts this long after login; logout or disabling the user ends it at once.',
+        }),
+        secureCookies: Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('never')], {
+          default: 'auto',
+          description:
+            'Secure flag on the session cookie: auto sets it when the API itself serves HTTPS (server.tls); behind a TLS-terminating proxy use always.',
+        }),
+        login: Throttle('Failed logins from one address', { backoffAfter: 5, lockAfter: 20, windowMinutes: 15, lockMinutes: 15 }),
+        account: Throttle('Failed logins to one account, from any address', {
+          backoffAfter: 5,
+          lockAfter: 10,
+          windowMinutes: 15,
+          lockMinutes: 15,
+        }),
+        keys: Throttle('Unknown or revoked API keys presented from one address', {
+          backoffAfter: 20,
+          lockAfter: 100,
+          windowMinutes: 5,
+          lockMinutes: 5,
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -36,8 +36,20 @@ export const errorCatalogue = {
   },
   FORBIDDEN: {
     status: 403,
-    meaning: 'The API key lacks the scope this operation needs.',
+    meaning: 'The key or signed-in user lacks the permission this operation needs (named in the message and `permission`).',
     smtp: { code: 550, enhanced: '5.7.1' },
+  },
+  CSRF_REJECTED: {
+    status: 403,
+    meaning: 'A signed-in (cookie) request that changes something lacks the X-CSRF-Token header given at login.',
+  },
+  TOTP_REQUIRED: {
+    status: 401,
+    meaning: 'This account has two-factor sign-in: send the current code from the authenticator app as `totp`.',
+  },
+  TOO_MANY_ATTEMPTS: {
+    status: 429,
+    meaning: 'Too many failed sign-ins or unknown API keys from this address or for this account; retry after Retry-After seconds.',
   },
   SENDER_DOMAIN_NOT_ALLOWED: {
     status: 422,

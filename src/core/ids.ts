@@ -7,6 +7,7 @@ import { randomFillSync } from 'node:crypto';
  */
 export type IdPrefix =
   | 'msg'
+  | 'usr'
   | 'rcp'
   | 'evt'
   | 'ten'

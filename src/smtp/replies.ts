@@ -31,6 +31,9 @@ const wireText: Record<ErrorCode, WireText> = {
   // RFC 4954 §6 gives this exact text for 538 5.7.11.
   ENCRYPTION_REQUIRED: 'Encryption required for requested authentication mechanism',
   FORBIDDEN: 'Not authorized',
+  CSRF_REJECTED: 'Not authorized',
+  TOTP_REQUIRED: 'Authentication credentials invalid',
+  TOO_MANY_ATTEMPTS: 'Too many failed attempts, try again later',
   SENDER_DOMAIN_NOT_ALLOWED: 'Sender domain not allowed for this account',
   SENDER_MISALIGNED: 'Sender identity not aligned (DMARC); message refused by policy',
   NOT_FOUND: 'Not found',

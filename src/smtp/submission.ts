@@ -7,7 +7,7 @@ import type {
 } from 'smtp-server';
 import type { Accept } from '../accept/index.js';
 import { type ByteBudget, createByteBudget, isPostwardenError, type Mailbox, PostwardenError, parseAddress } from '../core/index.js';
-import { hasScope, type Principal, type Tenants } from '../tenants/index.js';
+import type { Principal, Tenants } from '../tenants/index.js';
 import { createSmtpListener, defaultListenerLimits, type ListenerLimits } from './listener.js';
 import { budgetExhausted, checkHeaderLines, readMessage } from './raw-input.js';
 import { protocolReplies, queuedReply, replyFor, type SmtpReply, smtpError } from './replies.js';
@@ -110,7 +110,7 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     if (!principal) {
       throw new PostwardenError('UNAUTHENTICATED', `AUTH ${auth.method} with an unknown or revoked key`, { username: auth.username });
     }
-    if (!hasScope(principal.scopes, 'send')) {
+    if (!principal.permissions.has('messages:send')) {
       // 535 5.7.8 rather than FORBIDDEN's 550: RFC 4954 §6 lists 535 as the AUTH refusal, and a key
       // that may not send is, for this door, a credential that does not work.
       throw new PostwardenError('UNAUTHENTICATED', `key ${principal.keyId} lacks the send scope`, { keyId: principal.keyId });

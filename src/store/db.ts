@@ -12,6 +12,7 @@ import {
   sqliteDialect,
 } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
+import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { capturedRepository } from './repositories/captured.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
@@ -30,11 +31,13 @@ import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { reputationRepository } from './repositories/reputation.js';
+import { sessionsRepository } from './repositories/sessions.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import { trackingRepository } from './repositories/tracking.js';
+import { usersRepository } from './repositories/users.js';
 import { newWebhookClaimMemory, type WebhookClaimMemory, webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
 import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
@@ -92,6 +95,9 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     lists: listsRepository(db),
     outcomes: outcomesRepository(db),
     reputation: reputationRepository(db),
+    users: usersRepository(db),
+    sessions: sessionsRepository(db),
+    accessThrottle: accessThrottleRepository(db),
   };
 }
 

@@ -1,6 +1,7 @@
 export { backupSqlite, type SqliteBackupResult } from './backup.js';
 export { createStore, type Repositories, type Store, type StoreOptions } from './db.js';
 export type { DialectName, Durability, DurabilityReport } from './dialect.js';
+export type { ThrottleRow } from './repositories/access-throttle.js';
 export type { ApiKeyRow } from './repositories/api-keys.js';
 export type { CapturedRow } from './repositories/captured.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
@@ -16,11 +17,13 @@ export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositor
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
+export type { SessionRow } from './repositories/sessions.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
 export type { TrackingSettingsRow } from './repositories/tracking.js';
+export type { RoleRow, UserPatch, UserRow } from './repositories/users.js';
 export type {
   NewWebhookDelivery,
   WebhookAttemptRow,

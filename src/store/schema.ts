@@ -440,6 +440,10 @@ export interface Database extends EngagementTables, ReputationTables {
   templates: TemplatesTable;
   template_versions: TemplateVersionsTable;
   preflight_policies: PreflightPoliciesTable;
+  users: UsersTable;
+  user_sessions: UserSessionsTable;
+  roles: RolesTable;
+  access_throttle: AccessThrottleTable;
 }
 
 /** Migration 017: a tenant's templates; `draft` is the JSON of the content being authored. */
@@ -470,3 +474,50 @@ export interface PreflightPoliciesTable {
 }
 
 export type Count = ColumnType<number | string | bigint, never, never>;
+
+/** Migration 020: people of a tenant (tenant_id NULL: a platform operator). */
+export interface UsersTable {
+  id: string;
+  tenant_id: string | null;
+  email: string;
+  name: string;
+  role: string;
+  password_hash: string | null;
+  totp_secret: string | null;
+  totp_enabled: Generated<number>;
+  external_issuer: string | null;
+  external_subject: string | null;
+  created_at: number;
+  disabled_at: number | null;
+  last_login_at: number | null;
+}
+
+/** Migration 020: signed-in browsers; only hashes of the cookie and CSRF tokens are kept. */
+export interface UserSessionsTable {
+  token_hash: string;
+  user_id: string;
+  tenant_id: string;
+  csrf_hash: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** Migration 020: a tenant's custom roles. */
+export interface RolesTable {
+  tenant_id: string;
+  name: string;
+  permissions: string;
+  description: string;
+  updated_at: number;
+}
+
+/** Migration 020: sign-in and key-guessing failures per subject, shared by every node. */
+export interface AccessThrottleTable {
+  subject: string;
+  failures: number;
+  first_failure_at: number;
+  blocked_until: number;
+}

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseGrants } from '../access/index.js';
 
 /**
  * API keys are random secrets shown once; only their SHA-256 is stored. A fast hash is right here
@@ -24,14 +25,11 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** `admin` implies every scope; `read` is implied by `send` only for the sender's own messages. */
-export function hasScope(granted: readonly string[], needed: Scope): boolean {
-  return granted.includes('admin') || granted.includes(needed);
-}
-
-export function parseScopes(input: string | readonly string[]): { ok: true; scopes: Scope[] } | { ok: false; bad: string[] } {
-  const list = (typeof input === 'string' ? input.split(',') : [...input]).map((s) => s.trim()).filter(Boolean);
-  const bad = list.filter((s) => !(scopes as readonly string[]).includes(s));
-  if (bad.length || !list.length) return { ok: false, bad: bad.length ? bad : ['(none given)'] };
-  return { ok: true, scopes: [...new Set(list)] as Scope[] };
+/**
+ * A key's grants: the legacy scopes (aliases for permission sets, src/access/permissions.ts) and
+ * permission names, in any mix.
+ */
+export function parseScopes(input: string | readonly string[]): { ok: true; scopes: string[] } | { ok: false; bad: string[] } {
+  const parsed = parseGrants(input, { aliases: true });
+  return parsed.ok ? { ok: true, scopes: parsed.grants } : parsed;
 }

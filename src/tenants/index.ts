@@ -1,4 +1,4 @@
-export { hasScope, type Scope, scopes } from './api-keys.js';
+export { type Scope, scopes } from './api-keys.js';
 export {
   defaultSendingLimits,
   nextOpening,

@@ -1,6 +1,7 @@
+import { expandGrants, type Permission } from '../access/index.js';
 import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
-import type { ApiKeyRow, DomainRow, Store, Tenant } from '../store/index.js';
-import { generateSecret, hashSecret, parseScopes, type Scope } from './api-keys.js';
+import type { ApiKeyRow, DomainRow, Store, Tenant, UserRow } from '../store/index.js';
+import { generateSecret, hashSecret, parseScopes } from './api-keys.js';
 import { patchSendingLimits, readSendingLimits, type SendingLimits } from './sending-limits.js';
 import { parseTlsPolicyDoc, readStoredTlsPolicy, type TenantTlsPolicyDoc } from './tls-policy.js';
 
@@ -10,8 +11,14 @@ import { parseTlsPolicyDoc, readStoredTlsPolicy, type TenantTlsPolicyDoc } from 
  */
 export interface Principal {
   tenant: Tenant;
+  /** The actor's id: the API key (key_…), or the signed-in user (usr_…) for a session. */
   keyId: string;
-  scopes: Scope[];
+  /** The key's grants as stored: legacy scopes (send, read, admin) and permission names; [] for a session. */
+  scopes: string[];
+  /** What the caller may do (src/access/permissions.ts), resolved when it authenticated. */
+  permissions: ReadonlySet<Permission>;
+  /** The signed-in person, for a session. */
+  user?: UserRow;
 }
 
 export interface CreatedKey {
@@ -121,7 +128,9 @@ export function createTenants({ store, clock }: TenantsDeps) {
       await this.getTenant(input.tenantId);
       const parsed = parseScopes(input.scopes);
       if (!parsed.ok) {
-        throw validationError([{ path: '/scopes', message: `unknown scope(s) ${parsed.bad.join(', ')}; use send, read, admin` }]);
+        throw validationError([
+          { path: '/scopes', message: `unknown scope(s) ${parsed.bad.join(', ')}; use send, read, admin or permissions (docs/access.md)` },
+        ]);
       }
       const secret = generateSecret();
       const row: ApiKeyRow = {
@@ -156,7 +165,7 @@ export function createTenants({ store, clock }: TenantsDeps) {
       if (!key || key.revokedAt !== null) return undefined;
       const tenant = await store.tenants.get(key.tenantId);
       if (!tenant) return undefined;
-      return { tenant, keyId: key.id, scopes: key.scopes as Scope[] };
+      return { tenant, keyId: key.id, scopes: key.scopes, permissions: expandGrants(key.scopes) };
     },
 
     async addDomain(tenantId: string, name: string, streams: string[] | null = null): Promise<DomainRow> {

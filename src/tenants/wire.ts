@@ -1,6 +1,7 @@
 import { type Static, Type } from 'typebox';
+import { permissions } from '../access/index.js';
 import type { Tenant } from '../store/index.js';
-import { type Scope, scopes } from './api-keys.js';
+import { scopes } from './api-keys.js';
 import type { CreatedKey } from './tenants.js';
 import { type TenantTlsPolicyDoc, tlsPolicyLevels } from './tls-policy.js';
 
@@ -37,9 +38,10 @@ export const tenantJson = (t: Tenant): TenantJson => ({
   created_at: new Date(t.createdAt).toISOString(),
 });
 
-const ScopeJson = Type.Enum(scopes, {
+const ScopeJson = Type.Enum([...scopes, ...permissions], {
   type: 'string',
-  description: 'send: send mail and add suppressions; read: read everything; admin: everything, keys and settings too.',
+  description:
+    'A legacy scope (send: send mail and add suppressions; read: read everything; admin: everything, keys and settings too) or a permission (docs/access.md).',
 });
 
 const keyExample = {
@@ -69,8 +71,8 @@ export const keyJson = (k: CreatedKey['key']): KeyJson => ({
   tenant_id: k.tenantId,
   name: k.name,
   hint: k.hint,
-  // The store holds only scopes that parseScopes accepted.
-  scopes: k.scopes as Scope[],
+  // The store holds only grants that parseScopes accepted.
+  scopes: k.scopes as KeyJson['scopes'],
   created_at: new Date(k.createdAt).toISOString(),
   revoked_at: iso(k.revokedAt),
 });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { accessFor } from '../../src/access/index.js';
 import { buildApi } from '../../src/api/index.js';
 import { PostwardenError } from '../../src/core/index.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { startPlatform } from '../support/platform.js';
+import { driveAccess, signIn } from './contract/access.js';
 import { driveCompat } from './contract/compat.js';
 import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
@@ -28,8 +30,9 @@ import { driveWebhooks } from './contract/webhooks.js';
  * - the scenario files in test/api/contract/ (one per resource): success, 404, 409 and 422 with its
  *   field path, and any status particular to a route, one request each;
  * - loops here over every operation that declares them: 401 (no key), 403 (a send key and a read
- *   key), 400, 413 and 415 (a body that is not JSON, too big, not JSON at all), and the 409/422 of
- *   Idempotency-Key on a POST behind a key;
+ *   key), 400, 413 and 415 (a body that is not JSON, too big, not JSON at all), the 409/422 of
+ *   Idempotency-Key on a POST behind a key, and 429 from an address locked out for guessing keys
+ *   and passwords (every route behind credentials);
  * - the same routes built over services that fail: 503 (store out of reach), 500 (a bug) and 429
  *   (a busy parser); every route behind a key answers 503 and 500 from authentication already.
  *
@@ -48,10 +51,14 @@ const resources = [
   driveEngagement,
   driveHealth,
   driveDelivery,
+  driveAccess,
   driveCompat,
   // Last: it empties the sandbox.
   driveSandbox,
 ];
+
+/** Operations that answer 429 OVERLOADED when the node sheds load (driven by the failing-services run). */
+const shedsLoad = new Set(['POST /v1/messages', 'POST /v1/feedback']);
 
 type Observed = Map<string, Set<number>>;
 const merge = (into: Observed, from: Observed) => {
@@ -88,8 +95,10 @@ test('every operation answers each status it declares, and no other', async (t) 
     const [method, route] = op.split(' ') as [string, string];
     const input = c.inputs.get(op) ?? {};
     const path = fill(route, { ...params, ...input.params });
-    if (statuses.has(401)) await expect(401, method, path, { key: null });
-    if (statuses.has(403)) {
+    const access = accessFor(method, route);
+    if (statuses.has(401) && access !== 'public') await expect(401, method, path, { key: null });
+    // A route any signed-in caller may use answers 403 only for a missing CSRF token (contract/access.ts).
+    if (statuses.has(403) && access !== 'signed-in') {
       const answers = [(await call(method, path, { key: c.keys.send })).status, (await call(method, path, { key: c.keys.read })).status];
       assert.ok(answers.includes(403), `${op} answered ${answers} to a send key and a read key`);
     }
@@ -104,6 +113,26 @@ test('every operation answers each status it declares, and no other', async (t) 
       await expect(409, method, path, { body: input.body, headers: { 'idempotency-key': held } });
       await expect(422, method, path, { body: input.body, headers: { 'idempotency-key': 'not a key' } });
     }
+  }
+
+  // --- An address locked out for guessing keys and passwords: 429 on every route behind credentials
+  const guesser = '127.0.0.200';
+  for (const subject of [`key-ip:${guesser}`, `login-ip:${guesser}`]) {
+    await p.platform.store.accessThrottle.recordFailure(subject, Date.now(), 0);
+    await p.platform.store.accessThrottle.block(subject, Date.now() + 600_000);
+  }
+  for (const [op, statuses] of check.declared) {
+    const [method, route] = op.split(' ') as [string, string];
+    if (!statuses.has(429) || accessFor(method, route) === undefined || shedsLoad.has(op)) continue;
+    const res = await p.platform.api.inject({
+      method: method as 'GET',
+      url: fill(route, { ...params, ...c.inputs.get(op)?.params }),
+      remoteAddress: guesser,
+      headers: { authorization: `Bearer ${p.key}`, 'content-type': 'application/json' },
+      ...(method === 'GET' || method === 'DELETE' ? {} : { payload: JSON.stringify(op === 'POST /v1/auth/login' ? signIn : {}) }),
+    });
+    assert.equal(res.statusCode, 429, `${op} from a throttled address: ${res.body.slice(0, 200)}`);
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
   }
 
   // --- The same routes over failing services: store out of reach, a bug, a busy parser ---------
@@ -131,6 +160,8 @@ test('every operation answers each status it declares, and no other', async (t) 
     for (const [op, statuses] of app.responseCheck!.declared) {
       if (!statuses.has(run.status)) continue;
       const [method, route] = op.split(' ') as [string, string];
+      // A /v1 route behind credentials answers 429 for a locked-out address (driven above); only these shed load.
+      if (run.status === 429 && accessFor(method, route) !== undefined && !shedsLoad.has(op)) continue;
       const input = c.inputs.get(op) ?? {};
       const hasBody = method !== 'GET' && method !== 'DELETE';
       const req: Call = {

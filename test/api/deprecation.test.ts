@@ -17,6 +17,8 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
     {
       accept: p.platform.accept,
       tenants: p.platform.tenants,
+      access: p.platform.access,
+      cookies: { secret: 'deprecation-test-cookie-secret', secure: 'auto' },
       domains: p.platform.domains,
       spine: p.platform.spine,
       posture: p.platform.posture,
@@ -40,6 +42,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
     {
       logger: false,
       checkResponses: true,
+      extraPermissions: { 'GET /v1/old-thing': 'settings:read' },
       extraRoutes: (root) =>
         root.get(
           '/v1/old-thing',

@@ -15,6 +15,11 @@ export const apiTags = [
   { name: 'events', description: 'The events spine in commit order (page by cursor) and per-minute delivery counts.' },
   { name: 'domains', description: 'Sending domains: the DNS records to publish, verification, DKIM keys and rotation, DMARC summaries.' },
   { name: 'keys', description: "API keys of the caller's tenant; a secret is shown once, when the key is created." },
+  {
+    name: 'auth',
+    description: 'Sign in and out with email and password (a session cookie for the dashboard), who am I, two-factor (TOTP).',
+  },
+  { name: 'users', description: "People of the caller's tenant, their roles, and the tenant's custom roles (docs/access.md)." },
   { name: 'tenant', description: 'The tenant of the presented key: its settings and its outbound TLS policy.' },
   { name: 'sandbox', description: 'What sandbox delivery captured instead of sending.' },
   { name: 'posture', description: 'DNS posture: audits of any domain, evidence reports, history, the watch list, approved MX servers.' },
@@ -92,7 +97,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           bearer: {
             type: 'http',
             scheme: 'bearer',
-            description: 'An API key (pw_…) in `Authorization: Bearer pw_…`. Its scopes (send, read, admin) decide what it may do.',
+            description:
+              'An API key (pw_…) in `Authorization: Bearer pw_…`. Its permissions (or the legacy scopes send, read, admin) decide what it may do (docs/access.md).',
           },
           // The Postmark-compatible endpoints (routes/compat-postmark.ts) take our key in Postmark's header.
           postmarkServerToken: { type: 'apiKey', in: 'header', name: 'X-Postmark-Server-Token', description: 'API key (pw_…)' },
@@ -109,5 +115,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       return spec as ReturnType<SwaggerTransformObject>;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // swagger-ui's pages carry their own CSP (the API default loads nothing): scripts only from this
+  // origin (its page has no inline script); inline style, which its components set.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP:
+      "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'self'; " +
+      "script-src 'self'; style-src 'self' 'unsafe-inline'",
+  });
 }

@@ -52,14 +52,14 @@ export const ProblemJson = Type.Object(
 /** What each error status means on this API; the description of the response in OpenAPI. */
 const statusMeaning: Record<number, string> = {
   400: 'The body is not valid JSON, or the request is malformed (MALFORMED_REQUEST).',
-  401: 'No valid API key (UNAUTHENTICATED).',
-  403: 'The key lacks the scope this operation needs (FORBIDDEN).',
+  401: 'No valid API key or session (UNAUTHENTICATED), or a sign-in that needs its TOTP code (TOTP_REQUIRED).',
+  403: 'The caller lacks the permission this operation needs, named in `permission` (FORBIDDEN); a session change without its CSRF token (CSRF_REJECTED).',
   404: 'The resource does not exist or is not visible to this tenant (NOT_FOUND).',
   409: 'A conflict: the resource already exists, or a request with this Idempotency-Key is still running (CONFLICT, IDEMPOTENCY_IN_PROGRESS).',
   413: 'The body is larger than this node accepts (MESSAGE_TOO_LARGE).',
   415: 'The body is not in a content type this operation reads (UNSUPPORTED_MEDIA_TYPE).',
   422: 'One or more fields are invalid, each listed in `errors` with its path (VALIDATION_FAILED and the codes of docs/errors.md).',
-  429: "The tenant's rate or the platform's queue is exhausted (RATE_LIMITED, OVERLOADED); retry after Retry-After seconds.",
+  429: "The tenant's rate or the platform's queue is exhausted (RATE_LIMITED, OVERLOADED), or too many failed sign-ins or unknown keys came from this address (TOO_MANY_ATTEMPTS); retry after Retry-After seconds.",
   500: 'An unexpected error; nothing was changed (INTERNAL).',
   503: 'The store is unreachable, or this node is reading as many bodies as it may (STORE_UNAVAILABLE, BODY_BUDGET_EXHAUSTED); retry after Retry-After seconds.',
 };
@@ -91,7 +91,10 @@ export function problems(...statuses: number[]): Record<number, TSchema> {
   return out;
 }
 
-/** Every route behind a key: no key (401), a key without the scope (403), a bug (500), the store out of reach (503). */
+/**
+ * Every route behind a key: no key (401), a caller without the permission (403), a bug (500), the
+ * store out of reach (503). The auth plugin adds 429 to each itself (an address refused for guessing).
+ */
 export const AUTHED = [401, 403, 500, 503];
 /** A route reading a JSON body: not JSON (400), too big (413), not JSON at all (415), invalid fields (422). */
 export const JSON_BODY = [400, 413, 415, 422];

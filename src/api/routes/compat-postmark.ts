@@ -215,7 +215,7 @@ export function postmarkRoutes(app: FastifyInstance, s: ApiServices): void {
   const common = {
     onRequest: async (request: FastifyRequest) => {
       const token = request.headers['x-postmark-server-token'];
-      request.principal = await principalFromKey(s, typeof token === 'string' ? token : undefined, 'X-Postmark-Server-Token');
+      request.principal = await principalFromKey(s, request, typeof token === 'string' ? token : undefined, 'X-Postmark-Server-Token');
     },
     errorHandler: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
       const e = asPostwardenError(error);

@@ -170,7 +170,7 @@ export function resendRoutes(app: FastifyInstance, s: ApiServices): void {
     '/compat/resend/emails',
     {
       onRequest: async (request: FastifyRequest) => {
-        request.principal = await principalFromKey(s, bearerOf(request), 'Authorization: Bearer <key>');
+        request.principal = await principalFromKey(s, request, bearerOf(request), 'Authorization: Bearer <key>');
       },
       errorHandler: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
         const e = asPostwardenError(error);

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { type AcceptedMessage, parseSendRequest, type SendWarning } from '../../accept/index.js';
 import { type FieldError, isPostwardenError, PostwardenError, validationError } from '../../core/index.js';
-import { hasScope, type Principal } from '../../tenants/index.js';
+import type { Principal } from '../../tenants/index.js';
+import { authenticateKey } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
 /**
@@ -51,12 +52,20 @@ export async function sendMapped(
  * Authenticates one of our API keys presented the provider's way, for the `send` scope. A missing
  * key and a wrong one are told apart (`details.missing`) because the providers answer them apart.
  */
-export async function principalFromKey(s: Pick<ApiServices, 'tenants'>, secret: string | undefined, how: string): Promise<Principal> {
+export async function principalFromKey(
+  s: Pick<ApiServices, 'tenants' | 'access'>,
+  request: FastifyRequest,
+  secret: string | undefined,
+  how: string,
+): Promise<Principal> {
   if (!secret) throw new PostwardenError('UNAUTHENTICATED', `Send a Postwarden API key as ${how}.`, { missing: true });
-  const principal = await s.tenants.authenticate(secret);
+  // Through the same per-address throttle as /v1, so guessing keys here is no cheaper.
+  const principal = await authenticateKey(s, request, secret);
   if (!principal) throw new PostwardenError('UNAUTHENTICATED', 'The API key is unknown or revoked.');
-  if (!hasScope(principal.scopes, 'send')) {
-    throw new PostwardenError('FORBIDDEN', `Sending needs the "send" scope; the key has ${principal.scopes.join(', ')}.`);
+  if (!principal.permissions.has('messages:send')) {
+    throw new PostwardenError('FORBIDDEN', 'Sending needs the "messages:send" permission (the send scope).', {
+      permission: 'messages:send',
+    });
   }
   return principal;
 }

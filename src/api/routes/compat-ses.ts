@@ -216,7 +216,12 @@ export function sesRoutes(app: FastifyInstance, s: ApiServices): void {
     '/compat/ses/v2/email/outbound-emails',
     {
       onRequest: async (request: FastifyRequest) => {
-        request.principal = await principalFromKey(s, bearerOf(request), 'Authorization: Bearer <key> (Signature V4 is not spoken)');
+        request.principal = await principalFromKey(
+          s,
+          request,
+          bearerOf(request),
+          'Authorization: Bearer <key> (Signature V4 is not spoken)',
+        );
       },
       errorHandler: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
         const e = asPostwardenError(error);

@@ -1,6 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { expandGrants } from '../../access/index.js';
+import { PostwardenError } from '../../core/index.js';
 import { CreatedKeyJson, createdKeyJson, KeyJson, keyJson } from '../../tenants/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
@@ -20,11 +22,11 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['keys'],
         summary: 'Create an API key',
         description:
-          'Creates a key for this tenant with the given scopes. The answer carries the secret once; only a hint of it is kept. Scopes: send, read, admin (admin includes the others).',
+          'Creates a key for this tenant with the given scopes: permissions (docs/access.md) or the legacy send, read, admin (admin includes the others). The caller can give a key only permissions it holds itself (403 naming the first it lacks). The answer carries the secret once; only a hint of it is kept.',
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ maxLength: 200, description: 'A label for people.' })),
-            scopes: Type.Array(Type.Enum(['send', 'read', 'admin'], { type: 'string' }), { minItems: 1 }),
+            scopes: KeyJson.properties.scopes,
           },
           { additionalProperties: false, examples: [{ name: 'billing service', scopes: ['send'] }] },
         ),
@@ -33,6 +35,11 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
+      // No way up: a key never gets a permission its creator lacks.
+      const missing = [...expandGrants(request.body.scopes)].find((perm) => !p.permissions.has(perm));
+      if (missing) {
+        throw new PostwardenError('FORBIDDEN', `You cannot give a key "${missing}": you do not hold it yourself.`, { permission: missing });
+      }
       const created = await s.tenants.createKey({ tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes });
       return reply.code(201).send(createdKeyJson(created));
     },

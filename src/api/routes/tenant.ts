@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { validationError } from '../../core/index.js';
 import {
+  KeyJson,
   SendingLimitsJson,
   SendingWindowJson,
   sendingLimitsExample,
@@ -20,7 +21,7 @@ const TenantWithScopes = Type.Object(
   {
     ...TenantJson.properties,
     sending_limits: SendingLimitsJson,
-    scopes: Type.Array(Type.Enum(['send', 'read', 'admin'], { type: 'string' }), { description: 'The scopes of the presented key.' }),
+    scopes: KeyJson.properties.scopes,
   },
   {
     additionalProperties: false,
@@ -79,7 +80,7 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
       return {
         ...tenantJson(p.tenant),
         sending_limits: sendingLimitsJson(await s.tenants.getSendingLimits(p.tenant.id)),
-        scopes: p.scopes,
+        scopes: p.scopes as KeyJson['scopes'],
       };
     },
   );

@@ -163,6 +163,9 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     tenants: keep.authenticate
       ? new Proxy({}, { get: (_t, name) => (name === 'authenticate' ? p.platform.tenants.authenticate : () => Promise.reject(error())) })
       : fail,
+    // Sessions and the key throttle stay real: a failing store reaches them through tenants first.
+    access: { ...p.platform.access, sessions: { ...p.platform.access.sessions, login: () => Promise.reject(error()) } },
+    cookies: { secret: 'contract-test-cookie-secret', secure: 'auto' },
     domains: fail,
     spine: fail,
     posture: fail,

@@ -1,0 +1,31 @@
+import type { Clock } from '../core/index.js';
+import type { Store } from '../store/index.js';
+import { createSessions } from './sessions.js';
+import { createThrottle, type ThrottlePolicy } from './throttle.js';
+import { createUsers } from './users.js';
+
+/**
+ * The access concern, built once in platform.ts: users and roles, sessions, and the three failure
+ * throttles (login per address, login per account, unknown API keys per address).
+ */
+export interface AccessDeps {
+  store: Pick<Store, 'users' | 'sessions' | 'tenants' | 'accessThrottle'>;
+  clock: Clock;
+  seal: (plain: string, aad: string) => string;
+  open: (sealed: string, aad: string) => string;
+  config: { sessionHours: number; login: ThrottlePolicy; account: ThrottlePolicy; keys: ThrottlePolicy };
+}
+
+export function createAccess({ store, clock, seal, open, config }: AccessDeps) {
+  const users = createUsers({ store, clock, seal, open });
+  const throttles = {
+    address: createThrottle({ store, clock, policy: config.login, what: 'failed sign-ins from this address' }),
+    account: createThrottle({ store, clock, policy: config.account, what: 'failed sign-ins to this account' }),
+    // Checked on every keyed request: read from the store at most once a second per address.
+    keys: createThrottle({ store, clock, policy: config.keys, what: 'unknown API keys from this address', memoMs: 1000 }),
+  };
+  const sessions = createSessions({ store, users, clock, sessionHours: config.sessionHours, throttles });
+  return { users, sessions, keyThrottle: throttles.keys };
+}
+
+export type Access = ReturnType<typeof createAccess>;

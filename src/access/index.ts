@@ -1,0 +1,21 @@
+export { type Access, type AccessDeps, createAccess } from './access.js';
+export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+export {
+  type BuiltInRole,
+  builtInRoles,
+  expandGrants,
+  isPermission,
+  isScopeAlias,
+  type Permission,
+  parseGrants,
+  permissionMeaning,
+  permissions,
+  rolePermissions,
+  type ScopeAlias,
+  scopeAliases,
+} from './permissions.js';
+export { accessFor, type RouteAccess, routeKey, routePermissions } from './route-permissions.js';
+export { type ActiveSession, type RequestMeta, type Sessions, type StartedSession, sameSecret } from './sessions.js';
+export { blockSeconds, type Throttle, type ThrottlePolicy } from './throttle.js';
+export type { Caller, NewUser, UserPatchInput, Users } from './users.js';
+export { MeJson, PermissionJson, RoleJson, roleJson, UserJson, userExample, userJson } from './wire.js';

@@ -1,0 +1,250 @@
+import { Secret, TOTP } from 'otpauth';
+import { type Clock, newId, PostwardenError, validationError } from '../core/index.js';
+import type { RoleRow, Store, UserRow } from '../store/index.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+import { builtInRoles, isBuiltInRole, type Permission, parseGrants, permissions, rolePermissions } from './permissions.js';
+
+/**
+ * People and roles. A user belongs to one tenant, or is a platform operator (`tenantId` null) who acts
+ * on whichever tenant they sign in to. A role is a built-in name (permissions.ts) or a tenant's custom
+ * role (a row); permissions are resolved from the role on every request, so a role change applies at
+ * once. Two rules keep anyone from raising their own power: a caller grants only permissions it holds
+ * itself (to a user's role or a custom role), and only an owner (or the host operator) makes or unmakes
+ * an owner. The tenant always keeps one active owner.
+ *
+ * External identities (`external: { issuer, subject }`) are the seam SSO fills: it finds or creates
+ * the user here and then starts a session with sessions.ts, like a password login does.
+ */
+export type Caller =
+  | { kind: 'user'; userId: string; role: string; permissions: ReadonlySet<Permission> }
+  | { kind: 'key'; keyId: string; permissions: ReadonlySet<Permission> }
+  /** `postwarden users …` on the host: whoever can read the data directory owns the installation. */
+  | { kind: 'host' };
+
+export interface UsersDeps {
+  store: Pick<Store, 'users' | 'sessions' | 'tenants'>;
+  clock: Clock;
+  /** Seals TOTP secrets at rest with the master key (governance/crypto.ts). */
+  seal: (plain: string, aad: string) => string;
+  open: (sealed: string, aad: string) => string;
+  /** The issuer shown in authenticator apps. */
+  issuer?: string;
+}
+
+export interface NewUser {
+  tenantId: string | null;
+  email: string;
+  name?: string;
+  role: string;
+  password?: string;
+  external?: { issuer: string; subject: string };
+}
+
+export interface UserPatchInput {
+  role?: string;
+  name?: string;
+  disabled?: boolean;
+  password?: string;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const ROLE_NAME = /^[a-z][a-z0-9-]{1,39}$/;
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+function checkPassword(password: string | undefined, path: string) {
+  if (password === undefined) return;
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+    throw validationError([{ path, message: `must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters` }]);
+  }
+}
+
+export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }: UsersDeps) {
+  const totpAad = (userId: string) => `users.totp:${userId}`;
+  const totpFor = (user: UserRow, secret: string) =>
+    new TOTP({ issuer, label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
+
+  async function permissionsOfRole(tenantId: string | null, role: string): Promise<ReadonlySet<Permission>> {
+    if (isBuiltInRole(role)) return new Set(rolePermissions[role]);
+    if (tenantId === null) return new Set();
+    const custom = await store.users.getRole(tenantId, role);
+    return new Set((custom?.permissions ?? []).filter((p): p is Permission => (permissions as readonly string[]).includes(p)));
+  }
+
+  /** Throws FORBIDDEN naming the first permission the caller would hand out without holding it. */
+  function assertCanGrant(caller: Caller, granted: Iterable<Permission>) {
+    if (caller.kind === 'host') return;
+    for (const p of granted) {
+      if (!caller.permissions.has(p)) {
+        throw new PostwardenError('FORBIDDEN', `You cannot grant "${p}": you do not hold it yourself.`, { permission: p });
+      }
+    }
+  }
+
+  function assertOwnerRule(caller: Caller, role: string) {
+    if (role !== 'owner') return;
+    if (caller.kind === 'host' || (caller.kind === 'user' && caller.role === 'owner')) return;
+    throw new PostwardenError('FORBIDDEN', 'Only an owner can make or unmake an owner.', { permission: 'users:write' });
+  }
+
+  async function roleExists(tenantId: string | null, role: string): Promise<boolean> {
+    if (isBuiltInRole(role)) return true;
+    return tenantId !== null && (await store.users.getRole(tenantId, role)) !== undefined;
+  }
+
+  async function getUser(tenantId: string | null, id: string): Promise<UserRow> {
+    const u = await store.users.get(id);
+    if (!u || u.tenantId !== tenantId) throw new PostwardenError('NOT_FOUND', `user ${id} does not exist`, { id });
+    return u;
+  }
+
+  return {
+    permissionsOfRole,
+    getUser,
+
+    async createUser(caller: Caller, input: NewUser): Promise<UserRow> {
+      const email = normaliseEmail(input.email ?? '');
+      if (!EMAIL.test(email) || email.length > 254) throw validationError([{ path: '/email', message: 'must be an email address' }]);
+      checkPassword(input.password, '/password');
+      if (input.tenantId !== null) await tenantMustExist(input.tenantId);
+      if (!(await roleExists(input.tenantId, input.role))) {
+        throw validationError([{ path: '/role', message: `unknown role "${input.role}"; built-in roles: ${builtInRoles.join(', ')}` }]);
+      }
+      assertOwnerRule(caller, input.role);
+      assertCanGrant(caller, await permissionsOfRole(input.tenantId, input.role));
+      if (await store.users.findByEmail(email)) {
+        throw new PostwardenError('CONFLICT', `a user with email ${email} already exists`, {
+          errors: [{ path: '/email', message: 'is already taken' }],
+        });
+      }
+      const row: UserRow = {
+        id: newId('usr', clock.now()),
+        tenantId: input.tenantId,
+        email,
+        name: input.name?.trim() || email,
+        role: input.role,
+        passwordHash: input.password === undefined ? null : await hashPassword(input.password),
+        totpSecret: null,
+        totpEnabled: false,
+        externalIssuer: input.external?.issuer ?? null,
+        externalSubject: input.external?.subject ?? null,
+        createdAt: clock.now(),
+        disabledAt: null,
+        lastLoginAt: null,
+      };
+      await store.users.insert(row);
+      return row;
+    },
+
+    listUsers: (tenantId: string | null) => store.users.list(tenantId),
+
+    /** Changes a user; disabling one (or changing their password) ends every session they have. */
+    async updateUser(caller: Caller, tenantId: string | null, id: string, patch: UserPatchInput): Promise<UserRow> {
+      const user = await getUser(tenantId, id);
+      checkPassword(patch.password, '/password');
+      if (patch.role !== undefined && patch.role !== user.role) {
+        if (!(await roleExists(tenantId, patch.role))) throw validationError([{ path: '/role', message: `unknown role "${patch.role}"` }]);
+        assertOwnerRule(caller, patch.role);
+        assertOwnerRule(caller, user.role);
+        assertCanGrant(caller, await permissionsOfRole(tenantId, patch.role));
+      }
+      const disabling = patch.disabled === true && user.disabledAt === null;
+      if (disabling) assertOwnerRule(caller, user.role);
+      const losesOwner =
+        user.role === 'owner' && user.disabledAt === null && (disabling || (patch.role !== undefined && patch.role !== 'owner'));
+      if (losesOwner && tenantId !== null && (await store.users.countActive(tenantId, 'owner')) <= 1) {
+        throw new PostwardenError('CONFLICT', 'This is the last active owner of the tenant: make another owner first.', { id });
+      }
+      await store.users.update(id, {
+        ...(patch.role !== undefined ? { role: patch.role } : {}),
+        ...(patch.name !== undefined ? { name: patch.name.trim() || user.email } : {}),
+        ...(patch.disabled !== undefined ? { disabledAt: patch.disabled ? (user.disabledAt ?? clock.now()) : null } : {}),
+        ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
+      });
+      if (disabling || patch.password !== undefined) await store.sessions.revokeForUser(id, clock.now());
+      return getUser(tenantId, id);
+    },
+
+    /** Starts TOTP enrolment: a new secret, shown once, that counts only after confirmTotp. */
+    async enrollTotp(userId: string): Promise<{ secret: string; uri: string }> {
+      const user = await store.users.get(userId);
+      if (!user) throw new PostwardenError('NOT_FOUND', `user ${userId} does not exist`, { id: userId });
+      if (user.totpEnabled) throw new PostwardenError('CONFLICT', 'Two-factor sign-in is already on for this account.');
+      const secret = new Secret({ size: 20 }).base32;
+      await store.users.update(userId, { totpSecret: seal(secret, totpAad(userId)) });
+      return { secret, uri: totpFor(user, secret).toString() };
+    },
+
+    /** Turns TOTP on once the user proves their app has the secret. */
+    async confirmTotp(userId: string, code: string): Promise<void> {
+      const user = await store.users.get(userId);
+      if (!user?.totpSecret) throw new PostwardenError('CONFLICT', 'Start enrolment first (POST /v1/me/totp).');
+      if (user.totpEnabled) throw new PostwardenError('CONFLICT', 'Two-factor sign-in is already on for this account.');
+      if (!this.checkTotp(user, code)) throw validationError([{ path: '/code', message: 'is not the current code of the authenticator' }]);
+      await store.users.update(userId, { totpEnabled: true });
+    },
+
+    /** RFC 6238: the code of this 30 s step or the one either side (clock drift). */
+    checkTotp(user: UserRow, code: string): boolean {
+      if (!user.totpSecret || !/^\d{6}$/.test(code)) return false;
+      const secret = open(user.totpSecret, totpAad(user.id));
+      return totpFor(user, secret).validate({ token: code, timestamp: clock.now(), window: 1 }) !== null;
+    },
+
+    /** Built-in roles and the tenant's custom ones, each with its permissions. */
+    async listRoles(tenantId: string): Promise<{ name: string; builtIn: boolean; description: string; permissions: Permission[] }[]> {
+      const builtIn = builtInRoles.map((name) => ({
+        name,
+        builtIn: true,
+        description: `Built-in role ${name}.`,
+        permissions: [...rolePermissions[name]],
+      }));
+      const custom = (await store.users.listRoles(tenantId)).map((r) => ({
+        name: r.name,
+        builtIn: false,
+        description: r.description,
+        permissions: r.permissions as Permission[],
+      }));
+      return [...builtIn, ...custom];
+    },
+
+    async putRole(
+      caller: Caller,
+      tenantId: string,
+      name: string,
+      input: { permissions: string[]; description?: string },
+    ): Promise<RoleRow> {
+      if (isBuiltInRole(name)) throw validationError([{ path: '/name', message: 'is a built-in role and cannot be changed' }]);
+      if (!ROLE_NAME.test(name))
+        throw validationError([{ path: '/name', message: 'must be 2-40 of a-z, 0-9 and -, starting with a letter' }]);
+      const parsed = parseGrants(input.permissions, { aliases: false });
+      if (!parsed.ok) throw validationError([{ path: '/permissions', message: `unknown permission(s) ${parsed.bad.join(', ')}` }]);
+      assertCanGrant(caller, parsed.grants as Permission[]);
+      const row: RoleRow = {
+        tenantId,
+        name,
+        permissions: parsed.grants,
+        description: input.description?.trim() ?? '',
+        updatedAt: clock.now(),
+      };
+      await store.users.putRole(row);
+      return row;
+    },
+
+    async deleteRole(tenantId: string, name: string): Promise<void> {
+      if (isBuiltInRole(name)) throw validationError([{ path: '/name', message: 'is a built-in role and cannot be removed' }]);
+      const held = await store.users.countWithRole(tenantId, name);
+      if (held > 0) throw new PostwardenError('CONFLICT', `${held} user(s) still have role ${name}: give them another role first.`);
+      if (!(await store.users.deleteRole(tenantId, name))) throw new PostwardenError('NOT_FOUND', `role ${name} does not exist`);
+    },
+
+    /** SSO seam: the user an external identity is linked to, if any. */
+    findByExternalIdentity: (issuer: string, subject: string) => store.users.findByExternal(issuer, subject),
+  };
+
+  async function tenantMustExist(tenantId: string) {
+    if (!(await store.tenants.get(tenantId))) throw new PostwardenError('NOT_FOUND', `tenant ${tenantId} does not exist`, { id: tenantId });
+  }
+}
+
+export type Users = ReturnType<typeof createUsers>;
