@@ -13,6 +13,7 @@ import {
 } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
+import { auditRepository } from './repositories/audit.js';
 import { capturedRepository } from './repositories/captured.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
@@ -85,6 +86,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     experiments: experimentsRepository(db),
     lists: listsRepository(db),
     outcomes: outcomesRepository(db),
+    audit: auditRepository(db),
   };
 }
 
