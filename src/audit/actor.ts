@@ -21,8 +21,11 @@ export interface Actor {
   keyId?: string | null;
 }
 
-/** The host operator running the CLI: the OS user name, so `sudo -u alice postwarden …` says alice. */
-export function cliActor(tenantId: string | null = null, env: Record<string, string | undefined> = process.env): Actor {
+/**
+ * The host operator running the CLI: the OS user name, so `sudo -u alice postwarden …` says alice.
+ * `env` (the CLI's injected environment) is the fallback when the uid has no passwd entry.
+ */
+export function cliActor(tenantId: string | null = null, env: Record<string, string | undefined> = {}): Actor {
   let name: string | undefined;
   try {
     name = userInfo().username;
