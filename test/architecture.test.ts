@@ -22,7 +22,7 @@ const allowed: Record<string, string[]> = {
   feedback: ['core', 'store', 'events', 'identity', 'audit'],
   delivery: ['core', 'dns', 'transport-policy', 'identity', 'queue', 'events', 'store', 'feedback'],
   governance: ['core', 'store'],
-  audit: ['core', 'store', 'governance'],
+  audit: ['core', 'store', 'governance', 'queue'],
   posture: ['core', 'dns', 'transport-policy', 'identity', 'store'],
   content: ['core', 'store'],
   accept: ['core', 'store', 'queue', 'tenants', 'content'],
