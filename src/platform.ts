@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, instrumentAccept } from './accept/index.js';
 import { buildApi } from './api/index.js';
+import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import { createEngagement, createPreflight, createTemplates, type Engagement, loadDefaultContentRules } from './content/index.js';
 import { type Clock, createByteBudget, PostwardenError, parseAddress, systemClock } from './core/index.js';
@@ -130,7 +131,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     },
   });
   await logDurability(store, log);
-  const tenants = createTenants({ store, clock });
+  // The audit log (docs/governance.md): services append in the transaction of each change.
+  const audit = createAuditService({
+    store,
+    log: createAuditLog({ clock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
+  });
+  const tenants = createTenants({ store, clock, audit });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
   const unqualified = unqualifiedNames(config, hostname);
@@ -146,6 +152,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   log.info({ resolver: resolver.describe() }, 'DNS lookups go through this resolver');
   const id = config.identity;
   const identity = createSendingIdentity({
+    audit,
     store,
     tenants,
     clock,
@@ -242,7 +249,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tlsPlanner: transportSecurity.planner,
       ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
-  const suppressions = createSuppressions({ store, clock });
+  const suppressions = createSuppressions({ store, clock, audit });
   // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent to
   // it: tenant scope (the tenant's policy may turn either off; suppress() honours it). One path for
   // bounces given during our SMTP transaction (deliverer) and those that come back later (feedback).
@@ -424,6 +431,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       posture,
       feedback,
       suppressions,
+      audit,
       unsubscribe,
       webhooks: webhooks.endpoints,
       clock,
@@ -543,6 +551,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         })
       : undefined;
 
+  // Audit entries to the SIEM collector, from one node with the delivery role at a time.
+  const syslog = config.audit.syslog;
+  const auditForwarder =
+    runsDelivery && syslog.host
+      ? createAuditForwarder({
+          store,
+          clock,
+          owner: nodeId,
+          target: { host: syslog.host, port: syslog.port, protocol: syslog.protocol, appName: syslog.appName },
+          pollMs: syslog.pollMs,
+          log: log.child({ concern: 'audit-syslog' }),
+        })
+      : undefined;
+
   let started = false;
   return {
     config,
@@ -581,11 +603,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();
       await natsSink?.start();
+      auditForwarder?.start();
       return out;
     },
     async stop() {
       if (started) {
-        await Promise.all([api.close(), submission?.close(), mx?.close(), ...jobs.map((j) => j.stop()), natsSink?.stop()]);
+        await Promise.all([
+          api.close(),
+          submission?.close(),
+          mx?.close(),
+          ...jobs.map((j) => j.stop()),
+          natsSink?.stop(),
+          auditForwarder?.stop(),
+        ]);
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

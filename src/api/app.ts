@@ -11,6 +11,7 @@ import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
+import { auditRoutes } from './routes/audit.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
@@ -134,6 +135,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       transportSecurityRoutes(v1, s);
       eventSchemaRoutes(v1);
       eventExportRoutes(v1, s);
+      auditRoutes(v1, s);
       messageChangeRoutes(v1, s);
       webhookRoutes(v1, s);
       templateRoutes(v1, s);

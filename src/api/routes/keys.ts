@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { CreatedKeyJson, createdKeyJson, KeyJson, keyJson } from '../../tenants/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { List, NoContent } from './json.js';
@@ -33,7 +34,10 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const created = await s.tenants.createKey({ tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes });
+      const created = await s.tenants.createKey(
+        { tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes },
+        actorOf(request),
+      );
       return reply.code(201).send(createdKeyJson(created));
     },
   );
@@ -70,7 +74,7 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.tenants.revokeKey(p.tenant.id, request.params.id);
+      await s.tenants.revokeKey(p.tenant.id, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { TenantJson, tenantJson } from '../../tenants/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -64,7 +65,9 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
     async (request) => {
       const p = principalOf(request);
       const { alignment } = request.body;
-      return tenantJson(await s.tenants.updateTenant(p.tenant.id, { ...(alignment ? { alignmentPolicy: alignment } : {}) }));
+      return tenantJson(
+        await s.tenants.updateTenant(p.tenant.id, { ...(alignment ? { alignmentPolicy: alignment } : {}) }, actorOf(request)),
+      );
     },
   );
 }
