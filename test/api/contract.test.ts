@@ -219,6 +219,9 @@ test('every operation answers each status it declares, and no other', async (t) 
   await expect(200, 'GET', '/v1/events/export?format=ndjson');
   await expect(200, 'GET', '/v1/events/export?format=csv&types=message.accepted');
   await expect(422, 'GET', '/v1/events/export?format=csv&types=nothing.happened');
+  await expect(200, 'GET', '/v1/audit?limit=2&action=api_key.created');
+  await expect(422, 'GET', '/v1/audit?since=yesterday');
+  await expect(200, 'GET', '/v1/audit/export');
 
   await expect(201, 'POST', '/v1/domains', { body: { name: 'news.example.com', streams: ['marketing'] } });
   await expect(409, 'POST', '/v1/domains', { body: { name: 'example.com' } });
