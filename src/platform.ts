@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
+import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import {
   createDisposableCheck,
@@ -154,7 +155,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     },
   });
   await logDurability(store, log);
-  const tenants = createTenants({ store, clock });
   const access = createAccess({
     store,
     clock,
@@ -163,6 +163,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
     config: config.access,
   });
+  // The audit log (docs/governance.md): services append in the transaction of each change.
+  const audit = createAuditService({
+    store,
+    log: createAuditLog({ clock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
+  });
+  const tenants = createTenants({ store, clock, audit });
   const spine = createSpine({ store });
   const hostname = nodeHostname(config);
   const unqualified = unqualifiedNames(config, hostname);
@@ -178,6 +184,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   log.info({ resolver: resolver.describe() }, 'DNS lookups go through this resolver');
   const id = config.identity;
   const identity = createSendingIdentity({
+    audit,
     store,
     tenants,
     clock,
@@ -293,7 +300,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       tlsPlanner: transportSecurity.planner,
       ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
-  const suppressions = createSuppressions({ store, clock });
+  const suppressions = createSuppressions({ store, clock, audit });
   // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent to
   // it: tenant scope (the tenant's policy may turn either off; suppress() honours it). One path for
   // bounces given during our SMTP transaction (deliverer) and those that come back later (feedback).
@@ -492,6 +499,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       posture,
       feedback,
       suppressions,
+      audit,
       unsubscribe,
       webhooks: webhooks.endpoints,
       clock,
@@ -625,6 +633,19 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log: log.child({ concern: 'reputation' }),
   });
   const runsLedger = runsDelivery && ledgerEnabled;
+  // Audit entries to the SIEM collector, from one node with the delivery role at a time.
+  const syslog = config.audit.syslog;
+  const auditForwarder =
+    runsDelivery && syslog.host
+      ? createAuditForwarder({
+          store,
+          clock,
+          owner: nodeId,
+          target: { host: syslog.host, port: syslog.port, protocol: syslog.protocol, appName: syslog.appName },
+          pollMs: syslog.pollMs,
+          log: log.child({ concern: 'audit-syslog' }),
+        })
+      : undefined;
 
   let started = false;
   return {
@@ -670,6 +691,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       for (const job of jobs) job.start();
       await natsSink?.start();
       if (runsLedger) ledger.consumer.start();
+      auditForwarder?.start();
       return out;
     },
     async stop() {
@@ -681,6 +703,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           ...jobs.map((j) => j.stop()),
           natsSink?.stop(),
           ledger.consumer.stop(),
+          auditForwarder?.stop(),
         ]);
         await deliverer.stop();
         await webhooks.stop();

@@ -40,6 +40,9 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/providers': 'stats:read',
   'GET /v1/domains/:id/dmarc': 'stats:read',
   'GET /v1/reputation': 'stats:read',
+  // The audit log
+  'GET /v1/audit': 'audit:read',
+  'GET /v1/audit/export': 'audit:read',
   // Delivery pacing per pool × site, and the operator's overrides
   'GET /v1/delivery/health': 'stats:read',
   'POST /v1/delivery/health/:site/pause': 'policies:write',

@@ -14,6 +14,7 @@ import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { answerClientError, registerProblems } from './plugins/problem.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
@@ -150,6 +151,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       transportSecurityRoutes(v1, s);
       eventSchemaRoutes(v1);
       eventExportRoutes(v1, s);
+      auditRoutes(v1, s);
       messageChangeRoutes(v1, s);
       webhookRoutes(v1, s);
       templateRoutes(v1, s);

@@ -1,5 +1,6 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access } from '../access/index.js';
+import type { AuditService } from '../audit/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -29,6 +30,8 @@ export interface ApiServices {
   /** Feedback ingestion (POST /v1/feedback) and its read side (DMARC summary). */
   feedback: FeedbackIngest;
   suppressions: Suppressions;
+  /** The audit log: reads for GET /v1/audit, and entries for reads of message content. */
+  audit: AuditService;
   unsubscribe: Pick<Unsubscribe, 'verify' | 'unsubscribe'>;
   /** Webhook endpoints: management, test, attempts, replay (src/events/webhooks). */
   webhooks: WebhookEndpoints;

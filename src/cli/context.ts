@@ -128,7 +128,7 @@ export async function withTenants<T>(ctx: CliContext, fn: (tenants: Tenants) => 
   const { createTenants } = await import('../tenants/index.js');
   const store = await openAdminStore(ctx, config);
   try {
-    return await fn(createTenants({ store, clock: systemClock }));
+    return await fn(createTenants({ store, clock: systemClock, audit: await cliAudit(config, store) }));
   } finally {
     await store.close();
   }
@@ -151,7 +151,8 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
   const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
   const store = await openAdminStore(ctx, config);
   try {
-    const tenants = createTenants({ store, clock: systemClock });
+    const audit = await cliAudit(config, store);
+    const tenants = createTenants({ store, clock: systemClock, audit });
     const algorithms: ('rsa-2048' | 'ed25519')[] = config.delivery.dkimEd25519 ? ['rsa-2048', 'ed25519'] : ['rsa-2048'];
     const id = config.identity;
     const { createResolver } = await import('../dns/index.js');
@@ -171,6 +172,7 @@ export async function withDomains<T>(ctx: CliContext, fn: (tenants: Tenants, dom
         cache: false,
       }),
       platform: (await import('../config/index.js')).platformIdentityOf(config),
+      audit,
     });
     return await fn(tenants, domains);
   } finally {
@@ -188,3 +190,17 @@ export function apiClientFor(ctx: CliContext): ApiClient {
 
 /** Wraps a command body: builds its context, and records the exit code it resolves with (0 unless a number). */
 export type Act = (body: (ctx: CliContext, cmd: Command) => Promise<unknown>) => (...args: unknown[]) => Promise<void>;
+
+/** The audit log as the CLI writes it: the server's store and master key (checkpoints), its settings. */
+export async function cliAudit(config: Config, store: Awaited<ReturnType<typeof openAdminStore>>) {
+  const [{ createAuditLog, createAuditService }, { loadOrCreateMasterKey }, { join }] = await Promise.all([
+    import('../audit/index.js'),
+    import('../governance/index.js'),
+    import('node:path'),
+  ]);
+  const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+  return createAuditService({
+    store,
+    log: createAuditLog({ clock: systemClock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
+  });
+}

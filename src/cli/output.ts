@@ -72,6 +72,10 @@ export const cliConditions = {
   STOP_TIMEOUT: { exit: exitCodes.software, meaning: 'A graceful stop did not finish in time; the process exited anyway.' },
   OUTPUT_UNWRITABLE: { exit: exitCodes.cantCreate, meaning: 'The file named by --output cannot be written.' },
   EXPORT_INCOMPLETE: { exit: exitCodes.tempFail, meaning: 'An export ended before all its announced rows arrived; run it again.' },
+  AUDIT_CHAIN_BROKEN: {
+    exit: exitCodes.dataErr,
+    meaning: 'postwarden audit verify found an audit entry edited, deleted or a checkpoint that does not verify; it names the first.',
+  },
 } as const;
 export type CliCondition = keyof typeof cliConditions;
 

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
@@ -71,6 +72,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerDelivery(program, act);
   registerTemplates(program, act);
   registerBackup(program, act);
+  registerAudit(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -704,6 +704,38 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    audit: Type.Object(
+      {
+        checkpointEvery: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 100,
+          description: 'Each audit chain gets an Ed25519-signed checkpoint every this many entries (docs/governance.md).',
+        }),
+        syslog: Type.Object(
+          {
+            host: Type.String({
+              default: '',
+              description: 'SIEM collector that receives every audit entry as RFC 5424 syslog. Empty: no forwarding.',
+            }),
+            port: Type.Integer({ minimum: 1, maximum: 65535, default: 514, description: 'Collector port.' }),
+            protocol: Type.Union([Type.Literal('udp'), Type.Literal('tcp')], {
+              default: 'udp',
+              description: 'udp (RFC 5426, one entry per datagram) or tcp (RFC 6587 octet-counting framing).',
+            }),
+            appName: Type.String({ default: 'postwarden', minLength: 1, maxLength: 48, description: 'RFC 5424 APP-NAME.' }),
+            pollMs: Type.Integer({
+              minimum: 50,
+              maximum: 600_000,
+              default: 1000,
+              description: 'How often the forwarder looks for new entries and retries a collector that was down.',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     security: Type.Object(
       {
         masterKeyFile: Type.String({

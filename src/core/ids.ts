@@ -28,7 +28,9 @@ export type IdPrefix =
   // content: experiments, lists, list imports
   | 'exp'
   | 'lst'
-  | 'imp';
+  | 'imp'
+  // audit log entries (src/audit)
+  | 'adt';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -1,3 +1,4 @@
+import type { Actor, AuditRecorder } from '../audit/index.js';
 import {
   addressKey,
   type Clock,
@@ -74,11 +75,26 @@ export interface SuppressionPolicy {
 }
 
 type Owner = string | null;
-type Deps = { store: Pick<Store, 'suppressions' | 'transaction'>; clock: Clock };
+type Deps = {
+  store: Pick<Store, 'suppressions' | 'transaction'>;
+  clock: Clock;
+  /** Records manual adds, removals and imports (docs/governance.md), in their transaction. */
+  audit?: AuditRecorder;
+};
+
+/** What the audit log keeps of an entry. */
+const entryFacts = (e: SuppressionEntry) => ({
+  id: e.id,
+  address: e.address,
+  scope: e.scope,
+  domain: e.domain,
+  stream: e.stream,
+  reason: e.reason,
+});
 
 class RollBack extends Error {}
 
-export function createSuppressions({ store, clock }: Deps) {
+export function createSuppressions({ store, clock, audit }: Deps) {
   /** Validates one row into an entry of `owner`'s list; errors are pushed with `path` prefixed. */
   function entryOf(
     owner: Owner,
@@ -238,7 +254,7 @@ export function createSuppressions({ store, clock }: Deps) {
     },
 
     /** Adds entries (API, CLI): all validated first, then all added in one transaction. */
-    async add(owner: Owner, inputs: EntryInput[], actor: string) {
+    async add(owner: Owner, inputs: EntryInput[], actor: string, who?: Actor) {
       const errors: FieldError[] = [];
       const entries = inputs.map((x, i) =>
         entryOf(owner, x, inputs.length === 1 ? '' : `/${i}`, { reason: 'manual', source: actor }, errors),
@@ -247,6 +263,15 @@ export function createSuppressions({ store, clock }: Deps) {
       return store.transaction(async (tx) => {
         const out: { created: boolean; entry: SuppressionEntry }[] = [];
         for (const e of entries) out.push(await addIn(tx, e!, actor, 'add'));
+        if (audit && who) {
+          await audit.log.append(tx, {
+            actor: who,
+            tenantId: owner,
+            action: 'suppression.added',
+            resource: { type: 'suppression', id: out.length === 1 ? out[0]!.entry.id : null },
+            after: { entries: out.map((o) => ({ ...entryFacts(o.entry), created: o.created })) },
+          });
+        }
         return out;
       });
     },
@@ -255,7 +280,13 @@ export function createSuppressions({ store, clock }: Deps) {
      * Removes `address` from `owner`'s list: every scope, or only `scope` (and for identity, only
      * the entries for `domain`/`stream` when given). Throws NOT_FOUND when nothing matched.
      */
-    async unsuppress(owner: Owner, address: string, where: { scope?: SuppressionScope; domain?: string; stream?: Stream }, actor: string) {
+    async unsuppress(
+      owner: Owner,
+      address: string,
+      where: { scope?: SuppressionScope; domain?: string; stream?: Stream },
+      actor: string,
+      who?: Actor,
+    ) {
       const key = addressKey(address.trim());
       const domain = where.domain ? normaliseDomain(where.domain) : undefined;
       // A domain that does not normalise must not become "no domain filter" (null would match
@@ -273,6 +304,15 @@ export function createSuppressions({ store, clock }: Deps) {
             address: key,
           });
         for (const e of rows) await removeIn(tx, e, actor);
+        if (audit && who) {
+          await audit.log.append(tx, {
+            actor: who,
+            tenantId: owner,
+            action: 'suppression.removed',
+            resource: { type: 'suppression', id: rows.length === 1 ? rows[0]!.id : null },
+            before: { entries: rows.map(entryFacts) },
+          });
+        }
         return rows;
       });
     },
@@ -301,7 +341,11 @@ export function createSuppressions({ store, clock }: Deps) {
      * Imports rows all-or-nothing. A row whose place already holds an entry keeps that entry (a
      * `repeat` in the history). With dryRun nothing is kept, and the answer says what would happen.
      */
-    async import(owner: Owner, inputs: EntryInput[], opts: { dryRun: boolean; actor: string; pathOf?: (i: number) => string }) {
+    async import(
+      owner: Owner,
+      inputs: EntryInput[],
+      opts: { dryRun: boolean; actor: string; pathOf?: (i: number) => string; who?: Actor },
+    ) {
       const batch = newId('sup', clock.now()).replace(/^sup_/, 'imp_');
       const errors: FieldError[] = [];
       const pathOf = opts.pathOf ?? ((i: number) => `/${i}`);
@@ -328,6 +372,16 @@ export function createSuppressions({ store, clock }: Deps) {
               }
               throw err;
             }
+          }
+          // A dry run rolls back, its entry with it: nothing changed, nothing to record.
+          if (audit && opts.who) {
+            await audit.log.append(tx, {
+              actor: opts.who,
+              tenantId: owner,
+              action: 'suppression.imported',
+              resource: { type: 'suppression_import', id: batch },
+              after: { rows: summary.rows, added: summary.added, existing: summary.existing },
+            });
           }
           if (opts.dryRun) throw new RollBack();
         });

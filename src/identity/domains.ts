@@ -1,7 +1,8 @@
+import { type Actor, type AuditInput, type AuditRecorder, systemActor, unattributed } from '../audit/index.js';
 import { type Clock, streams as knownStreams, newId, PostwardenError, validationError } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 import { sealSecret } from '../governance/index.js';
-import type { DkimAlgorithm, DkimKeyRow, DomainRow, Store } from '../store/index.js';
+import type { DkimAlgorithm, DkimKeyRow, DomainRow, Repositories, Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 import { dkimDnsName, dkimKeyAad, dkimTxtValue, generateDkimKey, isDkimAlgorithm, nextSelector } from './dkim-keys.js';
 import { type DomainRecord, domainRecords, type PlatformIdentity, unpublishableProblem } from './domain-records.js';
@@ -35,7 +36,12 @@ export interface DomainsDeps {
   sandbox?: boolean;
   /** Where the schedule reports a domain it could not process (the pass goes on with the rest). */
   log?: { warn(obj: object, msg: string): void };
+  /** Records domain and DKIM key changes (docs/governance.md). */
+  audit?: AuditRecorder;
 }
+
+/** What the audit log keeps of a DKIM key: never the private key. */
+const keyFacts = (k: DkimKeyRow) => ({ id: k.id, selector: k.selector, algorithm: k.algorithm, status: k.status });
 
 export interface DkimRecordInfo {
   selector: string;
@@ -124,11 +130,13 @@ export function createDomains(deps: DomainsDeps) {
     });
   }
 
-  async function insertKeys(rows: DkimKeyRow[]): Promise<void> {
+  async function insertKeys(rows: DkimKeyRow[], entry?: AuditInput): Promise<void> {
+    const insert = async (tx: Pick<Repositories, 'dkimKeys'>) => {
+      for (const row of rows) await tx.dkimKeys.insert(row);
+    };
     try {
-      await store.transaction(async (tx) => {
-        for (const row of rows) await tx.dkimKeys.insert(row);
-      });
+      if (deps.audit && entry) await deps.audit.change(insert, () => entry);
+      else await store.transaction(insert);
     } catch (e) {
       // Two nodes rotating the same domain at once pick the same next selector, and the (domain,
       // selector) unique index refuses the second. Asking the store which selector is now held by
@@ -188,7 +196,7 @@ export function createDomains(deps: DomainsDeps) {
   }
 
   /** Rotation and retirement for one domain; returns what changed. */
-  async function rotateRow(domain: DomainRow, report: ScheduleReport, force = false): Promise<DkimKeyRow[]> {
+  async function rotateRow(domain: DomainRow, report: ScheduleReport, force = false, actor?: Actor): Promise<DkimKeyRow[]> {
     const now = clock.now();
     const keys = await store.dkimKeys.listByDomain(domain.id);
     const due: DkimAlgorithm[] = [];
@@ -202,7 +210,17 @@ export function createDomains(deps: DomainsDeps) {
       if (newest) {
         for (const old of active.slice(1)) {
           if ((newest.activatedAt ?? now) + overlapMs <= now) {
-            await store.dkimKeys.setStatus(old.id, 'retired', now);
+            const retire = (tx: Pick<Repositories, 'dkimKeys'>) => tx.dkimKeys.setStatus(old.id, 'retired', now);
+            if (deps.audit) {
+              await deps.audit.change(retire, () => ({
+                actor: systemActor('dkim-rotation'),
+                tenantId: old.tenantId,
+                action: 'dkim_key.retired',
+                resource: { type: 'dkim_key', id: old.id },
+                before: keyFacts(old),
+                after: { ...keyFacts(old), status: 'retired', replaced_by: newest.id },
+              }));
+            } else await retire(store);
             report.retired.push(`${old.selector}._domainkey.${old.domain}`);
           }
         }
@@ -212,13 +230,20 @@ export function createDomains(deps: DomainsDeps) {
     }
     if (!due.length) return [];
     const rows = await newKeys(domain, due, 'pending');
-    await insertKeys(rows);
+    await insertKeys(rows, {
+      actor: actor ?? systemActor('dkim-rotation'),
+      tenantId: domain.tenantId,
+      action: 'dkim_key.rotated',
+      resource: { type: 'domain', id: domain.id },
+      before: { keys: keys.map(keyFacts) },
+      after: { created: rows.map(keyFacts) },
+    });
     for (const r of rows) report.created.push(`${r.selector}._domainkey.${r.domain}`);
     return rows;
   }
 
   return {
-    async addDomain(tenantId: string, name: string, opts: { streams?: unknown } = {}): Promise<AddedDomain> {
+    async addDomain(tenantId: string, name: string, opts: { streams?: unknown } = {}, actor: Actor = unattributed): Promise<AddedDomain> {
       const streams = parseStreams(opts.streams);
       const tenant = await tenants.getTenant(tenantId);
       // Refused before anything is stored: a domain whose records cannot work is not onboarded. In
@@ -229,7 +254,15 @@ export function createDomains(deps: DomainsDeps) {
       let rows: DkimKeyRow[];
       try {
         rows = await newKeys(domain, algorithms, deps.sandbox || tenant.sandbox ? 'active' : 'pending');
-        await insertKeys(rows);
+        // The domain is recorded with its keys: an entry that fails takes the keys back, and the
+        // catch below the domain, so nothing stays unrecorded.
+        await insertKeys(rows, {
+          actor,
+          tenantId,
+          action: 'domain.created',
+          resource: { type: 'domain', id: domain.id },
+          after: { name: domain.name, streams: domain.streams, dkim_keys: rows.map(keyFacts) },
+        });
       } catch (e) {
         // A domain without its keys would send unsigned; take it back so adding it again works.
         await tenants.removeDomain(tenantId, domain.id).catch(() => undefined);
@@ -251,8 +284,21 @@ export function createDomains(deps: DomainsDeps) {
     },
 
     /** Checks every record in live DNS now; pending DKIM keys whose record is found start signing. */
-    async verify(tenantId: string, domainId: string): Promise<DomainVerification> {
-      return verifyRow(await tenants.getDomain(tenantId, domainId));
+    async verify(tenantId: string, domainId: string, actor: Actor = unattributed): Promise<DomainVerification> {
+      const domain = await tenants.getDomain(tenantId, domainId);
+      const activated: string[] = [];
+      const report = await verifyRow(domain, activated);
+      // The writes of a verification re-derive state from DNS (idempotent), so the entry follows
+      // them in a transaction of its own rather than holding a transaction open across DNS lookups.
+      await deps.audit?.record({
+        actor,
+        tenantId,
+        action: 'domain.verified',
+        resource: { type: 'domain', id: domain.id },
+        before: { verified_at: domain.verifiedAt ? new Date(domain.verifiedAt).toISOString() : null },
+        after: { verified: report.verified, activated_dkim: activated },
+      });
+      return report;
     },
 
     async listKeys(tenantId: string, domainId: string): Promise<DkimKeyRow[]> {
@@ -264,9 +310,9 @@ export function createDomains(deps: DomainsDeps) {
      * Starts a rotation now: a new pending selector per algorithm (unless one is already pending).
      * Nothing switches until its record verifies.
      */
-    async rotate(tenantId: string, domainId: string): Promise<DkimKeyRow[]> {
+    async rotate(tenantId: string, domainId: string, actor: Actor = unattributed): Promise<DkimKeyRow[]> {
       const domain = await tenants.getDomain(tenantId, domainId);
-      const rows = await rotateRow(domain, emptyReport(), true);
+      const rows = await rotateRow(domain, emptyReport(), true, actor);
       if (!rows.length) {
         throw new PostwardenError('CONFLICT', `a new DKIM key of ${domain.name} is already waiting for its DNS record`, {
           errors: [{ path: '/domain', message: 'publish the pending selector (see the domain records) and verify' }],

@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '../audit/index.js';
 import { type Clock, domainOf, normaliseDomain } from '../core/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { DkimAlgorithm, MessageRow, RecipientRow, Store } from '../store/index.js';
@@ -36,6 +37,8 @@ export interface SendingIdentityDeps {
   /** How long a From domain's DMARC modes and signing domain are trusted (default 60 s, as the signer's key cache). */
   cacheTtlMs?: number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
+  /** Records domain and DKIM key changes (docs/governance.md). */
+  audit?: AuditRecorder;
 }
 
 /** What accept stores on the message and puts on message.accepted (snake_case: it is wire data). */
@@ -79,6 +82,7 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
     platform: deps.platform,
     sandbox: deps.sandbox,
     log: deps.log,
+    ...(deps.audit ? { audit: deps.audit } : {}),
   });
   const verpKey = deriveVerpKey(deps.masterKey);
   const facts = new Map<string, FromFacts>();

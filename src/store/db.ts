@@ -14,6 +14,7 @@ import {
 import { migrationProvider } from './migrations/index.js';
 import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
+import { auditRepository } from './repositories/audit.js';
 import { capturedRepository } from './repositories/captured.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
@@ -98,6 +99,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     users: usersRepository(db),
     sessions: sessionsRepository(db),
     accessThrottle: accessThrottleRepository(db),
+    audit: auditRepository(db),
   };
 }
 

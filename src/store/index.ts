@@ -3,6 +3,7 @@ export { createStore, type Repositories, type Store, type StoreOptions } from '.
 export type { DialectName, Durability, DurabilityReport } from './dialect.js';
 export type { ThrottleRow } from './repositories/access-throttle.js';
 export type { ApiKeyRow } from './repositories/api-keys.js';
+export type { AuditCheckpointRow, AuditEntryRow, AuditFilter, AuditSigningKeyRow } from './repositories/audit.js';
 export type { CapturedRow } from './repositories/captured.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
 export type { DomainRow } from './repositories/domains.js';

@@ -444,6 +444,10 @@ export interface Database extends EngagementTables, ReputationTables {
   user_sessions: UserSessionsTable;
   roles: RolesTable;
   access_throttle: AccessThrottleTable;
+  audit_entries: AuditEntriesTable;
+  audit_chain_heads: AuditChainHeadsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_signing_keys: AuditSigningKeysTable;
 }
 
 /** Migration 017: a tenant's templates; `draft` is the JSON of the content being authored. */
@@ -520,4 +524,53 @@ export interface AccessThrottleTable {
   failures: number;
   first_failure_at: number;
   blocked_until: number;
+}
+
+/** Migration 019: the append-only audit log, one hash chain per tenant (src/audit). */
+export interface AuditEntriesTable {
+  id: string;
+  chain: string;
+  seq: number;
+  tenant_id: string | null;
+  at: number;
+  actor_kind: string;
+  actor_id: string;
+  actor_tenant_id: string | null;
+  actor_ip: string | null;
+  actor_user_agent: string | null;
+  actor_key_id: string | null;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  before_json: string | null;
+  after_json: string | null;
+  reason: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Migration 019: where each audit chain ends; its row lock serialises appends to the chain. */
+export interface AuditChainHeadsTable {
+  chain: string;
+  seq: number;
+  hash: string;
+  updated_at: number;
+}
+
+/** Migration 019: signed (chain, seq, hash) checkpoints. */
+export interface AuditCheckpointsTable {
+  chain: string;
+  seq: number;
+  hash: string;
+  key_id: string;
+  signature: string;
+  at: number;
+}
+
+/** Migration 019: Ed25519 keys that sign checkpoints; the private half sealed with the master key. */
+export interface AuditSigningKeysTable {
+  id: string;
+  public_key: string;
+  private_sealed: string;
+  created_at: number;
 }

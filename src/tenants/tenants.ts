@@ -1,8 +1,9 @@
 import { expandGrants, type Permission } from '../access/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
-import type { ApiKeyRow, DomainRow, Store, Tenant, UserRow } from '../store/index.js';
+import type { ApiKeyRow, DomainRow, Repositories, Store, Tenant, UserRow } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes } from './api-keys.js';
-import { patchSendingLimits, readSendingLimits, type SendingLimits } from './sending-limits.js';
+import { patchSendingLimits, readSendingLimits, type SendingLimits, sendingLimitsJson } from './sending-limits.js';
 import { parseTlsPolicyDoc, readStoredTlsPolicy, type TenantTlsPolicyDoc } from './tls-policy.js';
 
 /**
@@ -30,7 +31,18 @@ export interface CreatedKey {
 export interface TenantsDeps {
   store: Pick<Store, 'tenants' | 'apiKeys' | 'domains'>;
   clock: Clock;
+  /** Records key, settings and TLS policy changes in the audit log, in the change's transaction. */
+  audit?: AuditRecorder;
 }
+
+type TenantRepos = Pick<Repositories, 'tenants' | 'apiKeys' | 'domains'>;
+
+const tenantSettings = (t: Tenant) => ({
+  sandbox: t.sandbox,
+  max_message_bytes: t.maxMessageBytes,
+  rate_per_minute: t.ratePerMinute,
+  alignment: t.alignmentPolicy,
+});
 
 /**
  * How long delivery trusts a tenant's TLS policy before reading it again. Delivery asks for it on every
@@ -40,10 +52,13 @@ export interface TenantsDeps {
 export const TLS_POLICY_CACHE_MS = 10_000;
 const MAX_CACHED_POLICIES = 10_000;
 
-export function createTenants({ store, clock }: TenantsDeps) {
+export function createTenants({ store, clock, audit }: TenantsDeps) {
   const policies = new Map<string, { doc: TenantTlsPolicyDoc; expiresAt: number }>();
+  /** The change and its audit entry in one transaction (without an audit log: the change alone). */
+  const changed = <T>(fn: (tx: TenantRepos) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> =>
+    audit ? audit.change(fn, entry) : fn(store);
   return {
-    async createTenant(input: { name: string; sandbox?: boolean }): Promise<Tenant> {
+    async createTenant(input: { name: string; sandbox?: boolean }, actor: Actor = unattributed): Promise<Tenant> {
       const name = input.name?.trim();
       if (!name) throw validationError([{ path: '/name', message: 'must be a non-empty name' }]);
       if (name.length > 200) throw validationError([{ path: '/name', message: 'must be at most 200 characters' }]);
@@ -56,7 +71,16 @@ export function createTenants({ store, clock }: TenantsDeps) {
         createdAt: clock.now(),
         alignmentPolicy: 'warn',
       };
-      await store.tenants.insert(tenant);
+      await changed(
+        (tx) => tx.tenants.insert(tenant),
+        () => ({
+          actor,
+          tenantId: tenant.id,
+          action: 'tenant.created',
+          resource: { type: 'tenant', id: tenant.id },
+          after: { name, ...tenantSettings(tenant) },
+        }),
+      );
       return tenant;
     },
 
@@ -71,13 +95,26 @@ export function createTenants({ store, clock }: TenantsDeps) {
     async updateTenant(
       id: string,
       patch: { sandbox?: boolean; maxMessageBytes?: number | null; ratePerMinute?: number | null; alignmentPolicy?: 'warn' | 'reject' },
+      actor: Actor = unattributed,
     ) {
       if (patch.alignmentPolicy !== undefined && patch.alignmentPolicy !== 'warn' && patch.alignmentPolicy !== 'reject') {
         throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
       }
-      await this.getTenant(id);
-      await store.tenants.update(id, patch);
-      return this.getTenant(id);
+      const before = await this.getTenant(id);
+      return changed(
+        async (tx) => {
+          await tx.tenants.update(id, patch);
+          return (await tx.tenants.get(id)) ?? before;
+        },
+        (after) => ({
+          actor,
+          tenantId: id,
+          action: 'tenant.settings_updated',
+          resource: { type: 'tenant', id },
+          before: tenantSettings(before),
+          after: tenantSettings(after),
+        }),
+      );
     },
 
     /** Quotas, sending windows and recipient-risk policy (defaults: none, none, allow). */
@@ -89,12 +126,27 @@ export function createTenants({ store, clock }: TenantsDeps) {
     async patchSendingLimits(
       id: string,
       body: { quotas?: unknown; sending_windows?: unknown; recipient_risk?: unknown },
+      actor: Actor = unattributed,
     ): Promise<SendingLimits> {
       await this.getTenant(id);
-      const r = patchSendingLimits(await this.getSendingLimits(id), body);
+      const before = await this.getSendingLimits(id);
+      const r = patchSendingLimits(before, body);
       if (!r.ok) throw validationError(r.errors);
-      await store.tenants.setSendingLimits(id, JSON.stringify(r.limits), clock.now());
-      return r.limits;
+      const limits = r.limits;
+      if (JSON.stringify(limits) === JSON.stringify(before)) return limits;
+      await changed(
+        (tx) => tx.tenants.setSendingLimits(id, JSON.stringify(limits), clock.now()),
+        () => ({
+          actor,
+          tenantId: id,
+          action: 'tenant.sending_limits_updated',
+          resource: { type: 'tenant', id },
+          // As the API shows them (PATCH /v1/tenant's sending_limits).
+          before: sendingLimitsJson(before),
+          after: sendingLimitsJson(limits),
+        }),
+      );
+      return limits;
     },
 
     /** The tenant's outbound TLS policy (default opportunistic for every stream). */
@@ -115,16 +167,22 @@ export function createTenants({ store, clock }: TenantsDeps) {
     },
 
     /** Replaces the tenant's TLS policy; `body` is checked with field paths (`/streams/marketing`). */
-    async setTlsPolicy(id: string, body: unknown): Promise<TenantTlsPolicyDoc> {
+    async setTlsPolicy(id: string, body: unknown, actor: Actor = unattributed): Promise<TenantTlsPolicyDoc> {
       const parsed = parseTlsPolicyDoc(body);
       if (!parsed.ok) throw validationError(parsed.errors);
-      await this.getTenant(id);
-      await store.tenants.setTlsPolicy(id, JSON.stringify(parsed.doc));
+      const before = await this.getTlsPolicy(id);
+      await changed(
+        (tx) => tx.tenants.setTlsPolicy(id, JSON.stringify(parsed.doc)),
+        () => ({ actor, tenantId: id, action: 'tls_policy.updated', resource: { type: 'tls_policy', id }, before, after: parsed.doc }),
+      );
       policies.delete(id);
       return parsed.doc;
     },
 
-    async createKey(input: { tenantId: string; name?: string; scopes: string | readonly string[] }): Promise<CreatedKey> {
+    async createKey(
+      input: { tenantId: string; name?: string; scopes: string | readonly string[] },
+      actor: Actor = unattributed,
+    ): Promise<CreatedKey> {
       await this.getTenant(input.tenantId);
       const parsed = parseScopes(input.scopes);
       if (!parsed.ok) {
@@ -143,7 +201,17 @@ export function createTenants({ store, clock }: TenantsDeps) {
         createdAt: clock.now(),
         revokedAt: null,
       };
-      await store.apiKeys.insert(row);
+      // The entry holds the key's name, scopes and hint; never its secret or the secret's hash.
+      await changed(
+        (tx) => tx.apiKeys.insert(row),
+        () => ({
+          actor,
+          tenantId: row.tenantId,
+          action: 'api_key.created',
+          resource: { type: 'api_key', id: row.id },
+          after: { name: row.name, scopes: row.scopes, hint: row.hint },
+        }),
+      );
       const { secretHash: _omit, ...key } = row;
       return { key, secret };
     },
@@ -152,10 +220,24 @@ export function createTenants({ store, clock }: TenantsDeps) {
       return (await store.apiKeys.list(tenantId)).map(({ secretHash: _omit, ...k }) => k);
     },
 
-    async revokeKey(tenantId: string, keyId: string): Promise<void> {
-      if (!(await store.apiKeys.revoke(tenantId, keyId, clock.now()))) {
-        throw new PostwardenError('NOT_FOUND', `key ${keyId} does not exist or is already revoked`, { id: keyId });
-      }
+    async revokeKey(tenantId: string, keyId: string, actor: Actor = unattributed): Promise<void> {
+      const now = clock.now();
+      const key = (await store.apiKeys.list(tenantId)).find((k) => k.id === keyId);
+      await changed(
+        async (tx) => {
+          if (!(await tx.apiKeys.revoke(tenantId, keyId, now))) {
+            throw new PostwardenError('NOT_FOUND', `key ${keyId} does not exist or is already revoked`, { id: keyId });
+          }
+        },
+        () => ({
+          actor,
+          tenantId,
+          action: 'api_key.revoked',
+          resource: { type: 'api_key', id: keyId },
+          before: key ? { name: key.name, scopes: key.scopes, revoked_at: null } : null,
+          after: { revoked_at: new Date(now).toISOString() },
+        }),
+      );
     },
 
     /** Resolves a presented secret to its tenant and scopes, or undefined. */
@@ -168,6 +250,7 @@ export function createTenants({ store, clock }: TenantsDeps) {
       return { tenant, keyId: key.id, scopes: key.scopes, permissions: expandGrants(key.scopes) };
     },
 
+    /** Registers the name only; identity's addDomain (with its DKIM keys) is the audited operation. */
     async addDomain(tenantId: string, name: string, streams: string[] | null = null): Promise<DomainRow> {
       const domain = typeof name === 'string' ? normaliseDomain(name) : null;
       if (!domain) throw validationError([{ path: '/name', message: 'must be a domain name such as example.com' }]);
@@ -194,8 +277,24 @@ export function createTenants({ store, clock }: TenantsDeps) {
       return d;
     },
 
-    async removeDomain(tenantId: string, id: string): Promise<void> {
-      if (!(await store.domains.delete(tenantId, id))) throw new PostwardenError('NOT_FOUND', `domain ${id} does not exist`, { id });
+    /** Removes a domain; with an actor the removal is audited (`domain.deleted`). */
+    async removeDomain(tenantId: string, id: string, actor?: Actor): Promise<void> {
+      const before = actor ? await store.domains.get(id) : undefined;
+      await changed(
+        async (tx) => {
+          if (!(await tx.domains.delete(tenantId, id))) throw new PostwardenError('NOT_FOUND', `domain ${id} does not exist`, { id });
+        },
+        () =>
+          actor
+            ? {
+                actor,
+                tenantId,
+                action: 'domain.deleted',
+                resource: { type: 'domain', id },
+                before: before ? { name: before.name, streams: before.streams } : null,
+              }
+            : undefined,
+      );
     },
 
     /** The tenant's registered domain that covers `domain` (itself or a parent), if any. */

@@ -7,6 +7,7 @@ import { PostwardenError } from '../../src/core/index.js';
 import { startDnsServer } from '../support/dns-server.js';
 import { startPlatform } from '../support/platform.js';
 import { driveAccess, signIn } from './contract/access.js';
+import { driveAudit } from './contract/audit.js';
 import { driveCompat } from './contract/compat.js';
 import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
@@ -52,6 +53,7 @@ const resources = [
   driveHealth,
   driveDelivery,
   driveAccess,
+  driveAudit,
   driveCompat,
   // Last: it empties the sandbox.
   driveSandbox,

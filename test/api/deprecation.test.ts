@@ -37,6 +37,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       preflight: {} as never,
       health: { countRequest: () => {} } as never,
       reputation: {} as never,
+      audit: {} as never,
       delivery: p.platform.delivery,
     },
     {

@@ -12,6 +12,7 @@ import { PROBLEM_TITLE, ProblemJson } from './problem-schema.js';
  */
 export const apiTags = [
   { name: 'messages', description: 'Send mail (one message or a batch) and read each message with its recipients and timeline.' },
+  { name: 'audit', description: 'The tamper-evident audit log: who changed what, and who read message content (docs/governance.md).' },
   { name: 'events', description: 'The events spine in commit order (page by cursor) and per-minute delivery counts.' },
   { name: 'domains', description: 'Sending domains: the DNS records to publish, verification, DKIM keys and rotation, DMARC summaries.' },
   { name: 'keys', description: "API keys of the caller's tenant; a secret is shown once, when the key is created." },

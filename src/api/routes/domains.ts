@@ -14,6 +14,7 @@ import {
   verificationJson,
 } from '../../identity/index.js';
 import { AUTHED, FieldErrorJson, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { List, NoContent } from './json.js';
@@ -134,7 +135,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const added = await s.domains.addDomain(p.tenant.id, request.body.name, { streams: request.body.streams });
+      const added = await s.domains.addDomain(p.tenant.id, request.body.name, { streams: request.body.streams }, actorOf(request));
       return reply.code(201).send({ ...domainJson(added.domain), ...(await recordsOrProblem(s, p.tenant.id, added.domain.id)) });
     },
   );
@@ -213,7 +214,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return verificationJson(await s.domains.verify(p.tenant.id, request.params.id));
+      return verificationJson(await s.domains.verify(p.tenant.id, request.params.id, actorOf(request)));
     },
   );
   r.get(
@@ -249,7 +250,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     async (request, reply) => {
       const p = principalOf(request);
       const id = request.params.id;
-      const created = await s.domains.rotate(p.tenant.id, id);
+      const created = await s.domains.rotate(p.tenant.id, id, actorOf(request));
       const records = (await s.domains.dnsRecords(p.tenant.id, id)).filter((r) => created.some((k) => r.selector === k.selector));
       return reply.code(201).send({ data: created.map(dkimKeyJson), dns_records: records.map(recordJson) });
     },
@@ -268,7 +269,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.tenants.removeDomain(p.tenant.id, request.params.id);
+      await s.tenants.removeDomain(p.tenant.id, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );

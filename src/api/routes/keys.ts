@@ -5,6 +5,7 @@ import { expandGrants } from '../../access/index.js';
 import { PostwardenError } from '../../core/index.js';
 import { CreatedKeyJson, createdKeyJson, KeyJson, keyJson } from '../../tenants/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { List, NoContent } from './json.js';
@@ -40,7 +41,10 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
       if (missing) {
         throw new PostwardenError('FORBIDDEN', `You cannot give a key "${missing}": you do not hold it yourself.`, { permission: missing });
       }
-      const created = await s.tenants.createKey({ tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes });
+      const created = await s.tenants.createKey(
+        { tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes },
+        actorOf(request),
+      );
       return reply.code(201).send(createdKeyJson(created));
     },
   );
@@ -77,7 +81,7 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.tenants.revokeKey(p.tenant.id, request.params.id);
+      await s.tenants.revokeKey(p.tenant.id, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );

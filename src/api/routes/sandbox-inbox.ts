@@ -7,6 +7,7 @@ import { PostwardenError } from '../../core/index.js';
 import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
+import { recordContentRead } from './audit.js';
 import { iso } from './json.js';
 
 /**
@@ -196,6 +197,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
     async (request) => {
       const p = principalOf(request);
       const { capture, mail } = await parsed(p.tenant.id, request.params.id);
+      await recordContentRead(s, request, capture.id, 'content');
       const expires = s.clock.now() + PREVIEW_TTL_MS;
       const claim = { t: p.tenant.id, c: capture.id, e: expires };
       return {
@@ -263,6 +265,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
       const { mail } = await parsed(p.tenant.id, request.params.id);
       const a = mail.attachments[request.params.index];
       if (!a) throw new PostwardenError('NOT_FOUND', `the capture has no attachment ${request.params.index}`);
+      await recordContentRead(s, request, request.params.id, `attachment:${request.params.index}`);
       const name = (a.filename ?? `attachment-${request.params.index}`).replace(/[^\w.\- ]/g, '_');
       // Always a download, never rendered by the browser in the dashboard's origin.
       return reply

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AUTHED, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
+import { recordContentRead } from './audit.js';
 import { CapturedJson, capturedJson, PageBefore } from './json.js';
 
 /** What sandbox delivery captured instead of sending: one entry per recipient. */
@@ -65,6 +66,7 @@ export function sandboxRoutes(app: FastifyInstance, s: ApiServices): void {
     async (request) => {
       const p = principalOf(request);
       const { capture, raw } = await s.spine.captured(p.tenant.id, request.params.id);
+      await recordContentRead(s, request, capture.id, 'raw');
       return { ...capturedJson(capture), raw: raw.toString('utf8') };
     },
   );

@@ -13,6 +13,7 @@ import {
   suppressionsToCsv,
 } from '../../feedback/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { Page } from './json.js';
@@ -145,7 +146,12 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
         const format = q.format ?? (String(request.headers['content-type'] ?? '').startsWith('text/csv') ? 'csv' : 'json');
         const { entries, errors, pathOf } = readSuppressionImport(request.body, format);
         if (errors.length) throw validationError(errors);
-        const result = await s.suppressions.import(p.tenant.id, entries, { dryRun: q.dry_run ?? false, actor: p.keyId, pathOf });
+        const result = await s.suppressions.import(p.tenant.id, entries, {
+          dryRun: q.dry_run ?? false,
+          actor: p.keyId,
+          pathOf,
+          who: actorOf(request),
+        });
         return { batch: result.batch, dry_run: result.dryRun, rows: result.rows, added: result.added, existing: result.existing };
       },
     );
@@ -212,7 +218,7 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
       const p = principalOf(request);
       const body = request.body;
       const many = 'entries' in body;
-      const out = await s.suppressions.add(p.tenant.id, 'entries' in body ? body.entries : [body], p.keyId);
+      const out = await s.suppressions.add(p.tenant.id, 'entries' in body ? body.entries : [body], p.keyId, actorOf(request));
       const data = out.map((x) => ({ ...suppressionJson(x.entry), created: x.created }));
       const answer = many ? { data } : data[0]!;
       return out.some((x) => x.created) ? reply.code(201).send(answer) : reply.code(200).send(answer);
@@ -237,7 +243,7 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      const removed = await s.suppressions.unsuppress(p.tenant.id, request.params.address, request.query, p.keyId);
+      const removed = await s.suppressions.unsuppress(p.tenant.id, request.params.address, request.query, p.keyId, actorOf(request));
       return { removed: removed.map(suppressionJson) };
     },
   );

@@ -13,6 +13,7 @@ import {
   tenantJson,
 } from '../../tenants/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -108,8 +109,8 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
       const { alignment, quotas, sending_windows, recipient_risk } = body;
       if (alignment !== undefined && alignment !== 'warn' && alignment !== 'reject')
         throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
-      const limits = await s.tenants.patchSendingLimits(p.tenant.id, { quotas, sending_windows, recipient_risk });
-      const tenant = await s.tenants.updateTenant(p.tenant.id, alignment ? { alignmentPolicy: alignment } : {});
+      const limits = await s.tenants.patchSendingLimits(p.tenant.id, { quotas, sending_windows, recipient_risk }, actorOf(request));
+      const tenant = await s.tenants.updateTenant(p.tenant.id, alignment ? { alignmentPolicy: alignment } : {}, actorOf(request));
       return { ...tenantJson(tenant), sending_limits: sendingLimitsJson(limits) };
     },
   );

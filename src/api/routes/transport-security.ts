@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { PostwardenError, validationError } from '../../core/index.js';
 import { TlsPolicyJson, tlsPolicyJson, tlsPolicyLevels } from '../../tenants/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -89,7 +90,7 @@ export function transportSecurityRoutes(app: FastifyInstance, s: ApiServices): v
         response: { 200: TlsPolicyJson, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
-    async (request) => tlsPolicyJson(await s.tenants.setTlsPolicy(principalOf(request).tenant.id, request.body)),
+    async (request) => tlsPolicyJson(await s.tenants.setTlsPolicy(principalOf(request).tenant.id, request.body, actorOf(request))),
   );
 
   r.get(

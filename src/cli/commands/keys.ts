@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { cliActor } from '../../audit/index.js';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { table } from '../output.js';
@@ -19,7 +20,9 @@ export function registerKeys(program: Command, act: Act): void {
     .action(
       act(async (ctx, cmd) => {
         const opts = cmd.opts<{ tenant: string; scopes: string; name?: string }>();
-        const created = await withTenants(ctx, (s) => s.createKey({ tenantId: opts.tenant, scopes: opts.scopes, name: opts.name }));
+        const created = await withTenants(ctx, (s) =>
+          s.createKey({ tenantId: opts.tenant, scopes: opts.scopes, name: opts.name }, cliActor(opts.tenant, ctx.deps.env)),
+        );
         const { createdKeyJson } = await tenantsWire();
         ctx.out.result(createdKeyJson(created), () => [
           `Created key ${created.key.id} (${created.key.name}) for ${created.key.tenantId} with scopes ${created.key.scopes.join(',')}`,
@@ -62,7 +65,7 @@ export function registerKeys(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [keyId] = cmd.processedArgs as [string];
         const { tenant } = cmd.opts<{ tenant: string }>();
-        await withTenants(ctx, (s) => s.revokeKey(tenant, keyId));
+        await withTenants(ctx, (s) => s.revokeKey(tenant, keyId, cliActor(tenant, ctx.deps.env)));
         ctx.out.result({ id: keyId, tenant_id: tenant, revoked: true }, () => [`Revoked key ${keyId}`]);
       }),
     );

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { cliActor } from '../../audit/index.js';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { collectList } from '../option-parsers.js';
@@ -20,7 +21,7 @@ export function registerTenants(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [name] = cmd.processedArgs as [string];
         const opts = cmd.opts<{ sandbox?: boolean }>();
-        const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }));
+        const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }, cliActor(null, ctx.deps.env)));
         const { tenantJson } = await tenantsWire();
         ctx.out.result(tenantJson(t), () => [`Created tenant ${t.id} (${t.name})${t.sandbox ? ' in sandbox mode' : ''}`]);
       }),

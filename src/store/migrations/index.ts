@@ -16,6 +16,7 @@ import * as m015 from './015-event-stream.js';
 import * as m016 from './016-dashboard.js';
 import * as m017 from './017-templates.js';
 import * as m018 from './018-engagement.js';
+import * as m019 from './019-audit.js';
 import * as m020 from './020-access.js';
 import * as m021 from './021-reputation.js';
 import * as m022 from './022-egress-pools.js';
@@ -38,6 +39,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '016-dashboard': m016,
   '017-templates': m017,
   '018-engagement': m018,
+  '019-audit': m019,
   '020-access': m020,
   '021-reputation': m021,
   '022-egress-pools': m022,

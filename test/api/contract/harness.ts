@@ -172,6 +172,7 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     feedback: fail,
     suppressions: fail,
     reputation: fail,
+    audit: fail,
     delivery: fail,
     webhooks: fail,
     templates: fail,

@@ -1,0 +1,9 @@
+export { type Actor, type ActorKind, actorKinds, cliActor, systemActor } from './actor.js';
+export { type AuditInput, type AuditLog, type AuditLogDeps, type AuditTx, chainOf, createAuditLog, PLATFORM_CHAIN } from './audit-log.js';
+export { type AuditReadFilter, type AuditRecorder, type AuditService, createAuditService, unattributed } from './audit-service.js';
+export { canonicalJson, entryHash, GENESIS_HASH } from './canonical.js';
+export { type AuditForwarder, createAuditForwarder, forwarderCursor } from './forwarder.js';
+export { REDACTED, redactSecrets } from './redact.js';
+export { createSyslogSender, formatSyslog, octetCounted, type SyslogTarget } from './syslog.js';
+export { type ChainProblem, type ChainReport, type VerifyReport, verifyAudit } from './verify.js';
+export { AuditEntryJson, auditEntryJson } from './wire.js';

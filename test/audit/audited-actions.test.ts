@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { verifyAudit } from '../../src/audit/index.js';
+import { startPlatform, type TestPlatform } from '../support/platform.js';
+
+/** One platform; each test makes one kind of sensitive change through the API and reads its entry. */
+type Entry = {
+  seq: number;
+  action: string;
+  actor: { kind: string; id: string; ip: string | null; user_agent: string | null; key_id: string | null };
+  resource: { type: string; id: string | null };
+  before: any;
+  after: any;
+};
+
+async function entries(p: TestPlatform, query = ''): Promise<Entry[]> {
+  const res = await p.request('GET', `/v1/audit?limit=1000${query}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.data;
+}
+
+async function lastOf(p: TestPlatform, action: string): Promise<Entry> {
+  const found = (await entries(p, `&action=${action}`)).at(-1);
+  assert.ok(found, `an entry ${action}`);
+  assert.equal(found.actor.kind, 'api_key');
+  assert.equal(found.actor.ip, '127.0.0.1');
+  assert.equal(found.actor.user_agent, 'audit-test/1');
+  assert.ok(found.actor.key_id?.startsWith('key_'));
+  return found;
+}
+
+test('every sensitive API action leaves an entry with its actor, and the chain verifies', async (t) => {
+  const p = await startPlatform(t);
+  const ua = { 'user-agent': 'audit-test/1' };
+
+  await t.test('api key create and revoke (never the secret)', async () => {
+    const created = await p.request('POST', '/v1/keys', { name: 'ci', scopes: ['send'] }, ua);
+    assert.equal(created.status, 201);
+    const e = await lastOf(p, 'api_key.created');
+    assert.deepEqual(e.after, { name: 'ci', scopes: ['send'], hint: created.body.hint });
+    assert.ok(!JSON.stringify(e).includes(created.body.secret));
+    assert.equal((await p.request('DELETE', `/v1/keys/${created.body.id}`, undefined, ua)).status, 204);
+    const r = await lastOf(p, 'api_key.revoked');
+    assert.equal(r.resource.id, created.body.id);
+    assert.equal(r.before.revoked_at, null);
+  });
+
+  await t.test('tenant settings', async () => {
+    assert.equal((await p.request('PATCH', '/v1/tenant', { alignment: 'reject' }, ua)).status, 200);
+    const e = await lastOf(p, 'tenant.settings_updated');
+    assert.equal(e.before.alignment, 'warn');
+    assert.equal(e.after.alignment, 'reject');
+    const quota = await p.request('PATCH', '/v1/tenant', { quotas: { daily: 500 } }, ua);
+    assert.equal(quota.status, 200, JSON.stringify(quota.body));
+    const limits = await lastOf(p, 'tenant.sending_limits_updated');
+    assert.equal(limits.after.quotas.daily, 500);
+    assert.notEqual(limits.before.quotas?.daily, 500);
+  });
+
+  await t.test('TLS policy', async () => {
+    const res = await p.request('PUT', '/v1/tenant/tls-policy', { default: 'required' }, ua);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const e = await lastOf(p, 'tls_policy.updated');
+    assert.equal(e.after.default, 'required');
+    assert.notEqual(e.before.default, 'required');
+  });
+
+  await t.test('domain create, DKIM rotate and delete', async () => {
+    const created = await p.request('POST', '/v1/domains', { name: 'audit.example' }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const e = await lastOf(p, 'domain.created');
+    assert.equal(e.after.name, 'audit.example');
+    assert.ok(e.after.dkim_keys.length >= 1);
+    assert.ok(!JSON.stringify(e).includes('PRIVATE KEY'));
+    const id = created.body.id ?? created.body.domain?.id;
+    const rotated = await p.request('POST', `/v1/domains/${id}/dkim/rotate`, {}, ua);
+    assert.ok([200, 201].includes(rotated.status), JSON.stringify(rotated.body));
+    const r = await lastOf(p, 'dkim_key.rotated');
+    assert.equal(r.resource.id, id);
+    assert.ok(r.after.created.length >= 1);
+    assert.equal((await p.request('DELETE', `/v1/domains/${id}`, undefined, ua)).status, 204);
+    assert.equal((await lastOf(p, 'domain.deleted')).before.name, 'audit.example');
+  });
+
+  await t.test('suppression add, remove and import', async () => {
+    assert.equal((await p.request('POST', '/v1/suppressions', { address: 'bob@example.net' }, ua)).status, 201);
+    assert.equal((await lastOf(p, 'suppression.added')).after.entries[0].address, 'bob@example.net');
+    assert.equal((await p.request('DELETE', '/v1/suppressions/bob@example.net', undefined, ua)).status, 200);
+    assert.equal((await lastOf(p, 'suppression.removed')).before.entries[0].address, 'bob@example.net');
+    const imported = await p.request(
+      'POST',
+      '/v1/suppressions/import',
+      { entries: [{ address: 'a@example.net' }, { address: 'b@example.net' }] },
+      ua,
+    );
+    assert.equal(imported.status, 200, JSON.stringify(imported.body));
+    assert.equal((await lastOf(p, 'suppression.imported')).after.added, 2);
+    const before = (await entries(p)).length;
+    await p.request('POST', '/v1/suppressions/import?dry_run=true', { entries: [{ address: 'c@example.net' }] }, ua);
+    assert.equal((await entries(p)).length, before, 'a dry run records nothing');
+  });
+
+  await t.test('reading a captured message records the read', async () => {
+    const sent = await p.request(
+      'POST',
+      '/v1/messages',
+      { from: 'a@example.com', to: 'x@example.net', subject: 'S', text: 'secret body' },
+      ua,
+    );
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    let capId: string | undefined;
+    for (let i = 0; i < 100 && !capId; i++) {
+      capId = (await p.request('GET', '/v1/sandbox/messages')).body.data?.[0]?.id;
+      if (!capId) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(capId, 'the sandbox captured the message');
+    assert.equal((await p.request('GET', `/v1/sandbox/messages/${capId}`, undefined, ua)).status, 200);
+    const e = await lastOf(p, 'message_content.read');
+    assert.deepEqual([e.resource.id, e.after.part], [capId, 'raw']);
+    assert.equal((await p.request('GET', `/v1/sandbox/messages/${capId}/content`, undefined, ua)).status, 200);
+    assert.equal((await lastOf(p, 'message_content.read')).after.part, 'content');
+  });
+
+  await t.test('filters and cursor pages', async () => {
+    const all = await entries(p);
+    const page1 = await p.request('GET', '/v1/audit?limit=2');
+    assert.deepEqual(
+      page1.body.data.map((e: Entry) => e.seq),
+      [1, 2],
+    );
+    const page2 = await p.request('GET', `/v1/audit?limit=2&after=${page1.body.next_cursor}`);
+    assert.deepEqual(
+      page2.body.data.map((e: Entry) => e.seq),
+      [3, 4],
+    );
+    const keys = await entries(p, '&resource=api_key');
+    assert.ok(keys.length >= 3 && keys.every((e) => e.resource.type === 'api_key'));
+    assert.ok((await entries(p, `&since=${new Date(Date.now() + 3_600_000).toISOString()}`)).length === 0);
+    assert.equal((await p.request('GET', '/v1/audit?since=yesterday')).status, 422);
+    const exported = await p.request('GET', '/v1/audit/export');
+    assert.equal(exported.status, 200);
+    assert.equal(typeof exported.body, 'string', 'several NDJSON lines');
+    const lines = String(exported.body).trim().split('\n');
+    assert.equal(lines.length, all.length);
+  });
+
+  const report = await verifyAudit(p.platform.store);
+  assert.equal(report.ok, true, JSON.stringify(report));
+});
+
+test('a change whose audit entry cannot be written is rolled back', async (t) => {
+  const p = await startPlatform(t);
+  const before = (await p.request('GET', '/v1/keys')).body.data.length;
+  // A real failure of the append: the database refuses new audit rows.
+  const sqlite = await import('better-sqlite3');
+  const file = `${p.config.dataDir}/postwarden.db`;
+  const raw = new sqlite.default(file);
+  raw.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
+  raw.close();
+  const res = await p.request('POST', '/v1/keys', { name: 'ci', scopes: ['send'] });
+  assert.equal(res.status, 500);
+  assert.equal((await p.request('GET', '/v1/keys')).body.data.length, before, 'no key was created');
+  const removed = await p.request('PATCH', '/v1/tenant', { alignment: 'reject' });
+  assert.equal(removed.status, 500);
+  assert.equal((await p.request('GET', '/v1/tenant')).body.alignment, 'warn', 'the setting did not change');
+});
