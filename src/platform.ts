@@ -58,6 +58,7 @@ import {
   type IdentityMonitor,
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
+import { storeEncryptionFrom } from './protection/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
@@ -121,6 +122,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     poolSize: config.store.poolSize,
     durability: config.store.durability,
     sqliteDriver: config.store.sqliteDriver,
+    encryption: storeEncryptionFrom(config.encryption, { masterKey, dataDir: config.dataDir, now: () => clock.now() }),
     // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
     onConnectionLost: (err) => {
       // Once per 10 s: during an outage every query fails, and one line says it.

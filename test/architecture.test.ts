@@ -12,7 +12,8 @@ import { test } from 'node:test';
 const allowed: Record<string, string[]> = {
   core: [],
   config: ['core'],
-  store: ['core'],
+  store: ['core', 'protection'],
+  protection: ['core'],
   dns: ['core'],
   'transport-policy': ['core', 'dns'],
   tenants: ['core', 'store'],
@@ -28,7 +29,7 @@ const allowed: Record<string, string[]> = {
   health: ['core', 'store', 'feedback'],
   api: ['core', 'accept', 'tenants', 'events', 'identity', 'feedback', 'posture', 'delivery', 'governance', 'queue', 'content', 'health'],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
-  cli: ['core', 'config', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],
+  cli: ['core', 'config', 'protection', 'store', 'tenants', 'identity', 'feedback', 'posture', 'dns', 'transport-policy', 'governance'],
   types: [],
 };
 const typeOnlyFrom: Record<string, string[]> = { api: ['store'], smtp: ['store'] };

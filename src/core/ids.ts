@@ -7,6 +7,8 @@ import { randomFillSync } from 'node:crypto';
  */
 export type IdPrefix =
   | 'msg'
+  | 'dek'
+  | 'ejb'
   | 'rcp'
   | 'evt'
   | 'ten'

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 
 /**
@@ -87,6 +88,8 @@ export interface RecipientsTable {
   last_reply: string | null;
   created_at: number;
   updated_at: number;
+  /** Migration 023: keyed hash of the address (HMAC, tenant index key); null before it. */
+  address_hash?: string | null;
 }
 
 export interface EventsTable {
@@ -403,7 +406,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables {
+export interface Database extends EngagementTables, EncryptionTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

@@ -16,6 +16,7 @@ import * as m015 from './015-event-stream.js';
 import * as m016 from './016-dashboard.js';
 import * as m017 from './017-templates.js';
 import * as m018 from './018-engagement.js';
+import * as m023 from './023-encryption.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -35,6 +36,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '016-dashboard': m016,
   '017-templates': m017,
   '018-engagement': m018,
+  '023-encryption': m023,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

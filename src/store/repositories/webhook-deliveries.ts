@@ -1,8 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import type { SpineEvent } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, EventsTable, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
-import { toEvent } from './events.js';
+import { readEvents } from './events.js';
 
 /**
  * Webhook deliveries as leased work (queue/leased-work.ts's contract), the attempts log, and the
@@ -70,7 +71,7 @@ const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
 
 const OPEN = ['queued', 'retry', 'in_flight'] as const;
 
-export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName) {
+export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName, cipher: ContentCipher) {
   /**
    * When this process last looked for lapsed leases and found none left over. A lease lapses only
    * `leaseMs` after its holder stopped renewing it, so looking every quarter lease is soon enough,
@@ -312,7 +313,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
           .selectAll()
           .where('id', 'in', unique.slice(i, i + 500))
           .execute();
-        for (const r of rows) out.push(toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+        out.push(...(await readEvents(db, cipher, rows)));
       }
       return out;
     },
@@ -353,7 +354,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
       if (q.types?.length) s = s.where('type', 'in', [...q.types]);
       if (q.messageId) s = s.where('message_id', '=', q.messageId);
       const rows = await s.orderBy('cursor').limit(q.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+      return readEvents(db, cipher, rows);
     },
   };
 }
