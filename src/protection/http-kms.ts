@@ -57,7 +57,7 @@ export function createHttpKekProvider(opts: HttpKekOptions): KekProvider {
       const keyRef = kekId.includes('@') ? kekId.slice(0, kekId.lastIndexOf('@')) : ctx.keyRef || opts.defaultKeyRef;
       const data = await call('decrypt', keyRef, { ciphertext: wrapped, context: context(ctx) });
       const key = typeof data.plaintext === 'string' ? Buffer.from(data.plaintext, 'base64') : undefined;
-      if (!key || key.length !== 32) throw new Error(`external KMS decrypt for key ${keyRef} did not give back a 32-byte data key`);
+      if (key?.length !== 32) throw new Error(`external KMS decrypt for key ${keyRef} did not give back a 32-byte data key`);
       return key;
     },
   };

@@ -4,8 +4,10 @@ import { bytesKeyId, ENVELOPE_BYTES_MAGIC_HEX, ENVELOPE_TEXT_PREFIX, textKeyId }
 import { type ContentCipher, PLATFORM_TENANT } from './content-cipher.js';
 import type { DialectName } from './dialect.js';
 import type { EncryptionJobsTable } from './encryption-schema.js';
+import { capturedToAt } from './repositories/captured.js';
 import { eventDataAt } from './repositories/events.js';
 import { feedbackRawAt, feedbackSummaryAt } from './repositories/feedback.js';
+import { answerAt } from './repositories/idempotency.js';
 import { bodyAt, subjectAt } from './repositories/messages.js';
 import { recipientAddressAt, recipientReplyAt } from './repositories/recipients.js';
 import type { Database } from './schema.js';
@@ -26,7 +28,15 @@ import type { Database } from './schema.js';
  */
 type Db = Kysely<Database>;
 
-export const REENCRYPT_STAGES = ['messages', 'message_bodies', 'recipients', 'events', 'feedback_documents'] as const;
+export const REENCRYPT_STAGES = [
+  'messages',
+  'message_bodies',
+  'recipients',
+  'events',
+  'feedback_documents',
+  'captured_messages',
+  'idempotency_keys',
+] as const;
 type Stage = (typeof REENCRYPT_STAGES)[number];
 
 export interface JobRunOptions {
@@ -188,6 +198,44 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
         }
         return { last: rows.at(-1)?.id, n: rows.length };
       }
+      case 'captured_messages': {
+        const rows = await tx
+          .selectFrom('captured_messages')
+          .select(['id', 'envelope_to'])
+          .where('tenant_id', '=', tenantId)
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(limit)
+          .execute();
+        for (const r of rows)
+          await tx
+            .updateTable('captured_messages')
+            .set({ envelope_to: await reseal(capturedToAt(r.id), r.envelope_to) })
+            .where('id', '=', r.id)
+            .execute();
+        return { last: rows.at(-1)?.id, n: rows.length };
+      }
+      case 'idempotency_keys': {
+        const rows = await tx
+          .selectFrom('idempotency_keys')
+          .select(['key', 'response_body'])
+          .where('tenant_id', '=', tenantId)
+          .where('key', '>', after)
+          .orderBy('key')
+          .limit(limit)
+          .execute();
+        for (const r of rows) {
+          if (r.response_body === null) continue;
+          const body = await reseal(answerAt(tenantId, r.key), r.response_body);
+          await tx
+            .updateTable('idempotency_keys')
+            .set({ response_body: body })
+            .where('tenant_id', '=', tenantId)
+            .where('key', '=', r.key)
+            .execute();
+        }
+        return { last: rows.at(-1)?.key, n: rows.length };
+      }
       default: {
         const never: never = stage;
         throw new Error(`unknown stage ${String(never)}`);
@@ -281,7 +329,7 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
     async encryptExisting(now) {
       requireSealing();
       const tenants = new Set<string>();
-      for (const t of ['messages', 'recipients', 'events'] as const) {
+      for (const t of ['messages', 'recipients', 'events', 'captured_messages', 'idempotency_keys'] as const) {
         for (const r of await db.selectFrom(t).select('tenant_id').distinct().execute()) tenants.add(r.tenant_id);
       }
       for (const r of await db.selectFrom('feedback_documents').select('tenant_id').distinct().execute())
@@ -356,6 +404,8 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
         { table: 'events', column: 'data', binary: false },
         { table: 'feedback_documents', column: 'summary', binary: false },
         { table: 'feedback_documents', column: 'raw', binary: true },
+        { table: 'captured_messages', column: 'envelope_to', binary: false },
+        { table: 'idempotency_keys', column: 'response_body', binary: false },
       ];
       const columns: CoverageRow[] = [];
       for (const s of specs) {

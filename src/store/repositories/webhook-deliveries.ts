@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { SpineEvent } from '../../core/index.js';
 import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
-import type { Database, EventsTable, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
+import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
 import { readEvents } from './events.js';
 
 /**
