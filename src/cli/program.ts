@@ -3,6 +3,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
+import { registerEncryption } from './commands/encryption.js';
 import { registerEvents } from './commands/events.js';
 import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
@@ -67,6 +68,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerWebhooks(program, act);
   registerTemplates(program, act);
   registerBackup(program, act);
+  registerEncryption(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

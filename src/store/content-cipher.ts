@@ -55,6 +55,8 @@ export interface ContentCipher {
   sealBytes(db: Db, tenantId: string | null, where: string, plain: Buffer): Promise<Buffer>;
   /** Plaintext; UNREADABLE_TEXT when its key was destroyed. */
   openText(db: Db, where: string, stored: string): Promise<string>;
+  /** A JSON document; `{ unreadable: UNREADABLE_TEXT }` when its key was destroyed. */
+  openJson<T = Record<string, unknown>>(db: Db, where: string, stored: string): Promise<T>;
   /** Plaintext; throws CONTENT_UNREADABLE when its key was destroyed. */
   openBytes(db: Db, where: string, stored: Uint8Array): Promise<Buffer>;
   /** The keyed hash of an address (null when sealing is off: nothing to look up by). */
@@ -186,6 +188,10 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
         if (e instanceof KeyDestroyed) return UNREADABLE_TEXT;
         throw e;
       }
+    },
+    async openJson<T>(db: Db, where: string, stored: string): Promise<T> {
+      const text = await this.openText(db, where, stored);
+      return (text === UNREADABLE_TEXT ? { unreadable: UNREADABLE_TEXT } : JSON.parse(text)) as T;
     },
     async openBytes(db, where, stored) {
       const id = bytesKeyId(stored);

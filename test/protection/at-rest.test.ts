@@ -97,13 +97,13 @@ forEachDialect(
     );
     assert.ok(cols.rows.length > 50, `columns scanned: ${cols.rows.length}`);
     for (const col of cols.rows) {
-      const ref = `"${schema}"."${col.table_name}"`;
+      const ref: string = `"${schema}"."${col.table_name}"`;
       const expr =
         col.data_type === 'bytea'
           ? `position(convert_to($1, 'UTF8') in "${col.column_name}") > 0`
           : `"${col.column_name}"::text like '%' || $1 || '%'`;
-      const hit = await c.query(`select count(*)::int as n from ${ref} where ${expr}`, [m.marker]);
-      assert.equal(hit.rows[0].n, 0, `${col.table_name}.${col.column_name} holds the marker`);
+      const hit: pg.QueryResult<{ n: number }> = await c.query(`select count(*)::int as n from ${ref} where ${expr}`, [m.marker]);
+      assert.equal(hit.rows[0]?.n, 0, `${col.table_name}.${col.column_name} holds the marker`);
     }
     // pg_dump as an operator would take a backup; skipped with a note when its version cannot read the server.
     const base = new URL(postgresUrl);

@@ -26,14 +26,14 @@ export async function openEventData(
   id: string,
   data: string,
 ): Promise<Record<string, unknown>> {
-  return JSON.parse(await cipher.openText(db, eventDataAt(id), data)) as Record<string, unknown>;
+  return cipher.openJson(db, eventDataAt(id), data);
 }
 
 /** Stored rows to events, their data opened. */
 export function readEvents(db: Kysely<Database>, cipher: ContentCipher, rows: unknown[]): Promise<SpineEvent[]> {
   return Promise.all(
     (rows as (EventsTable & { cursor: number; schema_version: number })[]).map(async (r) =>
-      toEvent({ ...r, data: await cipher.openText(db, eventDataAt(r.id), r.data) }),
+      toEvent({ ...r, data: JSON.stringify(await cipher.openJson(db, eventDataAt(r.id), r.data)) }),
     ),
   );
 }

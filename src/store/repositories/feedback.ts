@@ -151,7 +151,7 @@ export function feedbackRepository(db: Kysely<Database>, cipher: ContentCipher) 
           rcpt: r.rcpt,
           messageId: r.message_id,
           receivedAt: Number(r.received_at),
-          summary: JSON.parse(await cipher.openText(db, feedbackSummaryAt(r.id), r.summary)) as Record<string, unknown>,
+          summary: await cipher.openJson(db, feedbackSummaryAt(r.id), r.summary),
           rawSize: r.raw_size,
         })),
       );

@@ -69,8 +69,8 @@ export function idempotencyRepository(db: Kysely<Database>, cipher: ContentCiphe
           .executeTakeFirst();
         return Number(taken.numUpdatedRows) > 0 ? { kind: 'new' } : { kind: 'in_progress' };
       }
-      const body = row.response_body === null ? 'null' : await cipher.openText(db, answerAt(tenantId, key), row.response_body);
-      return { kind: 'replay', status: row.response_status, body: JSON.parse(body) };
+      const body = row.response_body === null ? null : await cipher.openJson<unknown>(db, answerAt(tenantId, key), row.response_body);
+      return { kind: 'replay', status: row.response_status, body };
     },
     async complete(tenantId: string, key: string, status: number, body: unknown): Promise<void> {
       await db

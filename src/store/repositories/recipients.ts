@@ -65,12 +65,11 @@ export interface Settle {
 
 /** Recipients as leased work: claimDue, renewLeases and releaseOwned are queue/leased-work.ts's contract. */
 export function recipientsRepository(db: Kysely<Database>, dialect: DialectName, cipher: ContentCipher) {
-  const open = async (r: RecipientsTable): Promise<RecipientRow> =>
-    toRecipient({
-      ...r,
-      address: await cipher.openText(db, recipientAddressAt(r.id), r.address),
-      last_reply: r.last_reply && (await cipher.openText(db, recipientReplyAt(r.id), r.last_reply)),
-    });
+  const open = async (r: RecipientsTable): Promise<RecipientRow> => ({
+    ...toRecipient({ ...r, last_reply: null }),
+    address: await cipher.openText(db, recipientAddressAt(r.id), r.address),
+    lastReply: r.last_reply ? await cipher.openJson(db, recipientReplyAt(r.id), r.last_reply) : null,
+  });
   const openAll = (rows: RecipientsTable[]) => Promise.all(rows.map(open));
   const sealReply = (tenantId: string, id: string, reply: Record<string, unknown> | null) =>
     reply ? cipher.sealText(db, tenantId, recipientReplyAt(id), JSON.stringify(reply)) : Promise.resolve(null);
