@@ -35,7 +35,14 @@ export interface Seeded {
 export async function seed(store: Store, tenantId: string, n: number, now = Date.now()): Promise<Seeded[]> {
   const out: Seeded[] = [];
   if (!(await store.tenants.get(tenantId))) {
-    await store.tenants.insert({ id: tenantId, name: tenantId, sandbox: false, maxMessageBytes: null, ratePerMinute: null, createdAt: now });
+    await store.tenants.insert({
+      id: tenantId,
+      name: tenantId,
+      sandbox: false,
+      maxMessageBytes: null,
+      ratePerMinute: null,
+      createdAt: now,
+    });
   }
   for (let i = 0; i < n; i++) {
     const id = newId('msg', now);
