@@ -74,6 +74,7 @@ import {
   type IdentityMonitor,
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
+import { storeEncryptionFrom } from './protection/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
@@ -146,6 +147,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     poolSize: config.store.poolSize,
     durability: config.store.durability,
     sqliteDriver: config.store.sqliteDriver,
+    encryption: storeEncryptionFrom(config.encryption, { masterKey, dataDir: config.dataDir, now: () => clock.now() }),
     // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
     onConnectionLost: (err) => {
       // Once per 10 s: during an outage every query fails, and one line says it.

@@ -12,7 +12,8 @@ import { test } from 'node:test';
 const allowed: Record<string, string[]> = {
   core: [],
   config: ['core'],
-  store: ['core'],
+  store: ['core', 'protection'],
+  protection: ['core'],
   dns: ['core'],
   'transport-policy': ['core', 'dns'],
   access: ['core', 'store'],
@@ -51,6 +52,7 @@ const allowed: Record<string, string[]> = {
     'core',
     'config',
     'access',
+    'protection',
     'store',
     'tenants',
     'identity',

@@ -112,11 +112,28 @@ export function requireDataDir(ctx: CliContext, config: Config): void {
   );
 }
 
-/** The store for an admin command, after requireDataDir. */
-export async function openAdminStore(ctx: CliContext, config: Config) {
+/** The encryption settings of an admin command: the server's keys, read from the same files. */
+export async function adminEncryption(config: Config) {
+  const [{ storeEncryptionFrom }, { loadOrCreateMasterKey }, { join }] = await Promise.all([
+    import('../protection/index.js'),
+    import('../governance/index.js'),
+    import('node:path'),
+  ]);
+  const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+  return storeEncryptionFrom(config.encryption, { masterKey, dataDir: config.dataDir });
+}
+
+/** The store for an admin command, after requireDataDir; content is sealed and opened as the server does. */
+export async function openAdminStore(ctx: CliContext, config: Config, encryption?: Awaited<ReturnType<typeof adminEncryption>>) {
   requireDataDir(ctx, config);
   const { createStore } = await import('../store/index.js');
-  return createStore({ url: config.store.url, dataDir: config.dataDir, poolSize: 1, sqliteDriver: config.store.sqliteDriver });
+  return createStore({
+    url: config.store.url,
+    dataDir: config.dataDir,
+    poolSize: 1,
+    sqliteDriver: config.store.sqliteDriver,
+    encryption: encryption ?? (await adminEncryption(config)),
+  });
 }
 
 /**

@@ -34,6 +34,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   CONTENT_LIMIT_EXCEEDED: exitCodes.dataErr,
   PREFLIGHT_REFUSED: exitCodes.dataErr,
   NOT_FOUND: exitCodes.noInput,
+  CONTENT_UNREADABLE: exitCodes.noInput,
   CONFLICT: exitCodes.cantCreate,
   NOT_CANCELLABLE: exitCodes.dataErr,
   UNAUTHENTICATED: exitCodes.noPerm,

@@ -5,6 +5,7 @@ import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomains } from './commands/domains.js';
+import { registerEncryption } from './commands/encryption.js';
 import { registerEvents } from './commands/events.js';
 import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
@@ -73,6 +74,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerTemplates(program, act);
   registerBackup(program, act);
   registerAudit(program, act);
+  registerEncryption(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

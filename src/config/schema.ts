@@ -747,6 +747,52 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    encryption: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Seal message bodies, subjects, recipient addresses, SMTP replies, event data and feedback reports at rest with per-tenant data keys (docs/encryption.md). Off: new writes are stored in plaintext; sealed values still open.',
+        }),
+        provider: Type.Union([Type.Literal('local'), Type.Literal('external')], {
+          default: 'local',
+          description:
+            'Which key-encryption key wraps new data keys: the node master key (local) or the external KMS (encryption.external).',
+        }),
+        keyDir: Type.String({
+          default: '',
+          description: 'Directory of rotated local key-encryption keys (postwarden encryption rotate-master). Empty: dataDir/kek.',
+        }),
+        cacheMaxKeys: Type.Integer({ minimum: 1, default: 1000, description: 'Unwrapped data keys kept in memory at most.' }),
+        cacheTtlSeconds: Type.Integer({
+          minimum: 1,
+          default: 300,
+          description:
+            'Longest an unwrapped data key is used from memory: a shred or rotation made by another process takes effect here within it.',
+        }),
+        external: Type.Object(
+          {
+            url: Type.String({
+              default: '',
+              description:
+                'Base URL of a Vault-transit-shaped KMS (POST {url}/encrypt/{key}, {url}/decrypt/{key}), e.g. https://vault:8200/v1/transit. Empty: none.',
+            }),
+            authHeader: Type.String({ default: 'X-Vault-Token', description: 'Header that carries the KMS credential.' }),
+            authToken: Type.String({
+              default: '',
+              description: 'The KMS credential (a secret: prefer the POSTWARDEN_ENCRYPTION__EXTERNAL__AUTH_TOKEN variable).',
+            }),
+            defaultKeyRef: Type.String({
+              default: 'postwarden',
+              description: 'KMS key that wraps data keys of tenants without their own key (BYOK).',
+            }),
+            timeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'Longest a wrap or unwrap call waits for the KMS.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     tracking: Type.Object(
       {
         dedupeWindowMinutes: Type.Integer({

@@ -61,6 +61,11 @@ export const errorCatalogue = {
     meaning: "The message would fail DMARC alignment (RFC 7489 §3.1) and the tenant's alignment policy is reject.",
     smtp: { code: 550, enhanced: '5.7.1' },
   },
+  CONTENT_UNREADABLE: {
+    status: 410,
+    meaning:
+      "The stored content cannot be opened: the tenant's data key that sealed it was destroyed (crypto-shredding) or its key-encryption key is unavailable.",
+  },
   NOT_FOUND: { status: 404, meaning: 'The resource does not exist or is not visible to this tenant.' },
   CONFLICT: { status: 409, meaning: 'The resource already exists.' },
   NOT_CANCELLABLE: {

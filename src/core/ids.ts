@@ -8,6 +8,8 @@ import { randomFillSync } from 'node:crypto';
 export type IdPrefix =
   | 'msg'
   | 'usr'
+  | 'dek'
+  | 'ejb'
   | 'rcp'
   | 'evt'
   | 'ten'

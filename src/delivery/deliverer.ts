@@ -108,7 +108,16 @@ export function createDeliverer(deps: DelivererDeps) {
               break;
           }
           const refundAttempt = 'attempted' in o && o.attempted === false;
-          const ok = await tx.recipients.settle({ id: r.id, owner: deps.owner, state, now, nextAttemptAt, lastReply, refundAttempt });
+          const ok = await tx.recipients.settle({
+            id: r.id,
+            tenantId: r.tenantId,
+            owner: deps.owner,
+            state,
+            now,
+            nextAttemptAt,
+            lastReply,
+            refundAttempt,
+          });
           results.push(ok);
           if (!ok) continue;
           if (state === 'delivered') countDelivery(now);

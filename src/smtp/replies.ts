@@ -37,6 +37,7 @@ const wireText: Record<ErrorCode, WireText> = {
   SENDER_DOMAIN_NOT_ALLOWED: 'Sender domain not allowed for this account',
   SENDER_MISALIGNED: 'Sender identity not aligned (DMARC); message refused by policy',
   NOT_FOUND: 'Not found',
+  CONTENT_UNREADABLE: LOCAL_ERROR,
   CONFLICT: 'Already exists',
   NOT_CANCELLABLE: 'Not cancellable',
   IDEMPOTENCY_CONFLICT: 'Request conflicts with an earlier one',

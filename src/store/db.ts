@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
 import { isPostwardenError, PostwardenError } from '../core/index.js';
 import { guardDialect } from './connection-guard.js';
+import { type ContentCipher, createContentCipher, type EncryptionOptions } from './content-cipher.js';
 import {
   type DialectCapabilities,
   type DialectName,
@@ -11,6 +12,7 @@ import {
   readDurability,
   sqliteDialect,
 } from './dialect.js';
+import { type EncryptionAdmin, encryptionAdmin } from './encryption-admin.js';
 import { migrationProvider } from './migrations/index.js';
 import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
@@ -59,6 +61,8 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** Told when the database connection is lost (PostgreSQL); the store itself recovers on its own. */
   onConnectionLost?: (e: unknown) => void;
+  /** Envelope encryption of content at rest (docs/encryption.md); absent: nothing new is sealed. */
+  encryption?: EncryptionOptions;
 }
 
 /** Longest a health check waits for the database before calling it unreachable. */
@@ -69,32 +73,32 @@ interface RepositoryMemory {
   webhookClaims: WebhookClaimMemory;
 }
 
-function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, memory: RepositoryMemory) {
+function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, memory: RepositoryMemory, cipher: ContentCipher) {
   return {
     tenants: tenantsRepository(db),
     apiKeys: apiKeysRepository(db),
     domains: domainsRepository(db),
-    messages: messagesRepository(db),
-    recipients: recipientsRepository(db, dialect),
-    events: eventsRepository(db, dialect, inTransaction),
+    messages: messagesRepository(db, cipher),
+    recipients: recipientsRepository(db, dialect, cipher),
+    events: eventsRepository(db, dialect, inTransaction, cipher),
     suppressions: suppressionsRepository(db),
-    idempotency: idempotencyRepository(db),
-    captured: capturedRepository(db),
+    idempotency: idempotencyRepository(db, cipher),
+    captured: capturedRepository(db, cipher),
     dkimKeys: dkimKeysRepository(db),
     rateWindows: rateWindowsRepository(db),
     jobLeases: jobLeasesRepository(db),
     consumerCursors: consumerCursorsRepository(db),
     webhookEndpoints: webhookEndpointsRepository(db),
-    webhookDeliveries: webhookDeliveriesRepository(db, dialect, memory.webhookClaims),
+    webhookDeliveries: webhookDeliveriesRepository(db, dialect, cipher, memory.webhookClaims),
     posture: postureRepository(db),
-    feedback: feedbackRepository(db),
+    feedback: feedbackRepository(db, cipher),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
     tlsAttempts: tlsAttemptsRepository(db),
     templates: templatesRepository(db),
     tracking: trackingRepository(db),
-    experiments: experimentsRepository(db),
+    experiments: experimentsRepository(db, cipher),
     lists: listsRepository(db),
-    outcomes: outcomesRepository(db),
+    outcomes: outcomesRepository(db, cipher),
     reputation: reputationRepository(db),
     users: usersRepository(db),
     sessions: sessionsRepository(db),
@@ -109,6 +113,8 @@ export interface Store extends Repositories {
   readonly dialect: DialectName;
   /** SQLite: the driver that opened the file (`store.sqliteDriver`); undefined on PostgreSQL. */
   readonly sqliteDriver?: SqliteDriverName;
+  /** Key rotation, re-encryption, crypto-shredding and coverage (docs/encryption.md). */
+  readonly encryption: EncryptionAdmin;
   /** Runs `fn` in one transaction: everything it does through `tx` commits together or not at all. */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** True when the database answers (readiness). */
@@ -149,6 +155,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       { cause: e.cause },
     );
   }
+  const cipher = createContentCipher(opts.encryption);
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   let { error, results } = await migrator.migrateToLatest();
   // That same look across all schemas fails with 3F000 (schema) or 42P01 (relation) when another
@@ -165,10 +172,11 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   }
   const memory: RepositoryMemory = { webhookClaims: newWebhookClaimMemory() };
   return {
-    ...repositories(db, caps.name, false, memory),
+    ...repositories(db, caps.name, false, memory, cipher),
+    encryption: encryptionAdmin(db, caps.name, cipher),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, memory))),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, memory, cipher))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
 
@@ -88,6 +89,8 @@ export interface RecipientsTable {
   last_reply: string | null;
   created_at: number;
   updated_at: number;
+  /** Migration 023: keyed hash of the address (HMAC, tenant index key); null before it. */
+  address_hash?: string | null;
 }
 
 export interface EventsTable {
@@ -408,7 +411,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables {
+export interface Database extends EngagementTables, ReputationTables, EncryptionTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { createStore } from '../../src/store/index.js';
+import { encryptionFor } from '../protection/seed.js';
 import { tempDir } from '../support/dialects.js';
 import { startServer } from '../support/server-process.js';
 
@@ -99,7 +100,7 @@ test('kill -9 during 1,000 concurrent accepts loses no acknowledged message and 
   // Restart on the same data and read back.
   const again = await startServer({ dataDir, args: ['--sandbox'], bootstrap: false, key: server.key });
   t.after(() => again.stop());
-  const store = await createStore({ dataDir });
+  const store = await createStore({ dataDir, encryption: encryptionFor(dataDir) });
   t.after(() => store.close());
 
   for (const [subject, id] of acked) {

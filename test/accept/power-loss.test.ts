@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { createStore } from '../../src/store/index.js';
+import { encryptionFor } from '../protection/seed.js';
 import { tempDir } from '../support/dialects.js';
 import { startServer } from '../support/server-process.js';
 import { attachStrace, type DurabilityTrace, readDurabilityTrace, straceAvailable } from '../support/strace.js';
@@ -88,7 +89,7 @@ test('kill -9 right after a 202 under load: every acknowledged message was fsync
 
   const again = await startServer({ dataDir: run.dataDir, args: ['--sandbox'], bootstrap: false, key: run.key });
   t.after(() => again.stop());
-  const store = await createStore({ dataDir: run.dataDir });
+  const store = await createStore({ dataDir: run.dataDir, encryption: encryptionFor(run.dataDir) });
   t.after(() => store.close());
   for (const [subject, id] of run.acked) {
     const m = await store.messages.get(id);

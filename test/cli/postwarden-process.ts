@@ -105,3 +105,11 @@ export function json<T = any>(r: RunResult): T {
     throw new Error(`stdout is not one JSON document (exit ${r.code}): ${r.stdout}\nstderr: ${r.stderr}`);
   }
 }
+
+/** Starts any command in the background; the caller watches its stderr and kills it (kill -9 tests). */
+export function spawnPostwarden(args: string[]): { child: ChildProcess; stderr: () => string; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+  const io = collect(child);
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return { child, stderr: io.err, exited };
+}

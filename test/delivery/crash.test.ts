@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createStore, type Store } from '../../src/store/index.js';
+import { encryptionFor } from '../protection/seed.js';
 import { acceptedBy, sendBatches, sinkTally, startDeliveryLab, terminalSummary, waitUntil } from '../support/delivery-lab.js';
 import { type BenchServer, startServer } from '../support/server-process.js';
 
@@ -91,7 +92,7 @@ test('kill -9 mid-delivery and a restart lose no recipient and re-send only what
   const atKill = acceptedBy(lab.sinks.values());
 
   // What the database held at the kill: the recipients whose outcome was not committed.
-  const db = await createStore({ dataDir });
+  const db = await createStore({ dataDir, encryption: encryptionFor(dataDir) });
   store = db;
   const rows = await db.recipients.listByMessages(ids);
   assert.equal(rows.length, TOTAL);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createStore, type Store } from '../../src/store/index.js';
+import { encryptionFor } from '../protection/seed.js';
 import { acceptedBy, sendBatches, sinkTally, startDeliveryLab, terminalSummary, waitUntil } from '../support/delivery-lab.js';
 import { announcePostgresSkip, createPostgresSchema, postgresUrl } from '../support/dialects.js';
 import { type BenchServer, startServer } from '../support/server-process.js';
@@ -92,7 +93,7 @@ test("two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
   const heloCount = (helo: string) => [...lab.sinks.values()].reduce((n, s) => n + s.messages.filter((m) => m.heloName === helo).length, 0);
 
   // Opened before the kill so the snapshot after it is quick.
-  const db = await createStore({ url: schema.url, poolSize: 2 });
+  const db = await createStore({ url: schema.url, poolSize: 2, encryption: encryptionFor(dirA) });
   store = db;
   const tenantId = (await db.tenants.list())[0]!.id;
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { createStore, type Store } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
+import { encryptionFor } from '../protection/seed.js';
 import { sendBatches, waitUntil } from '../support/delivery-lab.js';
 import { createPostgresSchema, postgresSkipReason, postgresUrl } from '../support/dialects.js';
 import { type BenchServer, startServer } from '../support/server-process.js';
@@ -54,7 +55,10 @@ async function setUp(t: TestContext, databaseUrl: string | undefined, nodes: num
   };
   const first = await startServer({ dataDir: dataDirs[0]!, env: env(dataDirs[0]!), ...(databaseUrl ? { databaseUrl } : {}) });
   servers.push(first);
-  store = await createStore(databaseUrl ? { url: databaseUrl } : { dataDir: dataDirs[0]! });
+  store = await createStore({
+    ...(databaseUrl ? { url: databaseUrl } : { dataDir: dataDirs[0]! }),
+    encryption: encryptionFor(dataDirs[0]!),
+  });
   const tenant = (await (
     await fetch(`http://127.0.0.1:${first.http}/v1/tenant`, { headers: { authorization: `Bearer ${first.key}` } })
   ).json()) as {

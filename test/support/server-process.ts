@@ -4,6 +4,7 @@ import { loadOrCreateMasterKey } from '../../src/governance/index.js';
 import { createDomains } from '../../src/identity/index.js';
 import { createStore } from '../../src/store/index.js';
 import { createTenants } from '../../src/tenants/index.js';
+import { encryptionFor } from '../protection/seed.js';
 
 /**
  * Runs `postwarden serve` as a child process, the way an operator would, so the load generator and
@@ -30,7 +31,7 @@ export async function startServer(opts: {
 }): Promise<BenchServer> {
   let secret = opts.key ?? '';
   if (opts.bootstrap !== false) {
-    const store = await createStore({ url: opts.databaseUrl, dataDir: opts.dataDir });
+    const store = await createStore({ url: opts.databaseUrl, dataDir: opts.dataDir, encryption: encryptionFor(opts.dataDir) });
     const tenants = createTenants({ store, clock: { now: () => Date.now() } });
     const tenant = await tenants.createTenant({ name: 'bench' });
     await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });

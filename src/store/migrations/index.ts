@@ -20,6 +20,7 @@ import * as m019 from './019-audit.js';
 import * as m020 from './020-access.js';
 import * as m021 from './021-reputation.js';
 import * as m022 from './022-egress-pools.js';
+import * as m023 from './023-encryption.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -43,6 +44,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '020-access': m020,
   '021-reputation': m021,
   '022-egress-pools': m022,
+  '023-encryption': m023,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

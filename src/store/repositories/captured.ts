@@ -1,5 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { ContentCipher } from '../content-cipher.js';
 import type { CapturedMessagesTable, Database } from '../schema.js';
+
+export const capturedToAt = (id: string) => `captured_messages.envelope_to:${id}`;
 
 /** Sandbox captures: what would have gone on the wire, kept for listing over the API. */
 export interface CapturedRow {
@@ -22,7 +25,9 @@ const toRow = (r: CapturedMessagesTable): CapturedRow => ({
   capturedAt: r.captured_at,
 });
 
-export function capturedRepository(db: Kysely<Database>) {
+export function capturedRepository(db: Kysely<Database>, cipher: ContentCipher) {
+  const open = async (r: CapturedMessagesTable) =>
+    toRow({ ...r, envelope_to: await cipher.openText(db, capturedToAt(r.id), r.envelope_to) });
   return {
     /** Idempotent per recipient: a retried capture after a crash does not duplicate. */
     async insert(row: CapturedRow): Promise<void> {
@@ -34,7 +39,7 @@ export function capturedRepository(db: Kysely<Database>) {
           message_id: row.messageId,
           recipient_id: row.recipientId,
           envelope_from: row.envelopeFrom,
-          envelope_to: row.envelopeTo,
+          envelope_to: await cipher.sealText(db, row.tenantId, capturedToAt(row.id), row.envelopeTo),
           captured_at: row.capturedAt,
         })
         .onConflict((oc) => oc.column('recipient_id').doNothing())
@@ -43,7 +48,7 @@ export function capturedRepository(db: Kysely<Database>) {
     async list(tenantId: string, opts: { before?: string; limit: number }): Promise<CapturedRow[]> {
       let q = db.selectFrom('captured_messages').selectAll().where('tenant_id', '=', tenantId);
       if (opts.before) q = q.where('id', '<', opts.before);
-      return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toRow);
+      return Promise.all((await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(open));
     },
     async get(tenantId: string, id: string): Promise<CapturedRow | undefined> {
       const r = await db
@@ -52,7 +57,7 @@ export function capturedRepository(db: Kysely<Database>) {
         .where('tenant_id', '=', tenantId)
         .where('id', '=', id)
         .executeTakeFirst();
-      return r && toRow(r);
+      return r && open(r);
     },
     /** Deletes one capture (the message and its events stay: they are the send's record). */
     async delete(tenantId: string, id: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { type EventType, eventSchemaVersion, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, EventsTable } from '../schema.js';
 
@@ -15,7 +16,29 @@ import type { Database, EventsTable } from '../schema.js';
  */
 const SPINE_LOCK = 7_340_001;
 
-export const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): SpineEvent => ({
+/** Event data is sealed whole (its free text: replies, subjects, report excerpts) under this place. */
+export const eventDataAt = (id: string) => `events.data:${id}`;
+
+/** The JSON data of a stored event, opened. */
+export async function openEventData(
+  db: Kysely<Database>,
+  cipher: ContentCipher,
+  id: string,
+  data: string,
+): Promise<Record<string, unknown>> {
+  return cipher.openJson(db, eventDataAt(id), data);
+}
+
+/** Stored rows to events, their data opened. */
+export function readEvents(db: Kysely<Database>, cipher: ContentCipher, rows: unknown[]): Promise<SpineEvent[]> {
+  return Promise.all(
+    (rows as (EventsTable & { cursor: number; schema_version: number })[]).map(async (r) =>
+      toEvent({ ...r, data: JSON.stringify(await cipher.openJson(db, eventDataAt(r.id), r.data)) }),
+    ),
+  );
+}
+
+const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): SpineEvent => ({
   id: r.id,
   cursor: String(r.cursor),
   type: r.type as EventType,
@@ -42,7 +65,7 @@ export interface EventPage {
   limit: number;
 }
 
-export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean) {
+export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher) {
   async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number, fresh: boolean): Promise<void> {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SPINE_LOCK})`.execute(tx);
     // Messages accepted in this very transaction have no events yet: their sequence starts at 1.
@@ -57,24 +80,26 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         .execute();
       for (const r of rows) if (r.message_id) nextSeq.set(r.message_id, Number(r.seq));
     }
-    const rows = events.map((e) => {
+    const rows = [];
+    for (const e of events) {
       let seq = 0;
       if (e.messageId) {
         seq = (nextSeq.get(e.messageId) ?? 0) + 1;
         nextSeq.set(e.messageId, seq);
       }
-      return {
-        id: e.id ?? newId('evt', now),
+      const id = e.id ?? newId('evt', now);
+      rows.push({
+        id,
         tenant_id: e.tenantId,
         message_id: e.messageId ?? null,
         recipient_id: e.recipientId ?? null,
         seq,
         type: e.type,
         at: now,
-        data: JSON.stringify(e.data),
+        data: await cipher.sealText(tx, e.tenantId, eventDataAt(id), JSON.stringify(e.data)),
         schema_version: eventSchemaVersion(e.type),
-      };
-    });
+      });
+    }
     for (let i = 0; i < rows.length; i += 400)
       await tx
         .insertInto('events')
@@ -107,7 +132,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
     },
     async page(p: EventPage): Promise<SpineEvent[]> {
       const rows = await filtered(p).selectAll().orderBy('cursor').limit(p.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+      return readEvents(db, cipher, rows);
     },
     /** How many events match (the limit is ignored): an export announces it for progress. */
     async count(p: Omit<EventPage, 'limit'>): Promise<number> {
@@ -118,7 +143,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
     },
     async forMessage(messageId: string): Promise<SpineEvent[]> {
       const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+      return readEvents(db, cipher, rows);
     },
     /** Event counts per minute and type since `since` (ms), for dashboards. Integer division is portable. */
     async minuteCounts(tenantId: string, since: number, types: EventType[]): Promise<{ minute: number; type: EventType; count: number }[]> {

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { type EventType, isoTime } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database } from '../schema.js';
+import { openEventData } from './events.js';
 
 export interface ExperimentRow {
   id: string;
@@ -48,7 +50,7 @@ const toExperiment = (r: Database['experiments']): ExperimentRow => ({
   createdAt: Number(r.created_at),
 });
 
-export function experimentsRepository(db: Kysely<Database>) {
+export function experimentsRepository(db: Kysely<Database>, cipher: ContentCipher) {
   return {
     async insert(e: ExperimentRow): Promise<void> {
       await db
@@ -135,6 +137,7 @@ export function experimentsRepository(db: Kysely<Database>) {
         .innerJoin('experiment_assignments as a', 'a.message_id', 'events.message_id')
         .select([
           'events.cursor',
+          'events.id',
           'events.type',
           'events.message_id',
           'events.recipient_id',
@@ -150,16 +153,18 @@ export function experimentsRepository(db: Kysely<Database>) {
         .orderBy('events.cursor')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({
-        cursor: Number(r.cursor),
-        type: r.type as EventType,
-        messageId: r.message_id!,
-        recipientId: r.recipient_id,
-        at: isoTime(Number(r.at)),
-        data: JSON.parse(r.data) as Record<string, unknown>,
-        variant: r.variant,
-        recipient: r.recipient,
-      }));
+      return Promise.all(
+        rows.map(async (r) => ({
+          cursor: Number(r.cursor),
+          type: r.type as EventType,
+          messageId: r.message_id!,
+          recipientId: r.recipient_id,
+          at: isoTime(Number(r.at)),
+          data: await openEventData(db, cipher, r.id, r.data),
+          variant: r.variant,
+          recipient: r.recipient,
+        })),
+      );
     },
     /** True the first time `key` is flagged: a regression is announced once. */
     async flag(key: string, experimentId: string, now: number): Promise<boolean> {

@@ -1,5 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database, DmarcReportRecordsTable, TlsReportsTable } from '../schema.js';
+
+export const feedbackRawAt = (id: string) => `feedback_documents.raw:${id}`;
+export const feedbackSummaryAt = (id: string) => `feedback_documents.summary:${id}`;
 
 /**
  * What came back: feedback documents, DMARC aggregate rows per sending domain and TLS-RPT policy
@@ -110,7 +114,7 @@ const toTls = (r: TlsReportsTable): TlsReportRow => ({
   failures: JSON.parse(r.failures) as TlsReportRow['failures'],
 });
 
-export function feedbackRepository(db: Kysely<Database>) {
+export function feedbackRepository(db: Kysely<Database>, cipher: ContentCipher) {
   return {
     async insertDocument(d: FeedbackDocumentRow): Promise<void> {
       await db
@@ -123,9 +127,10 @@ export function feedbackRepository(db: Kysely<Database>) {
           rcpt: d.rcpt,
           message_id: d.messageId,
           received_at: d.receivedAt,
-          summary: JSON.stringify(d.summary),
+          // The raw report and its summary quote the original message (ARF, DSN): sealed.
+          summary: await cipher.sealText(db, d.tenantId, feedbackSummaryAt(d.id), JSON.stringify(d.summary)),
           raw_size: d.rawSize,
-          raw: d.raw,
+          raw: d.raw && (await cipher.sealBytes(db, d.tenantId, feedbackRawAt(d.id), d.raw)),
         })
         .execute();
     },
@@ -137,17 +142,19 @@ export function feedbackRepository(db: Kysely<Database>) {
         .orderBy('id', 'desc')
         .limit(opts.limit)
         .execute();
-      return rows.map((r) => ({
-        id: r.id,
-        tenantId: r.tenant_id,
-        kind: r.kind,
-        source: r.source as 'smtp' | 'api',
-        rcpt: r.rcpt,
-        messageId: r.message_id,
-        receivedAt: Number(r.received_at),
-        summary: JSON.parse(r.summary) as Record<string, unknown>,
-        rawSize: r.raw_size,
-      }));
+      return Promise.all(
+        rows.map(async (r) => ({
+          id: r.id,
+          tenantId: r.tenant_id,
+          kind: r.kind,
+          source: r.source as 'smtp' | 'api',
+          rcpt: r.rcpt,
+          messageId: r.message_id,
+          receivedAt: Number(r.received_at),
+          summary: await cipher.openJson(db, feedbackSummaryAt(r.id), r.summary),
+          rawSize: r.raw_size,
+        })),
+      );
     },
     /**
      * Records a report as stored, unless the same report (reporter, id and domain) or the same content

@@ -1,5 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database } from '../schema.js';
+
+/** The stored answer of a send repeats its recipients and content: sealed like them. */
+export const answerAt = (tenantId: string, key: string) => `idempotency_keys.response_body:${tenantId}:${key}`;
 
 export type IdempotencyBegin =
   | { kind: 'new' }
@@ -7,7 +11,7 @@ export type IdempotencyBegin =
   | { kind: 'conflict' }
   | { kind: 'in_progress' };
 
-export function idempotencyRepository(db: Kysely<Database>) {
+export function idempotencyRepository(db: Kysely<Database>, cipher: ContentCipher) {
   return {
     /**
      * Reserves a key. The insert races on the primary key, so exactly one request wins a key; the
@@ -65,12 +69,17 @@ export function idempotencyRepository(db: Kysely<Database>) {
           .executeTakeFirst();
         return Number(taken.numUpdatedRows) > 0 ? { kind: 'new' } : { kind: 'in_progress' };
       }
-      return { kind: 'replay', status: row.response_status, body: JSON.parse(row.response_body ?? 'null') };
+      const body = row.response_body === null ? null : await cipher.openJson<unknown>(db, answerAt(tenantId, key), row.response_body);
+      return { kind: 'replay', status: row.response_status, body };
     },
     async complete(tenantId: string, key: string, status: number, body: unknown): Promise<void> {
       await db
         .updateTable('idempotency_keys')
-        .set({ status: 'done', response_status: status, response_body: JSON.stringify(body) })
+        .set({
+          status: 'done',
+          response_status: status,
+          response_body: await cipher.sealText(db, tenantId, answerAt(tenantId, key), JSON.stringify(body)),
+        })
         .where('tenant_id', '=', tenantId)
         .where('key', '=', key)
         .execute();

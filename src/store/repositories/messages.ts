@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database, MessagesTable } from '../schema.js';
+import { recipientAddressAt } from './recipients.js';
 
 export interface MessageRow {
   id: string;
@@ -71,20 +73,47 @@ export interface MessageSearch {
 /** A LIKE pattern that matches `s` anywhere, with LIKE's own wildcards escaped (ESCAPE '!'). */
 const contains = (s: string) => `%${s.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
 
-export function messagesRepository(db: Kysely<Database>) {
+/** Where each sealed column lives: the associated data that binds a sealed value to its row. */
+export const subjectAt = (id: string) => `messages.subject:${id}`;
+export const bodyAt = (id: string) => `message_bodies.raw:${id}`;
+
+/** Rows a search by subject words or part of an address opens at most: sealed text cannot be matched in SQL. */
+const SEARCH_SCAN_LIMIT = 5000;
+
+export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) {
+  const open = async (r: MessagesTable): Promise<MessageRow> =>
+    toMessage({ ...r, subject: await cipher.openText(db, subjectAt(r.id), r.subject) });
+  const openAll = (rows: MessagesTable[]) => Promise.all(rows.map(open));
+  /** Of these messages, those with a recipient whose opened address contains `part` (and in `state`). */
+  async function messagesWithRecipient(ids: string[], part: string, state?: string): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    let q = db.selectFrom('recipients').select(['id', 'message_id', 'address']).where('message_id', 'in', ids);
+    if (state) q = q.where('state', '=', state);
+    const out = new Set<string>();
+    for (const r of await q.execute()) {
+      if ((await cipher.openText(db, recipientAddressAt(r.id), r.address)).toLowerCase().includes(part)) out.add(r.message_id);
+    }
+    return out;
+  }
   return {
     /** Inserts messages and their bodies (the body is stored once, whatever the recipient count). */
     async insertMany(items: { message: MessageRow; raw: Buffer }[]): Promise<void> {
       if (!items.length) return;
+      const sealed = await Promise.all(
+        items.map(async ({ message: m, raw }) => ({
+          subject: await cipher.sealText(db, m.tenantId, subjectAt(m.id), m.subject),
+          raw: await cipher.sealBytes(db, m.tenantId, bodyAt(m.id), raw),
+        })),
+      );
       await db
         .insertInto('messages')
         .values(
-          items.map(({ message: m }) => ({
+          items.map(({ message: m }, i) => ({
             id: m.id,
             tenant_id: m.tenantId,
             stream: m.stream,
             from_address: m.from,
-            subject: m.subject,
+            subject: sealed[i]!.subject,
             message_id_header: m.messageIdHeader,
             size: m.size,
             tags: JSON.stringify(m.tags),
@@ -99,23 +128,23 @@ export function messagesRepository(db: Kysely<Database>) {
         .execute();
       await db
         .insertInto('message_bodies')
-        .values(items.map(({ message, raw }) => ({ message_id: message.id, raw })))
+        .values(items.map(({ message }, i) => ({ message_id: message.id, raw: sealed[i]!.raw })))
         .execute();
     },
     async get(id: string, tenantId?: string): Promise<MessageRow | undefined> {
       let q = db.selectFrom('messages').selectAll().where('id', '=', id);
       if (tenantId) q = q.where('tenant_id', '=', tenantId);
       const r = await q.executeTakeFirst();
-      return r && toMessage(r);
+      return r && open(r);
     },
     /** Messages whose Message-ID header is this one (a bounce without VERP names only that). */
     async findByMessageIdHeader(header: string): Promise<MessageRow[]> {
       const rows = await db.selectFrom('messages').selectAll().where('message_id_header', '=', header).limit(10).execute();
-      return rows.map(toMessage);
+      return openAll(rows);
     },
     async getMany(ids: string[]): Promise<MessageRow[]> {
       if (!ids.length) return [];
-      return (await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute()).map(toMessage);
+      return openAll(await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute());
     },
     /** A message with its body, in one read: what each delivery attempt needs. */
     async withBody(id: string): Promise<{ message: MessageRow; body: Buffer } | undefined> {
@@ -126,16 +155,18 @@ export function messagesRepository(db: Kysely<Database>) {
         .select('message_bodies.raw')
         .where('messages.id', '=', id)
         .executeTakeFirst();
-      return r && { message: toMessage(r), body: Buffer.from(r.raw) };
+      if (!r) return undefined;
+      const { raw, ...message } = r;
+      return { message: await open(message), body: await cipher.openBytes(db, bodyAt(id), raw) };
     },
     async body(id: string): Promise<Buffer | undefined> {
       const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
-      return r ? Buffer.from(r.raw) : undefined;
+      return r ? cipher.openBytes(db, bodyAt(id), r.raw) : undefined;
     },
     async list(tenantId: string, opts: { before?: string; limit: number }): Promise<MessageRow[]> {
       let q = db.selectFrom('messages').selectAll().where('tenant_id', '=', tenantId);
       if (opts.before) q = q.where('id', '<', opts.before);
-      return (await q.orderBy('id', 'desc').limit(opts.limit).execute()).map(toMessage);
+      return openAll(await q.orderBy('id', 'desc').limit(opts.limit).execute());
     },
     /** Replaces a message's tags and metadata (PATCH /v1/messages/{id}); false when no such message. */
     async updateLabels(id: string, labels: { tags: string[]; metadata: Record<string, string> }): Promise<boolean> {
@@ -157,24 +188,54 @@ export function messagesRepository(db: Kysely<Database>) {
       if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
       if (f.until !== undefined) q = q.where('created_at', '<', f.until);
       if (f.from) q = q.where(sql<boolean>`lower(from_address) like ${contains(f.from)} escape '!'`);
-      for (const word of (f.q ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
-        q = q.where(sql<boolean>`lower(subject) like ${contains(word)} escape '!'`);
-      }
       if (f.tag) q = q.where(sql<boolean>`lower(tags) like ${contains(JSON.stringify(f.tag))} escape '!'`);
       if (f.metadata) {
         const pair = `${JSON.stringify(f.metadata.key)}:${JSON.stringify(f.metadata.value)}`;
         q = q.where(sql<boolean>`lower(metadata) like ${contains(pair)} escape '!'`);
       }
-      if (f.to || f.state) {
-        const { to, state } = f;
-        q = q.where(({ exists, selectFrom }) => {
+      // A whole address narrows in SQL through its keyed hash (sealed rows) or its text (rows
+      // written before encryption); a part of one can only be matched once opened, below.
+      const to = f.to?.trim().toLowerCase();
+      const whole = to && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(to) ? to : undefined;
+      const hash = whole ? await cipher.addressHash(db, tenantId, whole) : null;
+      if (whole || f.state) {
+        const { state } = f;
+        q = q.where(({ exists, selectFrom, or }) => {
           let r = selectFrom('recipients').select('recipients.id').whereRef('recipients.message_id', '=', 'messages.id');
-          if (to) r = r.where(sql<boolean>`lower(recipients.address) like ${contains(to)} escape '!'`);
+          if (whole) {
+            const plain = sql<boolean>`lower(recipients.address) = ${whole}`;
+            r = r.where(hash ? or([sql<boolean>`recipients.address_hash = ${hash}`, plain]) : plain);
+          }
           if (state) r = r.where('recipients.state', '=', state);
           return exists(r);
         });
       }
-      return (await q.orderBy('id', 'desc').limit(f.limit).execute()).map(toMessage);
+      const words = (f.q ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
+      const part = to && !whole ? to : undefined;
+      if (!words.length && !part) return openAll(await q.orderBy('id', 'desc').limit(f.limit).execute());
+      // Subjects and addresses may be sealed, so words and address parts are matched after opening,
+      // newest first, over a bounded number of rows (the other filters narrow them in SQL first).
+      const out: MessageRow[] = [];
+      let before = f.before;
+      for (let scanned = 0; scanned < SEARCH_SCAN_LIMIT && out.length < f.limit; ) {
+        const page = await (before ? q.where('id', '<', before) : q).orderBy('id', 'desc').limit(200).execute();
+        const matchingTo = part
+          ? await messagesWithRecipient(
+              page.map((m) => m.id),
+              part,
+              f.state,
+            )
+          : undefined;
+        for (const m of await openAll(page)) {
+          const subject = m.subject.toLowerCase();
+          if (!words.every((w) => subject.includes(w)) || (matchingTo && !matchingTo.has(m.id))) continue;
+          if (out.length < f.limit) out.push(m);
+        }
+        scanned += page.length;
+        if (page.length < 200) break;
+        before = page[page.length - 1]!.id;
+      }
+      return out;
     },
     async count(): Promise<number> {
       const r = await db

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { EventType } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database } from '../schema.js';
+import { openEventData } from './events.js';
 
 /**
  * The read side the dashboard and the SLOs need over the event log: counts and outcome events in a
@@ -30,7 +32,7 @@ export interface RetrySample {
   deliveredAt: number | null;
 }
 
-export function outcomesRepository(db: Kysely<Database>) {
+export function outcomesRepository(db: Kysely<Database>, cipher: ContentCipher) {
   return {
     async countsSince(q: { tenantId?: string; since: number; types: readonly EventType[] }): Promise<Map<EventType, number>> {
       let s = db
@@ -49,6 +51,7 @@ export function outcomesRepository(db: Kysely<Database>) {
         .selectFrom('events')
         .leftJoin('recipients', 'recipients.id', 'events.recipient_id')
         .select([
+          'events.id',
           'events.type',
           'events.at',
           'events.tenant_id',
@@ -61,15 +64,17 @@ export function outcomesRepository(db: Kysely<Database>) {
         .where('events.type', 'in', [...q.types]);
       if (q.tenantId) s = s.where('events.tenant_id', '=', q.tenantId);
       const rows = await s.orderBy('events.at').limit(q.limit).execute();
-      return rows.map((r) => ({
-        type: r.type as EventType,
-        at: Number(r.at),
-        tenantId: r.tenant_id,
-        messageId: r.message_id,
-        recipientId: r.recipient_id,
-        data: JSON.parse(r.data) as Record<string, unknown>,
-        acceptedAt: r.accepted_at == null ? null : Number(r.accepted_at),
-      }));
+      return Promise.all(
+        rows.map(async (r) => ({
+          type: r.type as EventType,
+          at: Number(r.at),
+          tenantId: r.tenant_id,
+          messageId: r.message_id,
+          recipientId: r.recipient_id,
+          data: await openEventData(db, cipher, r.id, r.data),
+          acceptedAt: r.accepted_at == null ? null : Number(r.accepted_at),
+        })),
+      );
     },
 
     /**

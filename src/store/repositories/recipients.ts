@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { cancellableStates, type RecipientState } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, RecipientsTable } from '../schema.js';
 
@@ -20,6 +21,10 @@ export interface RecipientRow {
   createdAt: number;
   updatedAt: number;
 }
+
+export const recipientAddressAt = (id: string) => `recipients.address:${id}`;
+/** The last remote reply: the SMTP transcript summary of the latest attempt. */
+export const recipientReplyAt = (id: string) => `recipients.last_reply:${id}`;
 
 const toRecipient = (r: RecipientsTable): RecipientRow => ({
   id: r.id,
@@ -54,50 +59,59 @@ export interface Settle {
   lastReply?: Record<string, unknown> | null;
   /** Give back the attempt the claim counted (nothing went on the wire). */
   refundAttempt?: boolean;
+  /** The recipient's tenant, whose key seals the reply (looked up when absent). */
+  tenantId?: string;
 }
 
 /** Recipients as leased work: claimDue, renewLeases and releaseOwned are queue/leased-work.ts's contract. */
-export function recipientsRepository(db: Kysely<Database>, dialect: DialectName) {
+export function recipientsRepository(db: Kysely<Database>, dialect: DialectName, cipher: ContentCipher) {
+  const open = async (r: RecipientsTable): Promise<RecipientRow> => ({
+    ...toRecipient({ ...r, last_reply: null }),
+    address: await cipher.openText(db, recipientAddressAt(r.id), r.address),
+    lastReply: r.last_reply ? await cipher.openJson(db, recipientReplyAt(r.id), r.last_reply) : null,
+  });
+  const openAll = (rows: RecipientsTable[]) => Promise.all(rows.map(open));
+  const sealReply = (tenantId: string, id: string, reply: Record<string, unknown> | null) =>
+    reply ? cipher.sealText(db, tenantId, recipientReplyAt(id), JSON.stringify(reply)) : Promise.resolve(null);
   return {
     async insertMany(rows: RecipientRow[]): Promise<void> {
       if (!rows.length) return;
       // SQLite caps bound parameters per statement; 14 columns × 500 rows stays well under it.
       for (let i = 0; i < rows.length; i += 500) {
-        await db
-          .insertInto('recipients')
-          .values(
-            rows.slice(i, i + 500).map((r) => ({
-              id: r.id,
-              message_id: r.messageId,
-              tenant_id: r.tenantId,
-              address: r.address,
-              domain: r.domain,
-              kind: r.kind,
-              state: r.state,
-              attempts: r.attempts,
-              next_attempt_at: r.nextAttemptAt,
-              lease_owner: r.leaseOwner,
-              lease_expires_at: r.leaseExpiresAt,
-              last_reply: r.lastReply ? JSON.stringify(r.lastReply) : null,
-              created_at: r.createdAt,
-              updated_at: r.updatedAt,
-            })),
-          )
-          .execute();
+        const values = await Promise.all(
+          rows.slice(i, i + 500).map(async (r) => ({
+            id: r.id,
+            message_id: r.messageId,
+            tenant_id: r.tenantId,
+            address: await cipher.sealText(db, r.tenantId, recipientAddressAt(r.id), r.address),
+            address_hash: await cipher.addressHash(db, r.tenantId, r.address),
+            domain: r.domain,
+            kind: r.kind,
+            state: r.state,
+            attempts: r.attempts,
+            next_attempt_at: r.nextAttemptAt,
+            lease_owner: r.leaseOwner,
+            lease_expires_at: r.leaseExpiresAt,
+            last_reply: await sealReply(r.tenantId, r.id, r.lastReply),
+            created_at: r.createdAt,
+            updated_at: r.updatedAt,
+          })),
+        );
+        await db.insertInto('recipients').values(values).execute();
       }
     },
     async listByMessage(messageId: string): Promise<RecipientRow[]> {
       const rows = await db.selectFrom('recipients').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
-      return rows.map(toRecipient);
+      return openAll(rows);
     },
     async listByMessages(messageIds: string[]): Promise<RecipientRow[]> {
       if (!messageIds.length) return [];
       const rows = await db.selectFrom('recipients').selectAll().where('message_id', 'in', messageIds).orderBy('id').execute();
-      return rows.map(toRecipient);
+      return openAll(rows);
     },
     async get(id: string): Promise<RecipientRow | undefined> {
       const r = await db.selectFrom('recipients').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && toRecipient(r);
+      return r && open(r);
     },
     /**
      * Claims due work under a lease: in-flight recipients whose lease expired (their worker died),
@@ -135,7 +149,7 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
           .where('id', 'in', candidates)
           .returningAll()
           .execute();
-        for (const r of rows) claimed.push(toRecipient(r));
+        claimed.push(...(await openAll(rows)));
       }
       return claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
     },
@@ -144,6 +158,12 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
      * was taken over can never overwrite the new owner's outcome. Returns false when the guard failed.
      */
     async settle(s: Settle): Promise<boolean> {
+      let reply: string | null | undefined;
+      if (s.lastReply) {
+        const tenantId =
+          s.tenantId ?? (await db.selectFrom('recipients').select('tenant_id').where('id', '=', s.id).executeTakeFirst())?.tenant_id;
+        reply = await sealReply(tenantId ?? '', s.id, s.lastReply);
+      } else if (s.lastReply === null) reply = null;
       const r = await db
         .updateTable('recipients')
         .set((eb) => ({
@@ -153,7 +173,7 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
           lease_expires_at: null,
           updated_at: s.now,
           ...(s.nextAttemptAt !== undefined ? { next_attempt_at: s.nextAttemptAt } : {}),
-          ...(s.lastReply !== undefined ? { last_reply: s.lastReply ? JSON.stringify(s.lastReply) : null } : {}),
+          ...(reply !== undefined ? { last_reply: reply } : {}),
         }))
         .where('id', '=', s.id)
         .where('state', '=', 'in_flight')
@@ -197,7 +217,7 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName)
           .where('state', 'in', [...cancellableStates])
           .returningAll()
           .execute();
-        for (const r of rows) changed.push(toRecipient(r));
+        changed.push(...(await openAll(rows)));
       }
       return changed;
     },

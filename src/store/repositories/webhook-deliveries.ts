@@ -1,8 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import type { SpineEvent } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
-import type { Database, EventsTable, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
-import { toEvent } from './events.js';
+import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
+import { readEvents } from './events.js';
 
 /**
  * Webhook deliveries as leased work (queue/leased-work.ts's contract), the attempts log, and the
@@ -88,6 +89,7 @@ export const newWebhookClaimMemory = (): WebhookClaimMemory => ({ lapsedCheckedA
 export function webhookDeliveriesRepository(
   db: Kysely<Database>,
   dialect: DialectName,
+  cipher: ContentCipher,
   memory: WebhookClaimMemory = newWebhookClaimMemory(),
 ) {
   async function claimIn(
@@ -325,7 +327,7 @@ export function webhookDeliveriesRepository(
           .selectAll()
           .where('id', 'in', unique.slice(i, i + 500))
           .execute();
-        for (const r of rows) out.push(toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+        out.push(...(await readEvents(db, cipher, rows)));
       }
       return out;
     },
@@ -366,7 +368,7 @@ export function webhookDeliveriesRepository(
       if (q.types?.length) s = s.where('type', 'in', [...q.types]);
       if (q.messageId) s = s.where('message_id', '=', q.messageId);
       const rows = await s.orderBy('cursor').limit(q.limit).execute();
-      return rows.map((r) => toEvent(r as EventsTable & { cursor: number; schema_version: number }));
+      return readEvents(db, cipher, rows);
     },
   };
 }

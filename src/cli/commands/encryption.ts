@@ -1,0 +1,186 @@
+import type { Command } from 'commander';
+import { systemClock } from '../../core/index.js';
+import type { Act, CliContext } from '../context.js';
+import { adminEncryption, configFor, openAdminStore } from '../context.js';
+import { CliError, table } from '../output.js';
+
+/**
+ * `postwarden encryption …`: envelope encryption at rest (docs/encryption.md), straight on the
+ * store the server uses, while it runs. Long operations are jobs in the database worked in bounded
+ * batches; a command killed midway (even kill -9) is finished by running it again, or `run`.
+ */
+interface RunFlags {
+  batchSize: string;
+  pauseMs: string;
+}
+
+const runFlags = (c: Command) =>
+  c
+    .option('--batch-size <n>', 'rows (or keys) per transaction', '100')
+    .option('--pause-ms <ms>', 'pause between batches, to leave the database to the traffic', '0');
+
+function positive(text: string, name: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new CliError('USAGE', `${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+async function withEncryption<T>(
+  ctx: CliContext,
+  fn: (s: Awaited<ReturnType<typeof openAdminStore>>, enc: Awaited<ReturnType<typeof adminEncryption>>) => Promise<T>,
+) {
+  const config = await configFor(ctx);
+  const enc = await adminEncryption(config);
+  const store = await openAdminStore(ctx, config, enc);
+  try {
+    return await fn(store, enc);
+  } finally {
+    await store.close();
+  }
+}
+
+async function runJobs(ctx: CliContext, store: Awaited<ReturnType<typeof openAdminStore>>, flags: RunFlags) {
+  const batchSize = positive(flags.batchSize, '--batch-size', 1);
+  const pauseMs = positive(flags.pauseMs, '--pause-ms', 0);
+  await store.encryption.runJobs(() => systemClock.now(), {
+    batchSize,
+    pauseMs,
+    onBatch: (j) => ctx.out.note(`${j.id} ${j.kind} ${j.stage}: ${j.done} done`),
+  });
+  return store.encryption.jobs();
+}
+
+export function registerEncryption(program: Command, act: Act): void {
+  const enc = program.command('encryption').description('Envelope encryption at rest: coverage, key rotation, crypto-shredding');
+
+  enc
+    .command('status')
+    .description('Encryption coverage, key-encryption keys in use and jobs')
+    .action(
+      act((ctx) =>
+        withEncryption(ctx, async (store, e) => {
+          const coverage = await store.encryption.coverage();
+          const keks = await store.encryption.keksInUse();
+          const jobs = await store.encryption.jobs();
+          const result = { enabled: e.enabled, current_local_kek: e.local.currentKekId(), coverage, keks, jobs };
+          ctx.out.result(result, () => [
+            `Encryption ${e.enabled ? 'on' : 'off'}; ${(coverage.share * 100).toFixed(1)} % of ${coverage.total} stored content values sealed.`,
+            ...table([
+              ['TABLE', 'COLUMN', 'SEALED', 'TOTAL'],
+              ...coverage.columns.map((c) => [c.table, c.column, String(c.sealed), String(c.total)]),
+            ]),
+            `Local KEK now: ${e.local.currentKekId()}; data keys per KEK: ${keks.map((k) => `${k.kekId} ${k.keys}`).join(', ') || 'none'}`,
+            `Jobs running: ${jobs.filter((j) => j.state === 'running').length}`,
+          ]);
+        }),
+      ),
+    );
+
+  runFlags(
+    enc
+      .command('rotate-master')
+      .description('Make a new local key-encryption key current and re-wrap every data key with it (online; rerun resumes)'),
+  ).action(
+    act((ctx, cmd) =>
+      withEncryption(ctx, async (store, e) => {
+        const flags = cmd.opts<RunFlags>();
+        // A rewrap left running by a killed run is finished, not started over with yet another key.
+        const pending = (await store.encryption.jobs()).find((j) => j.kind === 'rewrap' && j.state === 'running' && j.tenant_id === null);
+        const kekId = pending?.target ?? e.local.rotate();
+        if (!pending) await store.encryption.startRewrap(systemClock.now(), { target: kekId });
+        await runJobs(ctx, store, flags);
+        const left = (await store.encryption.keksInUse()).filter((k) => k.kekId !== kekId);
+        ctx.out.result({ kek_id: kekId, resumed: !!pending, other_keks: left }, () => [
+          `${pending ? 'Resumed' : 'Rotated'}: data keys are wrapped by local KEK ${kekId}.`,
+          ...(left.length
+            ? [`Still under other KEKs (external or BYOK providers keep theirs): ${left.map((k) => `${k.kekId} ${k.keys}`).join(', ')}`]
+            : []),
+        ]);
+      }),
+    ),
+  );
+
+  runFlags(
+    enc
+      .command('rotate-tenant')
+      .description("New data key for a tenant's writes; re-encrypts its stored content in the background batches (rerun `run` to resume)")
+      .requiredOption('--tenant <id>', 'tenant id (ten_…)'),
+  ).action(
+    act((ctx, cmd) =>
+      withEncryption(ctx, async (store) => {
+        const flags = cmd.opts<RunFlags & { tenant: string }>();
+        const r = await store.encryption.rotateTenantKey(flags.tenant, systemClock.now());
+        const jobs = await runJobs(ctx, store, flags);
+        const job = jobs.find((j) => j.id === r.jobId);
+        ctx.out.result({ key_id: r.keyId, job }, () => [
+          `Tenant ${flags.tenant} now writes with data key ${r.keyId}; re-encrypted ${job?.done ?? 0} rows.`,
+        ]);
+      }),
+    ),
+  );
+
+  runFlags(
+    enc.command('encrypt-existing').description('Seal content stored before encryption was on, every tenant (bounded batches)'),
+  ).action(
+    act((ctx, cmd) =>
+      withEncryption(ctx, async (store) => {
+        const ids = await store.encryption.encryptExisting(systemClock.now());
+        await runJobs(ctx, store, cmd.opts<RunFlags>());
+        const c = await store.encryption.coverage();
+        ctx.out.result({ jobs: ids, coverage: c }, () => [
+          `${ids.length} tenant(s) worked through; ${(c.share * 100).toFixed(1)} % sealed now.`,
+        ]);
+      }),
+    ),
+  );
+
+  runFlags(enc.command('run').description('Finish every encryption job a killed run left (resumable)')).action(
+    act((ctx, cmd) =>
+      withEncryption(ctx, async (store) => {
+        const jobs = await runJobs(ctx, store, cmd.opts<RunFlags>());
+        ctx.out.result({ jobs }, () => [`${jobs.filter((j) => j.state === 'running').length} job(s) still running.`]);
+      }),
+    ),
+  );
+
+  runFlags(
+    enc
+      .command('byok')
+      .description("Wrap a tenant's data keys with its own key in the external KMS (encryption.external)")
+      .requiredOption('--tenant <id>', 'tenant id (ten_…)')
+      .option('--key-ref <name>', 'the key in the external KMS; omit with --clear')
+      .option('--clear', 'go back to the node default provider'),
+  ).action(
+    act((ctx, cmd) =>
+      withEncryption(ctx, async (store, e) => {
+        const flags = cmd.opts<RunFlags & { tenant: string; keyRef?: string; clear?: boolean }>();
+        if (!flags.clear && !flags.keyRef) throw new CliError('USAGE', 'give --key-ref <name> or --clear');
+        if (!e.external) throw new CliError('USAGE', 'encryption.external.url is not set: BYOK needs the external KMS');
+        await store.encryption.setTenantKmsKey(flags.tenant, flags.clear ? null : (flags.keyRef ?? null), systemClock.now());
+        await runJobs(ctx, store, flags);
+        ctx.out.result({ tenant: flags.tenant, key_ref: flags.clear ? null : flags.keyRef }, () => [
+          flags.clear
+            ? `Tenant ${flags.tenant} keys are wrapped by the node default again.`
+            : `Tenant ${flags.tenant} keys are wrapped by ${flags.keyRef}.`,
+        ]);
+      }),
+    ),
+  );
+
+  enc
+    .command('shred')
+    .description('Destroy every data key of a tenant: its stored content becomes unreadable, for good')
+    .requiredOption('--tenant <id>', 'tenant id (ten_…)')
+    .requiredOption('--yes', 'confirm: this cannot be undone')
+    .action(
+      act((ctx, cmd) =>
+        withEncryption(ctx, async (store) => {
+          const { tenant } = cmd.opts<{ tenant: string }>();
+          const n = await store.encryption.shredTenant(tenant, systemClock.now());
+          ctx.out.result({ tenant, destroyed_keys: n }, () => [
+            `Destroyed ${n} data key(s) of ${tenant}; its sealed content reads as unreadable.`,
+          ]);
+        }),
+      ),
+    );
+}
