@@ -28,7 +28,9 @@ async function cli(args: string[], extra: Partial<CliDeps> = {}) {
 }
 
 async function seeded(t: TestContext, n: number): Promise<TestPlatform> {
-  const p = await startPlatform(t);
+  // Exactly the seeded events: the reputation ledger would add its own reputation.changed events
+  // for the seeded complaints.
+  const p = await startPlatform(t, { config: { reputation: { enabled: false } } });
   const types: EventType[] = ['message.accepted', 'recipient.bounced', 'recipient.complained'];
   const events = Array.from({ length: n }, (_, i) =>
     exampleEvent(types[i % 3]!, { tenantId: p.tenantId, messageId: `msg_${i}` }, { n: i }),
