@@ -23,7 +23,7 @@ import {
  * read. Coach-only codes (cold-lane checks, DKIM rotation) can never be refusals.
  */
 export interface PreflightDeps {
-  store: Pick<Store, 'templates'>;
+  store: Pick<Store, 'templates' | 'messages'>;
   clock: Clock;
   rules: ContentRules;
   /** The From domain's signing selectors and when each rotates (identity; platform.ts wires it). */
@@ -87,7 +87,7 @@ export function createPreflight(deps: PreflightDeps) {
   /** Normalised opening lines of the tenant's recent cold messages (bounded by the rules). */
   async function recentOpenings(tenantId: string): Promise<string[]> {
     const t = rules.thresholds;
-    const bodies = await store.templates.recentBodies(tenantId, 'cold', clock.now() - t.coldRepeatWindowDays * DAY, t.coldRecentLimit);
+    const bodies = await store.messages.recentBodies(tenantId, 'cold', clock.now() - t.coldRepeatWindowDays * DAY, t.coldRecentLimit);
     const out: string[] = [];
     for (const b of bodies) {
       const parsed = await simpleParser(b.raw, { skipImageLinks: true });

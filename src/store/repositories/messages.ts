@@ -163,6 +163,31 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
       const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
       return r ? cipher.openBytes(db, bodyAt(id), r.raw) : undefined;
     },
+    /**
+     * The bodies of a tenant's newest messages on one stream since `since` (at most `limit`): what
+     * the cold-lane preflight compares opening lines with. A body whose key was shredded is left out.
+     */
+    async recentBodies(tenantId: string, stream: string, since: number, limit: number): Promise<{ id: string; raw: Buffer }[]> {
+      const rows = await db
+        .selectFrom('messages')
+        .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
+        .select(['messages.id', 'message_bodies.raw'])
+        .where('messages.tenant_id', '=', tenantId)
+        .where('messages.stream', '=', stream)
+        .where('messages.created_at', '>=', since)
+        .orderBy('messages.created_at', 'desc')
+        .limit(limit)
+        .execute();
+      const out: { id: string; raw: Buffer }[] = [];
+      for (const r of rows) {
+        const raw = await cipher.openBytes(db, bodyAt(r.id), r.raw).catch((e: unknown) => {
+          if ((e as { code?: string }).code === 'CONTENT_UNREADABLE') return undefined;
+          throw e;
+        });
+        if (raw) out.push({ id: r.id, raw });
+      }
+      return out;
+    },
     async list(tenantId: string, opts: { before?: string; limit: number }): Promise<MessageRow[]> {
       let q = db.selectFrom('messages').selectAll().where('tenant_id', '=', tenantId);
       if (opts.before) q = q.where('id', '<', opts.before);

@@ -133,23 +133,5 @@ export function templatesRepository(db: Kysely<Database>) {
         .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ refuse, updated_at: at }))
         .execute();
     },
-
-    /**
-     * The bodies of a tenant's newest messages on one stream since `since` (at most `limit`): what
-     * the cold-lane preflight compares opening lines with.
-     */
-    async recentBodies(tenantId: string, stream: string, since: number, limit: number): Promise<{ id: string; raw: Buffer }[]> {
-      const rows = await db
-        .selectFrom('messages')
-        .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
-        .select(['messages.id', 'message_bodies.raw'])
-        .where('messages.tenant_id', '=', tenantId)
-        .where('messages.stream', '=', stream)
-        .where('messages.created_at', '>=', since)
-        .orderBy('messages.created_at', 'desc')
-        .limit(limit)
-        .execute();
-      return rows.map((r) => ({ id: r.id, raw: Buffer.from(r.raw) }));
-    },
   };
 }
