@@ -6,6 +6,9 @@ import { csvField, exportColumns } from '../../src/events/index.js';
 import { exampleEvent } from '../support/events.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
+/** Exactly the seeded events: the reputation ledger would answer seeded bounces with reputation.changed. */
+const quiet = { config: { reputation: { enabled: false } } };
+
 /** GET /v1/events/export: NDJSON and CSV, one row per event, filters, RFC 4180 quoting. */
 
 /** An RFC 4180 reader, written for the test: quoted fields, doubled quotes, CRLF records. */
@@ -61,7 +64,7 @@ async function get(p: TestPlatform, query: string) {
 }
 
 test('NDJSON: one object per event in cursor order, the documented columns, the announced count', { timeout: 60_000 }, async (t) => {
-  const p = await startPlatform(t);
+  const p = await startPlatform(t, quiet);
   await seed(p);
   const res = await get(p, 'format=ndjson');
   assert.equal(res.status, 200, res.text);
@@ -86,7 +89,7 @@ test('NDJSON: one object per event in cursor order, the documented columns, the 
 });
 
 test('from, to and types select the rows; a bad type or time is a 422 with its path', { timeout: 60_000 }, async (t) => {
-  const p = await startPlatform(t);
+  const p = await startPlatform(t, quiet);
   await seed(p);
   const from = new Date(day + hour).toISOString();
   const to = new Date(day + 2 * hour).toISOString();
@@ -119,7 +122,7 @@ test('from, to and types select the rows; a bad type or time is a 422 with its p
 });
 
 test('CSV: a header line, one record per event, data as quoted JSON that reads back', { timeout: 60_000 }, async (t) => {
-  const p = await startPlatform(t);
+  const p = await startPlatform(t, quiet);
   await p.platform.store.events.append(
     [
       exampleEvent('recipient.failed', { tenantId: p.tenantId, messageId: 'msg_q' }, { reason: 'policy says "no", twice,\r\nthen\nstop' }),
@@ -158,12 +161,12 @@ test('CSV fields with commas, quotes, CR or LF are quoted and their quotes doubl
 });
 
 test('OpenAPI documents the export and the schema routes with their statuses and media types, and stays valid', async (t) => {
-  const p = await startPlatform(t);
+  const p = await startPlatform(t, quiet);
   const doc = (await fetch(`${p.url}/openapi.json`).then((r) => r.json())) as any;
   const res = await new Validator().validate(doc);
   assert.equal(res.valid, true, JSON.stringify(res.errors));
   const exp = doc.paths['/v1/events/export'].get;
-  assert.deepEqual(Object.keys(exp.responses).sort(), ['200', '401', '403', '422']);
+  assert.deepEqual(Object.keys(exp.responses).sort(), ['200', '401', '403', '422', '429', '500', '503']);
   assert.deepEqual(Object.keys(exp.responses['200'].content).sort(), ['application/x-ndjson', 'text/csv']);
   assert.ok(exp.responses['200'].headers['postwarden-event-count']);
   assert.ok(doc.paths['/v1/events/schema'].get.responses['200']);
