@@ -93,7 +93,9 @@ test("two nodes on PostgreSQL deliver 5,000 messages once each and one node abso
   const heloCount = (helo: string) => [...lab.sinks.values()].reduce((n, s) => n + s.messages.filter((m) => m.heloName === helo).length, 0);
 
   // Opened before the kill so the snapshot after it is quick.
-  const db = await createStore({ url: schema.url, poolSize: 2, encryption: encryptionFor(dirA) });
+  // The test's own reader: under a loaded CI machine a connection can take longer than the store's
+  // 5 s default to come, and this reader is not what the test is about (the config default is 30 s).
+  const db = await createStore({ url: schema.url, poolSize: 2, connectTimeoutMs: 30_000, encryption: encryptionFor(dirA) });
   store = db;
   const tenantId = (await db.tenants.list())[0]!.id;
 
