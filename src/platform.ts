@@ -684,10 +684,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         out.http = typeof addr === 'object' && addr ? addr.port : config.server.httpPort;
       }
       if (submission) out.smtp = (await submission.listen(config.server.smtpPort, config.server.host)).port;
-      if (mx) {
-        out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
-        feedback.warm();
-      }
+      // Feedback parsing threads start with the first document (parse-pool.ts), not here.
+      if (mx) out.mx = (await mx.listen(config.server.mxPort, config.server.host)).port;
       if (runsDelivery) deliverer.start();
       if (runsDelivery && config.webhooks.enabled) webhooks.start();
       for (const job of jobs) job.start();

@@ -1,3 +1,4 @@
+import { lazySchemaCompilers } from './lazy-compilers.js';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -78,6 +79,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
     // Requests Node refuses before routing (headers too large, not HTTP) get problem+json too.
     clientErrorHandler: answerClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    schemaController: { compilersFactory: lazySchemaCompilers },
   }) as unknown as FastifyInstance;
 
   // Hooks that watch routes being added come first, so they see every route.

@@ -6,7 +6,7 @@
  * KumoMTA's throttles do. Local token buckets still run first on every node; these counters only
  * add the cluster bound.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type Clock, PostwardenError } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import type { SharedCounter } from './shaper.js';
@@ -40,24 +40,35 @@ export function createStoreCounter(deps: { store: Pick<Store, 'rateWindows'>; cl
 
 export function createRedisCounter(deps: { url: string; clock: Clock; prefix?: string }): ClosableCounter {
   const prefix = `${deps.prefix ?? 'postwarden:'}rate:`;
-  // No offline queue: while Redis is away a command fails at once and the caller defers the site's
-  // recipients, instead of holding a delivery slot through reconnect back-offs.
-  const redis = new Redis(deps.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  // Connection errors are reported by the failing increment; without a listener ioredis logs each retry.
-  redis.on('error', () => undefined);
-  let connecting: Promise<void> | null = null;
-  /** The first use waits (bounded) for the first connection; after that, a dropped link fails fast. */
-  const ready = (): Promise<void> => {
-    connecting ??= redis.connect().catch(() => undefined);
+  let redis: Redis | undefined;
+  let closed = false;
+  let connecting: Promise<Redis> | null = null;
+  /**
+   * The first use loads the client (only nodes configured for Redis pay for it) and waits, bounded, for
+   * the first connection; after that, a dropped link fails fast.
+   */
+  const ready = (): Promise<Redis> => {
+    connecting ??= import('ioredis').then(async ({ Redis }) => {
+      // No offline queue: while Redis is away a command fails at once and the caller defers the site's
+      // recipients, instead of holding a delivery slot through reconnect back-offs.
+      const client = new Redis(deps.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+      // Connection errors are reported by the failing increment; without a listener ioredis logs each retry.
+      client.on('error', () => undefined);
+      redis = client;
+      if (!closed) await client.connect().catch(() => undefined);
+      // Closed while connecting: nothing may keep the process alive.
+      if (closed) client.disconnect();
+      return client;
+    });
     return connecting;
   };
   return {
     backing: 'redis',
     async increment(key, windowMs, n) {
-      await ready();
+      const client = await ready();
       const start = Math.floor(deps.clock.now() / windowMs) * windowMs;
       const k = `${prefix}${windowMs}:${start}:${key}`;
-      const replies = await redis
+      const replies = await client
         .multi()
         .incrby(k, n)
         .pexpire(k, windowMs * 2)
@@ -67,7 +78,8 @@ export function createRedisCounter(deps: { url: string; clock: Clock; prefix?: s
       return Number(total);
     },
     async close() {
-      redis.disconnect();
+      closed = true;
+      redis?.disconnect();
     },
   };
 }

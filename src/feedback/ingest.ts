@@ -276,8 +276,6 @@ export function createFeedbackIngest(deps: FeedbackIngestDeps) {
 
   return {
     ingest,
-    /** Starts the parsing threads now (a node with the MX), rather than on the first document. */
-    warm: () => pool?.warm(),
     close: async () => pool?.close(),
     /** RCPT-time decision for the inbound MX (see mailboxes.ts). */
     decideMailbox(address: string): Promise<MailboxDecision> {

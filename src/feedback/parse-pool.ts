@@ -15,6 +15,10 @@ import { limitExceeded, type ReportLimits } from './report-limits.js';
  * replaced; the limits inside the parsers (report-limits.ts) refuse most hostile input long before.
  * Documents wait in a bounded queue when every thread is busy; past `maxQueue` the pool answers
  * OVERLOADED (421 on the MX: the sender comes back later).
+ *
+ * Threads start with the first document that needs one, not with the node: most nodes receive feedback
+ * rarely, and a thread costs its start-up (the bounce ruleset's compilation) and its heap. The deadline
+ * starts once a thread is ready, so a cold start never counts against a document.
  */
 export interface ParsePoolOptions {
   threads: number;
@@ -28,8 +32,6 @@ export interface ParsePoolOptions {
 
 export interface ParsePool {
   parse(raw: Buffer, filename?: string): Promise<Feedback>;
-  /** Starts the threads now rather than on the first document. */
-  warm(): void;
   close(): Promise<void>;
 }
 
@@ -169,9 +171,6 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
         queue.push({ id: nextJob++, raw, filename, resolve, reject });
         pump();
       });
-    },
-    warm() {
-      for (const slot of slots) if (!slot.worker && !closed) start(slot);
     },
     async close() {
       closed = true;

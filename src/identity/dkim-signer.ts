@@ -335,11 +335,17 @@ function createSigningPool(threads: number, maxQueue: number, spawn: () => Worke
     }
   }
 
-  for (const slot of slots) start(slot);
+  // Threads start with the first signature, not with the node: a node that never signs (sandbox mode,
+  // the CLI, a node with only the API role) never pays for them.
+  let started = false;
 
   return {
     sign(raw: Buffer, keys: OpenKey[], timeMs: number): Promise<DkimSignatureResult> {
       if (closed) return Promise.reject(new PostwardenError('INTERNAL', 'DKIM signer closed'));
+      if (!started) {
+        started = true;
+        for (const slot of slots) start(slot);
+      }
       if (inFlight >= maxQueue) {
         return Promise.reject(new PostwardenError('OVERLOADED', `DKIM signing queue is full (${maxQueue} messages)`, { retryAfter: 1 }));
       }

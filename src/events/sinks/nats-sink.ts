@@ -1,4 +1,4 @@
-import { connect, headers, type JetStreamClient, type JetStreamManager, type NatsConnection, nanos } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { type Clock, eventWire, type SpineEvent } from '../../core/index.js';
 import type { Store } from '../../store/index.js';
 import { type Consumer, createConsumer } from '../consumer.js';
@@ -50,6 +50,8 @@ export function eventSubject(prefix: string, e: Pick<SpineEvent, 'tenantId' | 't
 
 export const cursorHeader = 'Postwarden-Cursor';
 const notFound = (e: unknown) => /not found/i.test(String((e as Error)?.message ?? e));
+/** Loaded when a sink starts: most nodes have none, and the client costs every process start ~0.2 s. */
+const natsClient = () => import('nats');
 
 export function createNatsSink(deps: NatsSinkDeps): NatsSink {
   let nc: NatsConnection | undefined;
@@ -64,6 +66,7 @@ export function createNatsSink(deps: NatsSinkDeps): NatsSink {
       await jsm.streams.info(deps.stream);
     } catch (e) {
       if (!notFound(e)) throw e;
+      const { nanos } = await natsClient();
       await jsm.streams.add({ name: deps.stream, subjects: [`${deps.subjectPrefix}.>`], duplicate_window: nanos(120_000) });
     }
   }
@@ -90,6 +93,7 @@ export function createNatsSink(deps: NatsSinkDeps): NatsSink {
     const skip = inStreamUpTo;
     const client = js;
     const due = events.filter((e) => Number(e.cursor) > skip);
+    const { headers } = await natsClient();
     // Sent in order on one connection, acknowledged together: a failure throws and the consumer
     // keeps its position, so the batch is published again (duplicates dropped by Nats-Msg-Id).
     await Promise.all(
@@ -110,6 +114,7 @@ export function createNatsSink(deps: NatsSinkDeps): NatsSink {
   async function connectUntilStopped(): Promise<void> {
     for (let attempt = 0; !stopped; attempt++) {
       try {
+        const { connect } = await natsClient();
         const c = await connect({ servers: deps.url, name: `postwarden ${deps.owner}`, maxReconnectAttempts: -1, timeout: 5000 });
         if (stopped) return void (await c.close());
         nc = c;
