@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import { validationError } from '../core/index.js';
 import type { RequestMeta, StartedSession } from './sessions.js';
 import type { SsoShared, SsoStart } from './sso.js';
 import { isLoopbackUrl, type OidcSettings, stringsOf } from './sso-settings.js';
@@ -66,6 +67,8 @@ export function createOidcLogin(s: SsoShared) {
     /** The provider's answer (the callback's query); `binding` is the cookie the browser sent back. */
     async callback(query: Record<string, string>, binding: string | undefined, origin: string, meta: RequestMeta): Promise<StartedSession> {
       await s.throttle.check(`login-ip:${meta.ip}`);
+      // No state at all is not a provider's answer (a link opened by hand): malformed, not counted.
+      if (!query.state) throw validationError([{ path: '/state', message: 'is required: the provider sends it back' }]);
       const request = await s.pendingRequest(query.state, 'oidc');
       if (!request) return s.failed(undefined, 'oidc', 'the state is unknown, expired or already used.', meta);
       const tenantId = request.tenantId;

@@ -123,10 +123,10 @@ export function ssoRoutes(app: FastifyInstance, s: ApiServices): void {
         description:
           'Where the provider sends the browser back. Redeems the code, checks the ID token, maps the groups to a role, creates the user ' +
           'on first sign-in when the tenant allows, and starts a session as POST /v1/auth/login does. 401 SSO_FAILED: a wrong or used ' +
-          'state, another browser, or a code the provider refused (expired, used); 403 SSO_REFUSED: no mapped group.',
+          'state, another browser, or a code the provider refused (expired, used); 403 SSO_REFUSED: no mapped group; 422: no state.',
         security: [],
         querystring: Type.Record(Type.String(), Type.String({ maxLength: 4000 })),
-        response: { 200: LoginJson, ...problems(...ANSWER) },
+        response: { 200: LoginJson, ...problems(...ANSWER, 422) },
       },
     },
     async (request, reply) => {
