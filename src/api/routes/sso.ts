@@ -27,6 +27,20 @@ const TenantQuery = Type.Object(
   { additionalProperties: false },
 );
 const Redirect = (description: string) => Type.Null({ description });
+const Param = (description: string) => Type.Optional(Type.String({ maxLength: 4000, description }));
+/** OpenID Connect Core §3.1.2.5/§3.1.2.6 and RFC 9207 (`iss`); other parameters are passed on too. */
+const CallbackQuery = Type.Object(
+  {
+    code: Param('The authorization code.'),
+    state: Param('The state the start sent.'),
+    iss: Param('The issuer (RFC 9207), when the provider sends it.'),
+    session_state: Param('OpenID session management, when the provider sends it.'),
+    error: Param('The provider’s error code, instead of a code.'),
+    error_description: Param('The provider’s words for it.'),
+    error_uri: Param('A page about it.'),
+  },
+  { additionalProperties: true },
+);
 /**
  * Statuses of the public routes: a start knows no person yet (404 no provider, 422 no tenant, 401
  * provider unreachable); an answer back fails (401 SSO_FAILED), is refused (403 SSO_REFUSED) or comes
@@ -125,7 +139,7 @@ export function ssoRoutes(app: FastifyInstance, s: ApiServices): void {
           'on first sign-in when the tenant allows, and starts a session as POST /v1/auth/login does. 401 SSO_FAILED: a wrong or used ' +
           'state, another browser, or a code the provider refused (expired, used); 403 SSO_REFUSED: no mapped group; 422: no state.',
         security: [],
-        querystring: Type.Record(Type.String(), Type.String({ maxLength: 4000 })),
+        querystring: CallbackQuery,
         response: { 200: LoginJson, ...problems(...ANSWER, 422) },
       },
     },
@@ -134,7 +148,7 @@ export function ssoRoutes(app: FastifyInstance, s: ApiServices): void {
       const unsigned = cookie ? request.unsignCookie(cookie) : undefined;
       reply.clearCookie(BINDING_COOKIE, { path: BINDING_PATH });
       const binding = unsigned?.valid ? (unsigned.value ?? undefined) : undefined;
-      const started = await sso.oidc.callback(request.query, binding, origin(request), meta(request));
+      const started = await sso.oidc.callback(request.query as Record<string, string>, binding, origin(request), meta(request));
       return signedIn(reply, started, s.cookies.secure);
     },
   );
