@@ -164,6 +164,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
     open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
     config: config.access,
+    // SSO sign-ins and refusals are audited (the audit service is built just below; called later).
+    audit: (entry) => audit.record(entry),
+    publicUrl: config.server.publicUrl,
   });
   // The audit log (docs/governance.md): services append in the transaction of each change.
   const audit = createAuditService({

@@ -1,22 +1,28 @@
 import type { Clock } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { createSessions } from './sessions.js';
+import { createSso, type SsoDeps } from './sso.js';
 import { createThrottle, type ThrottlePolicy } from './throttle.js';
 import { createUsers } from './users.js';
 
 /**
  * The access concern, built once in platform.ts: users and roles, sessions, and the three failure
- * throttles (login per address, login per account, unknown API keys per address).
+ * throttles (login per address, login per account, unknown API keys per address), and single sign-on
+ * (sso.ts: OpenID Connect and SAML, ending in the same sessions).
  */
 export interface AccessDeps {
-  store: Pick<Store, 'users' | 'sessions' | 'tenants' | 'accessThrottle'>;
+  store: Pick<Store, 'users' | 'sessions' | 'tenants' | 'accessThrottle' | 'sso'>;
   clock: Clock;
   seal: (plain: string, aad: string) => string;
   open: (sealed: string, aad: string) => string;
   config: { sessionHours: number; login: ThrottlePolicy; account: ThrottlePolicy; keys: ThrottlePolicy };
+  /** Where SSO sign-ins, refusals and failures are recorded (the audit log); none: not recorded. */
+  audit?: SsoDeps['audit'];
+  /** server.publicUrl: the base of the SSO callback URLs; empty: the origin of the request. */
+  publicUrl?: string;
 }
 
-export function createAccess({ store, clock, seal, open, config }: AccessDeps) {
+export function createAccess({ store, clock, seal, open, config, audit, publicUrl = '' }: AccessDeps) {
   const users = createUsers({ store, clock, seal, open });
   const throttles = {
     address: createThrottle({ store, clock, policy: config.login, what: 'failed sign-ins from this address' }),
@@ -25,7 +31,18 @@ export function createAccess({ store, clock, seal, open, config }: AccessDeps) {
     keys: createThrottle({ store, clock, policy: config.keys, what: 'unknown API keys from this address', memoMs: 1000 }),
   };
   const sessions = createSessions({ store, users, clock, sessionHours: config.sessionHours, throttles });
-  return { users, sessions, keyThrottle: throttles.keys };
+  const sso = createSso({
+    store,
+    users,
+    sessions,
+    clock,
+    seal,
+    open,
+    throttle: throttles.address,
+    audit: audit ?? (async () => undefined),
+    publicUrl,
+  });
+  return { users, sessions, sso, keyThrottle: throttles.keys };
 }
 
 export type Access = ReturnType<typeof createAccess>;

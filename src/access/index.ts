@@ -16,6 +16,8 @@ export {
 } from './permissions.js';
 export { accessFor, type RouteAccess, routeKey, routePermissions } from './route-permissions.js';
 export { type ActiveSession, type RequestMeta, type Sessions, type StartedSession, sameSecret } from './sessions.js';
+export type { Sso, SsoConfigInput, SsoStart } from './sso.js';
+export { OidcSettingsJson, SamlSettingsJson } from './sso-settings.js';
 export { blockSeconds, type Throttle, type ThrottlePolicy } from './throttle.js';
 export type { Caller, NewUser, UserPatchInput, Users } from './users.js';
 export { MeJson, PermissionJson, RoleJson, roleJson, UserJson, userExample, userJson } from './wire.js';

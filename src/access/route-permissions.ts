@@ -136,6 +136,13 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/roles': 'users:read',
   'PUT /v1/roles/:name': 'users:write',
   'DELETE /v1/roles/:name': 'users:write',
+  // Single sign-on: the flows are public (the provider's answer is the credential); settings are users'.
+  'GET /v1/auth/oidc/start': 'public',
+  'GET /v1/auth/oidc/callback': 'public',
+  'GET /v1/auth/saml/start': 'public',
+  'POST /v1/auth/saml/acs': 'public',
+  'GET /v1/tenant/sso': 'users:read',
+  'PUT /v1/tenant/sso': 'users:write',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

@@ -238,6 +238,16 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
       if (!(await store.users.deleteRole(tenantId, name))) throw new PostwardenError('NOT_FOUND', `role ${name} does not exist`);
     },
 
+    /**
+     * Throws unless `role` exists for the tenant and the caller could give it to a user directly
+     * (SSO role mappings hand out roles too: sso.ts).
+     */
+    async checkGrantable(caller: Caller, tenantId: string, role: string, path: string): Promise<void> {
+      if (!(await roleExists(tenantId, role))) throw validationError([{ path, message: `unknown role "${role}"` }]);
+      assertOwnerRule(caller, role);
+      assertCanGrant(caller, await permissionsOfRole(tenantId, role));
+    },
+
     /** SSO seam: the user an external identity is linked to, if any. */
     findByExternalIdentity: (issuer: string, subject: string) => store.users.findByExternal(issuer, subject),
   };

@@ -40,6 +40,7 @@ import { reputationRoutes } from './routes/reputation.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { sandboxInboxRoutes } from './routes/sandbox-inbox.js';
 import { sloRoutes } from './routes/slo.js';
+import { ssoRoutes } from './routes/sso.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
@@ -170,6 +171,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       deliveryHealthRoutes(v1, s);
       authRoutes(v1, s);
       userRoutes(v1, s);
+      ssoRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

@@ -20,7 +20,7 @@ export interface ApiServices {
   messageChanges: MessageChanges;
   tenants: Tenants;
   /** Users, roles, sessions and the key throttle (src/access). */
-  access: Pick<Access, 'users' | 'sessions' | 'keyThrottle'>;
+  access: Pick<Access, 'users' | 'sessions' | 'keyThrottle' | 'sso'>;
   /** Signs the session cookie (derived from the master key); Secure flag policy (access.secureCookies). */
   cookies: { secret: string; secure: 'auto' | 'always' | 'never' };
   domains: Domains;

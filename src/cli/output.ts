@@ -43,6 +43,8 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   FORBIDDEN: exitCodes.noPerm,
   CSRF_REJECTED: exitCodes.noPerm,
   TOTP_REQUIRED: exitCodes.noPerm,
+  SSO_FAILED: exitCodes.noPerm,
+  SSO_REFUSED: exitCodes.noPerm,
   TOO_MANY_ATTEMPTS: exitCodes.tempFail,
   IDEMPOTENCY_IN_PROGRESS: exitCodes.tempFail,
   RATE_LIMITED: exitCodes.tempFail,

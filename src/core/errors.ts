@@ -47,6 +47,16 @@ export const errorCatalogue = {
     status: 401,
     meaning: 'This account has two-factor sign-in: send the current code from the authenticator app as `totp`.',
   },
+  SSO_FAILED: {
+    status: 401,
+    meaning:
+      'A single sign-on answer could not be trusted: unknown or reused state, a code the identity provider refused (expired or used), a bad signature, or a replayed assertion. No session was started.',
+  },
+  SSO_REFUSED: {
+    status: 403,
+    meaning:
+      "The identity provider vouched for the person, but the tenant's SSO settings give them no role (no mapped group) or do not create users on first sign-in.",
+  },
   TOO_MANY_ATTEMPTS: {
     status: 429,
     meaning: 'Too many failed sign-ins or unknown API keys from this address or for this account; retry after Retry-After seconds.',

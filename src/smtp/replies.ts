@@ -33,6 +33,8 @@ const wireText: Record<ErrorCode, WireText> = {
   FORBIDDEN: 'Not authorized',
   CSRF_REJECTED: 'Not authorized',
   TOTP_REQUIRED: 'Authentication credentials invalid',
+  SSO_FAILED: 'Authentication credentials invalid',
+  SSO_REFUSED: 'Authentication credentials invalid',
   TOO_MANY_ATTEMPTS: 'Too many failed attempts, try again later',
   SENDER_DOMAIN_NOT_ALLOWED: 'Sender domain not allowed for this account',
   SENDER_MISALIGNED: 'Sender identity not aligned (DMARC); message refused by policy',

@@ -35,6 +35,7 @@ import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { reputationRepository } from './repositories/reputation.js';
 import { sessionsRepository } from './repositories/sessions.js';
+import { ssoRepository } from './repositories/sso.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { templatesRepository } from './repositories/templates.js';
 import { tenantsRepository } from './repositories/tenants.js';
@@ -104,6 +105,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     sessions: sessionsRepository(db),
     accessThrottle: accessThrottleRepository(db),
     audit: auditRepository(db),
+    sso: ssoRepository(db),
   };
 }
 

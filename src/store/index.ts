@@ -19,6 +19,7 @@ export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
 export type { SessionRow } from './repositories/sessions.js';
+export type { SsoProtocol, SsoProviderRow, SsoRequestRow } from './repositories/sso.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
 export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';

@@ -451,6 +451,9 @@ export interface Database extends EngagementTables, ReputationTables, Encryption
   audit_chain_heads: AuditChainHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_signing_keys: AuditSigningKeysTable;
+  sso_providers: SsoProvidersTable;
+  sso_requests: SsoRequestsTable;
+  sso_assertions: SsoAssertionsTable;
 }
 
 /** Migration 017: a tenant's templates; `draft` is the JSON of the content being authored. */
@@ -576,4 +579,32 @@ export interface AuditSigningKeysTable {
   public_key: string;
   private_sealed: string;
   created_at: number;
+}
+
+/** Migration 026: a tenant's identity provider per protocol; `secret` sealed with the master key. */
+export interface SsoProvidersTable {
+  tenant_id: string;
+  protocol: string;
+  settings: string;
+  secret: string | null;
+  updated_at: number;
+}
+
+/** Migration 026: sign-ins started and not yet finished (OIDC state, SAML request ID). */
+export interface SsoRequestsTable {
+  id: string;
+  tenant_id: string;
+  protocol: string;
+  nonce: string | null;
+  code_verifier: string | null;
+  browser_hash: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** Migration 026: SAML assertion IDs already used, until their NotOnOrAfter (replay protection). */
+export interface SsoAssertionsTable {
+  id: string;
+  tenant_id: string;
+  expires_at: number;
 }

@@ -17,6 +17,7 @@ import { type Call, caller, createContract, failingServices, fill, holdIdempoten
 import { driveHealth } from './contract/health.js';
 import { driveMessages } from './contract/messages.js';
 import { driveSandbox } from './contract/sandbox.js';
+import { driveSso } from './contract/sso.js';
 import { driveTemplates } from './contract/templates.js';
 import { driveWebhooks } from './contract/webhooks.js';
 
@@ -55,6 +56,7 @@ const resources = [
   driveAccess,
   driveAudit,
   driveCompat,
+  driveSso,
   // Last: it empties the sandbox.
   driveSandbox,
 ];
@@ -99,8 +101,9 @@ test('every operation answers each status it declares, and no other', async (t) 
     const path = fill(route, { ...params, ...input.params });
     const access = accessFor(method, route);
     if (statuses.has(401) && access !== 'public') await expect(401, method, path, { key: null });
-    // A route any signed-in caller may use answers 403 only for a missing CSRF token (contract/access.ts).
-    if (statuses.has(403) && access !== 'signed-in') {
+    // A route any signed-in caller may use answers 403 only for a missing CSRF token (contract/access.ts);
+    // a public one only for what its own scenario drives (SSO_REFUSED: contract/sso.ts).
+    if (statuses.has(403) && access !== 'signed-in' && access !== 'public') {
       const answers = [(await call(method, path, { key: c.keys.send })).status, (await call(method, path, { key: c.keys.read })).status];
       assert.ok(answers.includes(403), `${op} answered ${answers} to a send key and a read key`);
     }

@@ -26,7 +26,7 @@ const LoginBody = Type.Object(
   { additionalProperties: false, examples: [{ email: 'ana@example.com', password: 'correct horse battery staple' }] },
 );
 
-const LoginJson = Type.Object(
+export const LoginJson = Type.Object(
   {
     user: UserJson,
     tenant_id: Type.String(),

@@ -164,7 +164,11 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
       ? new Proxy({}, { get: (_t, name) => (name === 'authenticate' ? p.platform.tenants.authenticate : () => Promise.reject(error())) })
       : fail,
     // Sessions and the key throttle stay real: a failing store reaches them through tenants first.
-    access: { ...p.platform.access, sessions: { ...p.platform.access.sessions, login: () => Promise.reject(error()) } },
+    access: {
+      ...p.platform.access,
+      sessions: { ...p.platform.access.sessions, login: () => Promise.reject(error()) },
+      sso: { oidc: fail, saml: fail, settings: failing, configure: failing, newBinding: () => 'binding' },
+    },
     cookies: { secret: 'contract-test-cookie-secret', secure: 'auto' },
     domains: fail,
     spine: fail,

@@ -1,0 +1,293 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type Clock, PostwardenError, validationError } from '../core/index.js';
+import type { SsoProtocol, SsoRequestRow, Store } from '../store/index.js';
+import { createOidcLogin } from './oidc-login.js';
+import { createSamlLogin } from './saml-login.js';
+import type { RequestMeta, Sessions, StartedSession } from './sessions.js';
+import { type OidcSettings, OidcSettingsJson, parseSettings, roleFor, type SamlSettings, SamlSettingsJson } from './sso-settings.js';
+import type { Throttle } from './throttle.js';
+import type { Caller, Users } from './users.js';
+
+/**
+ * Single sign-on for people: OpenID Connect (authorization code + PKCE, openid-client) and SAML 2.0
+ * (SP side, node-saml), each a tenant's setting (sso_providers). Both end the same way, here: the
+ * identity the provider vouched for (issuer + subject, email, groups) is mapped to a role
+ * (sso-settings.ts), linked to a user (created just in time when the tenant allows), and given a
+ * session by sessions.startSession, the very function a password login ends with.
+ *
+ * State that must survive between the redirect out and the answer back (OIDC state, nonce and PKCE
+ * verifier; the SAML request ID) is a row in `sso_requests`, taken once; used SAML assertion IDs are
+ * rows in `sso_assertions` until their NotOnOrAfter. Both are in the store, so a sign-in may start on
+ * one node and finish on another, and a replay is refused on every node.
+ *
+ * Every sign-in, refusal (no role) and failure (a bad state, code, signature or replay, once the tenant
+ * is known) is audited; failures also count against the address like wrong passwords (throttle.ts).
+ */
+export interface SsoAuditEntry {
+  actor: {
+    kind: 'user' | 'system' | 'api_key' | 'cli';
+    id: string;
+    tenantId: string | null;
+    ip?: string | null;
+    userAgent?: string | null;
+  };
+  action: string;
+  resource: { type: string; id?: string | null };
+  tenantId?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface SsoDeps {
+  store: Pick<Store, 'sso' | 'users'>;
+  users: Users;
+  sessions: Pick<Sessions, 'startSession'>;
+  clock: Clock;
+  seal: (plain: string, aad: string) => string;
+  open: (sealed: string, aad: string) => string;
+  /** Failed SSO answers count here, as failed passwords do (`login-ip:<address>`). */
+  throttle: Throttle;
+  /** Appends to the audit log (audit-service `record`); access does not import the audit concern. */
+  audit: (entry: SsoAuditEntry) => Promise<unknown>;
+  /** server.publicUrl; empty: the origin the request came to. */
+  publicUrl: string;
+}
+
+/** The person an identity provider vouched for. */
+export interface ExternalIdentity {
+  protocol: SsoProtocol;
+  issuer: string;
+  subject: string;
+  email: string | undefined;
+  name: string | undefined;
+  groups: string[];
+}
+
+export interface SsoConfigInput {
+  oidc?: (Record<string, unknown> & { client_secret?: string }) | null;
+  saml?: Record<string, unknown> | null;
+}
+
+/** A started sign-in: where to send the browser, and the value the browser must bring back (OIDC). */
+export interface SsoStart {
+  location: string;
+  binding?: string;
+}
+
+const REQUEST_TTL_MS = 10 * 60_000;
+const hex = (s: string) => createHash('sha256').update(s).digest('hex');
+const secretAad = (tenantId: string) => `sso.oidc.client_secret:${tenantId}`;
+
+export function createSso(deps: SsoDeps) {
+  const { store, users, sessions, clock, throttle, audit } = deps;
+  const base = (origin: string) => (deps.publicUrl || origin).replace(/\/+$/, '');
+
+  async function provider<T>(tenantId: string, protocol: SsoProtocol): Promise<{ settings: T; secret: string | null; updatedAt: number }> {
+    if (!tenantId) throw validationError([{ path: '/tenant', message: 'is required: the tenant (ten_…) to sign in to' }]);
+    const row = await store.sso.getProvider(tenantId, protocol);
+    if (!row) {
+      throw new PostwardenError('NOT_FOUND', `This tenant has no ${protocol === 'oidc' ? 'OpenID Connect' : 'SAML'} sign-in configured.`, {
+        errors: [{ path: '/tenant', message: `has no ${protocol} provider (PUT /v1/tenant/sso)` }],
+      });
+    }
+    return {
+      settings: JSON.parse(row.settings) as T,
+      secret: row.secret === null ? null : deps.open(row.secret, secretAad(tenantId)),
+      updatedAt: row.updatedAt,
+    };
+  }
+
+  /** Refuses an answer that cannot be trusted: counted against the address, audited when the tenant is known. */
+  async function failed(tenantId: string | undefined, protocol: SsoProtocol, reason: string, meta: RequestMeta): Promise<never> {
+    await throttle.fail(`login-ip:${meta.ip}`);
+    if (tenantId) {
+      await audit({
+        actor: { kind: 'system', id: `sso-${protocol}`, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
+        action: 'sso.sign_in_failed',
+        resource: { type: 'sso_provider', id: protocol },
+        after: { protocol, reason },
+      });
+    }
+    throw new PostwardenError('SSO_FAILED', `Single sign-on failed: ${reason} No session was started; start again.`, { protocol });
+  }
+
+  async function refused(tenantId: string, who: ExternalIdentity, reason: string, meta: RequestMeta): Promise<never> {
+    await audit({
+      actor: { kind: 'system', id: `sso-${who.protocol}`, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
+      action: 'sso.sign_in_refused',
+      resource: { type: 'sso_provider', id: who.protocol },
+      after: { protocol: who.protocol, issuer: who.issuer, subject: who.subject, email: who.email ?? null, groups: who.groups, reason },
+    });
+    throw new PostwardenError('SSO_REFUSED', reason, { protocol: who.protocol, groups: who.groups });
+  }
+
+  /** Maps, links or creates, and signs in: the end both protocols share. */
+  async function signIn(
+    tenantId: string,
+    settings: OidcSettings | SamlSettings,
+    who: ExternalIdentity,
+    meta: RequestMeta,
+  ): Promise<StartedSession> {
+    const role = roleFor(settings, who.groups);
+    let user = await users.findByExternalIdentity(who.issuer, who.subject);
+    if (user && user.tenantId !== tenantId) return refused(tenantId, who, 'This identity is linked to a user of another tenant.', meta);
+    if (!role) {
+      const groups = who.groups.length ? who.groups.join(', ') : 'none';
+      return refused(
+        tenantId,
+        who,
+        `None of your groups (${groups}) is mapped to a role in this tenant: ask an administrator to map one.`,
+        meta,
+      );
+    }
+    let provisioned = false;
+    let before: { role: string } | null = null;
+    if (!user) {
+      if (!settings.provision_users)
+        return refused(tenantId, who, 'No user is linked to this identity, and this tenant does not create users on sign-in.', meta);
+      if (!who.email) return failed(tenantId, who.protocol, 'the identity provider sent no email address.', meta);
+      if (await store.users.findByEmail(who.email.trim().toLowerCase())) {
+        return refused(tenantId, who, `A user with email ${who.email} already exists and is not linked to this identity.`, meta);
+      }
+      const host: Caller = { kind: 'host' };
+      user = await users.createUser(host, {
+        tenantId,
+        email: who.email,
+        ...(who.name ? { name: who.name } : {}),
+        role,
+        external: { issuer: who.issuer, subject: who.subject },
+      });
+      provisioned = true;
+    } else if (user.role !== role) {
+      // The IdP is the source of truth for the role: applied again at every sign-in.
+      before = { role: user.role };
+      await store.users.update(user.id, { role });
+      user = { ...user, role };
+    }
+    const started = await sessions.startSession(user, tenantId, meta);
+    await audit({
+      actor: { kind: 'user', id: user.id, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
+      action: 'sso.signed_in',
+      resource: { type: 'user', id: user.id },
+      before,
+      after: { protocol: who.protocol, issuer: who.issuer, subject: who.subject, email: user.email, role, groups: who.groups, provisioned },
+    });
+    return started;
+  }
+
+  const newRequest = async (
+    tenantId: string,
+    protocol: SsoProtocol,
+    id: string,
+    extra: { nonce?: string; verifier?: string; binding?: string },
+  ) => {
+    const now = clock.now();
+    await store.sso.purgeExpired(now);
+    await store.sso.insertRequest({
+      id,
+      tenantId,
+      protocol,
+      nonce: extra.nonce ?? null,
+      codeVerifier: extra.verifier ?? null,
+      browserHash: extra.binding ? hex(extra.binding) : null,
+      createdAt: now,
+      expiresAt: now + REQUEST_TTL_MS,
+    });
+  };
+
+  /** The live request `id` names, of this protocol; undefined when unknown, expired or of the other. */
+  const pendingRequest = async (id: string | undefined, protocol: SsoProtocol) => {
+    const row = id ? await store.sso.getRequest(id) : undefined;
+    return row && row.protocol === protocol && row.expiresAt > clock.now() ? row : undefined;
+  };
+
+  const shared: SsoShared = { store, clock, throttle, base, provider, failed, signIn, newRequest, pendingRequest, hex };
+  const oidc = createOidcLogin(shared);
+  const saml = createSamlLogin(shared);
+
+  return {
+    oidc,
+    saml,
+
+    /** The tenant's providers as settings (never the client secret). */
+    async settings(
+      tenantId: string,
+    ): Promise<{ oidc: (OidcSettings & { updated_at: number }) | null; saml: (SamlSettings & { updated_at: number }) | null }> {
+      const [o, s] = await Promise.all([store.sso.getProvider(tenantId, 'oidc'), store.sso.getProvider(tenantId, 'saml')]);
+      return {
+        oidc: o ? { ...(JSON.parse(o.settings) as OidcSettings), updated_at: o.updatedAt } : null,
+        saml: s ? { ...(JSON.parse(s.settings) as SamlSettings), updated_at: s.updatedAt } : null,
+      };
+    },
+
+    /**
+     * Sets (an object) or removes (null) a tenant's providers; a protocol left out stays as it is.
+     * Every mapped role must exist, and the caller must be able to grant it (users.ts rules), so
+     * nobody hands out through the IdP a role they could not give directly.
+     */
+    async configure(caller: Caller, tenantId: string, input: SsoConfigInput, actor: SsoAuditEntry['actor']): Promise<void> {
+      const now = clock.now();
+      for (const protocol of ['oidc', 'saml'] as const) {
+        const given = input[protocol];
+        if (given === undefined) continue;
+        const old = await store.sso.getProvider(tenantId, protocol);
+        const before = old ? JSON.parse(old.settings) : null;
+        if (given === null) {
+          if (await store.sso.deleteProvider(tenantId, protocol)) {
+            await audit({ actor, action: 'sso.removed', resource: { type: 'sso_provider', id: protocol }, before });
+          }
+          continue;
+        }
+        let secret: string | null = null;
+        let settings: OidcSettings | SamlSettings;
+        if (protocol === 'oidc') {
+          const { client_secret, ...rest } = given;
+          settings = parseSettings(OidcSettingsJson, rest, '/oidc');
+          if (typeof client_secret === 'string' && client_secret) secret = deps.seal(client_secret, secretAad(tenantId));
+          else if (old?.secret) secret = old.secret;
+          else
+            throw new PostwardenError('VALIDATION_FAILED', 'client_secret is required', {
+              errors: [{ path: '/oidc/client_secret', message: 'is required' }],
+            });
+        } else {
+          settings = parseSettings(SamlSettingsJson, given, '/saml');
+        }
+        const roles = [...settings.role_mapping.map((m) => m.role), ...(settings.default_role ? [settings.default_role] : [])];
+        for (const [i, role] of roles.entries()) await users.checkGrantable(caller, tenantId, role, `/${protocol}/role_mapping/${i}/role`);
+        await store.sso.putProvider({ tenantId, protocol, settings: JSON.stringify(settings), secret, updatedAt: now });
+        await audit({
+          actor,
+          action: 'sso.configured',
+          resource: { type: 'sso_provider', id: protocol },
+          before,
+          after: { ...settings, client_secret: secret ? 'set' : undefined },
+        });
+      }
+    },
+
+    /** A fresh random value for the browser-binding cookie of an OIDC sign-in. */
+    newBinding: () => randomBytes(32).toString('base64url'),
+  };
+}
+
+export type Sso = ReturnType<typeof createSso>;
+
+/** What the two protocols' flows share (oidc-login.ts, saml-login.ts). */
+export interface SsoShared {
+  store: Pick<Store, 'sso'>;
+  clock: Clock;
+  throttle: Throttle;
+  /** The public base URL the provider sends the browser back to. */
+  base(origin: string): string;
+  provider<T>(tenantId: string, protocol: SsoProtocol): Promise<{ settings: T; secret: string | null; updatedAt: number }>;
+  failed(tenantId: string | undefined, protocol: SsoProtocol, reason: string, meta: RequestMeta): Promise<never>;
+  signIn(tenantId: string, settings: OidcSettings | SamlSettings, who: ExternalIdentity, meta: RequestMeta): Promise<StartedSession>;
+  newRequest(
+    tenantId: string,
+    protocol: SsoProtocol,
+    id: string,
+    extra: { nonce?: string; verifier?: string; binding?: string },
+  ): Promise<void>;
+  pendingRequest(id: string | undefined, protocol: SsoProtocol): Promise<SsoRequestRow | undefined>;
+  hex(s: string): string;
+}
