@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -351,4 +351,23 @@ test('--as does not apply to a client command: the server checks and audits its 
   const r = await cli(['--as', 'owner@matrix.example', 'templates', 'list'], { POSTWARDEN_API_KEY: keyOf.get('owner')! });
   assert.equal(r.code, exitCodes.usage);
   assert.match(refusal(r).detail ?? '', /--as does not apply to `postwarden templates list`/);
+});
+
+/** docs/access.md's command table, from the code. */
+export function commandsTable(): string {
+  const needs = (a: CommandAccess) => (a.via === 'host' ? 'host operator only' : a.via === 'none' ? '—' : `\`${a.needs}\``);
+  const how = (a: CommandAccess) =>
+    a.via === 'store'
+      ? `store${a.reading ? `; \`${a.reading}\` to only read` : ''}`
+      : a.via === 'api'
+        ? `API key: ${a.routes.map((r) => `\`${r}\``).join(', ')}`
+        : a.why;
+  const rows = Object.entries(commandPermissions).map(([path, a]) => `| \`${path}\` | ${needs(a)} | ${how(a)} |`);
+  return ['| Command | Needs | Checked by, or why |', '|---|---|---|', ...rows].join('\n');
+}
+
+test('docs/access.md carries the command table of the code', () => {
+  const doc = readFileSync(new URL('../../docs/access.md', import.meta.url), 'utf8');
+  const table = commandsTable();
+  assert.ok(doc.includes(table), `docs/access.md lacks the current command table; paste:\n${table}`);
 });
