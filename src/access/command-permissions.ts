@@ -12,6 +12,8 @@ import type { Permission } from './permissions.js';
  *   (or with POSTWARDEN_ACTOR) it acts as that Postwarden user, and the CLI checks `needs` with the
  *   function the API's auth plugin uses (access/permissions.ts `checkPermission`). `reading` is what
  *   the command needs when the invocation only reads (a show-or-set command run without a change).
+ *   `routes` is the same action over /v1; it must need the same permission (tested), so the CLI is
+ *   never a way around the API's check.
  * - `api`: a client of a running server. The server checks the API key it presents against
  *   route-permissions.ts and audits the key; `needs` must equal what those routes need (tested).
  * - `host`: only the host operator may run it, never `--as` a user: it handles the installation
@@ -19,14 +21,19 @@ import type { Permission } from './permissions.js';
  * - `none`: reads and writes no Postwarden data (a file, live DNS): anyone who can run the binary.
  */
 export type CommandAccess =
-  | { via: 'store'; needs: Permission; reading?: Permission }
+  | { via: 'store'; needs: Permission; routes: readonly string[]; reading?: Permission }
   | { via: 'api'; needs: Permission; routes: readonly string[] }
   | { via: 'host'; why: string }
   | { via: 'none'; why: string };
 
 const host = (why: string): CommandAccess => ({ via: 'host', why });
 const none = (why: string): CommandAccess => ({ via: 'none', why });
-const store = (needs: Permission, reading?: Permission): CommandAccess => ({ via: 'store', needs, ...(reading ? { reading } : {}) });
+const store = (needs: Permission, route: string, reading?: Permission): CommandAccess => ({
+  via: 'store',
+  needs,
+  routes: [route],
+  ...(reading ? { reading } : {}),
+});
 const api = (needs: Permission, ...routes: string[]): CommandAccess => ({ via: 'api', needs, routes });
 
 const keyMaterial = 'key material (the master key file, the KMS credentials) lives on the host, and no /v1 route touches it on purpose';
@@ -37,34 +44,34 @@ export const commandPermissions: Readonly<Record<string, CommandAccess>> = {
   // Tenants sit above tenants: no user or key of one may make or list the others.
   'tenants create': host('a tenant is made by whoever runs the installation; no /v1 route creates one'),
   'tenants list': host('lists every tenant of the installation; a user sees only its own (GET /v1/tenant)'),
-  'tenants tls-policy': store('policies:write', 'policies:read'),
-  'users create': store('users:write'),
-  'keys create': store('keys:write'),
-  'keys list': store('keys:read'),
-  'keys revoke': store('keys:write'),
-  'domains add': store('domains:write'),
-  'domains verify': store('domains:write'),
-  'domains list': store('domains:read'),
-  'dkim list': store('domains:read'),
-  'dkim rotate': store('domains:write'),
-  'dkim verify-dns': store('domains:write'),
+  'tenants tls-policy': store('policies:write', 'PUT /v1/tenant/tls-policy', 'policies:read'),
+  'users create': store('users:write', 'POST /v1/users'),
+  'keys create': store('keys:write', 'POST /v1/keys'),
+  'keys list': store('keys:read', 'GET /v1/keys'),
+  'keys revoke': store('keys:write', 'DELETE /v1/keys/:id'),
+  'domains add': store('domains:write', 'POST /v1/domains'),
+  'domains verify': store('domains:write', 'POST /v1/domains/:id/verify'),
+  'domains list': store('domains:read', 'GET /v1/domains'),
+  'dkim list': store('domains:read', 'GET /v1/domains/:id/dkim'),
+  'dkim rotate': store('domains:write', 'POST /v1/domains/:id/dkim/rotate'),
+  'dkim verify-dns': store('domains:write', 'POST /v1/domains/:id/verify'),
   'dns audit': none('looks up a domain in live DNS; reads and writes no store'),
   'dns report': none('looks up a domain in live DNS and renders a report; reads and writes no store'),
-  'dns history': store('domains:read'),
-  'dns watch': store('domains:write'),
-  'dns unwatch': store('domains:write'),
-  'dns approved-mx': store('policies:write', 'policies:read'),
+  'dns history': store('domains:read', 'GET /v1/domains/:id/dns-history'),
+  'dns watch': store('domains:write', 'POST /v1/dns-watch'),
+  'dns unwatch': store('domains:write', 'DELETE /v1/dns-watch/:domain'),
+  'dns approved-mx': store('policies:write', 'PUT /v1/posture/settings', 'policies:read'),
   'spf check': none('evaluates SPF against live DNS; reads and writes no store'),
   'feedback parse': none('parses a file named on the command line'),
   'bounces classify': none('classifies a file or a reply with the bounce rules shipped with the binary'),
-  'suppressions list': store('suppressions:read'),
-  'suppressions add': store('suppressions:add'),
-  'suppressions remove': store('suppressions:write'),
-  'suppressions export': store('suppressions:read'),
-  'suppressions import': store('suppressions:write'),
-  'suppressions history': store('suppressions:read'),
-  'audit verify': store('audit:read'),
-  'audit export': store('audit:read'),
+  'suppressions list': store('suppressions:read', 'GET /v1/suppressions'),
+  'suppressions add': store('suppressions:add', 'POST /v1/suppressions'),
+  'suppressions remove': store('suppressions:write', 'DELETE /v1/suppressions/:address'),
+  'suppressions export': store('suppressions:read', 'GET /v1/suppressions/export'),
+  'suppressions import': store('suppressions:write', 'POST /v1/suppressions/import'),
+  'suppressions history': store('suppressions:read', 'GET /v1/suppressions/history'),
+  'audit verify': store('audit:read', 'GET /v1/audit'),
+  'audit export': store('audit:read', 'GET /v1/audit/export'),
   'encryption status': host(`shows coverage and keys of every tenant; ${keyMaterial}`),
   'encryption rotate-master': host(keyMaterial),
   'encryption rotate-tenant': host(keyMaterial),
