@@ -1,3 +1,5 @@
+import { PostwardenError } from '../core/index.js';
+
 /**
  * Who may do what: the closed list of permissions, the built-in roles as sets of them, and the legacy
  * key scopes (`send`, `read`, `admin`) as aliases. The list is derived from what the /v1 routes do
@@ -177,4 +179,34 @@ export function parseGrants(
   const bad = list.filter((s) => !isPermission(s) && !(opts.aliases && isScopeAlias(s)));
   if (bad.length || !list.length) return { ok: false, bad: bad.length ? bad : ['(none given)'] };
   return { ok: true, grants: [...new Set(list)] };
+}
+
+/** Whoever is asking, as a permission check sees it: what it holds and how to name it in a refusal. */
+export interface PermissionHolder {
+  permissions: ReadonlySet<Permission>;
+  /** `ana@example.com (role developer)`, `key key_…`: said in the refusal. */
+  label: string;
+}
+
+/**
+ * The one permission check: the API's auth plugin runs it on every request and the CLI on every
+ * command that works on the store, so both refuse the same caller with the same FORBIDDEN (HTTP 403,
+ * CLI exit 77) naming the missing permission in `details.permission`.
+ */
+export function checkPermission(holder: PermissionHolder, needed: Permission): void {
+  if (holder.permissions.has(needed)) return;
+  throw new PostwardenError('FORBIDDEN', `This operation needs the "${needed}" permission, which ${holder.label} does not have.`, {
+    permission: needed,
+  });
+}
+
+/**
+ * No way up: a key never gets a permission its creator lacks. Throws FORBIDDEN naming the first
+ * permission `grants` (a key's scopes) would give that `holder` does not hold.
+ */
+export function checkKeyGrants(holder: Pick<PermissionHolder, 'permissions'>, grants: readonly string[]): void {
+  const missing = [...expandGrants(grants)].find((perm) => !holder.permissions.has(perm));
+  if (missing) {
+    throw new PostwardenError('FORBIDDEN', `You cannot give a key "${missing}": you do not hold it yourself.`, { permission: missing });
+  }
 }

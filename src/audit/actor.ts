@@ -1,14 +1,16 @@
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 
 /**
  * Who did something, as the audit log records it. `api_key`: a request authenticated by a key (id =
- * the key id); `user`: a person's session (id = the user id, src/access); `cli`: the host
- * operator running `postwarden` (id = the OS user name); `system`: a job of the platform itself (id =
- * the job's name). `ip` and `userAgent` say from where, when there was a request.
+ * the key id); `user`: a person (id = the user id, src/access), signed in or acting through the host
+ * CLI with `--as`; `operator`: the host operator running `postwarden` (id = `osuser@host`);
+ * `system`: a job of the platform itself (id = the job's name). `cli` is what entries of the host
+ * operator said before `operator` (id = the OS user name alone); it is kept for those entries and no
+ * longer written. `ip` and `userAgent` say from where, when there was a request.
  */
-export type ActorKind = 'api_key' | 'user' | 'cli' | 'system';
+export type ActorKind = 'api_key' | 'user' | 'operator' | 'cli' | 'system';
 
-export const actorKinds: readonly ActorKind[] = ['api_key', 'user', 'cli', 'system'];
+export const actorKinds: readonly ActorKind[] = ['api_key', 'user', 'operator', 'cli', 'system'];
 
 export interface Actor {
   kind: ActorKind;
@@ -22,10 +24,15 @@ export interface Actor {
 }
 
 /**
- * The host operator running the CLI: the OS user name, so `sudo -u alice postwarden …` says alice.
- * `env` (the CLI's injected environment) is the fallback when the uid has no passwd entry.
+ * The host operator running the CLI: `osuser@host`, so `sudo -u alice postwarden …` on mx1 says
+ * alice@mx1. `env` (the CLI's injected environment) is the fallback when the uid has no passwd entry.
  */
-export function cliActor(tenantId: string | null = null, env: Record<string, string | undefined> = {}): Actor {
+export function operatorActor(tenantId: string | null = null, env: Record<string, string | undefined> = {}): Actor {
+  return { kind: 'operator', id: operatorName(env), tenantId };
+}
+
+/** `osuser@host` of the process running the CLI. */
+export function operatorName(env: Record<string, string | undefined> = {}): string {
   let name: string | undefined;
   try {
     name = userInfo().username;
@@ -33,7 +40,7 @@ export function cliActor(tenantId: string | null = null, env: Record<string, str
     // No passwd entry for this uid (some containers): fall back to what the shell says.
     name = env.USER ?? env.LOGNAME;
   }
-  return { kind: 'cli', id: name || `uid:${process.getuid?.() ?? 'unknown'}`, tenantId };
+  return `${name || `uid:${process.getuid?.() ?? 'unknown'}`}@${hostname()}`;
 }
 
 export function systemActor(job: string, tenantId: string | null = null): Actor {

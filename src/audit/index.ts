@@ -1,4 +1,4 @@
-export { type Actor, type ActorKind, actorKinds, cliActor, systemActor } from './actor.js';
+export { type Actor, type ActorKind, actorKinds, operatorActor, operatorName, systemActor } from './actor.js';
 export { type AuditInput, type AuditLog, type AuditLogDeps, type AuditTx, chainOf, createAuditLog, PLATFORM_CHAIN } from './audit-log.js';
 export { type AuditReadFilter, type AuditRecorder, type AuditService, createAuditService, unattributed } from './audit-service.js';
 export { canonicalJson, entryHash, GENESIS_HASH } from './canonical.js';

@@ -19,7 +19,11 @@ export const AuditEntryJson = Type.Object(
     at: Type.String({ format: 'date-time', description: 'When the change committed (millisecond precision).' }),
     actor: Type.Object(
       {
-        kind: Type.Enum(actorKinds, { type: 'string', description: 'api_key, user, cli (the host operator) or system (a job).' }),
+        kind: Type.Enum(actorKinds, {
+          type: 'string',
+          description:
+            'api_key, user, operator (the host operator, osuser@host), system (a job); cli: the host operator in entries written before operator.',
+        }),
         id: Type.String({ description: 'Key id, user id, OS user name or job name.' }),
         tenant_id: Str('The tenant the actor acted for.'),
         ip: Str('Where the request came from.'),

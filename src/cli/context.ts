@@ -7,6 +7,7 @@ import { systemClock } from '../core/index.js';
 import type { Domains } from '../identity/index.js';
 import type { Tenants } from '../tenants/index.js';
 import { type ApiClient, createApiClient } from './api-client.js';
+import type { CommandActor } from './command-access.js';
 import { CliError, type Printer } from './output.js';
 
 /**
@@ -48,12 +49,20 @@ export interface GlobalOptions {
   json?: boolean;
   url?: string;
   apiKey?: string;
+  /** Act as this Postwarden user (email) instead of as the host operator (POSTWARDEN_ACTOR). */
+  as?: string;
 }
 
-export interface CliContext {
+/** What a command runs with before it is known who runs it. */
+export interface CliSetting {
   deps: CliDeps;
   globals: GlobalOptions;
   out: Printer;
+}
+
+export interface CliContext extends CliSetting {
+  /** Who runs the command (command-access.ts): the host operator, or a user `--as`; already checked. */
+  who: CommandActor;
 }
 
 export const defaultUrl = 'http://127.0.0.1:8025';
@@ -65,7 +74,7 @@ const defaultConfigFile = 'postwarden.yaml';
  * The config schema and the database drivers are imported on demand: client commands (send,
  * messages, events) need neither, and loading them through tsx's hooks costs seconds per run.
  */
-export async function configFor(ctx: CliContext, overrides: DeepPartial<Config> = {}): Promise<Config> {
+export async function configFor(ctx: CliSetting, overrides: DeepPartial<Config> = {}): Promise<Config> {
   const { loadConfig } = await import('../config/index.js');
   const { globals, deps } = ctx;
   const file = globals.config ?? deps.env.POSTWARDEN_CONFIG ?? (existsSync(defaultConfigFile) ? defaultConfigFile : undefined);
@@ -95,7 +104,7 @@ const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'obje
  * directory must exist (a fresh one is made by `serve`, or created by hand), and the error says where
  * it looked and how that place was chosen.
  */
-export function requireDataDir(ctx: CliContext, config: Config): void {
+export function requireDataDir(ctx: CliSetting, config: Config): void {
   if (config.store.url || existsSync(config.dataDir)) return;
   const from =
     ctx.globals.dataDir !== undefined
@@ -124,7 +133,7 @@ export async function adminEncryption(config: Config) {
 }
 
 /** The store for an admin command, after requireDataDir; content is sealed and opened as the server does. */
-export async function openAdminStore(ctx: CliContext, config: Config, encryption?: Awaited<ReturnType<typeof adminEncryption>>) {
+export async function openAdminStore(ctx: CliSetting, config: Config, encryption?: Awaited<ReturnType<typeof adminEncryption>>) {
   requireDataDir(ctx, config);
   const { createStore } = await import('../store/index.js');
   return createStore({

@@ -17,6 +17,7 @@ import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
 import { registerTemplates } from './commands/templates.js';
 import { registerTenants } from './commands/tenants.js';
+import { registerUsers } from './commands/users.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -38,10 +39,33 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       const cmd = args[args.length - 1] as Command;
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const printer = createPrinter(globals.json === true, deps);
-      const code = await body({ deps, globals, out: printer }, cmd);
+      const setting = { deps, globals, out: printer };
+      // Every command passes the one permission table before its body runs (command-access.ts).
+      const { authorizeCommand } = await import('./command-access.js');
+      const who = await authorizeCommand(setting, cmd);
+      const code = await body({ ...setting, who }, cmd);
       exitCode = typeof code === 'number' ? code : exitCodes.ok;
     };
 
+  const program = createProgram(deps, act);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return usageExit(e, out);
+    const f = failureOf(e);
+    out.failure(f);
+    return f.exit;
+  }
+}
+
+/**
+ * The command tree with every command registered, each body wrapped by `act`. runCli runs it; the
+ * command permission test walks it, so a command added here without a row in
+ * access/command-permissions.ts fails that test (and is refused at run time).
+ */
+export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version'>, act: Act): Command {
   const program = new Command('postwarden')
     .description("Self-hostable email infrastructure: accept, queue, deliver, and tell every message's story.")
     .exitOverride()
@@ -53,7 +77,13 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .option('--dns-server <host[:port]>', 'DNS server for every lookup (repeatable; POSTWARDEN_DNS_SERVER)', collectList)
     .option('--json', 'machine-readable output: one JSON document (or one per line for streams)')
     .addOption(new Option('--url <url>', `server for client commands (POSTWARDEN_URL; default ${defaultUrl})`))
-    .addOption(new Option('--api-key <key>', 'API key for client commands (POSTWARDEN_API_KEY)'));
+    .addOption(new Option('--api-key <key>', 'API key for client commands (POSTWARDEN_API_KEY)'))
+    .addOption(
+      new Option(
+        '--as <email>',
+        "act as this Postwarden user, with its role's permissions, instead of as the host operator (POSTWARDEN_ACTOR)",
+      ),
+    );
   if (deps.version) program.version(deps.version, '-V, --version', 'print the version and exit');
 
   registerServe(program, act);
@@ -75,16 +105,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerBackup(program, act);
   registerAudit(program, act);
   registerEncryption(program, act);
-
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exitCode;
-  } catch (e) {
-    if (e instanceof CommanderError) return usageExit(e, out);
-    const f = failureOf(e);
-    out.failure(f);
-    return f.exit;
-  }
+  registerUsers(program, act);
+  return program;
 }
 
 /** Help and version are successes; every other commander complaint is a usage error (64). */

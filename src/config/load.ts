@@ -41,7 +41,7 @@ export const envAliases: Record<string, string> = {
 };
 
 /** Variables that are ours but not configuration (client settings, test harness). */
-const notConfig = /^POSTWARDEN_(CONFIG|API_KEY|URL|TEST_.*)$/;
+const notConfig = /^POSTWARDEN_(CONFIG|API_KEY|URL|ACTOR|TEST_.*)$/;
 
 export function loadConfig(input: LoadConfigInput = {}): Config {
   const errors: FieldError[] = [];

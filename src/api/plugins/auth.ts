@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Access, accessFor, type Permission, type RouteAccess, routeKey } from '../../access/index.js';
+import { type Access, accessFor, checkPermission, type Permission, type RouteAccess, routeKey } from '../../access/index.js';
 import { PostwardenError } from '../../core/index.js';
 import type { Principal, Scope, Tenants } from '../../tenants/index.js';
 import { problems } from '../contract/problem-schema.js';
@@ -134,11 +134,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     const needed = routeAccess(request, deps.extraPermissions);
     if (needed === undefined || needed === 'public') return;
     const principal = await identify(deps, request);
-    if (needed !== 'signed-in' && !principal.permissions.has(needed)) {
-      const who = principal.user ? `${principal.user.email} (role ${principal.user.role})` : `key ${principal.keyId}`;
-      throw new PostwardenError('FORBIDDEN', `This operation needs the "${needed}" permission, which ${who} does not have.`, {
-        permission: needed,
-      });
+    if (needed !== 'signed-in') {
+      const label = principal.user ? `${principal.user.email} (role ${principal.user.role})` : `key ${principal.keyId}`;
+      checkPermission({ permissions: principal.permissions, label }, needed);
     }
     request.principal = principal;
   });

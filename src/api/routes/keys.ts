@@ -1,8 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { expandGrants } from '../../access/index.js';
-import { PostwardenError } from '../../core/index.js';
+import { checkKeyGrants } from '../../access/index.js';
 import { CreatedKeyJson, createdKeyJson, KeyJson, keyJson } from '../../tenants/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { actorOf } from '../plugins/actor.js';
@@ -36,11 +35,7 @@ export function keyRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      // No way up: a key never gets a permission its creator lacks.
-      const missing = [...expandGrants(request.body.scopes)].find((perm) => !p.permissions.has(perm));
-      if (missing) {
-        throw new PostwardenError('FORBIDDEN', `You cannot give a key "${missing}": you do not hold it yourself.`, { permission: missing });
-      }
+      checkKeyGrants(p, request.body.scopes);
       const created = await s.tenants.createKey(
         { tenantId: p.tenant.id, name: request.body.name, scopes: request.body.scopes },
         actorOf(request),

@@ -32,7 +32,7 @@ export function registerDkim(program: Command, act: Act): void {
       const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
       const { keys, records } = await withDomains(ctx, async (s, domains) => {
         const d = await findDomain(s, tenant, domain);
-        const keys = await domains.rotate(tenant, d.id);
+        const keys = await domains.rotate(tenant, d.id, ctx.who.actor);
         const records = (await domains.dnsRecords(tenant, d.id)).filter((r) => keys.some((k) => k.selector === r.selector));
         return { keys, records };
       });
@@ -48,7 +48,9 @@ export function registerDkim(program: Command, act: Act): void {
   target(dkim.command('verify-dns').description('Check the DKIM records in live DNS; published pending keys become active')).action(
     act(async (ctx, cmd) => {
       const { tenant, domain } = cmd.opts<{ tenant: string; domain: string }>();
-      const v = await withDomains(ctx, async (s, domains) => domains.verify(tenant, (await findDomain(s, tenant, domain)).id));
+      const v = await withDomains(ctx, async (s, domains) =>
+        domains.verify(tenant, (await findDomain(s, tenant, domain)).id, ctx.who.actor),
+      );
       const only = { ...v, records: v.records.filter((r) => r.kind === 'dkim') };
       only.verified = only.records.every((r) => r.status === 'ok');
       const { verificationJson } = await identityWire();

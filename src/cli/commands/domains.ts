@@ -48,7 +48,7 @@ export function registerDomains(program: Command, act: Act): void {
         const { tenant, streams } = cmd.opts<{ tenant: string; streams?: string }>();
         const { d, records } = await withDomains(ctx, async (s, domains) => {
           await s.getTenant(tenant);
-          const added = await domains.addDomain(tenant, name, { streams });
+          const added = await domains.addDomain(tenant, name, { streams }, ctx.who.actor);
           return { d: added.domain, records: await domains.dnsRecords(tenant, added.domain.id) };
         });
         const { domainJson, recordJson } = await identityWire();
@@ -71,7 +71,7 @@ export function registerDomains(program: Command, act: Act): void {
         const { tenant } = cmd.opts<{ tenant: string }>();
         const v = await withDomains(ctx, async (s: Tenants, domains: Domains) => {
           const d = await findDomain(s, tenant, which);
-          return domains.verify(tenant, d.id);
+          return domains.verify(tenant, d.id, ctx.who.actor);
         });
         const { verificationJson } = await identityWire();
         ctx.out.result(verificationJson(v), () => verificationLines(v));

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { cliActor } from '../../audit/index.js';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { table } from '../output.js';
@@ -20,8 +19,16 @@ export function registerKeys(program: Command, act: Act): void {
     .action(
       act(async (ctx, cmd) => {
         const opts = cmd.opts<{ tenant: string; scopes: string; name?: string }>();
+        // As over the API (POST /v1/keys): a user gives a key only permissions it holds itself.
+        if (ctx.who.holder) {
+          const { checkKeyGrants } = await import('../../access/index.js');
+          checkKeyGrants(
+            ctx.who.holder,
+            opts.scopes.split(',').map((x) => x.trim()),
+          );
+        }
         const created = await withTenants(ctx, (s) =>
-          s.createKey({ tenantId: opts.tenant, scopes: opts.scopes, name: opts.name }, cliActor(opts.tenant, ctx.deps.env)),
+          s.createKey({ tenantId: opts.tenant, scopes: opts.scopes, name: opts.name }, ctx.who.actor),
         );
         const { createdKeyJson } = await tenantsWire();
         ctx.out.result(createdKeyJson(created), () => [
@@ -65,7 +72,7 @@ export function registerKeys(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [keyId] = cmd.processedArgs as [string];
         const { tenant } = cmd.opts<{ tenant: string }>();
-        await withTenants(ctx, (s) => s.revokeKey(tenant, keyId, cliActor(tenant, ctx.deps.env)));
+        await withTenants(ctx, (s) => s.revokeKey(tenant, keyId, ctx.who.actor));
         ctx.out.result({ id: keyId, tenant_id: tenant, revoked: true }, () => [`Revoked key ${keyId}`]);
       }),
     );

@@ -2,14 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { type Stream, streams, suppressionReasons, suppressionScopes, systemClock, validationError } from '../../core/index.js';
 import type { EntryInput, ImportFormat, SuppressionChange, Suppressions } from '../../feedback/index.js';
-import { type Act, type CliContext, configFor, openAdminStore } from '../context.js';
+import { type Act, type CliContext, cliAudit, configFor, openAdminStore } from '../context.js';
 import { parseLimit } from '../option-parsers.js';
 import { CliError, table } from '../output.js';
 
 /**
  * `postwarden suppressions list|add|remove|export|import|history`: the suppression list, straight
  * in the store (like `domains`), so it works before a server runs and for the operator's global
- * list (--global), which no API key can touch. Changes are recorded with actor "cli".
+ * list (--global), which no API key can touch. Changes are audited as the host operator
+ * (`operator:osuser@host` in the list's history) or the user run `--as`.
  */
 async function withSuppressions<T>(ctx: CliContext, owner: string | null, fn: (s: Suppressions) => Promise<T>): Promise<T> {
   const config = await configFor(ctx);
@@ -17,7 +18,7 @@ async function withSuppressions<T>(ctx: CliContext, owner: string | null, fn: (s
   const store = await openAdminStore(ctx, config);
   try {
     if (owner !== null && !(await store.tenants.get(owner))) throw new CliError('USAGE', `tenant ${owner} does not exist`);
-    return await fn(createSuppressions({ store, clock: systemClock }));
+    return await fn(createSuppressions({ store, clock: systemClock, audit: await cliAudit(config, store) }));
   } finally {
     await store.close();
   }
@@ -93,7 +94,7 @@ export function registerSuppressions(program: Command, act: Act): void {
         const o = cmd.opts<{ reason: string; scope?: string; domain?: string; stream?: Stream; source: string }>();
         const inputs: EntryInput[] = addresses.map((address) => ({ address, ...o }));
         const toJson = await json();
-        const out = await withSuppressions(ctx, owner, (s) => s.add(owner, inputs, 'cli'));
+        const out = await withSuppressions(ctx, owner, (s) => s.add(owner, inputs, ctx.who.label, ctx.who.actor));
         const data = out.map((r) => ({ ...toJson(r.entry), created: r.created }));
         ctx.out.result({ data }, () =>
           data.map(
@@ -116,7 +117,7 @@ export function registerSuppressions(program: Command, act: Act): void {
         const toJson = await json();
         const removed = (
           await withSuppressions(ctx, owner, (s) =>
-            s.unsuppress(owner, address, { scope: o.scope, domain: o.domain, stream: o.stream }, 'cli'),
+            s.unsuppress(owner, address, { scope: o.scope, domain: o.domain, stream: o.stream }, ctx.who.label, ctx.who.actor),
           )
         ).map(toJson);
         ctx.out.result({ removed }, () =>
@@ -176,7 +177,9 @@ export function registerSuppressions(program: Command, act: Act): void {
         const { readSuppressionImport } = await import('../../feedback/index.js');
         const { entries, errors, pathOf } = readSuppressionImport(text, format);
         if (errors.length) throw validationError(errors, `${file} has invalid entries`);
-        const r = await withSuppressions(ctx, owner, (s) => s.import(owner, entries, { dryRun: o.dryRun === true, actor: 'cli', pathOf }));
+        const r = await withSuppressions(ctx, owner, (s) =>
+          s.import(owner, entries, { dryRun: o.dryRun === true, actor: ctx.who.label, pathOf, who: ctx.who.actor }),
+        );
         ctx.out.result({ batch: r.batch, dry_run: r.dryRun, rows: r.rows, added: r.added, existing: r.existing }, () => [
           `${r.dryRun ? 'Dry run: would import' : 'Imported'} ${r.rows} rows: ${r.added} added, ${r.existing} already suppressed.`,
         ]);

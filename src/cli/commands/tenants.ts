@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { cliActor } from '../../audit/index.js';
 import type { Act } from '../context.js';
 import { withTenants } from '../context.js';
 import { collectList } from '../option-parsers.js';
@@ -21,7 +20,7 @@ export function registerTenants(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [name] = cmd.processedArgs as [string];
         const opts = cmd.opts<{ sandbox?: boolean }>();
-        const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }, cliActor(null, ctx.deps.env)));
+        const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }, ctx.who.actor));
         const { tenantJson } = await tenantsWire();
         ctx.out.result(tenantJson(t), () => [`Created tenant ${t.id} (${t.name})${t.sandbox ? ' in sandbox mode' : ''}`]);
       }),
@@ -57,7 +56,7 @@ export function registerTenants(program: Command, act: Act): void {
         const [tenantId] = cmd.processedArgs as [string];
         const o = cmd.opts<{ default?: string; stream?: string[]; reset?: boolean }>();
         const doc = await withTenants(ctx, async (s) => {
-          if (o.reset) return s.setTlsPolicy(tenantId, { default: 'opportunistic', streams: {} });
+          if (o.reset) return s.setTlsPolicy(tenantId, { default: 'opportunistic', streams: {} }, ctx.who.actor);
           if (o.default === undefined && !o.stream?.length) return s.getTlsPolicy(tenantId);
           const current = await s.getTlsPolicy(tenantId);
           const streams: Record<string, string> = { ...current.streams };
@@ -65,7 +64,7 @@ export function registerTenants(program: Command, act: Act): void {
             const [stream = '', level = ''] = pair.split('=');
             streams[stream.trim()] = level.trim();
           }
-          return s.setTlsPolicy(tenantId, { default: o.default ?? current.default, streams });
+          return s.setTlsPolicy(tenantId, { default: o.default ?? current.default, streams }, ctx.who.actor);
         });
         ctx.out.result({ tenant_id: tenantId, ...doc }, () => [
           `TLS policy of ${tenantId}: default ${doc.default}`,
