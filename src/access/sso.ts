@@ -25,7 +25,7 @@ import type { Caller, Users } from './users.js';
  */
 export interface SsoAuditEntry {
   actor: {
-    kind: 'user' | 'system' | 'api_key' | 'cli';
+    kind: 'user' | 'system' | 'api_key' | 'operator' | 'cli';
     id: string;
     tenantId: string | null;
     ip?: string | null;
