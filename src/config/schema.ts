@@ -251,11 +251,13 @@ export const ConfigSchema = Type.Object(
                 default: [],
                 description: 'Streams that leave from this pool. A stream named by any pool leaves only from its pools.',
               }),
-              warmup: Type.Boolean({
-                default: false,
-                description:
-                  'A new pool: its daily volume per provider follows rules/warmup.yaml until it graduates; the excess goes to the warm pools of the same streams (docs/reputation.md "Warmup").',
-              }),
+              warmup: Type.Optional(
+                Type.Boolean({
+                  default: false,
+                  description:
+                    'A new pool: its daily volume per provider follows rules/warmup.yaml until it graduates; the excess goes to the warm pools of the same streams (docs/reputation.md "Warmup").',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),

@@ -52,9 +52,10 @@ export function createReputationHolds(deps: { store: Pick<Store, 'reputation'>; 
 
   return {
     async find(q) {
-      if (!q.provider) return undefined;
+      // A site no provider rule names is the ledger's `other`.
+      const provider = q.provider ?? 'other';
       return (await current()).find(
-        (h) => h.tenantId === q.tenantId && h.stream === q.stream && h.provider === q.provider && (!q.domain || h.domain === q.domain),
+        (h) => h.tenantId === q.tenantId && h.stream === q.stream && h.provider === provider && (!q.domain || h.domain === q.domain),
       );
     },
     list: current,

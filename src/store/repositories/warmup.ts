@@ -85,7 +85,7 @@ export function warmupRepository(db: Kysely<Database>) {
       return r ? Number(r.sent) : 0;
     },
     async list(): Promise<WarmupPoolRow[]> {
-      return (await db.selectFrom('warmup_pools').selectAll().orderBy(['pool', 'provider']).limit(10_000).execute()).map(toRow);
+      return (await db.selectFrom('warmup_pools').selectAll().orderBy('pool').orderBy('provider').limit(10_000).execute()).map(toRow);
     },
   };
 }
