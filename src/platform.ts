@@ -28,13 +28,17 @@ import {
   createEgressPools,
   createPacingController,
   createQueueMetrics,
+  createReputationHolds,
   createRouter,
   createShaper,
   createSmtpTransport,
   createTransportSecurity,
+  createWarmup,
   type Deliverer,
   type DeliveryControl,
+  ledgerPauseRules,
   loadPacingRules,
+  loadWarmupRules,
   sandboxTransport,
   siteOfKey,
   type Transport,
@@ -260,15 +264,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     maxCooldownMs: d.breakerMaxCooldownSeconds * 1000,
   });
   const deliveryLog = log.child({ concern: 'delivery' });
+  const pacingRules = loadPacingRules(d.pacing.rulesFile || undefined);
   const pacing = createPacingController({
     clock,
-    rules: loadPacingRules(d.pacing.rulesFile || undefined),
+    rules: pacingRules,
     enabled: d.pacing.enabled,
     // Pace changes are announced after the fact; a failed append is logged, the pace still holds.
     emit: (events) => {
       store.events.append(events, clock.now()).catch((err: unknown) => deliveryLog.error({ err }, 'appending pacing.changed failed'));
     },
   });
+  const warmupStats = createLedgerReader({ store, clock });
   const deliveryPolicy = createDeliveryPolicy({
     clock,
     pools: createEgressPools({ pools: d.pools, defaultSourceAddresses: d.sourceAddresses, ehloName: d.ehloName || hostname }),
@@ -287,6 +293,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     }),
     pacing,
     log: deliveryLog,
+    // The ledger's holds (rules/pacing.yaml ledger rules) and warming pools' schedules (rules/warmup.yaml).
+    holds: createReputationHolds({ store, clock, refreshMs: 5000 }),
+    warmup: createWarmup({
+      clock,
+      store,
+      rules: loadWarmupRules(d.warmup.rulesFile || undefined),
+      enabled: d.warmup.enabled,
+      scale: d.warmup.scale,
+      warmingPools: Object.entries(d.pools).flatMap(([name, p]) => (p.warmup ? [name] : [])),
+      stats: (pool, provider) => warmupStats.poolStats(pool, provider),
+      emit: (events) => {
+        store.events.append(events, clock.now()).catch((err: unknown) => deliveryLog.error({ err }, 'appending warmup.changed failed'));
+      },
+    }),
     onBreaker: (site, snapshot) => metrics.breakerOpen.set({ site }, snapshot.state === 'open' ? 1 : 0),
   });
   const transport =
@@ -633,6 +653,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     provider: (host) => providerOf(providers, host),
     thresholds,
+    rules: ledgerPauseRules(pacingRules),
     owner: nodeId,
     pollMs: ledgerPollMs,
     log: log.child({ concern: 'reputation' }),

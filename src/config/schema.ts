@@ -251,6 +251,13 @@ export const ConfigSchema = Type.Object(
                 default: [],
                 description: 'Streams that leave from this pool. A stream named by any pool leaves only from its pools.',
               }),
+              warmup: Type.Optional(
+                Type.Boolean({
+                  default: false,
+                  description:
+                    'A new pool: its daily volume per provider follows rules/warmup.yaml until it graduates; the excess goes to the warm pools of the same streams (docs/reputation.md "Warmup").',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -268,6 +275,21 @@ export const ConfigSchema = Type.Object(
                 'Apply rules/pacing.yaml: throttling replies slow the pool × site and recovery is stepwise (docs/delivery.md "Pacing").',
             }),
             rulesFile: Type.String({ default: '', description: 'Pacing rules to use instead of the shipped rules/pacing.yaml.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        warmup: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description: 'Apply rules/warmup.yaml to pools with `warmup: true` (docs/reputation.md "Warmup").',
+            }),
+            rulesFile: Type.String({ default: '', description: 'Warmup schedules to use instead of the shipped rules/warmup.yaml.' }),
+            scale: Type.Number({
+              exclusiveMinimum: 0,
+              default: 1,
+              description: 'Multiplies every daily cap and graduation.minDelivered (rounded up, at least 1): a smaller install, or a test.',
+            }),
           },
           { default: {}, additionalProperties: false },
         ),

@@ -45,9 +45,9 @@ const transportEvidence = {
   body: Type.Optional(Type.Literal('8BITMIME', { description: 'Present when the body was sent declared as 8BITMIME.' })),
   sandbox: Type.Optional(bool('The sandbox captured the message instead of sending it.')),
   local_throttle: Type.Optional(
-    Type.Union([Type.Literal('breaker'), Type.Literal('rate'), Type.Literal('paused')], {
+    Type.Union([Type.Literal('breaker'), Type.Literal('rate'), Type.Literal('paused'), Type.Literal('held'), Type.Literal('warmup')], {
       description:
-        'Not attempted: the circuit breaker was open (breaker), the rate or pacing cap was spent (rate), or pacing paused the pool at the site (paused: a rule or an override, see GET /v1/delivery/health).',
+        'Not attempted: the circuit breaker was open (breaker), the rate or pacing cap was spent (rate), pacing paused the pool at the site (paused: a rule or an override, see GET /v1/delivery/health), the reputation ledger holds the stream at the provider (held), or every pool of the lane spent its warmup cap for the day (warmup).',
     }),
   ),
   local_error: Type.Optional(str('A local fault that deferred the recipient.')),
@@ -600,6 +600,10 @@ export const eventDefinitions = {
         count: nullable(Type.Integer(), 'The numerator (complaints, blocks, …).'),
         denominator: nullable(Type.Integer(), 'The denominator (delivered, attempts, …).'),
         at: str('The time of the event that tipped it (ISO time).'),
+        paused_until: nullable(
+          Type.String(),
+          'End of a hold set by a rules/pacing.yaml ledger rule (delivery pauses the stream at the provider until then); null: no hold.',
+        ),
       },
       open,
     ),
@@ -621,6 +625,7 @@ export const eventDefinitions = {
       count: 2,
       denominator: 500,
       at: '2026-12-06T10:00:00.000Z',
+      paused_until: null,
     },
   },
   'pacing.changed': {
@@ -690,6 +695,40 @@ export const eventDefinitions = {
       },
       reason: 'gmail-rate-4.7.28: 3 matching replies in 60 s; capped at 30/min',
       actor: null,
+    },
+  },
+  'warmup.changed': {
+    version: 1,
+    when: 'A warming egress pool started its schedule at a mailbox provider (its first admission there) or graduated from it (message_id is null; docs/reputation.md "Warmup").',
+    payload: Type.Object(
+      {
+        change: Type.Union([Type.Literal('started'), Type.Literal('graduated')], { description: 'What changed.' }),
+        pool: str('Egress pool (delivery.pools, `warmup: true`).'),
+        provider: str('Mailbox provider (rules/providers.yaml), or `other`.'),
+        ruleset_version: str('Version of rules/warmup.yaml.'),
+        day: int('Day of the schedule (1 on the first day, UTC days).'),
+        cap: nullable(Type.Integer(), "Today's cap (recipients) after the change; null once graduated."),
+        delivered: nullable(Type.Integer(), 'Deliveries from the pool to the provider the ledger counted (graduation).'),
+        complaint_rate: nullable(Type.Number(), '7-day complaints ÷ delivered at graduation.'),
+        hard_bounce_rate: nullable(Type.Number(), '7-day hard bounces ÷ (delivered + bounced) at graduation.'),
+        reason: str('Why, in one line, with the thresholds.'),
+        started_at: str('When the warmup started (ISO time).'),
+      },
+      open,
+    ),
+    example: {
+      change: 'graduated',
+      pool: 'cold-new',
+      provider: 'gmail',
+      ruleset_version: '2026.12.1',
+      day: 31,
+      cap: null,
+      delivered: 5210,
+      complaint_rate: 0.0004,
+      hard_bounce_rate: 0.006,
+      reason:
+        'graduated on day 31: 5210 deliveries (≥ 5000), complaint rate 0.04 % (≤ 0.10 %), hard-bounce rate 0.60 % (≤ 2.00 %) over 7 days',
+      started_at: '2026-11-05T09:12:00.000Z',
     },
   },
 } as const satisfies Record<string, EventDefinition>;

@@ -1,8 +1,10 @@
 import { type Static, Type } from 'typebox';
+import type { ReputationHoldRow } from '../store/index.js';
 import type { BreakerSnapshot } from './breaker.js';
 import type { ConnectionLimits } from './delivery-policy.js';
 import type { PaceSnapshot, PacingOverride } from './pacing.js';
 import type { DestinationLimits } from './shaper.js';
+import type { WarmupSnapshot } from './warmup.js';
 
 /**
  * The JSON of delivery health (GET /v1/delivery/health and `postwarden delivery health --json`):
@@ -15,6 +17,9 @@ export interface DeliveryHealth {
   waitingRules: string[];
   sites: Array<{ pace: PaceSnapshot; breaker: BreakerSnapshot; configured: DestinationLimits; effective: ConnectionLimits }>;
   overrides: PacingOverride[];
+  holds: ReputationHoldRow[];
+  warmup: WarmupSnapshot[];
+  warmupVersion: string | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -85,6 +90,36 @@ const OverrideJson = Type.Object(
   { additionalProperties: false },
 );
 
+const HoldJson = Type.Object(
+  {
+    tenant_id: Type.String(),
+    domain: Type.String({ description: 'Sending domain held.' }),
+    stream: Type.String({ description: 'Stream held (from every pool of its lane).' }),
+    provider: Type.String({ description: 'Mailbox provider it is held at.' }),
+    pool: Type.String({ description: 'Pool the tipping mail left from.' }),
+    rule: Type.String({ description: 'The rules/pacing.yaml ledger rule.' }),
+    reason: Type.String({ description: 'The numbers that tipped it.' }),
+    since: Type.String({ format: 'date-time' }),
+    until: Type.String({ format: 'date-time', description: 'When the hold ends.' }),
+  },
+  { additionalProperties: false },
+);
+
+const WarmupJson = Type.Object(
+  {
+    pool: Type.String({ description: 'A pool with `warmup: true`.' }),
+    provider: Type.String(),
+    state: Type.Enum(['warming', 'graduated'], { type: 'string' }),
+    day: Type.Integer({ description: 'Day of the schedule today (1-based, UTC days).' }),
+    cap_today: Nullable(Type.Integer(), "Today's cap in recipients; null once graduated."),
+    sent_today: Type.Integer({ description: 'Recipients admitted today from this pool to this provider.' }),
+    started_at: Type.String({ format: 'date-time' }),
+    graduated_at: Time('When it graduated.'),
+    reason: Type.String({ description: 'Why it graduated, or what it still lacks (checked once a day).' }),
+  },
+  { additionalProperties: false },
+);
+
 export const DeliveryHealthJson = Type.Object(
   {
     pacing: Type.Object(
@@ -97,6 +132,16 @@ export const DeliveryHealthJson = Type.Object(
     ),
     sites: Type.Array(SiteJson, { description: 'Every pool × site with a pace, a breaker not closed, or recent attempts on this node.' }),
     overrides: Type.Array(OverrideJson, { description: 'Pauses in force set through POST /v1/delivery/health/{site}/pause.' }),
+    holds: Type.Array(HoldJson, {
+      description: 'Streams the reputation ledger holds at a provider (docs/reputation.md "Holds"); transactional mail is never held.',
+    }),
+    warmup: Type.Object(
+      {
+        ruleset_version: Nullable(Type.String(), 'Version of rules/warmup.yaml; null when warmup is off.'),
+        pools: Type.Array(WarmupJson, { description: 'Warming pools per provider (docs/reputation.md "Warmup").' }),
+      },
+      { additionalProperties: false },
+    ),
   },
   {
     additionalProperties: false,
@@ -123,6 +168,36 @@ export const DeliveryHealthJson = Type.Object(
           },
         ],
         overrides: [],
+        holds: [
+          {
+            tenant_id: 'ten_01JEXAMPLE',
+            domain: 'example.com',
+            stream: 'cold',
+            provider: 'gmail',
+            pool: 'cold',
+            rule: 'cold-complaint-pause',
+            reason:
+              'complaints 1 in 5m (0.50 % of 200) is above 0.00 % (rules/pacing.yaml 2026.12.2); paused at gmail until 2026-12-09T10:00:00.000Z',
+            since: '2026-12-06T10:00:00.000Z',
+            until: '2026-12-09T10:00:00.000Z',
+          },
+        ],
+        warmup: {
+          ruleset_version: '2026.12.1',
+          pools: [
+            {
+              pool: 'cold-new',
+              provider: 'gmail',
+              state: 'warming',
+              day: 4,
+              cap_today: 250,
+              sent_today: 120,
+              started_at: '2026-12-03T08:00:00.000Z',
+              graduated_at: null,
+              reason: '',
+            },
+          ],
+        },
       },
     ],
   },
@@ -167,5 +242,30 @@ export function deliveryHealthJson(h: DeliveryHealth): DeliveryHealthJson {
       at: new Date(o.at).toISOString(),
       until: iso(o.until),
     })),
+    holds: h.holds.map((x) => ({
+      tenant_id: x.tenantId,
+      domain: x.domain,
+      stream: x.stream,
+      provider: x.provider,
+      pool: x.pool,
+      rule: x.rule,
+      reason: x.reason,
+      since: new Date(x.since).toISOString(),
+      until: new Date(x.until).toISOString(),
+    })),
+    warmup: {
+      ruleset_version: h.warmupVersion,
+      pools: h.warmup.map((w) => ({
+        pool: w.pool,
+        provider: w.provider,
+        state: w.state,
+        day: w.day,
+        cap_today: w.capToday,
+        sent_today: w.sentToday,
+        started_at: new Date(w.startedAt).toISOString(),
+        graduated_at: iso(w.graduatedAt),
+        reason: w.reason,
+      })),
+    },
   };
 }

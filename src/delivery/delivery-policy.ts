@@ -3,7 +3,9 @@ import type { Breaker, BreakerSnapshot } from './breaker.js';
 import type { DeliveryHealth } from './delivery-health.js';
 import type { EgressPools, Lane } from './egress-pools.js';
 import type { PaceSnapshot, PacingController } from './pacing.js';
+import type { ReputationHolds } from './reputation-holds.js';
 import { destinationKey, type Shaper, siteOfKey } from './shaper.js';
+import type { Warmup } from './warmup.js';
 
 /**
  * The one question delivery asks before a transaction: may this mail go to this site now, from
@@ -16,15 +18,25 @@ import { destinationKey, type Shaper, siteOfKey } from './shaper.js';
  * source IP is what receivers rate-limit and judge. The key is `pool|site` (shaper.destinationKey).
  * Admission tries the stream's pools in order and takes the first that may send; a stream's mail
  * never leaves from a pool of another lane (egress-pools.ts).
+ *
+ * Two more answers come from reputation. A hold (the ledger paused this identity's stream at the
+ * provider: a complaint in the cold lane, a complaint rate over 0.3 %) refuses the stream from every
+ * pool until it ends. Warmup: a warming pool takes the day's share its schedule allows, and is
+ * tried first in its lane so it earns its volume; the excess moves on to the lane's other pools
+ * (the warm ones) or waits for the next day.
  */
 export interface PolicyRequest {
   site: string;
   provider: string | undefined;
   stream: string;
   tenantId: string;
+  /** Sending domain (the From address's): what a reputation hold names. */
+  domain?: string;
+  /** Recipients in the transaction: what a warmup schedule counts (1 when not given). */
+  recipients?: number;
 }
 
-export type LocalThrottle = 'breaker' | 'rate' | 'paused';
+export type LocalThrottle = 'breaker' | 'rate' | 'paused' | 'held' | 'warmup';
 
 export type Admission =
   | { ok: true; key: string; lane: Lane }
@@ -84,6 +96,10 @@ export interface DeliveryPolicyDeps {
   /** Disabled (delivery.pacing.enabled false): the static shaping numbers and overrides alone. */
   pacing: PacingController;
   log?: { warn(obj: object, msg: string): void };
+  /** The reputation ledger's holds (rules/pacing.yaml ledger rules); none: nothing is held. */
+  holds?: ReputationHolds;
+  /** Warmup schedules of warming pools (rules/warmup.yaml); none: no pool warms. */
+  warmup?: Warmup;
   /** A breaker changed: `site` is the key's site, for the per-site gauge. */
   onBreaker?: (site: string, snapshot: BreakerSnapshot) => void;
 }
@@ -122,6 +138,10 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
     if (!paced.ok) return refuse(paced.retryAt, paced.reason, paced.throttle);
     const wait = await takeRate(key);
     if (wait > 0) return refuse(clock.now() + wait, `rate limit of ${pool} at ${request.site} reached`, 'rate');
+    if (deps.warmup) {
+      const w = await deps.warmup.take({ pool, provider: request.provider, tenantId: request.tenantId, n: request.recipients ?? 1 });
+      if (!w.ok) return refuse(w.retryAt, w.reason, 'warmup');
+    }
     pacing.taken(key);
     return { ok: true, key, lane };
   }
@@ -137,7 +157,24 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
 
   return {
     async admit(request) {
-      const pools = deps.pools.poolsFor(request.stream);
+      const lanePools = deps.pools.poolsFor(request.stream);
+      const held = await deps.holds?.find(request);
+      if (held) {
+        const pool = lanePools[0]!;
+        return {
+          ok: false,
+          key: destinationKey(request.site, pool),
+          lane: deps.pools.laneOf(pool),
+          retryAt: held.until,
+          reason: `held by the reputation ledger: ${held.reason}`,
+          throttle: 'held',
+        };
+      }
+      // Warming pools first, so they earn their schedule; the warm pools of the lane take the excess.
+      const warmup = deps.warmup;
+      const pools = warmup
+        ? [...lanePools.filter((p) => warmup.isWarming(p)), ...lanePools.filter((p) => !warmup.isWarming(p))]
+        : lanePools;
       let refused: Admission | undefined;
       // Overflow stays inside the lane: only this stream's pools are tried.
       for (const pool of pools) {
@@ -181,6 +218,9 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
             effective: limits(pace.key),
           })),
         overrides: pacing.overrides(),
+        holds: deps.holds ? await deps.holds.list() : [],
+        warmup: deps.warmup ? await deps.warmup.snapshot() : [],
+        warmupVersion: deps.warmup?.version ?? null,
       };
     },
 

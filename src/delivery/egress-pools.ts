@@ -14,6 +14,8 @@ export interface EgressPoolConfig {
   sourceAddresses: string[];
   ehloName?: string;
   streams?: readonly string[];
+  /** A new pool earning its volume per provider (rules/warmup.yaml). */
+  warmup?: boolean;
 }
 
 /** Where one transaction leaves from. `sourceAddress` null: the OS chooses (pool `default` without addresses). */
@@ -29,6 +31,8 @@ export interface EgressPools {
   /** The next source address of a pool (round robin). */
   laneOf(pool: string): Lane;
   names(): string[];
+  /** Pools configured with `warmup: true`. */
+  warmingPools(): string[];
 }
 
 export const DEFAULT_POOL = 'default';
@@ -59,5 +63,6 @@ export function createEgressPools(o: {
       return { pool: name, sourceAddress, ehloName: p.ehloName };
     },
     names: () => [...pools.keys()],
+    warmingPools: () => Object.entries(o.pools).flatMap(([name, p]) => (p.warmup ? [name] : [])),
   };
 }

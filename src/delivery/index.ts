@@ -6,7 +6,8 @@ export { createDeliveryPolicy, type DeliveryControl, type DeliveryPolicy } from 
 export { createEgressPools, type EgressPools } from './egress-pools.js';
 export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
 export { createPacingController, type PacingController } from './pacing.js';
-export { defaultPacingRulesPath, loadPacingRules, type PacingRuleset, parsePacingRules } from './pacing-rules.js';
+export { defaultPacingRulesPath, ledgerPauseRules, loadPacingRules, type PacingRuleset, parsePacingRules } from './pacing-rules.js';
+export { createReputationHolds, type ReputationHolds } from './reputation-holds.js';
 export { createRouter, type Router } from './router.js';
 export { createShaper, type ShapingRules, type SharedCounter, siteOfKey } from './shaper.js';
 export { type ClosableCounter, chooseSharedCounter, createRedisCounter, createStoreCounter } from './shared-counters.js';
@@ -21,3 +22,4 @@ export {
   type TransportSecurity,
   type TransportSecurityOptions,
 } from './transport-security.js';
+export { createWarmup, loadWarmupRules, parseWarmupRules, type Warmup, type WarmupRules } from './warmup.js';

@@ -219,6 +219,31 @@ function readRecovery(v: unknown, at: string, fail: Fail): PacingRecovery {
   return { afterSeconds: num(v, 'afterSeconds', at, fail), stepSeconds: num(v, 'stepSeconds', at, fail, { min: 1 }), stepFactor };
 }
 
+/** A rule the reputation ledger evaluates and acts on: a rate over a ledger metric whose action is a pause. */
+export const ledgerEvaluates = (r: PacingRule): boolean => r.needsLedger && r.condition.kind === 'rate' && r.action.kind === 'pause';
+
+/**
+ * The ledger's pause rules as plain data (src/reputation/ledger-rules.ts `LedgerRule`): the ledger
+ * sees complaints and bounces, so it holds a stream at a provider; delivery obeys the holds.
+ */
+export function ledgerPauseRules(set: PacingRuleset) {
+  return set.rules.filter(ledgerEvaluates).map((r) => {
+    const c = r.condition as Extract<PacingCondition, { kind: 'rate' }>;
+    return {
+      id: r.id,
+      version: set.version,
+      ...(r.match.stream ? { streams: r.match.stream } : {}),
+      ...(r.match.provider ? { providers: r.match.provider } : {}),
+      ...(r.match.pool ? { pools: r.match.pool } : {}),
+      metric: c.metric as (typeof LEDGER_METRICS)[number],
+      above: c.above,
+      windowSeconds: c.windowSeconds,
+      minVolume: c.minAttempts,
+      pauseSeconds: r.recovery.afterSeconds,
+    };
+  });
+}
+
 /** Does a reply (with its context) satisfy a rule's match? */
 export function matchesReply(
   m: PacingMatch,

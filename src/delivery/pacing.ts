@@ -22,7 +22,7 @@
  */
 import { type Clock, type NewEvent, newEvent, type SmtpResponse } from '../core/index.js';
 import type { AttemptReport, PolicyRequest } from './delivery-policy.js';
-import { DELIVERY_METRICS, matchesReply, type PacingRule, type PacingRuleset } from './pacing-rules.js';
+import { DELIVERY_METRICS, ledgerEvaluates, matchesReply, type PacingRule, type PacingRuleset } from './pacing-rules.js';
 import { siteOfKey } from './shaper.js';
 
 export type PacingGate = { ok: true } | { ok: false; retryAt: number; reason: string; throttle: 'paused' | 'rate' };
@@ -447,7 +447,8 @@ export function createPacingController(deps: {
 
     overrides: () => [...overrides.values()].filter((o) => o.until === null || clock.now() < o.until),
 
-    waitingRules: () => rules.rules.filter((r) => r.needsLedger).map((r) => r.id),
+    // Ledger pause rules are evaluated by the reputation ledger (its holds); the rest still wait.
+    waitingRules: () => rules.rules.filter((r) => r.needsLedger && !ledgerEvaluates(r)).map((r) => r.id),
 
     pause(o) {
       const now = clock.now();

@@ -181,7 +181,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       reply: localReply(
         'temporary',
         '4.4.5',
-        `destination ${site} ${o.throttle === 'rate' ? 'rate limit reached' : 'is paused'}: ${o.reason}`,
+        `destination ${site} ${o.throttle === 'rate' ? 'rate limit reached' : o.throttle === 'warmup' ? 'warmup cap reached' : 'is paused'}: ${o.reason}`,
       ),
       ...(o.retryAt !== undefined ? { retryAt: o.retryAt } : {}),
       attempted: false,
@@ -304,7 +304,15 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     const provider = providerOf(deps.providers, route.hosts[0]?.name ?? '');
 
     // Step 3: the delivery policy admits the transaction and names its lane, or says when to come back.
-    const request: PolicyRequest = { site, provider, stream: message.stream, tenantId: message.tenantId };
+    const fromDomain = message.from.includes('@') ? message.from.slice(message.from.lastIndexOf('@') + 1).toLowerCase() : undefined;
+    const request: PolicyRequest = {
+      site,
+      provider,
+      stream: message.stream,
+      tenantId: message.tenantId,
+      recipients: recipients.length,
+      ...(fromDomain ? { domain: fromDomain } : {}),
+    };
     const admission = await deps.policy.admit(request);
     if (!admission.ok) return notNow(recipients, site, admission.lane, admission);
     const lane = admission.lane;

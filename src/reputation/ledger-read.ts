@@ -28,6 +28,8 @@ export interface LedgerReader {
   list(filter: ReputationKeyFilter): Promise<ReputationEntry[]>;
   /** Counts and rates of one identity at one provider over a window ending now, summed over tenants and streams. */
   rates(identity: Partial<Identity> & { domain: string }, provider: string, window: WindowName): Promise<{ counts: Counts; rates: Rates }>;
+  /** An egress pool at a provider, over every tenant, domain and stream: lifetime deliveries and 7-day rates (warmup graduation). */
+  poolStats(pool: string, provider: string): Promise<{ delivered: number; complaintRate: number | null; hardBounceRate: number | null }>;
 }
 
 export function createLedgerReader(deps: { store: Pick<Store, 'reputation'>; clock: Clock }): LedgerReader {
@@ -82,6 +84,23 @@ export function createLedgerReader(deps: { store: Pick<Store, 'reputation'>; clo
       let total = emptyCounts();
       for (const c of cells.values()) total = addCounts(total, sumWindow(c, window, now));
       return both(total);
+    },
+
+    async poolStats(pool, provider) {
+      const now = clock.now();
+      const rows = await store.reputation.listByPool({ pool, provider });
+      const cells = await cellsOf(
+        rows.map((r) => r.key),
+        now,
+      );
+      let total = emptyCounts();
+      for (const c of cells.values()) total = addCounts(total, sumWindow(c, '7d', now));
+      const rates = ratesOf(total);
+      return {
+        delivered: rows.reduce((n, r) => n + r.deliveredTotal, 0),
+        complaintRate: rates.complaint_rate,
+        hardBounceRate: rates.hard_bounce_rate,
+      };
     },
   };
 }

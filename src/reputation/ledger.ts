@@ -1,7 +1,8 @@
 import { type Clock, isoTime, type NewEvent, newEvent, type SpineEvent } from '../core/index.js';
 import { type Consumer, createConsumer } from '../events/index.js';
-import type { CountIncrement, Repositories, ReputationKeyRow, Store } from '../store/index.js';
+import type { CountIncrement, Repositories, ReputationHoldRow, ReputationKeyRow, Store } from '../store/index.js';
 import { type Context, contributionOf, keyOf, type LedgerKeyParts, messageContext } from './event-contribution.js';
+import { evaluateLedgerRules, type HoldVerdict, type LedgerRule } from './ledger-rules.js';
 import { type Assessment, assess, type ReputationState, type Thresholds } from './state.js';
 import { bucketOf, type Cells, cellKey, LOOKBACK_MS, RESOLUTIONS, sumWindow } from './windows.js';
 
@@ -19,6 +20,11 @@ import { bucketOf, type Cells, cellKey, LOOKBACK_MS, RESOLUTIONS, sumWindow } fr
  * Counted once. The consumer hands a batch over at least once; the ledger keeps its own applied
  * position in the same transaction as the counts and skips what it already applied.
  *
+ * Holds. The rules/pacing.yaml rules that need the ledger's figures (a complaint in the cold lane,
+ * a complaint rate over Gmail's and Yahoo's 0.3 % line) are evaluated after each event too; one that
+ * holds records a hold (the identity's stream paused at that provider until the event's time plus
+ * the rule's recovery) and the key is `paused` until it ends. Delivery reads the holds in force.
+ *
  * State changes are `reputation.changed` events, appended in the same transaction. A rebuild does
  * not append them again (they are on the spine already), and the ledger reads none of its own.
  */
@@ -33,6 +39,8 @@ export interface LedgerDeps {
   /** MX host or address → provider key (rules/providers.yaml). */
   provider: (hostOrAddress: string) => string | undefined;
   thresholds: Thresholds;
+  /** Pause rules fed by the ledger (rules/pacing.yaml, ledger-rules.ts); none: the ledger only observes. */
+  rules?: readonly LedgerRule[];
   owner: string;
   pollMs?: number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
@@ -43,6 +51,8 @@ interface Working {
   cells: Cells;
   /** The row changed in this batch. */
   dirty: boolean;
+  hold: ReputationHoldRow | null;
+  holdDirty: boolean;
 }
 
 export function createLedger(deps: LedgerDeps) {
@@ -76,6 +86,8 @@ export function createLedger(deps: LedgerDeps) {
     const working = new Map<string, Working>();
     const increments = new Map<string, CountIncrement>();
     const emitted: NewEvent[] = [];
+    /** The numbers of holds set in this batch (a stored hold keeps its reason, not its numbers). */
+    const holdVerdicts = new Map<string, HoldVerdict>();
     const times = events.map((e) => Date.parse(e.at));
     const since = bucketOf(Math.min(...times) - LOOKBACK_MS - RESOLUTIONS['1h'], '1h');
     let newest = Math.max(...times);
@@ -84,6 +96,7 @@ export function createLedger(deps: LedgerDeps) {
       const hit = working.get(key);
       if (hit) return hit;
       const [row] = await tx.reputation.keys([key]);
+      const [hold] = await tx.reputation.holds([key]);
       const cells: Cells = new Map();
       for (const c of await tx.reputation.counts([key], since)) cells.set(cellKey(c.res, c.bucket, c.metric), c.n);
       const w: Working = {
@@ -104,6 +117,8 @@ export function createLedger(deps: LedgerDeps) {
         },
         cells,
         dirty: false,
+        hold: hold ?? null,
+        holdDirty: false,
       };
       working.set(key, w);
       return w;
@@ -146,7 +161,16 @@ export function createLedger(deps: LedgerDeps) {
       }
       w.row.updatedAt = at;
       w.dirty = true;
-      const verdict = assessCells(w.cells, w.row.deliveredTotal, at);
+      if (!(w.hold && w.hold.until > at)) {
+        const h = evaluateLedgerRules(deps.rules ?? [], c.parts, w.cells, at);
+        if (h) {
+          w.hold = { key, ...c.parts, rule: h.rule, reason: h.reason, since: at, until: h.until };
+          w.holdDirty = true;
+          holdVerdicts.set(key, h);
+        }
+      }
+      const held = w.hold && w.hold.until > at ? w.hold : null;
+      const verdict = held ? holdAssessment(held, holdVerdicts.get(key)) : assessCells(w.cells, w.row.deliveredTotal, at);
       if (verdict.state !== w.row.state || verdict.rule !== ruleOf(w.row.reason)) {
         const previous = w.row.state;
         w.row.state = verdict.state;
@@ -155,13 +179,15 @@ export function createLedger(deps: LedgerDeps) {
           w.row.since = at;
           // The first state of a new key is not a change worth announcing unless it is already bad.
           const announce = previous !== 'new' || (verdict.state !== 'warming' && verdict.state !== 'healthy');
-          if (emit && announce) emitted.push(changedEvent(w.row, previous === 'new' ? 'healthy' : previous, verdict, at));
+          if (emit && announce)
+            emitted.push(changedEvent(w.row, previous === 'new' ? 'healthy' : previous, verdict, at, held?.until ?? null));
         }
       }
     }
 
     await tx.reputation.addCounts([...increments.values()]);
     for (const w of working.values()) if (w.dirty) await tx.reputation.putKey(w.row);
+    for (const w of working.values()) if (w.holdDirty && w.hold) await tx.reputation.putHold(w.hold);
     for (const [subject, at] of changedContexts) await tx.reputation.putContext(subject, contexts.get(subject)!, at);
     await tx.reputation.pruneCounts('5m', bucketOf(newest - KEEP['5m'], '5m'));
     await tx.reputation.pruneCounts('1h', bucketOf(newest - KEEP['1h'], '1h'));
@@ -216,7 +242,22 @@ export type Ledger = ReturnType<typeof createLedger>;
 
 const ruleOf = (reason: string) => reason.slice(0, Math.max(0, reason.indexOf(':')));
 
-function changedEvent(row: ReputationKeyRow, previous: string, v: Assessment, at: number): NewEvent {
+/** The state of a key under a hold: paused by the rule, with its numbers when the hold was set now. */
+function holdAssessment(h: ReputationHoldRow, v: HoldVerdict | undefined): Assessment {
+  return {
+    state: 'paused',
+    rule: h.rule,
+    reason: h.reason,
+    metric: v?.metric ?? null,
+    window: v?.window ?? null,
+    value: v?.value ?? null,
+    threshold: v?.threshold ?? null,
+    count: v?.count ?? null,
+    denominator: v?.denominator ?? null,
+  };
+}
+
+function changedEvent(row: ReputationKeyRow, previous: string, v: Assessment, at: number, pausedUntil: number | null): NewEvent {
   return newEvent(
     'reputation.changed',
     { tenantId: row.tenantId, messageId: null },
@@ -238,6 +279,7 @@ function changedEvent(row: ReputationKeyRow, previous: string, v: Assessment, at
       count: v.count,
       denominator: v.denominator,
       at: isoTime(at),
+      paused_until: pausedUntil === null ? null : isoTime(pausedUntil),
     },
   );
 }

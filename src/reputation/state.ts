@@ -29,7 +29,8 @@ export interface Assessment {
   rule: string;
   reason: string;
   metric: string | null;
-  window: '1h' | '24h' | null;
+  /** 1h or 24h; a ledger rule's own window (5m, 1h, 1d) for a hold. */
+  window: string | null;
   value: number | null;
   threshold: number | null;
   count: number | null;

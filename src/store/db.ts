@@ -42,6 +42,7 @@ import { tenantsRepository } from './repositories/tenants.js';
 import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import { trackingRepository } from './repositories/tracking.js';
 import { usersRepository } from './repositories/users.js';
+import { warmupRepository } from './repositories/warmup.js';
 import { newWebhookClaimMemory, type WebhookClaimMemory, webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
 import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
@@ -106,6 +107,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     accessThrottle: accessThrottleRepository(db),
     audit: auditRepository(db),
     sso: ssoRepository(db),
+    warmup: warmupRepository(db),
   };
 }
 

@@ -17,7 +17,7 @@ export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositories/outcomes.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
-export type { CountIncrement, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
+export type { CountIncrement, ReputationHoldRow, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
 export type { SessionRow } from './repositories/sessions.js';
 export type { SsoProtocol, SsoProviderRow, SsoRequestRow } from './repositories/sso.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
@@ -26,6 +26,7 @@ export type { AlignmentPolicy, Tenant } from './repositories/tenants.js';
 export type { TlsAttemptRow, TlsRptAggregate, TlsStatsRow } from './repositories/tls-attempts.js';
 export type { TrackingSettingsRow } from './repositories/tracking.js';
 export type { RoleRow, UserPatch, UserRow } from './repositories/users.js';
+export type { WarmupPoolRow } from './repositories/warmup.js';
 export type {
   NewWebhookDelivery,
   WebhookAttemptRow,

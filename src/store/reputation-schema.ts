@@ -49,4 +49,39 @@ export interface ReputationTables {
   reputation_context: ReputationContextTable;
   reputation_progress: ReputationProgressTable;
   tenant_sending_limits: TenantSendingLimitsTable;
+  reputation_holds: ReputationHoldsTable;
+  warmup_pools: WarmupPoolsTable;
+  warmup_usage: WarmupUsageTable;
+}
+
+/** Migration 027: a ledger rule's pause of a stream at a provider, until `until`. */
+export interface ReputationHoldsTable {
+  key: string;
+  tenant_id: string;
+  stream: string;
+  domain: string;
+  pool: string;
+  provider: string;
+  rule: string;
+  reason: string;
+  since: number;
+  until: number;
+}
+
+/** Migration 027: a warming egress pool at a provider. */
+export interface WarmupPoolsTable {
+  pool: string;
+  provider: string;
+  started_at: number;
+  graduated_at: number | null;
+  reason: string;
+}
+
+/** Migration 027: recipients a warming pool was admitted to send to a provider on one UTC day. */
+export interface WarmupUsageTable {
+  pool: string;
+  provider: string;
+  /** Days since the epoch (UTC). */
+  day: number;
+  sent: number;
 }

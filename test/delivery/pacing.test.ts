@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { NewEvent, SmtpResponse } from '../../src/core/index.js';
 import type { AttemptReport } from '../../src/delivery/delivery-policy.js';
-import { createPacingController, loadPacingRules, parsePacingRules } from '../../src/delivery/index.js';
+import { createPacingController, ledgerPauseRules, loadPacingRules, parsePacingRules } from '../../src/delivery/index.js';
 import { fakeClock } from '../support/clock.js';
 
 /** rules/pacing.yaml and the controller that applies it, without sockets (the simulation has those). */
@@ -41,9 +41,23 @@ describe('pacing rules', () => {
     assert.match(pacing, new RegExp(`^### ${rules.version.replace(/\./g, '\\.')}\\b`, 'm'));
   });
 
-  test('ledger-fed conditions are kept but marked as waiting for the ledger', () => {
-    const waiting = rules.rules.filter((r) => r.needsLedger).map((r) => r.id);
-    assert.deepEqual(waiting, ['cold-complaint-pause', 'complaint-rate-doubles']);
+  test('ledger-fed conditions are marked: pauses the ledger evaluates (holds), the rest waiting', () => {
+    const ledger = rules.rules.filter((r) => r.needsLedger).map((r) => r.id);
+    assert.deepEqual(ledger, [
+      'cold-complaint-pause',
+      'marketing-complaint-rate-pause',
+      'bulk-hard-bounce-rate-pause',
+      'complaint-rate-doubles',
+    ]);
+    assert.deepEqual(
+      ledgerPauseRules(rules).map((r) => [r.id, r.streams, r.metric, r.above]),
+      [
+        ['cold-complaint-pause', ['cold'], 'complaints', 0],
+        ['marketing-complaint-rate-pause', ['marketing'], 'complaints', 0.003],
+        ['bulk-hard-bounce-rate-pause', ['marketing', 'cold'], 'hard_bounces', 0.05],
+      ],
+    );
+    assert.ok(!ledgerPauseRules(rules).some((r) => r.streams?.includes('transactional')), 'transactional is never held');
   });
 
   test('a bad rule is refused with the path of the field', () => {

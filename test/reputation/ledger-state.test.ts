@@ -96,7 +96,8 @@ test('complaints at one provider pause that key, announced with the numbers; API
     [
       exampleEvent('message.accepted', ids, {
         from: 'news@example.com',
-        stream: 'cold',
+        // Marketing: in the cold lane the first complaint already holds the key (test/reputation/complaint-hold.test.ts).
+        stream: 'marketing',
         sandbox: false,
         identity: { return_path_domain: 'bounces.example.com' },
       }),
@@ -147,7 +148,7 @@ test('complaints at one provider pause that key, announced with the numbers; API
   const paused = changes[1]!;
   assert.deepEqual(
     [paused.provider, paused.stream, paused.domain, paused.selector, paused.pool, paused.return_path, paused.count, paused.denominator],
-    ['microsoft', 'cold', 'example.com', 'pw2026', 'default', 'bounces.example.com', 1, 20],
+    ['microsoft', 'marketing', 'example.com', 'pw2026', 'default', 'bounces.example.com', 1, 20],
   );
 
   const api = await p.request('GET', '/v1/reputation?provider=microsoft');
@@ -172,7 +173,7 @@ test('complaints at one provider pause that key, announced with the numbers; API
     exit: () => undefined,
   });
   assert.equal(code, 0);
-  assert.match(out, /microsoft\s+cold\s+paused\s+24h: 20 sent, 20 delivered, complaints 5\.00%/);
+  assert.match(out, /microsoft\s+marketing\s+paused\s+24h: 20 sent, 20 delivered, complaints 5\.00%/);
 
   // A day later the 24-hour window is empty; the 7-day window still holds the complaint.
   clock.advance(25 * 3_600_000);

@@ -64,7 +64,11 @@ export function deliveryHealthRoutes(app: FastifyInstance, s: ApiServices): void
         response: { 200: DeliveryHealthJson, ...problems(...AUTHED) },
       },
     },
-    async () => deliveryHealthJson(await s.delivery.health()),
+    async (request) => {
+      const health = await s.delivery.health();
+      // Reputation holds name a tenant's domain: each tenant sees its own.
+      return deliveryHealthJson({ ...health, holds: health.holds.filter((h) => h.tenantId === principalOf(request).tenant.id) });
+    },
   );
   const described = (action: keyof typeof ACTIONS) => ({
     tags: ['delivery'],

@@ -22,6 +22,7 @@ import * as m021 from './021-reputation.js';
 import * as m022 from './022-egress-pools.js';
 import * as m023 from './023-encryption.js';
 import * as m026 from './026-sso.js';
+import * as m027 from './027-reputation-holds-warmup.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -47,6 +48,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '022-egress-pools': m022,
   '023-encryption': m023,
   '026-sso': m026,
+  '027-reputation-holds-warmup': m027,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

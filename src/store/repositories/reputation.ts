@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ReputationKeysTable } from '../reputation-schema.js';
+import type { ReputationHoldsTable, ReputationKeysTable } from '../reputation-schema.js';
 import type { Database } from '../schema.js';
 
 /** A ledger key's row (migration 021): who sends to which provider, and how that is going. */
@@ -27,6 +27,20 @@ export interface CountIncrement {
   n: number;
 }
 
+/** A ledger rule's pause of an identity's stream at a provider (migration 027). */
+export interface ReputationHoldRow {
+  key: string;
+  tenantId: string;
+  stream: string;
+  domain: string;
+  pool: string;
+  provider: string;
+  rule: string;
+  reason: string;
+  since: number;
+  until: number;
+}
+
 export interface ReputationKeyFilter {
   tenantId: string;
   provider?: string;
@@ -48,6 +62,19 @@ const toRow = (r: ReputationKeysTable): ReputationKeyRow => ({
   since: Number(r.since),
   deliveredTotal: Number(r.delivered_total),
   updatedAt: Number(r.updated_at),
+});
+
+const toHold = (r: ReputationHoldsTable): ReputationHoldRow => ({
+  key: r.key,
+  tenantId: r.tenant_id,
+  stream: r.stream,
+  domain: r.domain,
+  pool: r.pool,
+  provider: r.provider,
+  rule: r.rule,
+  reason: r.reason,
+  since: Number(r.since),
+  until: Number(r.until),
 });
 
 /** The reputation ledger's tables (src/reputation); every row is derived from the events spine. */
@@ -128,6 +155,17 @@ export function reputationRepository(db: Kysely<Database>) {
         .execute();
       return rows.map(toRow);
     },
+    /** Keys of every tenant for one egress pool and provider (warmup graduation). */
+    async listByPool(f: { pool: string; provider: string }): Promise<ReputationKeyRow[]> {
+      const rows = await db
+        .selectFrom('reputation_keys')
+        .selectAll()
+        .where('pool', '=', f.pool)
+        .where('provider', '=', f.provider)
+        .limit(1000)
+        .execute();
+      return rows.map(toRow);
+    },
     async contexts(subjects: readonly string[]): Promise<Map<string, Record<string, string>>> {
       const out = new Map<string, Record<string, string>>();
       if (!subjects.length) return out;
@@ -143,22 +181,55 @@ export function reputationRepository(db: Kysely<Database>) {
         .onConflict((oc) => oc.column('subject').doUpdateSet({ data: json, at }))
         .execute();
     },
+    async putHold(h: ReputationHoldRow): Promise<void> {
+      const values = {
+        key: h.key,
+        tenant_id: h.tenantId,
+        stream: h.stream,
+        domain: h.domain,
+        pool: h.pool,
+        provider: h.provider,
+        rule: h.rule,
+        reason: h.reason,
+        since: h.since,
+        until: h.until,
+      };
+      const { key: _k, ...rest } = values;
+      await db
+        .insertInto('reputation_holds')
+        .values(values)
+        .onConflict((oc) => oc.column('key').doUpdateSet(rest))
+        .execute();
+    },
+    /** Holds of the given ledger keys, expired or not. */
+    async holds(keys: readonly string[]): Promise<ReputationHoldRow[]> {
+      if (!keys.length) return [];
+      return (await db.selectFrom('reputation_holds').selectAll().where('key', 'in', keys).execute()).map(toHold);
+    },
+    /** Holds in force at `at` (delivery's view), at most 10,000. */
+    async activeHolds(at: number): Promise<ReputationHoldRow[]> {
+      return (await db.selectFrom('reputation_holds').selectAll().where('until', '>', at).orderBy('key').limit(10_000).execute()).map(
+        toHold,
+      );
+    },
     /** Every ledger row in a stable order: what a rebuild is compared with. */
-    async dump(): Promise<{ counts: unknown[]; keys: unknown[]; context: unknown[] }> {
+    async dump(): Promise<{ counts: unknown[]; keys: unknown[]; context: unknown[]; holds: unknown[] }> {
       const counts = await db.selectFrom('reputation_counts').selectAll().orderBy(['key', 'res', 'bucket', 'metric']).execute();
       const keys = await db.selectFrom('reputation_keys').selectAll().orderBy('key').execute();
       const context = await db.selectFrom('reputation_context').selectAll().orderBy('subject').execute();
+      const holds = await db.selectFrom('reputation_holds').selectAll().orderBy('key').execute();
       // PostgreSQL answers bigint columns as strings; compare numbers.
-      const numeric = new Set(['bucket', 'n', 'since', 'delivered_total', 'updated_at', 'at']);
+      const numeric = new Set(['bucket', 'n', 'since', 'delivered_total', 'updated_at', 'at', 'until']);
       const norm = (rows: object[]) =>
         rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, numeric.has(k) ? Number(v) : v])));
-      return { counts: norm(counts), keys: norm(keys), context: norm(context) };
+      return { counts: norm(counts), keys: norm(keys), context: norm(context), holds: norm(holds) };
     },
     /** Empties the ledger (a rebuild replays the spine into it). */
     async clear(name: string): Promise<void> {
       await db.deleteFrom('reputation_counts').execute();
       await db.deleteFrom('reputation_keys').execute();
       await db.deleteFrom('reputation_context').execute();
+      await db.deleteFrom('reputation_holds').execute();
       await db.deleteFrom('reputation_progress').where('name', '=', name).execute();
     },
   };
