@@ -28,6 +28,7 @@ import {
   createEgressPools,
   createPacingController,
   createQueueMetrics,
+  createResidencyHolds,
   createRouter,
   createShaper,
   createSmtpTransport,
@@ -35,6 +36,7 @@ import {
   type Deliverer,
   type DeliveryControl,
   loadPacingRules,
+  type ResidencyHolds,
   sandboxTransport,
   siteOfKey,
   type Transport,
@@ -129,6 +131,8 @@ export interface Platform {
   ledger: Ledger;
   /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
   reputationReader: LedgerReader;
+  /** Residency holds (docs/residency.md): `sweep()` is the scheduled look, for tests to run at once. */
+  residencyHolds: ResidencyHolds;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -327,6 +331,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     maxAgeHours: d.maxAgeHours,
     log: log.child({ concern: 'delivery' }),
     metrics,
+    region: config.residency.region,
+  });
+  // Residency: recipients of tenants pinned to another region, left waiting here, are reported held.
+  const residencyHolds = createResidencyHolds({
+    store,
+    clock,
+    region: config.residency.region,
+    holdAfterMs: config.residency.holdAfterSeconds * 1000,
   });
   createQueueMetrics(registry, {
     stats: () => store.recipients.queueStats(),
@@ -416,6 +428,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       hostname,
       limits: config.limits,
       sandbox: config.sandbox,
+      region: config.residency.region,
       onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
       unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
       identity: identity.accept,
@@ -606,6 +619,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         }),
       );
     }
+    // One look per region at a time: nodes of one region would only race to mark the same rows.
+    jobs.push(
+      scheduled(`residency-holds:${config.residency.region || '-'}`, config.residency.holdScanSeconds * 1000, () => residencyHolds.sweep()),
+    );
   }
 
   // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
@@ -675,6 +692,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     natsSink,
     ledger,
     reputationReader,
+    residencyHolds,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

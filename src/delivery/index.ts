@@ -7,6 +7,7 @@ export { createEgressPools, type EgressPools } from './egress-pools.js';
 export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from './metrics.js';
 export { createPacingController, type PacingController } from './pacing.js';
 export { defaultPacingRulesPath, loadPacingRules, type PacingRuleset, parsePacingRules } from './pacing-rules.js';
+export { createResidencyHolds, type ResidencyHolds } from './residency-holds.js';
 export { createRouter, type Router } from './router.js';
 export { createShaper, type ShapingRules, type SharedCounter, siteOfKey } from './shaper.js';
 export { type ClosableCounter, chooseSharedCounter, createRedisCounter, createStoreCounter } from './shared-counters.js';
