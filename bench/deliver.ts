@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { dkimVerify } from 'mailauth';
 import { Pool } from 'undici';
 import { createStore } from '../src/store/index.js';
@@ -28,7 +29,9 @@ import { injectSmtp, type SmtpMessage } from './smtp-load.js';
  * (bench/README.md gives the method and the remaining differences).
  * Without `--vs`, each round also runs Postwarden with the pacing controller off
  * (`delivery.pacing.enabled: false`) beside the default (on), alternately, and reports the same-run
- * ratio `controller_on_vs_off` (`--controller on` skips the off runs).
+ * ratio `controller_on_vs_off` (`--controller on` skips the off runs), and with encryption at rest off
+ * (`encryption.enabled: false`) beside the default (on), for the ratio `encryption_on_vs_off`
+ * (`--encryption on` skips those runs).
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -276,6 +279,28 @@ async function dkimEvidence(raw: string | null, dns: DnsTestServer): Promise<Dki
   return { signed: sigs.length > 0, signatures: sigs.map((s) => s.replace(/ b=.*$/, ' b=…')), verified };
 }
 
+/**
+ * Evidence that the run sealed what it stored (or did not): the share of message subjects and bodies
+ * in the server's SQLite file that are sealed values (docs/encryption.md gives their formats).
+ */
+function sealedShare(dataDir: string): { subjects: string; bodies: string } | null {
+  try {
+    const db = new Database(join(dataDir, 'postwarden.db'), { readonly: true, fileMustExist: true });
+    try {
+      const one = (sql: string) => (db.prepare(sql).get() as { sealed: number; total: number }) ?? { sealed: 0, total: 0 };
+      const s = one(`SELECT SUM(CASE WHEN subject LIKE 'pwe1:%' THEN 1 ELSE 0 END) AS sealed, COUNT(*) AS total FROM messages`);
+      const b = one(
+        `SELECT SUM(CASE WHEN substr(raw, 1, 5) = X'0050574531' THEN 1 ELSE 0 END) AS sealed, COUNT(*) AS total FROM message_bodies`,
+      );
+      return { subjects: `${s.sealed ?? 0}/${s.total}`, bodies: `${b.sealed ?? 0}/${b.total}` };
+    } finally {
+      db.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
 // ---- one Postwarden run -------------------------------------------------------------------
 interface Opts {
   n: number;
@@ -290,6 +315,8 @@ interface Opts {
   serverEnv: Record<string, string>;
   /** A webhook endpoint to create before the run (bench webhooks: delivery with webhooks on). */
   webhookUrl?: string;
+  /** `encryption.enabled` for the server (unset: its default, on). */
+  encryption?: boolean;
 }
 /** A data dir with a config (JSON is YAML) that points the destinations' MX hosts at the sinks. */
 function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Sinks): { dataDir: string; configFile: string } {
@@ -300,6 +327,7 @@ function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Si
     dns: { servers: [dns.address], timeoutMs: 2000 },
     limits: { ratePerMinute: 0 },
     delivery: { ...o.server, portMap },
+    ...(o.encryption === undefined ? {} : { encryption: { enabled: o.encryption } }),
     ...(o.webhookUrl ? { webhooks: { allowPrivateTargets: true } } : {}),
   };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -383,6 +411,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const commits1 = await commits.read();
     const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
+    const sealed = sealedShare(dataDir);
     return {
       figures: {
         input,
@@ -412,6 +441,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
         loadavg_before: loadBefore,
         loadavg_after: loadavg(),
         input_problems: inj.problems,
+        sealed,
       },
       dkim: dkim.signed,
       dkim_detail: { ...dkim, keys_published: published },
@@ -541,6 +571,7 @@ export async function main(argv: string[]): Promise<void> {
       sessions: { type: 'string', default: '20' },
       rounds: { type: 'string' },
       controller: { type: 'string', default: 'compare' },
+      encryption: { type: 'string', default: 'compare' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -568,6 +599,10 @@ export async function main(argv: string[]): Promise<void> {
   if (vsPostfix && input !== 'smtp') throw new Error('--vs postfix compares SMTP input; the API batch figure is measured alongside');
   if (values.controller !== 'compare' && values.controller !== 'on') throw new Error(`--controller ${values.controller}: compare or on`);
   const compareController = !vsPostfix && values.controller === 'compare';
+  if (!['compare', 'on', 'off'].includes(values.encryption!)) throw new Error(`--encryption ${values.encryption}: compare, on or off`);
+  // `off` runs every Postwarden run with encryption off (no comparison); `on` keeps the default.
+  if (values.encryption === 'off') o.encryption = false;
+  const compareEncryption = !vsPostfix && values.encryption === 'compare';
   const rounds = Math.min(Math.max(1, Number(values.rounds ?? (vsPostfix ? 3 : 1))), 20);
   const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
@@ -618,18 +653,27 @@ export async function main(argv: string[]): Promise<void> {
           machineBusyS: () => machineCpu().busy,
           loadavg,
         });
-      type System = 'postwarden' | 'postfix' | 'postfix_dkim' | 'postwarden_api_batch' | 'postwarden_controller_off';
+      type System =
+        | 'postwarden'
+        | 'postfix'
+        | 'postfix_dkim'
+        | 'postwarden_api_batch'
+        | 'postwarden_controller_off'
+        | 'postwarden_encryption_off';
       const systems: System[] = vsPostfix
         ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch']
-        : compareController
-          ? ['postwarden', 'postwarden_controller_off']
-          : ['postwarden'];
+        : [
+            'postwarden',
+            ...(compareController ? (['postwarden_controller_off'] as const) : []),
+            ...(compareEncryption ? (['postwarden_encryption_off'] as const) : []),
+          ];
       const runs: Record<System, Array<{ delivered_per_s: number } & Record<string, unknown>>> = {
         postwarden: [],
         postfix: [],
         postfix_dkim: [],
         postwarden_api_batch: [],
         postwarden_controller_off: [],
+        postwarden_encryption_off: [],
       };
       const order: Array<{ round: number; system: System; delivered_per_s: number; loadavg_before: unknown; loadavg_after: unknown }> = [];
       let pwDkim: Awaited<ReturnType<typeof runPostwarden>> | undefined;
@@ -641,7 +685,13 @@ export async function main(argv: string[]): Promise<void> {
           if (system === 'postfix' || system === 'postfix_dkim') fig = await postfixRun(system === 'postfix_dkim');
           else {
             // The controller off: the same server with delivery.pacing.enabled false (static limits only).
-            const oo = system === 'postwarden_controller_off' ? { ...o, server: { ...o.server, pacing: { enabled: false } } } : o;
+            // Encryption off: the same server with encryption.enabled false (nothing sealed at rest).
+            const oo =
+              system === 'postwarden_controller_off'
+                ? { ...o, server: { ...o.server, pacing: { enabled: false } } }
+                : system === 'postwarden_encryption_off'
+                  ? { ...o, encryption: false }
+                  : o;
             const pw = await runPostwarden(oo, dns, sinks, system === 'postwarden_api_batch' ? 'api-batch' : input);
             if (system === 'postwarden') pwDkim ??= pw;
             fig = { ...pw.figures, dkim: pw.dkim };
@@ -689,6 +739,30 @@ export async function main(argv: string[]): Promise<void> {
           ...stat('controller_off_delivered_per_s', off),
           controller_on_vs_off: ratio(median(on), median(off)),
           controller_on_vs_off_runs: on.map((x, k) => ratio(x, off[k] ?? 0)),
+        });
+      }
+      if (compareEncryption) {
+        const on = rates('postwarden');
+        const off = rates('postwarden_encryption_off');
+        const ratio = (a: number, b: number) => (b ? round(a / b, 3) : null);
+        const r = ratio(median(on), median(off));
+        Object.assign(result, {
+          ...stat('encryption_off_delivered_per_s', off),
+          encryption_on_vs_off: r,
+          encryption_on_vs_off_runs: on.map((x, k) => ratio(x, off[k] ?? 0)),
+          // #18 Done 6: on within 15 % of off (a ratio of at least 0.85), same run.
+          encryption_within_15_pct: r === null ? null : r >= 0.85,
+          // The server's CPU per 1,000 messages, on ÷ off (medians): what encryption costs the server,
+          // less sensitive than the rates to other work on a busy machine.
+          encryption_cpu_on_vs_off: ratio(
+            median(runs.postwarden.map((x) => Number(x.cpu_s_per_1k) * 1000)),
+            median(runs.postwarden_encryption_off.map((x) => Number(x.cpu_s_per_1k) * 1000)),
+          ),
+          encryption_cpu_on_vs_off_runs: runs.postwarden.map((x, k) =>
+            ratio(Number(x.cpu_s_per_1k), Number(runs.postwarden_encryption_off[k]?.cpu_s_per_1k ?? 0)),
+          ),
+          encryption_off_cpu_s_per_1k: medianRun('postwarden_encryption_off')?.cpu_s_per_1k ?? null,
+          encryption_off_sealed: medianRun('postwarden_encryption_off')?.sealed ?? null,
         });
       }
       if (vsPostfix) {
@@ -741,6 +815,16 @@ export async function main(argv: string[]): Promise<void> {
     'controller_off_delivered_per_s_runs',
     'controller_on_vs_off',
     'controller_on_vs_off_runs',
+    'sealed',
+    'encryption_off_delivered_per_s',
+    'encryption_off_delivered_per_s_runs',
+    'encryption_on_vs_off',
+    'encryption_on_vs_off_runs',
+    'encryption_within_15_pct',
+    'encryption_cpu_on_vs_off',
+    'encryption_cpu_on_vs_off_runs',
+    'encryption_off_cpu_s_per_1k',
+    'encryption_off_sealed',
     'postfix_delivered_per_s',
     'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',

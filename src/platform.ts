@@ -29,6 +29,7 @@ import {
   createPacingController,
   createQueueMetrics,
   createReputationHolds,
+  createResidencyHolds,
   createRouter,
   createShaper,
   createSmtpTransport,
@@ -39,6 +40,7 @@ import {
   ledgerPauseRules,
   loadPacingRules,
   loadWarmupRules,
+  type ResidencyHolds,
   sandboxTransport,
   siteOfKey,
   type Transport,
@@ -133,6 +135,8 @@ export interface Platform {
   ledger: Ledger;
   /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
   reputationReader: LedgerReader;
+  /** Residency holds (docs/residency.md): `sweep()` is the scheduled look, for tests to run at once. */
+  residencyHolds: ResidencyHolds;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -350,6 +354,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     maxAgeHours: d.maxAgeHours,
     log: log.child({ concern: 'delivery' }),
     metrics,
+    region: config.residency.region,
+  });
+  // Residency: recipients of tenants pinned to another region, left waiting here, are reported held.
+  const residencyHolds = createResidencyHolds({
+    store,
+    clock,
+    region: config.residency.region,
+    holdAfterMs: config.residency.holdAfterSeconds * 1000,
   });
   createQueueMetrics(registry, {
     stats: () => store.recipients.queueStats(),
@@ -439,6 +451,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       hostname,
       limits: config.limits,
       sandbox: config.sandbox,
+      region: config.residency.region,
       onAccepted: runsDelivery ? () => deliverer.poke() : undefined,
       unsubscribeHeaders: (r) => unsubscribe.headersFor(r),
       identity: identity.accept,
@@ -629,6 +642,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         }),
       );
     }
+    // One look per region at a time: nodes of one region would only race to mark the same rows.
+    jobs.push(
+      scheduled(`residency-holds:${config.residency.region || '-'}`, config.residency.holdScanSeconds * 1000, () => residencyHolds.sweep()),
+    );
   }
 
   // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
@@ -699,6 +716,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     natsSink,
     ledger,
     reputationReader,
+    residencyHolds,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

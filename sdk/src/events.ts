@@ -28,6 +28,7 @@ export const eventTypes = [
   'quota.warning',
   'reputation.changed',
   'pacing.changed',
+  'recipient.held',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */

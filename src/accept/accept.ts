@@ -10,9 +10,11 @@ import {
   PostwardenError,
   type RecipientKind,
   type RecipientState,
+  residencyRefusal,
   type Stream,
   type SuppressionScope,
   scopeRank,
+  servesRegion,
   suppressionApplies,
   validationError,
 } from '../core/index.js';
@@ -76,6 +78,11 @@ export interface AcceptDeps {
   content?: AcceptContent;
   /** The tenant's quotas, sending windows and recipient risk (sending-policy.ts; platform.ts wires it). */
   sendingPolicy?: Pick<SendingPolicy, 'check'>;
+  /**
+   * This node's data region (`residency.region`; '' or absent: none). A tenant pinned to another
+   * region is refused before anything is read or stored (403 RESIDENCY_MISMATCH; docs/residency.md).
+   */
+  region?: string;
 }
 
 /** What accept asks of content before composing an API send; `record` goes on `message.accepted`. */
@@ -166,6 +173,11 @@ type Committed = AcceptedMessage | PostwardenError;
 
 export function createAccept(deps: AcceptDeps) {
   const { store, clock } = deps;
+  const region = deps.region ?? '';
+  /** Residency first: content of a tenant pinned elsewhere is not even composed here. */
+  function checkResidency(p: Principal): void {
+    if (!servesRegion(region, p.tenant.dataRegion)) throw residencyRefusal(region, p.tenant.dataRegion!);
+  }
   const rates = createRateLimiter(clock);
   const backpressure = createBackpressure({ maxQueued: deps.limits.maxQueued, countOpen: () => store.recipients.countOpen(), clock });
   const committer = createGroupCommitter<Pending, Committed>({
@@ -384,6 +396,7 @@ export function createAccept(deps: AcceptDeps) {
   return {
     /** An API send, already shape-checked by parseSendRequest. */
     async acceptRequest(p: Principal, req: SendRequest): Promise<AcceptedMessage> {
+      checkResidency(p);
       const sendAt = scheduleOf(req.sendAt);
       await backpressure.check();
       const d = await draft(p, req, { shape: true });
@@ -425,6 +438,7 @@ export function createAccept(deps: AcceptDeps) {
 
     /** An SMTP submission: envelope recipients and the message as received. */
     async acceptSubmitted(p: Principal, rcpts: Mailbox[], raw: Buffer, streamArg?: Stream): Promise<AcceptedMessage> {
+      checkResidency(p);
       const headers = readHeaders(raw);
       if (headers.streamProblem) {
         throw new PostwardenError('VALIDATION_FAILED', headers.streamProblem, {
@@ -479,8 +493,9 @@ export function createAccept(deps: AcceptDeps) {
       );
     },
 
-    /** Early checks the SMTP edge makes before DATA (SIZE parameter, RCPT count). */
+    /** Early checks the SMTP edge makes before DATA (SIZE parameter, RCPT count); residency at MAIL FROM. */
     checkSize,
+    checkResidency,
     maxMessageBytes: maxBytes,
     checkBackpressure: () => backpressure.check(),
     drain: () => committer.drain(),

@@ -45,6 +45,7 @@ export const commandPermissions: Readonly<Record<string, CommandAccess>> = {
   'tenants create': host('a tenant is made by whoever runs the installation; no /v1 route creates one'),
   'tenants list': host('lists every tenant of the installation; a user sees only its own (GET /v1/tenant)'),
   'tenants tls-policy': store('policies:write', 'PUT /v1/tenant/tls-policy', 'policies:read'),
+  'tenants region': store('settings:write', 'PATCH /v1/tenant', 'settings:read'),
   'users create': store('users:write', 'POST /v1/users'),
   'keys create': store('keys:write', 'POST /v1/keys'),
   'keys list': store('keys:read', 'GET /v1/keys'),

@@ -58,6 +58,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   HOSTNAME_UNQUALIFIED: exitCodes.config,
   CONFIG_INVALID: exitCodes.config,
   INTERNAL: exitCodes.software,
+  RESIDENCY_MISMATCH: exitCodes.noPerm,
 };
 
 /** Failures that exist only on the command line (no server involved, or the server never answered sensibly). */

@@ -952,6 +952,27 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    residency: Type.Object(
+      {
+        region: Type.Union([Type.Literal(''), Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' })], {
+          default: '',
+          description:
+            "This node's data region (eu, us, eu-west, …; docs/residency.md). It accepts, stores and delivers mail only of tenants pinned to it or not pinned; a tenant pinned elsewhere is refused (403 RESIDENCY_MISMATCH, SMTP 550 5.7.1) and its queued mail left to a node of its region. Empty: no region, so no pinned tenant is served here.",
+        }),
+        holdAfterSeconds: Type.Integer({
+          minimum: 0,
+          default: 300,
+          description:
+            'A recipient of a tenant pinned to another region that has been due this long without a node of its region taking it is marked held (held_reason) with a recipient.held event, once, by a delivery node here.',
+        }),
+        holdScanSeconds: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: 'How often a delivery node of this region looks for such recipients (one node per region at a time, 500 per look).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -166,6 +166,12 @@ export const errorCatalogue = {
     meaning: 'An unexpected local error; nothing was accepted.',
     smtp: { code: 451, enhanced: '4.3.0' },
   },
+  RESIDENCY_MISMATCH: {
+    status: 403,
+    meaning:
+      "The tenant's data is pinned to another region than this node's (`residency.region`): it accepts, stores and delivers nothing for it. The message names both regions (`tenant_region`, `node_region`); send through a node of the tenant's region (docs/residency.md).",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export interface ErrorSpec {

@@ -731,6 +731,31 @@ export const eventDefinitions = {
       started_at: '2026-11-05T09:12:00.000Z',
     },
   },
+  'recipient.held': {
+    version: 1,
+    when: "A delivery node saw the recipient due past residency.holdAfterSeconds and left it queued: its tenant's data is pinned to another region than the node's, and no node of that region has taken it yet. Once per recipient until a node of the region claims it (docs/residency.md).",
+    payload: Type.Object(
+      {
+        email: str('The recipient address.'),
+        state: Type.Union([Type.Literal('queued'), Type.Literal('deferred')], {
+          description: 'Its state, unchanged: it stays in the queue.',
+        }),
+        tenant_region: str("The region the tenant's data is pinned to."),
+        node_region: nullable(Type.String(), 'The region of the node that saw it; null: that node has none.'),
+        due_since: str('When it became due (ISO time).'),
+        reason: str("Why it is held, in one line (also the recipient's held_reason)."),
+      },
+      open,
+    ),
+    example: {
+      email: 'ada@example.org',
+      state: 'queued',
+      tenant_region: 'eu',
+      node_region: 'us',
+      due_since: '2026-12-06T16:00:00.000Z',
+      reason: "residency: the tenant's data is pinned to region eu; a node of region us left it for a node of eu",
+    },
+  },
 } as const satisfies Record<string, EventDefinition>;
 
 export type EventType = keyof typeof eventDefinitions;

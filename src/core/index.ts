@@ -12,6 +12,7 @@ export * from './ids.js';
 export * from './json-digest.js';
 export * from './module-worker.js';
 export * from './public-address.js';
+export * from './residency.js';
 export * from './result.js';
 export * from './smtp-response.js';
 export * from './states.js';

@@ -1,4 +1,4 @@
-import { type Clock, type DeliveryEvidence, type NewEvent, newId } from '../core/index.js';
+import { type Clock, type DeliveryEvidence, type NewEvent, newId, servesRegion } from '../core/index.js';
 import { bounceSuppression, type Suppress, type SuppressRequest } from '../feedback/index.js';
 import { createGroupCommitter, createWorker, isExpired, nextAttemptDelayMs } from '../queue/index.js';
 import type { RecipientRow, Store, TlsAttemptRow } from '../store/index.js';
@@ -34,7 +34,16 @@ export interface DelivererDeps {
   metrics?: DeliveryMetrics;
   /** The feedback path's suppression (tenant policy applied); absent, bounces suppress nothing. */
   suppress?: Suppress;
+  /**
+   * This node's data region (`residency.region`; '' or absent: none). Recipients of tenants pinned
+   * to another region are never claimed, and a group whose tenant was re-pinned after its claim
+   * goes back to the queue unsent (docs/residency.md).
+   */
+  region?: string;
 }
+
+/** How long the tenant's region is trusted from memory for the check before sending. */
+const REGION_CACHE_MS = 5_000;
 
 interface SettleItem {
   recipient: RecipientRow;
@@ -44,6 +53,18 @@ interface SettleItem {
 
 export function createDeliverer(deps: DelivererDeps) {
   const { store, clock } = deps;
+  const region = deps.region ?? '';
+  const regions = new Map<string, { region: string | null; until: number }>();
+  /** The tenant's pinned region through a short cache (the claim already filtered on it). */
+  async function tenantRegion(tenantId: string): Promise<string | null> {
+    const now = clock.now();
+    const hit = regions.get(tenantId);
+    if (hit && hit.until > now) return hit.region;
+    const t = await store.tenants.get(tenantId);
+    if (regions.size >= 10_000) regions.clear();
+    regions.set(tenantId, { region: t?.dataRegion ?? null, until: now + REGION_CACHE_MS });
+    return t?.dataRegion ?? null;
+  }
   /**
    * Deliveries per second over the last minute, for the time-to-drain gauge: a fixed ring of 60
    * counters, so memory stays constant whether or not anything scrapes the metrics.
@@ -156,6 +177,16 @@ export function createDeliverer(deps: DelivererDeps) {
 
   async function deliverGroup(recipients: RecipientRow[]): Promise<void> {
     const first = recipients[0]!;
+    const pinned = await tenantRegion(first.tenantId);
+    if (!servesRegion(region, pinned)) {
+      // Re-pinned between the claim and now: back to the queue, unsent and the attempt not counted.
+      // The residency look reports it as held if no node of its region takes it.
+      deps.log?.warn({ message: first.messageId, tenant_region: pinned, node_region: region || null }, 'residency: returned unsent');
+      for (const r of recipients) {
+        await store.recipients.settle({ id: r.id, owner: deps.owner, state: 'queued', now: clock.now(), refundAttempt: true });
+      }
+      return;
+    }
     const now = clock.now();
     const due = recipients.filter((r) => !isExpired(r.createdAt, now, deps.maxAgeHours));
     const expired = recipients.filter((r) => !due.includes(r));
@@ -205,7 +236,12 @@ export function createDeliverer(deps: DelivererDeps) {
 
   const worker = createWorker<RecipientRow>({
     name: 'delivery',
-    work: store.recipients,
+    // The claim filters on residency: tenants pinned to another region are never claimed here.
+    work: {
+      claimDue: (o) => store.recipients.claimDue({ ...o, region }),
+      renewLeases: (owner, ids, expiresAt) => store.recipients.renewLeases(owner, ids, expiresAt),
+      releaseOwned: (owner, now) => store.recipients.releaseOwned(owner, now),
+    },
     // A message's recipients due together go in one SMTP transaction per destination.
     groupBy: (r) => r.messageId,
     run: deliverGroup,

@@ -8,6 +8,7 @@ export { createDeliveryMetrics, createQueueMetrics, type DeliveryMetrics } from 
 export { createPacingController, type PacingController } from './pacing.js';
 export { defaultPacingRulesPath, ledgerPauseRules, loadPacingRules, type PacingRuleset, parsePacingRules } from './pacing-rules.js';
 export { createReputationHolds, type ReputationHolds } from './reputation-holds.js';
+export { createResidencyHolds, type ResidencyHolds } from './residency-holds.js';
 export { createRouter, type Router } from './router.js';
 export { createShaper, type ShapingRules, type SharedCounter, siteOfKey } from './shaper.js';
 export { type ClosableCounter, chooseSharedCounter, createRedisCounter, createStoreCounter } from './shared-counters.js';

@@ -66,6 +66,11 @@ const wireText: Record<ErrorCode, WireText> = {
   HOSTNAME_UNQUALIFIED: LOCAL_ERROR,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
+  // The client's own account setting, and the fix is on its side (another node): say both regions.
+  RESIDENCY_MISMATCH: (e) =>
+    `Message refused: the account's data is pinned to region ${String(e.details.tenant_region)}; this server is in ${
+      e.details.node_region ? `region ${String(e.details.node_region)}` : 'no region'
+    }`,
 };
 
 /** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF. */

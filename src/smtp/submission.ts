@@ -47,7 +47,7 @@ export interface SubmissionLog {
 }
 
 export interface SubmissionOptions {
-  accept: Pick<Accept, 'acceptSubmitted' | 'checkSize' | 'maxMessageBytes' | 'checkBackpressure'>;
+  accept: Pick<Accept, 'acceptSubmitted' | 'checkSize' | 'maxMessageBytes' | 'checkBackpressure' | 'checkResidency'>;
   tenants: Pick<Tenants, 'authenticate'>;
   /** Announced in the greeting and EHLO. */
   hostname: string;
@@ -142,6 +142,8 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
   async function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<SmtpReply | undefined> {
     const p = principalOf(session);
     if (address.address !== '' && !parseAddress(address.address).ok) return protocolReplies.badSenderSyntax;
+    // Residency: a tenant pinned to another region is refused before it uploads any content (550 5.7.1).
+    accept.checkResidency(p);
     // RFC 1870 §6.1: a declared size over the limit is refused at MAIL with 552, before any data.
     const declared = address.args ? address.args.SIZE : undefined;
     if (declared !== undefined) accept.checkSize(p, Number(declared));

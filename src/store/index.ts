@@ -16,7 +16,7 @@ export type { MessageRow, MessageSearch, MessageTemplateRef } from './repositori
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositories/outcomes.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
-export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
+export type { ClaimOptions, HeldRecipient, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationHoldRow, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
 export type { SessionRow } from './repositories/sessions.js';
 export type { SsoProtocol, SsoProviderRow, SsoRequestRow } from './repositories/sso.js';

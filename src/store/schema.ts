@@ -22,6 +22,8 @@ export interface TenantsTable {
   alignment_policy: string;
   /** JSON `{ default, streams }` (migration 006); null means opportunistic. */
   tls_policy: string | null;
+  /** Migration 025: the region the tenant's data is pinned to; null: not pinned. */
+  data_region?: string | null;
 }
 
 export interface ApiKeysTable {
@@ -91,6 +93,8 @@ export interface RecipientsTable {
   updated_at: number;
   /** Migration 023: keyed hash of the address (HMAC, tenant index key); null before it. */
   address_hash?: string | null;
+  /** Migration 025: why a node of another region left it queued (`residency: …`); null once claimed. */
+  held_reason?: string | null;
 }
 
 export interface EventsTable {

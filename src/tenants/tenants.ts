@@ -1,6 +1,6 @@
 import { expandGrants, type Permission } from '../access/index.js';
 import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
-import { type Clock, newId, normaliseDomain, PostwardenError, validationError } from '../core/index.js';
+import { type Clock, newId, normaliseDomain, PostwardenError, regionProblem, validationError } from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Repositories, Store, Tenant, UserRow } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes } from './api-keys.js';
 import { patchSendingLimits, readSendingLimits, type SendingLimits, sendingLimitsJson } from './sending-limits.js';
@@ -42,6 +42,7 @@ const tenantSettings = (t: Tenant) => ({
   max_message_bytes: t.maxMessageBytes,
   rate_per_minute: t.ratePerMinute,
   alignment: t.alignmentPolicy,
+  data_region: t.dataRegion,
 });
 
 /**
@@ -58,10 +59,14 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
   const changed = <T>(fn: (tx: TenantRepos) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> =>
     audit ? audit.change(fn, entry) : fn(store);
   return {
-    async createTenant(input: { name: string; sandbox?: boolean }, actor: Actor = unattributed): Promise<Tenant> {
+    async createTenant(
+      input: { name: string; sandbox?: boolean; dataRegion?: string | null },
+      actor: Actor = unattributed,
+    ): Promise<Tenant> {
       const name = input.name?.trim();
       if (!name) throw validationError([{ path: '/name', message: 'must be a non-empty name' }]);
       if (name.length > 200) throw validationError([{ path: '/name', message: 'must be at most 200 characters' }]);
+      checkRegion(input.dataRegion);
       const tenant: Tenant = {
         id: newId('ten', clock.now()),
         name,
@@ -70,6 +75,7 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
         ratePerMinute: null,
         createdAt: clock.now(),
         alignmentPolicy: 'warn',
+        dataRegion: input.dataRegion ?? null,
       };
       await changed(
         (tx) => tx.tenants.insert(tenant),
@@ -94,9 +100,17 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
 
     async updateTenant(
       id: string,
-      patch: { sandbox?: boolean; maxMessageBytes?: number | null; ratePerMinute?: number | null; alignmentPolicy?: 'warn' | 'reject' },
+      patch: {
+        sandbox?: boolean;
+        maxMessageBytes?: number | null;
+        ratePerMinute?: number | null;
+        alignmentPolicy?: 'warn' | 'reject';
+        /** Pin the tenant's data to a region, or null to unpin (docs/residency.md); audited with the other settings. */
+        dataRegion?: string | null;
+      },
       actor: Actor = unattributed,
     ) {
+      checkRegion(patch.dataRegion, '/data_region');
       if (patch.alignmentPolicy !== undefined && patch.alignmentPolicy !== 'warn' && patch.alignmentPolicy !== 'reject') {
         throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
       }
@@ -305,6 +319,13 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
 }
 
 export type Tenants = ReturnType<typeof createTenants>;
+
+/** A data region to pin a tenant to: null or undefined (unpinned), or a region label. */
+function checkRegion(region: string | null | undefined, path = '/data_region'): void {
+  if (region === null || region === undefined) return;
+  const problem = typeof region === 'string' ? regionProblem(region) : 'must be a string or null';
+  if (problem) throw validationError([{ path, message: problem }]);
+}
 
 /** A domain and its parents (news.example.com → news.example.com, example.com): who may cover it. */
 export function domainCandidates(domain: string): string[] {

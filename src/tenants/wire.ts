@@ -23,10 +23,23 @@ export const TenantJson = Type.Object(
       description: 'What a send that would fail DMARC alignment gets: warn (recorded) or reject (refused, 422).',
     }),
     created_at: Time('When the tenant was created.'),
+    data_region: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "The region the tenant's data is pinned to: only nodes of that region (residency.region) accept, store and deliver its mail. null: not pinned (docs/residency.md).",
+    }),
   },
   {
     additionalProperties: false,
-    examples: [{ id: 'ten_01JD7XW0P4Z9', name: 'Acme', sandbox: false, alignment: 'warn', created_at: '2026-01-05T09:30:00.000Z' }],
+    examples: [
+      {
+        id: 'ten_01JD7XW0P4Z9',
+        name: 'Acme',
+        sandbox: false,
+        alignment: 'warn',
+        created_at: '2026-01-05T09:30:00.000Z',
+        data_region: 'eu',
+      },
+    ],
   },
 );
 export type TenantJson = Static<typeof TenantJson>;
@@ -36,6 +49,7 @@ export const tenantJson = (t: Tenant): TenantJson => ({
   sandbox: t.sandbox,
   alignment: t.alignmentPolicy,
   created_at: new Date(t.createdAt).toISOString(),
+  data_region: t.dataRegion,
 });
 
 const ScopeJson = Type.Enum([...scopes, ...permissions], {
@@ -122,6 +136,7 @@ export const tenantExample = {
   sandbox: false,
   alignment: 'warn',
   created_at: '2026-01-05T09:30:00.000Z',
+  data_region: 'eu',
 };
 /** A tenant's quotas, sending windows and recipient-risk policy (src/tenants/sending-limits.ts). */
 export const SendingLimitsJson = Type.Object(

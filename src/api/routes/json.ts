@@ -87,6 +87,11 @@ export const RecipientJson = Type.Object(
     next_attempt_at: MaybeTime('When the next attempt is due (queued or deferred only).'),
     last_reply: Type.Union([Json, Type.Null()], { description: 'The last remote reply, with its MX, TLS details and classification.' }),
     updated_at: Time('When its state last changed.'),
+    held_reason: Type.Optional(
+      Type.String({
+        description: "Present while it waits for a node of its tenant's data region (docs/residency.md): why this node left it queued.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -100,6 +105,7 @@ export const recipientJson = (r: RecipientRow): RecipientJson => ({
   next_attempt_at: r.state === 'deferred' || r.state === 'queued' ? iso(r.nextAttemptAt) : null,
   last_reply: r.lastReply,
   updated_at: new Date(r.updatedAt).toISOString(),
+  ...(r.heldReason ? { held_reason: r.heldReason } : {}),
 });
 
 export const EventJson = Type.Object(

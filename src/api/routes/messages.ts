@@ -304,6 +304,8 @@ export function messageRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
+      // Residency refuses the whole batch (403), not each message of it.
+      s.accept.checkResidency(p);
       const messages = isRecord(request.body) ? request.body.messages : undefined;
       if (!Array.isArray(messages)) throw validationError([{ path: '/messages', message: 'must be a list of messages' }]);
       if (messages.length === 0 || messages.length > s.limits.batchMax) {

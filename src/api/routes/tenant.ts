@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { validationError } from '../../core/index.js';
+import { REGION_PATTERN, regionProblem, validationError } from '../../core/index.js';
 import {
   KeyJson,
   SendingLimitsJson,
@@ -33,6 +33,7 @@ const TenantWithScopes = Type.Object(
         sandbox: false,
         alignment: 'warn',
         created_at: '2026-01-05T09:30:00.000Z',
+        data_region: 'eu',
         sending_limits: sendingLimitsExample,
         scopes: ['send', 'read'],
       },
@@ -54,10 +55,20 @@ const PatchBody = Type.Object(
       }),
     ),
     recipient_risk: Type.Optional(SendingLimitsJson.properties.recipient_risk),
+    data_region: Type.Optional(
+      Type.Union([Type.String({ pattern: REGION_PATTERN.source }), Type.Null()], {
+        description:
+          "Pin the tenant's data to a region (eu, us, …), or null to unpin. Nodes of other regions then refuse its sends (403 RESIDENCY_MISMATCH) and leave its queued mail to a node of the region (docs/residency.md).",
+      }),
+    ),
   },
   {
     additionalProperties: false,
-    examples: [{ alignment: 'reject' }, { quotas: { daily: 10000, weekly: null }, recipient_risk: { disposable: 'refuse' } }],
+    examples: [
+      { alignment: 'reject' },
+      { quotas: { daily: 10000, weekly: null }, recipient_risk: { disposable: 'refuse' } },
+      { data_region: 'eu' },
+    ],
   },
 );
 const noValidation = () => () => true;
@@ -93,7 +104,7 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['tenant'],
         summary: 'Change tenant settings',
         description:
-          'alignment: what a send whose From domain would fail DMARC alignment gets. warn records it on the message; reject refuses the send with 422 SENDER_MISALIGNED.',
+          "alignment: what a send whose From domain would fail DMARC alignment gets. warn records it on the message; reject refuses the send with 422 SENDER_MISALIGNED. data_region: the region the tenant's data is pinned to (docs/residency.md).",
         // Checked by hand below, for field paths on the windows and the risk settings.
         body: Type.Unsafe<unknown>(PatchBody),
         response: { 200: TenantSettings, ...problems(...AUTHED, ...JSON_BODY) },
@@ -104,13 +115,27 @@ export function tenantRoutes(app: FastifyInstance, s: ApiServices): void {
       const p = principalOf(request);
       const body = request.body;
       if (!isObject(body)) throw validationError([{ path: '', message: 'must be an object' }]);
-      const unknown = Object.keys(body).filter((k) => !['alignment', 'quotas', 'sending_windows', 'recipient_risk'].includes(k));
+      const unknown = Object.keys(body).filter(
+        (k) => !['alignment', 'quotas', 'sending_windows', 'recipient_risk', 'data_region'].includes(k),
+      );
       if (unknown.length) throw validationError(unknown.map((k) => ({ path: `/${k}`, message: 'is not a tenant setting' })));
-      const { alignment, quotas, sending_windows, recipient_risk } = body;
+      const { alignment, quotas, sending_windows, recipient_risk, data_region } = body;
       if (alignment !== undefined && alignment !== 'warn' && alignment !== 'reject')
         throw validationError([{ path: '/alignment', message: "must be 'warn' or 'reject'" }]);
+      // Checked before anything changes, so a bad region leaves the other settings as they were.
+      if (data_region !== undefined && data_region !== null) {
+        const problem = typeof data_region === 'string' ? regionProblem(data_region) : 'must be a region label or null';
+        if (problem) throw validationError([{ path: '/data_region', message: problem }]);
+      }
       const limits = await s.tenants.patchSendingLimits(p.tenant.id, { quotas, sending_windows, recipient_risk }, actorOf(request));
-      const tenant = await s.tenants.updateTenant(p.tenant.id, alignment ? { alignmentPolicy: alignment } : {}, actorOf(request));
+      const tenant = await s.tenants.updateTenant(
+        p.tenant.id,
+        {
+          ...(alignment ? { alignmentPolicy: alignment } : {}),
+          ...(data_region !== undefined ? { dataRegion: data_region as string | null } : {}),
+        },
+        actorOf(request),
+      );
       return { ...tenantJson(tenant), sending_limits: sendingLimitsJson(limits) };
     },
   );

@@ -16,11 +16,14 @@ export function registerTenants(program: Command, act: Act): void {
     .description('Create a tenant')
     .argument('<name>', 'a name for people')
     .option('--sandbox', "capture this tenant's outbound mail locally instead of delivering it")
+    .option('--region <region>', "pin the tenant's data to a region: only nodes of it serve the tenant (docs/residency.md)")
     .action(
       act(async (ctx, cmd) => {
         const [name] = cmd.processedArgs as [string];
-        const opts = cmd.opts<{ sandbox?: boolean }>();
-        const t = await withTenants(ctx, (s) => s.createTenant({ name, sandbox: opts.sandbox === true }, ctx.who.actor));
+        const opts = cmd.opts<{ sandbox?: boolean; region?: string }>();
+        const t = await withTenants(ctx, (s) =>
+          s.createTenant({ name, sandbox: opts.sandbox === true, dataRegion: opts.region ?? null }, ctx.who.actor),
+        );
         const { tenantJson } = await tenantsWire();
         ctx.out.result(tenantJson(t), () => [`Created tenant ${t.id} (${t.name})${t.sandbox ? ' in sandbox mode' : ''}`]);
       }),
@@ -36,11 +39,33 @@ export function registerTenants(program: Command, act: Act): void {
         ctx.out.result({ data: rows }, () =>
           rows.length
             ? table([
-                ['ID', 'NAME', 'SANDBOX', 'CREATED'],
-                ...rows.map((t) => [t.id, t.name, t.sandbox ? 'yes' : 'no', t.created_at ?? '']),
+                ['ID', 'NAME', 'SANDBOX', 'REGION', 'CREATED'],
+                ...rows.map((t) => [t.id, t.name, t.sandbox ? 'yes' : 'no', t.data_region ?? '-', t.created_at ?? '']),
               ])
             : ['No tenants yet: postwarden tenants create NAME'],
         );
+      }),
+    );
+
+  tenants
+    .command('region')
+    .description("Show, set or clear the region a tenant's data is pinned to (docs/residency.md)")
+    .argument('<tenant-id>', 'the tenant')
+    .argument('[region]', 'a region label (eu, us, …); omit to show it')
+    .option('--clear', 'unpin: any node serves the tenant again')
+    .action(
+      act(async (ctx, cmd) => {
+        const [tenantId, region] = cmd.processedArgs as [string, string | undefined];
+        const o = cmd.opts<{ clear?: boolean }>();
+        const t = await withTenants(ctx, (s) =>
+          o.clear || region !== undefined
+            ? s.updateTenant(tenantId, { dataRegion: o.clear ? null : (region ?? null) }, ctx.who.actor)
+            : s.getTenant(tenantId),
+        );
+        const { tenantJson } = await tenantsWire();
+        ctx.out.result(tenantJson(t), () => [
+          t.dataRegion ? `Tenant ${t.id} is pinned to region ${t.dataRegion}` : `Tenant ${t.id} is not pinned to a region`,
+        ]);
       }),
     );
 

@@ -20,6 +20,8 @@ export interface RecipientRow {
   lastReply: Record<string, unknown> | null;
   createdAt: number;
   updatedAt: number;
+  /** Why a node of another region left it waiting (migration 025, docs/residency.md); cleared when claimed. */
+  heldReason?: string | null;
 }
 
 export const recipientAddressAt = (id: string) => `recipients.address:${id}`;
@@ -41,6 +43,7 @@ const toRecipient = (r: RecipientsTable): RecipientRow => ({
   lastReply: r.last_reply ? (JSON.parse(r.last_reply) as Record<string, unknown>) : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  heldReason: r.held_reason ?? null,
 });
 
 export interface ClaimOptions {
@@ -48,6 +51,17 @@ export interface ClaimOptions {
   now: number;
   leaseMs: number;
   limit: number;
+  /**
+   * The claiming node's data region ('' or absent: none). Recipients of tenants pinned to another
+   * region are never claimed (docs/residency.md); unpinned tenants' recipients are claimed by all.
+   */
+  region?: string;
+}
+
+/** Held for residency: what markHeld changed, with the region the recipient's tenant is pinned to. */
+export interface HeldRecipient {
+  recipient: RecipientRow;
+  tenantRegion: string;
 }
 
 export interface Settle {
@@ -73,6 +87,9 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName,
   const openAll = (rows: RecipientsTable[]) => Promise.all(rows.map(open));
   const sealReply = (tenantId: string, id: string, reply: Record<string, unknown> | null) =>
     reply ? cipher.sealText(db, tenantId, recipientReplyAt(id), JSON.stringify(reply)) : Promise.resolve(null);
+  /** Ids of tenants pinned to a region other than `region` ('' = the node has none: every pinned tenant). */
+  const pinnedElsewhere = (region: string) =>
+    db.selectFrom('tenants').select('id').where('data_region', 'is not', null).where('data_region', '<>', region);
   return {
     async insertMany(rows: RecipientRow[]): Promise<void> {
       if (!rows.length) return;
@@ -134,6 +151,9 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName,
           .select('id')
           .where('state', '=', state)
           .where(due, '<=', o.now)
+          // Residency: never a tenant pinned to another region. Uncorrelated, so both dialects
+          // evaluate the (small) set of such tenants once per statement, not once per row.
+          .where('tenant_id', 'not in', pinnedElsewhere(o.region ?? ''))
           .orderBy(due)
           .limit(room);
         if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
@@ -145,6 +165,7 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName,
             lease_expires_at: o.now + o.leaseMs,
             attempts: eb('attempts', '+', 1),
             updated_at: o.now,
+            held_reason: null,
           }))
           .where('id', 'in', candidates)
           .returningAll()
@@ -220,6 +241,47 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName,
         changed.push(...(await openAll(rows)));
       }
       return changed;
+    },
+    /**
+     * Residency (docs/residency.md): marks at most `limit` waiting recipients (queued or deferred)
+     * of tenants pinned to another region than `region`, due since `dueBefore` or earlier and not
+     * marked yet, as held (`held_reason`), and returns them for their `recipient.held` events. The
+     * state does not change: the rows stay for a node of the tenant's region, whose claim clears
+     * the mark. Guarded on the mark and the state, so two nodes marking at once mark a row once.
+     */
+    async markHeld(o: { region: string; dueBefore: number; now: number; limit: number }): Promise<HeldRecipient[]> {
+      const candidates = await db
+        .selectFrom('recipients')
+        .innerJoin('tenants', 'tenants.id', 'recipients.tenant_id')
+        .select(['recipients.id as id', 'tenants.data_region as region'])
+        .where('recipients.state', 'in', ['queued', 'deferred'])
+        .where('recipients.next_attempt_at', '<=', o.dueBefore)
+        .where('recipients.held_reason', 'is', null)
+        .where('tenants.data_region', 'is not', null)
+        .where('tenants.data_region', '<>', o.region)
+        .orderBy('recipients.next_attempt_at')
+        .limit(o.limit)
+        .execute();
+      const byRegion = new Map<string, string[]>();
+      for (const c of candidates) {
+        const list = byRegion.get(c.region!) ?? [];
+        list.push(c.id);
+        byRegion.set(c.region!, list);
+      }
+      const held: HeldRecipient[] = [];
+      for (const [tenantRegion, ids] of byRegion) {
+        const reason = `residency: the tenant's data is pinned to region ${tenantRegion}; a node of ${o.region ? `region ${o.region}` : 'no region'} left it for a node of ${tenantRegion}`;
+        const rows = await db
+          .updateTable('recipients')
+          .set({ held_reason: reason })
+          .where('id', 'in', ids)
+          .where('held_reason', 'is', null)
+          .where('state', 'in', ['queued', 'deferred'])
+          .returningAll()
+          .execute();
+        for (const recipient of await openAll(rows)) held.push({ recipient, tenantRegion });
+      }
+      return held;
     },
     /** Gives back every lease an owner holds (graceful shutdown) without counting an attempt. */
     async releaseOwned(owner: string, now: number): Promise<number> {

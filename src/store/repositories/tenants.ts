@@ -10,6 +10,8 @@ export interface Tenant {
   createdAt: number;
   /** What a send whose expected DMARC alignment fails gets: a warning on its metadata, or refused. */
   alignmentPolicy: AlignmentPolicy;
+  /** The region its data is pinned to (docs/residency.md); null: not pinned, any node serves it. */
+  dataRegion: string | null;
 }
 
 export type AlignmentPolicy = 'warn' | 'reject';
@@ -22,11 +24,14 @@ const toTenant = (r: Selectable<TenantsTable>): Tenant => ({
   ratePerMinute: r.rate_per_minute,
   createdAt: r.created_at,
   alignmentPolicy: r.alignment_policy === 'reject' ? 'reject' : 'warn',
+  dataRegion: r.data_region ?? null,
 });
 
 export function tenantsRepository(db: Kysely<Database>) {
   return {
-    async insert(t: Omit<Tenant, 'alignmentPolicy'> & { alignmentPolicy?: AlignmentPolicy }): Promise<void> {
+    async insert(
+      t: Omit<Tenant, 'alignmentPolicy' | 'dataRegion'> & { alignmentPolicy?: AlignmentPolicy; dataRegion?: string | null },
+    ): Promise<void> {
       await db
         .insertInto('tenants')
         .values({
@@ -38,6 +43,7 @@ export function tenantsRepository(db: Kysely<Database>) {
           created_at: t.createdAt,
           alignment_policy: t.alignmentPolicy ?? 'warn',
           tls_policy: null,
+          ...(t.dataRegion ? { data_region: t.dataRegion } : {}),
         })
         .execute();
     },
@@ -56,13 +62,17 @@ export function tenantsRepository(db: Kysely<Database>) {
     async setTlsPolicy(id: string, json: string | null): Promise<void> {
       await db.updateTable('tenants').set({ tls_policy: json }).where('id', '=', id).execute();
     },
-    async update(id: string, patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name' | 'alignmentPolicy'>>) {
+    async update(
+      id: string,
+      patch: Partial<Pick<Tenant, 'sandbox' | 'maxMessageBytes' | 'ratePerMinute' | 'name' | 'alignmentPolicy' | 'dataRegion'>>,
+    ) {
       const values: Updateable<TenantsTable> = {};
       if (patch.name !== undefined) values.name = patch.name;
       if (patch.sandbox !== undefined) values.sandbox = patch.sandbox ? 1 : 0;
       if (patch.maxMessageBytes !== undefined) values.max_message_bytes = patch.maxMessageBytes;
       if (patch.ratePerMinute !== undefined) values.rate_per_minute = patch.ratePerMinute;
       if (patch.alignmentPolicy !== undefined) values.alignment_policy = patch.alignmentPolicy;
+      if (patch.dataRegion !== undefined) values.data_region = patch.dataRegion;
       if (Object.keys(values).length) await db.updateTable('tenants').set(values).where('id', '=', id).execute();
     },
     /** The tenant's quotas, sending windows and recipient-risk settings (JSON, migration 021); undefined: none set. */

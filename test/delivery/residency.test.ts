@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import nodemailer from 'nodemailer';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.js';
+import type { DeliveryJob, Transport } from '../../src/delivery/index.js';
+import { createPlatform } from '../../src/platform.js';
+import { fakeClock } from '../support/clock.js';
+import { dialects } from '../support/dialects.js';
+import { startPlatform, type TestPlatform } from '../support/platform.js';
+
+/**
+ * Issue #18, Done 5 (docs/residency.md): a node of region `us` refuses an `eu` tenant's sends (HTTP
+ * 403 and SMTP 550 5.7.1, naming both regions) and never delivers its queued mail, which stays
+ * queued, is reported held (`held_reason`, one `recipient.held` event), and is delivered by a node of
+ * region `eu` sharing the database. Runs on SQLite, and on PostgreSQL when its URL is set.
+ *
+ * Time is the fake clock: mail is scheduled a minute ahead, the tenant pinned, then the clock moves.
+ * No sleeps: a control tenant's message, due at the same time, shows when the us node has polled.
+ */
+
+/** A transport that records what it was asked to send and says it was delivered. */
+function recordingTransport() {
+  const sent: Array<{ tenantId: string; messageId: string; to: string[] }> = [];
+  const transport: Transport = {
+    async deliver(job: DeliveryJob) {
+      sent.push({ tenantId: job.message.tenantId, messageId: job.message.id, to: job.recipients.map((r) => r.address) });
+      return job.recipients.map((r) => ({
+        recipientId: r.id,
+        kind: 'delivered' as const,
+        reply: { code: 250, enhanced: '2.0.0', text: 'ok' },
+        details: {},
+      }));
+    },
+  };
+  return { sent, transport };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (let i = 0; i < 100_000; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const send = (over: Record<string, unknown> = {}) => ({
+  from: 'hello@example.com',
+  to: 'ada@dest.test',
+  subject: 'Residency',
+  text: 'Only in the EU',
+  ...over,
+});
+
+for (const dialect of dialects) {
+  test(`${dialect}: a us node refuses an eu tenant's sends and leaves its queued mail to an eu node`, { timeout: 60_000 }, async (t) => {
+    const clock = fakeClock();
+    const us = recordingTransport();
+    const p: TestPlatform = await startPlatform(t, {
+      dialect,
+      clock,
+      transport: us.transport,
+      config: { sandbox: false, residency: { region: 'us', holdAfterSeconds: 60 } },
+    });
+
+    // Mail queued while the tenant was not pinned, due in a minute.
+    const sendAt = new Date(clock.now() + 60_000).toISOString();
+    const queued = await p.request('POST', '/v1/messages', send({ send_at: sendAt }));
+    assert.equal(queued.status, 202, JSON.stringify(queued.body));
+
+    // Pin the tenant to eu: audited, shown on the tenant.
+    const pinned = await p.request('PATCH', '/v1/tenant', { data_region: 'eu' });
+    assert.equal(pinned.status, 200, JSON.stringify(pinned.body));
+    assert.equal(pinned.body.data_region, 'eu');
+    const bad = await p.request('PATCH', '/v1/tenant', { data_region: 'EU West' });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.errors[0].path, '/data_region');
+
+    // HTTP: one send and a batch, refused with 403 naming both regions.
+    const refused = await p.request('POST', '/v1/messages', send());
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'RESIDENCY_MISMATCH');
+    assert.match(refused.body.detail, /pinned to region eu/);
+    assert.match(refused.body.detail, /region us/);
+    assert.equal(refused.body.tenant_region, 'eu');
+    assert.equal(refused.body.node_region, 'us');
+    const batch = await p.request('POST', '/v1/messages/batch', { messages: [send()] });
+    assert.equal(batch.status, 403);
+    assert.equal(batch.body.code, 'RESIDENCY_MISMATCH');
+
+    // SMTP submission: refused at MAIL FROM with 550 5.7.1, before any content is sent.
+    const mailer = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: p.smtpPort,
+      secure: false,
+      auth: { user: 'acme', pass: p.key },
+      tls: { rejectUnauthorized: false },
+    });
+    t.after(() => mailer.close());
+    const smtpError = await mailer
+      .sendMail({ from: 'hello@example.com', to: 'ada@dest.test', subject: 'x', text: 'y' })
+      .then(() => undefined)
+      .catch((e: { responseCode?: number; response?: string; command?: string }) => e);
+    assert.ok(smtpError, 'the submission was accepted');
+    assert.equal(smtpError.responseCode, 550);
+    assert.equal(smtpError.command, 'MAIL FROM');
+    assert.match(smtpError.response ?? '', /^550 5\.7\.1 .*region eu.*region us/);
+
+    // A control tenant (not pinned), its message due at the same time as the held one.
+    const other = await p.platform.tenants.createTenant({ name: 'Control' });
+    const otherKey = (await p.platform.tenants.createKey({ tenantId: other.id, scopes: ['send', 'read'] })).secret;
+    await p.platform.domains.addDomain(other.id, 'example.net');
+    const control = await fetch(`${p.url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${otherKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(send({ from: 'hello@example.net', send_at: sendAt })),
+    });
+    assert.equal(control.status, 202);
+    const controlId = ((await control.json()) as { id: string }).id;
+
+    // The minute passes: the us node delivers the control message and never the eu tenant's, due
+    // as early (a claim takes every due row it may, earliest first, so it passed the eu one by).
+    clock.advance(61_000);
+    await until('the control message delivered', () => us.sent.find((s) => s.messageId === controlId));
+    assert.equal(
+      us.sent.filter((s) => s.tenantId === p.tenantId).length,
+      0,
+      `the us node sent the eu tenant's mail: ${JSON.stringify(us.sent)}`,
+    );
+    let view = await p.request('GET', `/v1/messages/${queued.body.id}`);
+    assert.equal(view.body.recipients[0].state, 'queued');
+
+    // Held: reported once, after residency.holdAfterSeconds, with the regions.
+    assert.equal(await p.platform.residencyHolds.sweep(), 0, 'held before holdAfterSeconds');
+    clock.advance(60_000);
+    assert.equal(await p.platform.residencyHolds.sweep(), 1);
+    assert.equal(await p.platform.residencyHolds.sweep(), 0, 'a held recipient is reported once');
+    view = await p.request('GET', `/v1/messages/${queued.body.id}`);
+    assert.equal(view.body.recipients[0].state, 'queued');
+    assert.match(view.body.recipients[0].held_reason, /pinned to region eu; a node of region us/);
+    const held = view.body.events.find((e: { type: string }) => e.type === 'recipient.held');
+    assert.ok(held, JSON.stringify(view.body.events.map((e: { type: string }) => e.type)));
+    assert.equal(held.data.tenant_region, 'eu');
+    assert.equal(held.data.node_region, 'us');
+    assert.equal(held.data.email, 'ada@dest.test');
+
+    // An eu node on the same database delivers it; the us node still never did.
+    const eu = recordingTransport();
+    const euConfig = loadConfig({
+      overrides: {
+        ...p.config,
+        server: { ...p.config.server, roles: ['delivery'] },
+        residency: { region: 'eu', holdAfterSeconds: 60 },
+      },
+    });
+    const euNode = await createPlatform(euConfig, { clock, transport: eu.transport, log: pino({ level: 'silent' }) });
+    t.after(() => euNode.stop());
+    await euNode.start();
+    await until('the eu node delivered the held message', () => eu.sent.find((s) => s.messageId === queued.body.id));
+    assert.deepEqual(
+      eu.sent.map((s) => s.tenantId),
+      [p.tenantId],
+      'the eu node sent only the eu tenant',
+    );
+    assert.equal(us.sent.filter((s) => s.tenantId === p.tenantId).length, 0);
+    view = await until('the held message delivered', async () => {
+      const v = await p.request('GET', `/v1/messages/${queued.body.id}`);
+      return v.body.recipients[0].state === 'delivered' ? v : undefined;
+    });
+    assert.equal(view.body.recipients[0].held_reason, undefined, 'the claim clears the hold');
+  });
+}
