@@ -8,6 +8,17 @@ import { type Accept, createAccept, createMessageChanges, createSendingPolicy, i
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
+import {
+  type AnomalyDetector,
+  createAlertConsumer,
+  createAlertSyslog,
+  createAnomalyDetector,
+  createIncidents,
+  createRegister,
+  type Incidents,
+  loadAnomalyRules,
+  type Register,
+} from './compliance/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import {
   createDisposableCheck,
@@ -41,7 +52,7 @@ import {
   type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver, resolveMxRoute } from './dns/index.js';
-import { createNatsSink, createSpine, createWebhooks, type NatsSink, type Spine, type Webhooks } from './events/index.js';
+import { type Consumer, createNatsSink, createSpine, createWebhooks, type NatsSink, type Spine, type Webhooks } from './events/index.js';
 import {
   createFeedbackIngest,
   createSuppressions,
@@ -70,6 +81,7 @@ import {
   createDkimSigner,
   createSendingIdentity,
   type Domains,
+  fetchSpfRecord,
   deriveVerpKey,
   type IdentityMonitor,
 } from './identity/index.js';
@@ -129,6 +141,17 @@ export interface Platform {
   ledger: Ledger;
   /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
   reputationReader: LedgerReader;
+  /**
+   * Compliance operations (src/compliance): the third-party register, incidents and trace bundles,
+   * the anomaly detector, and the consumers that raise alerts and forward them to a SIEM.
+   */
+  compliance: {
+    register: Register;
+    incidents: Incidents;
+    anomalies: AnomalyDetector;
+    alerts: Consumer;
+    syslog: Consumer | undefined;
+  };
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -649,6 +672,45 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         })
       : undefined;
 
+  // Compliance operations (docs/compliance.md): alerts from the spine on one node with the delivery
+  // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
+  const cc = config.compliance;
+  const complianceLog = log.child({ concern: 'compliance' });
+  const register = createRegister({
+    store,
+    clock,
+    spfIncludes: async (domain) => {
+      const spf = await fetchSpfRecord(resolver, domain);
+      if (spf.kind !== 'record') return [];
+      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
+      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
+    },
+  });
+  const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
+  const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
+  const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
+  const complianceSyslog = cc.syslog.host
+    ? createAlertSyslog({
+        store,
+        clock,
+        owner: nodeId,
+        target: { host: cc.syslog.host, port: cc.syslog.port, protocol: cc.syslog.protocol, appName: cc.syslog.appName },
+        format: cc.syslog.format,
+        pollMs: cc.pollMs,
+        log: complianceLog,
+      })
+    : undefined;
+  const runsCompliance = runsDelivery && cc.enabled;
+  if (runsCompliance) {
+    jobs.push(
+      scheduled('compliance-check', cc.checkMinutes * 60_000, async () => {
+        await incidents.remindDue();
+        const tenantIds = [...new Set((await store.domains.listAll()).map((d) => d.tenantId))];
+        return register.check(tenantIds);
+      }),
+    );
+  }
+
   let started = false;
   return {
     config,
@@ -675,6 +737,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     natsSink,
     ledger,
     reputationReader,
+    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -694,6 +757,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       await natsSink?.start();
       if (runsLedger) ledger.consumer.start();
       auditForwarder?.start();
+      if (runsCompliance) {
+        complianceAlerts.start();
+        complianceSyslog?.start();
+      }
       return out;
     },
     async stop() {
@@ -706,6 +773,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           natsSink?.stop(),
           ledger.consumer.stop(),
           auditForwarder?.stop(),
+          complianceAlerts.stop(),
+          complianceSyslog?.stop(),
         ]);
         await deliverer.stop();
         await webhooks.stop();

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.js';
+import { registerTrace } from './commands/trace.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
@@ -75,6 +76,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerBackup(program, act);
   registerAudit(program, act);
   registerEncryption(program, act);
+  registerTrace(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
