@@ -20,7 +20,7 @@ before(async () => {
   const ctx = { after: (fn: () => unknown) => teardown.push(fn) } as unknown as TestContext;
   // Loopback DNS: report ingestion asks SPF whether a source is listed (and the register its includes).
   const dns = await startDnsServer(ctx, { 'example.com': { TXT: ['v=spf1 include:_spf.mailer.example.net -all'] } });
-  p = await startPlatform(ctx, { clock, config: { compliance: { enabled: false }, dns: { servers: [dns.address] } } });
+  p = await startPlatform(ctx, { clock, start: false, config: { compliance: { enabled: false }, dns: { servers: [dns.address] } } });
 });
 after(async () => {
   // Last registered first: the platform stops before its directory goes.
