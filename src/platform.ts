@@ -81,8 +81,8 @@ import {
   createDkimSigner,
   createSendingIdentity,
   type Domains,
-  fetchSpfRecord,
   deriveVerpKey,
+  fetchSpfRecord,
   type IdentityMonitor,
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';

@@ -53,7 +53,13 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
     return (await store.compliance.anomalyCounts({ tenantId, scope, metric: metricName(m, r), from: b, to: b })).get(b) ?? 0;
   }
 
-  const alert = (tenantId: string, r: AnomalyRule, mark: string, at: number, fields: Omit<Alert['data'], 'kind' | 'severity' | 'rule' | 'ruleset_version' | 'at'>): Alert => ({
+  const alert = (
+    tenantId: string,
+    r: AnomalyRule,
+    mark: string,
+    at: number,
+    fields: Omit<Alert['data'], 'kind' | 'severity' | 'rule' | 'ruleset_version' | 'at'>,
+  ): Alert => ({
     tenantId,
     mark: `${r.id}:${mark}`,
     data: { kind: r.kind, severity: r.severity, rule: r.id, ruleset_version: rules.version, at: isoTime(at), ...fields },
@@ -82,7 +88,11 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       out.push(
         alert(e.tenantId, r, `${scope}:${b}`, at, {
           message: `${current} recipients accepted for ${r.scope === 'tenant' ? 'the tenant' : scope} in ${r.windowMinutes} min, over ${r.factor} × the trailing mean of ${baseline.toFixed(1)}`,
-          subject: { scope: r.scope, value: r.scope === 'tenant' ? e.tenantId : scope.slice(scope.indexOf(':') + 1), window_start: isoTime(b) },
+          subject: {
+            scope: r.scope,
+            value: r.scope === 'tenant' ? e.tenantId : scope.slice(scope.indexOf(':') + 1),
+            window_start: isoTime(b),
+          },
           value: current,
           threshold: Math.max(r.minCount, r.factor * baseline),
           baseline,

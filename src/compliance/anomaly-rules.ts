@@ -7,13 +7,7 @@ import { parse as parseYaml } from 'yaml';
  * pacing rules. Each rule has a stable id and a kind; which fields it needs depends on the kind.
  * A file that does not validate fails at boot with the path of the bad field.
  */
-export type AnomalyKind =
-  | 'volume-spike'
-  | 'bounce-spike'
-  | 'complaint-spike'
-  | 'key-new-address'
-  | 'auth-failure-burst'
-  | 'dmarc-failures';
+export type AnomalyKind = 'volume-spike' | 'bounce-spike' | 'complaint-spike' | 'key-new-address' | 'auth-failure-burst' | 'dmarc-failures';
 export const anomalyKinds: readonly AnomalyKind[] = [
   'volume-spike',
   'bounce-spike',
@@ -78,7 +72,8 @@ export function parseAnomalyRules(text: string, source = 'anomaly rules'): Anoma
       return v;
     };
     const severity = raw.severity ?? 'warning';
-    if (severity !== 'info' && severity !== 'warning' && severity !== 'critical') return fail(`${at}.severity`, 'expected info, warning or critical');
+    if (severity !== 'info' && severity !== 'warning' && severity !== 'critical')
+      return fail(`${at}.severity`, 'expected info, warning or critical');
     const scope = raw.scope ?? 'tenant';
     if (scope !== 'tenant' && scope !== 'key' && scope !== 'stream') return fail(`${at}.scope`, 'expected tenant, key or stream');
     return {

@@ -72,7 +72,13 @@ export interface IncidentsDeps {
 }
 
 const H = 3_600_000;
-const fromRow = (r: IncidentRow): Incident => ({ ...(r.doc as unknown as IncidentDoc), id: r.id, tenantId: r.tenantId, openedAt: r.openedAt, updatedAt: r.updatedAt });
+const fromRow = (r: IncidentRow): Incident => ({
+  ...(r.doc as unknown as IncidentDoc),
+  id: r.id,
+  tenantId: r.tenantId,
+  openedAt: r.openedAt,
+  updatedAt: r.updatedAt,
+});
 const toRow = (i: Incident): IncidentRow => {
   const { id, tenantId, openedAt, updatedAt, ...doc } = i;
   return { id, tenantId, openedAt, updatedAt, doc: { ...doc } };
@@ -84,11 +90,18 @@ export function createIncidents(deps: IncidentsDeps) {
 
   function clockOf(c: OpenIncident['clocks'][number], now: number): IncidentClock {
     const setting =
-      typeof c === 'string' ? deps.regimes[c] : { hours: c.hours, remindBeforeHours: c.remindBeforeHours ?? deps.regimes[c.regime]?.remindBeforeHours ?? [] };
+      typeof c === 'string'
+        ? deps.regimes[c]
+        : { hours: c.hours, remindBeforeHours: c.remindBeforeHours ?? deps.regimes[c.regime]?.remindBeforeHours ?? [] };
     const regime = typeof c === 'string' ? c : c.regime;
     if (!setting || !(setting.hours > 0)) {
       throw new PostwardenError('VALIDATION_FAILED', `no notification clock "${regime}" is configured`, {
-        errors: [{ path: '/clocks', message: `"${regime}" is not a configured regime (${Object.keys(deps.regimes).join(', ')}); give hours for a custom clock` }],
+        errors: [
+          {
+            path: '/clocks',
+            message: `"${regime}" is not a configured regime (${Object.keys(deps.regimes).join(', ')}); give hours for a custom clock`,
+          },
+        ],
       });
     }
     const before = [...new Set(setting.remindBeforeHours.filter((h) => h > 0 && h < setting.hours))].sort((a, b) => b - a);
@@ -168,7 +181,12 @@ export function createIncidents(deps: IncidentsDeps) {
   async function close(tenantId: string, id: string, by: string, reason: string): Promise<Incident> {
     const i = await get(tenantId, id);
     const now = clock.now();
-    const next: Incident = { ...i, status: 'closed', updatedAt: now, timeline: [...i.timeline, { at: isoTime(now), by, entry: `closed: ${reason}` }] };
+    const next: Incident = {
+      ...i,
+      status: 'closed',
+      updatedAt: now,
+      timeline: [...i.timeline, { at: isoTime(now), by, entry: `closed: ${reason}` }],
+    };
     await store.transaction(async (tx) => {
       await tx.compliance.updateIncident(toRow(next));
       await tx.compliance.cancelReminders(id, now);
@@ -212,7 +230,12 @@ export function createIncidents(deps: IncidentsDeps) {
     let ids: string[];
     if ('message_id' in q) ids = [q.message_id];
     else {
-      const found = await store.messages.search(tenantId, { ...('to' in q ? { to: q.to } : {}), since: q.since, until: q.until, limit: 100 });
+      const found = await store.messages.search(tenantId, {
+        ...('to' in q ? { to: q.to } : {}),
+        since: q.since,
+        until: q.until,
+        limit: 100,
+      });
       ids = found.map((m) => m.id);
     }
     const out: TraceMessage[] = [];
@@ -251,4 +274,3 @@ export function createIncidents(deps: IncidentsDeps) {
 }
 
 export type Incidents = ReturnType<typeof createIncidents>;
-

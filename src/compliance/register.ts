@@ -151,7 +151,8 @@ export function createRegister(deps: RegisterDeps) {
     return fromRow(row);
   }
   async function remove(tenantId: string, id: string): Promise<void> {
-    if (!(await store.compliance.deleteThirdParty(tenantId, id))) throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+    if (!(await store.compliance.deleteThirdParty(tenantId, id)))
+      throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
   }
 
   /** Alerts for the rows of one stored DMARC aggregate report whose source no entry knows. */
@@ -290,11 +291,14 @@ export function createRegister(deps: RegisterDeps) {
     const domains = await store.domains.list(tenantId);
     const own = new Set(domains.map((d) => d.name.toLowerCase()));
     if (deps.spfIncludes) {
-      for (const d of domains) for (const inc of await deps.spfIncludes(d.name).catch(() => [] as string[])) propose(inc, 'spf', { spf_includes: [inc] });
+      for (const d of domains)
+        for (const inc of await deps.spfIncludes(d.name).catch(() => [] as string[])) propose(inc, 'spf', { spf_includes: [inc] });
     }
     for (const r of await store.compliance.dmarcSourcesSince(tenantId, now - 30 * 86_400_000)) {
       const dkim = dkimOf(r).filter((d) => !own.has(d.domain));
-      if (dkim.length) for (const d of dkim) propose(d.domain, 'dmarc', { dkim_domains: [d.domain], dkim_selectors: d.selector ? [d.selector] : [], ips: [r.sourceIp] });
+      if (dkim.length)
+        for (const d of dkim)
+          propose(d.domain, 'dmarc', { dkim_domains: [d.domain], dkim_selectors: d.selector ? [d.selector] : [], ips: [r.sourceIp] });
       else if (!dkimOf(r).length) propose(`source ${r.sourceIp}`, 'dmarc', { ips: [r.sourceIp] });
     }
     const existing = new Set((await list(tenantId)).map((e) => e.name));

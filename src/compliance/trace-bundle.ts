@@ -86,7 +86,14 @@ export function traceHtml(json: string): string {
     tenant_id: string;
     generated_at: string;
     query: unknown;
-    messages: { id: string; from: string; subject: string; created_at: string; recipients: Record<string, unknown>[]; events: Record<string, unknown>[] }[];
+    messages: {
+      id: string;
+      from: string;
+      subject: string;
+      created_at: string;
+      recipients: Record<string, unknown>[];
+      events: Record<string, unknown>[];
+    }[];
   };
   const sections = doc.messages
     .map(
@@ -123,7 +130,9 @@ export function buildTraceBundle(o: {
     created_at: isoTime(o.now),
     tenant_id: o.tenantId,
     query: o.query,
-    files: Object.fromEntries(Object.entries(files).map(([name, text]) => [name, { sha256: sha256(text), bytes: Buffer.byteLength(text) }])),
+    files: Object.fromEntries(
+      Object.entries(files).map(([name, text]) => [name, { sha256: sha256(text), bytes: Buffer.byteLength(text) }]),
+    ),
     key_id: o.signer.keyId,
     public_key: o.signer.publicKey,
     public_key_sha256: publicKeySha256(o.signer.publicKey),
@@ -160,14 +169,16 @@ export function verifyTraceBundle(text: string, pin?: { keySha256?: string }): T
     const want = m.files?.[name];
     if (typeof text !== 'string') problems.push(`${name}: listed in the manifest but missing`);
     else if (!want) problems.push(`${name}: not listed in the manifest`);
-    else if (sha256(text) !== want.sha256 || Buffer.byteLength(text) !== want.bytes) problems.push(`${name}: SHA-256 does not match the manifest`);
+    else if (sha256(text) !== want.sha256 || Buffer.byteLength(text) !== want.bytes)
+      problems.push(`${name}: SHA-256 does not match the manifest`);
   }
   let keySha = '';
   try {
     const key = createPublicKey({ key: Buffer.from(m.public_key, 'base64'), format: 'der', type: 'spki' });
     keySha = publicKeySha256(m.public_key);
     if (keySha !== m.public_key_sha256) problems.push('public_key_sha256 does not match the public key');
-    if (!verify(null, Buffer.from(canonicalJson(m)), key, Buffer.from(String(b.signature), 'base64'))) problems.push('the signature does not match the manifest');
+    if (!verify(null, Buffer.from(canonicalJson(m)), key, Buffer.from(String(b.signature), 'base64')))
+      problems.push('the signature does not match the manifest');
   } catch (e) {
     problems.push(`the public key or signature cannot be read: ${(e as Error).message}`);
   }

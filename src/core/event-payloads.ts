@@ -702,7 +702,13 @@ export const eventDefinitions = {
         ),
         severity: str('info, warning or critical.'),
         message: str('One sentence for people, naming the subject and what it lacks or exceeds.'),
-        subject: Type.Object({}, { additionalProperties: true, description: 'What the alert is about: `{ source_ip, domain }`, `{ third_party_id, certification }`, `{ key }`, …' }),
+        subject: Type.Object(
+          {},
+          {
+            additionalProperties: true,
+            description: 'What the alert is about: `{ source_ip, domain }`, `{ third_party_id, certification }`, `{ key }`, …',
+          },
+        ),
         lacks: Type.Optional(str('What the register lacks: the entry or identifier that would make the source known.')),
         rule: nullable(Type.String(), 'Id of the rules/anomalies.yaml rule (anomalies); null for register alerts.'),
         ruleset_version: nullable(Type.String(), 'Version of rules/anomalies.yaml that decided it.'),
@@ -735,10 +741,9 @@ export const eventDefinitions = {
         severity: str('low, medium, high or critical.'),
         title: str('One line.'),
         opened_by: str('The actor (key or user id) or `alert:<event id>`.'),
-        clocks: Type.Array(
-          Type.Object({ regime: Type.String(), deadline_at: Type.String() }, open),
-          { description: 'Each notification clock and its deadline (ISO time).' },
-        ),
+        clocks: Type.Array(Type.Object({ regime: Type.String(), deadline_at: Type.String() }, open), {
+          description: 'Each notification clock and its deadline (ISO time).',
+        }),
       },
       open,
     ),
@@ -753,12 +758,14 @@ export const eventDefinitions = {
   },
   'incident.reminded': {
     version: 1,
-    when: "A notification clock of an open incident reached one of its reminder offsets before the deadline, or the deadline itself (kind `deadline`); message_id is null.",
+    when: 'A notification clock of an open incident reached one of its reminder offsets before the deadline, or the deadline itself (kind `deadline`); message_id is null.',
     payload: Type.Object(
       {
         incident_id: str('The incident.'),
         regime: str('gdpr, hipaa or a custom clock name.'),
-        kind: Type.Union([Type.Literal('reminder'), Type.Literal('deadline')], { description: 'A reminder before the deadline, or the deadline reached.' }),
+        kind: Type.Union([Type.Literal('reminder'), Type.Literal('deadline')], {
+          description: 'A reminder before the deadline, or the deadline reached.',
+        }),
         deadline_at: str('When notification is due (ISO time).'),
         remaining_seconds: int('Seconds left until the deadline at the reminder’s due time (0 for the deadline).'),
         title: str('The incident’s title.'),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
-import { createAlertConsumer, createAnomalyDetector, formatAlertSyslog, loadAnomalyRules } from '../../src/compliance/index.js';
 import { createAlertSyslog } from '../../src/compliance/alert-syslog.js';
+import { createAlertConsumer, createAnomalyDetector, formatAlertSyslog, loadAnomalyRules } from '../../src/compliance/index.js';
 import type { SpineEvent } from '../../src/core/index.js';
 import { fakeClock } from '../support/clock.js';
 import { openStore } from '../support/dialects.js';
@@ -17,7 +17,18 @@ const H = 3_600_000;
 const T0 = Date.UTC(2026, 11, 6, 0, 0, 0);
 let seq = 0;
 const ev = (type: string, at: number, data: Record<string, unknown>, tenantId = 'ten_a'): SpineEvent =>
-  ({ id: `evt_${++seq}`, cursor: String(seq), type, tenantId, messageId: null, recipientId: null, seq: 1, at: new Date(at).toISOString(), schemaVersion: 1, data }) as SpineEvent;
+  ({
+    id: `evt_${++seq}`,
+    cursor: String(seq),
+    type,
+    tenantId,
+    messageId: null,
+    recipientId: null,
+    seq: 1,
+    at: new Date(at).toISOString(),
+    schemaVersion: 1,
+    data,
+  }) as SpineEvent;
 const accepted = (at: number, recipients: number, extra: Record<string, unknown> = {}) =>
   ev('message.accepted', at, { recipients, api_key: 'key_1', stream: 'transactional', ...extra });
 
@@ -94,11 +105,21 @@ const reportRows = (rows: { ip: string; count: number; pass: boolean }[]) =>
 test('a DMARC report with 40 of 200 failing trips dmarc-failures; 4 of 200 does not', async (t) => {
   const { store } = await detector(t);
   const reports: Record<string, ReturnType<typeof reportRows>> = {
-    fb_low: reportRows([{ ip: '192.0.2.1', count: 196, pass: true }, { ip: '203.0.113.1', count: 4, pass: false }]),
-    fb_high: reportRows([{ ip: '192.0.2.1', count: 160, pass: true }, { ip: '203.0.113.1', count: 40, pass: false }]),
+    fb_low: reportRows([
+      { ip: '192.0.2.1', count: 196, pass: true },
+      { ip: '203.0.113.1', count: 4, pass: false },
+    ]),
+    fb_high: reportRows([
+      { ip: '192.0.2.1', count: 160, pass: true },
+      { ip: '203.0.113.1', count: 40, pass: false },
+    ]),
   };
-  const d = createAnomalyDetector({ store: { compliance: { ...store.compliance, dmarcSources: async (id: string) => reports[id] ?? [] } }, rules });
-  const received = (id: string) => ev('report.received', T0, { kind: 'dmarc-aggregate', feedback_id: id, organization: 'receiver.example.net', domains: ['example.com'] });
+  const d = createAnomalyDetector({
+    store: { compliance: { ...store.compliance, dmarcSources: async (id: string) => reports[id] ?? [] } },
+    rules,
+  });
+  const received = (id: string) =>
+    ev('report.received', T0, { kind: 'dmarc-aggregate', feedback_id: id, organization: 'receiver.example.net', domains: ['example.com'] });
   assert.deepEqual(kinds(await d.observe(received('fb_low'))), []);
   const out = await d.observe(received('fb_high'));
   assert.deepEqual(kinds(out), ['dmarc-failures']);
@@ -121,19 +142,29 @@ test('alerts go to a loopback syslog collector as RFC 5424 lines, and as CEF whe
   const d = createAnomalyDetector({ store, rules });
   const consumer = createAlertConsumer({ store, clock, owner: 'test', register: { dmarcAlerts: async () => [] }, anomalies: d });
   await consumer.tick();
-  await store.events.append([{ type: 'recipient.delivered', tenantId: 'ten_s', data: { email: 'a@example.org', attempt: 1 } } as never], T0);
-  for (let i = 0; i < 10; i++) await store.events.append([{ type: 'recipient.complained', tenantId: 'ten_s', data: { email: 'a@example.org' } } as never], T0);
+  await store.events.append(
+    [{ type: 'recipient.delivered', tenantId: 'ten_s', data: { email: 'a@example.org', attempt: 1 } } as never],
+    T0,
+  );
+  for (let i = 0; i < 10; i++)
+    await store.events.append([{ type: 'recipient.complained', tenantId: 'ten_s', data: { email: 'a@example.org' } } as never], T0);
   await consumer.tick();
   await syslog.tick();
   for (let i = 0; i < 50 && !received.length; i++) await new Promise((r) => setImmediate(r));
   assert.equal(received.length, 1, received.join('\n'));
   // RFC 5424 §6: <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
-  const m = /^<(\d+)>1 (\S+) pw\.test postwarden (\d+) complaint-spike \[postwarden-alert@32473 kind="complaint-spike" id="(evt_[^"]+)" tenant="ten_s"\] \uFEFF(\{.*\})$/.exec(received[0]!);
+  const m =
+    /^<(\d+)>1 (\S+) pw\.test postwarden (\d+) complaint-spike \[postwarden-alert@32473 kind="complaint-spike" id="(evt_[^"]+)" tenant="ten_s"\] \uFEFF(\{.*\})$/.exec(
+      received[0]!,
+    );
   assert.ok(m, received[0]);
   assert.equal(Number(m[1]), 13 * 8 + 2); // log audit, critical
   assert.equal(JSON.parse(m[5]!).data.rule, 'complaint-spike');
   const page = await store.events.page({ after: 0, limit: 100 });
   const alert = page.find((e) => e.type === 'compliance.alert')!;
   const cef = formatAlertSyslog(alert, { appName: 'postwarden', hostname: 'pw.test', procId: '1', format: 'cef' });
-  assert.match(cef, /^<106>1 \S+ pw\.test postwarden 1 complaint-spike \[[^\]]+\] CEF:0\|Postwarden\|Postwarden\|1\|complaint-spike\|.+\|9\|rt=\d+ externalId=evt_/);
+  assert.match(
+    cef,
+    /^<106>1 \S+ pw\.test postwarden 1 complaint-spike \[[^\]]+\] CEF:0\|Postwarden\|Postwarden\|1\|complaint-spike\|.+\|9\|rt=\d+ externalId=evt_/,
+  );
 });

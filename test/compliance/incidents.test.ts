@@ -36,7 +36,11 @@ test('a GDPR clock reminds 24 h and 4 h before its 72 h deadline and at it; the 
   assert.equal(incident.clocks[0]!.deadline_at, '2026-12-09T10:00:00.000Z');
 
   const reminded = async () =>
-    (await p.platform.spine.page({ tenantId: p.tenantId, types: ['incident.reminded'], limit: 50 })).data.map((e) => [e.data.kind, e.data.remaining_seconds, e.at]);
+    (await p.platform.spine.page({ tenantId: p.tenantId, types: ['incident.reminded'], limit: 50 })).data.map((e) => [
+      e.data.kind,
+      e.data.remaining_seconds,
+      e.at,
+    ]);
   clock.advance(47 * H);
   assert.equal(await incidents.remindDue(), 0);
   clock.advance(1 * H); // 48 h: 24 h before the deadline

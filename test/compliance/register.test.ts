@@ -65,7 +65,13 @@ async function report(rows: { ip: string; count: number; dkim: 'pass' | 'fail'; 
       newEvent(
         'report.received',
         { tenantId: p.tenantId },
-        { kind: 'dmarc-aggregate', feedback_id: documentId, organization: 'receiver.example.net', domains: ['example.com'], records: rows.length },
+        {
+          kind: 'dmarc-aggregate',
+          feedback_id: documentId,
+          organization: 'receiver.example.net',
+          domains: ['example.com'],
+          records: rows.length,
+        },
       ),
     ],
     clock.now(),
@@ -86,17 +92,20 @@ test('a DMARC report source no register entry lists raises one alert naming the 
     purpose: 'newsletters',
     identifiers: { ips: ['198.51.100.0/24'] },
   });
-  await report(
-    [
-      { ip: '198.51.100.7', count: 40, dkim: 'pass', d: 'news.example.net' },
-      { ip: '203.0.113.9', count: 12, dkim: 'fail' },
-    ],
-  );
+  await report([
+    { ip: '198.51.100.7', count: 40, dkim: 'pass', d: 'news.example.net' },
+    { ip: '203.0.113.9', count: 12, dkim: 'fail' },
+  ]);
   await consumer.tick();
   const found = await alerts('dmarc-new-source');
   assert.equal(found.length, 1, JSON.stringify(found));
   const a = found[0]!.data;
-  assert.deepEqual(a.subject, { source_ip: '203.0.113.9', domain: 'example.com', dkim_domains: [], feedback_id: (a.subject as any).feedback_id });
+  assert.deepEqual(a.subject, {
+    source_ip: '203.0.113.9',
+    domain: 'example.com',
+    dkim_domains: [],
+    feedback_id: (a.subject as any).feedback_id,
+  });
   assert.match(String(a.message), /203\.0\.113\.9 sent 12 message\(s\) as example\.com/);
   assert.equal(a.lacks, 'a register entry whose ips include 203.0.113.9');
 
@@ -107,7 +116,10 @@ test('a DMARC report source no register entry lists raises one alert naming the 
 
   t.diagnostic('seeding proposes an entry for the unknown source, after which it is known');
   const added = await register.seed(p.tenantId);
-  assert.ok(added.some((e) => e.status === 'proposed' && e.identifiers.ips.includes('203.0.113.9')), JSON.stringify(added));
+  assert.ok(
+    added.some((e) => e.status === 'proposed' && e.identifiers.ips.includes('203.0.113.9')),
+    JSON.stringify(added),
+  );
   assert.ok(added.some((e) => e.name === 'news.example.net' && e.identifiers.dkim_selectors.includes('s1')));
 });
 

@@ -115,7 +115,10 @@ async function exportBundle(ctx: CliContext, o: ExportOptions): Promise<void> {
 async function key(ctx: CliContext): Promise<void> {
   const { store, masterKey, clock } = await platformParts(ctx);
   try {
-    const [{ loadEvidenceSigner }, { publicKeySha256 }] = await Promise.all([import('../../audit/index.js'), import('../../compliance/index.js')]);
+    const [{ loadEvidenceSigner }, { publicKeySha256 }] = await Promise.all([
+      import('../../audit/index.js'),
+      import('../../compliance/index.js'),
+    ]);
     const signer = await store.transaction((tx) => loadEvidenceSigner(tx, masterKey, clock.now(), new Map()));
     const out = { key_id: signer.keyId, public_key: signer.publicKey, sha256: publicKeySha256(signer.publicKey) };
     ctx.out.result(out, () => [`${out.key_id} SHA-256 ${out.sha256}`]);

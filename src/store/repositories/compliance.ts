@@ -194,7 +194,13 @@ export function complianceRepository(db: Kysely<Database>) {
       return r ? incident(r) : undefined;
     },
     async incidents(tenantId: string, limit = 100): Promise<IncidentRow[]> {
-      const rows = await db.selectFrom('incidents').selectAll().where('tenant_id', '=', tenantId).orderBy('opened_at', 'desc').limit(limit).execute();
+      const rows = await db
+        .selectFrom('incidents')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .orderBy('opened_at', 'desc')
+        .limit(limit)
+        .execute();
       return rows.map(incident);
     },
     async remindersOf(incidentId: string): Promise<IncidentReminderRow[]> {
@@ -214,7 +220,12 @@ export function complianceRepository(db: Kysely<Database>) {
     },
     /** Marks a reminder sent; false when another node (or an earlier run) already had. */
     async markReminderSent(id: string, now: number): Promise<boolean> {
-      const res = await db.updateTable('incident_reminders').set({ sent_at: now }).where('id', '=', id).where('sent_at', 'is', null).executeTakeFirst();
+      const res = await db
+        .updateTable('incident_reminders')
+        .set({ sent_at: now })
+        .where('id', '=', id)
+        .where('sent_at', 'is', null)
+        .executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
     },
     /** Cancels the reminders not yet sent (the incident was closed). */
