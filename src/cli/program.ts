@@ -1,6 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.js';
-import { registerTrace } from './commands/trace.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
@@ -18,6 +17,8 @@ import { registerSpf } from './commands/spf.js';
 import { registerSuppressions } from './commands/suppressions.js';
 import { registerTemplates } from './commands/templates.js';
 import { registerTenants } from './commands/tenants.js';
+import { registerThirdParties } from './commands/third-parties.js';
+import { registerTrace } from './commands/trace.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -77,6 +78,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerAudit(program, act);
   registerEncryption(program, act);
   registerTrace(program, act);
+  registerThirdParties(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
