@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { test } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import { createAlertSyslog } from '../../src/compliance/alert-syslog.js';
 import { createAlertConsumer, createAnomalyDetector, formatAlertSyslog, loadAnomalyRules } from '../../src/compliance/index.js';
 import type { SpineEvent } from '../../src/core/index.js';
+import type { Store } from '../../src/store/index.js';
 import { fakeClock } from '../support/clock.js';
 import { openStore } from '../support/dialects.js';
 
@@ -16,7 +17,17 @@ const rules = loadAnomalyRules();
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 11, 6, 0, 0, 0);
 let seq = 0;
-const ev = (type: string, at: number, data: Record<string, unknown>, tenantId = 'ten_a'): SpineEvent =>
+// One store for the file; each test counts under a tenant of its own.
+let shared: Store;
+let tenant = 'ten_0';
+const teardown: (() => unknown)[] = [];
+before(async () => {
+  shared = await openStore({ after: (fn: () => unknown) => teardown.push(fn) } as unknown as TestContext, 'sqlite');
+});
+after(async () => {
+  for (const fn of teardown.reverse()) await fn();
+});
+const ev = (type: string, at: number, data: Record<string, unknown>, tenantId = tenant): SpineEvent =>
   ({
     id: `evt_${++seq}`,
     cursor: String(seq),
@@ -32,9 +43,10 @@ const ev = (type: string, at: number, data: Record<string, unknown>, tenantId = 
 const accepted = (at: number, recipients: number, extra: Record<string, unknown> = {}) =>
   ev('message.accepted', at, { recipients, api_key: 'key_1', stream: 'transactional', ...extra });
 
-async function detector(t: Parameters<typeof openStore>[0]) {
-  const store = await openStore(t, 'sqlite');
-  return { store, d: createAnomalyDetector({ store, rules }) };
+let tenants = 0;
+async function detector(_t: unknown) {
+  tenant = `ten_${++tenants}`;
+  return { store: shared, d: createAnomalyDetector({ store: shared, rules }) };
 }
 const kinds = (alerts: { data: { kind: string } }[]) => alerts.map((a) => a.data.kind);
 
@@ -127,7 +139,7 @@ test('a DMARC report with 40 of 200 failing trips dmarc-failures; 4 of 200 does 
 });
 
 test('alerts go to a loopback syslog collector as RFC 5424 lines, and as CEF when configured', async (t) => {
-  const store = await openStore(t, 'sqlite');
+  const store = shared;
   const clock = fakeClock(T0);
   const received: string[] = [];
   const collector = createSocket('udp4');
