@@ -8,6 +8,17 @@ import { type Accept, createAccept, createMessageChanges, createSendingPolicy, i
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
+import {
+  type AnomalyDetector,
+  createAlertConsumer,
+  createAlertSyslog,
+  createAnomalyDetector,
+  createIncidents,
+  createRegister,
+  type Incidents,
+  loadAnomalyRules,
+  type Register,
+} from './compliance/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import {
   createDisposableCheck,
@@ -47,7 +58,7 @@ import {
   type TransportSecurity,
 } from './delivery/index.js';
 import { createResolver, resolveMxRoute } from './dns/index.js';
-import { createNatsSink, createSpine, createWebhooks, type NatsSink, type Spine, type Webhooks } from './events/index.js';
+import { type Consumer, createNatsSink, createSpine, createWebhooks, type NatsSink, type Spine, type Webhooks } from './events/index.js';
 import {
   createFeedbackIngest,
   createSuppressions,
@@ -77,6 +88,7 @@ import {
   createSendingIdentity,
   type Domains,
   deriveVerpKey,
+  fetchSpfRecord,
   type IdentityMonitor,
 } from './identity/index.js';
 import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './posture/index.js';
@@ -137,6 +149,17 @@ export interface Platform {
   reputationReader: LedgerReader;
   /** Residency holds (docs/residency.md): `sweep()` is the scheduled look, for tests to run at once. */
   residencyHolds: ResidencyHolds;
+  /**
+   * Compliance operations (src/compliance): the third-party register, incidents and trace bundles,
+   * the anomaly detector, and the consumers that raise alerts and forward them to a SIEM.
+   */
+  compliance: {
+    register: Register;
+    incidents: Incidents;
+    anomalies: AnomalyDetector;
+    alerts: Consumer;
+    syslog: Consumer | undefined;
+  };
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -690,6 +713,45 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         })
       : undefined;
 
+  // Compliance operations (docs/compliance.md): alerts from the spine on one node with the delivery
+  // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
+  const cc = config.compliance;
+  const complianceLog = log.child({ concern: 'compliance' });
+  const register = createRegister({
+    store,
+    clock,
+    spfIncludes: async (domain) => {
+      const spf = await fetchSpfRecord(resolver, domain);
+      if (spf.kind !== 'record') return [];
+      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
+      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
+    },
+  });
+  const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
+  const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
+  const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
+  const complianceSyslog = cc.syslog.host
+    ? createAlertSyslog({
+        store,
+        clock,
+        owner: nodeId,
+        target: { host: cc.syslog.host, port: cc.syslog.port, protocol: cc.syslog.protocol, appName: cc.syslog.appName },
+        format: cc.syslog.format,
+        pollMs: cc.pollMs,
+        log: complianceLog,
+      })
+    : undefined;
+  const runsCompliance = runsDelivery && cc.enabled;
+  if (runsCompliance) {
+    jobs.push(
+      scheduled('compliance-check', cc.checkMinutes * 60_000, async () => {
+        await incidents.remindDue();
+        const tenantIds = [...new Set((await store.domains.listAll()).map((d) => d.tenantId))];
+        return register.check(tenantIds);
+      }),
+    );
+  }
+
   let started = false;
   return {
     config,
@@ -717,6 +779,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     residencyHolds,
+    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};
@@ -734,6 +797,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       await natsSink?.start();
       if (runsLedger) ledger.consumer.start();
       auditForwarder?.start();
+      if (runsCompliance) {
+        complianceAlerts.start();
+        complianceSyslog?.start();
+      }
       return out;
     },
     async stop() {
@@ -746,6 +813,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           natsSink?.stop(),
           ledger.consumer.stop(),
           auditForwarder?.stop(),
+          complianceAlerts.stop(),
+          complianceSyslog?.stop(),
         ]);
         await deliverer.stop();
         await webhooks.stop();

@@ -30,6 +30,7 @@ const allowed: Record<string, string[]> = {
   accept: ['core', 'store', 'queue', 'tenants', 'content'],
   health: ['core', 'store', 'feedback'],
   reputation: ['core', 'store', 'events'],
+  compliance: ['core', 'store', 'events', 'queue', 'audit'],
   api: [
     'core',
     'access',
@@ -62,6 +63,7 @@ const allowed: Record<string, string[]> = {
     'transport-policy',
     'governance',
     'audit',
+    'compliance',
   ],
   types: [],
 };

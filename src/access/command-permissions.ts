@@ -65,6 +65,13 @@ export const commandPermissions: Readonly<Record<string, CommandAccess>> = {
   'spf check': none('evaluates SPF against live DNS; reads and writes no store'),
   'feedback parse': none('parses a file named on the command line'),
   'bounces classify': none('classifies a file or a reply with the bounce rules shipped with the binary'),
+  // Compliance operations (docs/compliance.md): no /v1 route offers them yet, so only the host operator.
+  'trace export': host('builds an evidence bundle signed with the platform key, which lives on the host; no /v1 route yet'),
+  'trace key': host('prints the fingerprint of the platform signing key, read from the host'),
+  'trace verify': none('verifies a bundle file named on the command line; reads and writes no store'),
+  'third-parties list': host('the third-party register has no /v1 route yet'),
+  'third-parties seed': host('the third-party register has no /v1 route yet'),
+  'third-parties add': host('the third-party register has no /v1 route yet'),
   'suppressions list': store('suppressions:read', 'GET /v1/suppressions'),
   'suppressions add': store('suppressions:add', 'POST /v1/suppressions'),
   'suppressions remove': store('suppressions:write', 'DELETE /v1/suppressions/:address'),

@@ -4,6 +4,7 @@ export { type AuditReadFilter, type AuditRecorder, type AuditService, createAudi
 export { canonicalJson, entryHash, GENESIS_HASH } from './canonical.js';
 export { type AuditForwarder, createAuditForwarder, forwarderCursor } from './forwarder.js';
 export { REDACTED, redactSecrets } from './redact.js';
+export { type EvidenceSigner, loadEvidenceSigner } from './signing-key.js';
 export { createSyslogSender, formatSyslog, octetCounted, type SyslogTarget } from './syslog.js';
 export { type ChainProblem, type ChainReport, type VerifyReport, verifyAudit } from './verify.js';
 export { AuditEntryJson, auditEntryJson } from './wire.js';

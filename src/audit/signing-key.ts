@@ -51,6 +51,29 @@ export async function loadSigner(
   };
 }
 
+/**
+ * The same platform key for other signed evidence (compliance trace bundles): signs any bytes, and
+ * gives the public half (SPKI DER, base64) a verifier needs offline.
+ */
+export interface EvidenceSigner {
+  keyId: string;
+  publicKey: string;
+  sign(data: Buffer): string;
+}
+
+export async function loadEvidenceSigner(
+  tx: Pick<Repositories, 'audit'>,
+  masterKey: Buffer,
+  now: number,
+  opened: Map<string, KeyObject>,
+): Promise<EvidenceSigner> {
+  const signer = await loadSigner(tx, masterKey, now, opened);
+  const row = await tx.audit.getSigningKey(signer.keyId);
+  if (!row) throw new Error(`signing key ${signer.keyId} is not stored`);
+  const key = opened.get(row.privateSealed) ?? openPrivate(row, masterKey);
+  return { keyId: row.id, publicKey: row.publicKey, sign: (data) => sign(null, data, key).toString('base64') };
+}
+
 function openPrivate(row: AuditSigningKeyRow, masterKey: Buffer): KeyObject {
   return createPrivateKey({ key: openSecret(row.privateSealed, masterKey, aad(row.id)), format: 'der', type: 'pkcs8' });
 }

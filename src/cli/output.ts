@@ -80,6 +80,10 @@ export const cliConditions = {
     exit: exitCodes.dataErr,
     meaning: 'postwarden audit verify found an audit entry edited, deleted or a checkpoint that does not verify; it names the first.',
   },
+  TRACE_BUNDLE_INVALID: {
+    exit: exitCodes.dataErr,
+    meaning: 'postwarden trace verify found a trace bundle altered (a file hash, the signature or the pinned key does not match); it names each problem.',
+  },
 } as const;
 export type CliCondition = keyof typeof cliConditions;
 

@@ -18,6 +18,8 @@ import { registerSuppressions } from './commands/suppressions.js';
 import { registerTemplates } from './commands/templates.js';
 import { registerTenants } from './commands/tenants.js';
 import { registerUsers } from './commands/users.js';
+import { registerThirdParties } from './commands/third-parties.js';
+import { registerTrace } from './commands/trace.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { type Act, type CliDeps, defaultUrl, type GlobalOptions } from './context.js';
 import { collectList } from './option-parsers.js';
@@ -106,6 +108,8 @@ export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version
   registerAudit(program, act);
   registerEncryption(program, act);
   registerUsers(program, act);
+  registerTrace(program, act);
+  registerThirdParties(program, act);
   return program;
 }
 

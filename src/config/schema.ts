@@ -973,6 +973,85 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    compliance: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Run the compliance consumer (register and anomaly alerts) and the incident reminders on the delivery role (docs/compliance.md).',
+        }),
+        anomalyRulesFile: Type.String({ default: '', description: 'Anomaly thresholds (default rules/anomalies.yaml).' }),
+        pollMs: Type.Integer({
+          minimum: 50,
+          maximum: 600_000,
+          default: 1000,
+          description: 'How often the compliance consumer reads the spine.',
+        }),
+        checkMinutes: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description:
+            'How often the register is checked for lapsed certifications and reviews and unregistered SPF includes, and reminders are sent.',
+        }),
+        clocks: Type.Object(
+          {
+            gdpr: Type.Object(
+              {
+                hours: Type.Number({
+                  exclusiveMinimum: 0,
+                  default: 72,
+                  description: 'GDPR art. 33: hours from opening to notify the supervisory authority.',
+                }),
+                remindBeforeHours: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
+                  default: [24, 4],
+                  description: 'Reminders (incident.reminded events) this many hours before the deadline.',
+                }),
+              },
+              { default: {}, additionalProperties: false },
+            ),
+            hipaa: Type.Object(
+              {
+                hours: Type.Number({
+                  exclusiveMinimum: 0,
+                  default: 1440,
+                  description: 'HIPAA §164.404: hours (60 days) from discovery to notify individuals.',
+                }),
+                remindBeforeHours: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
+                  default: [336, 72],
+                  description: 'Reminders (incident.reminded events) this many hours before the deadline.',
+                }),
+              },
+              { default: {}, additionalProperties: false },
+            ),
+          },
+          {
+            default: {},
+            additionalProperties: false,
+            description: 'Notification clocks an incident may carry, by regime; an incident may also bring a custom clock.',
+          },
+        ),
+        syslog: Type.Object(
+          {
+            host: Type.String({
+              default: '',
+              description: 'SIEM collector that receives every compliance alert as RFC 5424 syslog. Empty: none.',
+            }),
+            port: Type.Integer({ minimum: 1, maximum: 65535, default: 514, description: 'Collector port.' }),
+            protocol: Type.Union([Type.Literal('udp'), Type.Literal('tcp')], {
+              default: 'udp',
+              description: 'udp (RFC 5426) or tcp (RFC 6587 octet-counting framing).',
+            }),
+            format: Type.Union([Type.Literal('json'), Type.Literal('cef')], {
+              default: 'json',
+              description: 'The MSG part: the event as JSON, or a CEF line (ArcSight Common Event Format).',
+            }),
+            appName: Type.String({ default: 'postwarden', minLength: 1, maxLength: 48, description: 'RFC 5424 APP-NAME.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -756,6 +756,95 @@ export const eventDefinitions = {
       reason: "residency: the tenant's data is pinned to region eu; a node of region us left it for a node of eu",
     },
   },
+  'compliance.alert': {
+    version: 1,
+    when: 'Compliance operations saw something to act on: a DMARC source or SPF include missing from the third-party register, a lapsed certification or review, or an anomaly on the spine crossing its rules/anomalies.yaml threshold (message_id is null; docs/compliance.md).',
+    payload: Type.Object(
+      {
+        kind: str(
+          'dmarc-new-source, spf-include-unregistered, certification-lapsed, review-lapsed, volume-spike, bounce-spike, complaint-spike, key-new-address, auth-failure-burst or dmarc-failures.',
+        ),
+        severity: str('info, warning or critical.'),
+        message: str('One sentence for people, naming the subject and what it lacks or exceeds.'),
+        subject: Type.Object(
+          {},
+          {
+            additionalProperties: true,
+            description: 'What the alert is about: `{ source_ip, domain }`, `{ third_party_id, certification }`, `{ key }`, …',
+          },
+        ),
+        lacks: Type.Optional(str('What the register lacks: the entry or identifier that would make the source known.')),
+        rule: nullable(Type.String(), 'Id of the rules/anomalies.yaml rule (anomalies); null for register alerts.'),
+        ruleset_version: nullable(Type.String(), 'Version of rules/anomalies.yaml that decided it.'),
+        value: Type.Optional(Type.Number({ description: 'The observed number (count, rate).' })),
+        threshold: Type.Optional(Type.Number({ description: 'The line it crossed.' })),
+        baseline: Type.Optional(Type.Number({ description: 'The trailing baseline it was compared with (volume spikes).' })),
+        at: str('When it was observed (ISO time).'),
+      },
+      open,
+    ),
+    example: {
+      kind: 'dmarc-new-source',
+      severity: 'warning',
+      message: '198.51.100.7 sent 120 messages as example.com (DKIM d=mailer.example.net) and no third-party register entry lists it',
+      subject: { source_ip: '198.51.100.7', domain: 'example.com', dkim_domains: ['mailer.example.net'], feedback_id: 'fbk_01JF8Z' },
+      lacks: 'a register entry whose ips include 198.51.100.7 (or whose dkim_domains include mailer.example.net)',
+      rule: null,
+      ruleset_version: null,
+      value: 120,
+      at: '2026-12-06T10:00:00.000Z',
+    },
+  },
+  'incident.opened': {
+    version: 1,
+    when: 'An incident was opened by a person or an alert, with its notification clocks (message_id is null; docs/compliance.md).',
+    payload: Type.Object(
+      {
+        incident_id: str('The incident (inc_…).'),
+        kind: str('What happened: breach, credential-compromise, misdelivery, outage, other.'),
+        severity: str('low, medium, high or critical.'),
+        title: str('One line.'),
+        opened_by: str('The actor (key or user id) or `alert:<event id>`.'),
+        clocks: Type.Array(Type.Object({ regime: Type.String(), deadline_at: Type.String() }, open), {
+          description: 'Each notification clock and its deadline (ISO time).',
+        }),
+      },
+      open,
+    ),
+    example: {
+      incident_id: 'inc_01JF8Z',
+      kind: 'breach',
+      severity: 'high',
+      title: 'Mis-addressed payroll export',
+      opened_by: 'usr_01JF80',
+      clocks: [{ regime: 'gdpr', deadline_at: '2026-12-09T10:00:00.000Z' }],
+    },
+  },
+  'incident.reminded': {
+    version: 1,
+    when: 'A notification clock of an open incident reached one of its reminder offsets before the deadline, or the deadline itself (kind `deadline`); message_id is null.',
+    payload: Type.Object(
+      {
+        incident_id: str('The incident.'),
+        regime: str('gdpr, hipaa or a custom clock name.'),
+        kind: Type.Union([Type.Literal('reminder'), Type.Literal('deadline')], {
+          description: 'A reminder before the deadline, or the deadline reached.',
+        }),
+        deadline_at: str('When notification is due (ISO time).'),
+        remaining_seconds: int('Seconds left until the deadline at the reminder’s due time (0 for the deadline).'),
+        title: str('The incident’s title.'),
+      },
+      open,
+    ),
+    example: {
+      incident_id: 'inc_01JF8Z',
+      regime: 'gdpr',
+      kind: 'reminder',
+      deadline_at: '2026-12-09T10:00:00.000Z',
+      remaining_seconds: 86400,
+      title: 'Mis-addressed payroll export',
+    },
+  },
 } as const satisfies Record<string, EventDefinition>;
 
 export type EventType = keyof typeof eventDefinitions;

@@ -32,7 +32,11 @@ export type IdPrefix =
   | 'lst'
   | 'imp'
   // audit log entries (src/audit)
-  | 'adt';
+  | 'adt'
+  // compliance (src/compliance): third parties, incidents, incident reminders
+  | 'tp'
+  | 'inc'
+  | 'irm';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -18,6 +18,7 @@ import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { auditRepository } from './repositories/audit.js';
 import { capturedRepository } from './repositories/captured.js';
+import { complianceRepository } from './repositories/compliance.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
@@ -108,6 +109,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     audit: auditRepository(db),
     sso: ssoRepository(db),
     warmup: warmupRepository(db),
+    compliance: complianceRepository(db),
   };
 }
 

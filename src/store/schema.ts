@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { ComplianceTables } from './compliance-schema.js';
 import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
@@ -415,7 +416,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables, EncryptionTables {
+export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

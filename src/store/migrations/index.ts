@@ -24,6 +24,7 @@ import * as m023 from './023-encryption.js';
 import * as m025 from './025-residency.js';
 import * as m026 from './026-sso.js';
 import * as m027 from './027-reputation-holds-warmup.js';
+import * as m028 from './028-compliance.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -51,6 +52,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '025-residency': m025,
   '026-sso': m026,
   '027-reputation-holds-warmup': m027,
+  '028-compliance': m028,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -1,0 +1,217 @@
+import { isoTime, type SpineEvent } from '../core/index.js';
+import type { Store } from '../store/index.js';
+import type { Alert, AlertKind } from './alerts.js';
+import type { AnomalyRule, AnomalyRuleset } from './anomaly-rules.js';
+
+/**
+ * Anomaly detection over the events spine (rules/anomalies.yaml). The compliance consumer hands it
+ * each event; it keeps counts per (tenant, scope, metric, window bucket) in `anomaly_counts` and
+ * answers the alerts a rule's threshold calls for:
+ *
+ * - volume-spike: recipients of `message.accepted` per tenant, key or stream in the current window
+ *   above `factor` × the mean of the `baselineWindows` windows before it (and at least `minCount`);
+ * - bounce-spike: `recipient.bounced` ÷ (delivered + bounced) in the window;
+ * - complaint-spike: `recipient.complained` ÷ delivered in the window;
+ * - key-new-address: a key that has sent before sends from a client address it never used
+ *   (`client_ip` on `message.accepted`);
+ * - auth-failure-burst: failed SMTP AUTH or API key guesses from one address (told by the edges
+ *   through `authFailed`, since a failed guess is no event of a tenant);
+ * - dmarc-failures: the share of messages failing DMARC in one aggregate report (`report.received`).
+ *
+ * Windows are fixed buckets of event time, so replaying the spine counts the same. Delivery to the
+ * consumer is at least once: a batch handed over twice counts twice, which can only make an alert
+ * come early in a window that is already unusual; the alert itself is raised once (its mark).
+ */
+export interface AnomalyDeps {
+  store: Pick<Store, 'compliance'>;
+  rules: AnomalyRuleset;
+}
+
+type Metric = 'accepted' | 'delivered' | 'bounced' | 'complained' | 'auth_failures';
+
+export function createAnomalyDetector(deps: AnomalyDeps) {
+  const { store, rules } = deps;
+  const byKind = (k: AlertKind) => rules.rules.filter((r) => r.kind === k);
+  const bucketOf = (r: AnomalyRule, at: number) => {
+    const w = r.windowMinutes * 60_000;
+    return Math.floor(at / w) * w;
+  };
+  const metricName = (m: Metric, r: AnomalyRule) => `${m}:${r.windowMinutes}`;
+
+  /** Adds `n` to a metric for each window size the rules of `kinds` use (once per size). */
+  async function count(tenantId: string, scope: string, m: Metric, kinds: AlertKind[], at: number, n: number): Promise<void> {
+    const done = new Set<string>();
+    for (const r of rules.rules.filter((x) => kinds.includes(x.kind))) {
+      const metric = metricName(m, r);
+      if (done.has(metric)) continue;
+      done.add(metric);
+      await store.compliance.addAnomalyCount({ tenantId, scope, metric, bucket: bucketOf(r, at), n });
+    }
+  }
+  async function windowCount(tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
+    const b = bucketOf(r, at);
+    return (await store.compliance.anomalyCounts({ tenantId, scope, metric: metricName(m, r), from: b, to: b })).get(b) ?? 0;
+  }
+
+  const alert = (
+    tenantId: string,
+    r: AnomalyRule,
+    mark: string,
+    at: number,
+    fields: Omit<Alert['data'], 'kind' | 'severity' | 'rule' | 'ruleset_version' | 'at'>,
+  ): Alert => ({
+    tenantId,
+    mark: `${r.id}:${mark}`,
+    data: { kind: r.kind, severity: r.severity, rule: r.id, ruleset_version: rules.version, at: isoTime(at), ...fields },
+  });
+
+  async function volume(e: SpineEvent, at: number): Promise<Alert[]> {
+    const n = typeof e.data.recipients === 'number' ? e.data.recipients : 1;
+    const scopes = { tenant: '*', key: `key:${String(e.data.api_key ?? '')}`, stream: `stream:${String(e.data.stream ?? '')}` };
+    const out: Alert[] = [];
+    const counted = new Set<string>();
+    for (const r of byKind('volume-spike')) {
+      const scope = scopes[r.scope];
+      const metric = metricName('accepted', r);
+      if (!counted.has(`${scope}|${metric}`)) {
+        counted.add(`${scope}|${metric}`);
+        await store.compliance.addAnomalyCount({ tenantId: e.tenantId, scope, metric, bucket: bucketOf(r, at), n });
+      }
+      const b = bucketOf(r, at);
+      const w = r.windowMinutes * 60_000;
+      const counts = await store.compliance.anomalyCounts({ tenantId: e.tenantId, scope, metric, from: b - r.baselineWindows * w, to: b });
+      const current = counts.get(b) ?? 0;
+      let before = 0;
+      for (const [bucket, c] of counts) if (bucket < b) before += c;
+      const baseline = before / r.baselineWindows;
+      if (current < r.minCount || current <= r.factor * baseline) continue;
+      out.push(
+        alert(e.tenantId, r, `${scope}:${b}`, at, {
+          message: `${current} recipients accepted for ${r.scope === 'tenant' ? 'the tenant' : scope} in ${r.windowMinutes} min, over ${r.factor} × the trailing mean of ${baseline.toFixed(1)}`,
+          subject: {
+            scope: r.scope,
+            value: r.scope === 'tenant' ? e.tenantId : scope.slice(scope.indexOf(':') + 1),
+            window_start: isoTime(b),
+          },
+          value: current,
+          threshold: Math.max(r.minCount, r.factor * baseline),
+          baseline,
+        }),
+      );
+    }
+    return out;
+  }
+
+  async function newAddress(e: SpineEvent, at: number): Promise<Alert[]> {
+    const ip = typeof e.data.client_ip === 'string' ? e.data.client_ip : undefined;
+    const key = typeof e.data.api_key === 'string' ? e.data.api_key : undefined;
+    const rules = byKind('key-new-address');
+    if (!ip || !key || !rules.length) return [];
+    const seen = await store.compliance.seeAddress(e.tenantId, key, ip, at);
+    if (!seen.fresh || !seen.keyKnown) return [];
+    return rules.map((r) =>
+      alert(e.tenantId, r, `${key}:${ip}`, at, {
+        message: `key ${key} was used from ${ip}, an address it never sent from before`,
+        subject: { key, client_ip: ip, message_id: e.messageId },
+      }),
+    );
+  }
+
+  async function rate(e: SpineEvent, at: number, kind: 'bounce-spike' | 'complaint-spike'): Promise<Alert[]> {
+    const out: Alert[] = [];
+    for (const r of byKind(kind)) {
+      const delivered = await windowCount(e.tenantId, '*', 'delivered', r, at);
+      const n = await windowCount(e.tenantId, '*', kind === 'bounce-spike' ? 'bounced' : 'complained', r, at);
+      const denominator = kind === 'bounce-spike' ? delivered + n : Math.max(delivered, 1);
+      const share = n / denominator;
+      if (n < r.minCount || share < r.rate) continue;
+      const b = bucketOf(r, at);
+      const what = kind === 'bounce-spike' ? 'bounces' : 'complaints';
+      out.push(
+        alert(e.tenantId, r, `${b}`, at, {
+          message: `${n} ${what} in ${r.windowMinutes} min (${(share * 100).toFixed(1)} % of ${denominator}) is at or above ${(r.rate * 100).toFixed(1)} %`,
+          subject: { window_start: isoTime(b), count: n, denominator },
+          value: share,
+          threshold: r.rate,
+        }),
+      );
+    }
+    return out;
+  }
+
+  async function dmarcFailures(e: SpineEvent, at: number): Promise<Alert[]> {
+    const rules = byKind('dmarc-failures');
+    if (e.data.kind !== 'dmarc-aggregate' || typeof e.data.feedback_id !== 'string' || !rules.length) return [];
+    const rows = await store.compliance.dmarcSources(e.data.feedback_id, e.tenantId);
+    let total = 0;
+    let failing = 0;
+    const domains = new Set<string>();
+    for (const r of rows) {
+      total += r.count;
+      if ((r.dkim ?? '').toLowerCase() !== 'pass' && (r.spf ?? '').toLowerCase() !== 'pass') {
+        failing += r.count;
+        domains.add(r.policyDomain);
+      }
+    }
+    const share = total ? failing / total : 0;
+    return rules
+      .filter((r) => failing >= r.minCount && share >= r.rate)
+      .map((r) =>
+        alert(e.tenantId, r, e.data.feedback_id as string, at, {
+          message: `${failing} of ${total} messages in the DMARC report from ${String(e.data.organization ?? 'a receiver')} failed DMARC for ${[...domains].join(', ')}`,
+          subject: { feedback_id: e.data.feedback_id, domains: [...domains], organization: e.data.organization ?? null, failing, total },
+          value: share,
+          threshold: r.rate,
+        }),
+      );
+  }
+
+  return {
+    /** Counts one spine event and answers the alerts it trips. */
+    async observe(e: SpineEvent): Promise<Alert[]> {
+      const at = Date.parse(e.at);
+      switch (e.type) {
+        case 'message.accepted':
+          return [...(await volume(e, at)), ...(await newAddress(e, at))];
+        case 'recipient.delivered':
+          await count(e.tenantId, '*', 'delivered', ['bounce-spike', 'complaint-spike'], at, 1);
+          return [];
+        case 'recipient.bounced':
+          await count(e.tenantId, '*', 'bounced', ['bounce-spike'], at, 1);
+          return rate(e, at, 'bounce-spike');
+        case 'recipient.complained':
+          await count(e.tenantId, '*', 'complained', ['complaint-spike'], at, 1);
+          return rate(e, at, 'complaint-spike');
+        case 'report.received':
+          return dmarcFailures(e, at);
+        default:
+          return [];
+      }
+    },
+    /**
+     * A failed SMTP AUTH or API key guess from `address`. `tenantId` is the tenant whose credential
+     * was guessed when known, else `platform`.
+     */
+    async authFailed(f: { tenantId?: string; via: 'smtp-auth' | 'api-key'; address: string; at: number }): Promise<Alert[]> {
+      const tenantId = f.tenantId ?? 'platform';
+      const scope = `addr:${f.address}`;
+      await count(tenantId, scope, 'auth_failures', ['auth-failure-burst'], f.at, 1);
+      const out: Alert[] = [];
+      for (const r of byKind('auth-failure-burst')) {
+        const n = await windowCount(tenantId, scope, 'auth_failures', r, f.at);
+        if (n < r.minCount) continue;
+        out.push(
+          alert(tenantId, r, `${f.address}:${bucketOf(r, f.at)}`, f.at, {
+            message: `${n} failed ${f.via === 'smtp-auth' ? 'SMTP AUTH attempts' : 'API key guesses'} from ${f.address} in ${r.windowMinutes} min`,
+            subject: { address: f.address, via: f.via, window_start: isoTime(bucketOf(r, f.at)) },
+            value: n,
+            threshold: r.minCount,
+          }),
+        );
+      }
+      return out;
+    },
+  };
+}
+
+export type AnomalyDetector = ReturnType<typeof createAnomalyDetector>;

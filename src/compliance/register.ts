@@ -1,0 +1,323 @@
+import { BlockList, isIP } from 'node:net';
+import { type Clock, isoTime, newId, PostwardenError } from '../core/index.js';
+import type { DmarcSourceRow, Store, ThirdPartyRow } from '../store/index.js';
+import { type Alert, raiseAlerts } from './alerts.js';
+
+/**
+ * The third-party register: per tenant, every service authorized to send for its domains or to
+ * process its data, with owner, purpose, data categories, the DPA, certifications and a review date.
+ * Each entry lists the identifiers by which mail it sends is recognised (SPF includes, DKIM domains
+ * and selectors, source addresses or networks), so what DMARC aggregate reports (RFC 7489 §7.2) and
+ * the domains' SPF records show can be held against it:
+ *
+ * - a report row whose source address no entry lists (and whose DKIM domain no entry lists) raises
+ *   `dmarc-new-source`, naming the source and the entry it lacks;
+ * - an SPF include of a tenant domain no entry lists raises `spf-include-unregistered`;
+ * - a certification past its expiry, or an entry past its review date, raises `certification-lapsed`
+ *   or `review-lapsed`.
+ * `seed` proposes entries (status `proposed`) from what the platform already sees, so the register
+ * starts from the truth and people fill in the contract side.
+ */
+export interface Certification {
+  name: string;
+  issuer: string;
+  expires_at: string;
+}
+
+export interface ThirdPartyDoc {
+  name: string;
+  status: 'active' | 'proposed';
+  owner: string | null;
+  purpose: string | null;
+  data_categories: string[];
+  dpa: { signed_at: string; reference: string } | null;
+  certifications: Certification[];
+  review_due_at: string | null;
+  identifiers: { spf_includes: string[]; dkim_domains: string[]; dkim_selectors: string[]; ips: string[] };
+  /** Where a proposed entry came from (spf, dmarc, manual). */
+  source: string;
+}
+
+export interface ThirdParty extends ThirdPartyDoc {
+  id: string;
+  tenantId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ThirdPartyInput = Partial<Omit<ThirdPartyDoc, 'identifiers'>> & {
+  name: string;
+  identifiers?: Partial<ThirdPartyDoc['identifiers']>;
+};
+
+export interface RegisterDeps {
+  store: Pick<Store, 'compliance' | 'events' | 'domains' | 'dkimKeys' | 'transaction'>;
+  clock: Clock;
+  /** The `include:` domains of a domain's SPF record (resolver injected by the platform). */
+  spfIncludes?: (domain: string) => Promise<string[]>;
+}
+
+const emptyIdentifiers = (): ThirdPartyDoc['identifiers'] => ({ spf_includes: [], dkim_domains: [], dkim_selectors: [], ips: [] });
+const lower = (xs: string[] = []) => [...new Set(xs.map((x) => x.trim().toLowerCase()).filter(Boolean))];
+
+function docOf(input: ThirdPartyInput, base?: ThirdPartyDoc): ThirdPartyDoc {
+  const ids = { ...(base?.identifiers ?? emptyIdentifiers()), ...input.identifiers };
+  for (const ip of ids.ips ?? []) {
+    const [addr, bits] = ip.split('/');
+    if (!addr || !isIP(addr) || (bits !== undefined && !/^\d{1,3}$/.test(bits))) {
+      throw new PostwardenError('VALIDATION_FAILED', `"${ip}" is not an IP address or network`, {
+        errors: [{ path: '/identifiers/ips', message: `"${ip}" is not an IP address or CIDR network` }],
+      });
+    }
+  }
+  return {
+    name: input.name ?? base?.name,
+    status: input.status ?? base?.status ?? 'active',
+    owner: input.owner !== undefined ? input.owner : (base?.owner ?? null),
+    purpose: input.purpose !== undefined ? input.purpose : (base?.purpose ?? null),
+    data_categories: input.data_categories ?? base?.data_categories ?? [],
+    dpa: input.dpa !== undefined ? input.dpa : (base?.dpa ?? null),
+    certifications: input.certifications ?? base?.certifications ?? [],
+    review_due_at: input.review_due_at !== undefined ? input.review_due_at : (base?.review_due_at ?? null),
+    identifiers: {
+      spf_includes: lower(ids.spf_includes),
+      dkim_domains: lower(ids.dkim_domains),
+      dkim_selectors: lower(ids.dkim_selectors),
+      ips: lower(ids.ips),
+    },
+    source: input.source ?? base?.source ?? 'manual',
+  };
+}
+
+const fromRow = (r: ThirdPartyRow): ThirdParty => ({
+  ...(r.doc as unknown as ThirdPartyDoc),
+  id: r.id,
+  tenantId: r.tenantId,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+});
+
+/** Does an entry list this address (exactly or within one of its networks)? */
+function networksOf(entries: ThirdParty[]): BlockList {
+  const list = new BlockList();
+  for (const e of entries) {
+    for (const ip of e.identifiers.ips) {
+      const [addr, bits] = ip.split('/') as [string, string | undefined];
+      const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) list.addAddress(addr, family);
+      else list.addSubnet(addr, Number(bits), family);
+    }
+  }
+  return list;
+}
+const covers = (list: BlockList, ip: string) => {
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+};
+
+/** The DKIM domains and selectors that passed in a report row's auth_results. */
+function dkimOf(row: DmarcSourceRow): { domain: string; selector: string | null }[] {
+  const auth = row.authResults as { dkim?: { domain?: string; selector?: string; result?: string }[] } | null;
+  return (auth?.dkim ?? [])
+    .filter((d) => d.domain && (d.result ?? '').toLowerCase() === 'pass')
+    .map((d) => ({ domain: d.domain!.toLowerCase(), selector: d.selector?.toLowerCase() ?? null }));
+}
+
+export function createRegister(deps: RegisterDeps) {
+  const { store, clock } = deps;
+
+  async function list(tenantId: string): Promise<ThirdParty[]> {
+    return (await store.compliance.thirdParties(tenantId)).map(fromRow);
+  }
+  async function get(tenantId: string, id: string): Promise<ThirdParty> {
+    const row = await store.compliance.thirdParty(tenantId, id);
+    if (!row) throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+    return fromRow(row);
+  }
+  async function create(tenantId: string, input: ThirdPartyInput): Promise<ThirdParty> {
+    const now = clock.now();
+    const doc = docOf(input);
+    const row: ThirdPartyRow = { id: newId('tp', now), tenantId, name: doc.name, doc: { ...doc }, createdAt: now, updatedAt: now };
+    if (!(await store.compliance.insertThirdParty(row))) {
+      throw new PostwardenError('CONFLICT', `the register already has an entry named "${doc.name}"`, { name: doc.name });
+    }
+    return fromRow(row);
+  }
+  async function update(tenantId: string, id: string, patch: Partial<ThirdPartyInput>): Promise<ThirdParty> {
+    const current = await get(tenantId, id);
+    const doc = docOf({ ...patch, name: patch.name ?? current.name }, current);
+    const row: ThirdPartyRow = { id, tenantId, name: doc.name, doc: { ...doc }, createdAt: current.createdAt, updatedAt: clock.now() };
+    await store.compliance.updateThirdParty(row);
+    return fromRow(row);
+  }
+  async function remove(tenantId: string, id: string): Promise<void> {
+    if (!(await store.compliance.deleteThirdParty(tenantId, id)))
+      throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+  }
+
+  /** Alerts for the rows of one stored DMARC aggregate report whose source no entry knows. */
+  async function dmarcAlerts(tenantId: string, feedbackId: string): Promise<Alert[]> {
+    const rows = await store.compliance.dmarcSources(feedbackId, tenantId);
+    if (!rows.length) return [];
+    const entries = await list(tenantId);
+    const nets = networksOf(entries);
+    const dkimKnown = new Set(entries.flatMap((e) => e.identifiers.dkim_domains));
+    // Mail the platform signed itself (a selector of the tenant's own DKIM keys) is not a third party.
+    const ownSelectors = new Set<string>();
+    for (const d of await store.domains.list(tenantId)) {
+      for (const k of await store.dkimKeys.listByDomain(d.id)) ownSelectors.add(`${k.domain.toLowerCase()}/${k.selector.toLowerCase()}`);
+    }
+    // One alert per source address, summed over its rows in the report.
+    const unknown = new Map<string, { domain: string; count: number; dkim: Set<string> }>();
+    for (const r of rows) {
+      const passing = dkimOf(r);
+      if (passing.some((d) => ownSelectors.has(`${d.domain}/${d.selector}`))) continue;
+      const dkim = passing.map((d) => d.domain);
+      if (covers(nets, r.sourceIp) || dkim.some((d) => dkimKnown.has(d))) continue;
+      const u = unknown.get(r.sourceIp) ?? { domain: r.headerFrom ?? r.policyDomain, count: 0, dkim: new Set<string>() };
+      u.count += r.count;
+      for (const d of dkim) u.dkim.add(d);
+      unknown.set(r.sourceIp, u);
+    }
+    const at = isoTime(clock.now());
+    return [...unknown].map(([ip, u]) => {
+      const dkim = [...u.dkim];
+      const via = dkim.length ? ` (DKIM d=${dkim.join(', d=')})` : '';
+      const lacks = `a register entry whose ips include ${ip}${dkim.length ? ` or whose dkim_domains include ${dkim.join(', ')}` : ''}`;
+      return {
+        tenantId,
+        mark: `dmarc-source:${ip}`,
+        data: {
+          kind: 'dmarc-new-source',
+          severity: 'warning',
+          message: `${ip} sent ${u.count} message(s) as ${u.domain}${via} and no third-party register entry lists it`,
+          subject: { source_ip: ip, domain: u.domain, dkim_domains: dkim, feedback_id: feedbackId },
+          lacks,
+          rule: null,
+          ruleset_version: null,
+          value: u.count,
+          at,
+        },
+      } satisfies Alert;
+    });
+  }
+
+  /** Certifications past expiry and entries past their review date, across every tenant. */
+  async function lapseAlerts(): Promise<Alert[]> {
+    const now = clock.now();
+    const at = isoTime(now);
+    const out: Alert[] = [];
+    for (const e of (await store.compliance.thirdParties(undefined, 10_000)).map(fromRow)) {
+      for (const c of e.certifications) {
+        if (Date.parse(c.expires_at) <= now) {
+          out.push({
+            tenantId: e.tenantId,
+            mark: `cert:${e.id}:${c.name}:${c.expires_at}`,
+            data: {
+              kind: 'certification-lapsed',
+              severity: 'warning',
+              message: `${e.name}: ${c.name} (issued by ${c.issuer}) expired on ${c.expires_at.slice(0, 10)}`,
+              subject: { third_party_id: e.id, third_party: e.name, certification: c.name, issuer: c.issuer, expires_at: c.expires_at },
+              lacks: `a current ${c.name} certification for ${e.name}`,
+              rule: null,
+              ruleset_version: null,
+              at,
+            },
+          });
+        }
+      }
+      if (e.review_due_at && Date.parse(e.review_due_at) <= now) {
+        out.push({
+          tenantId: e.tenantId,
+          mark: `review:${e.id}:${e.review_due_at}`,
+          data: {
+            kind: 'review-lapsed',
+            severity: 'info',
+            message: `${e.name}: the review due on ${e.review_due_at.slice(0, 10)} has not been recorded`,
+            subject: { third_party_id: e.id, third_party: e.name, review_due_at: e.review_due_at },
+            lacks: `a review of ${e.name} (set review_due_at to the next date once done)`,
+            rule: null,
+            ruleset_version: null,
+            at,
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  /** SPF includes of a tenant's domains that no entry lists. */
+  async function spfAlerts(tenantId: string): Promise<Alert[]> {
+    if (!deps.spfIncludes) return [];
+    const known = new Set((await list(tenantId)).flatMap((e) => e.identifiers.spf_includes));
+    const at = isoTime(clock.now());
+    const out: Alert[] = [];
+    for (const d of await store.domains.list(tenantId)) {
+      for (const inc of await deps.spfIncludes(d.name).catch(() => [] as string[])) {
+        if (known.has(inc.toLowerCase())) continue;
+        out.push({
+          tenantId,
+          mark: `spf-include:${d.name}:${inc.toLowerCase()}`,
+          data: {
+            kind: 'spf-include-unregistered',
+            severity: 'warning',
+            message: `the SPF record of ${d.name} includes ${inc}, which no third-party register entry lists`,
+            subject: { domain: d.name, include: inc },
+            lacks: `a register entry whose spf_includes include ${inc}`,
+            rule: null,
+            ruleset_version: null,
+            at,
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Proposes entries from what the platform sees: one per SPF include of the tenant's domains, one
+   * per passing DKIM domain in the last 30 days of DMARC reports (with its selectors and addresses),
+   * one per remaining source address. Existing names are kept as they are; answers what was added.
+   */
+  async function seed(tenantId: string): Promise<ThirdParty[]> {
+    const now = clock.now();
+    const proposals = new Map<string, ThirdPartyInput>();
+    const propose = (name: string, source: string, ids: Partial<ThirdPartyDoc['identifiers']>) => {
+      const p = proposals.get(name) ?? { name, status: 'proposed' as const, source, identifiers: emptyIdentifiers() };
+      const cur = p.identifiers as ThirdPartyDoc['identifiers'];
+      for (const k of Object.keys(ids) as (keyof ThirdPartyDoc['identifiers'])[]) cur[k] = lower([...cur[k], ...(ids[k] ?? [])]);
+      proposals.set(name, p);
+    };
+    const domains = await store.domains.list(tenantId);
+    const own = new Set(domains.map((d) => d.name.toLowerCase()));
+    if (deps.spfIncludes) {
+      for (const d of domains)
+        for (const inc of await deps.spfIncludes(d.name).catch(() => [] as string[])) propose(inc, 'spf', { spf_includes: [inc] });
+    }
+    for (const r of await store.compliance.dmarcSourcesSince(tenantId, now - 30 * 86_400_000)) {
+      const dkim = dkimOf(r).filter((d) => !own.has(d.domain));
+      if (dkim.length)
+        for (const d of dkim)
+          propose(d.domain, 'dmarc', { dkim_domains: [d.domain], dkim_selectors: d.selector ? [d.selector] : [], ips: [r.sourceIp] });
+      else if (!dkimOf(r).length) propose(`source ${r.sourceIp}`, 'dmarc', { ips: [r.sourceIp] });
+    }
+    const existing = new Set((await list(tenantId)).map((e) => e.name));
+    const added: ThirdParty[] = [];
+    for (const p of proposals.values()) {
+      if (existing.has(p.name)) continue;
+      added.push(await create(tenantId, p));
+    }
+    return added;
+  }
+
+  /** Looks at the SPF records and the lapses now; raises what it finds. */
+  async function check(tenantIds: string[]): Promise<number> {
+    const alerts = [...(await lapseAlerts())];
+    for (const t of tenantIds) alerts.push(...(await spfAlerts(t)));
+    return (await raiseAlerts(store, alerts, clock.now())).length;
+  }
+
+  return { list, get, create, update, remove, seed, dmarcAlerts, lapseAlerts, spfAlerts, check };
+}
+
+export type Register = ReturnType<typeof createRegister>;
