@@ -30,6 +30,7 @@ const allowed: Record<string, string[]> = {
   accept: ['core', 'store', 'queue', 'tenants', 'content'],
   health: ['core', 'store', 'feedback'],
   reputation: ['core', 'store', 'events'],
+  retention: ['core', 'store', 'audit'],
   api: [
     'core',
     'access',
@@ -46,6 +47,7 @@ const allowed: Record<string, string[]> = {
     'health',
     'reputation',
     'audit',
+    'retention',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [
@@ -62,6 +64,7 @@ const allowed: Record<string, string[]> = {
     'transport-policy',
     'governance',
     'audit',
+    'retention',
   ],
   types: [],
 };

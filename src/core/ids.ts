@@ -32,7 +32,11 @@ export type IdPrefix =
   | 'lst'
   | 'imp'
   // audit log entries (src/audit)
-  | 'adt';
+  | 'adt'
+  // retention: legal holds, purge runs, erasures (src/retention)
+  | 'hld'
+  | 'prg'
+  | 'era';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

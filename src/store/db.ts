@@ -34,6 +34,7 @@ import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { reputationRepository } from './repositories/reputation.js';
+import { retentionRepository } from './repositories/retention.js';
 import { sessionsRepository } from './repositories/sessions.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
 import { templatesRepository } from './repositories/templates.js';
@@ -81,7 +82,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     messages: messagesRepository(db, cipher),
     recipients: recipientsRepository(db, dialect, cipher),
     events: eventsRepository(db, dialect, inTransaction, cipher),
-    suppressions: suppressionsRepository(db),
+    suppressions: suppressionsRepository(db, cipher),
     idempotency: idempotencyRepository(db, cipher),
     captured: capturedRepository(db, cipher),
     dkimKeys: dkimKeysRepository(db),
@@ -104,6 +105,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     sessions: sessionsRepository(db),
     accessThrottle: accessThrottleRepository(db),
     audit: auditRepository(db),
+    retention: retentionRepository(db, cipher),
   };
 }
 

@@ -18,6 +18,7 @@ export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositor
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
+export { ERASED, type ErasureCounts, type HoldRow, redactAddress } from './repositories/retention.js';
 export type { SessionRow } from './repositories/sessions.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';
 export type { TemplateRow, TemplateVersionRow } from './repositories/templates.js';
