@@ -537,6 +537,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
       reputation: reputationReader,
+      retention,
     },
     {
       logger: log.child({ concern: 'api' }),

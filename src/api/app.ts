@@ -36,6 +36,7 @@ import { overviewRoutes } from './routes/overview.js';
 import { postureRoutes } from './routes/posture.js';
 import { providerRoutes } from './routes/providers.js';
 import { reputationRoutes } from './routes/reputation.js';
+import { retentionRoutes } from './routes/retention.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { sandboxInboxRoutes } from './routes/sandbox-inbox.js';
 import { sloRoutes } from './routes/slo.js';
@@ -168,6 +169,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       deliveryHealthRoutes(v1, s);
       authRoutes(v1, s);
       userRoutes(v1, s);
+      retentionRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

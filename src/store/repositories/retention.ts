@@ -248,17 +248,31 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
       // Recipients: by the keyed hash when stored, else by the opened address.
       const rcpts = await db
         .selectFrom('recipients')
-        .select(['id', 'message_id', 'address', 'address_hash', 'last_reply'])
+        .select(['id', 'message_id', 'address', 'address_hash', 'last_reply', 'state'])
         .where('tenant_id', '=', tenantId)
         .execute();
       const messages = new Set<string>();
       let heldRecipients = 0;
+      // A message still in delivery to the address is left whole: the deliverer holds its address
+      // in memory and would write it back. Erase again once it is final, or cancel it first.
+      const inDelivery = new Set<string>();
+      const matches: typeof rcpts = [];
       for (const r of rcpts) {
         const match = r.address_hash
           ? r.address_hash === hash
           : (await cipher.openText(db, recipientAddressAt(r.id), r.address)).toLowerCase() === key;
         if (!match) continue;
-        if (heldMessages(r.message_id)) {
+        matches.push(r);
+        if (['queued', 'in_flight', 'deferred'].includes(r.state)) inDelivery.add(r.message_id);
+      }
+      const pending = matches.filter((r) => inDelivery.has(r.message_id)).length;
+      if (pending)
+        c.kept.push({ table: 'recipients', rows: pending, reason: 'in delivery: erase again once final, or cancel the message first' });
+      const outer = heldMessages;
+      heldMessages = (id: string) => outer(id) || inDelivery.has(id);
+      for (const r of matches) {
+        if (inDelivery.has(r.message_id)) continue;
+        if (outer(r.message_id)) {
           heldRecipients++;
           continue;
         }
@@ -268,7 +282,8 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
           .set({
             address: await cipher.sealText(db, tenantId, recipientAddressAt(r.id), ERASED),
             address_hash: hash,
-            last_reply: r.last_reply === null ? null : await cipher.sealText(db, tenantId, recipientReplyAt(r.id), ERASED),
+            // The reply is JSON (MX, TLS, classification): only the address goes.
+            last_reply: r.last_reply === null ? null : ((await redactText(recipientReplyAt(r.id), r.last_reply)) ?? r.last_reply),
           })
           .where('id', '=', r.id)
           .execute();
