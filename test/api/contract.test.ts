@@ -16,6 +16,7 @@ import { driveFeedback } from './contract/feedback.js';
 import { type Call, caller, createContract, failingServices, fill, holdIdempotencyKey, listen } from './contract/harness.js';
 import { driveHealth } from './contract/health.js';
 import { driveMessages } from './contract/messages.js';
+import { driveRetention } from './contract/retention.js';
 import { driveSandbox } from './contract/sandbox.js';
 import { driveTemplates } from './contract/templates.js';
 import { driveWebhooks } from './contract/webhooks.js';
@@ -55,6 +56,7 @@ const resources = [
   driveAccess,
   driveAudit,
   driveCompat,
+  driveRetention,
   // Last: it empties the sandbox.
   driveSandbox,
 ];

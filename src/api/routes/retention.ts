@@ -43,7 +43,23 @@ const HoldJson = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     released_at: Iso,
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: 'hld_01JD7XWB1S9FQ0M3J8Q1V9Y2KZ',
+        object: 'legal_hold',
+        kind: 'address',
+        message_id: null,
+        address_hash: 'm1Qn0m2c1bJt0e2nYyQ6wq3mX0Kq5r2D9cVbq1S5w8E',
+        from: null,
+        until: null,
+        reason: 'Litigation 2026-17',
+        created_at: '2026-11-23T09:00:00.000Z',
+        released_at: null,
+      },
+    ],
+  },
 );
 
 const holdJson = (h: HoldRow) => ({
@@ -65,7 +81,16 @@ const RetentionJson = Type.Object(
     conflicts: Type.Array(Type.Object({ data_class: Type.String(), message: Type.String() }, { additionalProperties: false })),
     holds: Type.Array(HoldJson),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        policies: [{ data_class: 'bodies', max_days: 7, min_days: null, custom: false }],
+        conflicts: [],
+        holds: [],
+      },
+    ],
+  },
 );
 
 const ReceiptJson = Type.Object(
@@ -265,6 +290,7 @@ export function retentionRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         tags: ['retention'],
         summary: 'Read an erasure receipt',
+        description: 'The receipt an erasure answered, kept for the record (it holds the keyed hash, never the address). 404 when unknown.',
         params: Type.Object({ id: Type.String({ examples: ['era_01JD7XWB1S9FQ0M3J8Q1V9Y2KZ'] }) }),
         response: { 200: ReceiptJson, ...problems(...AUTHED, 404) },
       },
