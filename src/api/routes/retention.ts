@@ -140,7 +140,7 @@ export function retentionRoutes(app: FastifyInstance, s: ApiServices): void {
   r.get(
     '/retention',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'read' },
       schema: {
         tags: ['retention'],
         summary: 'Read the retention policy and legal holds',
@@ -286,7 +286,7 @@ export function retentionRoutes(app: FastifyInstance, s: ApiServices): void {
   r.get(
     '/erasures/:id',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'read' },
       schema: {
         tags: ['retention'],
         summary: 'Read an erasure receipt',
