@@ -95,6 +95,7 @@ import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './
 import { storeEncryptionFrom } from './protection/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
+import { createRetention, type Retention } from './retention/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -160,6 +161,8 @@ export interface Platform {
     alerts: Consumer;
     syslog: Consumer | undefined;
   };
+  /** Retention policies, the purge job, legal holds and erasure (docs/retention.md). */
+  retention: Retention;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -353,6 +356,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       ...(transportSecurity.ca ? { tlsCa: transportSecurity.ca } : {}),
     });
   const suppressions = createSuppressions({ store, clock, audit });
+  const retention = createRetention({
+    store,
+    clock,
+    audit,
+    batchSize: config.retention.batchSize,
+    maxBatches: config.retention.maxBatchesPerTenant,
+  });
   // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent to
   // it: tenant scope (the tenant's policy may turn either off; suppress() honours it). One path for
   // bounces given during our SMTP transaction (deliverer) and those that come back later (feedback).
@@ -586,6 +596,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
       reputation: reputationReader,
+      retention,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -657,6 +668,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     }
     jobs.push(scheduled('experiments-evaluate', config.experiments.evaluateMinutes * 60_000, () => engagement.evaluateRunning()));
     jobs.push(scheduled('tracking-marks-purge', 3_600_000, () => engagement.tracking.purgeMarks()));
+    jobs.push(scheduled('retention-purge', config.retention.purgeEveryMinutes * 60_000, () => retention.purgeDue()));
     // RFC 8460 §4.1: reports cover a UTC day; the job is idempotent, so an hourly look is enough.
     if (ts.tlsRpt.enabled) {
       jobs.push(
@@ -780,6 +792,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     reputationReader,
     residencyHolds,
     compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
+    retention,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

@@ -31,6 +31,7 @@ const allowed: Record<string, string[]> = {
   health: ['core', 'store', 'feedback'],
   reputation: ['core', 'store', 'events'],
   compliance: ['core', 'store', 'events', 'queue', 'audit'],
+  retention: ['core', 'store', 'audit'],
   api: [
     'core',
     'access',
@@ -47,6 +48,7 @@ const allowed: Record<string, string[]> = {
     'health',
     'reputation',
     'audit',
+    'retention',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [
@@ -64,6 +66,7 @@ const allowed: Record<string, string[]> = {
     'governance',
     'audit',
     'compliance',
+    'retention',
   ],
   types: [],
 };

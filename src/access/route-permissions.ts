@@ -143,6 +143,13 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'POST /v1/auth/saml/acs': 'public',
   'GET /v1/tenant/sso': 'users:read',
   'PUT /v1/tenant/sso': 'users:write',
+  // Retention, legal holds and erasure (docs/retention.md)
+  'GET /v1/retention': 'policies:read',
+  'PUT /v1/retention': 'policies:write',
+  'POST /v1/legal-holds': 'settings:write',
+  'DELETE /v1/legal-holds/:id': 'settings:write',
+  'POST /v1/erasures': 'settings:write',
+  'GET /v1/erasures/:id': 'settings:read',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

@@ -37,6 +37,7 @@ import { overviewRoutes } from './routes/overview.js';
 import { postureRoutes } from './routes/posture.js';
 import { providerRoutes } from './routes/providers.js';
 import { reputationRoutes } from './routes/reputation.js';
+import { retentionRoutes } from './routes/retention.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { sandboxInboxRoutes } from './routes/sandbox-inbox.js';
 import { sloRoutes } from './routes/slo.js';
@@ -172,6 +173,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       authRoutes(v1, s);
       userRoutes(v1, s);
       ssoRoutes(v1, s);
+      retentionRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

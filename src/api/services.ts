@@ -10,6 +10,7 @@ import type { createOverview, createProviderHealth, Slo } from '../health/index.
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { LedgerReader } from '../reputation/index.js';
+import type { Retention } from '../retention/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 
@@ -83,4 +84,6 @@ export interface ApiServices {
   reputation: LedgerReader;
   /** Pacing and breakers per pool × site, and the operator's overrides (GET/POST /v1/delivery/health). */
   delivery: DeliveryControl;
+  /** Retention policies, legal holds and erasure (src/retention; docs/retention.md). */
+  retention: Retention;
 }

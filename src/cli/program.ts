@@ -11,6 +11,7 @@ import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerReputation } from './commands/reputation.js';
+import { registerRetention } from './commands/retention.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
@@ -110,6 +111,7 @@ export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version
   registerUsers(program, act);
   registerTrace(program, act);
   registerThirdParties(program, act);
+  registerRetention(program, act);
   return program;
 }
 

@@ -1052,6 +1052,26 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    retention: Type.Object(
+      {
+        purgeEveryMinutes: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description: 'How often the purge job looks for data past its retention (delivery role, one node at a time; docs/retention.md).',
+        }),
+        batchSize: Type.Integer({
+          minimum: 1,
+          default: 100,
+          description: 'Messages purged per transaction, so a purge never holds up sending.',
+        }),
+        maxBatchesPerTenant: Type.Integer({
+          minimum: 1,
+          default: 50,
+          description: 'Batches per tenant per run at most; the rest waits for the next run.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

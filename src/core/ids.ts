@@ -36,7 +36,11 @@ export type IdPrefix =
   // compliance (src/compliance): third parties, incidents, incident reminders
   | 'tp'
   | 'inc'
-  | 'irm';
+  | 'irm'
+  // retention: legal holds, purge runs, erasures (src/retention)
+  | 'hld'
+  | 'prg'
+  | 'era';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

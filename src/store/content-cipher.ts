@@ -69,6 +69,12 @@ export interface ContentCipher {
   forget(tenantId?: string): void;
   /** Wraps a fresh data key for a tenant: what a rotation inserts. */
   wrapNewKey(db: Db, tenantId: string, id: string): Promise<{ provider: string; keyRef: string | null; kekId: string; wrapped: string }>;
+  /**
+   * The keyed hash of an address whether or not new writes are sealed (erasure and legal holds keep
+   * only this); null when the store has no encryption settings, or when `create` is false and the
+   * tenant has no index key yet (a lookup must not write).
+   */
+  indexHash(db: Db, tenantId: string, address: string, create: boolean): Promise<string | null>;
 }
 
 class KeyDestroyed extends Error {}
@@ -247,6 +253,20 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
       const w = await wrapNewKey(db, tenantId, id);
       keys.set(id, w.key);
       return { provider: w.provider, keyRef: w.keyRef, kekId: w.kekId, wrapped: w.wrapped };
+    },
+    async indexHash(db, tenantId, address, create) {
+      if (!opts) return null;
+      if (!create && !active.get(`index:${tenantId}`)) {
+        const row = await db
+          .selectFrom('data_keys')
+          .select('id')
+          .where('tenant_id', '=', tenantId)
+          .where('purpose', '=', 'index')
+          .where('state', '=', 'active')
+          .executeTakeFirst();
+        if (!row) return null;
+      }
+      return addressHash((await activeKey(db, tenantId, 'index')).key, address);
     },
   };
 }

@@ -35,6 +35,7 @@ import { postureRepository } from './repositories/posture.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { reputationRepository } from './repositories/reputation.js';
+import { retentionRepository } from './repositories/retention.js';
 import { sessionsRepository } from './repositories/sessions.js';
 import { ssoRepository } from './repositories/sso.js';
 import { suppressionsRepository } from './repositories/suppressions.js';
@@ -84,7 +85,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     messages: messagesRepository(db, cipher),
     recipients: recipientsRepository(db, dialect, cipher),
     events: eventsRepository(db, dialect, inTransaction, cipher),
-    suppressions: suppressionsRepository(db),
+    suppressions: suppressionsRepository(db, cipher),
     idempotency: idempotencyRepository(db, cipher),
     captured: capturedRepository(db, cipher),
     dkimKeys: dkimKeysRepository(db),
@@ -110,6 +111,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     sso: ssoRepository(db),
     warmup: warmupRepository(db),
     compliance: complianceRepository(db),
+    retention: retentionRepository(db, cipher),
   };
 }
 

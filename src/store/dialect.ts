@@ -46,6 +46,8 @@ export function sqliteDialect(
   db.exec(durability === 'power-loss-safe' ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 10000');
   db.exec('PRAGMA foreign_keys = ON');
+  // Purged and erased content must not linger in free pages of the file (docs/retention.md).
+  db.exec('PRAGMA secure_delete = ON');
   return {
     name: 'sqlite',
     kysely: new SqliteDialect({ database: withStatementCache(db) }),

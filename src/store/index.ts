@@ -19,6 +19,7 @@ export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositor
 export type { DnsSnapshotRow } from './repositories/posture.js';
 export type { ClaimOptions, HeldRecipient, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationHoldRow, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
+export { ERASED, type ErasureCounts, type HoldRow, redactAddress } from './repositories/retention.js';
 export type { SessionRow } from './repositories/sessions.js';
 export type { SsoProtocol, SsoProviderRow, SsoRequestRow } from './repositories/sso.js';
 export type { SuppressionChangeRow, SuppressionFilter, SuppressionRow } from './repositories/suppressions.js';

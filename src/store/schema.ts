@@ -3,6 +3,7 @@ import type { ComplianceTables } from './compliance-schema.js';
 import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
+import type { RetentionTables } from './retention-schema.js';
 
 /**
  * Row types, one interface per table. Times are integer milliseconds since the epoch (bigint on
@@ -70,6 +71,11 @@ export interface MessagesTable {
   identity: string | null;
   /** JSON `{ id, name, version, locale }` of the template it was rendered from (migration 017); NULL: literal content. */
   template?: string | null;
+  /** Migration 024: SHA-256 (hex) of the stored body, kept after the body is purged. */
+  body_sha256?: string | null;
+  body_purged_at?: number | null;
+  /** Why the body went: 'retention' | 'erasure'. */
+  body_purge_reason?: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -416,7 +422,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables {
+export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables, RetentionTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

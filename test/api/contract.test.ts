@@ -16,6 +16,7 @@ import { driveFeedback } from './contract/feedback.js';
 import { type Call, caller, createContract, failingServices, fill, holdIdempotencyKey, listen } from './contract/harness.js';
 import { driveHealth } from './contract/health.js';
 import { driveMessages } from './contract/messages.js';
+import { driveRetention } from './contract/retention.js';
 import { driveSandbox } from './contract/sandbox.js';
 import { driveSso } from './contract/sso.js';
 import { driveTemplates } from './contract/templates.js';
@@ -57,6 +58,7 @@ const resources = [
   driveAudit,
   driveCompat,
   driveSso,
+  driveRetention,
   // Last: it empties the sandbox.
   driveSandbox,
 ];

@@ -39,6 +39,7 @@ test('a route marked deprecated answers with Deprecation, Sunset and Link, and i
       reputation: {} as never,
       audit: {} as never,
       delivery: p.platform.delivery,
+      retention: {} as never,
     },
     {
       logger: false,

@@ -144,6 +144,26 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal(lines.length, all.length);
   });
 
+  await t.test('retention policy, legal hold place and release, erasure (never the address)', async () => {
+    const set = await p.request('PUT', '/v1/retention', { policies: [{ data_class: 'bodies', max_days: 3, min_days: null }] }, ua);
+    assert.equal(set.status, 200);
+    const policy = await lastOf(p, 'retention.policy_updated');
+    assert.equal(policy.before[0].maxDays, 7);
+    assert.equal(policy.after[0].maxDays, 3);
+    const hold = await p.request('POST', '/v1/legal-holds', { kind: 'address', address: 'kept@example.org', reason: 'case 9' }, ua);
+    assert.equal(hold.status, 201);
+    const placed = await lastOf(p, 'legal_hold.placed');
+    assert.equal(placed.resource.id, hold.body.id);
+    assert.equal(JSON.stringify(placed).includes('kept@example.org'), false);
+    assert.equal((await p.request('DELETE', `/v1/legal-holds/${hold.body.id}`, undefined, ua)).status, 200);
+    assert.equal((await lastOf(p, 'legal_hold.released')).resource.id, hold.body.id);
+    const erased = await p.request('POST', '/v1/erasures', { address: 'gone@example.org' }, ua);
+    assert.equal(erased.status, 201);
+    const e = await lastOf(p, 'erasure.completed');
+    assert.equal(e.resource.id, erased.body.id);
+    assert.equal(JSON.stringify(e).includes('gone@example.org'), false);
+  });
+
   const report = await verifyAudit(p.platform.store);
   assert.equal(report.ok, true, JSON.stringify(report));
 });

@@ -49,6 +49,10 @@ export const apiTags = [
     name: 'compat',
     description: 'Drop-in endpoints speaking the Postmark, Resend and Amazon SES v2 send APIs, outside /v1 and their own shapes.',
   },
+  {
+    name: 'retention',
+    description: 'Retention per data class, legal holds and erasure of an address with its receipt (docs/retention.md).',
+  },
 ];
 
 const problemRef = { $ref: `#/components/schemas/${PROBLEM_TITLE}` };

@@ -21,6 +21,7 @@ import * as m020 from './020-access.js';
 import * as m021 from './021-reputation.js';
 import * as m022 from './022-egress-pools.js';
 import * as m023 from './023-encryption.js';
+import * as m024 from './024-retention.js';
 import * as m025 from './025-residency.js';
 import * as m026 from './026-sso.js';
 import * as m027 from './027-reputation-holds-warmup.js';
@@ -49,6 +50,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '021-reputation': m021,
   '022-egress-pools': m022,
   '023-encryption': m023,
+  '024-retention': m024,
   '025-residency': m025,
   '026-sso': m026,
   '027-reputation-holds-warmup': m027,

@@ -1,6 +1,13 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Stream, SuppressionScope } from '../../core/index.js';
+import type { ContentCipher } from '../content-cipher.js';
 import type { Database, SuppressionChangesTable, SuppressionsTable } from '../schema.js';
+
+/**
+ * An erased address stays suppressed as `hash:` + its keyed hash (docs/retention.md): lookups add
+ * the hash form of each address, so "do not mail" survives erasure without the address.
+ */
+export const ERASED_ADDRESS_PREFIX = 'hash:';
 
 /**
  * Suppression entries and their history. "Any" (no tenant for global entries, no domain or stream
@@ -84,7 +91,7 @@ const toChange = (r: Selectable<SuppressionChangesTable>): SuppressionChangeRow 
   at: Number(r.at),
 });
 
-export function suppressionsRepository(db: Kysely<Database>) {
+export function suppressionsRepository(db: Kysely<Database>, cipher?: ContentCipher) {
   /** Entries of one list: a tenant's own (tenant + identity scope), or the global list (null). */
   const owned = (tenantId: string | null) =>
     db
@@ -122,8 +129,20 @@ export function suppressionsRepository(db: Kysely<Database>) {
       return r && toRow(r);
     },
     /** Every entry that may stop mail from `tenantId` to these addresses: global ones and the tenant's. */
-    async findForAddresses(tenantId: string, addresses: string[]): Promise<SuppressionRow[]> {
+    async findForAddresses(tenantId: string, plain: string[]): Promise<SuppressionRow[]> {
       const out: SuppressionRow[] = [];
+      const addresses = [...plain];
+      // An erased entry answers as the address asked about: callers match entries by address.
+      const asked = new Map<string, string>();
+      if (cipher) {
+        for (const a of plain) {
+          const h = await cipher.indexHash(db, tenantId, a, false);
+          if (h) {
+            addresses.push(ERASED_ADDRESS_PREFIX + h);
+            asked.set(ERASED_ADDRESS_PREFIX + h, a);
+          }
+        }
+      }
       for (let i = 0; i < addresses.length; i += 500) {
         const rows = await db
           .selectFrom('suppressions')
@@ -131,7 +150,7 @@ export function suppressionsRepository(db: Kysely<Database>) {
           .where('tenant_id', 'in', [tenantId, ''])
           .where('address', 'in', addresses.slice(i, i + 500))
           .execute();
-        out.push(...rows.map(toRow));
+        out.push(...rows.map((r) => ({ ...toRow(r), address: asked.get(r.address) ?? r.address })));
       }
       return out;
     },

@@ -1,0 +1,19 @@
+export {
+  type ClassPolicy,
+  enforcedClasses,
+  isRetentionClass,
+  type PolicyConflict,
+  policyConflicts,
+  type RetentionClass,
+  retentionClasses,
+  retentionDefaults,
+} from './policy.js';
+export {
+  createRetention,
+  type ErasureReceipt,
+  type HoldInput,
+  type HoldKind,
+  holdKinds,
+  type PurgeCounts,
+  type Retention,
+} from './retention.js';
