@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
+import { type Classification, createClassification } from './classification/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
 import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
 import {
@@ -51,6 +52,7 @@ import {
   loadDefaultProviderMap,
   loadDefaultRuleset,
   providerOf,
+  readMessage,
   type Suppress,
   type Suppressions,
 } from './feedback/index.js';
@@ -129,6 +131,8 @@ export interface Platform {
   ledger: Ledger;
   /** The ledger's read side; `rates(identity, provider, window)` is what a delivery policy asks. */
   reputationReader: LedgerReader;
+  /** Classification and DLP rules per tenant (src/classification). */
+  classification: Classification;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -409,6 +413,16 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     experiments: config.experiments,
     lists: config.lists,
   });
+  // Classification and DLP (docs/classification.md): submitted messages are decoded by feedback's MIME reader.
+  const classification = createClassification({
+    store,
+    clock,
+    readText: async (raw) => {
+      const m = await readMessage(raw);
+      const html = m.parts.filter((p) => p.contentType === 'text/html').map((p) => p.content.toString('utf8'));
+      return [m.subject, m.text, ...html].join('\n');
+    },
+  });
   const accept = instrumentAccept(
     createAccept({
       store,
@@ -430,6 +444,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         roleOf,
         log: log.child({ concern: 'accept' }),
       }),
+      classification,
     }),
     registry,
     clock,
@@ -527,6 +542,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       },
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
       reputation: reputationReader,
+      classification,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -675,6 +691,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     natsSink,
     ledger,
     reputationReader,
+    classification,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

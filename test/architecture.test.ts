@@ -30,6 +30,8 @@ const allowed: Record<string, string[]> = {
   accept: ['core', 'store', 'queue', 'tenants', 'content'],
   health: ['core', 'store', 'feedback'],
   reputation: ['core', 'store', 'events'],
+  classification: ['core', 'store'],
+  'self-assessment': ['core', 'store', 'events'],
   api: [
     'core',
     'access',
@@ -46,6 +48,7 @@ const allowed: Record<string, string[]> = {
     'health',
     'reputation',
     'audit',
+    'classification',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [

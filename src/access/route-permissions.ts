@@ -136,6 +136,8 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/roles': 'users:read',
   'PUT /v1/roles/:name': 'users:write',
   'DELETE /v1/roles/:name': 'users:write',
+  'GET /v1/classification/rules': 'policies:read',
+  'PUT /v1/classification/rules': 'policies:write',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

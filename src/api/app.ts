@@ -44,6 +44,7 @@ import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
+import { classificationRoutes } from './routes/classification.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -168,6 +169,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       deliveryHealthRoutes(v1, s);
       authRoutes(v1, s);
       userRoutes(v1, s);
+      classificationRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

@@ -1,6 +1,7 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access } from '../access/index.js';
 import type { AuditService } from '../audit/index.js';
+import type { Classification } from '../classification/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -83,4 +84,6 @@ export interface ApiServices {
   reputation: LedgerReader;
   /** Pacing and breakers per pool × site, and the operator's overrides (GET/POST /v1/delivery/health). */
   delivery: DeliveryControl;
+  /** Classification and DLP rules per tenant (src/classification). */
+  classification?: Pick<Classification, 'getRules' | 'setRules'>;
 }

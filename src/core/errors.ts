@@ -156,6 +156,12 @@ export const errorCatalogue = {
     meaning: 'An unexpected local error; nothing was accepted.',
     smtp: { code: 451, enhanced: '4.3.0' },
   },
+  CLASSIFICATION_REFUSED: {
+    status: 422,
+    meaning:
+      "The message's classification policy refuses it, or a recipient's domain is outside the domains it allows; the rule id is named (docs/classification.md).",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export interface ErrorSpec {

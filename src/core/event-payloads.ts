@@ -119,6 +119,15 @@ export const eventDefinitions = {
           ),
         ),
         list_id: Type.Optional(str('The list import it was sent to (drip-fed; docs/lists.md).')),
+        classification: Type.Optional(
+          Type.Object(
+            { classification: Type.String(), classifications: Type.Array(Type.String()), policies: Type.Array(Type.String()) },
+            {
+              additionalProperties: true,
+              description: 'The classification decision: what raised it (rule ids, never the matched data) and the policy rules that apply (docs/classification.md).',
+            },
+          ),
+        ),
       },
       open,
     ),

@@ -64,6 +64,7 @@ const wireText: Record<ErrorCode, WireText> = {
   HOSTNAME_UNQUALIFIED: LOCAL_ERROR,
   CONFIG_INVALID: LOCAL_ERROR,
   INTERNAL: LOCAL_ERROR,
+  CLASSIFICATION_REFUSED: "Message refused by the account's classification policy",
 };
 
 /** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF. */

@@ -18,6 +18,7 @@ import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
 import { auditRepository } from './repositories/audit.js';
 import { capturedRepository } from './repositories/captured.js';
+import { classificationRepository, selfAssessmentsRepository } from './repositories/classification.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
@@ -104,6 +105,8 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     sessions: sessionsRepository(db),
     accessThrottle: accessThrottleRepository(db),
     audit: auditRepository(db),
+    classification: classificationRepository(db),
+    selfAssessments: selfAssessmentsRepository(db),
   };
 }
 

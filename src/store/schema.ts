@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { ClassificationTables } from './classification-schema.js';
 import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
@@ -67,6 +68,8 @@ export interface MessagesTable {
   identity: string | null;
   /** JSON `{ id, name, version, locale }` of the template it was rendered from (migration 017); NULL: literal content. */
   template?: string | null;
+  /** JSON: the classification decision at accept time (migration 029); NULL: none applied. */
+  classification?: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -411,7 +414,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables, EncryptionTables {
+export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ClassificationTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

@@ -21,6 +21,7 @@ import * as m020 from './020-access.js';
 import * as m021 from './021-reputation.js';
 import * as m022 from './022-egress-pools.js';
 import * as m023 from './023-encryption.js';
+import * as m029 from './029-classification.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -45,6 +46,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '021-reputation': m021,
   '022-egress-pools': m022,
   '023-encryption': m023,
+  '029-classification': m029,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {
