@@ -32,7 +32,9 @@ export type IdPrefix =
   | 'lst'
   | 'imp'
   // audit log entries (src/audit)
-  | 'adt';
+  | 'adt'
+  // self-assessment runs (src/self-assessment)
+  | 'sa';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
