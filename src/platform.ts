@@ -7,9 +7,9 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
-import { type Classification, createClassification } from './classification/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
-import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
+import { type Classification, createClassification } from './classification/index.js';
+import { type Config, nodeHostname, platformIdentityOf, selfAssessmentListeners, unqualifiedNames } from './config/index.js';
 import {
   createDisposableCheck,
   createEngagement,
@@ -79,6 +79,7 @@ import { createHttpsGetter, createPostureMonitor, type PostureMonitor } from './
 import { storeEncryptionFrom } from './protection/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
+import { createSelfAssessment, listenerTargets, type SelfAssessment } from './self-assessment/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -133,6 +134,8 @@ export interface Platform {
   reputationReader: LedgerReader;
   /** Classification and DLP rules per tenant (src/classification). */
   classification: Classification;
+  /** Continuous self-assessment of this node's listeners (src/self-assessment). */
+  selfAssessment: SelfAssessment;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -543,6 +546,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
       reputation: reputationReader,
       classification,
+      selfAssessment: () => selfAssessment,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -624,6 +628,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     }
   }
 
+  // Continuous self-assessment (docs/self-assessment.md): our own listeners, probed as a remote would.
+  const selfAssessment = createSelfAssessment({
+    store,
+    clock,
+    targets: () => listenerTargets(selfAssessmentListeners(config, hostname)),
+    ...(transportSecurity.ca ? { ca: transportSecurity.ca } : {}),
+  });
+  if (runsDelivery && config.selfAssessment.enabled) {
+    jobs.push(scheduled('self-assessment', config.selfAssessment.intervalHours * 3_600_000, async () => void (await selfAssessment.run())));
+  }
+
   // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
   const nats = config.events.nats;
   const natsSink =
@@ -692,6 +707,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     classification,
+    selfAssessment,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

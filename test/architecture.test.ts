@@ -49,6 +49,7 @@ const allowed: Record<string, string[]> = {
     'reputation',
     'audit',
     'classification',
+    'self-assessment',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [
@@ -65,6 +66,7 @@ const allowed: Record<string, string[]> = {
     'transport-policy',
     'governance',
     'audit',
+    'self-assessment',
   ],
   types: [],
 };

@@ -478,7 +478,11 @@ export function createAccept(deps: AcceptDeps) {
         messageIdHeader: ids.messageIdHeader,
         date: new Date(clock.now()),
         // Ours replace any the client wrote: only our endpoint records the unsubscribe as suppression.
-        drop: [STREAM_HEADER.toLowerCase(), 'x-postwarden-classification', ...(listHeaders ? ['list-unsubscribe', 'list-unsubscribe-post'] : [])],
+        drop: [
+          STREAM_HEADER.toLowerCase(),
+          'x-postwarden-classification',
+          ...(listHeaders ? ['list-unsubscribe', 'list-unsubscribe-post'] : []),
+        ],
         headers: listHeaders ?? [],
       });
       checkSize(p, prepared.raw.length);

@@ -322,7 +322,8 @@ export function parseSendRequest(input: unknown): SendParse {
 
   let classification: string | undefined;
   if (body.classification !== undefined) {
-    if (typeof body.classification === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(body.classification)) classification = body.classification;
+    if (typeof body.classification === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(body.classification))
+      classification = body.classification;
     else errors.push({ path: '/classification', message: 'must be a classification name such as pci or confidential' });
   }
 

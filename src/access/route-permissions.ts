@@ -138,6 +138,7 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'DELETE /v1/roles/:name': 'users:write',
   'GET /v1/classification/rules': 'policies:read',
   'PUT /v1/classification/rules': 'policies:write',
+  'GET /v1/self-assessment': 'audit:read',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

@@ -16,6 +16,7 @@ import { answerClientError, registerProblems } from './plugins/problem.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { classificationRoutes, selfAssessmentRoutes } from './routes/classification.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
@@ -44,7 +45,6 @@ import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
-import { classificationRoutes } from './routes/classification.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -170,6 +170,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       authRoutes(v1, s);
       userRoutes(v1, s);
       classificationRoutes(v1, s);
+      selfAssessmentRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

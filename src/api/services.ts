@@ -11,6 +11,7 @@ import type { createOverview, createProviderHealth, Slo } from '../health/index.
 import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { LedgerReader } from '../reputation/index.js';
+import type { SelfAssessment } from '../self-assessment/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 
@@ -86,4 +87,6 @@ export interface ApiServices {
   delivery: DeliveryControl;
   /** Classification and DLP rules per tenant (src/classification). */
   classification?: Pick<Classification, 'getRules' | 'setRules'>;
+  /** The platform's self-assessment history (src/self-assessment); a thunk: it is built after the API. */
+  selfAssessment?: () => Pick<SelfAssessment, 'history'>;
 }

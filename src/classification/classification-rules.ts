@@ -131,7 +131,8 @@ export function parseClassificationRules(input: unknown): { ok: true; rules: Cla
     for (const [d, c] of Object.entries(input.detectors)) {
       if (!(builtInDetectors as readonly string[]).includes(d))
         errors.push({ path: `/detectors/${d}`, message: `must be one of ${builtInDetectors.join(', ')}` });
-      else if (c !== null && c !== false) detectors[d as BuiltInDetector] = classOf(c, `/detectors/${d}`);
+      // null turns a detector off (the HTTP edge may hand it over as an empty string).
+      else if (c !== null && c !== false && c !== '') detectors[d as BuiltInDetector] = classOf(c, `/detectors/${d}`);
     }
 
   const ids = new Set<string>();

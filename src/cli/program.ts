@@ -11,6 +11,7 @@ import { registerFeedback } from './commands/feedback.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerReputation } from './commands/reputation.js';
+import { registerSelfAssess } from './commands/self-assess.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
@@ -75,6 +76,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerBackup(program, act);
   registerAudit(program, act);
   registerEncryption(program, act);
+  registerSelfAssess(program, act);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -217,7 +217,13 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
           stream: message.stream,
           ...(requiredTls ? { requiredTls } : {}),
         })
-      : buildPlan({ domain, stream: message.stream, hosts: route.hosts, tenantPolicy: 'opportunistic', ...(requiredTls ? { requiredTls } : {}) });
+      : buildPlan({
+          domain,
+          stream: message.stream,
+          hosts: route.hosts,
+          tenantPolicy: 'opportunistic',
+          ...(requiredTls ? { requiredTls } : {}),
+        });
     if (!tlsPlan.plan.deferReason) return { ok: true as const, tlsPlan };
     // No MX host may be used under the policy (RFC 8461 §4.2, RFC 7672 §2.2): defer, never fall
     // back to another host or to plaintext. The recipient expires with this reason if it persists.

@@ -100,8 +100,8 @@ export function buildPlan(input: {
   const plan = withMessageRequirement(
     planMxTls({
       tenantPolicy,
-    mxHosts: input.hosts.map((h) => h.name),
-    ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
+      mxHosts: input.hosts.map((h) => h.name),
+      ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
       ...(input.daneFor ? { daneFor: input.daneFor } : {}),
     }),
     input.requiredTls,

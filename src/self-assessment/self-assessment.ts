@@ -31,6 +31,30 @@ export interface SelfAssessmentRun {
   regressions: SelfAssessmentFinding[];
 }
 
+/** Where this node listens, as the config says (config's `selfAssessmentListeners` builds it). */
+export interface OwnListeners {
+  host: string;
+  hostname: string;
+  roles: readonly string[];
+  smtpPort: number;
+  mxPort: number;
+  httpPort: number;
+  httpsTls: boolean;
+}
+
+/** The listeners to probe, as a remote reaches them: submission and MX over STARTTLS, HTTPS when the API serves TLS. */
+export function listenerTargets(o: OwnListeners): ProbeTarget[] {
+  const host = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
+  const out: ProbeTarget[] = [];
+  if (o.roles.includes('smtp'))
+    out.push({ name: 'submission', host, port: o.smtpPort, mode: 'starttls', servername: o.hostname, requireStarttls: true });
+  if (o.roles.includes('feedback'))
+    out.push({ name: 'mx', host, port: o.mxPort, mode: 'starttls', servername: o.hostname, requireStarttls: true, relayCheck: true });
+  if (o.roles.includes('api') && o.httpsTls)
+    out.push({ name: 'https', host, port: o.httpPort, mode: 'implicit-tls', servername: o.hostname });
+  return out;
+}
+
 export const runJson = (r: SelfAssessmentRow, regressions: SelfAssessmentFinding[] = []): SelfAssessmentRun => ({
   id: r.id,
   started_at: new Date(r.startedAt).toISOString(),

@@ -95,7 +95,7 @@ export function classificationRoutes(app: FastifyInstance, s: ApiServices): void
         tags: ['tenant'],
         summary: 'The classification and DLP rules',
         description: 'Tag mapping, DLP detectors, custom patterns, health identifiers and the policy of each classification.',
-        response: { 200: RulesJson, ...problems(...AUTHED, 404) },
+        response: { 200: RulesJson, ...problems(...AUTHED) },
       },
     },
     async (request) => service(s).getRules(principalOf(request).tenant.id),
@@ -110,9 +110,87 @@ export function classificationRoutes(app: FastifyInstance, s: ApiServices): void
         description:
           'Replaces the document. Detectors a document does not name raise their natural classification (card_number: pci, iban and us_ssn: pii). Every decision is recorded on the message with the rule id, never the matched data.',
         body: RulesBody,
-        response: { 200: RulesJson, ...problems(...AUTHED, ...JSON_BODY, 404, 422) },
+        response: { 200: RulesJson, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
     async (request) => service(s).setRules(principalOf(request).tenant.id, request.body),
+  );
+}
+
+const FindingJson = Type.Object(
+  {
+    check: Type.String({ description: 'Stable check id (tls-legacy-version, certificate-expiring, open-relay, …).' }),
+    listener: Type.String({ description: 'submission, mx, https or dependencies.' }),
+    severity: Type.Enum(['critical', 'high', 'medium', 'low', 'info'], { type: 'string' }),
+    title: Type.String(),
+    detail: Type.String(),
+    observed_at: Type.String({ format: 'date-time', description: 'When the run observed it.' }),
+    evidence: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+const RunJson = Type.Object(
+  {
+    id: Type.String({ description: 'Run id (sa_…).' }),
+    started_at: Type.String({ format: 'date-time' }),
+    finished_at: Type.String({ format: 'date-time' }),
+    status: Type.Enum(['pass', 'findings'], { type: 'string' }),
+    findings: Type.Array(FindingJson),
+    regressions: Type.Array(FindingJson, { description: 'Findings the previous run did not have (history lists leave it empty).' }),
+  },
+  { additionalProperties: false },
+);
+
+const HistoryJson = Type.Object(
+  { data: Type.Array(RunJson) },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        data: [
+          {
+            id: 'sa_01JF8Z3Q4N',
+            started_at: '2026-12-06T16:00:00.000Z',
+            finished_at: '2026-12-06T16:00:04.000Z',
+            status: 'findings',
+            findings: [
+              {
+                check: 'tls-legacy-version',
+                listener: 'submission',
+                severity: 'high',
+                title: 'submission accepts TLSv1',
+                detail: 'RFC 8996 deprecates TLS 1.0 and 1.1; set the minimum to TLS 1.2.',
+                observed_at: '2026-12-06T16:00:00.000Z',
+                evidence: { host: '127.0.0.1', port: 587 },
+              },
+            ],
+            regressions: [],
+          },
+        ],
+      },
+    ],
+  },
+);
+
+/** The platform's self-assessment history (docs/self-assessment.md). */
+export function selfAssessmentRoutes(app: FastifyInstance, s: ApiServices): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get(
+    '/self-assessment',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['stats'],
+        summary: 'Self-assessment history',
+        description:
+          "Runs of the platform's self-assessment, newest first: its own listeners probed as a remote would (TLS versions and suites, certificate chain and expiry, STARTTLS, open relay) and npm audit, each finding dated.",
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }),
+        response: { 200: HistoryJson, ...problems(...AUTHED, 422) },
+      },
+    },
+    async (request) => {
+      if (!s.selfAssessment) throw new PostwardenError('NOT_FOUND', 'the self-assessment is not available on this node');
+      return { data: await s.selfAssessment().history({ limit: request.query.limit ?? 20 }) };
+    },
   );
 }
