@@ -8,6 +8,7 @@ import { type Accept, createAccept, createMessageChanges, createSendingPolicy, i
 import { type Access, createAccess } from './access/index.js';
 import { buildApi } from './api/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
+import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
   createAlertConsumer,
@@ -19,7 +20,7 @@ import {
   loadAnomalyRules,
   type Register,
 } from './compliance/index.js';
-import { type Config, nodeHostname, platformIdentityOf, unqualifiedNames } from './config/index.js';
+import { type Config, nodeHostname, platformIdentityOf, selfAssessmentListeners, unqualifiedNames } from './config/index.js';
 import {
   createDisposableCheck,
   createEngagement,
@@ -68,6 +69,7 @@ import {
   loadDefaultProviderMap,
   loadDefaultRuleset,
   providerOf,
+  readMessage,
   type Suppress,
   type Suppressions,
 } from './feedback/index.js';
@@ -96,6 +98,7 @@ import { storeEncryptionFrom } from './protection/index.js';
 import { createScheduledJob, type ScheduledJob } from './queue/index.js';
 import { createLedger, createLedgerReader, type Ledger, type LedgerReader } from './reputation/index.js';
 import { createRetention, type Retention } from './retention/index.js';
+import { createSelfAssessment, listenerTargets, type SelfAssessment } from './self-assessment/index.js';
 import { createInboundMx, createSubmissionServer, loadOrCreateCertificate } from './smtp/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createTenants, domainCandidates, type Tenants, tlsPolicyFor } from './tenants/index.js';
@@ -163,6 +166,10 @@ export interface Platform {
   };
   /** Retention policies, the purge job, legal holds and erasure (docs/retention.md). */
   retention: Retention;
+  /** Classification and DLP rules per tenant (src/classification). */
+  classification: Classification;
+  /** Continuous self-assessment of this node's listeners (src/self-assessment). */
+  selfAssessment: SelfAssessment;
   /** Starts listeners and the scheduler for the configured roles; resolves with the bound ports. */
   start(): Promise<{ http?: number; smtp?: number; mx?: number }>;
   /** Stops listening, finishes or returns in-flight work, closes the store. */
@@ -477,6 +484,16 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     experiments: config.experiments,
     lists: config.lists,
   });
+  // Classification and DLP (docs/classification.md): submitted messages are decoded by feedback's MIME reader.
+  const classification = createClassification({
+    store,
+    clock,
+    readText: async (raw) => {
+      const m = await readMessage(raw);
+      const html = m.parts.filter((p) => p.contentType === 'text/html').map((p) => p.content.toString('utf8'));
+      return [m.subject, m.text, ...html].join('\n');
+    },
+  });
   const accept = instrumentAccept(
     createAccept({
       store,
@@ -499,6 +516,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         roleOf,
         log: log.child({ concern: 'accept' }),
       }),
+      classification,
     }),
     registry,
     clock,
@@ -597,6 +615,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       webApp: { enabled: config.server.dashboard, dir: config.server.dashboardDir },
       reputation: reputationReader,
       retention,
+      classification,
+      selfAssessment: () => selfAssessment,
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -681,6 +701,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     jobs.push(
       scheduled(`residency-holds:${config.residency.region || '-'}`, config.residency.holdScanSeconds * 1000, () => residencyHolds.sweep()),
     );
+  }
+
+  // Continuous self-assessment (docs/self-assessment.md): our own listeners, probed as a remote would.
+  const selfAssessment = createSelfAssessment({
+    store,
+    clock,
+    targets: () => listenerTargets(selfAssessmentListeners(config, hostname)),
+    ...(transportSecurity.ca ? { ca: transportSecurity.ca } : {}),
+  });
+  if (runsDelivery && config.selfAssessment.enabled) {
+    jobs.push(scheduled('self-assessment', config.selfAssessment.intervalHours * 3_600_000, async () => void (await selfAssessment.run())));
   }
 
   // The spine to NATS JetStream, from one node with the delivery role at a time (consumer lease).
@@ -793,6 +824,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     residencyHolds,
     compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
     retention,
+    classification,
+    selfAssessment,
     async start() {
       started = true;
       const out: { http?: number; smtp?: number; mx?: number } = {};

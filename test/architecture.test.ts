@@ -32,6 +32,8 @@ const allowed: Record<string, string[]> = {
   reputation: ['core', 'store', 'events'],
   compliance: ['core', 'store', 'events', 'queue', 'audit'],
   retention: ['core', 'store', 'audit'],
+  classification: ['core', 'store'],
+  'self-assessment': ['core', 'store', 'events'],
   api: [
     'core',
     'access',
@@ -49,6 +51,8 @@ const allowed: Record<string, string[]> = {
     'reputation',
     'audit',
     'retention',
+    'classification',
+    'self-assessment',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [
@@ -67,6 +71,7 @@ const allowed: Record<string, string[]> = {
     'audit',
     'compliance',
     'retention',
+    'self-assessment',
   ],
   types: [],
 };

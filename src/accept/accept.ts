@@ -83,6 +83,28 @@ export interface AcceptDeps {
    * region is refused before anything is read or stored (403 RESIDENCY_MISMATCH; docs/residency.md).
    */
   region?: string;
+  /** Classification and DLP (src/classification; platform.ts wires it). Absent: messages are not classified. */
+  classification?: AcceptClassification;
+}
+
+/** What accept asks of classification: the decision (rule ids, never matched data) or a refusal. */
+export interface AcceptClassification {
+  classify(input: {
+    tenantId: string;
+    given?: { value: string; path: string; source: 'request' | 'header' };
+    tags: string[];
+    text?: string;
+    raw?: Buffer;
+    recipientDomains: string[];
+    recipientPath: string;
+  }): Promise<AcceptClassificationDecision | undefined>;
+}
+
+export interface AcceptClassificationDecision {
+  classification: string;
+  classifications: string[];
+  policies: string[];
+  [field: string]: unknown;
 }
 
 /** What accept asks of content before composing an API send; `record` goes on `message.accepted`. */
@@ -167,6 +189,7 @@ interface Pending {
   sandbox: boolean;
   identity?: AcceptIdentity;
   template?: MessageTemplateRef;
+  classification?: AcceptClassificationDecision;
 }
 
 type Committed = AcceptedMessage | PostwardenError;
@@ -401,6 +424,14 @@ export function createAccept(deps: AcceptDeps) {
       await backpressure.check();
       const d = await draft(p, req, { shape: true });
       await deps.preflight?.enforce(d.preflight);
+      const classification = await deps.classification?.classify({
+        tenantId: p.tenant.id,
+        ...(req.classification ? { given: { value: req.classification, path: '/classification', source: 'request' as const } } : {}),
+        tags: d.request.tags,
+        text: [d.request.subject, d.request.text ?? '', d.request.html ?? ''].join('\n'),
+        recipientDomains: d.recipients.map((r) => r.mailbox.domain),
+        recipientPath: '/to',
+      });
       const ticket = await deps.sendingPolicy?.check({
         tenantId: p.tenant.id,
         stream: d.request.stream,
@@ -429,6 +460,7 @@ export function createAccept(deps: AcceptDeps) {
           senderPath: '/from',
           sandbox: deps.sandbox || p.tenant.sandbox,
           ...(d.template ? { template: d.template } : {}),
+          ...(classification ? { classification } : {}),
         }),
       );
     },
@@ -460,11 +492,25 @@ export function createAccept(deps: AcceptDeps) {
         messageIdHeader: ids.messageIdHeader,
         date: new Date(clock.now()),
         // Ours replace any the client wrote: only our endpoint records the unsubscribe as suppression.
-        drop: [STREAM_HEADER.toLowerCase(), ...(listHeaders ? ['list-unsubscribe', 'list-unsubscribe-post'] : [])],
+        drop: [
+          STREAM_HEADER.toLowerCase(),
+          'x-postwarden-classification',
+          ...(listHeaders ? ['list-unsubscribe', 'list-unsubscribe-post'] : []),
+        ],
         headers: listHeaders ?? [],
       });
       checkSize(p, prepared.raw.length);
       await deps.preflight?.enforceSubmitted({ tenantId: p.tenant.id, stream, raw: prepared.raw, fromDomain: headers.from.domain });
+      const classification = await deps.classification?.classify({
+        tenantId: p.tenant.id,
+        ...(headers.classification
+          ? { given: { value: headers.classification, path: '/headers/X-Postwarden-Classification', source: 'header' as const } }
+          : {}),
+        tags: [],
+        raw: prepared.raw,
+        recipientDomains: recipients.map((r) => r.mailbox.domain),
+        recipientPath: '/envelope/to',
+      });
       const ticket = await deps.sendingPolicy?.check({
         tenantId: p.tenant.id,
         stream,
@@ -489,6 +535,7 @@ export function createAccept(deps: AcceptDeps) {
           ids: { id: ids.id, messageIdHeader: prepared.messageIdHeader },
           senderPath: '/headers/From',
           sandbox: deps.sandbox || p.tenant.sandbox,
+          ...(classification ? { classification } : {}),
         }),
       );
     },
@@ -565,6 +612,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
     createdAt: now,
     identity: p.identity ? { ...p.identity } : null,
     template: p.template ?? null,
+    classification: p.classification ?? null,
   };
   const events: NewEvent[] = [
     newEvent(
@@ -583,6 +631,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         ...(p.identity ? { identity: p.identity } : {}),
         ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}),
         ...(p.template ? { template: p.template } : {}),
+        ...(p.classification ? { classification: p.classification } : {}),
         ...env.record,
       },
     ),

@@ -1,4 +1,12 @@
-export { type Accept, type AcceptContent, type AcceptDeps, type AcceptedMessage, type AcceptedRecipient, createAccept } from './accept.js';
+export {
+  type Accept,
+  type AcceptClassification,
+  type AcceptContent,
+  type AcceptDeps,
+  type AcceptedMessage,
+  type AcceptedRecipient,
+  createAccept,
+} from './accept.js';
 export { instrumentAccept } from './accept-metrics.js';
 export { type CancelInput, type CancelOutcome, createMessageChanges, type LabelsInput, type MessageChanges } from './message-changes.js';
 export { type Attachment, metadataFrom, parseSendRequest, type SendParse, type SendRequest, tagsFrom } from './send-request.js';

@@ -16,6 +16,8 @@ export interface RawHeaders {
   /** X-Postwarden-Stream, when the client chose a stream. */
   stream?: Stream;
   streamProblem?: string;
+  /** X-Postwarden-Classification, when the client classified the message (docs/classification.md). */
+  classification?: string;
 }
 
 function splitHead(raw: Buffer): { head: string; bodyStart: number; eol: string } {
@@ -66,6 +68,8 @@ export function readHeaders(raw: Buffer): RawHeaders {
   }
   const mid = get('message-id')[0];
   if (mid) result.messageId = mid.value;
+  const classification = get('x-postwarden-classification')[0]?.value.toLowerCase();
+  if (classification) result.classification = classification;
   return result;
 }
 

@@ -36,6 +36,8 @@ export interface SendRequest extends EngagementFields {
   sendAt?: number;
   /** Content from a template instead of subject/text/html (rendered at accept time; subject is '' until then). */
   template?: TemplateRef;
+  /** The sender's classification (docs/classification.md); tags and DLP checks may raise others. */
+  classification?: string;
 }
 
 /** Headers the platform writes itself; letting callers set them would break the message or its evidence. */
@@ -169,6 +171,7 @@ const known = new Set([
   'stream',
   'send_at',
   'template',
+  'classification',
   ...engagementFieldNames,
 ]);
 
@@ -317,6 +320,13 @@ export function parseSendRequest(input: unknown): SendParse {
     else errors.push({ path: '/stream', message: `must be one of ${streams.join(', ')}` });
   }
 
+  let classification: string | undefined;
+  if (body.classification !== undefined) {
+    if (typeof body.classification === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(body.classification))
+      classification = body.classification;
+    else errors.push({ path: '/classification', message: 'must be a classification name such as pci or confidential' });
+  }
+
   const engagement = parseEngagementFields(body, errors);
   if (errors.length || !from) return { ok: false, errors };
   const request: SendRequest = { from, to, cc, bcc, replyTo, subject, headers, attachments, tags, metadata, stream, ...engagement };
@@ -324,6 +334,7 @@ export function parseSendRequest(input: unknown): SendParse {
   if (typeof body.html === 'string') request.html = body.html;
   if (sendAt !== undefined) request.sendAt = sendAt;
   if (template) request.template = template;
+  if (classification) request.classification = classification;
   return { ok: true, request, warnings: variants.warnings };
 }
 

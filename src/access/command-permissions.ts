@@ -68,6 +68,7 @@ export const commandPermissions: Readonly<Record<string, CommandAccess>> = {
   // Compliance operations (docs/compliance.md): no /v1 route offers them yet, so only the host operator.
   'trace export': host('builds an evidence bundle signed with the platform key, which lives on the host; no /v1 route yet'),
   'trace key': host('prints the fingerprint of the platform signing key, read from the host'),
+  'self-assess': host("probes this node's own listeners as a remote would and reads the host's dependency audit"),
   'trace verify': none('verifies a bundle file named on the command line; reads and writes no store'),
   'third-parties list': host('the third-party register has no /v1 route yet'),
   'third-parties seed': host('the third-party register has no /v1 route yet'),

@@ -150,6 +150,9 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'DELETE /v1/legal-holds/:id': 'settings:write',
   'POST /v1/erasures': 'settings:write',
   'GET /v1/erasures/:id': 'settings:read',
+  'GET /v1/classification/rules': 'policies:read',
+  'PUT /v1/classification/rules': 'policies:write',
+  'GET /v1/self-assessment': 'audit:read',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

@@ -17,6 +17,7 @@ import { answerClientError, registerProblems } from './plugins/problem.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { classificationRoutes, selfAssessmentRoutes } from './routes/classification.js';
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
@@ -174,6 +175,8 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       userRoutes(v1, s);
       ssoRoutes(v1, s);
       retentionRoutes(v1, s);
+      classificationRoutes(v1, s);
+      selfAssessmentRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

@@ -1,6 +1,7 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access } from '../access/index.js';
 import type { AuditService } from '../audit/index.js';
+import type { Classification } from '../classification/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -11,6 +12,7 @@ import type { Domains } from '../identity/index.js';
 import type { PostureMonitor } from '../posture/index.js';
 import type { LedgerReader } from '../reputation/index.js';
 import type { Retention } from '../retention/index.js';
+import type { SelfAssessment } from '../self-assessment/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
 
@@ -86,4 +88,8 @@ export interface ApiServices {
   delivery: DeliveryControl;
   /** Retention policies, legal holds and erasure (src/retention; docs/retention.md). */
   retention: Retention;
+  /** Classification and DLP rules per tenant (src/classification). */
+  classification?: Pick<Classification, 'getRules' | 'setRules'>;
+  /** The platform's self-assessment history (src/self-assessment); a thunk: it is built after the API. */
+  selfAssessment?: () => Pick<SelfAssessment, 'history'>;
 }

@@ -33,6 +33,7 @@ export const errorExitCodes: Record<ErrorCode, number> = {
   IDEMPOTENCY_CONFLICT: exitCodes.dataErr,
   CONTENT_LIMIT_EXCEEDED: exitCodes.dataErr,
   PREFLIGHT_REFUSED: exitCodes.dataErr,
+  CLASSIFICATION_REFUSED: exitCodes.dataErr,
   NOT_FOUND: exitCodes.noInput,
   CONTENT_UNREADABLE: exitCodes.noInput,
   CONFLICT: exitCodes.cantCreate,

@@ -12,6 +12,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerMessages } from './commands/messages.js';
 import { registerReputation } from './commands/reputation.js';
 import { registerRetention } from './commands/retention.js';
+import { registerSelfAssess } from './commands/self-assess.js';
 import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerSpf } from './commands/spf.js';
@@ -112,6 +113,7 @@ export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version
   registerTrace(program, act);
   registerThirdParties(program, act);
   registerRetention(program, act);
+  registerSelfAssess(program, act);
   return program;
 }
 

@@ -76,3 +76,16 @@ export function platformIdentityOf(config: Config, hostname = nodeHostname(confi
     unqualified: unqualifiedNames(config, hostname).records,
   };
 }
+
+/** Where this node listens, for the self-assessment's probes (docs/posture.md, "Continuous self-assessment"). */
+export function selfAssessmentListeners(config: Config, hostname = nodeHostname(config)) {
+  return {
+    host: config.server.host,
+    hostname,
+    roles: config.server.roles,
+    smtpPort: config.server.smtpPort,
+    mxPort: config.server.mxPort,
+    httpPort: config.server.httpPort,
+    httpsTls: Boolean(config.server.tls.certFile || config.server.tls.keyFile),
+  };
+}

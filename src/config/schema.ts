@@ -1072,6 +1072,17 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    selfAssessment: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            "Probe this node's own listeners on a schedule as a remote would (TLS versions and suites, certificate expiry, STARTTLS, open relay) and run npm audit (docs/self-assessment.md).",
+        }),
+        intervalHours: Type.Integer({ minimum: 1, default: 24, description: 'Hours between scheduled runs.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

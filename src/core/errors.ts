@@ -172,6 +172,12 @@ export const errorCatalogue = {
       "The tenant's data is pinned to another region than this node's (`residency.region`): it accepts, stores and delivers nothing for it. The message names both regions (`tenant_region`, `node_region`); send through a node of the tenant's region (docs/residency.md).",
     smtp: { code: 550, enhanced: '5.7.1' },
   },
+  CLASSIFICATION_REFUSED: {
+    status: 422,
+    meaning:
+      "The message's classification policy refuses it, or a recipient's domain is outside the domains it allows; the rule id is named (docs/classification.md).",
+    smtp: { code: 550, enhanced: '5.7.1' },
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export interface ErrorSpec {

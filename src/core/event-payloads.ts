@@ -119,6 +119,16 @@ export const eventDefinitions = {
           ),
         ),
         list_id: Type.Optional(str('The list import it was sent to (drip-fed; docs/lists.md).')),
+        classification: Type.Optional(
+          Type.Object(
+            { classification: Type.String(), classifications: Type.Array(Type.String()), policies: Type.Array(Type.String()) },
+            {
+              additionalProperties: true,
+              description:
+                'The classification decision: what raised it (rule ids, never the matched data) and the policy rules that apply (docs/classification.md).',
+            },
+          ),
+        ),
       },
       open,
     ),
@@ -843,6 +853,31 @@ export const eventDefinitions = {
       deadline_at: '2026-12-09T10:00:00.000Z',
       remaining_seconds: 86400,
       title: 'Mis-addressed payroll export',
+    },
+  },
+  'self_assessment.regressed': {
+    version: 1,
+    when: 'A self-assessment run found something the previous run did not: a listener accepting TLS 1.0, a certificate close to expiry, an open relay… (message_id is null; platform-wide, tenant id empty; docs/self-assessment.md).',
+    payload: Type.Object(
+      {
+        run_id: str('Id of the self-assessment run (sa_…).'),
+        check: str(
+          'Stable check id: tls-legacy-version, tls-weak-cipher, certificate-expiring, certificate-expired, certificate-untrusted, starttls-missing, open-relay, dependency-vulnerable, listener-unreachable.',
+        ),
+        listener: str('The listener (submission, mx, https) or `dependencies`.'),
+        severity: str('critical, high, medium or low.'),
+        title: str('One line for humans.'),
+        observed_at: str('When the run observed it (ISO time).'),
+      },
+      open,
+    ),
+    example: {
+      run_id: 'sa_01JF8Z3Q4N',
+      check: 'tls-legacy-version',
+      listener: 'submission',
+      severity: 'high',
+      title: 'submission accepts TLSv1',
+      observed_at: '2026-12-06T16:00:00.000Z',
     },
   },
 } as const satisfies Record<string, EventDefinition>;

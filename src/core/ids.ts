@@ -40,7 +40,9 @@ export type IdPrefix =
   // retention: legal holds, purge runs, erasures (src/retention)
   | 'hld'
   | 'prg'
-  | 'era';
+  | 'era'
+  // self-assessment runs (src/self-assessment)
+  | 'sa';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -13,7 +13,7 @@ import { openSession, type SessionResult, type SessionTimeouts, type SmtpSession
 import { supports } from './session-replies.js';
 import { describeAttempt, describeSkipped, type TlsAttemptInput } from './tls-attempt.js';
 import { type SessionTlsOptions, sessionTlsFor } from './tls-evidence.js';
-import { buildPlan, type DomainTlsPlan, type TlsPlanner } from './tls-planner.js';
+import { buildPlan, type DomainTlsPlan, type MessageTlsRequirement, type TlsPlanner } from './tls-planner.js';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.js';
 import { wireForm } from './wire-form.js';
 
@@ -208,9 +208,22 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
     message: DeliveryJob['message'],
     recipients: Recipients,
   ) {
+    const requiredTls = messageTlsRequirement(message);
     const tlsPlan = deps.tlsPlanner
-      ? await deps.tlsPlanner.plan({ domain, hosts: route.hosts, tenantId: message.tenantId, stream: message.stream })
-      : buildPlan({ domain, stream: message.stream, hosts: route.hosts, tenantPolicy: 'opportunistic' });
+      ? await deps.tlsPlanner.plan({
+          domain,
+          hosts: route.hosts,
+          tenantId: message.tenantId,
+          stream: message.stream,
+          ...(requiredTls ? { requiredTls } : {}),
+        })
+      : buildPlan({
+          domain,
+          stream: message.stream,
+          hosts: route.hosts,
+          tenantPolicy: 'opportunistic',
+          ...(requiredTls ? { requiredTls } : {}),
+        });
     if (!tlsPlan.plan.deferReason) return { ok: true as const, tlsPlan };
     // No MX host may be used under the policy (RFC 8461 §4.2, RFC 7672 §2.2): defer, never fall
     // back to another host or to plaintext. The recipient expires with this reason if it persists.
@@ -476,4 +489,10 @@ function emptyEvidence(site: string) {
 /** The classifier category of a failure verdict, for pacing rules that match on it. */
 function verdictCategory(v: Verdict): string {
   return v.kind === 'delivered' ? 'delivered' : v.classification.category;
+}
+
+/** The TLS level the message's classification policy requires (recorded at accept; docs/classification.md). */
+function messageTlsRequirement(message: DeliveryJob['message']): MessageTlsRequirement | undefined {
+  const level = message.classification?.required_tls;
+  return level === 'verified' || level === 'dane' ? level : undefined;
 }

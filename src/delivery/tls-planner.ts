@@ -50,20 +50,37 @@ export interface RptPolicy {
   discoveryFailure?: { resultType: string; reason: string };
 }
 
+/** A message's own TLS requirement (its classification policy, docs/classification.md): never opportunistic. */
+export type MessageTlsRequirement = 'verified' | 'dane';
+
 export interface TlsPlanner {
-  plan(input: { domain: string; hosts: MxHost[]; tenantId: string; stream: string }): Promise<DomainTlsPlan>;
+  plan(input: {
+    domain: string;
+    hosts: MxHost[];
+    tenantId: string;
+    stream: string;
+    requiredTls?: MessageTlsRequirement;
+  }): Promise<DomainTlsPlan>;
 }
 
 export function createTlsPlanner(deps: TlsPlannerDeps): TlsPlanner {
   return {
-    async plan({ domain, hosts, tenantId, stream }) {
+    async plan({ domain, hosts, tenantId, stream, requiredTls }) {
       const [tenantPolicy, mtaSts, dane] = await Promise.all([
         deps.tenantPolicy(tenantId, stream),
         deps.mtaSts?.getPolicy(domain),
         Promise.all(hosts.map((h) => (deps.daneResolver ? lookupDane(deps.daneResolver, h.name) : undefined))),
       ]);
       const daneByHost = new Map<string, DaneState | undefined>(hosts.map((h, i) => [h.name, dane[i]]));
-      return buildPlan({ domain, stream, hosts, tenantPolicy, ...(mtaSts ? { mtaSts } : {}), daneFor: (h) => daneByHost.get(h) });
+      return buildPlan({
+        domain,
+        stream,
+        hosts,
+        tenantPolicy,
+        ...(mtaSts ? { mtaSts } : {}),
+        daneFor: (h) => daneByHost.get(h),
+        ...(requiredTls ? { requiredTls } : {}),
+      });
     },
   };
 }
@@ -76,13 +93,19 @@ export function buildPlan(input: {
   tenantPolicy: TenantTlsPolicy;
   mtaSts?: MtaStsLookup;
   daneFor?: (host: string) => DaneState | undefined;
+  requiredTls?: MessageTlsRequirement;
 }): DomainTlsPlan {
-  const plan = planMxTls({
-    tenantPolicy: input.tenantPolicy,
-    mxHosts: input.hosts.map((h) => h.name),
-    ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
-    ...(input.daneFor ? { daneFor: input.daneFor } : {}),
-  });
+  // A message's requirement raises the tenant's level; it never lowers it.
+  const tenantPolicy = input.requiredTls ? 'verified' : input.tenantPolicy;
+  const plan = withMessageRequirement(
+    planMxTls({
+      tenantPolicy,
+      mxHosts: input.hosts.map((h) => h.name),
+      ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
+      ...(input.daneFor ? { daneFor: input.daneFor } : {}),
+    }),
+    input.requiredTls,
+  );
   const byName = new Map(input.hosts.map((h) => [h.name, h]));
   const hosts = plan.candidates.flatMap((decision) => {
     const host = byName.get(decision.mxHost);
@@ -104,12 +127,31 @@ export function buildPlan(input: {
   return {
     domain: input.domain,
     stream: input.stream,
-    tenantPolicy: input.tenantPolicy,
+    tenantPolicy,
     ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
     plan,
     hosts,
     key,
     rpt: rptPolicyOf(input.mtaSts, all),
+  };
+}
+
+/**
+ * A message that requires DANE may use only hosts whose certificate DANE authenticates (RFC 7672
+ * §2.2): the others are skipped, and a plan left without hosts defers (never bounces).
+ */
+function withMessageRequirement(plan: MxTlsPlan, required: MessageTlsRequirement | undefined): MxTlsPlan {
+  if (required !== 'dane') return plan;
+  const reason = 'the message requires DANE-authenticated TLS and this host has no usable DNSSEC-validated TLSA records';
+  const candidates = plan.candidates.filter((d) => d.verify === 'dane');
+  const refused = plan.candidates
+    .filter((d) => d.verify !== 'dane')
+    .map((d) => ({ ...d, eligible: false, skipReason: reason, reasons: [...d.reasons, reason] }));
+  const skipped = [...plan.skipped, ...refused];
+  return {
+    candidates,
+    skipped,
+    ...(candidates.length ? {} : { deferReason: `no MX host may be used: ${skipped.map((d) => d.skipReason).join('; ')}` }),
   };
 }
 

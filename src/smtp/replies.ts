@@ -71,6 +71,7 @@ const wireText: Record<ErrorCode, WireText> = {
     `Message refused: the account's data is pinned to region ${String(e.details.tenant_region)}; this server is in ${
       e.details.node_region ? `region ${String(e.details.node_region)}` : 'no region'
     }`,
+  CLASSIFICATION_REFUSED: "Message refused by the account's classification policy",
 };
 
 /** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF. */

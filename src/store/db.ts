@@ -19,6 +19,7 @@ import { apiKeysRepository } from './repositories/api-keys.js';
 import { auditRepository } from './repositories/audit.js';
 import { capturedRepository } from './repositories/captured.js';
 import { complianceRepository } from './repositories/compliance.js';
+import { classificationRepository, selfAssessmentsRepository } from './repositories/classification.js';
 import { consumerCursorsRepository } from './repositories/consumer-cursors.js';
 import { dkimKeysRepository } from './repositories/dkim-keys.js';
 import { domainsRepository } from './repositories/domains.js';
@@ -112,6 +113,8 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     warmup: warmupRepository(db),
     compliance: complianceRepository(db),
     retention: retentionRepository(db, cipher),
+    classification: classificationRepository(db),
+    selfAssessments: selfAssessmentsRepository(db),
   };
 }
 

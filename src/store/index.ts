@@ -6,6 +6,7 @@ export type { ApiKeyRow } from './repositories/api-keys.js';
 export type { AuditCheckpointRow, AuditEntryRow, AuditFilter, AuditSigningKeyRow } from './repositories/audit.js';
 export type { CapturedRow } from './repositories/captured.js';
 export type { DmarcSourceRow, IncidentReminderRow, IncidentRow, ThirdPartyRow } from './repositories/compliance.js';
+export type { ClassificationPolicyRow, SelfAssessmentRow } from './repositories/classification.js';
 export type { DkimAlgorithm, DkimKeyRow, DkimKeyStatus } from './repositories/dkim-keys.js';
 export type { DomainRow } from './repositories/domains.js';
 export type { EventPage } from './repositories/events.js';

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { ComplianceTables } from './compliance-schema.js';
+import type { ClassificationTables } from './classification-schema.js';
 import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
@@ -76,6 +77,8 @@ export interface MessagesTable {
   body_purged_at?: number | null;
   /** Why the body went: 'retention' | 'erasure'. */
   body_purge_reason?: string | null;
+  /** JSON: the classification decision at accept time (migration 029); NULL: none applied. */
+  classification?: string | null;
 }
 
 export interface MessageBodiesTable {
@@ -422,7 +425,7 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables, RetentionTables {
+export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables, RetentionTables, ClassificationTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;

@@ -8,6 +8,7 @@ import { startDnsServer } from '../support/dns-server.js';
 import { startPlatform } from '../support/platform.js';
 import { driveAccess, signIn } from './contract/access.js';
 import { driveAudit } from './contract/audit.js';
+import { driveClassification } from './contract/classification.js';
 import { driveCompat } from './contract/compat.js';
 import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
@@ -59,6 +60,7 @@ const resources = [
   driveCompat,
   driveSso,
   driveRetention,
+  driveClassification,
   // Last: it empties the sandbox.
   driveSandbox,
 ];

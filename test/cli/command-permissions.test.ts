@@ -60,6 +60,7 @@ const samples: Record<string, (t: string) => string[]> = {
   'bounces classify': () => ['bounces', 'classify', '550 5.1.1 no such user'],
   'trace export': (t) => ['trace', 'export', '--tenant', t, '--message', 'msg_missing', '--output', '/nonexistent/dir/b.json'],
   'trace key': () => ['trace', 'key'],
+  'self-assess': () => ['self-assess', '--no-audit'],
   'trace verify': () => ['trace', 'verify', '/nonexistent/bundle.json'],
   'third-parties list': (t) => ['third-parties', 'list', '--tenant', t],
   'third-parties seed': (t) => ['third-parties', 'seed', '--tenant', t],

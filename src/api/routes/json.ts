@@ -57,6 +57,12 @@ export const MessageJson = Type.Object(
     template: Type.Union([Json, Type.Null()], {
       description: 'The template it was rendered from ({id, name, version, locale}); null for literal content.',
     }),
+    classification: Type.Optional(
+      Type.Union([Json, Type.Null()], {
+        description:
+          'The classification decision at accept time: classifications, the rule ids that raised them (never the matched data), the policy rules applied and the TLS level required (docs/classification.md).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -75,6 +81,7 @@ export const messageJson = (m: MessageRow): MessageJson => ({
   created_at: new Date(m.createdAt).toISOString(),
   identity: m.identity ?? null,
   template: m.template ? { ...m.template } : null,
+  classification: m.classification ?? null,
 });
 
 export const RecipientJson = Type.Object(

@@ -93,6 +93,12 @@ export const SendBody = Type.Object(
       Type.Object({ id: Type.String() }, { description: 'Send as part of an A/B experiment (docs/experiments.md); one recipient.' }),
     ),
     list_id: Type.Optional(Type.String({ description: "A list import's first sends are drip-fed (docs/lists.md)." })),
+    classification: Type.Optional(
+      Type.String({
+        description:
+          'public, internal, confidential, pii, phi, pci or a tenant-defined name; tags and DLP checks may raise others (docs/classification.md).',
+      }),
+    ),
   },
   {
     additionalProperties: false,

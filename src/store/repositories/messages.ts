@@ -21,6 +21,8 @@ export interface MessageRow {
   identity?: Record<string, unknown> | null;
   /** The template it was rendered from (migration 017); null or absent for literal content. */
   template?: MessageTemplateRef | null;
+  /** The classification decision taken at accept time (migration 029): rule ids, never matched data. */
+  classification?: Record<string, unknown> | null;
 }
 
 /** Which template, version and locale a message was rendered from. */
@@ -46,6 +48,7 @@ const toMessage = (r: MessagesTable): MessageRow => ({
   createdAt: r.created_at,
   identity: r.identity ? (JSON.parse(r.identity) as Record<string, unknown>) : null,
   template: r.template ? (JSON.parse(r.template) as MessageTemplateRef) : null,
+  classification: r.classification ? (JSON.parse(r.classification) as Record<string, unknown>) : null,
 });
 
 /** Message search (GET /v1/messages): every field optional, all given ones must match. */
@@ -123,6 +126,7 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
             created_at: m.createdAt,
             identity: m.identity ? JSON.stringify(m.identity) : null,
             template: m.template ? JSON.stringify(m.template) : null,
+            classification: m.classification ? JSON.stringify(m.classification) : null,
           })),
         )
         .execute();

@@ -196,6 +196,8 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     ready: async () => ({ unreachable: [] }),
     metrics: { contentType: 'text/plain', text: async () => '' },
     limits,
+    classification: fail,
+    selfAssessment: () => fail,
   } as unknown as Parameters<typeof buildApi>[0];
 }
 

@@ -1,0 +1,60 @@
+import { type Clock, validationError } from '../core/index.js';
+import type { Store } from '../store/index.js';
+import { type ClassificationRules, emptyRules, parseClassificationRules } from './classification-rules.js';
+import { type ClassificationDecision, type ClassifyInput, classify } from './classifier.js';
+
+/**
+ * Classification for accept and the API: a tenant's rules document (stored per tenant, validated
+ * here), and the decision for one message. The DLP detectors run only for a tenant that stored a
+ * rules document; without one, an explicit classification is still recorded (and no policy
+ * applies). SMTP submissions are decoded (MIME, transfer encodings) before the text is scanned.
+ */
+export const CLASSIFICATION_HEADER = 'X-Postwarden-Classification';
+
+export interface ClassificationServiceDeps {
+  store: Pick<Store, 'classification'>;
+  clock: Clock;
+  /** Decodes a submitted message to its text (feedback's MIME reader; platform.ts wires it). */
+  readText(raw: Buffer): Promise<string>;
+}
+
+export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
+  tenantId: string;
+  /** API sends: the composed fields; SMTP submissions: the raw message, decoded here when rules exist. */
+  text?: string;
+  raw?: Buffer;
+}
+
+export function createClassification(deps: ClassificationServiceDeps) {
+  async function rulesOf(tenantId: string): Promise<{ rules: ClassificationRules; stored: boolean }> {
+    const row = await deps.store.classification.getPolicy(tenantId);
+    if (!row) return { rules: emptyRules, stored: false };
+    const parsed = parseClassificationRules(row.doc);
+    // Stored documents were validated on write; one that no longer parses applies nothing rather than failing every send.
+    return parsed.ok ? { rules: parsed.rules, stored: true } : { rules: emptyRules, stored: true };
+  }
+
+  return {
+    async getRules(tenantId: string): Promise<ClassificationRules> {
+      return (await rulesOf(tenantId)).rules;
+    },
+    async setRules(tenantId: string, doc: unknown): Promise<ClassificationRules> {
+      const parsed = parseClassificationRules(doc);
+      if (!parsed.ok) throw validationError(parsed.errors);
+      await deps.store.classification.putPolicy({ tenantId, doc: { ...parsed.rules }, updatedAt: deps.clock.now() });
+      return parsed.rules;
+    },
+    /** The decision for one message; undefined when nothing classifies it. Throws a refusal. */
+    async classify(input: AcceptClassifyInput): Promise<ClassificationDecision | undefined> {
+      const { rules, stored } = await rulesOf(input.tenantId);
+      if (!stored && !input.given) return undefined;
+      let text = input.text ?? '';
+      if (stored && input.raw && !input.text) {
+        text = await deps.readText(input.raw);
+      }
+      return classify(rules, { ...input, text: stored ? text : '' });
+    },
+  };
+}
+
+export type Classification = ReturnType<typeof createClassification>;
