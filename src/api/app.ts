@@ -1,4 +1,3 @@
-import { lazySchemaCompilers } from './lazy-compilers.js';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,6 +8,7 @@ import { registerDeprecation } from './contract/deprecation.js';
 import { registerOpenApi } from './contract/openapi.js';
 import { problems } from './contract/problem-schema.js';
 import { createResponseCheck, registerResponseCheck } from './contract/response-check.js';
+import { lazySchemaCompilers } from './lazy-compilers.js';
 import { declareThrottleAnswers, registerAuth } from './plugins/auth.js';
 import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
