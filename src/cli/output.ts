@@ -83,7 +83,8 @@ export const cliConditions = {
   },
   TRACE_BUNDLE_INVALID: {
     exit: exitCodes.dataErr,
-    meaning: 'postwarden trace verify found a trace bundle altered (a file hash, the signature or the pinned key does not match); it names each problem.',
+    meaning:
+      'postwarden trace verify found a trace bundle altered (a file hash, the signature or the pinned key does not match); it names each problem.',
   },
 } as const;
 export type CliCondition = keyof typeof cliConditions;

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { ComplianceTables } from './compliance-schema.js';
 import type { ClassificationTables } from './classification-schema.js';
+import type { ComplianceTables } from './compliance-schema.js';
 import type { EncryptionTables } from './encryption-schema.js';
 import type { EngagementTables } from './engagement-schema.js';
 import type { ReputationTables } from './reputation-schema.js';
@@ -425,7 +425,13 @@ export interface TlsRptReportsTable {
   sent_at: number;
 }
 
-export interface Database extends EngagementTables, ReputationTables, EncryptionTables, ComplianceTables, RetentionTables, ClassificationTables {
+export interface Database
+  extends EngagementTables,
+    ReputationTables,
+    EncryptionTables,
+    ComplianceTables,
+    RetentionTables,
+    ClassificationTables {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   domains: DomainsTable;
