@@ -178,7 +178,7 @@ export function selfAssessmentRoutes(app: FastifyInstance, s: ApiServices): void
   r.get(
     '/self-assessment',
     {
-      config: { scope: 'read' },
+      config: { scope: 'admin' },
       schema: {
         tags: ['stats'],
         summary: 'Self-assessment history',
