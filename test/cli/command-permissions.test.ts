@@ -38,7 +38,7 @@ const samples: Record<string, (t: string) => string[]> = {
   'tenants create': () => ['tenants', 'create', 'Other'],
   'tenants list': () => ['tenants', 'list'],
   'tenants tls-policy': (t) => ['tenants', 'tls-policy', t, '--default', 'required'],
-  'tenants region': (t) => ['tenants', 'region', t, 'eu'],
+  'tenants region': (t) => ['tenants', 'region', t, '--clear'],
   'users create': (t) => ['users', 'create', '--email', 'new@matrix.example', '--role', 'nosuchrole', '--tenant', t],
   'keys create': (t) => ['keys', 'create', '--tenant', t, '--scopes', 'nosuchscope'],
   'keys list': (t) => ['keys', 'list', '--tenant', t],
