@@ -29,6 +29,11 @@ export const eventTypes = [
   'reputation.changed',
   'pacing.changed',
   'recipient.held',
+  'warmup.changed',
+  'compliance.alert',
+  'incident.opened',
+  'incident.reminded',
+  'self_assessment.regressed',
 ] as const;
 
 /** The types this SDK version knows; a newer server may send others, so a `switch` keeps a default branch. */

@@ -152,7 +152,15 @@ test('two nodes on one PostgreSQL: each platform job ticks on one node only, and
   const names = first.platform.jobs.map((j) => j.name).sort();
   assert.deepEqual(
     names,
-    ['experiments-evaluate', 'identity-schedule', 'tls-rpt-reports', 'tracking-marks-purge'],
+    [
+      'compliance-check',
+      'experiments-evaluate',
+      'identity-schedule',
+      'residency-holds:-',
+      'retention-purge',
+      'tls-rpt-reports',
+      'tracking-marks-purge',
+    ],
     'the posture monitor is off in tests',
   );
   assert.deepEqual(second.jobs.map((j) => j.name).sort(), names);
