@@ -25,7 +25,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, '.build');
 /** Folders whose TypeScript is transpiled; everything else at the top level is linked as it is. */
 const transpiled = new Set(['src', 'test', 'scripts', 'bench', 'sdk']);
-const skipped = new Set(['.build', '.git', 'node_modules']);
+const skipped = new Set(['.build', '.git']);
 
 const sources = [];
 const testFiles = [];
