@@ -70,10 +70,13 @@ await build({
   tsconfigRaw: { compilerOptions: tsconfig.compilerOptions },
 });
 
-const asked = process.argv.slice(2);
-const files = (asked.length ? asked.map((f) => relative(root, resolve(f))) : testFiles.sort()).map((f) =>
-  join(out, f.replace(/\.ts$/, '.js')),
-);
+const asked = process.argv.slice(2).map((f) => relative(root, resolve(f)));
+const unknown = asked.filter((f) => !testFiles.includes(f));
+if (unknown.length) {
+  console.error(`npm test: not a test file of this checkout (test/**/*.test.ts): ${unknown.join(', ')}`);
+  process.exit(64);
+}
+const files = (asked.length ? asked : testFiles.sort()).map((f) => join(out, f.replace(/\.ts$/, '.js')));
 const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
 });
