@@ -422,6 +422,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     // Delivery first on the store's one writer: webhooks commit less often while it has work in flight.
     yieldTo: () => deliverer.inFlight() > 0,
     log: log.child({ concern: 'webhooks' }),
+    audit,
   });
   const postureLog = log.child({ concern: 'posture' });
   const posture = createPostureMonitor({

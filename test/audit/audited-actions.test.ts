@@ -100,6 +100,32 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await entries(p)).length, before, 'a dry run records nothing');
   });
 
+  await t.test('webhook endpoint create, update, rotate and delete (never the secret)', async () => {
+    // Only bounces: nothing this file does is delivered to the (unreachable) endpoint.
+    const url = 'https://hooks.example.net/in?token=t0k3n';
+    const created = await p.request('POST', '/v1/webhooks', { url, events: ['recipient.bounced'] }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const c = await lastOf(p, 'webhook_endpoint.created');
+    assert.deepEqual([c.resource.type, c.resource.id], ['webhook_endpoint', id]);
+    assert.equal(c.after.url, 'https://hooks.example.net/in?[redacted]', 'the query string (often a credential) is left out');
+    assert.deepEqual(c.after.events, ['recipient.bounced']);
+    const changed = await p.request('PATCH', `/v1/webhooks/${id}`, { description: 'ops', disabled: true }, ua);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const u = await lastOf(p, 'webhook_endpoint.updated');
+    assert.deepEqual([u.before.description, u.before.state], ['', 'enabled']);
+    assert.deepEqual([u.after.description, u.after.state], ['ops', 'disabled']);
+    const rotated = await p.request('POST', `/v1/webhooks/${id}/rotate-secret`, undefined, ua);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const r = await lastOf(p, 'webhook_endpoint.secret_rotated');
+    assert.equal(r.resource.id, id);
+    assert.equal(r.after.previous_signs_until, rotated.body.previous_secret_expires_at);
+    assert.equal((await p.request('DELETE', `/v1/webhooks/${id}`, undefined, ua)).status, 204);
+    assert.equal((await lastOf(p, 'webhook_endpoint.deleted')).before.description, 'ops');
+    const all = JSON.stringify(await entries(p, '&resource=webhook_endpoint'));
+    for (const secret of [created.body.secret, rotated.body.secret, 't0k3n']) assert.ok(!all.includes(secret), 'no secret in the log');
+  });
+
   await t.test('reading a captured message records the read', async () => {
     const sent = await p.request(
       'POST',
