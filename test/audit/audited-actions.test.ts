@@ -126,6 +126,29 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     for (const secret of [created.body.secret, rotated.body.secret, 't0k3n']) assert.ok(!all.includes(secret), 'no secret in the log');
   });
 
+  await t.test('user create, role change, disable and password; custom role put and delete (never the password)', async () => {
+    const password = 'correct horse battery';
+    const created = await p.request('POST', '/v1/users', { email: 'ana@example.com', role: 'developer', password }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const c = await lastOf(p, 'user.created');
+    assert.equal(c.resource.id, id);
+    assert.deepEqual(c.after, { email: 'ana@example.com', name: 'ana@example.com', role: 'developer', sign_in: 'password' });
+    const changed = await p.request('PATCH', `/v1/users/${id}`, { role: 'analyst', disabled: true }, ua);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const u = await lastOf(p, 'user.updated');
+    assert.deepEqual([u.before.role, u.before.disabled, u.after.role, u.after.disabled], ['developer', false, 'analyst', true]);
+    assert.equal((await p.request('PATCH', `/v1/users/${id}`, { password: `${password}!` }, ua)).status, 200);
+    assert.equal((await lastOf(p, 'user.updated')).after.sign_in_changed, true);
+    const role = await p.request('PUT', '/v1/roles/billing-support', { permissions: ['messages:read'] }, ua);
+    assert.equal(role.status, 200, JSON.stringify(role.body));
+    const r = await lastOf(p, 'role.updated');
+    assert.deepEqual([r.resource.id, r.before, r.after.permissions], ['billing-support', null, ['messages:read']]);
+    assert.equal((await p.request('DELETE', '/v1/roles/billing-support', undefined, ua)).status, 204);
+    assert.deepEqual((await lastOf(p, 'role.deleted')).before.permissions, ['messages:read']);
+    assert.ok(!JSON.stringify(await entries(p, '&resource=user')).includes(password), 'no password in the log');
+  });
+
   await t.test('reading a captured message records the read', async () => {
     const sent = await p.request(
       'POST',
@@ -209,4 +232,11 @@ test('a change whose audit entry cannot be written is rolled back', async (t) =>
   const removed = await p.request('PATCH', '/v1/tenant', { alignment: 'reject' });
   assert.equal(removed.status, 500);
   assert.equal((await p.request('GET', '/v1/tenant')).body.alignment, 'warn', 'the setting did not change');
+  const users = (await p.request('GET', '/v1/users')).body.data.length;
+  const user = await p.request('POST', '/v1/users', { email: 'no@example.com', role: 'developer' });
+  assert.equal(user.status, 500);
+  assert.equal((await p.request('GET', '/v1/users')).body.data.length, users, 'no user was created');
+  const hook = await p.request('POST', '/v1/webhooks', { url: 'https://hooks.example.net/in', events: ['recipient.bounced'] });
+  assert.equal(hook.status, 500);
+  assert.equal((await p.request('GET', '/v1/webhooks')).body.data.length, 0, 'no webhook endpoint was created');
 });
