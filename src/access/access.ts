@@ -42,6 +42,7 @@ export function createAccess({ store, clock, seal, open, config, audit, auditCha
     open,
     throttle: throttles.address,
     audit: audit ?? (async () => undefined),
+    usersAudited: auditChange !== undefined,
     publicUrl,
   });
   return { users, sessions, sso, keyThrottle: throttles.keys };
