@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { verifyAudit } from '../../src/audit/index.js';
+import { operatorName, verifyAudit } from '../../src/audit/index.js';
+import { type CliDeps, runCli } from '../../src/cli/index.js';
+import { tempDir } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /** One platform; each test makes one kind of sensitive change through the API and reads its entry. */
@@ -27,6 +30,31 @@ async function lastOf(p: TestPlatform, action: string): Promise<Entry> {
   assert.equal(found.actor.user_agent, 'audit-test/1');
   assert.ok(found.actor.key_id?.startsWith('key_'));
   return found;
+}
+
+/** `postwarden --data-dir <the platform's> --json …` in process, as the host operator. */
+async function cli(p: TestPlatform, args: string[]): Promise<{ code: number; out: any; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    env: { POSTWARDEN_HOSTNAME: 'mail.pw.test' },
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    createPlatform: () => Promise.reject(new Error('no server here')),
+    onSignal: () => () => undefined,
+    exit: () => undefined,
+  };
+  const code = await runCli(['--data-dir', p.config.dataDir, '--json', ...args], deps);
+  return { code, out: stdout ? JSON.parse(stdout) : undefined, stderr };
+}
+
+/** The newest entry of a chain with this action, as stored (host commands write the platform chain too). */
+async function lastStored(p: TestPlatform, chain: string, action: string) {
+  const rows = await p.platform.store.audit.page({ chain, action, limit: 1000 });
+  const found = rows.at(-1);
+  assert.ok(found, `an entry ${action} in chain ${chain}`);
+  assert.deepEqual([found.actorKind, found.actorId], ['operator', operatorName()]);
+  return { ...found, after: JSON.parse(found.afterJson ?? 'null') };
 }
 
 test('every sensitive API action leaves an entry with its actor, and the chain verifies', async (t) => {
@@ -211,6 +239,26 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     const e = await lastOf(p, 'erasure.completed');
     assert.equal(e.resource.id, erased.body.id);
     assert.equal(JSON.stringify(e).includes('gone@example.org'), false);
+  });
+
+  await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
+    const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const r = await lastStored(p, p.tenantId, 'encryption.tenant_key_rotated');
+    assert.deepEqual([r.resourceId, r.after.job_id], [rotated.out.key_id, rotated.out.job.id]);
+    const master = await cli(p, ['encryption', 'rotate-master']);
+    assert.equal(master.code, 0, master.stderr);
+    assert.equal((await lastStored(p, 'platform', 'encryption.master_key_rotated')).after.kek_id, master.out.kek_id);
+    const other = await cli(p, ['tenants', 'create', 'Shredded']);
+    assert.equal(other.code, 0, other.stderr);
+    const shred = await cli(p, ['encryption', 'shred', '--tenant', other.out.id, '--yes']);
+    assert.equal(shred.code, 0, shred.stderr);
+    const s = await lastStored(p, other.out.id, 'encryption.tenant_shredded');
+    assert.equal(s.after.destroyed_keys, shred.out.destroyed_keys);
+    const file = join(tempDir(t), 'backup.db');
+    const backup = await cli(p, ['backup', file]);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal((await lastStored(p, 'platform', 'store.backed_up')).after.destination, file);
   });
 
   const report = await verifyAudit(p.platform.store);
