@@ -71,7 +71,11 @@ export type InChange<R> = (tx: Repositories, result: R) => Promise<unknown>;
 
 export interface EncryptionAdmin {
   /** A new content key version for the tenant (new writes use it) and a job re-encrypting the old. */
-  rotateTenantKey(tenantId: string, now: number, record?: InChange<{ keyId: string; jobId: string }>): Promise<{ keyId: string; jobId: string }>;
+  rotateTenantKey(
+    tenantId: string,
+    now: number,
+    record?: InChange<{ keyId: string; jobId: string }>,
+  ): Promise<{ keyId: string; jobId: string }>;
   /** A job sealing plaintext rows of every tenant that has content (rows from before encryption). */
   encryptExisting(now: number, record?: InChange<string[]>): Promise<string[]>;
   /** A job re-wrapping data keys (all, or one tenant's) with the providers' current KEKs. */
@@ -101,7 +105,14 @@ export function encryptionAdmin(
     if (!cipher.sealing) throw new Error('encryption.enabled is false: nothing can be sealed, so keys are not rotated');
   };
 
-  async function insertJob(kind: string, tenantId: string | null, target: string, stage: string, now: number, on: Db = db): Promise<string> {
+  async function insertJob(
+    kind: string,
+    tenantId: string | null,
+    target: string,
+    stage: string,
+    now: number,
+    on: Db = db,
+  ): Promise<string> {
     const id = newId('ejb', now);
     await on
       .insertInto('encryption_jobs')

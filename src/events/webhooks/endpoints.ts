@@ -127,7 +127,13 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
       };
       await audited(
         (tx) => tx.webhookEndpoints.insert(endpoint),
-        () => ({ actor, tenantId, action: 'webhook_endpoint.created', resource: { type: 'webhook_endpoint', id }, after: auditFacts(endpoint) }),
+        () => ({
+          actor,
+          tenantId,
+          action: 'webhook_endpoint.created',
+          resource: { type: 'webhook_endpoint', id },
+          after: auditFacts(endpoint),
+        }),
       );
       return { endpoint, secret };
     },
@@ -176,7 +182,13 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
           await tx.webhookDeliveries.killOpen(id, clock.now());
           await tx.webhookEndpoints.delete(id);
         },
-        () => ({ actor, tenantId, action: 'webhook_endpoint.deleted', resource: { type: 'webhook_endpoint', id }, before: auditFacts(current) }),
+        () => ({
+          actor,
+          tenantId,
+          action: 'webhook_endpoint.deleted',
+          resource: { type: 'webhook_endpoint', id },
+          before: auditFacts(current),
+        }),
       );
       deps.sender.forget(id);
     },
