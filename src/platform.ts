@@ -208,6 +208,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     // SSO sign-ins and refusals are audited (the audit service is built just below; called later).
     audit: (entry) => audit.record(entry),
     publicUrl: config.server.publicUrl,
+    // User and role changes are appended in their own transaction (called later, like `audit`).
+    auditChange: (fn, entry) => audit.change(fn, entry),
   });
   // The audit log (docs/governance.md): services append in the transaction of each change.
   const audit = createAuditService({
@@ -422,6 +424,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     // Delivery first on the store's one writer: webhooks commit less often while it has work in flight.
     yieldTo: () => deliverer.inFlight() > 0,
     log: log.child({ concern: 'webhooks' }),
+    audit,
   });
   const postureLog = log.child({ concern: 'posture' });
   const posture = createPostureMonitor({

@@ -3,7 +3,7 @@ import type { Store } from '../store/index.js';
 import { createSessions } from './sessions.js';
 import { createSso, type SsoDeps } from './sso.js';
 import { createThrottle, type ThrottlePolicy } from './throttle.js';
-import { createUsers } from './users.js';
+import { type AuditedChange, createUsers } from './users.js';
 
 /**
  * The access concern, built once in platform.ts: users and roles, sessions, and the three failure
@@ -18,12 +18,14 @@ export interface AccessDeps {
   config: { sessionHours: number; login: ThrottlePolicy; account: ThrottlePolicy; keys: ThrottlePolicy };
   /** Where SSO sign-ins, refusals and failures are recorded (the audit log); none: not recorded. */
   audit?: SsoDeps['audit'];
+  /** The audit service's `change`: user and role changes (and SSO's just-in-time users) commit with their entry. */
+  auditChange?: AuditedChange;
   /** server.publicUrl: the base of the SSO callback URLs; empty: the origin of the request. */
   publicUrl?: string;
 }
 
-export function createAccess({ store, clock, seal, open, config, audit, publicUrl = '' }: AccessDeps) {
-  const users = createUsers({ store, clock, seal, open });
+export function createAccess({ store, clock, seal, open, config, audit, auditChange, publicUrl = '' }: AccessDeps) {
+  const users = createUsers({ store, clock, seal, open, ...(auditChange ? { audit: auditChange } : {}) });
   const throttles = {
     address: createThrottle({ store, clock, policy: config.login, what: 'failed sign-ins from this address' }),
     account: createThrottle({ store, clock, policy: config.account, what: 'failed sign-ins to this account' }),
@@ -40,6 +42,7 @@ export function createAccess({ store, clock, seal, open, config, audit, publicUr
     open,
     throttle: throttles.address,
     audit: audit ?? (async () => undefined),
+    usersAudited: auditChange !== undefined,
     publicUrl,
   });
   return { users, sessions, sso, keyThrottle: throttles.keys };

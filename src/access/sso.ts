@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Clock, PostwardenError, validationError } from '../core/index.js';
-import type { SsoProtocol, SsoRequestRow, Store } from '../store/index.js';
+import type { SsoProtocol, SsoRequestRow, Store, UserRow } from '../store/index.js';
 import { createOidcLogin } from './oidc-login.js';
 import { createSamlLogin } from './saml-login.js';
 import type { RequestMeta, Sessions, StartedSession } from './sessions.js';
 import { type OidcSettings, OidcSettingsJson, parseSettings, roleFor, type SamlSettings, SamlSettingsJson } from './sso-settings.js';
 import type { Throttle } from './throttle.js';
-import type { Caller, Users } from './users.js';
+import type { AccessAuditEntry, Caller, Users } from './users.js';
 
 /**
  * Single sign-on for people: OpenID Connect (authorization code + PKCE, openid-client) and SAML 2.0
@@ -23,20 +23,7 @@ import type { Caller, Users } from './users.js';
  * Every sign-in, refusal (no role) and failure (a bad state, code, signature or replay, once the tenant
  * is known) is audited; failures also count against the address like wrong passwords (throttle.ts).
  */
-export interface SsoAuditEntry {
-  actor: {
-    kind: 'user' | 'system' | 'api_key' | 'operator' | 'cli';
-    id: string;
-    tenantId: string | null;
-    ip?: string | null;
-    userAgent?: string | null;
-  };
-  action: string;
-  resource: { type: string; id?: string | null };
-  tenantId?: string | null;
-  before?: unknown;
-  after?: unknown;
-}
+export type SsoAuditEntry = AccessAuditEntry;
 
 export interface SsoDeps {
   store: Pick<Store, 'sso' | 'users'>;
@@ -49,6 +36,11 @@ export interface SsoDeps {
   throttle: Throttle;
   /** Appends to the audit log (audit-service `record`); access does not import the audit concern. */
   audit: (entry: SsoAuditEntry) => Promise<unknown>;
+  /**
+   * True when `users` audits its changes (access.ts gives it the audit service's `change`): a person
+   * created just in time is then inserted with their sso.signed_in entry, in one transaction.
+   */
+  usersAudited?: boolean;
   /** server.publicUrl; empty: the origin the request came to. */
   publicUrl: string;
 }
@@ -142,6 +134,13 @@ export function createSso(deps: SsoDeps) {
     }
     let provisioned = false;
     let before: { role: string } | null = null;
+    const signedIn = (u: UserRow): SsoAuditEntry => ({
+      actor: { kind: 'user', id: u.id, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
+      action: 'sso.signed_in',
+      resource: { type: 'user', id: u.id },
+      before,
+      after: { protocol: who.protocol, issuer: who.issuer, subject: who.subject, email: u.email, role, groups: who.groups, provisioned },
+    });
     if (!user) {
       if (!settings.provision_users)
         return refused(tenantId, who, 'No user is linked to this identity, and this tenant does not create users on sign-in.', meta);
@@ -150,14 +149,20 @@ export function createSso(deps: SsoDeps) {
         return refused(tenantId, who, `A user with email ${who.email} already exists and is not linked to this identity.`, meta);
       }
       const host: Caller = { kind: 'host' };
-      user = await users.createUser(host, {
-        tenantId,
-        email: who.email,
-        ...(who.name ? { name: who.name } : {}),
-        role,
-        external: { issuer: who.issuer, subject: who.subject },
-      });
       provisioned = true;
+      // The new user and its sign-in entry commit together (the session starts after: a fresh user of
+      // an existing tenant is neither disabled nor of another tenant, so startSession does not refuse).
+      user = await users.createUser(
+        host,
+        {
+          tenantId,
+          email: who.email,
+          ...(who.name ? { name: who.name } : {}),
+          role,
+          external: { issuer: who.issuer, subject: who.subject },
+        },
+        { entry: signedIn },
+      );
     } else if (user.role !== role) {
       // The IdP is the source of truth for the role: applied again at every sign-in.
       before = { role: user.role };
@@ -165,13 +170,7 @@ export function createSso(deps: SsoDeps) {
       user = { ...user, role };
     }
     const started = await sessions.startSession(user, tenantId, meta);
-    await audit({
-      actor: { kind: 'user', id: user.id, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
-      action: 'sso.signed_in',
-      resource: { type: 'user', id: user.id },
-      before,
-      after: { protocol: who.protocol, issuer: who.issuer, subject: who.subject, email: user.email, role, groups: who.groups, provisioned },
-    });
+    if (!(provisioned && deps.usersAudited)) await audit(signedIn(user));
     return started;
   }
 

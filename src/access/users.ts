@@ -1,6 +1,6 @@
 import { Secret, TOTP } from 'otpauth';
 import { type Clock, newId, PostwardenError, validationError } from '../core/index.js';
-import type { RoleRow, Store, UserRow } from '../store/index.js';
+import type { Repositories, RoleRow, Store, UserRow } from '../store/index.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 import { builtInRoles, isBuiltInRole, type Permission, parseGrants, permissions, rolePermissions } from './permissions.js';
 
@@ -21,8 +21,41 @@ export type Caller =
   /** `postwarden users …` on the host: whoever can read the data directory owns the installation. */
   | { kind: 'host' };
 
+/**
+ * An audit entry as access hands it to the audit log (the audit concern's AuditInput, which access
+ * does not import: the platform passes the audit service's `change` in).
+ */
+export interface AccessAuditEntry {
+  actor: {
+    kind: 'user' | 'system' | 'api_key' | 'operator' | 'cli';
+    id: string;
+    tenantId: string | null;
+    ip?: string | null;
+    userAgent?: string | null;
+    keyId?: string | null;
+  };
+  action: string;
+  resource: { type: string; id?: string | null };
+  tenantId?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+export type AuditActor = AccessAuditEntry['actor'];
+
+/** The audit service's `change`: runs `fn` in a transaction and appends what `entry` makes of its result there. */
+export type AuditedChange = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AccessAuditEntry | undefined) => Promise<T>;
+
+/** How a change of a user is recorded: by whom (the default entry), or the entry itself (SSO's sign-in). */
+export interface Recorded {
+  actor?: AuditActor;
+  entry?: (user: UserRow) => AccessAuditEntry | undefined;
+}
+
 export interface UsersDeps {
   store: Pick<Store, 'users' | 'sessions' | 'tenants'>;
+  /** Changes of users and roles are audited in their transaction; none: not recorded (tests of access alone). */
+  audit?: AuditedChange;
   clock: Clock;
   /** Seals TOTP secrets at rest with the master key (governance/crypto.ts). */
   seal: (plain: string, aad: string) => string;
@@ -59,7 +92,27 @@ function checkPassword(password: string | undefined, path: string) {
   }
 }
 
-export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }: UsersDeps) {
+/** What the audit log keeps of a user: never the password hash or TOTP secret. */
+const userFacts = (u: UserRow) => ({
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  disabled: u.disabledAt !== null,
+  sign_in: u.passwordHash !== null ? 'password' : 'sso',
+});
+
+export function createUsers({ store, clock, seal, open, audit, issuer = 'Postwarden' }: UsersDeps) {
+  /**
+   * Runs a change with its entry in one transaction (both or neither). Without an audit log, or with
+   * nothing to record, it runs on the store as before.
+   */
+  function recorded<T>(
+    fn: (tx: Pick<Repositories, 'users' | 'sessions'>) => Promise<T>,
+    entry: ((result: T) => AccessAuditEntry | undefined) | undefined,
+  ): Promise<T> {
+    return audit && entry ? audit(fn, entry) : fn(store);
+  }
+
   const totpAad = (userId: string) => `users.totp:${userId}`;
   const totpFor = (user: UserRow, secret: string) =>
     new TOTP({ issuer, label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
@@ -102,7 +155,11 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
     permissionsOfRole,
     getUser,
 
-    async createUser(caller: Caller, input: NewUser): Promise<UserRow> {
+    /**
+     * `record.actor`: a `user.created` entry by that actor, in the insert's transaction;
+     * `record.entry`: that entry instead (SSO records its sign-in with the user it creates).
+     */
+    async createUser(caller: Caller, input: NewUser, record: Recorded = {}): Promise<UserRow> {
       const email = normaliseEmail(input.email ?? '');
       if (!EMAIL.test(email) || email.length > 254) throw validationError([{ path: '/email', message: 'must be an email address' }]);
       checkPassword(input.password, '/password');
@@ -132,14 +189,23 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
         disabledAt: null,
         lastLoginAt: null,
       };
-      await store.users.insert(row);
+      const { actor } = record;
+      const entry =
+        record.entry ??
+        (actor
+          ? (u: UserRow): AccessAuditEntry => {
+              const { disabled: _, ...after } = userFacts(u);
+              return { actor, tenantId: u.tenantId, action: 'user.created', resource: { type: 'user', id: u.id }, after };
+            }
+          : undefined);
+      await recorded((tx) => tx.users.insert(row), entry && (() => entry(row)));
       return row;
     },
 
     listUsers: (tenantId: string | null) => store.users.list(tenantId),
 
     /** Changes a user; disabling one (or changing their password) ends every session they have. */
-    async updateUser(caller: Caller, tenantId: string | null, id: string, patch: UserPatchInput): Promise<UserRow> {
+    async updateUser(caller: Caller, tenantId: string | null, id: string, patch: UserPatchInput, actor?: AuditActor): Promise<UserRow> {
       const user = await getUser(tenantId, id);
       checkPassword(patch.password, '/password');
       if (patch.role !== undefined && patch.role !== user.role) {
@@ -155,14 +221,37 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
       if (losesOwner && tenantId !== null && (await store.users.countActive(tenantId, 'owner')) <= 1) {
         throw new PostwardenError('CONFLICT', 'This is the last active owner of the tenant: make another owner first.', { id });
       }
-      await store.users.update(id, {
-        ...(patch.role !== undefined ? { role: patch.role } : {}),
-        ...(patch.name !== undefined ? { name: patch.name.trim() || user.email } : {}),
-        ...(patch.disabled !== undefined ? { disabledAt: patch.disabled ? (user.disabledAt ?? clock.now()) : null } : {}),
-        ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
-      });
-      if (disabling || patch.password !== undefined) await store.sessions.revokeForUser(id, clock.now());
-      return getUser(tenantId, id);
+      // Hashed before the transaction: Argon2id takes a while, and the writer is shared.
+      const passwordHash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
+      const updated = await recorded(
+        async (tx) => {
+          await tx.users.update(id, {
+            ...(patch.role !== undefined ? { role: patch.role } : {}),
+            ...(patch.name !== undefined ? { name: patch.name.trim() || user.email } : {}),
+            ...(patch.disabled !== undefined ? { disabledAt: patch.disabled ? (user.disabledAt ?? clock.now()) : null } : {}),
+            ...(passwordHash !== undefined ? { passwordHash } : {}),
+          });
+          if (disabling || passwordHash !== undefined) await tx.sessions.revokeForUser(id, clock.now());
+          return tx.users.get(id);
+        },
+        actor &&
+          ((after: UserRow | undefined): AccessAuditEntry | undefined => {
+            const [b, a] = [userFacts(user), after ? userFacts(after) : null];
+            // The new password itself never: only that it changed (and every session ended).
+            const signInChanged = passwordHash !== undefined;
+            if (!signInChanged && JSON.stringify(b) === JSON.stringify(a)) return undefined;
+            return {
+              actor,
+              tenantId,
+              action: 'user.updated',
+              resource: { type: 'user', id },
+              before: b,
+              after: { ...a, ...(signInChanged ? { sign_in_changed: true } : {}) },
+            };
+          }),
+      );
+      if (!updated || updated.tenantId !== tenantId) throw new PostwardenError('NOT_FOUND', `user ${id} does not exist`, { id });
+      return updated;
     },
 
     /** Starts TOTP enrolment: a new secret, shown once, that counts only after confirmTotp. */
@@ -213,6 +302,7 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
       tenantId: string,
       name: string,
       input: { permissions: string[]; description?: string },
+      actor?: AuditActor,
     ): Promise<RoleRow> {
       if (isBuiltInRole(name)) throw validationError([{ path: '/name', message: 'is a built-in role and cannot be changed' }]);
       if (!ROLE_NAME.test(name))
@@ -227,15 +317,43 @@ export function createUsers({ store, clock, seal, open, issuer = 'Postwarden' }:
         description: input.description?.trim() ?? '',
         updatedAt: clock.now(),
       };
-      await store.users.putRole(row);
+      const previous = actor ? await store.users.getRole(tenantId, name) : undefined;
+      const facts = (r: RoleRow) => ({ permissions: r.permissions, description: r.description });
+      await recorded(
+        (tx) => tx.users.putRole(row),
+        actor &&
+          (() => ({
+            actor,
+            tenantId,
+            action: 'role.updated',
+            resource: { type: 'role', id: name },
+            before: previous ? facts(previous) : null,
+            after: facts(row),
+          })),
+      );
       return row;
     },
 
-    async deleteRole(tenantId: string, name: string): Promise<void> {
+    async deleteRole(tenantId: string, name: string, actor?: AuditActor): Promise<void> {
       if (isBuiltInRole(name)) throw validationError([{ path: '/name', message: 'is a built-in role and cannot be removed' }]);
       const held = await store.users.countWithRole(tenantId, name);
       if (held > 0) throw new PostwardenError('CONFLICT', `${held} user(s) still have role ${name}: give them another role first.`);
-      if (!(await store.users.deleteRole(tenantId, name))) throw new PostwardenError('NOT_FOUND', `role ${name} does not exist`);
+      const previous = actor ? await store.users.getRole(tenantId, name) : undefined;
+      const deleted = await recorded(
+        (tx) => tx.users.deleteRole(tenantId, name),
+        actor &&
+          ((done: boolean) =>
+            done && previous
+              ? {
+                  actor,
+                  tenantId,
+                  action: 'role.deleted',
+                  resource: { type: 'role', id: name },
+                  before: { permissions: previous.permissions, description: previous.description },
+                }
+              : undefined),
+      );
+      if (!deleted) throw new PostwardenError('NOT_FOUND', `role ${name} does not exist`);
     },
 
     /**

@@ -184,7 +184,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const memory: RepositoryMemory = { webhookClaims: newWebhookClaimMemory() };
   return {
     ...repositories(db, caps.name, false, memory, cipher),
-    encryption: encryptionAdmin(db, caps.name, cipher),
+    encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, memory, cipher)),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
     transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, memory, cipher))),

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { newId } from '../core/index.js';
 import { bytesKeyId, ENVELOPE_BYTES_MAGIC_HEX, ENVELOPE_TEXT_PREFIX, textKeyId } from '../protection/index.js';
 import { type ContentCipher, PLATFORM_TENANT } from './content-cipher.js';
+import type { Repositories } from './db.js';
 import type { DialectName } from './dialect.js';
 import type { EncryptionJobsTable } from './encryption-schema.js';
 import { capturedToAt } from './repositories/captured.js';
@@ -62,20 +63,30 @@ export interface EncryptionCoverage {
   share: number;
 }
 
+/**
+ * Called inside the transaction of a change with its result, so what it writes (an audit entry)
+ * commits with the change or, when it throws, rolls the change back.
+ */
+export type InChange<R> = (tx: Repositories, result: R) => Promise<unknown>;
+
 export interface EncryptionAdmin {
   /** A new content key version for the tenant (new writes use it) and a job re-encrypting the old. */
-  rotateTenantKey(tenantId: string, now: number): Promise<{ keyId: string; jobId: string }>;
+  rotateTenantKey(
+    tenantId: string,
+    now: number,
+    record?: InChange<{ keyId: string; jobId: string }>,
+  ): Promise<{ keyId: string; jobId: string }>;
   /** A job sealing plaintext rows of every tenant that has content (rows from before encryption). */
-  encryptExisting(now: number): Promise<string[]>;
+  encryptExisting(now: number, record?: InChange<string[]>): Promise<string[]>;
   /** A job re-wrapping data keys (all, or one tenant's) with the providers' current KEKs. */
-  startRewrap(now: number, opts?: { tenantId?: string; target?: string }): Promise<string>;
+  startRewrap(now: number, opts?: { tenantId?: string; target?: string }, record?: InChange<string>): Promise<string>;
   /** Sets (or clears with null) the tenant's own key in the external KMS and re-wraps its keys. */
-  setTenantKmsKey(tenantId: string, keyRef: string | null, now: number): Promise<string>;
+  setTenantKmsKey(tenantId: string, keyRef: string | null, now: number, record?: InChange<string>): Promise<string>;
   /** Works every running job to the end (or until `maxBatches`); resumes jobs a crash left. */
   runJobs(now: () => number, opts?: JobRunOptions & { maxBatches?: number }): Promise<number>;
   jobs(): Promise<EncryptionJobsTable[]>;
   /** Destroys every data key of the tenant: its sealed content becomes unreadable for good. */
-  shredTenant(tenantId: string, now: number): Promise<number>;
+  shredTenant(tenantId: string, now: number, record?: InChange<number>): Promise<number>;
   coverage(): Promise<EncryptionCoverage>;
   /** Data keys per KEK id (not destroyed): what a master key rotation still has to re-wrap. */
   keksInUse(): Promise<{ kekId: string; keys: number }[]>;
@@ -83,14 +94,27 @@ export interface EncryptionAdmin {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCipher): EncryptionAdmin {
+/** `repositoriesOf(tx)`: the store's repositories on a transaction, for `record` (db.ts). */
+export function encryptionAdmin(
+  db: Db,
+  dialect: DialectName,
+  cipher: ContentCipher,
+  repositoriesOf: (tx: Db) => Repositories,
+): EncryptionAdmin {
   const requireSealing = () => {
     if (!cipher.sealing) throw new Error('encryption.enabled is false: nothing can be sealed, so keys are not rotated');
   };
 
-  async function insertJob(kind: string, tenantId: string | null, target: string, stage: string, now: number): Promise<string> {
+  async function insertJob(
+    kind: string,
+    tenantId: string | null,
+    target: string,
+    stage: string,
+    now: number,
+    on: Db = db,
+  ): Promise<string> {
     const id = newId('ejb', now);
-    await db
+    await on
       .insertInto('encryption_jobs')
       .values({ id, kind, tenant_id: tenantId, target, stage, position: '', state: 'running', done: 0, started_at: now, updated_at: now })
       .execute();
@@ -286,10 +310,10 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
   }
 
   return {
-    async rotateTenantKey(tenantId, now) {
+    async rotateTenantKey(tenantId, now, record) {
       requireSealing();
       const keyId = newId('dek', now);
-      await db.transaction().execute(async (tx) => {
+      const jobId = await db.transaction().execute(async (tx) => {
         await cipher.activeKeyId(tx, tenantId);
         const last = await tx
           .selectFrom('data_keys')
@@ -322,36 +346,52 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
             destroyed_at: null,
           })
           .execute();
+        // The key and the job re-encrypting under it commit together (and with the record).
+        const job = await insertJob('reencrypt', tenantId, keyId, REENCRYPT_STAGES[0], now, tx);
+        await record?.(repositoriesOf(tx), { keyId, jobId: job });
+        return job;
       });
       cipher.forget(tenantId);
-      return { keyId, jobId: await insertJob('reencrypt', tenantId, keyId, REENCRYPT_STAGES[0], now) };
+      return { keyId, jobId };
     },
-    async encryptExisting(now) {
+    async encryptExisting(now, record) {
       requireSealing();
-      const tenants = new Set<string>();
-      for (const t of ['messages', 'recipients', 'events', 'captured_messages', 'idempotency_keys'] as const) {
-        for (const r of await db.selectFrom(t).select('tenant_id').distinct().execute()) tenants.add(r.tenant_id);
-      }
-      for (const r of await db.selectFrom('feedback_documents').select('tenant_id').distinct().execute())
-        tenants.add(r.tenant_id ?? PLATFORM_TENANT);
-      const ids: string[] = [];
-      for (const t of [...tenants].sort()) {
-        const target = await cipher.activeKeyId(db, t);
-        ids.push(await insertJob('reencrypt', t === PLATFORM_TENANT ? null : t, target, REENCRYPT_STAGES[0], now));
-      }
-      return ids;
+      return db.transaction().execute(async (tx) => {
+        const tenants = new Set<string>();
+        for (const t of ['messages', 'recipients', 'events', 'captured_messages', 'idempotency_keys'] as const) {
+          for (const r of await tx.selectFrom(t).select('tenant_id').distinct().execute()) tenants.add(r.tenant_id);
+        }
+        for (const r of await tx.selectFrom('feedback_documents').select('tenant_id').distinct().execute())
+          tenants.add(r.tenant_id ?? PLATFORM_TENANT);
+        const ids: string[] = [];
+        for (const t of [...tenants].sort()) {
+          const target = await cipher.activeKeyId(tx, t);
+          ids.push(await insertJob('reencrypt', t === PLATFORM_TENANT ? null : t, target, REENCRYPT_STAGES[0], now, tx));
+        }
+        await record?.(repositoriesOf(tx), ids);
+        return ids;
+      });
     },
-    startRewrap: (now, opts = {}) => insertJob('rewrap', opts.tenantId ?? null, opts.target ?? 'current', 'data_keys', now),
-    async setTenantKmsKey(tenantId, keyRef, now) {
-      if (keyRef === null) await db.deleteFrom('tenant_kms').where('tenant_id', '=', tenantId).execute();
-      else {
-        await db
-          .insertInto('tenant_kms')
-          .values({ tenant_id: tenantId, key_ref: keyRef, updated_at: now })
-          .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ key_ref: keyRef, updated_at: now }))
-          .execute();
-      }
-      return insertJob('rewrap', tenantId, keyRef ? `byok:${keyRef}` : 'default', 'data_keys', now);
+    startRewrap: (now, opts = {}, record) =>
+      db.transaction().execute(async (tx) => {
+        const id = await insertJob('rewrap', opts.tenantId ?? null, opts.target ?? 'current', 'data_keys', now, tx);
+        await record?.(repositoriesOf(tx), id);
+        return id;
+      }),
+    async setTenantKmsKey(tenantId, keyRef, now, record) {
+      return db.transaction().execute(async (tx) => {
+        if (keyRef === null) await tx.deleteFrom('tenant_kms').where('tenant_id', '=', tenantId).execute();
+        else {
+          await tx
+            .insertInto('tenant_kms')
+            .values({ tenant_id: tenantId, key_ref: keyRef, updated_at: now })
+            .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ key_ref: keyRef, updated_at: now }))
+            .execute();
+        }
+        const id = await insertJob('rewrap', tenantId, keyRef ? `byok:${keyRef}` : 'default', 'data_keys', now, tx);
+        await record?.(repositoriesOf(tx), id);
+        return id;
+      });
     },
     async runJobs(now, opts = {}) {
       const limit = Math.max(1, opts.batchSize ?? 100);
@@ -372,22 +412,27 @@ export function encryptionAdmin(db: Db, dialect: DialectName, cipher: ContentCip
       return batches;
     },
     jobs: () => db.selectFrom('encryption_jobs').selectAll().orderBy('id').execute(),
-    async shredTenant(tenantId, now) {
-      const r = await db
-        .updateTable('data_keys')
-        .set({ state: 'destroyed', wrapped: null, destroyed_at: now })
-        .where('tenant_id', '=', tenantId)
-        .where('state', '!=', 'destroyed')
-        .executeTakeFirst();
-      // A re-encryption of shredded content has nothing left to do.
-      await db
-        .updateTable('encryption_jobs')
-        .set({ state: 'done', updated_at: now })
-        .where('tenant_id', '=', tenantId)
-        .where('state', '=', 'running')
-        .execute();
+    async shredTenant(tenantId, now, record) {
+      const n = await db.transaction().execute(async (tx) => {
+        const r = await tx
+          .updateTable('data_keys')
+          .set({ state: 'destroyed', wrapped: null, destroyed_at: now })
+          .where('tenant_id', '=', tenantId)
+          .where('state', '!=', 'destroyed')
+          .executeTakeFirst();
+        // A re-encryption of shredded content has nothing left to do.
+        await tx
+          .updateTable('encryption_jobs')
+          .set({ state: 'done', updated_at: now })
+          .where('tenant_id', '=', tenantId)
+          .where('state', '=', 'running')
+          .execute();
+        const destroyed = Number(r.numUpdatedRows);
+        await record?.(repositoriesOf(tx), destroyed);
+        return destroyed;
+      });
       cipher.forget(tenantId);
-      return Number(r.numUpdatedRows);
+      return n;
     },
     async coverage() {
       const hex = (col: string) =>

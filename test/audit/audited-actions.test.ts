@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { verifyAudit } from '../../src/audit/index.js';
+import { operatorName, verifyAudit } from '../../src/audit/index.js';
+import { type CliDeps, runCli } from '../../src/cli/index.js';
+import { tempDir } from '../support/dialects.js';
 import { startPlatform, type TestPlatform } from '../support/platform.js';
 
 /** One platform; each test makes one kind of sensitive change through the API and reads its entry. */
@@ -27,6 +30,31 @@ async function lastOf(p: TestPlatform, action: string): Promise<Entry> {
   assert.equal(found.actor.user_agent, 'audit-test/1');
   assert.ok(found.actor.key_id?.startsWith('key_'));
   return found;
+}
+
+/** `postwarden --data-dir <the platform's> --json …` in process, as the host operator. */
+async function cli(p: TestPlatform, args: string[]): Promise<{ code: number; out: any; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    env: { POSTWARDEN_HOSTNAME: 'mail.pw.test' },
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    createPlatform: () => Promise.reject(new Error('no server here')),
+    onSignal: () => () => undefined,
+    exit: () => undefined,
+  };
+  const code = await runCli(['--data-dir', p.config.dataDir, '--json', ...args], deps);
+  return { code, out: stdout ? JSON.parse(stdout) : undefined, stderr };
+}
+
+/** The newest entry of a chain with this action, as stored (host commands write the platform chain too). */
+async function lastStored(p: TestPlatform, chain: string, action: string) {
+  const rows = await p.platform.store.audit.page({ chain, action, limit: 1000 });
+  const found = rows.at(-1);
+  assert.ok(found, `an entry ${action} in chain ${chain}`);
+  assert.deepEqual([found.actorKind, found.actorId], ['operator', operatorName()]);
+  return { ...found, after: JSON.parse(found.afterJson ?? 'null') };
 }
 
 test('every sensitive API action leaves an entry with its actor, and the chain verifies', async (t) => {
@@ -100,6 +128,55 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await entries(p)).length, before, 'a dry run records nothing');
   });
 
+  await t.test('webhook endpoint create, update, rotate and delete (never the secret)', async () => {
+    // Only bounces: nothing this file does is delivered to the (unreachable) endpoint.
+    const url = 'https://hooks.example.net/in?token=t0k3n';
+    const created = await p.request('POST', '/v1/webhooks', { url, events: ['recipient.bounced'] }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const c = await lastOf(p, 'webhook_endpoint.created');
+    assert.deepEqual([c.resource.type, c.resource.id], ['webhook_endpoint', id]);
+    assert.equal(c.after.url, 'https://hooks.example.net/in?[redacted]', 'the query string (often a credential) is left out');
+    assert.deepEqual(c.after.events, ['recipient.bounced']);
+    const changed = await p.request('PATCH', `/v1/webhooks/${id}`, { description: 'ops', disabled: true }, ua);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const u = await lastOf(p, 'webhook_endpoint.updated');
+    assert.deepEqual([u.before.description, u.before.state], ['', 'enabled']);
+    assert.deepEqual([u.after.description, u.after.state], ['ops', 'disabled']);
+    const rotated = await p.request('POST', `/v1/webhooks/${id}/rotate-secret`, undefined, ua);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const r = await lastOf(p, 'webhook_endpoint.secret_rotated');
+    assert.equal(r.resource.id, id);
+    assert.equal(r.after.previous_signs_until, rotated.body.previous_secret_expires_at);
+    assert.equal((await p.request('DELETE', `/v1/webhooks/${id}`, undefined, ua)).status, 204);
+    assert.equal((await lastOf(p, 'webhook_endpoint.deleted')).before.description, 'ops');
+    const all = JSON.stringify(await entries(p, '&resource=webhook_endpoint'));
+    for (const secret of [created.body.secret, rotated.body.secret, 't0k3n']) assert.ok(!all.includes(secret), 'no secret in the log');
+  });
+
+  await t.test('user create, role change, disable and password; custom role put and delete (never the password)', async () => {
+    const password = 'correct horse battery';
+    const created = await p.request('POST', '/v1/users', { email: 'ana@example.com', role: 'developer', password }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const c = await lastOf(p, 'user.created');
+    assert.equal(c.resource.id, id);
+    assert.deepEqual(c.after, { email: 'ana@example.com', name: 'ana@example.com', role: 'developer', sign_in: 'password' });
+    const changed = await p.request('PATCH', `/v1/users/${id}`, { role: 'analyst', disabled: true }, ua);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const u = await lastOf(p, 'user.updated');
+    assert.deepEqual([u.before.role, u.before.disabled, u.after.role, u.after.disabled], ['developer', false, 'analyst', true]);
+    assert.equal((await p.request('PATCH', `/v1/users/${id}`, { password: `${password}!` }, ua)).status, 200);
+    assert.equal((await lastOf(p, 'user.updated')).after.sign_in_changed, true);
+    const role = await p.request('PUT', '/v1/roles/billing-support', { permissions: ['messages:read'] }, ua);
+    assert.equal(role.status, 200, JSON.stringify(role.body));
+    const r = await lastOf(p, 'role.updated');
+    assert.deepEqual([r.resource.id, r.before, r.after.permissions], ['billing-support', null, ['messages:read']]);
+    assert.equal((await p.request('DELETE', '/v1/roles/billing-support', undefined, ua)).status, 204);
+    assert.deepEqual((await lastOf(p, 'role.deleted')).before.permissions, ['messages:read']);
+    assert.ok(!JSON.stringify(await entries(p, '&resource=user')).includes(password), 'no password in the log');
+  });
+
   await t.test('reading a captured message records the read', async () => {
     const sent = await p.request(
       'POST',
@@ -164,6 +241,26 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal(JSON.stringify(e).includes('gone@example.org'), false);
   });
 
+  await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
+    const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const r = await lastStored(p, p.tenantId, 'encryption.tenant_key_rotated');
+    assert.deepEqual([r.resourceId, r.after.job_id], [rotated.out.key_id, rotated.out.job.id]);
+    const master = await cli(p, ['encryption', 'rotate-master']);
+    assert.equal(master.code, 0, master.stderr);
+    assert.equal((await lastStored(p, 'platform', 'encryption.master_key_rotated')).after.kek_id, master.out.kek_id);
+    const other = await cli(p, ['tenants', 'create', 'Shredded']);
+    assert.equal(other.code, 0, other.stderr);
+    const shred = await cli(p, ['encryption', 'shred', '--tenant', other.out.id, '--yes']);
+    assert.equal(shred.code, 0, shred.stderr);
+    const s = await lastStored(p, other.out.id, 'encryption.tenant_shredded');
+    assert.equal(s.after.destroyed_keys, shred.out.destroyed_keys);
+    const file = join(tempDir(t), 'backup.db');
+    const backup = await cli(p, ['backup', file]);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal((await lastStored(p, 'platform', 'store.backed_up')).after.destination, file);
+  });
+
   const report = await verifyAudit(p.platform.store);
   assert.equal(report.ok, true, JSON.stringify(report));
 });
@@ -183,4 +280,11 @@ test('a change whose audit entry cannot be written is rolled back', async (t) =>
   const removed = await p.request('PATCH', '/v1/tenant', { alignment: 'reject' });
   assert.equal(removed.status, 500);
   assert.equal((await p.request('GET', '/v1/tenant')).body.alignment, 'warn', 'the setting did not change');
+  const users = (await p.request('GET', '/v1/users')).body.data.length;
+  const user = await p.request('POST', '/v1/users', { email: 'no@example.com', role: 'developer' });
+  assert.equal(user.status, 500);
+  assert.equal((await p.request('GET', '/v1/users')).body.data.length, users, 'no user was created');
+  const hook = await p.request('POST', '/v1/webhooks', { url: 'https://hooks.example.net/in', events: ['recipient.bounced'] });
+  assert.equal(hook.status, 500);
+  assert.equal((await p.request('GET', '/v1/webhooks')).body.data.length, 0, 'no webhook endpoint was created');
 });

@@ -13,6 +13,7 @@ import {
 } from '../../access/index.js';
 import type { Principal } from '../../tenants/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { List, NoContent } from './json.js';
@@ -75,7 +76,7 @@ export function userRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const user = await s.access.users.createUser(callerOf(p), { tenantId: p.tenant.id, ...request.body });
+      const user = await s.access.users.createUser(callerOf(p), { tenantId: p.tenant.id, ...request.body }, { actor: actorOf(request) });
       return reply.code(201).send(userJson(user));
     },
   );
@@ -102,7 +103,7 @@ export function userRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return userJson(await s.access.users.updateUser(callerOf(p), p.tenant.id, request.params.id, request.body));
+      return userJson(await s.access.users.updateUser(callerOf(p), p.tenant.id, request.params.id, request.body, actorOf(request)));
     },
   );
   r.get(
@@ -137,7 +138,7 @@ export function userRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      const role = await s.access.users.putRole(callerOf(p), p.tenant.id, request.params.name, request.body);
+      const role = await s.access.users.putRole(callerOf(p), p.tenant.id, request.params.name, request.body, actorOf(request));
       return roleJson({ ...role, builtIn: false });
     },
   );
@@ -153,7 +154,7 @@ export function userRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request, reply) => {
-      await s.access.users.deleteRole(principalOf(request).tenant.id, request.params.name);
+      await s.access.users.deleteRole(principalOf(request).tenant.id, request.params.name, actorOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { eventTypes, streams } from '../../core/index.js';
 import type { WebhookAttemptRow, WebhookEndpointRow } from '../../store/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { iso } from './json.js';
@@ -177,14 +178,18 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const b = request.body;
-      const { endpoint, secret } = await s.webhooks.create(principalOf(request).tenant.id, {
-        url: b.url,
-        events: b.events,
-        streams: b.streams,
-        domains: b.domains,
-        description: b.description,
-        batchSize: b.batch_size,
-      });
+      const { endpoint, secret } = await s.webhooks.create(
+        principalOf(request).tenant.id,
+        {
+          url: b.url,
+          events: b.events,
+          streams: b.streams,
+          domains: b.domains,
+          description: b.description,
+          batchSize: b.batch_size,
+        },
+        actorOf(request),
+      );
       return reply.code(201).send({ ...webhookJson(endpoint), secret });
     },
   );
@@ -233,15 +238,20 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const b = request.body;
-      const e = await s.webhooks.update(principalOf(request).tenant.id, request.params.id, {
-        url: b.url,
-        events: b.events,
-        streams: b.streams,
-        domains: b.domains,
-        description: b.description,
-        batchSize: b.batch_size,
-        disabled: b.disabled,
-      });
+      const e = await s.webhooks.update(
+        principalOf(request).tenant.id,
+        request.params.id,
+        {
+          url: b.url,
+          events: b.events,
+          streams: b.streams,
+          domains: b.domains,
+          description: b.description,
+          batchSize: b.batch_size,
+          disabled: b.disabled,
+        },
+        actorOf(request),
+      );
       return webhookJson(e);
     },
   );
@@ -259,7 +269,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request, reply) => {
-      await s.webhooks.remove(principalOf(request).tenant.id, request.params.id);
+      await s.webhooks.remove(principalOf(request).tenant.id, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -278,7 +288,7 @@ export function webhookRoutes(fastify: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request) => {
-      const r = await s.webhooks.rotateSecret(principalOf(request).tenant.id, request.params.id);
+      const r = await s.webhooks.rotateSecret(principalOf(request).tenant.id, request.params.id, actorOf(request));
       return { ...webhookJson(r.endpoint), secret: r.secret };
     },
   );

@@ -1,13 +1,18 @@
 import type { Command } from 'commander';
 import { systemClock } from '../../core/index.js';
+import type { Repositories } from '../../store/index.js';
 import type { Act, CliContext } from '../context.js';
-import { adminEncryption, configFor, openAdminStore } from '../context.js';
+import { adminEncryption, cliAudit, configFor, openAdminStore } from '../context.js';
 import { CliError, table } from '../output.js';
 
 /**
  * `postwarden encryption …`: envelope encryption at rest (docs/encryption.md), straight on the
  * store the server uses, while it runs. Long operations are jobs in the database worked in bounded
  * batches; a command killed midway (even kill -9) is finished by running it again, or `run`.
+ *
+ * Each decision (a rotation, BYOK, a shred, sealing old content) is audited as the host operator,
+ * in the transaction that records it (docs/governance.md): on the tenant's chain when it names a
+ * tenant, else on the platform chain. Working jobs on (`run`, the batches) is not a new decision.
  */
 interface RunFlags {
   batchSize: string;
@@ -25,15 +30,26 @@ function positive(text: string, name: string, min: number): number {
   return n;
 }
 
+/** Appends an entry by the command's actor inside the change's transaction (store `InChange`). */
+type Recorder = <R>(
+  action: string,
+  tenantId: string | null,
+  resource: (r: R) => { type: string; id?: string | null },
+  after: (r: R) => unknown,
+) => (tx: Repositories, r: R) => Promise<unknown>;
+
 async function withEncryption<T>(
   ctx: CliContext,
-  fn: (s: Awaited<ReturnType<typeof openAdminStore>>, enc: Awaited<ReturnType<typeof adminEncryption>>) => Promise<T>,
+  fn: (s: Awaited<ReturnType<typeof openAdminStore>>, enc: Awaited<ReturnType<typeof adminEncryption>>, record: Recorder) => Promise<T>,
 ) {
   const config = await configFor(ctx);
   const enc = await adminEncryption(config);
   const store = await openAdminStore(ctx, config, enc);
   try {
-    return await fn(store, enc);
+    const audit = await cliAudit(config, store);
+    const record: Recorder = (action, tenantId, resource, after) => (tx, r) =>
+      audit.log.append(tx, { actor: ctx.who.actor, tenantId, action, resource: resource(r), after: after(r) });
+    return await fn(store, enc, record);
   } finally {
     await store.close();
   }
@@ -82,12 +98,22 @@ export function registerEncryption(program: Command, act: Act): void {
       .description('Make a new local key-encryption key current and re-wrap every data key with it (online; rerun resumes)'),
   ).action(
     act((ctx, cmd) =>
-      withEncryption(ctx, async (store, e) => {
+      withEncryption(ctx, async (store, e, record) => {
         const flags = cmd.opts<RunFlags>();
         // A rewrap left running by a killed run is finished, not started over with yet another key.
         const pending = (await store.encryption.jobs()).find((j) => j.kind === 'rewrap' && j.state === 'running' && j.tenant_id === null);
         const kekId = pending?.target ?? e.local.rotate();
-        if (!pending) await store.encryption.startRewrap(systemClock.now(), { target: kekId });
+        if (!pending)
+          await store.encryption.startRewrap(
+            systemClock.now(),
+            { target: kekId },
+            record<string>(
+              'encryption.master_key_rotated',
+              null,
+              () => ({ type: 'kek', id: kekId }),
+              (jobId) => ({ kek_id: kekId, job_id: jobId }),
+            ),
+          );
         await runJobs(ctx, store, flags);
         const left = (await store.encryption.keksInUse()).filter((k) => k.kekId !== kekId);
         ctx.out.result({ kek_id: kekId, resumed: !!pending, other_keks: left }, () => [
@@ -107,9 +133,18 @@ export function registerEncryption(program: Command, act: Act): void {
       .requiredOption('--tenant <id>', 'tenant id (ten_…)'),
   ).action(
     act((ctx, cmd) =>
-      withEncryption(ctx, async (store) => {
+      withEncryption(ctx, async (store, _e, record) => {
         const flags = cmd.opts<RunFlags & { tenant: string }>();
-        const r = await store.encryption.rotateTenantKey(flags.tenant, systemClock.now());
+        const r = await store.encryption.rotateTenantKey(
+          flags.tenant,
+          systemClock.now(),
+          record<{ keyId: string; jobId: string }>(
+            'encryption.tenant_key_rotated',
+            flags.tenant,
+            (x) => ({ type: 'data_key', id: x.keyId }),
+            (x) => ({ data_key_id: x.keyId, job_id: x.jobId }),
+          ),
+        );
         const jobs = await runJobs(ctx, store, flags);
         const job = jobs.find((j) => j.id === r.jobId);
         ctx.out.result({ key_id: r.keyId, job }, () => [
@@ -123,8 +158,16 @@ export function registerEncryption(program: Command, act: Act): void {
     enc.command('encrypt-existing').description('Seal content stored before encryption was on, every tenant (bounded batches)'),
   ).action(
     act((ctx, cmd) =>
-      withEncryption(ctx, async (store) => {
-        const ids = await store.encryption.encryptExisting(systemClock.now());
+      withEncryption(ctx, async (store, _e, record) => {
+        const ids = await store.encryption.encryptExisting(
+          systemClock.now(),
+          record<string[]>(
+            'encryption.existing_content_sealing_started',
+            null,
+            () => ({ type: 'encryption_job' }),
+            (jobs) => ({ jobs }),
+          ),
+        );
         await runJobs(ctx, store, cmd.opts<RunFlags>());
         const c = await store.encryption.coverage();
         ctx.out.result({ jobs: ids, coverage: c }, () => [
@@ -152,11 +195,23 @@ export function registerEncryption(program: Command, act: Act): void {
       .option('--clear', 'go back to the node default provider'),
   ).action(
     act((ctx, cmd) =>
-      withEncryption(ctx, async (store, e) => {
+      withEncryption(ctx, async (store, e, record) => {
         const flags = cmd.opts<RunFlags & { tenant: string; keyRef?: string; clear?: boolean }>();
         if (!flags.clear && !flags.keyRef) throw new CliError('USAGE', 'give --key-ref <name> or --clear');
         if (!e.external) throw new CliError('USAGE', 'encryption.external.url is not set: BYOK needs the external KMS');
-        await store.encryption.setTenantKmsKey(flags.tenant, flags.clear ? null : (flags.keyRef ?? null), systemClock.now());
+        const keyRef = flags.clear ? null : (flags.keyRef ?? null);
+        await store.encryption.setTenantKmsKey(
+          flags.tenant,
+          keyRef,
+          systemClock.now(),
+          // The key's name in the external KMS, not key material.
+          record<string>(
+            'encryption.tenant_kms_key_set',
+            flags.tenant,
+            () => ({ type: 'tenant_kms', id: flags.tenant }),
+            (jobId) => ({ kms_key_ref: keyRef, job_id: jobId }),
+          ),
+        );
         await runJobs(ctx, store, flags);
         ctx.out.result({ tenant: flags.tenant, key_ref: flags.clear ? null : flags.keyRef }, () => [
           flags.clear
@@ -174,9 +229,18 @@ export function registerEncryption(program: Command, act: Act): void {
     .requiredOption('--yes', 'confirm: this cannot be undone')
     .action(
       act((ctx, cmd) =>
-        withEncryption(ctx, async (store) => {
+        withEncryption(ctx, async (store, _e, record) => {
           const { tenant } = cmd.opts<{ tenant: string }>();
-          const n = await store.encryption.shredTenant(tenant, systemClock.now());
+          const n = await store.encryption.shredTenant(
+            tenant,
+            systemClock.now(),
+            record<number>(
+              'encryption.tenant_shredded',
+              tenant,
+              () => ({ type: 'tenant', id: tenant }),
+              (destroyed) => ({ destroyed_keys: destroyed }),
+            ),
+          );
           ctx.out.result({ tenant, destroyed_keys: n }, () => [
             `Destroyed ${n} data key(s) of ${tenant}; its sealed content reads as unreadable.`,
           ]);

@@ -35,22 +35,21 @@ export function registerUsers(program: Command, act: Act): void {
             import('node:path'),
           ]);
           const masterKey = loadOrCreateMasterKey(config.security.masterKeyFile || join(config.dataDir, 'master.key')).key;
+          const audit = await cliAudit(config, store);
           const service = createUsers({
             store,
             clock: systemClock,
             seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
             open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
+            // user.created commits with the insert, as for POST /v1/users.
+            audit: (fn, entry) => audit.change(fn, entry),
           });
           const tenantId = o.tenant ?? null;
-          const user = await service.createUser(ctx.who.caller, { tenantId, email: o.email, role: o.role, name: o.name, password });
-          // The users service takes no audit log yet (POST /v1/users records none); the CLI records its own.
-          await (await cliAudit(config, store)).record({
-            actor: ctx.who.actor,
-            tenantId,
-            action: 'user.created',
-            resource: { type: 'user', id: user.id },
-            after: { email: user.email, name: user.name, role: user.role, sign_in: user.passwordHash !== null ? 'password' : 'sso' },
-          });
+          const user = await service.createUser(
+            ctx.who.caller,
+            { tenantId, email: o.email, role: o.role, name: o.name, password },
+            { actor: ctx.who.actor },
+          );
           ctx.out.result(userJson(user), () => [
             `Created user ${user.id} (${user.email}) with role ${user.role}${tenantId ? ` in ${tenantId}` : ' (platform operator)'}`,
             ...(password === undefined ? ['No password: the user signs in with SSO, or set one later.'] : []),

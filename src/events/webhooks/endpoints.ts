@@ -1,3 +1,4 @@
+import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../../audit/index.js';
 import {
   type Clock,
   type EventType,
@@ -8,7 +9,7 @@ import {
   type SpineEvent,
   validationError,
 } from '../../core/index.js';
-import type { Store, WebhookAttemptRow, WebhookEndpointPatch, WebhookEndpointRow } from '../../store/index.js';
+import type { Repositories, Store, WebhookAttemptRow, WebhookEndpointPatch, WebhookEndpointRow } from '../../store/index.js';
 import type { FanOut } from './dispatcher.js';
 import { type Poster, urlProblem } from './poster.js';
 import { type SecretBox, type Sender, secretAad } from './sender.js';
@@ -55,6 +56,8 @@ export interface EndpointsDeps {
   retentionDays: number;
   /** Told when deliveries were queued (a replay), so the worker looks at once. */
   onQueued?: () => void;
+  /** Create, update, delete and secret rotation are audited in the change's transaction (docs/governance.md). */
+  audit?: AuditRecorder;
 }
 
 /** Most events one replay queues; a wider window is split into several replays. */
@@ -89,8 +92,17 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
 
   const orNull = (l: string[] | undefined) => (l?.length ? l : null);
 
+  /** Runs a change in one transaction with its audit entry (both or neither). */
+  function audited<T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> {
+    return deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
+  }
+
   return {
-    async create(tenantId: string, input: EndpointInput): Promise<{ endpoint: WebhookEndpointRow; secret: string }> {
+    async create(
+      tenantId: string,
+      input: EndpointInput,
+      actor: Actor = unattributed,
+    ): Promise<{ endpoint: WebhookEndpointRow; secret: string }> {
       checkInput(input);
       const now = clock.now();
       const id = newId('wh', now);
@@ -113,14 +125,23 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
         createdAt: now,
         updatedAt: now,
       };
-      await store.webhookEndpoints.insert(endpoint);
+      await audited(
+        (tx) => tx.webhookEndpoints.insert(endpoint),
+        () => ({
+          actor,
+          tenantId,
+          action: 'webhook_endpoint.created',
+          resource: { type: 'webhook_endpoint', id },
+          after: auditFacts(endpoint),
+        }),
+      );
       return { endpoint, secret };
     },
 
     list: (tenantId: string) => store.webhookEndpoints.list(tenantId),
     get: mustGet,
 
-    async update(tenantId: string, id: string, u: EndpointUpdate): Promise<WebhookEndpointRow> {
+    async update(tenantId: string, id: string, u: EndpointUpdate, actor: Actor = unattributed): Promise<WebhookEndpointRow> {
       checkInput(u);
       const current = await mustGet(tenantId, id);
       const now = clock.now();
@@ -133,39 +154,75 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
       if (u.batchSize !== undefined) patch.batchSize = u.batchSize;
       if (u.disabled === false && current.state === 'disabled')
         Object.assign(patch, { state: 'enabled', disabledReason: null, disabledAt: null });
-      await store.transaction(async (tx) => {
-        await tx.webhookEndpoints.update(id, patch, now);
-        if (u.disabled === true && current.state === 'enabled') {
-          await tx.webhookEndpoints.disable(id, 'disabled by request', now);
-          await tx.webhookDeliveries.killOpen(id, now);
-        }
-      });
+      const updated = await audited(
+        async (tx) => {
+          await tx.webhookEndpoints.update(id, patch, now);
+          if (u.disabled === true && current.state === 'enabled') {
+            await tx.webhookEndpoints.disable(id, 'disabled by request', now);
+            await tx.webhookDeliveries.killOpen(id, now);
+          }
+          return tx.webhookEndpoints.get(id, tenantId);
+        },
+        (after) => {
+          const [b, a] = [auditFacts(current), after ? auditFacts(after) : null];
+          // Nothing changed (an empty PATCH): nothing to record.
+          if (JSON.stringify(b) === JSON.stringify(a)) return undefined;
+          return { actor, tenantId, action: 'webhook_endpoint.updated', resource: { type: 'webhook_endpoint', id }, before: b, after: a };
+        },
+      );
       deps.sender.forget(id);
-      return mustGet(tenantId, id);
+      if (!updated) throw new PostwardenError('NOT_FOUND', `webhook ${id} does not exist`, { id });
+      return updated;
     },
 
-    async remove(tenantId: string, id: string): Promise<void> {
-      await mustGet(tenantId, id);
-      await store.transaction(async (tx) => {
-        await tx.webhookDeliveries.killOpen(id, clock.now());
-        await tx.webhookEndpoints.delete(id);
-      });
+    async remove(tenantId: string, id: string, actor: Actor = unattributed): Promise<void> {
+      const current = await mustGet(tenantId, id);
+      await audited(
+        async (tx) => {
+          await tx.webhookDeliveries.killOpen(id, clock.now());
+          await tx.webhookEndpoints.delete(id);
+        },
+        () => ({
+          actor,
+          tenantId,
+          action: 'webhook_endpoint.deleted',
+          resource: { type: 'webhook_endpoint', id },
+          before: auditFacts(current),
+        }),
+      );
       deps.sender.forget(id);
     },
 
-    async rotateSecret(tenantId: string, id: string): Promise<{ endpoint: WebhookEndpointRow; secret: string; previousExpiresAt: number }> {
+    async rotateSecret(
+      tenantId: string,
+      id: string,
+      actor: Actor = unattributed,
+    ): Promise<{ endpoint: WebhookEndpointRow; secret: string; previousExpiresAt: number }> {
       const current = await mustGet(tenantId, id);
       const now = clock.now();
       const secret = generateSecret();
       const previousExpiresAt = now + deps.rotationGraceMs;
-      await store.webhookEndpoints.update(
-        id,
-        {
-          secretSealed: deps.secrets.seal(secret, secretAad(id)),
-          previousSecretSealed: current.secretSealed,
-          previousSecretExpiresAt: previousExpiresAt,
-        },
-        now,
+      // The entry says that and until when the previous secret signs, never a secret (new, previous,
+      // sealed or not); the member is not named like a secret, which redact.ts would blank.
+      await audited(
+        (tx) =>
+          tx.webhookEndpoints.update(
+            id,
+            {
+              secretSealed: deps.secrets.seal(secret, secretAad(id)),
+              previousSecretSealed: current.secretSealed,
+              previousSecretExpiresAt: previousExpiresAt,
+            },
+            now,
+          ),
+        () => ({
+          actor,
+          tenantId,
+          action: 'webhook_endpoint.secret_rotated',
+          resource: { type: 'webhook_endpoint', id },
+          before: { previous_signs_until: iso(current.previousSecretExpiresAt) },
+          after: { previous_signs_until: iso(previousExpiresAt) },
+        }),
       );
       deps.sender.forget(id);
       return { endpoint: await mustGet(tenantId, id), secret, previousExpiresAt };
@@ -256,6 +313,38 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
 }
 
 export type WebhookEndpoints = ReturnType<typeof createWebhookEndpoints>;
+
+/**
+ * What the audit log keeps of an endpoint: its settings, never a secret. The URL loses its userinfo
+ * and its query string, where receivers commonly put credentials (`?token=…`).
+ */
+function auditFacts(e: WebhookEndpointRow) {
+  return {
+    url: urlForAudit(e.url),
+    description: e.description,
+    events: e.eventTypes,
+    streams: e.streams,
+    domains: e.domains,
+    batch_size: e.batchSize,
+    state: e.state,
+  };
+}
+
+function urlForAudit(raw: string): string {
+  try {
+    const u = new URL(raw);
+    const query = u.search ? '?[redacted]' : '';
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return `${u.toString()}${query}`;
+  } catch {
+    return '[unparsable]';
+  }
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** A replay bound: digits are a spine cursor, anything else an ISO time. */
 function bound(v: string, path: string): { at?: number; cursor?: number; errors: { path: string; message: string }[] } {

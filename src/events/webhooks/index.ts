@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '../../audit/index.js';
 import type { Clock } from '../../core/index.js';
 import { createWorker, type Worker } from '../../queue/index.js';
 import type { Store, WebhookDeliveryRow } from '../../store/index.js';
@@ -41,6 +42,8 @@ export interface WebhooksDeps {
   yieldTo?: () => boolean;
   /** Backoff jitter source (tests). */
   random?: () => number;
+  /** Endpoint changes are audited with the change (docs/governance.md). */
+  audit?: AuditRecorder;
 }
 
 export interface Webhooks {
@@ -123,6 +126,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     maxBatchSize: o.maxBatchSize,
     retentionDays: o.retentionDays,
     onQueued: () => worker.poke(),
+    ...(deps.audit ? { audit: deps.audit } : {}),
   });
   let poster_closed = false;
   return {
