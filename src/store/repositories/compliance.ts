@@ -73,6 +73,17 @@ const reminder = (r: Database['incident_reminders']): IncidentReminderRow => ({
   sentAt: r.sent_at === null ? null : Number(r.sent_at),
 });
 
+const dmarcSourceColumns = ['policy_domain', 'source_ip', 'count', 'dkim', 'spf', 'header_from', 'auth_results'] as const;
+const dmarcSourceOf = (r: Pick<Database['dmarc_report_records'], (typeof dmarcSourceColumns)[number]>): DmarcSourceRow => ({
+  policyDomain: r.policy_domain,
+  sourceIp: r.source_ip,
+  count: Number(r.count),
+  dkim: r.dkim,
+  spf: r.spf,
+  headerFrom: r.header_from,
+  authResults: JSON.parse(r.auth_results) as unknown,
+});
+
 export function complianceRepository(db: Kysely<Database>) {
   return {
     async thirdParties(tenantId?: string, limit = 1000): Promise<ThirdPartyRow[]> {
@@ -124,40 +135,24 @@ export function complianceRepository(db: Kysely<Database>) {
     async dmarcSources(documentId: string, tenantId: string): Promise<DmarcSourceRow[]> {
       const rows = await db
         .selectFrom('dmarc_report_records')
-        .select(['policy_domain', 'source_ip', 'count', 'dkim', 'spf', 'header_from', 'auth_results'])
+        .select(dmarcSourceColumns)
         .where('document_id', '=', documentId)
         .where('tenant_id', '=', tenantId)
         .orderBy('row_index')
         .limit(10_000)
         .execute();
-      return rows.map((r) => ({
-        policyDomain: r.policy_domain,
-        sourceIp: r.source_ip,
-        count: Number(r.count),
-        dkim: r.dkim,
-        spf: r.spf,
-        headerFrom: r.header_from,
-        authResults: JSON.parse(r.auth_results) as unknown,
-      }));
+      return rows.map(dmarcSourceOf);
     },
     /** Every DMARC source a tenant's reports named since `sinceMs` (register seeding). */
     async dmarcSourcesSince(tenantId: string, sinceMs: number): Promise<DmarcSourceRow[]> {
       const rows = await db
         .selectFrom('dmarc_report_records')
-        .select(['policy_domain', 'source_ip', 'count', 'dkim', 'spf', 'header_from', 'auth_results'])
+        .select(dmarcSourceColumns)
         .where('tenant_id', '=', tenantId)
         .where('date_end', '>=', sinceMs)
         .limit(10_000)
         .execute();
-      return rows.map((r) => ({
-        policyDomain: r.policy_domain,
-        sourceIp: r.source_ip,
-        count: Number(r.count),
-        dkim: r.dkim,
-        spf: r.spf,
-        headerFrom: r.header_from,
-        authResults: JSON.parse(r.auth_results) as unknown,
-      }));
+      return rows.map(dmarcSourceOf);
     },
     async insertIncident(r: IncidentRow, reminders: IncidentReminderRow[]): Promise<void> {
       await db
