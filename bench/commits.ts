@@ -12,10 +12,11 @@ export interface CommitCount {
   commit_ms: number;
 }
 
-export function commitProbe(dataDir: string) {
+export function commitProbe(dataDir: string, serverNodeOptions?: string) {
   const file = join(dataDir, 'commits.json');
   const preload = join(import.meta.dirname, 'commit-counter.mjs');
-  const inherited = process.env.NODE_OPTIONS ? `${process.env.NODE_OPTIONS} ` : '';
+  // The child's own options (a heap cap, a profiler preload) ride along; without this they were lost.
+  const inherited = [process.env.NODE_OPTIONS, serverNodeOptions].filter(Boolean).map((s) => `${s} `).join('');
   return {
     env: { NODE_OPTIONS: `${inherited}--import ${preload}`, PW_BENCH_COMMITS_FILE: file },
     /** The child's counts as of its last write (every 100 ms): wait that long after a phase. */

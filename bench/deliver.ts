@@ -343,7 +343,7 @@ function asInjection(r: Awaited<ReturnType<typeof injectSmtp>>): Injection {
 async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
   const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
   const key = await bootstrap(dataDir);
-  const commits = commitProbe(dataDir);
+  const commits = commitProbe(dataDir, o.serverEnv.NODE_OPTIONS);
   const server = await startServer({
     dataDir,
     bootstrap: false,

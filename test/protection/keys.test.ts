@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { isPostwardenError } from '../../src/core/index.js';
-import { openText, sealText, textKeyId } from '../../src/protection/index.js';
+import { openBytes, openText, sealBytes, sealText, textKeyId } from '../../src/protection/index.js';
 import { createStore, openSqlite, type Store } from '../../src/store/index.js';
 import { tempDir } from '../support/dialects.js';
 import { assertReadable, encryptionFor, openEncryptedStore, seed } from './seed.js';
@@ -41,6 +41,18 @@ test('a sealed value opens only where it was written and names its key', () => {
   assert.equal(openText(key, sealed, 'messages.subject:msg_a'), 'hello');
   assert.throws(() => openText(key, sealed, 'messages.subject:msg_b'), /failed authentication/);
   assert.notEqual(sealText(key, 'dek_1', 'x', 'hello'), sealText(key, 'dek_1', 'x', 'hello'), 'a fresh nonce each time');
+});
+
+test('nonces drawn from the pool never repeat, across refills of the pool', () => {
+  const key = randomBytes(32);
+  const seen = new Set<string>();
+  // Three pools' worth (341 nonces each): a refill that reused or overlapped positions would repeat.
+  for (let i = 0; i < 1100; i++) {
+    const sealed = sealBytes(key, 'dek_1', `x:${i}`, Buffer.from('same plaintext'));
+    seen.add(sealed.subarray(5 + 1 + 5, 5 + 1 + 5 + 12).toString('hex'));
+    assert.equal(openBytes(key, sealed, `x:${i}`).toString(), 'same plaintext');
+  }
+  assert.equal(seen.size, 1100);
 });
 
 test('rows written before encryption stay readable and encrypt-existing seals them', async (t) => {

@@ -33,12 +33,12 @@ export async function openEventData(
 export function readEvents(db: Kysely<Database>, cipher: ContentCipher, rows: unknown[]): Promise<SpineEvent[]> {
   return Promise.all(
     (rows as (EventsTable & { cursor: number; schema_version: number })[]).map(async (r) =>
-      toEvent({ ...r, data: JSON.stringify(await cipher.openJson(db, eventDataAt(r.id), r.data)) }),
+      toEvent(r, await cipher.openJson(db, eventDataAt(r.id), r.data)),
     ),
   );
 }
 
-const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): SpineEvent => ({
+const toEvent = (r: EventsTable & { cursor: number; schema_version: number }, data: Record<string, unknown>): SpineEvent => ({
   id: r.id,
   cursor: String(r.cursor),
   type: r.type as EventType,
@@ -48,7 +48,7 @@ const toEvent = (r: EventsTable & { cursor: number; schema_version: number }): S
   seq: r.seq,
   at: isoTime(r.at),
   schemaVersion: Number(r.schema_version),
-  data: JSON.parse(r.data) as Record<string, unknown>,
+  data,
 });
 
 export interface EventPage {
