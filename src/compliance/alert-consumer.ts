@@ -34,15 +34,21 @@ export function createAlertConsumer(deps: AlertConsumerDeps): Consumer {
     batchSize: 200,
     handle: async (events) => {
       const alerts: Alert[] = [];
+      const counts = deps.anomalies.batch();
       for (const e of events) {
         if (e.type === 'compliance.alert') continue;
         if (e.type === 'report.received' && e.data.kind === 'dmarc-aggregate' && typeof e.data.feedback_id === 'string') {
           alerts.push(...(await deps.register.dmarcAlerts(e.tenantId, e.data.feedback_id)));
         }
-        alerts.push(...(await deps.anomalies.observe(e)));
+        alerts.push(...(await counts.observe(e)));
       }
-      if (!alerts.length) return;
-      return { write: async (tx) => void (await raiseAlerts(tx, alerts, deps.clock.now())) };
+      if (!alerts.length && !counts.pending) return;
+      return {
+        write: async (tx) => {
+          await counts.write(tx);
+          await raiseAlerts(tx, alerts, deps.clock.now());
+        },
+      };
     },
     ...(deps.log ? { log: deps.log } : {}),
   });

@@ -18,6 +18,12 @@ import type { AnomalyRule, AnomalyRuleset } from './anomaly-rules.js';
  *   through `authFailed`, since a failed guess is no event of a tenant);
  * - dmarc-failures: the share of messages failing DMARC in one aggregate report (`report.received`).
  *
+ * Counting happens per consumer batch (`batch()`): counts and seen addresses are read from the store
+ * once per key, kept in memory while the batch's events are judged, and written together in the
+ * transaction that moves the consumer past the batch. One autocommitted upsert per event and metric
+ * (an fsync each on SQLite) was four commits per delivered message, half the delivery thread's time
+ * in SQLite.
+ *
  * Windows are fixed buckets of event time, so replaying the spine counts the same. Delivery to the
  * consumer is at least once: a batch handed over twice counts twice, which can only make an alert
  * come early in a window that is already unusual; the alert itself is raised once (its mark).
@@ -26,6 +32,64 @@ export interface AnomalyDeps {
   store: Pick<Store, 'compliance'>;
   rules: AnomalyRuleset;
 }
+
+type CountRow = { tenantId: string; scope: string; metric: string; bucket: number; n: number };
+
+/** Counts of one batch: stored values read once per key, plus what the batch added. */
+function createTally(store: Pick<Store, 'compliance'>) {
+  const stored = new Map<string, number>();
+  const added = new Map<string, CountRow>();
+  const seen = new Map<string, Set<string>>();
+  const newlySeen: { tenantId: string; keyId: string; address: string; at: number }[] = [];
+  const keyOf = (tenantId: string, scope: string, metric: string, bucket: number) =>
+    `${tenantId}\u0000${scope}\u0000${metric}\u0000${bucket}`;
+
+  return {
+    /** Counts per bucket `from..to` (every `step`), stored plus added. */
+    async range(tenantId: string, scope: string, metric: string, from: number, to: number, step: number): Promise<Map<number, number>> {
+      const buckets: number[] = [];
+      for (let b = from; b <= to; b += step) buckets.push(b);
+      if (buckets.some((b) => !stored.has(keyOf(tenantId, scope, metric, b)))) {
+        const rows = await store.compliance.anomalyCounts({ tenantId, scope, metric, from, to });
+        for (const b of buckets) stored.set(keyOf(tenantId, scope, metric, b), rows.get(b) ?? 0);
+      }
+      const out = new Map<number, number>();
+      for (const b of buckets) {
+        const k = keyOf(tenantId, scope, metric, b);
+        out.set(b, (stored.get(k) ?? 0) + (added.get(k)?.n ?? 0));
+      }
+      return out;
+    },
+    add(r: CountRow): void {
+      const k = keyOf(r.tenantId, r.scope, r.metric, r.bucket);
+      const a = added.get(k);
+      if (a) a.n += r.n;
+      else added.set(k, { ...r });
+    },
+    /** Whether `address` is new for the key, and whether the key was used from any address before. */
+    async see(tenantId: string, keyId: string, address: string, at: number): Promise<{ fresh: boolean; keyKnown: boolean }> {
+      const k = `${tenantId}\u0000${keyId}`;
+      let known = seen.get(k);
+      if (!known) {
+        known = new Set(await store.compliance.addressesSeen(tenantId, keyId));
+        seen.set(k, known);
+      }
+      const keyKnown = known.size > 0;
+      if (known.has(address)) return { fresh: false, keyKnown };
+      known.add(address);
+      newlySeen.push({ tenantId, keyId, address, at });
+      return { fresh: true, keyKnown };
+    },
+    get pending(): boolean {
+      return added.size > 0 || newlySeen.length > 0;
+    },
+    async write(tx: Pick<Store, 'compliance'>): Promise<void> {
+      await tx.compliance.addAnomalyCounts([...added.values()]);
+      await tx.compliance.addSeenAddresses(newlySeen);
+    },
+  };
+}
+type Tally = ReturnType<typeof createTally>;
 
 type Metric = 'accepted' | 'delivered' | 'bounced' | 'complained' | 'auth_failures';
 
@@ -48,6 +112,20 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       await store.compliance.addAnomalyCount({ tenantId, scope, metric, bucket: bucketOf(r, at), n });
     }
   }
+  /** Adds `n` to a metric in the batch, for each window size the rules of `kinds` use (once per size). */
+  function countIn(t: Tally, tenantId: string, scope: string, m: Metric, kinds: AlertKind[], at: number, n: number): void {
+    const done = new Set<string>();
+    for (const r of rules.rules.filter((x) => kinds.includes(x.kind))) {
+      const metric = metricName(m, r);
+      if (done.has(metric)) continue;
+      done.add(metric);
+      t.add({ tenantId, scope, metric, bucket: bucketOf(r, at), n });
+    }
+  }
+  async function tallied(t: Tally, tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
+    const b = bucketOf(r, at);
+    return (await t.range(tenantId, scope, metricName(m, r), b, b, 1)).get(b) ?? 0;
+  }
   async function windowCount(tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
     const b = bucketOf(r, at);
     return (await store.compliance.anomalyCounts({ tenantId, scope, metric: metricName(m, r), from: b, to: b })).get(b) ?? 0;
@@ -65,7 +143,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
     data: { kind: r.kind, severity: r.severity, rule: r.id, ruleset_version: rules.version, at: isoTime(at), ...fields },
   });
 
-  async function volume(e: SpineEvent, at: number): Promise<Alert[]> {
+  async function volume(t: Tally, e: SpineEvent, at: number): Promise<Alert[]> {
     const n = typeof e.data.recipients === 'number' ? e.data.recipients : 1;
     const scopes = { tenant: '*', key: `key:${String(e.data.api_key ?? '')}`, stream: `stream:${String(e.data.stream ?? '')}` };
     const out: Alert[] = [];
@@ -75,11 +153,11 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       const metric = metricName('accepted', r);
       if (!counted.has(`${scope}|${metric}`)) {
         counted.add(`${scope}|${metric}`);
-        await store.compliance.addAnomalyCount({ tenantId: e.tenantId, scope, metric, bucket: bucketOf(r, at), n });
+        t.add({ tenantId: e.tenantId, scope, metric, bucket: bucketOf(r, at), n });
       }
       const b = bucketOf(r, at);
       const w = r.windowMinutes * 60_000;
-      const counts = await store.compliance.anomalyCounts({ tenantId: e.tenantId, scope, metric, from: b - r.baselineWindows * w, to: b });
+      const counts = await t.range(e.tenantId, scope, metric, b - r.baselineWindows * w, b, w);
       const current = counts.get(b) ?? 0;
       let before = 0;
       for (const [bucket, c] of counts) if (bucket < b) before += c;
@@ -102,12 +180,12 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
     return out;
   }
 
-  async function newAddress(e: SpineEvent, at: number): Promise<Alert[]> {
+  async function newAddress(t: Tally, e: SpineEvent, at: number): Promise<Alert[]> {
     const ip = typeof e.data.client_ip === 'string' ? e.data.client_ip : undefined;
     const key = typeof e.data.api_key === 'string' ? e.data.api_key : undefined;
     const rules = byKind('key-new-address');
     if (!ip || !key || !rules.length) return [];
-    const seen = await store.compliance.seeAddress(e.tenantId, key, ip, at);
+    const seen = await t.see(e.tenantId, key, ip, at);
     if (!seen.fresh || !seen.keyKnown) return [];
     return rules.map((r) =>
       alert(e.tenantId, r, `${key}:${ip}`, at, {
@@ -117,11 +195,11 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
     );
   }
 
-  async function rate(e: SpineEvent, at: number, kind: 'bounce-spike' | 'complaint-spike'): Promise<Alert[]> {
+  async function rate(t: Tally, e: SpineEvent, at: number, kind: 'bounce-spike' | 'complaint-spike'): Promise<Alert[]> {
     const out: Alert[] = [];
     for (const r of byKind(kind)) {
-      const delivered = await windowCount(e.tenantId, '*', 'delivered', r, at);
-      const n = await windowCount(e.tenantId, '*', kind === 'bounce-spike' ? 'bounced' : 'complained', r, at);
+      const delivered = await tallied(t, e.tenantId, '*', 'delivered', r, at);
+      const n = await tallied(t, e.tenantId, '*', kind === 'bounce-spike' ? 'bounced' : 'complained', r, at);
       const denominator = kind === 'bounce-spike' ? delivered + n : Math.max(delivered, 1);
       const share = n / denominator;
       if (n < r.minCount || share < r.rate) continue;
@@ -166,27 +244,49 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       );
   }
 
+  async function observeIn(t: Tally, e: SpineEvent): Promise<Alert[]> {
+    const at = Date.parse(e.at);
+    switch (e.type) {
+      case 'message.accepted':
+        return [...(await volume(t, e, at)), ...(await newAddress(t, e, at))];
+      case 'recipient.delivered':
+        countIn(t, e.tenantId, '*', 'delivered', ['bounce-spike', 'complaint-spike'], at, 1);
+        return [];
+      case 'recipient.bounced':
+        countIn(t, e.tenantId, '*', 'bounced', ['bounce-spike'], at, 1);
+        return rate(t, e, at, 'bounce-spike');
+      case 'recipient.complained':
+        countIn(t, e.tenantId, '*', 'complained', ['complaint-spike'], at, 1);
+        return rate(t, e, at, 'complaint-spike');
+      case 'report.received':
+        return dmarcFailures(e, at);
+      default:
+        return [];
+    }
+  }
+
   return {
-    /** Counts one spine event and answers the alerts it trips. */
+    /**
+     * One consumer batch: `observe` each event in order (answers the alerts it trips), then `write`
+     * the batch's counts in the transaction that stores those alerts and moves the consumer on. A
+     * batch that is not written counts nothing, so a retried batch is not counted twice.
+     */
+    batch() {
+      const t = createTally(store);
+      return {
+        observe: (e: SpineEvent) => observeIn(t, e),
+        get pending() {
+          return t.pending;
+        },
+        write: (tx: Pick<Store, 'compliance'>) => t.write(tx),
+      };
+    },
+    /** One event as a batch of its own, written at once (outside a consumer). */
     async observe(e: SpineEvent): Promise<Alert[]> {
-      const at = Date.parse(e.at);
-      switch (e.type) {
-        case 'message.accepted':
-          return [...(await volume(e, at)), ...(await newAddress(e, at))];
-        case 'recipient.delivered':
-          await count(e.tenantId, '*', 'delivered', ['bounce-spike', 'complaint-spike'], at, 1);
-          return [];
-        case 'recipient.bounced':
-          await count(e.tenantId, '*', 'bounced', ['bounce-spike'], at, 1);
-          return rate(e, at, 'bounce-spike');
-        case 'recipient.complained':
-          await count(e.tenantId, '*', 'complained', ['complaint-spike'], at, 1);
-          return rate(e, at, 'complaint-spike');
-        case 'report.received':
-          return dmarcFailures(e, at);
-        default:
-          return [];
-      }
+      const t = createTally(store);
+      const alerts = await observeIn(t, e);
+      await t.write(store);
+      return alerts;
     },
     /**
      * A failed SMTP AUTH or API key guess from `address`. `tenantId` is the tenant whose credential

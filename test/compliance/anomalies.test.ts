@@ -180,3 +180,27 @@ test('alerts go to a loopback syslog collector as RFC 5424 lines, and as CEF whe
     /^<106>1 \S+ pw\.test postwarden 1 complaint-spike \[[^\]]+\] CEF:0\|Postwarden\|Postwarden\|1\|complaint-spike\|.+\|9\|rt=\d+ externalId=evt_/,
   );
 });
+
+test('a batch counts in memory and stores its counts only when written: judged alike, written once', async (t) => {
+  const { store, d } = await detector(t);
+  const metric = 'delivered:60';
+  const stored = async () => (await store.compliance.anomalyCounts({ tenantId: tenant, scope: '*', metric, from: T0, to: T0 })).get(T0) ?? 0;
+  // A batch never written (a consumer whose transaction failed) leaves nothing behind.
+  const lost = d.batch();
+  for (let i = 0; i < 50; i++) await lost.observe(ev('recipient.delivered', T0 + i, {}));
+  assert.equal(lost.pending, true);
+  assert.equal(await stored(), 0);
+  // The same threshold trips inside one batch as across events one by one (see the bounce test).
+  const b = d.batch();
+  for (let i = 0; i < 95; i++) await b.observe(ev('recipient.delivered', T0 + i, {}));
+  const alerts: { data: { kind: string } }[] = [];
+  for (let i = 0; i < 20; i++) alerts.push(...(await b.observe(ev('recipient.bounced', T0 + 200 + i, {}))));
+  assert.deepEqual([...new Set(kinds(alerts))], ['bounce-spike']);
+  await store.transaction((tx) => b.write(tx));
+  assert.equal(await stored(), 95);
+  // A later batch starts from what the first one stored.
+  const next = d.batch();
+  await next.observe(ev('recipient.delivered', T0 + 500, {}));
+  await store.transaction((tx) => next.write(tx));
+  assert.equal(await stored(), 96);
+});

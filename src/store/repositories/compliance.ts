@@ -235,6 +235,18 @@ export function complianceRepository(db: Kysely<Database>) {
         .onConflict((oc) => oc.columns(['tenant_id', 'scope', 'metric', 'bucket']).doUpdateSet({ n: sql`anomaly_counts.n + ${r.n}` }))
         .execute();
     },
+    /** Adds each row's `n` to its count, in statements of up to 150 rows. */
+    async addAnomalyCounts(rows: readonly { tenantId: string; scope: string; metric: string; bucket: number; n: number }[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 150) {
+        await db
+          .insertInto('anomaly_counts')
+          .values(
+            rows.slice(i, i + 150).map((r) => ({ tenant_id: r.tenantId, scope: r.scope, metric: r.metric, bucket: r.bucket, n: r.n })),
+          )
+          .onConflict((oc) => oc.columns(['tenant_id', 'scope', 'metric', 'bucket']).doUpdateSet({ n: sql`anomaly_counts.n + excluded.n` }))
+          .execute();
+      }
+    },
     /** Counts per bucket of one (tenant, scope, metric) with `from <= bucket <= to`. */
     async anomalyCounts(r: { tenantId: string; scope: string; metric: string; from: number; to: number }): Promise<Map<number, number>> {
       const rows = await db
@@ -248,21 +260,24 @@ export function complianceRepository(db: Kysely<Database>) {
         .execute();
       return new Map(rows.map((x) => [Number(x.bucket), Number(x.n)]));
     },
-    /** Records that a key was used from an address; answers whether it was new and whether the key had any before. */
-    async seeAddress(tenantId: string, keyId: string, address: string, now: number): Promise<{ fresh: boolean; keyKnown: boolean }> {
-      const known = await db
+    /** The client addresses a key has been used from. */
+    async addressesSeen(tenantId: string, keyId: string): Promise<string[]> {
+      const rows = await db
         .selectFrom('anomaly_seen')
         .select('address')
         .where('tenant_id', '=', tenantId)
         .where('key_id', '=', keyId)
-        .limit(1)
-        .executeTakeFirst();
-      const res = await db
-        .insertInto('anomaly_seen')
-        .values({ tenant_id: tenantId, key_id: keyId, address, first_at: now })
-        .onConflict((oc) => oc.columns(['tenant_id', 'key_id', 'address']).doNothing())
-        .executeTakeFirst();
-      return { fresh: Number(res.numInsertedOrUpdatedRows ?? 0) > 0, keyKnown: known !== undefined };
+        .execute();
+      return rows.map((r) => r.address);
+    },
+    async addSeenAddresses(rows: readonly { tenantId: string; keyId: string; address: string; at: number }[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 200) {
+        await db
+          .insertInto('anomaly_seen')
+          .values(rows.slice(i, i + 200).map((r) => ({ tenant_id: r.tenantId, key_id: r.keyId, address: r.address, first_at: r.at })))
+          .onConflict((oc) => oc.columns(['tenant_id', 'key_id', 'address']).doNothing())
+          .execute();
+      }
     },
   };
 }
