@@ -37,34 +37,39 @@ type CountRow = { tenantId: string; scope: string; metric: string; bucket: numbe
 
 /** Counts of one batch: stored values read once per key, plus what the batch added. */
 function createTally(store: Pick<Store, 'compliance'>) {
-  const stored = new Map<string, number>();
-  const added = new Map<string, CountRow>();
+  /** Per series (tenant, scope, metric): the bucket range read from the store, and the counts seen. */
+  const series = new Map<string, { from: number; to: number; counts: Map<number, number>; added: Map<number, number> }>();
   const seen = new Map<string, Set<string>>();
   const newlySeen: { tenantId: string; keyId: string; address: string; at: number }[] = [];
-  const keyOf = (tenantId: string, scope: string, metric: string, bucket: number) =>
-    `${tenantId}\u0000${scope}\u0000${metric}\u0000${bucket}`;
+  const seriesKey = (tenantId: string, scope: string, metric: string) => `${tenantId}\u0000${scope}\u0000${metric}`;
 
   return {
-    /** Counts per bucket `from..to` (every `step`), stored plus added. */
-    async range(tenantId: string, scope: string, metric: string, from: number, to: number, step: number): Promise<Map<number, number>> {
-      const buckets: number[] = [];
-      for (let b = from; b <= to; b += step) buckets.push(b);
-      if (buckets.some((b) => !stored.has(keyOf(tenantId, scope, metric, b)))) {
-        const rows = await store.compliance.anomalyCounts({ tenantId, scope, metric, from, to });
-        for (const b of buckets) stored.set(keyOf(tenantId, scope, metric, b), rows.get(b) ?? 0);
+    /** Counts per bucket in `from..to` (buckets with a count only), stored plus added. */
+    async range(tenantId: string, scope: string, metric: string, from: number, to: number): Promise<Map<number, number>> {
+      const k = seriesKey(tenantId, scope, metric);
+      let s = series.get(k);
+      if (!s || from < s.from || to > s.to) {
+        // Read the union of what was read and what is asked, so earlier buckets keep their counts.
+        const lo = s ? Math.min(s.from, from) : from;
+        const hi = s ? Math.max(s.to, to) : to;
+        const counts = await store.compliance.anomalyCounts({ tenantId, scope, metric, from: lo, to: hi });
+        s = { from: lo, to: hi, counts, added: s?.added ?? new Map() };
+        series.set(k, s);
       }
       const out = new Map<number, number>();
-      for (const b of buckets) {
-        const k = keyOf(tenantId, scope, metric, b);
-        out.set(b, (stored.get(k) ?? 0) + (added.get(k)?.n ?? 0));
-      }
+      for (const [b, n] of s.counts) if (b >= from && b <= to) out.set(b, n);
+      for (const [b, n] of s.added) if (b >= from && b <= to) out.set(b, (out.get(b) ?? 0) + n);
       return out;
     },
     add(r: CountRow): void {
-      const k = keyOf(r.tenantId, r.scope, r.metric, r.bucket);
-      const a = added.get(k);
-      if (a) a.n += r.n;
-      else added.set(k, { ...r });
+      const k = seriesKey(r.tenantId, r.scope, r.metric);
+      let s = series.get(k);
+      if (!s) {
+        // Nothing read yet: an empty range, so the first read fetches what the store holds.
+        s = { from: Number.POSITIVE_INFINITY, to: Number.NEGATIVE_INFINITY, counts: new Map(), added: new Map() };
+        series.set(k, s);
+      }
+      s.added.set(r.bucket, (s.added.get(r.bucket) ?? 0) + r.n);
     },
     /** Whether `address` is new for the key, and whether the key was used from any address before. */
     async see(tenantId: string, keyId: string, address: string, at: number): Promise<{ fresh: boolean; keyKnown: boolean }> {
@@ -81,10 +86,15 @@ function createTally(store: Pick<Store, 'compliance'>) {
       return { fresh: true, keyKnown };
     },
     get pending(): boolean {
-      return added.size > 0 || newlySeen.length > 0;
+      return newlySeen.length > 0 || [...series.values()].some((s) => s.added.size > 0);
     },
     async write(tx: Pick<Store, 'compliance'>): Promise<void> {
-      await tx.compliance.addAnomalyCounts([...added.values()]);
+      const rows: CountRow[] = [];
+      for (const [k, s] of series) {
+        const [tenantId = '', scope = '', metric = ''] = k.split('\u0000');
+        for (const [bucket, n] of s.added) rows.push({ tenantId, scope, metric, bucket, n });
+      }
+      await tx.compliance.addAnomalyCounts(rows);
       await tx.compliance.addSeenAddresses(newlySeen);
     },
   };
@@ -124,7 +134,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
   }
   async function tallied(t: Tally, tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
     const b = bucketOf(r, at);
-    return (await t.range(tenantId, scope, metricName(m, r), b, b, 1)).get(b) ?? 0;
+    return (await t.range(tenantId, scope, metricName(m, r), b, b)).get(b) ?? 0;
   }
   async function windowCount(tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
     const b = bucketOf(r, at);
@@ -157,7 +167,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       }
       const b = bucketOf(r, at);
       const w = r.windowMinutes * 60_000;
-      const counts = await t.range(e.tenantId, scope, metric, b - r.baselineWindows * w, b, w);
+      const counts = await t.range(e.tenantId, scope, metric, b - r.baselineWindows * w, b);
       const current = counts.get(b) ?? 0;
       let before = 0;
       for (const [bucket, c] of counts) if (bucket < b) before += c;
