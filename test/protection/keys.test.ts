@@ -99,7 +99,11 @@ test("shredding a tenant's keys makes its content unreadable and leaves the othe
   const a = await seed(store, 'ten_A', 3);
   const b = await seed(store, 'ten_B', 3);
   const bBefore = rawRows(dir, 'ten_B');
+  // Read once before (spine readers keep opened event data for each other), and again after the
+  // shred in the same process: nothing opened before may outlive the keys.
+  assert.notDeepEqual((await store.events.forMessage(a[0]!.id))[0]?.data, { unreadable: UNREADABLE });
   assert.ok((await store.encryption.shredTenant('ten_A', Date.now())) >= 2);
+  assert.deepEqual((await store.events.forMessage(a[0]!.id))[0]?.data, { unreadable: UNREADABLE });
   // A fresh process (no key cached) reads the same.
   await store.close();
   const again = await open(t, dir);

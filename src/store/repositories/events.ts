@@ -33,7 +33,7 @@ export async function openEventData(
 export function readEvents(db: Kysely<Database>, cipher: ContentCipher, rows: unknown[]): Promise<SpineEvent[]> {
   return Promise.all(
     (rows as (EventsTable & { cursor: number; schema_version: number })[]).map(async (r) =>
-      toEvent(r, await cipher.openJson(db, eventDataAt(r.id), r.data)),
+      toEvent(r, await cipher.openJson(db, eventDataAt(r.id), r.data, { shared: true })),
     ),
   );
 }
