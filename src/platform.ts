@@ -15,9 +15,11 @@ import {
   createAlertSyslog,
   createAnomalyDetector,
   createIncidents,
+  createRecordsOfProcessing,
   createRegister,
   type Incidents,
   loadAnomalyRules,
+  type RecordsOfProcessingService,
   type Register,
 } from './compliance/index.js';
 import { type Config, nodeHostname, platformIdentityOf, selfAssessmentListeners, unqualifiedNames } from './config/index.js';
@@ -163,6 +165,8 @@ export interface Platform {
     anomalies: AnomalyDetector;
     alerts: Consumer;
     syslog: Consumer | undefined;
+    /** Records of processing per tenant and period (docs/compliance.md). */
+    records: RecordsOfProcessingService;
   };
   /** Retention policies, the purge job, legal holds and erasure (docs/retention.md). */
   retention: Retention;
@@ -620,6 +624,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       retention,
       classification,
       selfAssessment: () => selfAssessment,
+      // Built after the API with the register it reads (a closure: called only once requests arrive).
+      recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -773,6 +779,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
     },
   });
+  const recordsOfProcessing = createRecordsOfProcessing({
+    store,
+    clock,
+    register,
+    retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
+  });
   const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
   const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
@@ -825,7 +837,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     residencyHolds,
-    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
+    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog, records: recordsOfProcessing },
     retention,
     classification,
     selfAssessment,

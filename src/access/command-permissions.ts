@@ -73,6 +73,7 @@ export const commandPermissions: Readonly<Record<string, CommandAccess>> = {
   'third-parties list': host('the third-party register has no /v1 route yet'),
   'third-parties seed': host('the third-party register has no /v1 route yet'),
   'third-parties add': host('the third-party register has no /v1 route yet'),
+  'compliance records': store('audit:read', 'GET /v1/compliance/records-of-processing'),
   'suppressions list': store('suppressions:read', 'GET /v1/suppressions'),
   'suppressions add': store('suppressions:add', 'POST /v1/suppressions'),
   'suppressions remove': store('suppressions:write', 'DELETE /v1/suppressions/:address'),

@@ -153,6 +153,8 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/classification/rules': 'policies:read',
   'PUT /v1/classification/rules': 'policies:write',
   'GET /v1/self-assessment': 'audit:read',
+  // Compliance evidence (docs/compliance.md): what an auditor reads, like the audit log.
+  'GET /v1/compliance/records-of-processing': 'audit:read',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

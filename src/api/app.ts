@@ -21,6 +21,7 @@ import { classificationRoutes, selfAssessmentRoutes } from './routes/classificat
 import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
+import { complianceRoutes } from './routes/compliance.js';
 import { deliveryHealthRoutes } from './routes/delivery-health.js';
 import { domainRoutes } from './routes/domains.js';
 import { dryRunRoutes } from './routes/dry-run.js';
@@ -177,6 +178,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       retentionRoutes(v1, s);
       classificationRoutes(v1, s);
       selfAssessmentRoutes(v1, s);
+      complianceRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

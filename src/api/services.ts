@@ -2,6 +2,7 @@ import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access } from '../access/index.js';
 import type { AuditService } from '../audit/index.js';
 import type { Classification } from '../classification/index.js';
+import type { RecordsOfProcessing } from '../compliance/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -92,4 +93,6 @@ export interface ApiServices {
   classification?: Pick<Classification, 'getRules' | 'setRules'>;
   /** The platform's self-assessment history (src/self-assessment); a thunk: it is built after the API. */
   selfAssessment?: () => Pick<SelfAssessment, 'history'>;
+  /** A tenant's records of processing over [from, to) (src/compliance; docs/compliance.md). */
+  recordsOfProcessing?: (q: { tenantId: string; from: number; to: number }) => Promise<RecordsOfProcessing>;
 }

@@ -1,5 +1,5 @@
 import { catalogue, findingIds } from './catalogue.js';
-import { areaControls, controls, extraControls } from './controls.js';
+import { areaControls, controls, extraControls, selfAssessmentControls } from './controls.js';
 import type { PostureArea } from './finding.js';
 
 /**
@@ -31,5 +31,10 @@ export function renderControlsMarkdown(): string {
     '| --- | --- |',
     ...areas.map((a) => `| \`${a}.*\` | ${areaControls[a].map(name).join('; ')} |`),
     ...Object.entries(extraControls).map(([id, cs]) => `| \`${id}\` (in addition) | ${cs.map(name).join('; ')} |`),
+    ...Object.entries(selfAssessmentControls).map(([check, cs]) => `| self-assessment \`${check}\` | ${cs.map(name).join('; ')} |`),
+    '',
+    '| Control | Evidence kept beyond the findings |',
+    '| --- | --- |',
+    ...controls.filter((c) => c.evidence?.length).map((c) => `| ${c.framework} ${c.reference} | ${c.evidence!.map(cell).join('<br>')} |`),
   ].join('\n');
 }

@@ -1,10 +1,26 @@
 import { createHash } from 'node:crypto';
 import type { AuditResult } from './audit.js';
 import { controls } from './controls.js';
+import {
+  escapeHtml,
+  mdCell,
+  type ReportProcessingRecords,
+  type ReportSelfAssessment,
+  recordsHtml,
+  recordsMarkdown,
+  selfAssessmentHtml,
+  selfAssessmentMarkdown,
+} from './report-sections.js';
 
 /**
  * The evidence report an auditor reads: timestamp, resolver, every query and answer, findings, the
- * control mapping, optional transport TLS statistics, and a SHA-256 digest.
+ * control mapping (with the evidence each SOC 2 criterion rests on), and optionally the transport TLS
+ * statistics, the latest runs of the platform's self-assessment and the tenant's records of
+ * processing for the report's period; then a SHA-256 digest.
+ *
+ * The self-assessment and the records come from other concerns (src/self-assessment,
+ * src/compliance); report-sections.ts declares the shapes the report reads of them and renders them,
+ * and the edge that builds a report hands them in.
  *
  * What the digest covers, exactly: the SHA-256 (hex) of the canonical JSON of the report content:
  * the `ReportContent` object below with `durationMs` removed (wall-clock time is not evidence), keys
@@ -33,8 +49,11 @@ export interface ReportContent {
   generatedAt: string;
   resolver: string;
   audit: Omit<AuditResult, 'durationMs'>;
-  controls: { id: string; framework: string; reference: string; title: string; findings: string[] }[];
+  /** Findings are posture finding ids and, for the latest self-assessment run, `self-assessment.<check>`. */
+  controls: { id: string; framework: string; reference: string; title: string; evidence?: string[]; findings: string[] }[];
   transportTls?: TransportTlsStats;
+  selfAssessment?: ReportSelfAssessment;
+  recordsOfProcessing?: ReportProcessingRecords;
 }
 
 export interface EvidenceReport {
@@ -52,8 +71,16 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export function buildReport(audit: AuditResult, opts: { generatedAt: string; transportTls?: TransportTlsStats }): EvidenceReport {
+export interface ReportOptions {
+  generatedAt: string;
+  transportTls?: TransportTlsStats;
+  selfAssessment?: ReportSelfAssessment;
+  recordsOfProcessing?: ReportProcessingRecords;
+}
+
+export function buildReport(audit: AuditResult, opts: ReportOptions): EvidenceReport {
   const { durationMs: _wallClock, ...rest } = audit;
+  const assessed = opts.selfAssessment?.latest?.findings ?? [];
   const content: ReportContent = {
     kind: 'postwarden.dns-posture-report',
     version: 1,
@@ -63,9 +90,16 @@ export function buildReport(audit: AuditResult, opts: { generatedAt: string; tra
     audit: rest,
     controls: controls.map((c) => ({
       ...c,
-      findings: [...new Set(audit.findings.filter((f) => f.controls.includes(c.id)).map((f) => f.id))].sort(),
+      findings: [
+        ...new Set([
+          ...audit.findings.filter((f) => f.controls.includes(c.id)).map((f) => f.id),
+          ...assessed.filter((f) => f.controls.includes(c.id)).map((f) => `self-assessment.${f.check}`),
+        ]),
+      ].sort(),
     })),
     ...(opts.transportTls ? { transportTls: opts.transportTls } : {}),
+    ...(opts.selfAssessment ? { selfAssessment: opts.selfAssessment } : {}),
+    ...(opts.recordsOfProcessing ? { recordsOfProcessing: opts.recordsOfProcessing } : {}),
   };
   return { content, digest: createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex') };
 }
@@ -86,7 +120,6 @@ export function renderReport(report: EvidenceReport, format: ReportFormat): stri
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 
 function renderMarkdown({ content: c, digest }: EvidenceReport): string {
   const a = c.audit;
@@ -109,9 +142,12 @@ function renderMarkdown({ content: c, digest }: EvidenceReport): string {
     '',
     '## Control mapping',
     '',
-    '| Framework | Reference | Control | Findings |',
-    '| --- | --- | --- | --- |',
-    ...c.controls.map((k) => `| ${k.framework} | ${k.reference} | ${k.title} | ${k.findings.join(', ') || 'none'} |`),
+    '| Framework | Reference | Control | Findings | Evidence kept |',
+    '| --- | --- | --- | --- | --- |',
+    ...c.controls.map(
+      (k) =>
+        `| ${k.framework} | ${k.reference} | ${k.title} | ${k.findings.join(', ') || 'none'} | ${mdCell((k.evidence ?? []).join('\n'))} |`,
+    ),
     '',
     '## Authorized senders (SPF)',
     '',
@@ -127,6 +163,8 @@ function renderMarkdown({ content: c, digest }: EvidenceReport): string {
       '',
     );
   }
+  if (c.selfAssessment) lines.push(...selfAssessmentMarkdown(c.selfAssessment));
+  if (c.recordsOfProcessing) lines.push(...recordsMarkdown(c.recordsOfProcessing));
   lines.push('## Queries and answers', '', '| Name | Type | Outcome | AD | Answers |', '| --- | --- | --- | --- | --- |');
   for (const q of a.queries)
     lines.push(
@@ -134,10 +172,6 @@ function renderMarkdown({ content: c, digest }: EvidenceReport): string {
     );
   lines.push('');
   return lines.join('\n');
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1b1b}table{border-collapse:collapse;width:100%;margin:1rem 0}
@@ -181,8 +215,16 @@ function renderHtml({ content: c, digest }: EvidenceReport): string {
     ),
     '</table>',
     '<h2>Control mapping</h2><table>',
-    head(['Framework', 'Reference', 'Control', 'Findings']),
-    ...c.controls.map((k) => row([h(k.framework), h(k.reference), h(k.title), h(k.findings.join(', ') || 'none')])),
+    head(['Framework', 'Reference', 'Control', 'Findings', 'Evidence kept']),
+    ...c.controls.map((k) =>
+      row([
+        h(k.framework),
+        h(k.reference),
+        h(k.title),
+        h(k.findings.join(', ') || 'none'),
+        k.evidence?.length ? `<ul>${k.evidence.map((e) => `<li>${h(e)}</li>`).join('')}</ul>` : '',
+      ]),
+    ),
     '</table>',
     '<h2>Authorized senders (SPF)</h2><table>',
     head(['Service', 'Mechanism', 'Via']),
@@ -198,6 +240,8 @@ function renderHtml({ content: c, digest }: EvidenceReport): string {
       '</table>',
     );
   }
+  if (c.selfAssessment) parts.push(...selfAssessmentHtml(c.selfAssessment));
+  if (c.recordsOfProcessing) parts.push(...recordsHtml(c.recordsOfProcessing));
   parts.push(
     '<h2>Queries and answers</h2><table>',
     head(['Name', 'Type', 'Outcome', 'AD', 'Answers']),

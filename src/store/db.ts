@@ -33,6 +33,7 @@ import { messagesRepository } from './repositories/messages.js';
 import { mtaStsPoliciesRepository } from './repositories/mta-sts-policies.js';
 import { outcomesRepository } from './repositories/outcomes.js';
 import { postureRepository } from './repositories/posture.js';
+import { processingRecordsRepository } from './repositories/processing-records.js';
 import { rateWindowsRepository } from './repositories/rate-windows.js';
 import { recipientsRepository } from './repositories/recipients.js';
 import { reputationRepository } from './repositories/reputation.js';
@@ -115,6 +116,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     retention: retentionRepository(db, cipher),
     classification: classificationRepository(db),
     selfAssessments: selfAssessmentsRepository(db),
+    processingRecords: processingRecordsRepository(db, dialect),
   };
 }
 

@@ -18,6 +18,7 @@ export type { MessageRow, MessageSearch, MessageTemplateRef } from './repositori
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositories/outcomes.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';
+export type { AcceptedCount, DeliveredCount, DeliveredMessages, TlsEvidence } from './repositories/processing-records.js';
 export type { ClaimOptions, HeldRecipient, RecipientRow, Settle } from './repositories/recipients.js';
 export type { CountIncrement, ReputationHoldRow, ReputationKeyFilter, ReputationKeyRow } from './repositories/reputation.js';
 export { ERASED, type ErasureCounts, type HoldRow, redactAddress } from './repositories/retention.js';

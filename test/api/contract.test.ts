@@ -10,6 +10,7 @@ import { driveAccess, signIn } from './contract/access.js';
 import { driveAudit } from './contract/audit.js';
 import { driveClassification } from './contract/classification.js';
 import { driveCompat } from './contract/compat.js';
+import { driveCompliance } from './contract/compliance.js';
 import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
 import { driveEngagement } from './contract/engagement.js';
@@ -61,6 +62,7 @@ const resources = [
   driveSso,
   driveRetention,
   driveClassification,
+  driveCompliance,
   // Last: it empties the sandbox.
   driveSandbox,
 ];
@@ -185,6 +187,8 @@ test('every operation answers each status it declares, and no other', async (t) 
     }
     // GET /v1/stats/tls on a node without TLS statistics.
     if (run.authenticate) assert.equal((await failing('GET', '/v1/stats/tls')).status, 404);
+    // GET /v1/compliance/records-of-processing on a node without the compliance services.
+    if (run.authenticate) assert.equal((await failing('GET', '/v1/compliance/records-of-processing')).status, 404);
     assert.deepEqual(app.responseCheck!.violations, []);
     merge(observed, app.responseCheck!.observed);
   }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { buildReport, canonicalJson, renderReport, type TransportTlsStats } from '../../src/posture/index.js';
+import {
+  buildReport,
+  canonicalJson,
+  type ReportProcessingRecords,
+  renderReport,
+  selfAssessmentSection,
+  type TransportTlsStats,
+} from '../../src/posture/index.js';
 import { brokenZone, goodZone, keys, startLab } from './posture-lab.js';
 
 /** The evidence report: self-contained HTML, a digest that depends only on the inputs. */
@@ -117,4 +124,112 @@ test('several DKIM records at a selector give the same findings and digest whate
   assert.deepEqual(second.findings, first.findings);
   assert.deepEqual(second.facts.dkim, first.facts.dkim);
   assert.equal(buildReport(second, { generatedAt: second.auditedAt }).digest, buildReport(first, { generatedAt: first.auditedAt }).digest);
+});
+
+test('the report maps SOC 2 CC6.1, CC6.7, CC7.2 and CC7.3 with their evidence, and carries the self-assessment and the records', async (t) => {
+  const lab = await startLab(t);
+  const audit = await lab.audit('broken.example', { selectors: ['weak'] });
+  const runs = [
+    {
+      id: 'sa_2',
+      started_at: '2026-11-23T08:00:00.000Z',
+      finished_at: '2026-11-23T08:00:04.000Z',
+      status: 'findings',
+      findings: [
+        {
+          check: 'tls-legacy-version',
+          listener: 'submission',
+          severity: 'high',
+          title: 'submission accepts <TLSv1>',
+          detail: 'RFC 8996',
+          observed_at: '2026-11-23T08:00:00.000Z',
+        },
+        {
+          check: 'dependency-audit-unavailable',
+          listener: 'dependencies',
+          severity: 'info',
+          title: 'npm audit data is not available',
+          detail: 'offline',
+          observed_at: '2026-11-23T08:00:00.000Z',
+        },
+      ],
+    },
+    { id: 'sa_1', started_at: '2026-11-22T08:00:00.000Z', finished_at: '2026-11-22T08:00:03.000Z', status: 'pass', findings: [] },
+  ];
+  const tls = { dane: 1, verified: 2, opportunistic: 0, plaintext: 1 };
+  const counts = { accepted: 3, sandbox: 0, delivered_messages: 3, delivered_recipients: 4, tls };
+  const records: ReportProcessingRecords = {
+    tenant_id: 'ten_1',
+    period: { from: '2026-10-24T09:00:00.000Z', to: '2026-11-23T09:00:00.000Z' },
+    flows: [{ stream: 'transactional', classification: 'pci', ...counts }],
+    classifications: [{ classification: 'pci', streams: ['transactional'], ...counts }],
+    totals: counts,
+    third_parties: [
+      {
+        name: 'Mailer & Co',
+        status: 'active',
+        purpose: null,
+        data_categories: ['pii'],
+        dpa: null,
+        certifications: [{ name: 'ISO 27001', issuer: 'Cert Body', expires_at: '2026-01-01T00:00:00.000Z', current: false }],
+        review_due_at: null,
+        review_overdue: false,
+      },
+    ],
+    retention: [{ data_class: 'bodies', max_days: 7, min_days: null, custom: false }],
+  };
+  const report = buildReport(audit, {
+    generatedAt: audit.auditedAt,
+    selfAssessment: selfAssessmentSection(runs),
+    recordsOfProcessing: records,
+  });
+  const without = buildReport(audit, { generatedAt: audit.auditedAt });
+  assert.notEqual(report.digest, without.digest, 'the sections are part of the digested content');
+
+  const json = JSON.parse(renderReport(report, 'json'));
+  const soc2 = json.controls.filter((c: { framework: string }) => c.framework === 'SOC 2');
+  assert.deepEqual(
+    soc2.map((c: { id: string }) => c.id),
+    ['soc2-cc6.1', 'soc2-cc6.7', 'soc2-cc7.2', 'soc2-cc7.3'],
+  );
+  const evidence = Object.fromEntries(soc2.map((c: { reference: string; evidence: string[] }) => [c.reference, c.evidence.join(' ')]));
+  assert.match(evidence['CC6.1']!, /permission/);
+  assert.match(evidence['CC6.1']!, /audit log/);
+  assert.match(evidence['CC6.7']!, /TLS/);
+  assert.match(evidence['CC6.7']!, /at rest/);
+  assert.match(evidence['CC7.2']!, /Anomaly alerts/);
+  assert.match(evidence['CC7.3']!, /Incident/);
+  const cc67 = soc2.find((c: { reference: string }) => c.reference === 'CC6.7');
+  assert.ok(cc67.findings.includes('self-assessment.tls-legacy-version'), 'a weak listener evidences CC6.7');
+  assert.ok(
+    cc67.findings.some((f: string) => f.startsWith('mta-sts.') || f.startsWith('dnssec.')),
+    'transport findings of DNS do too',
+  );
+  assert.deepEqual(
+    [json.selfAssessment.latest.id, json.selfAssessment.latest.started_at, json.selfAssessment.latest.open_findings],
+    ['sa_2', '2026-11-23T08:00:00.000Z', 1],
+  );
+  assert.deepEqual(json.selfAssessment.latest.findings[0].controls, ['gdpr-art32', 'pci-4.2.1', 'soc2-cc6.7']);
+  assert.deepEqual(json.selfAssessment.history, [{ id: 'sa_1', started_at: '2026-11-22T08:00:00.000Z', status: 'pass', findings: 0 }]);
+  assert.deepEqual(json.recordsOfProcessing, records);
+
+  const md = renderReport(report, 'md');
+  assert.ok(md.includes('## Continuous self-assessment') && md.includes('Latest run sa_2: started 2026-11-23T08:00:00.000Z'));
+  assert.ok(md.includes('## Records of processing') && md.includes('| pci | transactional | 3 | 3 | 4 | 1 | 2 | 0 | 1 |'));
+  assert.ok(md.includes('| SOC 2 | CC7.3 |'));
+  const html = renderReport(report, 'html');
+  assert.ok(html.includes('<h2>Continuous self-assessment</h2>') && html.includes('<h2>Records of processing</h2>'));
+  assert.ok(html.includes('submission accepts &lt;TLSv1&gt;') && html.includes('Mailer &amp; Co'), 'section text is escaped');
+  assert.ok(html.includes('ISO 27001 (Cert Body) until 2026-01-01, lapsed'));
+  assert.equal(/<(script|link|img|iframe)\b/i.test(html), false);
+
+  const none = JSON.parse(
+    renderReport(buildReport(audit, { generatedAt: audit.auditedAt, selfAssessment: selfAssessmentSection([]) }), 'json'),
+  );
+  assert.equal(none.selfAssessment.latest, null);
+  assert.ok(
+    renderReport(buildReport(audit, { generatedAt: audit.auditedAt, selfAssessment: selfAssessmentSection([]) }), 'md').includes(
+      'No self-assessment run is recorded.',
+    ),
+  );
 });

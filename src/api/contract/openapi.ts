@@ -53,6 +53,11 @@ export const apiTags = [
     name: 'retention',
     description: 'Retention per data class, legal holds and erasure of an address with its receipt (docs/retention.md).',
   },
+  {
+    name: 'compliance',
+    description:
+      'Compliance evidence of the tenant: its records of processing per classification, stream and TLS evidence (docs/compliance.md).',
+  },
 ];
 
 const problemRef = { $ref: `#/components/schemas/${PROBLEM_TITLE}` };

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { buildReport, renderReport, type TransportTlsStats } from '../../posture/index.js';
+import { buildReport, type ReportOptions, renderReport, selfAssessmentSection, type TransportTlsStats } from '../../posture/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
@@ -126,17 +126,20 @@ const list = (s: string | undefined) =>
         .filter(Boolean)
     : undefined;
 
-/** The evidence period for transport encryption: the tenant's deliveries of the last 30 days. */
-const TLS_PERIOD_MS = 30 * 86_400_000;
+/** The evidence period for transport encryption and the records of processing: the last 30 days. */
+const REPORT_PERIOD_MS = 30 * 86_400_000;
 
 /**
  * The tenant's transport-encryption figures for the evidence report (shares of its deliveries over
  * TLS, verified TLS, MTA-STS and DANE), or nothing when it delivered nothing in the period.
  */
-async function tenantTransportTls(s: ApiServices, tenantId: string): Promise<TransportTlsStats | undefined> {
+async function tenantTransportTls(
+  s: ApiServices,
+  tenantId: string,
+  period: { from: number; to: number },
+): Promise<TransportTlsStats | undefined> {
   if (!s.tlsStats) return undefined;
-  const to = s.clock.now();
-  const st = await s.tlsStats({ tenantId, from: to - TLS_PERIOD_MS, to });
+  const st = await s.tlsStats({ tenantId, ...period });
   if (st.total.deliveries === 0) return undefined;
   return {
     period: `${st.from}/${st.to}`,
@@ -176,7 +179,7 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['posture'],
         summary: 'Evidence report of a fresh audit',
         description:
-          "A fresh audit rendered as html, md or json for auditors, with the tenant's transport-encryption figures of the last 30 days; X-Report-Digest carries its SHA-256.",
+          "A fresh audit rendered as html, md or json for auditors: findings mapped to controls (GDPR, HIPAA, PCI DSS, ISO 27001, SOX, SOC 2 CC6.1, CC6.7, CC7.2, CC7.3 with the evidence kept for each), the tenant's transport-encryption figures and records of processing of the last 30 days, and the latest runs of the platform's self-assessment (these two for a caller holding audit:read); X-Report-Digest carries its SHA-256.",
         querystring: Type.Object(
           {
             domain: Domain,
@@ -204,8 +207,21 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
       const q = request.query;
       const format = q.format ?? 'html';
       const audit = await s.posture.audit(p.tenant.id, q.domain, list(q.selectors));
-      const transportTls = await tenantTransportTls(s, p.tenant.id);
-      const report = buildReport(audit, { generatedAt: audit.auditedAt, ...(transportTls ? { transportTls } : {}) });
+      const to = s.clock.now();
+      const period = { from: to - REPORT_PERIOD_MS, to };
+      // The self-assessment and the records are what GET /v1/self-assessment and
+      // /v1/compliance/records-of-processing answer: only for a caller who may read those.
+      const auditor = p.permissions.has('audit:read');
+      const [transportTls, runs, records] = await Promise.all([
+        tenantTransportTls(s, p.tenant.id, period),
+        auditor ? s.selfAssessment?.().history({ limit: 10 }) : undefined,
+        auditor ? s.recordsOfProcessing?.({ tenantId: p.tenant.id, ...period }) : undefined,
+      ]);
+      const opts: ReportOptions = { generatedAt: audit.auditedAt };
+      if (transportTls) opts.transportTls = transportTls;
+      if (runs) opts.selfAssessment = selfAssessmentSection(runs);
+      if (records) opts.recordsOfProcessing = records;
+      const report = buildReport(audit, opts);
       const type = { html: 'text/html; charset=utf-8', md: 'text/markdown; charset=utf-8', json: 'application/json' }[format];
       return reply.type(type).header('x-report-digest', report.digest).send(renderReport(report, format));
     },
