@@ -52,6 +52,9 @@ const transportEvidence = {
   ),
   local_error: Type.Optional(str('A local fault that deferred the recipient.')),
   pool: Type.Optional(str('Egress pool the attempt left from (delivery.pools; `default` without pools).')),
+  pool_rule: Type.Optional(
+    str("Id of the classification policy that chose the pool (docs/classification.md); absent when the stream's lane did."),
+  ),
   source_address: Type.Optional(
     nullable(Type.String(), 'Local source address the connection was made from; null when no connection was made.'),
   ),
