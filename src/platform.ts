@@ -11,9 +11,11 @@ import { createAuditForwarder, createAuditLog, createAuditService } from './audi
 import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
+  type AuthFailureTally,
   createAlertConsumer,
   createAlertSyslog,
   createAnomalyDetector,
+  createAuthFailureTally,
   createIncidents,
   createRegister,
   type Incidents,
@@ -161,6 +163,8 @@ export interface Platform {
     register: Register;
     incidents: Incidents;
     anomalies: AnomalyDetector;
+    /** Failed authentications from this node's edges, counted in memory (compliance.enabled). */
+    authFailures: AuthFailureTally | undefined;
     alerts: Consumer;
     syslog: Consumer | undefined;
   };
@@ -575,6 +579,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
   const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
   const reputationReader = createLedgerReader({ store, clock });
+  // Failed authentications at the edges feed auth-failure-burst (docs/compliance.md): counted in
+  // memory and written once per interval, so a flood of guesses adds no write per guess.
+  const cc = config.compliance;
+  const complianceLog = log.child({ concern: 'compliance' });
+  const anomalyRules = loadAnomalyRules(cc.anomalyRulesFile || undefined);
+  const authFailures = cc.enabled
+    ? createAuthFailureTally({ store, clock, rules: anomalyRules, flushMs: cc.authFailureFlushMs, log: complianceLog })
+    : undefined;
   const api = await buildApi(
     {
       accept,
@@ -620,6 +632,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       retention,
       classification,
       selfAssessment: () => selfAssessment,
+      ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -665,6 +678,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           listener: { ...timeouts, maxClients: config.smtp.submission.maxClients, maxClientsPerIp: config.smtp.submission.maxClientsPerIp },
           maxAuthFailures: config.smtp.submission.maxAuthFailures,
           budget: bodyBudget,
+          ...(authFailures ? { onAuthFailure: (f: { address: string }) => authFailures.record({ via: 'smtp-auth', ...f }) } : {}),
           log: log.child({ concern: 'smtp' }),
         })
       : undefined;
@@ -761,8 +775,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
 
   // Compliance operations (docs/compliance.md): alerts from the spine on one node with the delivery
   // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
-  const cc = config.compliance;
-  const complianceLog = log.child({ concern: 'compliance' });
   const register = createRegister({
     store,
     clock,
@@ -773,7 +785,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
     },
   });
-  const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
+  const anomalies = createAnomalyDetector({ store, rules: anomalyRules });
   const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
   const complianceSyslog = cc.syslog.host
@@ -825,7 +837,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     residencyHolds,
-    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
+    compliance: { register, incidents, anomalies, authFailures, alerts: complianceAlerts, syslog: complianceSyslog },
     retention,
     classification,
     selfAssessment,
@@ -865,6 +877,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           complianceAlerts.stop(),
           complianceSyslog?.stop(),
         ]);
+        // The listeners are closed: what the edges counted is written before the store closes.
+        await authFailures?.close();
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

@@ -97,7 +97,12 @@ export const eventDefinitions = {
         recipients: int('Number of recipients.'),
         message_id_header: str('The Message-ID header field.'),
         sandbox: bool('Captured by the sandbox instead of delivered.'),
-        api_key: str('Id of the API key (or SMTP credential) that sent it.'),
+        api_key: str('Id of the API key (or SMTP credential) that sent it; a user id (usr_…) for a dashboard session.'),
+        client_ip: Type.Optional(
+          str(
+            'Address the client connected from (the HTTP request, or the SMTP submission session); absent for mail the platform submits itself. Personal data, kept as long as the event (docs/compliance.md).',
+          ),
+        ),
         identity: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'The sending identity checked at accept.' })),
         send_at: Type.Optional(str('A scheduled send: when its recipients become due (ISO time).')),
         template: Type.Optional(
@@ -145,6 +150,7 @@ export const eventDefinitions = {
       message_id_header: '<msg_01JF8Z3Q4N@example.com>',
       sandbox: false,
       api_key: 'key_01JF8Z0000',
+      client_ip: '198.51.100.23',
     },
   },
   'recipient.queued': {
