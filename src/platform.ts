@@ -11,9 +11,11 @@ import { createAuditForwarder, createAuditLog, createAuditService } from './audi
 import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
+  type AuthFailureTally,
   createAlertConsumer,
   createAlertSyslog,
   createAnomalyDetector,
+  createAuthFailureTally,
   createIncidents,
   createRecordsOfProcessing,
   createRegister,
@@ -163,6 +165,8 @@ export interface Platform {
     register: Register;
     incidents: Incidents;
     anomalies: AnomalyDetector;
+    /** Failed authentications from this node's edges, counted in memory (compliance.enabled). */
+    authFailures: AuthFailureTally | undefined;
     alerts: Consumer;
     syslog: Consumer | undefined;
     /** Records of processing per tenant and period (docs/compliance.md). */
@@ -579,6 +583,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
   const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
   const reputationReader = createLedgerReader({ store, clock });
+  // Failed authentications at the edges feed auth-failure-burst (docs/compliance.md): counted in
+  // memory and written once per interval, so a flood of guesses adds no write per guess.
+  const cc = config.compliance;
+  const complianceLog = log.child({ concern: 'compliance' });
+  const anomalyRules = loadAnomalyRules(cc.anomalyRulesFile || undefined);
+  const authFailures = cc.enabled
+    ? createAuthFailureTally({ store, clock, rules: anomalyRules, flushMs: cc.authFailureFlushMs, log: complianceLog })
+    : undefined;
   const api = await buildApi(
     {
       accept,
@@ -626,6 +638,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       selfAssessment: () => selfAssessment,
       // Built after the API with the register it reads (a closure: called only once requests arrive).
       recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
+      ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -671,6 +684,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           listener: { ...timeouts, maxClients: config.smtp.submission.maxClients, maxClientsPerIp: config.smtp.submission.maxClientsPerIp },
           maxAuthFailures: config.smtp.submission.maxAuthFailures,
           budget: bodyBudget,
+          ...(authFailures ? { onAuthFailure: (f: { address: string }) => authFailures.record({ via: 'smtp-auth', ...f }) } : {}),
           log: log.child({ concern: 'smtp' }),
         })
       : undefined;
@@ -767,8 +781,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
 
   // Compliance operations (docs/compliance.md): alerts from the spine on one node with the delivery
   // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
-  const cc = config.compliance;
-  const complianceLog = log.child({ concern: 'compliance' });
   const register = createRegister({
     store,
     clock,
@@ -785,7 +797,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     register,
     retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
   });
-  const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
+  const anomalies = createAnomalyDetector({ store, rules: anomalyRules });
   const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
   const complianceSyslog = cc.syslog.host
@@ -837,7 +849,15 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     residencyHolds,
-    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog, records: recordsOfProcessing },
+    compliance: {
+      register,
+      incidents,
+      anomalies,
+      authFailures,
+      alerts: complianceAlerts,
+      syslog: complianceSyslog,
+      records: recordsOfProcessing,
+    },
     retention,
     classification,
     selfAssessment,
@@ -877,6 +897,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           complianceAlerts.stop(),
           complianceSyslog?.stop(),
         ]);
+        // The listeners are closed: what the edges counted is written before the store closes.
+        await authFailures?.close();
         await deliverer.stop();
         await webhooks.stop();
         await transport.close?.();

@@ -628,6 +628,7 @@ function build(p: Pending, suppressed: SuppressionRow[], now: number): Built {
         message_id_header: ids.messageIdHeader,
         sandbox,
         api_key: principal.keyId,
+        ...(principal.clientIp ? { client_ip: principal.clientIp } : {}),
         ...(p.identity ? { identity: p.identity } : {}),
         ...(env.sendAt !== undefined ? { send_at: new Date(env.sendAt).toISOString() } : {}),
         ...(p.template ? { template: p.template } : {}),

@@ -104,6 +104,7 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   registerAuth(app, {
     tenants: s.tenants,
     access: s.access,
+    ...(s.authFailed ? { authFailed: s.authFailed } : {}),
     ...(opts.extraPermissions ? { extraPermissions: opts.extraPermissions } : {}),
   });
   registerRequestCounting(app, s.health.countRequest);

@@ -25,6 +25,12 @@ export interface ApiServices {
   tenants: Tenants;
   /** Users, roles, sessions and the key throttle (src/access). */
   access: Pick<Access, 'users' | 'sessions' | 'keyThrottle' | 'sso'>;
+  /**
+   * A failed authentication from `address`: an unknown or throttled API key, a refused password
+   * sign-in. The compliance anomaly detector counts them in memory (auth-failure-burst); it must not
+   * throw or block. Absent: not counted.
+   */
+  authFailed?: (f: { via: 'api-key' | 'sign-in'; address: string }) => void;
   /** Signs the session cookie (derived from the master key); Secure flag policy (access.secureCookies). */
   cookies: { secret: string; secure: 'auto' | 'always' | 'never' };
   domains: Domains;

@@ -37,7 +37,10 @@ export type ClassificationDecision = {
   required_tls: RequiredTls | null;
   /** Which policy rule set the TLS level. */
   required_tls_rule: string | null;
+  /** The egress pool the message leaves from (delivery honours it when the pool is configured). */
   pool: string | null;
+  /** Which policy rule named the pool (the first that applies and names one). */
+  pool_rule: string | null;
 };
 
 // Built-ins in rising order; tenant-defined ones rank between confidential and pii.
@@ -89,6 +92,7 @@ export function classify(rules: ClassificationRules, input: ClassifyInput): Clas
       requiredRule = p.id;
     }
   }
+  const pooled = applying.find((p) => p.pool);
   return {
     classification: classifications[0]!,
     classifications,
@@ -96,7 +100,8 @@ export function classify(rules: ClassificationRules, input: ClassifyInput): Clas
     policies: applying.map((p) => p.id),
     required_tls: required,
     required_tls_rule: requiredRule,
-    pool: applying.find((p) => p.pool)?.pool ?? null,
+    pool: pooled?.pool ?? null,
+    pool_rule: pooled?.id ?? null,
   };
 }
 

@@ -14,8 +14,8 @@ import type { AnomalyRule, AnomalyRuleset } from './anomaly-rules.js';
  * - complaint-spike: `recipient.complained` ÷ delivered in the window;
  * - key-new-address: a key that has sent before sends from a client address it never used
  *   (`client_ip` on `message.accepted`);
- * - auth-failure-burst: failed SMTP AUTH or API key guesses from one address (told by the edges
- *   through `authFailed`, since a failed guess is no event of a tenant);
+ * - auth-failure-burst: failed SMTP AUTH, API key or password sign-in attempts from one address
+ *   (told by the edges through auth-failures.ts, since a failed guess is no event of a tenant);
  * - dmarc-failures: the share of messages failing DMARC in one aggregate report (`report.received`).
  *
  * Counting happens per consumer batch (`batch()`): counts and seen addresses are read from the store
@@ -28,6 +28,19 @@ import type { AnomalyRule, AnomalyRuleset } from './anomaly-rules.js';
  * consumer is at least once: a batch handed over twice counts twice, which can only make an alert
  * come early in a window that is already unusual; the alert itself is raised once (its mark).
  */
+/** A failed authentication at an edge: SMTP AUTH, an API key, a password sign-in. */
+export interface AuthFailure {
+  via: 'smtp-auth' | 'api-key' | 'sign-in';
+  address: string;
+  tenantId?: string;
+}
+
+const viaText: Record<AuthFailure['via'], string> = {
+  'smtp-auth': 'SMTP AUTH',
+  'api-key': 'an API key',
+  'sign-in': 'a password sign-in',
+};
+
 export interface AnomalyDeps {
   store: Pick<Store, 'compliance'>;
   rules: AnomalyRuleset;
@@ -194,7 +207,8 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
     const ip = typeof e.data.client_ip === 'string' ? e.data.client_ip : undefined;
     const key = typeof e.data.api_key === 'string' ? e.data.api_key : undefined;
     const rules = byKind('key-new-address');
-    if (!ip || !key || !rules.length) return [];
+    // A person's session (usr_…) moves between networks as people do; keys are what machines hold.
+    if (!ip || !key || key.startsWith('usr_') || !rules.length) return [];
     const seen = await t.see(e.tenantId, key, ip, at);
     if (!seen.fresh || !seen.keyKnown) return [];
     return rules.map((r) =>
@@ -299,20 +313,21 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       return alerts;
     },
     /**
-     * A failed SMTP AUTH or API key guess from `address`. `tenantId` is the tenant whose credential
-     * was guessed when known, else `platform`.
+     * `n` (default 1) failed SMTP AUTH, API key or password sign-in attempts from `address`, the last
+     * at `at` (auth-failures.ts tallies them in memory and hands them over in batches). `tenantId`
+     * is the tenant whose credential was guessed when known, else `platform`.
      */
-    async authFailed(f: { tenantId?: string; via: 'smtp-auth' | 'api-key'; address: string; at: number }): Promise<Alert[]> {
+    async authFailed(f: AuthFailure & { at: number; n?: number }): Promise<Alert[]> {
       const tenantId = f.tenantId ?? 'platform';
       const scope = `addr:${f.address}`;
-      await count(tenantId, scope, 'auth_failures', ['auth-failure-burst'], f.at, 1);
+      await count(tenantId, scope, 'auth_failures', ['auth-failure-burst'], f.at, f.n ?? 1);
       const out: Alert[] = [];
       for (const r of byKind('auth-failure-burst')) {
         const n = await windowCount(tenantId, scope, 'auth_failures', r, f.at);
         if (n < r.minCount) continue;
         out.push(
           alert(tenantId, r, `${f.address}:${bucketOf(r, f.at)}`, f.at, {
-            message: `${n} failed ${f.via === 'smtp-auth' ? 'SMTP AUTH attempts' : 'API key guesses'} from ${f.address} in ${r.windowMinutes} min`,
+            message: `${n} failed authentication attempts (the last: ${viaText[f.via]}) from ${f.address} in ${r.windowMinutes} min`,
             subject: { address: f.address, via: f.via, window_start: isoTime(bucketOf(r, f.at)) },
             value: n,
             threshold: r.minCount,

@@ -3,6 +3,7 @@ export { createAlertSyslog, formatAlertSyslog } from './alert-syslog.js';
 export { type Alert, type AlertKind, raiseAlerts } from './alerts.js';
 export { type AnomalyDetector, createAnomalyDetector } from './anomalies.js';
 export { type AnomalyRuleset, loadAnomalyRules, parseAnomalyRules } from './anomaly-rules.js';
+export { type AuthFailureTally, createAuthFailureTally } from './auth-failures.js';
 export { type ClockSetting, createIncidents, type Incident, type Incidents, type OpenIncident, type TraceQuery } from './incidents.js';
 export {
   createRecordsOfProcessing,

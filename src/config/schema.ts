@@ -987,6 +987,13 @@ export const ConfigSchema = Type.Object(
           default: 1000,
           description: 'How often the compliance consumer reads the spine.',
         }),
+        authFailureFlushMs: Type.Integer({
+          minimum: 10,
+          maximum: 60_000,
+          default: 1000,
+          description:
+            'Failed SMTP AUTH, API key and sign-in attempts are counted in memory and written to the anomaly counts (auth-failure-burst) once per this interval, one transaction for all addresses.',
+        }),
         checkMinutes: Type.Integer({
           minimum: 1,
           default: 60,

@@ -52,6 +52,9 @@ const transportEvidence = {
   ),
   local_error: Type.Optional(str('A local fault that deferred the recipient.')),
   pool: Type.Optional(str('Egress pool the attempt left from (delivery.pools; `default` without pools).')),
+  pool_rule: Type.Optional(
+    str("Id of the classification policy that chose the pool (docs/classification.md); absent when the stream's lane did."),
+  ),
   source_address: Type.Optional(
     nullable(Type.String(), 'Local source address the connection was made from; null when no connection was made.'),
   ),
@@ -94,7 +97,12 @@ export const eventDefinitions = {
         recipients: int('Number of recipients.'),
         message_id_header: str('The Message-ID header field.'),
         sandbox: bool('Captured by the sandbox instead of delivered.'),
-        api_key: str('Id of the API key (or SMTP credential) that sent it.'),
+        api_key: str('Id of the API key (or SMTP credential) that sent it; a user id (usr_…) for a dashboard session.'),
+        client_ip: Type.Optional(
+          str(
+            'Address the client connected from (the HTTP request, or the SMTP submission session); absent for mail the platform submits itself. Personal data, kept as long as the event (docs/compliance.md).',
+          ),
+        ),
         identity: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'The sending identity checked at accept.' })),
         send_at: Type.Optional(str('A scheduled send: when its recipients become due (ISO time).')),
         template: Type.Optional(
@@ -142,6 +150,7 @@ export const eventDefinitions = {
       message_id_header: '<msg_01JF8Z3Q4N@example.com>',
       sandbox: false,
       api_key: 'key_01JF8Z0000',
+      client_ip: '198.51.100.23',
     },
   },
   'recipient.queued': {

@@ -38,3 +38,12 @@ export function isPublicAddress(ip: string): boolean {
   if (mapped) return isPublicAddress(mapped[1]!);
   return !nonPublic.check(ip, 'ipv6');
 }
+
+/**
+ * A peer's address as we record and compare it: an IPv4 peer on a dual-stack socket
+ * (`::ffff:192.0.2.1`) is `192.0.2.1`, IPv6 is lower-cased; '' when the socket gave none.
+ */
+export function peerAddress(address: string | undefined): string {
+  const a = address ?? '';
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a.toLowerCase();
+}

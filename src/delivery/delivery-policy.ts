@@ -17,7 +17,8 @@ import type { Warmup } from './warmup.js';
  * Breakers and pace are kept per identity × site, where delivery's identity is the egress pool: the
  * source IP is what receivers rate-limit and judge. The key is `pool|site` (shaper.destinationKey).
  * Admission tries the stream's pools in order and takes the first that may send; a stream's mail
- * never leaves from a pool of another lane (egress-pools.ts).
+ * never leaves from a pool of another lane (egress-pools.ts). A message whose classification policy
+ * names a configured pool is admitted from that pool alone, and the lane names the policy (`rule`).
  *
  * Two more answers come from reputation. A hold (the ledger paused this identity's stream at the
  * provider: a complaint in the cold lane, a complaint rate over 0.3 %) refuses the stream from every
@@ -34,6 +35,11 @@ export interface PolicyRequest {
   domain?: string;
   /** Recipients in the transaction: what a warmup schedule counts (1 when not given). */
   recipients?: number;
+  /**
+   * The pool the message's classification policy names, and that policy's id (recorded at accept;
+   * docs/classification.md): it replaces the stream's lane when the pool is configured.
+   */
+  policyPool?: { pool: string; rule: string | null };
 }
 
 export type LocalThrottle = 'breaker' | 'rate' | 'paused' | 'held' | 'warmup';
@@ -120,9 +126,9 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
     }
   }
 
-  async function admitPool(pool: string, request: PolicyRequest): Promise<Admission> {
+  async function admitPool(pool: string, request: PolicyRequest, rule?: string): Promise<Admission> {
     const key = destinationKey(request.site, pool);
-    const lane = deps.pools.laneOf(pool);
+    const lane = { ...deps.pools.laneOf(pool), ...(rule ? { rule } : {}) };
     const refuse = (retryAt: number, reason: string, throttle: LocalThrottle): Admission => ({
       ok: false,
       key,
@@ -146,6 +152,23 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
     return { ok: true, key, lane };
   }
 
+  /** Unknown pool names already logged, so each is said once per process. */
+  const unknownPools = new Set<string>();
+  /** The classification policy's pool when it is configured; undefined: the stream's lane. */
+  function policyLane(request: PolicyRequest): { pool: string; rule?: string } | undefined {
+    const p = request.policyPool;
+    if (!p) return undefined;
+    if (deps.pools.names().includes(p.pool)) return { pool: p.pool, ...(p.rule ? { rule: p.rule } : {}) };
+    if (!unknownPools.has(p.pool)) {
+      unknownPools.add(p.pool);
+      deps.log?.warn(
+        { pool: p.pool, rule: p.rule, stream: request.stream },
+        "a classification policy names an egress pool that delivery.pools does not configure; its mail leaves from the stream's lane",
+      );
+    }
+    return undefined;
+  }
+
   function limits(key: string): ConnectionLimits {
     const l = shaper.limitsFor(key);
     const cut = pacing.concurrency(key);
@@ -157,14 +180,15 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
 
   return {
     async admit(request) {
-      const lanePools = deps.pools.poolsFor(request.stream);
+      const chosen = policyLane(request);
+      const lanePools = chosen ? [chosen.pool] : deps.pools.poolsFor(request.stream);
       const held = await deps.holds?.find(request);
       if (held) {
         const pool = lanePools[0]!;
         return {
           ok: false,
           key: destinationKey(request.site, pool),
-          lane: deps.pools.laneOf(pool),
+          lane: { ...deps.pools.laneOf(pool), ...(chosen?.rule ? { rule: chosen.rule } : {}) },
           retryAt: held.until,
           reason: `held by the reputation ledger: ${held.reason}`,
           throttle: 'held',
@@ -178,7 +202,7 @@ export function createDeliveryPolicy(deps: DeliveryPolicyDeps): DeliveryPolicy &
       let refused: Admission | undefined;
       // Overflow stays inside the lane: only this stream's pools are tried.
       for (const pool of pools) {
-        const a = await admitPool(pool, request);
+        const a = await admitPool(pool, request, chosen?.rule);
         if (a.ok) return a;
         if (!refused || (!refused.ok && a.retryAt < refused.retryAt)) refused = a;
       }

@@ -9,6 +9,11 @@
  * address the OS picks when that is empty), which keeps single-IP installs working unchanged.
  *
  * Within a pool, addresses are used in turn per transaction, so connections spread over them.
+ *
+ * A message whose classification policy names a pool (docs/classification.md) leaves from that pool
+ * whatever its stream, with the same isolation: it waits for that pool, it never borrows the
+ * stream's (delivery-policy.ts decides; a pool name not configured here falls back to the stream's
+ * lane, and says so in the log).
  */
 export interface EgressPoolConfig {
   sourceAddresses: string[];
@@ -23,6 +28,8 @@ export interface Lane {
   pool: string;
   sourceAddress: string | null;
   ehloName: string;
+  /** The classification policy that chose the pool (docs/classification.md); absent: the stream's lane did. */
+  rule?: string;
 }
 
 export interface EgressPools {

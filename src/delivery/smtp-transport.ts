@@ -186,7 +186,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       ...(o.retryAt !== undefined ? { retryAt: o.retryAt } : {}),
       attempted: false,
       site,
-      details: { site, local_throttle: o.throttle, pool: lane.pool, source_address: null },
+      details: { site, local_throttle: o.throttle, ...laneDetails(lane), source_address: null },
     });
 
   /** Step 1: the domain's MX route; a route that cannot be used settles the group. */
@@ -290,7 +290,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
         stage: f?.stage ?? lease.reason,
         mx: f?.evidence.mxHost,
         ip: f?.evidence.address,
-        pool: lane.pool,
+        ...laneDetails(lane),
         source_address: sourceAddress ?? null,
         ...(lastTls ? { tls: lastTls } : {}),
       },
@@ -325,6 +325,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       tenantId: message.tenantId,
       recipients: recipients.length,
       ...(fromDomain ? { domain: fromDomain } : {}),
+      ...policyPoolOf(message),
     };
     const admission = await deps.policy.admit(request);
     if (!admission.ok) return notNow(recipients, site, admission.lane, admission);
@@ -390,7 +391,7 @@ export function createSmtpTransport(deps: SmtpTransportDeps): Transport & { pool
       tls: tls.json,
       connect_ms: ev.connectMs,
       transaction_ms: sent.durationMs,
-      pool: lane.pool,
+      ...laneDetails(lane),
       source_address: ev.localAddress,
       ...form.dkim,
     };
@@ -489,6 +490,19 @@ function emptyEvidence(site: string) {
 /** The classifier category of a failure verdict, for pacing rules that match on it. */
 function verdictCategory(v: Verdict): string {
   return v.kind === 'delivered' ? 'delivered' : v.classification.category;
+}
+
+/** The pool a lane left from, and the classification policy that chose it (event fields). */
+function laneDetails(lane: Lane): { pool: string; pool_rule?: string } {
+  return { pool: lane.pool, ...(lane.rule ? { pool_rule: lane.rule } : {}) };
+}
+
+/** The egress pool the message's classification policy names (recorded at accept; docs/classification.md). */
+function policyPoolOf(message: DeliveryJob['message']): Pick<PolicyRequest, 'policyPool'> {
+  const c = message.classification;
+  const pool = c?.pool;
+  if (typeof pool !== 'string' || !pool) return {};
+  return { policyPool: { pool, rule: typeof c?.pool_rule === 'string' ? c.pool_rule : null } };
 }
 
 /** The TLS level the message's classification policy requires (recorded at accept; docs/classification.md). */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { peerAddress } from '../core/index.js';
 import { builtinOverride, hasEnhancedCode } from './replies.js';
 
 /**
@@ -27,12 +28,6 @@ export interface ConnectionLimits {
   helloTimeoutMs: number;
 }
 
-/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) counts as `192.0.2.1`. */
-function addressKey(address: string | undefined): string {
-  const a = address ?? '';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a.toLowerCase();
-}
-
 export class EnhancedSmtpServer extends SMTPServer {
   private readonly wrapped = new WeakSet<Connection>();
   private readonly perAddress = new Map<string, number>();
@@ -46,12 +41,13 @@ export class EnhancedSmtpServer extends SMTPServer {
 
   /** Open connections per remote address (for tests and logs). */
   openFrom(address: string): number {
-    return this.perAddress.get(addressKey(address)) ?? 0;
+    return this.perAddress.get(peerAddress(address)) ?? 0;
   }
 
   override connect(...args: Parameters<SMTPServer['connect']>): void {
     const [socket, socketOptions] = args as [Socket, { remoteAddress?: string } | undefined];
-    const key = addressKey(socketOptions?.remoteAddress ?? socket.remoteAddress);
+    // `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) counts as `192.0.2.1`.
+    const key = peerAddress(socketOptions?.remoteAddress ?? socket.remoteAddress);
     const open = this.perAddress.get(key) ?? 0;
     if (this.limits.maxClientsPerIp > 0 && open >= this.limits.maxClientsPerIp) {
       // RFC 5321 §3.1: a server may refuse a connection with a 421 in place of the greeting.

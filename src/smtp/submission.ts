@@ -6,7 +6,15 @@ import type {
   SMTPServerSession,
 } from 'smtp-server';
 import type { Accept } from '../accept/index.js';
-import { type ByteBudget, createByteBudget, isPostwardenError, type Mailbox, PostwardenError, parseAddress } from '../core/index.js';
+import {
+  type ByteBudget,
+  createByteBudget,
+  isPostwardenError,
+  type Mailbox,
+  PostwardenError,
+  parseAddress,
+  peerAddress,
+} from '../core/index.js';
 import type { Principal, Tenants } from '../tenants/index.js';
 import { createSmtpListener, defaultListenerLimits, type ListenerLimits } from './listener.js';
 import { budgetExhausted, checkHeaderLines, readMessage } from './raw-input.js';
@@ -61,6 +69,11 @@ export interface SubmissionOptions {
   maxAuthFailures?: number;
   /** The node's budget of message bytes in flight, shared with the API and the MX. */
   budget?: ByteBudget;
+  /**
+   * Told of each AUTH with an unknown or revoked key, with the client's address (the compliance
+   * anomaly detector counts them in memory; platform.ts wires it). Must not throw or block.
+   */
+  onAuthFailure?: (f: { address: string }) => void;
   log: SubmissionLog;
 }
 
@@ -106,10 +119,13 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
   async function onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SMTPServerAuthenticationResponse> {
     // The password is the API key secret; the username is free (clients insist on one), so people
     // may put the key id or their name there. Nothing about the secret is logged.
-    const principal = await tenants.authenticate(auth.password ?? '');
-    if (!principal) {
+    const found = await tenants.authenticate(auth.password ?? '');
+    if (!found) {
+      opts.onAuthFailure?.({ address: peerAddress(session.remoteAddress) });
       throw new PostwardenError('UNAUTHENTICATED', `AUTH ${auth.method} with an unknown or revoked key`, { username: auth.username });
     }
+    // The session's address goes with the principal onto what it sends (`client_ip`).
+    const principal: Principal = { ...found, clientIp: peerAddress(session.remoteAddress) };
     if (!principal.permissions.has('messages:send')) {
       // 535 5.7.8 rather than FORBIDDEN's 550: RFC 4954 §6 lists 535 as the AUTH refusal, and a key
       // that may not send is, for this door, a credential that does not work.
@@ -126,7 +142,9 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
    * smtp-server never counts failed AUTH commands, so a client could try keys forever on one
    * connection. After `maxAuthFailures` the reply is 421 4.7.0 instead of 535, and 421 closes
    * (RFC 5321 §3.8: the server may close after a 421). A new connection costs the guesser a TCP and
-   * TLS handshake, and the per-address connection limit bounds how many run at once.
+   * TLS handshake, and the per-address connection limit bounds how many run at once. Across
+   * connections, each unknown key is told to `onAuthFailure` (onAuth), where a burst from one
+   * address raises the compliance alert auth-failure-burst.
    */
   function authFailed(session: SMTPServerSession, e: unknown): Error {
     const err = refuse(session, 'AUTH', e);

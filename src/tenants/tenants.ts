@@ -20,6 +20,11 @@ export interface Principal {
   permissions: ReadonlySet<Permission>;
   /** The signed-in person, for a session. */
   user?: UserRow;
+  /**
+   * The address the caller connected from, set by the edge that authenticated it (the HTTP request's
+   * address, the SMTP session's remote address); `message.accepted` carries it as `client_ip`.
+   */
+  clientIp?: string;
 }
 
 export interface CreatedKey {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { after, before, type TestContext, test } from 'node:test';
 import { createAlertSyslog } from '../../src/compliance/alert-syslog.js';
-import { createAlertConsumer, createAnomalyDetector, formatAlertSyslog, loadAnomalyRules } from '../../src/compliance/index.js';
+import {
+  createAlertConsumer,
+  createAnomalyDetector,
+  createAuthFailureTally,
+  formatAlertSyslog,
+  loadAnomalyRules,
+} from '../../src/compliance/index.js';
 import type { SpineEvent } from '../../src/core/index.js';
 import type { Store } from '../../src/store/index.js';
 import { fakeClock } from '../support/clock.js';
@@ -102,6 +108,29 @@ test('ten failed AUTH attempts from one address in 5 minutes trip auth-failure-b
   assert.equal(burst[0]!.tenantId, 'platform');
 });
 
+test('a flood of failed authentications is counted in memory and written in one transaction per flush', async () => {
+  let transactions = 0;
+  const store: Pick<Store, 'transaction'> = {
+    transaction: (fn) => {
+      transactions++;
+      return shared.transaction(fn);
+    },
+  };
+  const tally = createAuthFailureTally({ store, clock: fakeClock(T0 + 60_000), rules, flushMs: 60_000 });
+  for (let i = 0; i < 500; i++) tally.record({ via: 'api-key', address: '203.0.113.77' });
+  for (let i = 0; i < 3; i++) tally.record({ via: 'smtp-auth', address: '203.0.113.78' });
+  assert.equal(transactions, 0, 'nothing is written per attempt');
+  const raised = await tally.flush();
+  assert.equal(transactions, 1, 'one transaction for every address of the interval');
+  assert.deepEqual(
+    raised.map((e) => [e.tenantId, (e.data as { subject: { address: string } }).subject.address, (e.data as { value: number }).value]),
+    [['platform', '203.0.113.77', 500]],
+  );
+  assert.deepEqual(await tally.flush(), [], 'an empty interval writes nothing');
+  assert.equal(transactions, 1);
+  await tally.close();
+});
+
 // The report's rows as the store answers them (the query itself runs in register.test.ts).
 const reportRows = (rows: { ip: string; count: number; pass: boolean }[]) =>
   rows.map((r) => ({
@@ -173,7 +202,7 @@ test('alerts go to a loopback syslog collector as RFC 5424 lines, and as CEF whe
   assert.equal(Number(m[1]), 13 * 8 + 2); // log audit, critical
   assert.equal(JSON.parse(m[5]!).data.rule, 'complaint-spike');
   const page = await store.events.page({ after: 0, limit: 100 });
-  const alert = page.find((e) => e.type === 'compliance.alert')!;
+  const alert = page.find((e) => e.type === 'compliance.alert' && e.tenantId === 'ten_s')!;
   const cef = formatAlertSyslog(alert, { appName: 'postwarden', hostname: 'pw.test', procId: '1', format: 'cef' });
   assert.match(
     cef,

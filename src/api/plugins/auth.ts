@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Access, accessFor, checkPermission, type Permission, type RouteAccess, routeKey } from '../../access/index.js';
-import { PostwardenError } from '../../core/index.js';
+import { PostwardenError, peerAddress } from '../../core/index.js';
 import type { Principal, Scope, Tenants } from '../../tenants/index.js';
 import { problems } from '../contract/problem-schema.js';
+import type { ApiServices } from '../services.js';
 
 /**
  * Who is calling, and may they. Every /v1 route needs what src/access/route-permissions.ts says, the
@@ -37,6 +38,8 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface AuthDeps {
   tenants: Pick<Tenants, 'authenticate'>;
   access: Pick<Access, 'sessions' | 'keyThrottle'>;
+  /** Told of each unknown key and each key refused by the throttle (ApiServices.authFailed). */
+  authFailed?: ApiServices['authFailed'];
   /** Entries for routes a test adds beside the real ones (ApiOptions.extraRoutes). */
   extraPermissions?: Readonly<Record<string, RouteAccess>>;
 }
@@ -57,13 +60,27 @@ function routeAccess(request: FastifyRequest, extra: Readonly<Record<string, Rou
   return scope ? scopePermission[scope] : undefined;
 }
 
-/** Resolves an API key, counting a wrong one against the address. */
+/**
+ * Resolves an API key, counting a wrong one against the address. A wrong key, and any key from an
+ * address the throttle refuses, is also told to `authFailed` (in memory: no write of its own), so a
+ * burst of guesses raises an alert while the throttle keeps them slow.
+ */
 export async function authenticateKey(deps: AuthDeps, request: FastifyRequest, secret: string): Promise<Principal | undefined> {
   const subject = `key-ip:${request.ip}`;
-  await deps.access.keyThrottle.check(subject);
+  const address = peerAddress(request.ip);
+  try {
+    await deps.access.keyThrottle.check(subject);
+  } catch (e) {
+    deps.authFailed?.({ via: 'api-key', address });
+    throw e;
+  }
   const principal = await deps.tenants.authenticate(secret);
-  if (!principal) await deps.access.keyThrottle.fail(subject);
-  return principal;
+  if (!principal) {
+    deps.authFailed?.({ via: 'api-key', address });
+    await deps.access.keyThrottle.fail(subject);
+    return undefined;
+  }
+  return { ...principal, clientIp: address };
 }
 
 async function identify(deps: AuthDeps, request: FastifyRequest): Promise<Principal> {
@@ -96,6 +113,7 @@ async function identify(deps: AuthDeps, request: FastifyRequest): Promise<Princi
       scopes: [],
       permissions: active.permissions,
       user: active.user,
+      clientIp: peerAddress(request.ip),
     };
   }
   throw new PostwardenError('UNAUTHENTICATED', 'Send an API key (Authorization: Bearer pw_…) or sign in (POST /v1/auth/login).');

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { MAX_PASSWORD_LENGTH, MeJson, UserJson, userExample, userJson } from '../../access/index.js';
-import { PostwardenError } from '../../core/index.js';
+import { isPostwardenError, PostwardenError, peerAddress } from '../../core/index.js';
 import { IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
 import { clearSessionCookie, principalOf, SESSION_COOKIE, setSessionCookie } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
@@ -72,7 +72,15 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request, reply) => {
-      const started = await s.access.sessions.login(request.body, { ip: request.ip, userAgent: request.headers['user-agent'] });
+      const started = await s.access.sessions
+        .login(request.body, { ip: request.ip, userAgent: request.headers['user-agent'] })
+        .catch((e: unknown) => {
+          // A wrong credential, or one the throttle refused unread: a failed sign-in (auth-failure-burst).
+          if (isPostwardenError(e) && (e.code === 'UNAUTHENTICATED' || e.code === 'TOO_MANY_ATTEMPTS')) {
+            s.authFailed?.({ via: 'sign-in', address: peerAddress(request.ip) });
+          }
+          throw e;
+        });
       setSessionCookie(reply, started.token, { expiresAt: started.expiresAt, secure: s.cookies.secure });
       return {
         user: userJson(started.user),

@@ -53,7 +53,7 @@ export async function sendMapped(
  * key and a wrong one are told apart (`details.missing`) because the providers answer them apart.
  */
 export async function principalFromKey(
-  s: Pick<ApiServices, 'tenants' | 'access'>,
+  s: Pick<ApiServices, 'tenants' | 'access' | 'authFailed'>,
   request: FastifyRequest,
   secret: string | undefined,
   how: string,
