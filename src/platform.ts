@@ -213,10 +213,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
     open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
     config: config.access,
-    // SSO sign-ins and refusals are audited (the audit service is built just below; called later).
+    // SSO refusals and failures are audited on their own (the audit service is built just below; called later).
     audit: (entry) => audit.record(entry),
     publicUrl: config.server.publicUrl,
-    // User and role changes are appended in their own transaction (called later, like `audit`).
+    // User and role changes, sign-ins, sign-outs, TOTP enrolment and SSO settings are appended in the
+    // change's own transaction (called later, like `audit`).
     auditChange: (fn, entry) => audit.change(fn, entry),
   });
   // The audit log (docs/governance.md): services append in the transaction of each change.

@@ -16,9 +16,12 @@ export interface AccessDeps {
   seal: (plain: string, aad: string) => string;
   open: (sealed: string, aad: string) => string;
   config: { sessionHours: number; login: ThrottlePolicy; account: ThrottlePolicy; keys: ThrottlePolicy };
-  /** Where SSO sign-ins, refusals and failures are recorded (the audit log); none: not recorded. */
+  /** Where SSO refusals and failures, which change nothing, are recorded (the audit log); none: not recorded. */
   audit?: SsoDeps['audit'];
-  /** The audit service's `change`: user and role changes (and SSO's just-in-time users) commit with their entry. */
+  /**
+   * The audit service's `change`: user and role changes, sign-ins (with their session row), sign-outs,
+   * TOTP enrolment and SSO's provider settings commit with their entry.
+   */
   auditChange?: AuditedChange;
   /** server.publicUrl: the base of the SSO callback URLs; empty: the origin of the request. */
   publicUrl?: string;
@@ -32,7 +35,14 @@ export function createAccess({ store, clock, seal, open, config, audit, auditCha
     // Checked on every keyed request: read from the store at most once a second per address.
     keys: createThrottle({ store, clock, policy: config.keys, what: 'unknown API keys from this address', memoMs: 1000 }),
   };
-  const sessions = createSessions({ store, users, clock, sessionHours: config.sessionHours, throttles });
+  const sessions = createSessions({
+    store,
+    users,
+    clock,
+    sessionHours: config.sessionHours,
+    throttles,
+    ...(auditChange ? { audit: auditChange } : {}),
+  });
   const sso = createSso({
     store,
     users,
@@ -42,7 +52,7 @@ export function createAccess({ store, clock, seal, open, config, audit, auditCha
     open,
     throttle: throttles.address,
     audit: audit ?? (async () => undefined),
-    usersAudited: auditChange !== undefined,
+    ...(auditChange ? { change: auditChange } : {}),
     publicUrl,
   });
   return { users, sessions, sso, keyThrottle: throttles.keys };

@@ -6,7 +6,7 @@ import { createSamlLogin } from './saml-login.js';
 import type { RequestMeta, Sessions, StartedSession } from './sessions.js';
 import { type OidcSettings, OidcSettingsJson, parseSettings, roleFor, type SamlSettings, SamlSettingsJson } from './sso-settings.js';
 import type { Throttle } from './throttle.js';
-import type { AccessAuditEntry, Caller, Users } from './users.js';
+import type { AccessAuditEntry, AuditedChange, Caller, Users } from './users.js';
 
 /**
  * Single sign-on for people: OpenID Connect (authorization code + PKCE, openid-client) and SAML 2.0
@@ -34,13 +34,10 @@ export interface SsoDeps {
   open: (sealed: string, aad: string) => string;
   /** Failed SSO answers count here, as failed passwords do (`login-ip:<address>`). */
   throttle: Throttle;
-  /** Appends to the audit log (audit-service `record`); access does not import the audit concern. */
+  /** Appends to the audit log (audit-service `record`): refusals and failures, which change nothing. */
   audit: (entry: SsoAuditEntry) => Promise<unknown>;
-  /**
-   * True when `users` audits its changes (access.ts gives it the audit service's `change`): a person
-   * created just in time is then inserted with their sso.signed_in entry, in one transaction.
-   */
-  usersAudited?: boolean;
+  /** The audit service's `change`: provider settings commit with their sso.configured / sso.removed entry. */
+  change?: AuditedChange;
   /** server.publicUrl; empty: the origin the request came to. */
   publicUrl: string;
 }
@@ -72,6 +69,9 @@ const secretAad = (tenantId: string) => `sso.oidc.client_secret:${tenantId}`;
 
 export function createSso(deps: SsoDeps) {
   const { store, users, sessions, clock, throttle, audit } = deps;
+  /** A change with its entry in one transaction; without the audit log, the change alone. */
+  const recorded = <T>(fn: (tx: Pick<Store, 'sso'>) => Promise<T>, entry: (result: T) => SsoAuditEntry | undefined): Promise<T> =>
+    deps.change ? deps.change(fn, entry) : fn(store);
   const base = (origin: string) => (deps.publicUrl || origin).replace(/\/+$/, '');
 
   async function provider<T>(tenantId: string, protocol: SsoProtocol): Promise<{ settings: T; secret: string | null; updatedAt: number }> {
@@ -134,6 +134,7 @@ export function createSso(deps: SsoDeps) {
     }
     let provisioned = false;
     let before: { role: string } | null = null;
+    let patch: { role: string } | undefined;
     const signedIn = (u: UserRow): SsoAuditEntry => ({
       actor: { kind: 'user', id: u.id, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
       action: 'sso.signed_in',
@@ -164,14 +165,14 @@ export function createSso(deps: SsoDeps) {
         { entry: signedIn },
       );
     } else if (user.role !== role) {
-      // The IdP is the source of truth for the role: applied again at every sign-in.
+      // The IdP is the source of truth for the role: applied again at every sign-in, in the session's
+      // transaction with its sso.signed_in entry (an entry that cannot be written leaves the old role).
       before = { role: user.role };
-      await store.users.update(user.id, { role });
-      user = { ...user, role };
+      patch = { role };
     }
-    const started = await sessions.startSession(user, tenantId, meta);
-    if (!(provisioned && deps.usersAudited)) await audit(signedIn(user));
-    return started;
+    // A user created just now was inserted with its entry already; any other sign-in is recorded
+    // with its session row.
+    return sessions.startSession(user, tenantId, meta, { ...(patch ? { patch } : {}), ...(provisioned ? {} : { entry: signedIn }) });
   }
 
   const newRequest = async (
@@ -232,9 +233,10 @@ export function createSso(deps: SsoDeps) {
         const old = await store.sso.getProvider(tenantId, protocol);
         const before = old ? JSON.parse(old.settings) : null;
         if (given === null) {
-          if (await store.sso.deleteProvider(tenantId, protocol)) {
-            await audit({ actor, action: 'sso.removed', resource: { type: 'sso_provider', id: protocol }, before });
-          }
+          await recorded(
+            (tx) => tx.sso.deleteProvider(tenantId, protocol),
+            (deleted) => (deleted ? { actor, action: 'sso.removed', resource: { type: 'sso_provider', id: protocol }, before } : undefined),
+          );
           continue;
         }
         let secret: string | null = null;
@@ -253,14 +255,16 @@ export function createSso(deps: SsoDeps) {
         }
         const roles = [...settings.role_mapping.map((m) => m.role), ...(settings.default_role ? [settings.default_role] : [])];
         for (const [i, role] of roles.entries()) await users.checkGrantable(caller, tenantId, role, `/${protocol}/role_mapping/${i}/role`);
-        await store.sso.putProvider({ tenantId, protocol, settings: JSON.stringify(settings), secret, updatedAt: now });
-        await audit({
-          actor,
-          action: 'sso.configured',
-          resource: { type: 'sso_provider', id: protocol },
-          before,
-          after: { ...settings, client_secret: secret ? 'set' : undefined },
-        });
+        await recorded(
+          (tx) => tx.sso.putProvider({ tenantId, protocol, settings: JSON.stringify(settings), secret, updatedAt: now }),
+          () => ({
+            actor,
+            action: 'sso.configured',
+            resource: { type: 'sso_provider', id: protocol },
+            before,
+            after: { ...settings, client_secret: secret ? 'set' : undefined },
+          }),
+        );
       }
     },
 

@@ -92,6 +92,19 @@ function checkPassword(password: string | undefined, path: string) {
   }
 }
 
+/** Two-factor sign-in of a user as the audit log says it: off, pending (enrolled, not confirmed) or on. */
+const totpState = (u: UserRow) => (u.totpEnabled ? 'on' : u.totpSecret !== null ? 'pending' : 'off');
+
+/** A TOTP enrolment or confirmation entry: the state before and after, never the secret. */
+const totpEntry = (actor: AuditActor, user: UserRow, action: string, after: 'pending' | 'on'): AccessAuditEntry => ({
+  actor,
+  tenantId: actor.tenantId,
+  action,
+  resource: { type: 'user', id: user.id },
+  before: { totp: totpState(user) },
+  after: { totp: after },
+});
+
 /** What the audit log keeps of a user: never the password hash or TOTP secret. */
 const userFacts = (u: UserRow) => ({
   email: u.email,
@@ -254,23 +267,32 @@ export function createUsers({ store, clock, seal, open, audit, issuer = 'Postwar
       return updated;
     },
 
-    /** Starts TOTP enrolment: a new secret, shown once, that counts only after confirmTotp. */
-    async enrollTotp(userId: string): Promise<{ secret: string; uri: string }> {
+    /**
+     * Starts TOTP enrolment: a new secret, shown once, that counts only after confirmTotp. The secret
+     * is stored with its `user.totp_enrolled` entry by `actor` (the person themselves); never in it.
+     */
+    async enrollTotp(userId: string, actor?: AuditActor): Promise<{ secret: string; uri: string }> {
       const user = await store.users.get(userId);
       if (!user) throw new PostwardenError('NOT_FOUND', `user ${userId} does not exist`, { id: userId });
       if (user.totpEnabled) throw new PostwardenError('CONFLICT', 'Two-factor sign-in is already on for this account.');
       const secret = new Secret({ size: 20 }).base32;
-      await store.users.update(userId, { totpSecret: seal(secret, totpAad(userId)) });
+      await recorded(
+        (tx) => tx.users.update(userId, { totpSecret: seal(secret, totpAad(userId)) }),
+        actor && (() => totpEntry(actor, user, 'user.totp_enrolled', 'pending')),
+      );
       return { secret, uri: totpFor(user, secret).toString() };
     },
 
-    /** Turns TOTP on once the user proves their app has the secret. */
-    async confirmTotp(userId: string, code: string): Promise<void> {
+    /** Turns TOTP on once the user proves their app has the secret (`user.totp_confirmed`, with the change). */
+    async confirmTotp(userId: string, code: string, actor?: AuditActor): Promise<void> {
       const user = await store.users.get(userId);
       if (!user?.totpSecret) throw new PostwardenError('CONFLICT', 'Start enrolment first (POST /v1/me/totp).');
       if (user.totpEnabled) throw new PostwardenError('CONFLICT', 'Two-factor sign-in is already on for this account.');
       if (!this.checkTotp(user, code)) throw validationError([{ path: '/code', message: 'is not the current code of the authenticator' }]);
-      await store.users.update(userId, { totpEnabled: true });
+      await recorded(
+        (tx) => tx.users.update(userId, { totpEnabled: true }),
+        actor && (() => totpEntry(actor, user, 'user.totp_confirmed', 'on')),
+      );
     },
 
     /** RFC 6238: the code of this 30 s step or the one either side (clock drift). */

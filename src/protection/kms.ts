@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -29,8 +29,17 @@ export interface LocalKekProvider extends KekProvider {
   readonly name: 'local';
   /** The KEK new wraps use now (re-read from disk, so a rotation by another process is seen). */
   currentKekId(): string;
-  /** Makes a new KEK generation current and returns its id; older ones stay for unwrapping. */
-  rotate(): string;
+  /**
+   * A rotation in three steps, so the decision can be recorded between them: `create` writes a new
+   * generation's key file (not yet used for anything) and returns its id; `use` makes it current once
+   * the rotation is recorded; `discard` removes it when the recording failed. Older generations stay
+   * for unwrapping.
+   */
+  create(): string;
+  /** Makes generation `kekId` current (idempotent); throws when this node has no such key file. */
+  use(kekId: string): void;
+  /** Removes a generation nothing can be wrapped by yet (created, never current); refuses the current one. */
+  discard(kekId: string): void;
 }
 
 const KEY_BYTES = 32;
@@ -73,7 +82,8 @@ function writeAtomic(file: string, text: string): void {
 /**
  * Generation zero is the node master key (security.masterKeyFile, today's key). Later generations
  * are files `<kekId>.key` (mode 0600) in `dir`, and `dir/current` names the one in use. A generation
- * is written before `current` points at it, so a crash leaves at worst an unused key file.
+ * is written before `current` points at it, so no data key is ever wrapped by a key that is not on
+ * disk; a crash between the two leaves at worst an unused key file.
  */
 export function createLocalKekProvider(opts: { masterKey: Buffer; dir: string }): LocalKekProvider {
   if (opts.masterKey.length !== KEY_BYTES) throw new TypeError('the master key must be 32 bytes');
@@ -118,14 +128,23 @@ export function createLocalKekProvider(opts: { masterKey: Buffer; dir: string })
     async unwrap(wrapped, kekId, ctx) {
       return unwrapWithKey(keyFor(kekId), wrapped, ctx);
     },
-    rotate() {
+    create() {
       mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
       const key = randomBytes(KEY_BYTES);
       const kekId = kekFingerprint(key);
       writeAtomic(join(opts.dir, `${kekId}.key`), `${key.toString('base64')}\n`);
       keys.set(kekId, key);
-      writeAtomic(join(opts.dir, 'current'), `${kekId}\n`);
       return kekId;
+    },
+    use(kekId) {
+      if (current() === kekId) return;
+      keyFor(kekId);
+      writeAtomic(join(opts.dir, 'current'), `${kekId}\n`);
+    },
+    discard(kekId) {
+      if (kekId === current() || kekId === kekFingerprint(opts.masterKey)) throw new Error(`key-encryption key ${kekId} is in use`);
+      keys.delete(kekId);
+      rmSync(join(opts.dir, `${kekId}.key`), { force: true });
     },
   };
 }

@@ -46,6 +46,11 @@ export interface JobRunOptions {
   pauseMs?: number;
   /** Told after every committed batch (progress for the CLI). */
   onBatch?: (job: { id: string; kind: string; stage: string; done: number }) => void;
+  /**
+   * Called in the transaction of the batch that finishes a job, with the job as it ends (state
+   * `done`), so what it writes (an audit entry) commits with the finish or, thrown, rolls it back.
+   */
+  onDone?: InChange<EncryptionJobsTable>;
 }
 
 export interface CoverageRow {
@@ -275,8 +280,13 @@ export function encryptionAdmin(
     return { last: rows.at(-1)?.id, n: rows.length };
   }
 
-  /** One batch of a job, committed with its new position; false when the job is finished. */
-  async function step(job: EncryptionJobsTable, now: number, limit: number): Promise<EncryptionJobsTable | undefined> {
+  /** One batch of a job, committed with its new position; undefined when the job was no longer running. */
+  async function step(
+    job: EncryptionJobsTable,
+    now: number,
+    limit: number,
+    onDone?: InChange<EncryptionJobsTable>,
+  ): Promise<EncryptionJobsTable | undefined> {
     return db.transaction().execute(async (tx) => {
       const cur = await tx
         .selectFrom('encryption_jobs')
@@ -305,7 +315,9 @@ export function encryptionAdmin(
       const state = stage === 'done' ? 'done' : 'running';
       const done = Number(cur.done) + n;
       await tx.updateTable('encryption_jobs').set({ stage, position, state, done, updated_at: now }).where('id', '=', cur.id).execute();
-      return { ...cur, stage, position, state, done };
+      const after = { ...cur, stage, position, state, done, updated_at: now };
+      if (state === 'done') await onDone?.(repositoriesOf(tx), after);
+      return after;
     });
   }
 
@@ -400,7 +412,7 @@ export function encryptionAdmin(
       const running = await db.selectFrom('encryption_jobs').selectAll().where('state', '=', 'running').orderBy('id').execute();
       for (let job of running) {
         while (batches < max) {
-          const next = await step(job, now(), limit);
+          const next = await step(job, now(), limit, opts.onDone);
           batches++;
           if (!next) break;
           opts.onBatch?.({ id: next.id, kind: next.kind, stage: next.stage, done: Number(next.done) });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
+import { verifyAudit } from '../../src/audit/index.js';
 import { fakeClock } from '../support/clock.js';
 import { startPlatform } from '../support/platform.js';
 
@@ -15,7 +16,7 @@ async function setup(t: Parameters<typeof startPlatform>[0]) {
   const login = async (email: string, password: string, extra: Record<string, string> = {}) => {
     const res = await fetch(`${p.url}/v1/auth/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'user-agent': 'sign-in-test/1' },
       body: JSON.stringify({ email, password, ...extra }),
     });
     const body = (await res.json()) as any;
@@ -25,7 +26,12 @@ async function setup(t: Parameters<typeof startPlatform>[0]) {
   const as = (cookie: string, csrf?: string) => async (method: string, path: string, body?: unknown) => {
     const res = await fetch(p.url + path, {
       method,
-      headers: { cookie, ...(csrf ? { 'x-csrf-token': csrf } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        cookie,
+        'user-agent': 'sign-in-test/1',
+        ...(csrf ? { 'x-csrf-token': csrf } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -158,6 +164,108 @@ test('with TOTP on, login needs the current code', async (t) => {
   );
   const ok = await login('owner@example.com', 'owner password 1', { totp: totp.generate({ timestamp: clock.now() }) });
   assert.equal(ok.status, 200);
+});
+
+type Entry = {
+  action: string;
+  actor: { kind: string; id: string; tenant_id: string | null; ip: string | null; user_agent: string | null };
+  resource: { type: string; id: string | null };
+  before: any;
+  after: any;
+};
+
+test('sign-ins, refused sign-ins, sign-outs and TOTP enrolment are audited, never the password or the secret', async (t) => {
+  const { p, clock, owner, login, as } = await setup(t);
+  const last = async (action: string): Promise<Entry> => {
+    const found = (await p.request('GET', `/v1/audit?action=${action}&limit=100`)).body.data.at(-1) as Entry | undefined;
+    assert.ok(found, `an entry ${action}`);
+    assert.deepEqual([found.actor.ip, found.actor.user_agent], ['127.0.0.1', 'sign-in-test/1']);
+    return found;
+  };
+
+  assert.equal((await login('owner@example.com', 'not the password')).status, 401);
+  const wrong = await last('user.sign_in_refused');
+  assert.deepEqual([wrong.actor.kind, wrong.actor.id], ['system', 'password-sign-in']);
+  assert.deepEqual(wrong.resource, { type: 'user', id: owner.id });
+  assert.deepEqual(wrong.after, { email: 'owner@example.com', reason: 'wrong_password', blocked_seconds: 0 });
+  // An email that names nobody goes to the platform chain, without the email (it may be a password).
+  assert.equal((await login('hunter2-typed-here@example.com', 'not the password')).status, 401);
+  const [unknown] = await p.platform.store.audit.page({ chain: 'platform', action: 'user.sign_in_refused', limit: 10 });
+  assert.deepEqual(JSON.parse(unknown!.afterJson!), { email: null, reason: 'unknown_account', blocked_seconds: 0 });
+  assert.equal(unknown!.actorIp, '127.0.0.1');
+  assert.ok(!JSON.stringify(unknown).includes('hunter2'));
+
+  const s = await login('owner@example.com', 'owner password 1');
+  assert.equal(s.status, 200);
+  const signedIn = await last('user.signed_in');
+  assert.deepEqual([signedIn.actor.kind, signedIn.actor.id, signedIn.actor.tenant_id], ['user', owner.id, p.tenantId]);
+  assert.deepEqual(signedIn.resource, { type: 'user', id: owner.id });
+  assert.equal(signedIn.after.method, 'password');
+  assert.equal(signedIn.after.totp, false);
+  assert.match(signedIn.after.session, /^[0-9a-f]{16}$/);
+
+  const call = as(s.cookie, s.body.csrf_token);
+  const enrol = await call('POST', '/v1/me/totp');
+  assert.equal(enrol.status, 201);
+  const enrolled = await last('user.totp_enrolled');
+  assert.deepEqual([enrolled.actor.kind, enrolled.actor.id, enrolled.resource.id], ['user', owner.id, owner.id]);
+  assert.deepEqual([enrolled.before, enrolled.after], [{ totp: 'off' }, { totp: 'pending' }]);
+  const totp = new TOTP({ secret: Secret.fromBase32(enrol.body.secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  assert.equal((await call('POST', '/v1/me/totp/confirm', { code: totp.generate({ timestamp: clock.now() }) })).status, 204);
+  const confirmed = await last('user.totp_confirmed');
+  assert.deepEqual([confirmed.before, confirmed.after], [{ totp: 'pending' }, { totp: 'on' }]);
+  const badCode = totp.generate({ timestamp: clock.now() }) === '123456' ? '654321' : '123456';
+  assert.equal((await login('owner@example.com', 'owner password 1', { totp: badCode })).status, 401);
+  assert.equal((await last('user.sign_in_refused')).after.reason, 'wrong_totp');
+
+  assert.equal((await call('POST', '/v1/auth/logout')).status, 204);
+  const out = await last('user.signed_out');
+  assert.deepEqual([out.actor.kind, out.actor.id, out.resource.id], ['user', owner.id, owner.id]);
+  assert.equal(out.after.session, signedIn.after.session, 'the sign-out names the session the sign-in started');
+  assert.equal((await call('POST', '/v1/auth/logout')).status, 401, 'an ended session signs out nothing more');
+  assert.equal((await p.request('GET', '/v1/audit?action=user.signed_out')).body.data.length, 1);
+
+  const all = JSON.stringify([
+    (await p.request('GET', '/v1/audit?limit=1000')).body.data,
+    await p.platform.store.audit.page({ chain: 'platform', limit: 1000 }),
+  ]);
+  for (const secret of ['owner password 1', 'not the password', enrol.body.secret])
+    assert.ok(!all.includes(secret), 'no secret in the log');
+  const report = await verifyAudit(p.platform.store);
+  assert.equal(report.ok, true, JSON.stringify(report));
+});
+
+test('a sign-in, sign-out or TOTP enrolment whose audit entry cannot be written changes nothing; a refusal still counts', async (t) => {
+  const { p, login, as } = await setup(t);
+  await p.platform.access.users.createUser(
+    { kind: 'host' },
+    { tenantId: p.tenantId, email: 'dev@example.com', role: 'developer', password: 'developer password' },
+  );
+  const dev = await login('dev@example.com', 'developer password');
+  const devCall = as(dev.cookie, dev.body.csrf_token);
+  const sqlite = await import('better-sqlite3');
+  const raw = new sqlite.default(`${p.config.dataDir}/postwarden.db`);
+  t.after(() => raw.close());
+  const sessions = () => (raw.prepare('select count(*) as n from user_sessions').get() as { n: number }).n;
+  const before = sessions();
+  // A real failure of the append: the database refuses new audit rows.
+  raw.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
+
+  assert.equal((await login('owner@example.com', 'owner password 1')).status, 500);
+  assert.equal(sessions(), before, 'no session was started');
+  assert.equal((await devCall('POST', '/v1/me/totp')).status, 500);
+  assert.equal((await p.platform.store.users.findByEmail('dev@example.com'))?.totpSecret, null, 'no TOTP secret was stored');
+  assert.equal((await devCall('POST', '/v1/auth/logout')).status, 500);
+  assert.equal((await as(dev.cookie)('GET', '/v1/me')).status, 200, 'the session was not ended');
+  // The throttle counts a wrong password before the refusal is recorded: a failing audit log
+  // does not turn guessing free.
+  const failures = async () => (await p.platform.store.accessThrottle.get('login-account:owner@example.com'))?.failures ?? 0;
+  const counted = await failures();
+  assert.equal((await login('owner@example.com', 'not the password')).status, 500);
+  assert.equal(await failures(), counted + 1);
+  raw.exec('DROP TRIGGER refuse_audit');
+  assert.equal((await login('owner@example.com', 'owner password 1')).status, 200);
+  assert.equal(sessions(), before + 1);
 });
 
 test('security headers on API answers, the API docs and the dashboard', async (t) => {

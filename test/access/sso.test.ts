@@ -34,7 +34,7 @@ test('single sign-on with OpenID Connect and SAML, end to end on loopback', asyn
   });
   assert.equal(put.status, 200, JSON.stringify(put.body));
   assert.equal(put.body.oidc.client_secret, undefined, 'the client secret is never answered');
-  const audit = async (action: string): Promise<{ actor: { id: string; ip: string }; after: any }[]> =>
+  const audit = async (action: string): Promise<{ actor: { id: string; ip: string }; before: any; after: any }[]> =>
     (await p.request('GET', `/v1/audit?action=${action}&limit=100`)).body.data;
 
   await t.test('OIDC: a mapped person is created with the mapped role and gets a session like a password login', async () => {
@@ -125,6 +125,38 @@ test('single sign-on with OpenID Connect and SAML, end to end on loopback', asyn
     const cookie = /^(pw_session=[^;]+)/.exec(signed.res.headers.getSetCookie().find((c) => c.startsWith('pw_session='))!)![1]!;
     const me = await fetch(`${p.url}/v1/me`, { headers: { cookie } });
     assert.equal(((await me.json()) as { user: { email: string } }).user.email, 'sam@corp.example');
+  });
+
+  await t.test('a role the IdP changed is applied with the sign-in and its entry in one transaction, or not at all', async () => {
+    const signInAs = async (groups: string[]) => {
+      const { requestId, relayState } = await samlStart();
+      return postAcs(samlResponse({ ...idp, requestId, acs, email: 'sam@corp.example', groups }).xml, relayState);
+    };
+    const promoted = await signInAs(['mail-admins']);
+    assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+    assert.equal(promoted.body.user.role, 'admin');
+    const entry = (await audit('sso.signed_in')).at(-1)!;
+    assert.equal(entry.actor.id, promoted.body.user.id);
+    assert.deepEqual([entry.before, entry.after.role, entry.after.provisioned], [{ role: 'developer' }, 'admin', false]);
+
+    // The database refuses audit rows: the sign-in fails, and the role the IdP sent is not applied.
+    const sqlite = await import('better-sqlite3');
+    const raw = new sqlite.default(`${p.config.dataDir}/postwarden.db`);
+    raw.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
+    try {
+      const demoted = await signInAs(['developers']);
+      assert.equal(demoted.status, 500);
+      assert.equal((await p.platform.store.users.get(promoted.body.user.id))?.role, 'admin', 'the role change was rolled back');
+      // Removing a provider is recorded with the removal too.
+      assert.equal((await p.request('PUT', '/v1/tenant/sso', { oidc: null })).status, 500);
+      assert.ok((await p.request('GET', '/v1/tenant/sso')).body.oidc, 'the OpenID provider is still there');
+    } finally {
+      raw.exec('DROP TRIGGER refuse_audit');
+      raw.close();
+    }
+    const demoted = await signInAs(['developers']);
+    assert.equal(demoted.body.user.role, 'developer');
+    assert.deepEqual((await audit('sso.signed_in')).at(-1)!.before, { role: 'admin' });
   });
 
   await t.test('SAML: an assertion altered after signing is refused', async () => {

@@ -39,7 +39,7 @@ async function platform(t: Parameters<typeof startPlatform>[0], clock = fakeCloc
 }
 
 test('failed logins from one address back off, then lock with 429 and Retry-After, even for the right password', async (t) => {
-  const { clock, login } = await platform(t);
+  const { p, clock, login } = await platform(t);
   const statuses: number[] = [];
   for (let i = 0; i < 3; i++) statuses.push((await login('wrong password')).statusCode);
   assert.deepEqual(statuses, [401, 401, 401]);
@@ -49,6 +49,12 @@ test('failed logins from one address back off, then lock with 429 and Retry-Afte
   assert.equal(slowed.headers['content-type'], 'application/problem+json; charset=utf-8');
   assert.equal(slowed.json().code, 'TOO_MANY_ATTEMPTS');
   assert.equal(slowed.headers['retry-after'], '1');
+  // Each refusal is audited, the one that started the backoff saying so; the 429 was not looked at.
+  const refused = await p.platform.store.audit.page({ chain: p.tenantId, action: 'user.sign_in_refused', limit: 10 });
+  assert.deepEqual(
+    refused.map((e) => JSON.parse(e.afterJson ?? 'null').blocked_seconds),
+    [0, 0, 1],
+  );
   clock.advance(1000);
   assert.equal((await login('wrong password')).statusCode, 401);
   assert.equal((await login('wrong password')).headers['retry-after'], '2', 'the backoff doubled');

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { MAX_PASSWORD_LENGTH, MeJson, UserJson, userExample, userJson } from '../../access/index.js';
 import { isPostwardenError, PostwardenError, peerAddress } from '../../core/index.js';
 import { IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { clearSessionCookie, principalOf, SESSION_COOKIE, setSessionCookie } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { NoContent } from './json.js';
@@ -104,7 +105,9 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
       principalOf(request);
       const cookie = request.cookies[SESSION_COOKIE];
       const unsigned = cookie ? request.unsignCookie(cookie) : undefined;
-      if (unsigned?.valid && unsigned.value && !request.headers.authorization) await s.access.sessions.logout(unsigned.value);
+      if (unsigned?.valid && unsigned.value && !request.headers.authorization) {
+        await s.access.sessions.logout(unsigned.value, actorOf(request));
+      }
       clearSessionCookie(reply);
       return reply.code(204).send(null);
     },
@@ -142,7 +145,7 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const user = signedInUser(request);
-      return reply.code(201).send(await s.access.users.enrollTotp(user));
+      return reply.code(201).send(await s.access.users.enrollTotp(user, actorOf(request)));
     },
   );
   r.post(
@@ -160,7 +163,7 @@ export function authRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request, reply) => {
-      await s.access.users.confirmTotp(signedInUser(request), request.body.code);
+      await s.access.users.confirmTotp(signedInUser(request), request.body.code, actorOf(request));
       return reply.code(204).send(null);
     },
   );

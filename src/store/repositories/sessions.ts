@@ -48,13 +48,15 @@ export function sessionsRepository(db: Kysely<Database>) {
       const r = await db.selectFrom('user_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
       return r && toSession(r);
     },
-    async revoke(tokenHash: string, at: number): Promise<void> {
-      await db
+    /** Ends a session; true when it was still open (false: unknown or already ended). */
+    async revoke(tokenHash: string, at: number): Promise<boolean> {
+      const r = await db
         .updateTable('user_sessions')
         .set({ revoked_at: at })
         .where('token_hash', '=', tokenHash)
         .where('revoked_at', 'is', null)
-        .execute();
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
     },
     /** Every open session of a user (disabling the user, changing their role or password). */
     async revokeForUser(userId: string, at: number): Promise<number> {
