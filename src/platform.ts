@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
-import { buildApi } from './api/index.js';
+import { buildApi, type Responder } from './api/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
 import { type Classification, createClassification } from './classification/index.js';
 import {
@@ -14,6 +14,8 @@ import {
   createAlertConsumer,
   createAlertSyslog,
   createAnomalyDetector,
+  type CredentialCompromise,
+  createCredentialCompromise,
   createIncidents,
   createRegister,
   type Incidents,
@@ -160,6 +162,8 @@ export interface Platform {
   compliance: {
     register: Register;
     incidents: Incidents;
+    /** The credential-compromise response (POST /v1/incidents/credential-compromise). */
+    credentials: CredentialCompromise<Responder>;
     anomalies: AnomalyDetector;
     alerts: Consumer;
     syslog: Consumer | undefined;
@@ -575,6 +579,31 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const slo = createSlo({ store, clock, objectives: config.slo, queue: queueNow, availability });
   const sloMetrics = registerSloMetrics(registry, { report: () => slo.report(), clock });
   const reputationReader = createLedgerReader({ store, clock });
+  // Compliance operations (docs/compliance.md): the register, incidents and the credential-compromise
+  // response, built before the API that serves them; their alerts and jobs are wired further down.
+  const register = createRegister({
+    store,
+    clock,
+    audit,
+    spfIncludes: async (domain) => {
+      const spf = await fetchSpfRecord(resolver, domain);
+      if (spf.kind !== 'record') return [];
+      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
+      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
+    },
+  });
+  const incidents = createIncidents({ store, clock, masterKey, regimes: config.compliance.clocks, audit });
+  const credentials = createCredentialCompromise<Responder>({
+    store,
+    clock,
+    incidents,
+    revokeKey: (tenantId, keyId, who) => tenants.revokeKey(tenantId, keyId, who.actor),
+    revokeSignIn: (tenantId, userId, who) => access.users.revokeSignIn(who.caller, tenantId, userId, who.actor),
+    webhooks: {
+      list: (tenantId) => webhooks.endpoints.list(tenantId),
+      rotate: (tenantId, id, who, graceMs) => webhooks.endpoints.rotateSecret(tenantId, id, who.actor, { graceMs }),
+    },
+  });
   const api = await buildApi(
     {
       accept,
@@ -620,6 +649,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       retention,
       classification,
       selfAssessment: () => selfAssessment,
+      compliance: { register, incidents, credentials },
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -763,18 +793,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
   const cc = config.compliance;
   const complianceLog = log.child({ concern: 'compliance' });
-  const register = createRegister({
-    store,
-    clock,
-    spfIncludes: async (domain) => {
-      const spf = await fetchSpfRecord(resolver, domain);
-      if (spf.kind !== 'record') return [];
-      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
-      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
-    },
-  });
   const anomalies = createAnomalyDetector({ store, rules: loadAnomalyRules(cc.anomalyRulesFile || undefined) });
-  const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
   const complianceSyslog = cc.syslog.host
     ? createAlertSyslog({
@@ -825,7 +844,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     ledger,
     reputationReader,
     residencyHolds,
-    compliance: { register, incidents, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
+    compliance: { register, incidents, credentials, anomalies, alerts: complianceAlerts, syslog: complianceSyslog },
     retention,
     classification,
     selfAssessment,

@@ -53,6 +53,7 @@ const allowed: Record<string, string[]> = {
     'retention',
     'classification',
     'self-assessment',
+    'compliance',
   ],
   smtp: ['core', 'accept', 'tenants', 'feedback', 'identity'],
   cli: [

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerBackup } from './commands/backup.js';
+import { registerCredentials } from './commands/credentials.js';
 import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
@@ -112,6 +113,7 @@ export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version
   registerUsers(program, act);
   registerTrace(program, act);
   registerThirdParties(program, act);
+  registerCredentials(program, act);
   registerRetention(program, act);
   registerSelfAssess(program, act);
   return program;

@@ -9,6 +9,7 @@ import { startPlatform } from '../support/platform.js';
 import { driveAccess, signIn } from './contract/access.js';
 import { driveAudit } from './contract/audit.js';
 import { driveClassification } from './contract/classification.js';
+import { driveCompliance } from './contract/compliance.js';
 import { driveCompat } from './contract/compat.js';
 import { driveDelivery } from './contract/delivery.js';
 import { driveDomains } from './contract/domains.js';
@@ -61,6 +62,7 @@ const resources = [
   driveSso,
   driveRetention,
   driveClassification,
+  driveCompliance,
   // Last: it empties the sandbox.
   driveSandbox,
 ];
