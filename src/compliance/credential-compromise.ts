@@ -119,7 +119,8 @@ export function createCredentialCompromise<Who extends { actor: Actor }>(deps: C
   }
 
   async function respond(tenantId: string, r: CompromiseRequest, who: Who): Promise<CompromiseResult> {
-    const until = r.until ?? clock.now();
+    // Exclusive: by default one millisecond past now, so what was accepted this very millisecond counts.
+    const until = r.until ?? clock.now() + 1;
     const since = r.since ?? until - 30 * DAY;
     if (since >= until) throw validationError([{ path: '/since', message: 'must be before until' }]);
     // Everything that can refuse the request is checked before the first change.

@@ -48,7 +48,7 @@ export function credentialCompromiseRoutes(app: FastifyInstance, s: ApiServices)
         tags: ['compliance'],
         summary: 'Respond to a compromised key or user',
         description:
-          'In order: revokes the API key (the API and SMTP submission refuse it at once), or ends every session of the user and clears their password and TOTP until a new password is set; rotates every webhook endpoint secret of the tenant (the new secrets are in this answer only); lists the messages accepted with the credential in the window; opens an incident of kind credential_compromise linked to the key or user and those messages, its timeline saying what was done. Each change is audited. Give exactly one of key_id, user_id, email. 403 names keys:write, users:write or webhooks:write when the caller lacks what the action does.',
+          'In order: revokes the API key (the API and SMTP AUTH refuse it at once), or ends every session of the user and clears their password and TOTP until a new password is set; rotates every webhook endpoint secret of the tenant (the new secrets are in this answer only); lists the messages accepted with the credential in the window; opens an incident of kind credential_compromise linked to the key or user and those messages, its timeline saying what was done. Each change is audited. Give exactly one of key_id, user_id, email. 403 names keys:write, users:write or webhooks:write when the caller lacks what the action does.',
         body: Body,
         response: { 201: CompromiseJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404) },
       },
@@ -64,14 +64,19 @@ export function credentialCompromiseRoutes(app: FastifyInstance, s: ApiServices)
       checkPermission(holder, b.key_id !== undefined ? 'keys:write' : 'users:write');
       const rotate = b.rotate_webhook_secrets ?? true;
       if (rotate) checkPermission(holder, 'webhooks:write');
-      const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
+      const time = (v: string | undefined, name: string) => {
+        if (v === undefined) return undefined;
+        const ms = Date.parse(v);
+        if (Number.isNaN(ms)) throw validationError([{ path: `/${name}`, message: 'must be an ISO date-time' }]);
+        return ms;
+      };
       const req: CompromiseRequest = {
         target: b.key_id !== undefined ? { keyId: b.key_id } : b.user_id !== undefined ? { userId: b.user_id } : { email: b.email! },
         reason: b.reason,
         severity: b.severity,
         clocks: clocksOf(b.clocks),
-        since: time(b.since),
-        until: time(b.until),
+        since: time(b.since, 'since'),
+        until: time(b.until, 'until'),
         rotateWebhooks: rotate,
         webhookGraceMs: (b.webhook_grace_minutes ?? 0) * 60_000,
       };

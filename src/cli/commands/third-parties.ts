@@ -81,8 +81,10 @@ async function withRegister(ctx: CliContext, fn: (r: import('../../compliance/in
   }
 }
 
-function show(ctx: CliContext, entries: import('../../compliance/index.js').ThirdParty[]): void {
-  ctx.out.result({ data: entries }, () =>
+/** --json prints the API's JSON of each entry (compliance/wire.ts), so a script reads either. */
+async function show(ctx: CliContext, entries: import('../../compliance/index.js').ThirdParty[]): Promise<void> {
+  const { thirdPartyJson } = await import('../../compliance/index.js');
+  ctx.out.result({ data: entries.map(thirdPartyJson) }, () =>
     entries.length
       ? entries.map(
           (e) =>
