@@ -11,10 +11,10 @@ import { createAuditForwarder, createAuditLog, createAuditService } from './audi
 import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
+  type CredentialCompromise,
   createAlertConsumer,
   createAlertSyslog,
   createAnomalyDetector,
-  type CredentialCompromise,
   createCredentialCompromise,
   createIncidents,
   createRegister,

@@ -171,22 +171,22 @@ export function createIncidents(deps: IncidentsDeps) {
       async (tx) => {
         await tx.compliance.insertIncident(toRow(incident), reminders);
         await tx.events.append(
-        [
-          newEvent(
-            'incident.opened',
-            { tenantId },
-            {
-              incident_id: incident.id,
-              kind: incident.kind,
-              severity: incident.severity,
-              title: incident.title,
-              opened_by: incident.opened_by,
-              clocks: clocks.map((c) => ({ regime: c.regime, deadline_at: c.deadline_at })),
-            },
-          ),
-        ],
-        now,
-      );
+          [
+            newEvent(
+              'incident.opened',
+              { tenantId },
+              {
+                incident_id: incident.id,
+                kind: incident.kind,
+                severity: incident.severity,
+                title: incident.title,
+                opened_by: incident.opened_by,
+                clocks: clocks.map((c) => ({ regime: c.regime, deadline_at: c.deadline_at })),
+              },
+            ),
+          ],
+          now,
+        );
       },
       () => ({
         actor,
@@ -252,7 +252,10 @@ export function createIncidents(deps: IncidentsDeps) {
   }
 
   /** A page of incidents, newest first; `next` is the cursor (`before`) of the following page. */
-  async function page(tenantId: string, p: { before?: string | undefined; limit: number }): Promise<{ data: Incident[]; next: string | null }> {
+  async function page(
+    tenantId: string,
+    p: { before?: string | undefined; limit: number },
+  ): Promise<{ data: Incident[]; next: string | null }> {
     const rows = (await store.compliance.incidentPage(tenantId, { before: p.before, limit: p.limit + 1 })).map(fromRow);
     const data = rows.slice(0, p.limit);
     return { data, next: rows.length > p.limit ? data[data.length - 1]!.id : null };
@@ -331,7 +334,9 @@ export function createIncidents(deps: IncidentsDeps) {
     list: async (tenantId: string) => (await store.compliance.incidents(tenantId)).map(fromRow),
     page,
     /** Throws what `open` would for these clocks (a caller checks before doing anything else). */
-    checkClocks: (clocks: OpenIncident['clocks']) => void clocks.forEach((c, i) => clockOf(c, 0, i)),
+    checkClocks: (clocks: OpenIncident['clocks']): void => {
+      for (const [i, c] of clocks.entries()) clockOf(c, 0, i);
+    },
     reminders: (id: string) => store.compliance.remindersOf(id),
     note,
     close,

@@ -24,6 +24,6 @@ export {
   ThirdPartyBody,
   ThirdPartyJson,
   ThirdPartyPatch,
-  thirdPartyJson,
   TraceBundleJson,
+  thirdPartyJson,
 } from './wire.js';

@@ -75,7 +75,12 @@ function datesOf(input: ThirdPartyInput): Pick<ThirdPartyInput, 'dpa' | 'certifi
   return {
     ...(input.dpa ? { dpa: { ...input.dpa, signed_at: instant(input.dpa.signed_at, '/dpa/signed_at') } } : {}),
     ...(input.certifications
-      ? { certifications: input.certifications.map((c, i) => ({ ...c, expires_at: instant(c.expires_at, `/certifications/${i}/expires_at`) })) }
+      ? {
+          certifications: input.certifications.map((c, i) => ({
+            ...c,
+            expires_at: instant(c.expires_at, `/certifications/${i}/expires_at`),
+          })),
+        }
       : {}),
     ...(input.review_due_at ? { review_due_at: instant(input.review_due_at, '/review_due_at') } : {}),
   };
@@ -157,7 +162,10 @@ export function createRegister(deps: RegisterDeps) {
     return (await store.compliance.thirdParties(tenantId)).map(fromRow);
   }
   /** A page of entries in creation order; `next` is the cursor of the following page (null: the last). */
-  async function page(tenantId: string, p: { after?: string | undefined; limit: number }): Promise<{ data: ThirdParty[]; next: string | null }> {
+  async function page(
+    tenantId: string,
+    p: { after?: string | undefined; limit: number },
+  ): Promise<{ data: ThirdParty[]; next: string | null }> {
     const rows = (await store.compliance.thirdPartyPage(tenantId, { after: p.after, limit: p.limit + 1 })).map(fromRow);
     const data = rows.slice(0, p.limit);
     return { data, next: rows.length > p.limit ? data[data.length - 1]!.id : null };
@@ -199,7 +207,8 @@ export function createRegister(deps: RegisterDeps) {
     const current = await get(tenantId, id);
     await changed(
       async (tx) => {
-        if (!(await tx.compliance.deleteThirdParty(tenantId, id))) throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+        if (!(await tx.compliance.deleteThirdParty(tenantId, id)))
+          throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
       },
       () => ({ actor, tenantId, action: 'third_party.deleted', resource: { type: 'third_party', id }, before: facts(current) }),
     );

@@ -20,7 +20,10 @@ export const severities = ['low', 'medium', 'high', 'critical'] as const;
 const Severity = Type.Enum(severities, { type: 'string' });
 
 const Dpa = Type.Object(
-  { signed_at: Time('When the data processing agreement was signed.'), reference: Type.String({ description: 'Where the signed DPA is kept.' }) },
+  {
+    signed_at: Time('When the data processing agreement was signed.'),
+    reference: Type.String({ description: 'Where the signed DPA is kept.' }),
+  },
   { additionalProperties: false },
 );
 const Certification = Type.Object(
@@ -49,7 +52,12 @@ const thirdPartyExample = {
   dpa: { signed_at: '2026-03-01T00:00:00.000Z', reference: 'contracts/2026/newsletter-dpa.pdf' },
   certifications: [{ name: 'SOC 2 Type II', issuer: 'Example Audit LLP', expires_at: '2027-06-30T00:00:00.000Z' }],
   review_due_at: '2027-03-01T00:00:00.000Z',
-  identifiers: { spf_includes: ['_spf.news.example.net'], dkim_domains: ['news.example.net'], dkim_selectors: [], ips: ['198.51.100.0/24'] },
+  identifiers: {
+    spf_includes: ['_spf.news.example.net'],
+    dkim_domains: ['news.example.net'],
+    dkim_selectors: [],
+    ips: ['198.51.100.0/24'],
+  },
   source: 'manual',
   created_at: '2026-12-06T10:00:00.000Z',
   updated_at: '2026-12-06T10:00:00.000Z',
@@ -286,7 +294,9 @@ export type OpenIncidentBody = Static<typeof OpenIncidentBody>;
 /** The body's clocks as the incidents service takes them. */
 export const clocksOf = (clocks: OpenIncidentBody['clocks']) =>
   (clocks ?? []).map((c) =>
-    typeof c === 'string' ? c : { regime: c.regime, hours: c.hours, ...(c.remind_before_hours ? { remindBeforeHours: c.remind_before_hours } : {}) },
+    typeof c === 'string'
+      ? c
+      : { regime: c.regime, hours: c.hours, ...(c.remind_before_hours ? { remindBeforeHours: c.remind_before_hours } : {}) },
   );
 
 export const CompromiseJson = Type.Object(
@@ -353,7 +363,9 @@ export const CompromiseJson = Type.Object(
         },
         target: { kind: 'api_key', id: 'key_01JF8Z0000', label: 'API key key_01JF8Z0000 (billing)' },
         revoked: { api_key: { id: 'key_01JF8Z0000', already_revoked_at: null }, user: null },
-        webhooks: [{ id: 'wh_01JD3Q7M5X', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', previous_secret_expires_at: '2026-12-06T10:00:00.000Z' }],
+        webhooks: [
+          { id: 'wh_01JD3Q7M5X', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', previous_secret_expires_at: '2026-12-06T10:00:00.000Z' },
+        ],
         sent: {
           since: '2026-11-06T10:00:00.000Z',
           until: '2026-12-06T10:00:00.000Z',

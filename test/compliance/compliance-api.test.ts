@@ -62,12 +62,19 @@ test('register entries page in creation order, stay in their tenant, and every c
   assert.equal((await call('DELETE', `/v1/third-parties/${a}`, undefined, otherKey)).status, 404);
   assert.deepEqual((await call('GET', '/v1/third-parties', undefined, otherKey)).body.data, []);
 
-  const patched = await call('PATCH', `/v1/third-parties/${a}`, { review_due_at: '2028-01-31', dpa: { signed_at: '2026-05-01', reference: 'dpa-a.pdf' } });
+  const patched = await call('PATCH', `/v1/third-parties/${a}`, {
+    review_due_at: '2028-01-31',
+    dpa: { signed_at: '2026-05-01', reference: 'dpa-a.pdf' },
+  });
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.equal(patched.body.review_due_at, '2028-01-31T00:00:00.000Z');
   assert.equal(patched.body.data_categories[0], 'email address', 'fields not given are kept');
   assert.equal((await call('DELETE', `/v1/third-parties/${a}`)).status, 204);
-  assert.deepEqual(await actions(a), ['third_party.created by api_key', 'third_party.updated by api_key', 'third_party.deleted by api_key']);
+  assert.deepEqual(await actions(a), [
+    'third_party.created by api_key',
+    'third_party.updated by api_key',
+    'third_party.deleted by api_key',
+  ]);
 });
 
 test('an incident is opened, noted and closed over /v1, with its reminders, in its tenant only, each step audited', async () => {

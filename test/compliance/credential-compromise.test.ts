@@ -57,7 +57,11 @@ async function audited(action: string) {
 
 test('compromising a key that sent 3 messages: it answers 401, webhook secrets rotate, an incident lists the 3 messages, every step is audited', async () => {
   const { key, secret } = await p.platform.tenants.createKey({ tenantId: p.tenantId, scopes: ['send'], name: 'billing' });
-  const sent = [await send({ key: secret }, 'Invoice 1'), await send({ key: secret }, 'Invoice 2'), await send({ key: secret }, 'Invoice 3')];
+  const sent = [
+    await send({ key: secret }, 'Invoice 1'),
+    await send({ key: secret }, 'Invoice 2'),
+    await send({ key: secret }, 'Invoice 3'),
+  ];
   const other = await send({}, 'Not from the leaked key');
   const { endpoint } = await p.platform.webhooks.endpoints.create(p.tenantId, { url: 'https://hooks.example.net/postwarden' });
 
@@ -127,7 +131,7 @@ test('a caller without keys:write cannot revoke a key through the compromise act
   assert.equal((await p.platform.store.apiKeys.list(p.tenantId)).find((k) => k.id === key.id)?.revokedAt, null, 'nothing was revoked');
 });
 
-test("compromising a user ends their sessions and stops their password until a new one is set", async () => {
+test('compromising a user ends their sessions and stops their password until a new one is set', async () => {
   const password = 'correct horse battery staple';
   const user = await p.platform.access.users.createUser(
     { kind: 'host' },
@@ -141,7 +145,9 @@ test("compromising a user ends their sessions and stops their password until a n
   const fromSession = await send(session, 'Sent in a session');
   assert.equal((await call('GET', '/v1/me', session)).status, 200);
 
-  const res = await call('POST', '/v1/incidents/credential-compromise', { body: { email: 'ana@example.com', rotate_webhook_secrets: false } });
+  const res = await call('POST', '/v1/incidents/credential-compromise', {
+    body: { email: 'ana@example.com', rotate_webhook_secrets: false },
+  });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.deepEqual(res.body.revoked.user, { id: user.id, sessions_ended: 1 });
   assert.deepEqual(res.body.sent.message_ids, [fromSession], 'mail sent in the session carries the user id as its api_key');

@@ -20,17 +20,23 @@ import { callerOf } from './users.js';
  */
 const Body = Type.Object(
   {
-    key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The compromised API key (key_…), also its SMTP credential.' })),
+    key_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'The compromised API key (key_…), also its SMTP credential.' }),
+    ),
     user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The compromised user (usr_…).' })),
     email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, description: 'The compromised user, by email.' })),
     reason: Type.Optional(Type.String({ maxLength: 10_000, description: 'What is known; the incident’s description.' })),
     severity: Type.Optional(OpenIncidentBody.properties.severity),
     clocks: OpenIncidentBody.properties.clocks,
-    since: Type.Optional(Type.String({ format: 'date-time', description: 'Start of the window of what it sent (default 30 days before until).' })),
+    since: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Start of the window of what it sent (default 30 days before until).' }),
+    ),
     until: Type.Optional(Type.String({ format: 'date-time', description: 'End of the window (default now).' })),
-    rotate_webhook_secrets: Type.Optional(Type.Boolean({ default: true, description: 'Rotate every webhook endpoint secret of the tenant.' })),
+    rotate_webhook_secrets: Type.Optional(
+      Type.Boolean({ description: 'Rotate every webhook endpoint secret of the tenant (default true).' }),
+    ),
     webhook_grace_minutes: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 1440, default: 0, description: 'How long the previous secrets still sign (default 0: not at all).' }),
+      Type.Integer({ minimum: 0, maximum: 1440, description: 'Minutes the previous secrets still sign (default 0: not at all).' }),
     ),
   },
   {

@@ -16,7 +16,9 @@ import { List, NoContent, Page } from './json.js';
  * Every change is audited (`third_party.*`).
  */
 const tags = ['compliance'];
-const IdParams = Type.Object({ id: Type.String({ description: 'Register entry id (tp_…).', examples: ['tp_01JF8Z3Q4N0000000000000000'] }) });
+const IdParams = Type.Object({
+  id: Type.String({ description: 'Register entry id (tp_…).', examples: ['tp_01JF8Z3Q4N0000000000000000'] }),
+});
 
 export function complianceOf(s: ApiServices) {
   if (!s.compliance) throw new PostwardenError('NOT_FOUND', 'compliance operations are not available on this node');
@@ -104,7 +106,9 @@ export function thirdPartyRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (request) =>
-      thirdPartyJson(await complianceOf(s).register.update(principalOf(request).tenant.id, request.params.id, request.body, actorOf(request))),
+      thirdPartyJson(
+        await complianceOf(s).register.update(principalOf(request).tenant.id, request.params.id, request.body, actorOf(request)),
+      ),
   );
   r.delete(
     '/third-parties/:id',

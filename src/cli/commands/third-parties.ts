@@ -21,7 +21,9 @@ export function registerThirdParties(program: Command, act: Act): void {
   tp.command('seed')
     .description('Propose entries from SPF includes, DKIM domains and source addresses of DMARC reports')
     .requiredOption('--tenant <id>', 'the tenant (ten_…)')
-    .action(act((ctx, cmd) => withRegister(ctx, async (r) => show(ctx, await r.seed(cmd.opts<{ tenant: string }>().tenant, ctx.who.actor)))));
+    .action(
+      act((ctx, cmd) => withRegister(ctx, async (r) => show(ctx, await r.seed(cmd.opts<{ tenant: string }>().tenant, ctx.who.actor)))),
+    );
   tp.command('add <name>')
     .description('Add an entry')
     .requiredOption('--tenant <id>', 'the tenant (ten_…)')

@@ -47,7 +47,9 @@ export async function driveCompliance(c: Contract): Promise<void> {
   ).json();
   assert.equal(incident.reminders.length, 3, 'GDPR: two reminders and the deadline');
   c.input('POST /v1/incidents', { body: { kind: 'breach', severity: 'low', title: 'Contract input' } });
-  const badClock = await expect(422, 'POST', '/v1/incidents', { body: { kind: 'x', severity: 'low', title: 'x', clocks: ['gdpr', 'nosuch'] } });
+  const badClock = await expect(422, 'POST', '/v1/incidents', {
+    body: { kind: 'x', severity: 'low', title: 'x', clocks: ['gdpr', 'nosuch'] },
+  });
   assert.equal(badClock.json().errors[0].path, '/clocks/1');
   const badLink = await expect(422, 'POST', '/v1/incidents', {
     body: { kind: 'x', severity: 'low', title: 'x', links: { messages: ['msg_01JD7XWB1S9FQ0M3J8Q1V9Y2KZ'] } },
@@ -80,6 +82,8 @@ export async function driveCompliance(c: Contract): Promise<void> {
   assert.equal(answer.incident.kind, 'credential_compromise');
   c.input('POST /v1/incidents/credential-compromise', { body: { key_id: leaked.key.id, rotate_webhook_secrets: false } });
   await expect(404, 'POST', '/v1/incidents/credential-compromise', { body: { key_id: 'key_missing' } });
-  const both = await expect(422, 'POST', '/v1/incidents/credential-compromise', { body: { key_id: leaked.key.id, email: 'a@example.org' } });
+  const both = await expect(422, 'POST', '/v1/incidents/credential-compromise', {
+    body: { key_id: leaked.key.id, email: 'a@example.org' },
+  });
   assert.equal(both.json().errors[0].path, '/email');
 }
