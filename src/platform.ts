@@ -6,16 +6,18 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
-import { buildApi } from './api/index.js';
+import { buildApi, type Responder } from './api/index.js';
 import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
 import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
   type AuthFailureTally,
+  type CredentialCompromise,
   createAlertConsumer,
   createAlertSyslog,
   createAnomalyDetector,
   createAuthFailureTally,
+  createCredentialCompromise,
   createIncidents,
   createRecordsOfProcessing,
   createRegister,
@@ -164,6 +166,8 @@ export interface Platform {
   compliance: {
     register: Register;
     incidents: Incidents;
+    /** The credential-compromise response (POST /v1/incidents/credential-compromise). */
+    credentials: CredentialCompromise<Responder>;
     anomalies: AnomalyDetector;
     /** Failed authentications from this node's edges, counted in memory (compliance.enabled). */
     authFailures: AuthFailureTally | undefined;
@@ -592,6 +596,31 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const authFailures = cc.enabled
     ? createAuthFailureTally({ store, clock, rules: anomalyRules, flushMs: cc.authFailureFlushMs, log: complianceLog })
     : undefined;
+  // Compliance operations (docs/compliance.md): the register, incidents and the credential-compromise
+  // response, built before the API that serves them; their alerts and jobs are wired further down.
+  const register = createRegister({
+    store,
+    clock,
+    audit,
+    spfIncludes: async (domain) => {
+      const spf = await fetchSpfRecord(resolver, domain);
+      if (spf.kind !== 'record') return [];
+      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
+      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
+    },
+  });
+  const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks, audit });
+  const credentials = createCredentialCompromise<Responder>({
+    store,
+    clock,
+    incidents,
+    revokeKey: (tenantId, keyId, who) => tenants.revokeKey(tenantId, keyId, who.actor),
+    revokeSignIn: (tenantId, userId, who) => access.users.revokeSignIn(who.caller, tenantId, userId, who.actor),
+    webhooks: {
+      list: (tenantId) => webhooks.endpoints.list(tenantId),
+      rotate: (tenantId, id, who, graceMs) => webhooks.endpoints.rotateSecret(tenantId, id, who.actor, { graceMs }),
+    },
+  });
   const api = await buildApi(
     {
       accept,
@@ -640,6 +669,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       // Built after the API with the register it reads (a closure: called only once requests arrive).
       recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
       ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
+      compliance: { register, incidents, credentials },
     },
     {
       logger: log.child({ concern: 'api' }),
@@ -782,16 +812,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
 
   // Compliance operations (docs/compliance.md): alerts from the spine on one node with the delivery
   // role at a time (consumer lease), and the register and reminder checks as a scheduled job.
-  const register = createRegister({
-    store,
-    clock,
-    spfIncludes: async (domain) => {
-      const spf = await fetchSpfRecord(resolver, domain);
-      if (spf.kind !== 'record') return [];
-      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
-      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
-    },
-  });
   const recordsOfProcessing = createRecordsOfProcessing({
     store,
     clock,
@@ -799,7 +819,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
   });
   const anomalies = createAnomalyDetector({ store, rules: anomalyRules });
-  const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });
   const complianceSyslog = cc.syslog.host
     ? createAlertSyslog({
@@ -853,6 +872,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     compliance: {
       register,
       incidents,
+      credentials,
       anomalies,
       authFailures,
       alerts: complianceAlerts,

@@ -39,6 +39,8 @@ export const permissions = [
   'users:read',
   'users:write',
   'audit:read',
+  'compliance:read',
+  'compliance:write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -75,6 +77,9 @@ export const permissionMeaning: Record<Permission, string> = {
   'users:read': 'List users and roles.',
   'users:write': 'Create, change and disable users; define custom roles.',
   'audit:read': 'Read the audit log.',
+  'compliance:read': 'Read the third-party register and incidents (timelines, clocks, reminders); export signed message traces.',
+  'compliance:write':
+    'Change the third-party register; open, annotate and close incidents; respond to a credential compromise (with the keys:write or users:write and webhooks:write it revokes and rotates with).',
 };
 
 export const builtInRoles = ['owner', 'admin', 'developer', 'analyst', 'support', 'auditor'] as const;
@@ -142,15 +147,18 @@ export const rolePermissions: Record<BuiltInRole, readonly Permission[]> = {
 };
 
 /**
- * The scopes keys were created with before permissions existed. `read` is every read but keys, users
- * and the audit log (GET /v1/keys always needed `admin`); `admin` is everything.
+ * The scopes keys were created with before permissions existed. `read` is every read but keys, users,
+ * the audit log and compliance (incidents name people and messages; GET /v1/keys always needed
+ * `admin`); `admin` is everything.
  */
 export const scopeAliases = {
   send: ['messages:send', 'suppressions:add', 'sandbox:write', 'feedback:write'],
   read: [
     'messages:read',
     'messages:read-body',
-    ...reads.filter((p) => p !== 'messages:read' && p !== 'keys:read' && p !== 'users:read' && p !== 'audit:read'),
+    ...reads.filter(
+      (p) => p !== 'messages:read' && p !== 'keys:read' && p !== 'users:read' && p !== 'audit:read' && p !== 'compliance:read',
+    ),
   ],
   admin: permissions,
 } as const satisfies Record<string, readonly Permission[]>;

@@ -155,6 +155,20 @@ export const routePermissions: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/self-assessment': 'audit:read',
   // Compliance evidence (docs/compliance.md): what an auditor reads, like the audit log.
   'GET /v1/compliance/records-of-processing': 'audit:read',
+  // Compliance operations (docs/compliance.md): the third-party register, incidents, trace bundles.
+  'GET /v1/third-parties': 'compliance:read',
+  'POST /v1/third-parties': 'compliance:write',
+  'POST /v1/third-parties/seed': 'compliance:write',
+  'GET /v1/third-parties/:id': 'compliance:read',
+  'PATCH /v1/third-parties/:id': 'compliance:write',
+  'DELETE /v1/third-parties/:id': 'compliance:write',
+  'GET /v1/incidents': 'compliance:read',
+  'POST /v1/incidents': 'compliance:write',
+  'GET /v1/incidents/:id': 'compliance:read',
+  'POST /v1/incidents/:id/notes': 'compliance:write',
+  'POST /v1/incidents/:id/close': 'compliance:write',
+  'POST /v1/incidents/credential-compromise': 'compliance:write',
+  'GET /v1/messages/:id/trace': 'compliance:read',
 };
 
 /** The table's key for a request: `METHOD /v1/path/:param` (Fastify's route pattern). */

@@ -268,6 +268,36 @@ export function createUsers({ store, clock, seal, open, audit, issuer = 'Postwar
     },
 
     /**
+     * A credential compromise (src/compliance): ends every session of the user and clears their
+     * password and TOTP, so nobody signs in with them until a new password is set (PATCH
+     * /v1/users/{id}) and TOTP enrolled again. Owner rule as for disabling. Audited as
+     * `user.sign_in_revoked` with the change.
+     */
+    async revokeSignIn(caller: Caller, tenantId: string, id: string, actor?: AuditActor): Promise<{ user: UserRow; sessions: number }> {
+      const user = await getUser(tenantId, id);
+      assertOwnerRule(caller, user.role);
+      const now = clock.now();
+      const sessions = await recorded(
+        async (tx) => {
+          const n = await tx.sessions.revokeForUser(id, now);
+          await tx.users.update(id, { passwordHash: null, totpSecret: null, totpEnabled: false });
+          return n;
+        },
+        actor &&
+          ((n: number): AccessAuditEntry => ({
+            actor,
+            tenantId,
+            action: 'user.sign_in_revoked',
+            resource: { type: 'user', id },
+            // Not named like secrets (redact.ts would blank them): whether there was a password and TOTP.
+            before: { sign_in: user.passwordHash !== null ? 'password' : 'sso', two_factor: user.totpEnabled },
+            after: { sign_in: 'none until a new password is set', two_factor: false, sessions_revoked: n },
+          })),
+      );
+      return { user, sessions };
+    },
+
+    /**
      * Starts TOTP enrolment: a new secret, shown once, that counts only after confirmTotp. The secret
      * is stored with its `user.totp_enrolled` entry by `actor` (the person themselves); never in it.
      */

@@ -22,6 +22,7 @@ import { postmarkRoutes } from './routes/compat-postmark.js';
 import { resendRoutes } from './routes/compat-resend.js';
 import { sesRoutes } from './routes/compat-ses.js';
 import { complianceRoutes } from './routes/compliance.js';
+import { credentialCompromiseRoutes } from './routes/credential-compromise.js';
 import { deliveryHealthRoutes } from './routes/delivery-health.js';
 import { domainRoutes } from './routes/domains.js';
 import { dryRunRoutes } from './routes/dry-run.js';
@@ -30,6 +31,7 @@ import { eventSchemaRoutes } from './routes/event-schema.js';
 import { eventRoutes } from './routes/events.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { feedbackRoutes } from './routes/feedback.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
@@ -47,6 +49,7 @@ import { ssoRoutes } from './routes/sso.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 import { tenantRoutes } from './routes/tenant.js';
+import { thirdPartyRoutes } from './routes/third-parties.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { transportSecurityRoutes } from './routes/transport-security.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
@@ -180,6 +183,9 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
       classificationRoutes(v1, s);
       selfAssessmentRoutes(v1, s);
       complianceRoutes(v1, s);
+      thirdPartyRoutes(v1, s);
+      incidentRoutes(v1, s);
+      credentialCompromiseRoutes(v1, s);
     },
     { prefix: '/v1' },
   );

@@ -33,6 +33,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     health: never,
     // Present, so the tracking, experiment and list routes are registered (and documented) too.
     engagement: never,
+    compliance: never,
     clock: { now: () => 0 },
     idempotencyStore: never,
     ready: async () => ({ unreachable: [] }),

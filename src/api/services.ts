@@ -1,8 +1,8 @@
 import type { Accept, MessageChanges } from '../accept/index.js';
-import type { Access } from '../access/index.js';
-import type { AuditService } from '../audit/index.js';
+import type { Access, Caller } from '../access/index.js';
+import type { Actor, AuditService } from '../audit/index.js';
 import type { Classification } from '../classification/index.js';
-import type { RecordsOfProcessing } from '../compliance/index.js';
+import type { CredentialCompromise, Incidents, RecordsOfProcessing, Register } from '../compliance/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -16,6 +16,12 @@ import type { Retention } from '../retention/index.js';
 import type { SelfAssessment } from '../self-assessment/index.js';
 import type { Store } from '../store/index.js';
 import type { Tenants } from '../tenants/index.js';
+
+/** Who responds to a credential compromise: the audit actor, and the caller the users service holds to its owner rule. */
+export interface Responder {
+  actor: Actor;
+  caller: Caller;
+}
 
 /** What the HTTP edge may call. It never reaches the store except through these services. */
 export interface ApiServices {
@@ -101,4 +107,10 @@ export interface ApiServices {
   selfAssessment?: () => Pick<SelfAssessment, 'history'>;
   /** A tenant's records of processing over [from, to) (src/compliance; docs/compliance.md). */
   recordsOfProcessing?: (q: { tenantId: string; from: number; to: number }) => Promise<RecordsOfProcessing>;
+  /** Compliance operations (src/compliance): the third-party register, incidents and trace bundles, credential compromise. */
+  compliance?: {
+    register: Pick<Register, 'page' | 'get' | 'create' | 'update' | 'remove' | 'seed'>;
+    incidents: Pick<Incidents, 'page' | 'get' | 'open' | 'note' | 'close' | 'reminders' | 'traceBundle'>;
+    credentials: CredentialCompromise<Responder>;
+  };
 }

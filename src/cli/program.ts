@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCompliance } from './commands/compliance.js';
+import { registerCredentials } from './commands/credentials.js';
 import { registerDelivery } from './commands/delivery.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
@@ -114,6 +115,7 @@ export function createProgram(deps: Pick<CliDeps, 'stdout' | 'stderr' | 'version
   registerTrace(program, act);
   registerThirdParties(program, act);
   registerCompliance(program, act);
+  registerCredentials(program, act);
   registerRetention(program, act);
   registerSelfAssess(program, act);
   return program;

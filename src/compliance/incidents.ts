@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { loadEvidenceSigner } from '../audit/index.js';
-import { type Clock, isoTime, newEvent, newId, PostwardenError } from '../core/index.js';
-import type { IncidentReminderRow, IncidentRow, Store } from '../store/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, loadEvidenceSigner, unattributed } from '../audit/index.js';
+import { type Clock, isoTime, newEvent, newId, PostwardenError, validationError } from '../core/index.js';
+import type { IncidentReminderRow, IncidentRow, Repositories, Store } from '../store/index.js';
 import { buildTraceBundle, type TraceMessage } from './trace-bundle.js';
 
 /**
@@ -15,6 +15,8 @@ import { buildTraceBundle, type TraceMessage } from './trace-bundle.js';
  *
  *   open ──(reminder offsets)──► reminded … ──(deadline)──► deadline reached
  *     └──────────────── close: pending reminders are cancelled ─────────────┘
+ *
+ * Opening, a timeline note and closing are audited (`incident.*`) in the change's transaction.
  */
 export interface ClockSetting {
   hours: number;
@@ -35,7 +37,8 @@ export interface IncidentDoc {
   description: string | null;
   status: 'open' | 'closed';
   opened_by: string;
-  links: { messages: string[]; events: string[]; dns_changes: string[]; keys: string[] };
+  /** `users`: people whose credentials the incident is about (credential compromise); added later, so optional in stored documents. */
+  links: { messages: string[]; events: string[]; dns_changes: string[]; keys: string[]; users: string[] };
   clocks: IncidentClock[];
   timeline: { at: string; by: string; entry: string }[];
 }
@@ -56,6 +59,8 @@ export interface OpenIncident {
   /** Regimes by name (`gdpr`, `hipaa`) from the configured clocks, or a custom clock. */
   clocks: (string | { regime: string; hours: number; remindBeforeHours?: number[] })[];
   links?: Partial<IncidentDoc['links']>;
+  /** Timeline entries written after "opened", by the opener (what a response already did). */
+  timeline?: string[];
 }
 
 export type TraceQuery =
@@ -69,11 +74,16 @@ export interface IncidentsDeps {
   masterKey: Buffer;
   /** The configured clocks by regime name (config compliance.clocks). */
   regimes: Record<string, ClockSetting>;
+  /** Opening, notes and closing are recorded in the audit log in their transaction (docs/governance.md). */
+  audit?: AuditRecorder;
 }
+
+const noLinks = (): IncidentDoc['links'] => ({ messages: [], events: [], dns_changes: [], keys: [], users: [] });
 
 const H = 3_600_000;
 const fromRow = (r: IncidentRow): Incident => ({
   ...(r.doc as unknown as IncidentDoc),
+  links: { ...noLinks(), ...(r.doc as unknown as IncidentDoc).links },
   id: r.id,
   tenantId: r.tenantId,
   openedAt: r.openedAt,
@@ -87,8 +97,11 @@ const toRow = (i: Incident): IncidentRow => {
 export function createIncidents(deps: IncidentsDeps) {
   const { store, clock } = deps;
   const opened = new Map<string, KeyObject>();
+  /** The change and its audit entry in one transaction (without an audit log: the change alone). */
+  const changed = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput): Promise<T> =>
+    deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
 
-  function clockOf(c: OpenIncident['clocks'][number], now: number): IncidentClock {
+  function clockOf(c: OpenIncident['clocks'][number], now: number, index = 0): IncidentClock {
     const setting =
       typeof c === 'string'
         ? deps.regimes[c]
@@ -98,7 +111,7 @@ export function createIncidents(deps: IncidentsDeps) {
       throw new PostwardenError('VALIDATION_FAILED', `no notification clock "${regime}" is configured`, {
         errors: [
           {
-            path: '/clocks',
+            path: `/clocks/${index}`,
             message: `"${regime}" is not a configured regime (${Object.keys(deps.regimes).join(', ')}); give hours for a custom clock`,
           },
         ],
@@ -108,9 +121,19 @@ export function createIncidents(deps: IncidentsDeps) {
     return { regime, hours: setting.hours, remind_before_hours: before, deadline_at: isoTime(now + setting.hours * H) };
   }
 
-  async function open(tenantId: string, o: OpenIncident): Promise<Incident> {
+  /** Linked messages must be the tenant's: a mistyped id is refused with its path. */
+  async function checkLinks(tenantId: string, links: Partial<IncidentDoc['links']>): Promise<void> {
+    const errors: { path: string; message: string }[] = [];
+    for (const [i, id] of (links.messages ?? []).entries()) {
+      if (!(await store.messages.get(id, tenantId))) errors.push({ path: `/links/messages/${i}`, message: `message ${id} does not exist` });
+    }
+    if (errors.length) throw validationError(errors);
+  }
+
+  async function open(tenantId: string, o: OpenIncident, actor: Actor = unattributed): Promise<Incident> {
     const now = clock.now();
-    const clocks = o.clocks.map((c) => clockOf(c, now));
+    const clocks = o.clocks.map((c, i) => clockOf(c, now, i));
+    await checkLinks(tenantId, o.links ?? {});
     const incident: Incident = {
       id: newId('inc', now),
       tenantId,
@@ -122,9 +145,12 @@ export function createIncidents(deps: IncidentsDeps) {
       description: o.description ?? null,
       status: 'open',
       opened_by: o.openedBy,
-      links: { messages: [], events: [], dns_changes: [], keys: [], ...o.links },
+      links: { ...noLinks(), ...o.links },
       clocks,
-      timeline: [{ at: isoTime(now), by: o.openedBy, entry: `opened (${o.kind}, ${o.severity})` }],
+      timeline: [
+        { at: isoTime(now), by: o.openedBy, entry: `opened (${o.kind}, ${o.severity})` },
+        ...(o.timeline ?? []).map((entry) => ({ at: isoTime(now), by: o.openedBy, entry })),
+      ],
     };
     const reminders: IncidentReminderRow[] = clocks.flatMap((c) => {
       const deadline = Date.parse(c.deadline_at);
@@ -141,26 +167,42 @@ export function createIncidents(deps: IncidentsDeps) {
       });
       return [...c.remind_before_hours.map((h) => row('reminder', h * H)), row('deadline', 0)];
     });
-    await store.transaction(async (tx) => {
-      await tx.compliance.insertIncident(toRow(incident), reminders);
-      await tx.events.append(
-        [
-          newEvent(
-            'incident.opened',
-            { tenantId },
-            {
-              incident_id: incident.id,
-              kind: incident.kind,
-              severity: incident.severity,
-              title: incident.title,
-              opened_by: incident.opened_by,
-              clocks: clocks.map((c) => ({ regime: c.regime, deadline_at: c.deadline_at })),
-            },
-          ),
-        ],
-        now,
-      );
-    });
+    await changed(
+      async (tx) => {
+        await tx.compliance.insertIncident(toRow(incident), reminders);
+        await tx.events.append(
+          [
+            newEvent(
+              'incident.opened',
+              { tenantId },
+              {
+                incident_id: incident.id,
+                kind: incident.kind,
+                severity: incident.severity,
+                title: incident.title,
+                opened_by: incident.opened_by,
+                clocks: clocks.map((c) => ({ regime: c.regime, deadline_at: c.deadline_at })),
+              },
+            ),
+          ],
+          now,
+        );
+      },
+      () => ({
+        actor,
+        tenantId,
+        action: 'incident.opened',
+        resource: { type: 'incident', id: incident.id },
+        after: {
+          kind: incident.kind,
+          severity: incident.severity,
+          title: incident.title,
+          opened_by: incident.opened_by,
+          clocks: clocks.map((c) => ({ regime: c.regime, deadline_at: c.deadline_at })),
+          links: incident.links,
+        },
+      }),
+    );
     return incident;
   }
 
@@ -170,16 +212,20 @@ export function createIncidents(deps: IncidentsDeps) {
     return fromRow(row);
   }
 
-  async function note(tenantId: string, id: string, by: string, entry: string): Promise<Incident> {
+  async function note(tenantId: string, id: string, by: string, entry: string, actor: Actor = unattributed): Promise<Incident> {
     const i = await get(tenantId, id);
     const now = clock.now();
     const next = { ...i, updatedAt: now, timeline: [...i.timeline, { at: isoTime(now), by, entry }] };
-    await store.compliance.updateIncident(toRow(next));
+    await changed(
+      (tx) => tx.compliance.updateIncident(toRow(next)),
+      () => ({ actor, tenantId, action: 'incident.noted', resource: { type: 'incident', id }, after: { entry } }),
+    );
     return next;
   }
 
-  async function close(tenantId: string, id: string, by: string, reason: string): Promise<Incident> {
+  async function close(tenantId: string, id: string, by: string, reason: string, actor: Actor = unattributed): Promise<Incident> {
     const i = await get(tenantId, id);
+    if (i.status === 'closed') throw new PostwardenError('CONFLICT', `incident ${id} is already closed`, { id });
     const now = clock.now();
     const next: Incident = {
       ...i,
@@ -187,11 +233,32 @@ export function createIncidents(deps: IncidentsDeps) {
       updatedAt: now,
       timeline: [...i.timeline, { at: isoTime(now), by, entry: `closed: ${reason}` }],
     };
-    await store.transaction(async (tx) => {
-      await tx.compliance.updateIncident(toRow(next));
-      await tx.compliance.cancelReminders(id, now);
-    });
+    await changed(
+      async (tx) => {
+        await tx.compliance.updateIncident(toRow(next));
+        await tx.compliance.cancelReminders(id, now);
+      },
+      () => ({
+        actor,
+        tenantId,
+        action: 'incident.closed',
+        resource: { type: 'incident', id },
+        before: { status: i.status },
+        after: { status: 'closed' },
+        reason,
+      }),
+    );
     return next;
+  }
+
+  /** A page of incidents, newest first; `next` is the cursor (`before`) of the following page. */
+  async function page(
+    tenantId: string,
+    p: { before?: string | undefined; limit: number },
+  ): Promise<{ data: Incident[]; next: string | null }> {
+    const rows = (await store.compliance.incidentPage(tenantId, { before: p.before, limit: p.limit + 1 })).map(fromRow);
+    const data = rows.slice(0, p.limit);
+    return { data, next: rows.length > p.limit ? data[data.length - 1]!.id : null };
   }
 
   /** Announces every reminder that has come due (bounded per run); answers how many. */
@@ -265,6 +332,11 @@ export function createIncidents(deps: IncidentsDeps) {
     open,
     get,
     list: async (tenantId: string) => (await store.compliance.incidents(tenantId)).map(fromRow),
+    page,
+    /** Throws what `open` would for these clocks (a caller checks before doing anything else). */
+    checkClocks: (clocks: OpenIncident['clocks']): void => {
+      for (const [i, c] of clocks.entries()) clockOf(c, 0, i);
+    },
     reminders: (id: string) => store.compliance.remindersOf(id),
     note,
     close,

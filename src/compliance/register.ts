@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
-import { type Clock, isoTime, newId, PostwardenError } from '../core/index.js';
-import type { DmarcSourceRow, Store, ThirdPartyRow } from '../store/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
+import { type Clock, isoTime, newId, PostwardenError, validationError } from '../core/index.js';
+import type { DmarcSourceRow, Repositories, Store, ThirdPartyRow } from '../store/index.js';
 import { type Alert, raiseAlerts } from './alerts.js';
 
 /**
@@ -16,7 +17,8 @@ import { type Alert, raiseAlerts } from './alerts.js';
  * - a certification past its expiry, or an entry past its review date, raises `certification-lapsed`
  *   or `review-lapsed`.
  * `seed` proposes entries (status `proposed`) from what the platform already sees, so the register
- * starts from the truth and people fill in the contract side.
+ * starts from the truth and people fill in the contract side. Creating, changing and removing an
+ * entry is audited (`third_party.*`) in the change's transaction.
  */
 export interface Certification {
   name: string;
@@ -55,12 +57,37 @@ export interface RegisterDeps {
   clock: Clock;
   /** The `include:` domains of a domain's SPF record (resolver injected by the platform). */
   spfIncludes?: (domain: string) => Promise<string[]>;
+  /** Entry changes are recorded in the audit log in their transaction (docs/governance.md). */
+  audit?: AuditRecorder;
 }
 
 const emptyIdentifiers = (): ThirdPartyDoc['identifiers'] => ({ spf_includes: [], dkim_domains: [], dkim_selectors: [], ips: [] });
 const lower = (xs: string[] = []) => [...new Set(xs.map((x) => x.trim().toLowerCase()).filter(Boolean))];
 
-function docOf(input: ThirdPartyInput, base?: ThirdPartyDoc): ThirdPartyDoc {
+/** A date or date-time as the ISO instant the register stores; a field error naming `path` otherwise. */
+function instant(value: string, path: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw validationError([{ path, message: `"${value}" is not a date (YYYY-MM-DD) or an ISO date-time` }]);
+  return new Date(ms).toISOString();
+}
+
+function datesOf(input: ThirdPartyInput): Pick<ThirdPartyInput, 'dpa' | 'certifications' | 'review_due_at'> {
+  return {
+    ...(input.dpa ? { dpa: { ...input.dpa, signed_at: instant(input.dpa.signed_at, '/dpa/signed_at') } } : {}),
+    ...(input.certifications
+      ? {
+          certifications: input.certifications.map((c, i) => ({
+            ...c,
+            expires_at: instant(c.expires_at, `/certifications/${i}/expires_at`),
+          })),
+        }
+      : {}),
+    ...(input.review_due_at ? { review_due_at: instant(input.review_due_at, '/review_due_at') } : {}),
+  };
+}
+
+function docOf(given: ThirdPartyInput, base?: ThirdPartyDoc): ThirdPartyDoc {
+  const input = { ...given, ...datesOf(given) };
   const ids = { ...(base?.identifiers ?? emptyIdentifiers()), ...input.identifiers };
   for (const ip of ids.ips ?? []) {
     const [addr, bits] = ip.split('/');
@@ -126,33 +153,65 @@ function dkimOf(row: DmarcSourceRow): { domain: string; selector: string | null 
 export function createRegister(deps: RegisterDeps) {
   const { store, clock } = deps;
 
+  /** The change and its audit entry in one transaction (without an audit log: the change alone). */
+  const changed = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput): Promise<T> =>
+    deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
+  const facts = ({ id: _i, tenantId: _t, createdAt: _c, updatedAt: _u, ...doc }: ThirdParty): ThirdPartyDoc => doc;
+
   async function list(tenantId: string): Promise<ThirdParty[]> {
     return (await store.compliance.thirdParties(tenantId)).map(fromRow);
+  }
+  /** A page of entries in creation order; `next` is the cursor of the following page (null: the last). */
+  async function page(
+    tenantId: string,
+    p: { after?: string | undefined; limit: number },
+  ): Promise<{ data: ThirdParty[]; next: string | null }> {
+    const rows = (await store.compliance.thirdPartyPage(tenantId, { after: p.after, limit: p.limit + 1 })).map(fromRow);
+    const data = rows.slice(0, p.limit);
+    return { data, next: rows.length > p.limit ? data[data.length - 1]!.id : null };
   }
   async function get(tenantId: string, id: string): Promise<ThirdParty> {
     const row = await store.compliance.thirdParty(tenantId, id);
     if (!row) throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
     return fromRow(row);
   }
-  async function create(tenantId: string, input: ThirdPartyInput): Promise<ThirdParty> {
+  const nameTaken = (name: string) =>
+    new PostwardenError('CONFLICT', `the register already has an entry named "${name}"`, {
+      name,
+      errors: [{ path: '/name', message: 'is already the name of another entry' }],
+    });
+  async function create(tenantId: string, input: ThirdPartyInput, actor: Actor = unattributed): Promise<ThirdParty> {
     const now = clock.now();
     const doc = docOf(input);
     const row: ThirdPartyRow = { id: newId('tp', now), tenantId, name: doc.name, doc: { ...doc }, createdAt: now, updatedAt: now };
-    if (!(await store.compliance.insertThirdParty(row))) {
-      throw new PostwardenError('CONFLICT', `the register already has an entry named "${doc.name}"`, { name: doc.name });
-    }
+    await changed(
+      async (tx) => {
+        if (!(await tx.compliance.insertThirdParty(row))) throw nameTaken(doc.name);
+      },
+      () => ({ actor, tenantId, action: 'third_party.created', resource: { type: 'third_party', id: row.id }, after: doc }),
+    );
     return fromRow(row);
   }
-  async function update(tenantId: string, id: string, patch: Partial<ThirdPartyInput>): Promise<ThirdParty> {
+  async function update(tenantId: string, id: string, patch: Partial<ThirdPartyInput>, actor: Actor = unattributed): Promise<ThirdParty> {
     const current = await get(tenantId, id);
     const doc = docOf({ ...patch, name: patch.name ?? current.name }, current);
+    if (doc.name !== current.name && (await list(tenantId)).some((e) => e.name === doc.name)) throw nameTaken(doc.name);
     const row: ThirdPartyRow = { id, tenantId, name: doc.name, doc: { ...doc }, createdAt: current.createdAt, updatedAt: clock.now() };
-    await store.compliance.updateThirdParty(row);
+    await changed(
+      (tx) => tx.compliance.updateThirdParty(row),
+      () => ({ actor, tenantId, action: 'third_party.updated', resource: { type: 'third_party', id }, before: facts(current), after: doc }),
+    );
     return fromRow(row);
   }
-  async function remove(tenantId: string, id: string): Promise<void> {
-    if (!(await store.compliance.deleteThirdParty(tenantId, id)))
-      throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+  async function remove(tenantId: string, id: string, actor: Actor = unattributed): Promise<void> {
+    const current = await get(tenantId, id);
+    await changed(
+      async (tx) => {
+        if (!(await tx.compliance.deleteThirdParty(tenantId, id)))
+          throw new PostwardenError('NOT_FOUND', `third party ${id} does not exist`, { id });
+      },
+      () => ({ actor, tenantId, action: 'third_party.deleted', resource: { type: 'third_party', id }, before: facts(current) }),
+    );
   }
 
   /** Alerts for the rows of one stored DMARC aggregate report whose source no entry knows. */
@@ -279,7 +338,7 @@ export function createRegister(deps: RegisterDeps) {
    * per passing DKIM domain in the last 30 days of DMARC reports (with its selectors and addresses),
    * one per remaining source address. Existing names are kept as they are; answers what was added.
    */
-  async function seed(tenantId: string): Promise<ThirdParty[]> {
+  async function seed(tenantId: string, actor: Actor = unattributed): Promise<ThirdParty[]> {
     const now = clock.now();
     const proposals = new Map<string, ThirdPartyInput>();
     const propose = (name: string, source: string, ids: Partial<ThirdPartyDoc['identifiers']>) => {
@@ -305,7 +364,7 @@ export function createRegister(deps: RegisterDeps) {
     const added: ThirdParty[] = [];
     for (const p of proposals.values()) {
       if (existing.has(p.name)) continue;
-      added.push(await create(tenantId, p));
+      added.push(await create(tenantId, p, actor));
     }
     return added;
   }
@@ -317,7 +376,7 @@ export function createRegister(deps: RegisterDeps) {
     return (await raiseAlerts(store, alerts, clock.now())).length;
   }
 
-  return { list, get, create, update, remove, seed, dmarcAlerts, lapseAlerts, spfAlerts, check };
+  return { list, page, get, create, update, remove, seed, dmarcAlerts, lapseAlerts, spfAlerts, check };
 }
 
 export type Register = ReturnType<typeof createRegister>;

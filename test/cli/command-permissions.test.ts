@@ -66,6 +66,7 @@ const samples: Record<string, (t: string) => string[]> = {
   'third-parties seed': (t) => ['third-parties', 'seed', '--tenant', t],
   'third-parties add': (t) => ['third-parties', 'add', 'Vendor', '--tenant', t],
   'compliance records': (t) => ['compliance', 'records', '--tenant', t],
+  'credentials compromise': () => ['credentials', 'compromise', '--key', 'key_missing'],
   'suppressions list': (t) => ['suppressions', 'list', '--tenant', t],
   'suppressions add': (t) => ['suppressions', 'add', 'not-an-address', '--tenant', t],
   'suppressions remove': (t) => ['suppressions', 'remove', 'nobody@example.test', '--tenant', t],

@@ -213,7 +213,8 @@ test('alerts go to a loopback syslog collector as RFC 5424 lines, and as CEF whe
 test('a batch counts in memory and stores its counts only when written: judged alike, written once', async (t) => {
   const { store, d } = await detector(t);
   const metric = 'delivered:60';
-  const stored = async () => (await store.compliance.anomalyCounts({ tenantId: tenant, scope: '*', metric, from: T0, to: T0 })).get(T0) ?? 0;
+  const stored = async () =>
+    (await store.compliance.anomalyCounts({ tenantId: tenant, scope: '*', metric, from: T0, to: T0 })).get(T0) ?? 0;
   // A batch never written (a consumer whose transaction failed) leaves nothing behind.
   const lost = d.batch();
   for (let i = 0; i < 50; i++) await lost.observe(ev('recipient.delivered', T0 + i, {}));

@@ -44,6 +44,11 @@ export const apiTags = [
     name: 'delivery',
     description: "Delivery's pacing and breakers per egress pool and destination site, and the operator's pause, resume and reset.",
   },
+  {
+    name: 'compliance',
+    description:
+      'Compliance operations: the third-party register, incidents with notification clocks, signed message trace bundles, the credential-compromise response (docs/compliance.md).',
+  },
   { name: 'health', description: 'How the platform is doing: the overview, provider health, service-level objectives and error budgets.' },
   {
     name: 'compat',

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import type { Act, CliContext } from '../context.js';
-import { configFor, openAdminStore } from '../context.js';
+import { cliAudit, configFor, openAdminStore } from '../context.js';
 import { CliError } from '../output.js';
 
 /**
  * `postwarden third-parties list|seed|add --tenant <id>`: the third-party register on the store
- * directly (docs/compliance.md). `seed` proposes entries from the tenant's SPF includes and DMARC
- * report sources; `add` records one service with its identifiers and certifications.
+ * directly (docs/compliance.md), as GET /v1/third-parties, POST /v1/third-parties/seed and POST
+ * /v1/third-parties do, audited alike. `seed` proposes entries from the DMARC report sources (SPF
+ * includes need the server's resolver: POST /v1/third-parties/seed adds them); `add` records one
+ * service with its identifiers and certifications.
  */
 export function registerThirdParties(program: Command, act: Act): void {
   const tp = program
@@ -19,7 +21,9 @@ export function registerThirdParties(program: Command, act: Act): void {
   tp.command('seed')
     .description('Propose entries from SPF includes, DKIM domains and source addresses of DMARC reports')
     .requiredOption('--tenant <id>', 'the tenant (ten_…)')
-    .action(act((ctx, cmd) => withRegister(ctx, async (r) => show(ctx, await r.seed(cmd.opts<{ tenant: string }>().tenant)))));
+    .action(
+      act((ctx, cmd) => withRegister(ctx, async (r) => show(ctx, await r.seed(cmd.opts<{ tenant: string }>().tenant, ctx.who.actor)))),
+    );
   tp.command('add <name>')
     .description('Add an entry')
     .requiredOption('--tenant <id>', 'the tenant (ten_…)')
@@ -50,14 +54,18 @@ export function registerThirdParties(program: Command, act: Act): void {
         });
         return withRegister(ctx, async (r) =>
           show(ctx, [
-            await r.create(o.tenant, {
-              name: String(cmd.args[0]),
-              owner: o.owner ?? null,
-              purpose: o.purpose ?? null,
-              certifications,
-              review_due_at: o.reviewDue ? new Date(Date.parse(o.reviewDue)).toISOString() : null,
-              identifiers: { ips: o.ip ?? [], spf_includes: o.spfInclude ?? [], dkim_domains: o.dkimDomain ?? [] },
-            }),
+            await r.create(
+              o.tenant,
+              {
+                name: String(cmd.args[0]),
+                owner: o.owner ?? null,
+                purpose: o.purpose ?? null,
+                certifications,
+                review_due_at: o.reviewDue ? new Date(Date.parse(o.reviewDue)).toISOString() : null,
+                identifiers: { ips: o.ip ?? [], spf_includes: o.spfInclude ?? [], dkim_domains: o.dkimDomain ?? [] },
+              },
+              ctx.who.actor,
+            ),
           ]),
         );
       }),
@@ -69,14 +77,16 @@ async function withRegister(ctx: CliContext, fn: (r: import('../../compliance/in
   const store = await openAdminStore(ctx, config);
   try {
     const [{ createRegister }, { systemClock }] = await Promise.all([import('../../compliance/index.js'), import('../../core/index.js')]);
-    await fn(createRegister({ store, clock: systemClock }));
+    await fn(createRegister({ store, clock: systemClock, audit: await cliAudit(config, store) }));
   } finally {
     await store.close();
   }
 }
 
-function show(ctx: CliContext, entries: import('../../compliance/index.js').ThirdParty[]): void {
-  ctx.out.result({ data: entries }, () =>
+/** --json prints the API's JSON of each entry (compliance/wire.ts), so a script reads either. */
+async function show(ctx: CliContext, entries: import('../../compliance/index.js').ThirdParty[]): Promise<void> {
+  const { thirdPartyJson } = await import('../../compliance/index.js');
+  ctx.out.result({ data: entries.map(thirdPartyJson) }, () =>
     entries.length
       ? entries.map(
           (e) =>

@@ -193,15 +193,21 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
       deps.sender.forget(id);
     },
 
+    /**
+     * A new secret signs from now on; the previous one too for `graceMs` (default
+     * webhooks.rotationGraceHours). A credential compromise rotates with no grace: 0 means the
+     * previous secret stops signing at once.
+     */
     async rotateSecret(
       tenantId: string,
       id: string,
       actor: Actor = unattributed,
+      opts: { graceMs?: number } = {},
     ): Promise<{ endpoint: WebhookEndpointRow; secret: string; previousExpiresAt: number }> {
       const current = await mustGet(tenantId, id);
       const now = clock.now();
       const secret = generateSecret();
-      const previousExpiresAt = now + deps.rotationGraceMs;
+      const previousExpiresAt = now + Math.max(0, opts.graceMs ?? deps.rotationGraceMs);
       // The entry says that and until when the previous secret signs, never a secret (new, previous,
       // sealed or not); the member is not named like a secret, which redact.ts would blank.
       await audited(

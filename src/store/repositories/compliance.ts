@@ -91,6 +91,12 @@ export function complianceRepository(db: Kysely<Database>) {
       if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
       return (await q.orderBy('tenant_id').orderBy('name').limit(limit).execute()).map(thirdParty);
     },
+    /** A page of a tenant's entries in id order (creation order), after the id `after`. */
+    async thirdPartyPage(tenantId: string, p: { after?: string | undefined; limit: number }): Promise<ThirdPartyRow[]> {
+      let q = db.selectFrom('third_parties').selectAll().where('tenant_id', '=', tenantId);
+      if (p.after !== undefined) q = q.where('id', '>', p.after);
+      return (await q.orderBy('id').limit(p.limit).execute()).map(thirdParty);
+    },
     async thirdParty(tenantId: string, id: string): Promise<ThirdPartyRow | undefined> {
       const r = await db.selectFrom('third_parties').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
       return r ? thirdParty(r) : undefined;
@@ -197,6 +203,12 @@ export function complianceRepository(db: Kysely<Database>) {
         .limit(limit)
         .execute();
       return rows.map(incident);
+    },
+    /** A page of a tenant's incidents, newest first, before the id `before`. */
+    async incidentPage(tenantId: string, p: { before?: string | undefined; limit: number }): Promise<IncidentRow[]> {
+      let q = db.selectFrom('incidents').selectAll().where('tenant_id', '=', tenantId);
+      if (p.before !== undefined) q = q.where('id', '<', p.before);
+      return (await q.orderBy('id', 'desc').limit(p.limit).execute()).map(incident);
     },
     async remindersOf(incidentId: string): Promise<IncidentReminderRow[]> {
       const rows = await db.selectFrom('incident_reminders').selectAll().where('incident_id', '=', incidentId).orderBy('due_at').execute();

@@ -198,6 +198,7 @@ export function failingServices(p: TestPlatform, error: () => Error, keep: { aut
     limits,
     classification: fail,
     selfAssessment: () => fail,
+    compliance: { register: fail, incidents: fail, credentials: fail },
   } as unknown as Parameters<typeof buildApi>[0];
 }
 
