@@ -16,7 +16,10 @@ export function commitProbe(dataDir: string, serverNodeOptions?: string) {
   const file = join(dataDir, 'commits.json');
   const preload = join(import.meta.dirname, 'commit-counter.mjs');
   // The child's own options (a heap cap, a profiler preload) ride along; without this they were lost.
-  const inherited = [process.env.NODE_OPTIONS, serverNodeOptions].filter(Boolean).map((s) => `${s} `).join('');
+  const inherited = [process.env.NODE_OPTIONS, serverNodeOptions]
+    .filter(Boolean)
+    .map((s) => `${s} `)
+    .join('');
   return {
     env: { NODE_OPTIONS: `${inherited}--import ${preload}`, PW_BENCH_COMMITS_FILE: file },
     /** The child's counts as of its last write (every 100 ms): wait that long after a phase. */

@@ -1,7 +1,7 @@
 import { type Clock, isoTime, type NewEvent, newEvent, type SpineEvent } from '../core/index.js';
 import { type Consumer, createConsumer } from '../events/index.js';
 import type { CountIncrement, Repositories, ReputationHoldRow, ReputationKeyRow, Store } from '../store/index.js';
-import { type Context, contributionOf, keyOf, type LedgerKeyParts, messageContext } from './event-contribution.js';
+import { contributionOf, keyOf, type LedgerKeyParts, messageContext } from './event-contribution.js';
 import { evaluateLedgerRules, type HoldVerdict, type LedgerRule } from './ledger-rules.js';
 import { type Assessment, assess, type ReputationState, type Thresholds } from './state.js';
 import { bucketOf, type Cells, cellKey, LOOKBACK_MS, RESOLUTIONS, sumWindow } from './windows.js';

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AuditEntryJson, auditEntryJson } from '../../audit/index.js';
-import { type FieldError, PostwardenError, validationError } from '../../core/index.js';
+import { type FieldError, validationError } from '../../core/index.js';
 import { AUTHED, problems } from '../contract/problem-schema.js';
 import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';

@@ -16,7 +16,6 @@ import {
   eventJson,
   MessageJson,
   messageJson,
-  PageBefore,
   RecipientJson,
   recipientJson,
   SendWarnings,

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { streams, suppressionReasons, suppressionScopes, validationError } from '../../core/index.js';
 import {
-  type EntryInput,
   importFormats,
   readSuppressionImport,
   SuppressionChangeJson,
@@ -104,7 +103,7 @@ const PolicyJson = Type.Object(
 const policyJson = (x: { hardBounce: boolean; complaint: boolean }) => ({
   suppress_on: { hard_bounce: x.hardBounce, complaint: x.complaint },
 });
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const _isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
