@@ -103,7 +103,6 @@ const PolicyJson = Type.Object(
 const policyJson = (x: { hardBounce: boolean; complaint: boolean }) => ({
   suppress_on: { hard_bounce: x.hardBounce, complaint: x.complaint },
 });
-const _isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
