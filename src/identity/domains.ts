@@ -89,6 +89,10 @@ export function parseStreams(value: unknown, path = '/streams'): string[] | null
   return list.length ? [...new Set(list as string[])] : null;
 }
 
+/** The same set of streams (null and [] both mean all), whatever the order. */
+const sameStreams = (a: readonly string[] | null, b: readonly string[] | null) =>
+  JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+
 export function createDomains(deps: DomainsDeps) {
   const { store, tenants, clock, masterKey } = deps;
   const algorithms = [...new Set(deps.dkim.algorithms)];
@@ -276,11 +280,36 @@ export function createDomains(deps: DomainsDeps) {
       return recordsOf(await tenants.getDomain(tenantId, domainId));
     },
 
-    async setStreams(tenantId: string, domainId: string, value: unknown): Promise<DomainRow> {
+    /**
+     * Restricts the domain to these streams (null: all), recorded as `domain.updated` in the same
+     * transaction. The same set in another order is no change: nothing is written or recorded.
+     */
+    async setStreams(tenantId: string, domainId: string, value: unknown, actor: Actor = unattributed): Promise<DomainRow> {
       const streams = parseStreams(value);
       const domain = await tenants.getDomain(tenantId, domainId);
-      await store.domains.setStreams(domain.id, streams);
-      return { ...domain, streams };
+      // Read again inside the transaction, so `before` is what this change replaced.
+      const change = async (tx: Pick<Repositories, 'domains'>) => {
+        const current = (await tx.domains.get(domain.id)) ?? domain;
+        const before = current.streams?.length ? current.streams : null;
+        if (sameStreams(before, streams)) return { before, changed: false };
+        await tx.domains.setStreams(domain.id, streams);
+        return { before, changed: true };
+      };
+      const result = deps.audit
+        ? await deps.audit.change(change, (r) =>
+            r.changed
+              ? {
+                  actor,
+                  tenantId,
+                  action: 'domain.updated',
+                  resource: { type: 'domain', id: domain.id },
+                  before: { streams: r.before },
+                  after: { streams },
+                }
+              : undefined,
+          )
+        : await store.transaction(change);
+      return { ...domain, streams: result.changed ? streams : result.before };
     },
 
     /** Checks every record in live DNS now; pending DKIM keys whose record is found start signing. */

@@ -110,6 +110,25 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await lastOf(p, 'domain.deleted')).before.name, 'audit.example');
   });
 
+  await t.test('domain streams update (an empty change records nothing)', async () => {
+    const created = await p.request('POST', '/v1/domains', { name: 'streams.example' }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const patched = await p.request('PATCH', `/v1/domains/${id}`, { streams: ['transactional', 'marketing'] }, ua);
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const e = await lastOf(p, 'domain.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['domain', id]);
+    assert.deepEqual([e.before, e.after], [{ streams: null }, { streams: ['transactional', 'marketing'] }]);
+    const count = (await entries(p, '&action=domain.updated')).length;
+    // The same set in another order changes nothing, and records nothing.
+    assert.equal((await p.request('PATCH', `/v1/domains/${id}`, { streams: ['marketing', 'transactional'] }, ua)).status, 200);
+    assert.equal((await entries(p, '&action=domain.updated')).length, count, 'an empty change records nothing');
+    assert.equal((await p.request('PATCH', `/v1/domains/${id}`, { streams: null }, ua)).status, 200);
+    const lifted = await lastOf(p, 'domain.updated');
+    assert.deepEqual([lifted.before, lifted.after], [{ streams: ['transactional', 'marketing'] }, { streams: null }]);
+    assert.equal((await p.request('GET', `/v1/domains/${id}`)).body.streams, null);
+  });
+
   await t.test('suppression add, remove and import', async () => {
     assert.equal((await p.request('POST', '/v1/suppressions', { address: 'bob@example.net' }, ua)).status, 201);
     assert.equal((await lastOf(p, 'suppression.added')).after.entries[0].address, 'bob@example.net');
@@ -268,6 +287,8 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
 test('a change whose audit entry cannot be written is rolled back', async (t) => {
   const p = await startPlatform(t);
   const before = (await p.request('GET', '/v1/keys')).body.data.length;
+  const domain = await p.request('POST', '/v1/domains', { name: 'kept.example' });
+  assert.equal(domain.status, 201, JSON.stringify(domain.body));
   // A real failure of the append: the database refuses new audit rows.
   const sqlite = await import('better-sqlite3');
   const file = `${p.config.dataDir}/postwarden.db`;
@@ -287,4 +308,7 @@ test('a change whose audit entry cannot be written is rolled back', async (t) =>
   const hook = await p.request('POST', '/v1/webhooks', { url: 'https://hooks.example.net/in', events: ['recipient.bounced'] });
   assert.equal(hook.status, 500);
   assert.equal((await p.request('GET', '/v1/webhooks')).body.data.length, 0, 'no webhook endpoint was created');
+  const streams = await p.request('PATCH', `/v1/domains/${domain.body.id}`, { streams: ['transactional'] });
+  assert.equal(streams.status, 500);
+  assert.equal((await p.request('GET', `/v1/domains/${domain.body.id}`)).body.streams, null, "the domain's streams did not change");
 });

@@ -197,7 +197,7 @@ export function domainRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return domainJson(await s.domains.setStreams(p.tenant.id, request.params.id, request.body.streams));
+      return domainJson(await s.domains.setStreams(p.tenant.id, request.params.id, request.body.streams, actorOf(request)));
     },
   );
   r.post(
