@@ -20,8 +20,9 @@ import type { AccessAuditEntry, AuditedChange, Caller, Users } from './users.js'
  * rows in `sso_assertions` until their NotOnOrAfter. Both are in the store, so a sign-in may start on
  * one node and finish on another, and a replay is refused on every node.
  *
- * Every sign-in, refusal (no role) and failure (a bad state, code, signature or replay, once the tenant
- * is known) is audited; failures also count against the address like wrong passwords (throttle.ts).
+ * Every sign-in, refusal (no role, a disabled user) and failure (a bad state, code, signature or
+ * replay, once the tenant is known) is audited; failures also count against the address like wrong
+ * passwords (throttle.ts).
  */
 export type SsoAuditEntry = AccessAuditEntry;
 
@@ -103,14 +104,24 @@ export function createSso(deps: SsoDeps) {
     throw new PostwardenError('SSO_FAILED', `Single sign-on failed: ${reason} No session was started; start again.`, { protocol });
   }
 
-  async function refused(tenantId: string, who: ExternalIdentity, reason: string, meta: RequestMeta): Promise<never> {
+  /**
+   * Refuses a person the provider vouched for (403 SSO_REFUSED, saying why), audited first. `error`
+   * answers otherwise: a disabled user gets the 401 the session check gives, the entry reason `disabled`.
+   */
+  async function refused(
+    tenantId: string,
+    who: ExternalIdentity,
+    reason: string,
+    meta: RequestMeta,
+    error = new PostwardenError('SSO_REFUSED', reason, { protocol: who.protocol, groups: who.groups }),
+  ): Promise<never> {
     await audit({
       actor: { kind: 'system', id: `sso-${who.protocol}`, tenantId, ip: meta.ip, userAgent: meta.userAgent ?? null },
       action: 'sso.sign_in_refused',
       resource: { type: 'sso_provider', id: who.protocol },
       after: { protocol: who.protocol, issuer: who.issuer, subject: who.subject, email: who.email ?? null, groups: who.groups, reason },
     });
-    throw new PostwardenError('SSO_REFUSED', reason, { protocol: who.protocol, groups: who.groups });
+    throw error;
   }
 
   /** Maps, links or creates, and signs in: the end both protocols share. */
@@ -123,6 +134,11 @@ export function createSso(deps: SsoDeps) {
     const role = roleFor(settings, who.groups);
     let user = await users.findByExternalIdentity(who.issuer, who.subject);
     if (user && user.tenantId !== tenantId) return refused(tenantId, who, 'This identity is linked to a user of another tenant.', meta);
+    if (user && user.disabledAt !== null) {
+      // Checked here, before startSession's own check of the same row would refuse without an entry,
+      // so the refusal is recorded. The same answer as that check: 401, no session, no role change.
+      return refused(tenantId, who, 'disabled', meta, new PostwardenError('UNAUTHENTICATED', 'This user is disabled in this tenant.'));
+    }
     if (!role) {
       const groups = who.groups.length ? who.groups.join(', ') : 'none';
       return refused(

@@ -34,8 +34,13 @@ test('single sign-on with OpenID Connect and SAML, end to end on loopback', asyn
   });
   assert.equal(put.status, 200, JSON.stringify(put.body));
   assert.equal(put.body.oidc.client_secret, undefined, 'the client secret is never answered');
-  const audit = async (action: string): Promise<{ actor: { id: string; ip: string }; before: any; after: any }[]> =>
-    (await p.request('GET', `/v1/audit?action=${action}&limit=100`)).body.data;
+  type Entry = {
+    actor: { kind: string; id: string; ip: string; user_agent: string | null };
+    resource: { type: string; id: string | null };
+    before: any;
+    after: any;
+  };
+  const audit = async (action: string): Promise<Entry[]> => (await p.request('GET', `/v1/audit?action=${action}&limit=100`)).body.data;
 
   await t.test('OIDC: a mapped person is created with the mapped role and gets a session like a password login', async () => {
     const { callback, jar } = await oidcToCallback(p, 'ana');
@@ -112,6 +117,41 @@ test('single sign-on with OpenID Connect and SAML, end to end on loopback', asyn
 
   const samlStart = () => startSaml(p);
   const postAcs = (xml: string, relayState: string) => postSamlResponse(acs, xml, relayState);
+
+  await t.test('a disabled user is refused (401, no session) and the refusal is audited, for OIDC and SAML', async () => {
+    const disable = async (email: string) => {
+      const user = await p.platform.store.users.findByEmail(email);
+      assert.ok(user, `${email} signed in before`);
+      assert.equal((await p.request('PATCH', `/v1/users/${user.id}`, { disabled: true })).status, 200);
+    };
+    const noSession = (res: Response) =>
+      assert.equal(
+        res.headers.getSetCookie().some((c) => c.startsWith('pw_session=') && !c.startsWith('pw_session=;')),
+        false,
+        'no session cookie',
+      );
+    await disable('ana@corp.example');
+    const { callback, jar } = await oidcToCallback(p, 'ana');
+    const oidc = await call(callback, jar, { headers: { 'user-agent': 'sso-test/1' } });
+    assert.equal(oidc.status, 401, JSON.stringify(oidc.body));
+    assert.equal(oidc.body.code, 'UNAUTHENTICATED');
+    noSession(oidc.res);
+    const o = (await audit('sso.sign_in_refused')).at(-1)!;
+    assert.deepEqual([o.resource.id, o.after.protocol, o.after.email, o.after.reason], ['oidc', 'oidc', 'ana@corp.example', 'disabled']);
+    assert.deepEqual([o.actor.kind, o.actor.id, o.actor.ip, o.actor.user_agent], ['system', 'sso-oidc', '127.0.0.1', 'sso-test/1']);
+
+    const signInDee = async () => {
+      const { requestId, relayState } = await samlStart();
+      return postAcs(samlResponse({ ...idp, requestId, acs, email: 'dee@corp.example', groups: ['developers'] }).xml, relayState);
+    };
+    assert.equal((await signInDee()).status, 200);
+    await disable('dee@corp.example');
+    const saml = await signInDee();
+    assert.equal(saml.status, 401, JSON.stringify(saml.body));
+    noSession(saml.res);
+    const s = (await audit('sso.sign_in_refused')).at(-1)!;
+    assert.deepEqual([s.actor.id, s.after.protocol, s.after.email, s.after.reason], ['sso-saml', 'saml', 'dee@corp.example', 'disabled']);
+  });
 
   await t.test('SAML: a signed assertion signs the person in with the mapped role', async () => {
     const { to, requestId, relayState } = await samlStart();
