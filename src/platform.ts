@@ -504,6 +504,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const classification = createClassification({
     store,
     clock,
+    // A policy may name one of the tenant's retention classes; the longest-kept one is recorded.
+    retentionClasses: (tenantId) => retention.classes(tenantId),
     readText: async (raw) => {
       const m = await readMessage(raw);
       const html = m.parts.filter((p) => p.contentType === 'text/html').map((p) => p.content.toString('utf8'));
@@ -817,6 +819,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     clock,
     register,
     retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
+    retentionClasses: (tenantId) => retention.classes(tenantId),
+    classificationPolicies: async (tenantId) => (await classification.getRules(tenantId)).policies,
   });
   const anomalies = createAnomalyDetector({ store, rules: anomalyRules });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });

@@ -4,7 +4,7 @@ import type { FieldError } from '../core/index.js';
  * A tenant's classification rules, as data (docs/classification.md): which classifications exist
  * beyond the built-in ones, how tags map to them, which DLP detectors raise which classification,
  * the tenant's own patterns and national health identifiers, and the policy of each classification
- * (required TLS level, allowed recipient domains, egress pool, refusal). Every rule has an id; a
+ * (required TLS level, allowed recipient domains, egress pool, retention class, refusal). Every rule has an id; a
  * decision records ids, never what matched.
  */
 export const builtInClassifications = ['public', 'internal', 'confidential', 'pii', 'phi', 'pci'] as const;
@@ -41,6 +41,8 @@ export interface ClassificationPolicy {
   pool?: string;
   /** Refuse the send outright. */
   refuse?: boolean;
+  /** A retention class of the tenant (docs/retention.md): how long the message's body is kept. */
+  retention_class?: string;
 }
 
 export interface ClassificationRules {
@@ -74,8 +76,15 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Validates a rules document; every bad field is reported with its JSON path. */
-export function parseClassificationRules(input: unknown): { ok: true; rules: ClassificationRules } | { ok: false; errors: FieldError[] } {
+/**
+ * Validates a rules document; every bad field is reported with its JSON path. `retentionClasses`:
+ * the tenant's retention classes, checked on write; absent (re-reading a stored document), any
+ * well-formed name passes, since retention classes are never removed.
+ */
+export function parseClassificationRules(
+  input: unknown,
+  opts: { retentionClasses?: readonly string[] } = {},
+): { ok: true; rules: ClassificationRules } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = [];
   if (!isObject(input)) return { ok: false, errors: [{ path: '', message: 'must be an object' }] };
   const known = new Set(['classifications', 'tags', 'detectors', 'patterns', 'health_identifiers', 'policies']);
@@ -186,6 +195,17 @@ export function parseClassificationRules(input: unknown): { ok: true; rules: Cla
     if (p.pool !== undefined) {
       if (typeof p.pool !== 'string' || !NAME.test(p.pool)) errors.push({ path: `${path}/pool`, message: 'must be a pool name' });
       else policy.pool = p.pool;
+    }
+    if (p.retention_class !== undefined) {
+      const known = opts.retentionClasses;
+      if (typeof p.retention_class !== 'string' || !NAME.test(p.retention_class))
+        errors.push({ path: `${path}/retention_class`, message: 'must be a retention class name' });
+      else if (known && !known.includes(p.retention_class))
+        errors.push({
+          path: `${path}/retention_class`,
+          message: `is not a retention class of this tenant (${known.length ? `known: ${known.join(', ')}` : 'none defined'}; PUT /v1/retention classes)`,
+        });
+      else policy.retention_class = p.retention_class;
     }
     if (p.refuse !== undefined) {
       if (typeof p.refuse !== 'boolean') errors.push({ path: `${path}/refuse`, message: 'must be true or false' });

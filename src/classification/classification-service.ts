@@ -16,6 +16,11 @@ export interface ClassificationServiceDeps {
   clock: Clock;
   /** Decodes a submitted message to its text (feedback's MIME reader; platform.ts wires it). */
   readText(raw: Buffer): Promise<string>;
+  /**
+   * The tenant's retention classes (src/retention; platform.ts wires it): what a policy's
+   * `retention_class` may name, and how long each keeps a body. Absent: a policy naming one is refused.
+   */
+  retentionClasses?(tenantId: string): Promise<{ name: string; maxDays: number | null; minDays: number | null }[]>;
 }
 
 export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
@@ -34,12 +39,21 @@ export function createClassification(deps: ClassificationServiceDeps) {
     return parsed.ok ? { rules: parsed.rules, stored: true } : { rules: emptyRules, stored: true };
   }
 
+  /** Days each retention class keeps a body, read only when a policy names a class (most sends need none). */
+  async function retentionDaysOf(tenantId: string, rules: ClassificationRules): Promise<{ retentionDays?: Record<string, number | null> }> {
+    if (!deps.retentionClasses || !rules.policies.some((p) => p.retention_class)) return {};
+    const days: Record<string, number | null> = {};
+    for (const c of await deps.retentionClasses(tenantId)) days[c.name] = c.maxDays === null ? null : Math.max(c.maxDays, c.minDays ?? 0);
+    return { retentionDays: days };
+  }
+
   return {
     async getRules(tenantId: string): Promise<ClassificationRules> {
       return (await rulesOf(tenantId)).rules;
     },
     async setRules(tenantId: string, doc: unknown): Promise<ClassificationRules> {
-      const parsed = parseClassificationRules(doc);
+      const retentionClasses = deps.retentionClasses ? (await deps.retentionClasses(tenantId)).map((c) => c.name) : [];
+      const parsed = parseClassificationRules(doc, { retentionClasses });
       if (!parsed.ok) throw validationError(parsed.errors);
       await deps.store.classification.putPolicy({ tenantId, doc: { ...parsed.rules }, updatedAt: deps.clock.now() });
       return parsed.rules;
@@ -52,7 +66,7 @@ export function createClassification(deps: ClassificationServiceDeps) {
       if (stored && input.raw && !input.text) {
         text = await deps.readText(input.raw);
       }
-      return classify(rules, { ...input, text: stored ? text : '' });
+      return classify(rules, { ...input, text: stored ? text : '', ...(await retentionDaysOf(input.tenantId, rules)) });
     },
   };
 }

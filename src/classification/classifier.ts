@@ -7,7 +7,8 @@ import { countCardNumbers, countIbans, countNhsNumbers, countPattern, countUsSsn
  * (the send API's `classification`, the SMTP header, tags) and the message's text in; the decision
  * out, or a refusal. Classifications are raised by any source and all of them count: every policy
  * of every raised classification applies, the strictest TLS level wins, the allowed domains of each
- * policy must all admit every recipient. The decision names rule ids only; the text is not kept.
+ * policy must all admit every recipient, and the retention class kept longest wins (see
+ * `longestRetention`). The decision names rule ids only; the text is not kept.
  */
 export interface ClassifyInput {
   /** Given on the send API or in the SMTP header; path is where it came from (for errors). */
@@ -18,6 +19,11 @@ export interface ClassifyInput {
   recipientDomains: string[];
   /** JSON path of the recipients, for a refusal naming them. */
   recipientPath: string;
+  /**
+   * Days each of the tenant's retention classes keeps a body at least (null: never purged); needed
+   * only when a policy names a retention class. A class missing here counts as never purged.
+   */
+  retentionDays?: Record<string, number | null>;
 }
 
 export interface RaisedBy {
@@ -41,6 +47,10 @@ export type ClassificationDecision = {
   pool: string | null;
   /** Which policy rule named the pool (the first that applies and names one). */
   pool_rule: string | null;
+  /** The retention class its body is kept under (docs/retention.md); null: the tenant's `bodies` policy. */
+  retention_class: string | null;
+  /** Which policy rule set the retention class (the one keeping the body longest). */
+  retention_class_rule: string | null;
 };
 
 // Built-ins in rising order; tenant-defined ones rank between confidential and pii.
@@ -93,6 +103,7 @@ export function classify(rules: ClassificationRules, input: ClassifyInput): Clas
     }
   }
   const pooled = applying.find((p) => p.pool);
+  const retained = longestRetention(applying, input.retentionDays ?? {});
   return {
     classification: classifications[0]!,
     classifications,
@@ -102,7 +113,28 @@ export function classify(rules: ClassificationRules, input: ClassifyInput): Clas
     required_tls_rule: requiredRule,
     pool: pooled?.pool ?? null,
     pool_rule: pooled?.id ?? null,
+    retention_class: retained?.retention_class ?? null,
+    retention_class_rule: retained?.id ?? null,
   };
+}
+
+/**
+ * Of the policies naming a retention class, the one whose class keeps the body longest (never
+ * purged beats any number of days; a tie goes to the first in the document). Longest, because a
+ * retention period is a duty to keep as much as a limit: a message that is both `phi` (kept six
+ * years, HIPAA 45 CFR 164.316(b)(2)) and `marketing` (30 days) is a record the six-year duty
+ * covers, and purging it early breaks that duty beyond repair, while keeping it longer is what the
+ * longer purpose requires (GDPR Art. 5(1)(e) limits storage to what the purposes need, and one of
+ * them needs six years). An auditor checks the longest duty that applies was met.
+ */
+function longestRetention(applying: ClassificationPolicy[], days: Record<string, number | null>): ClassificationPolicy | undefined {
+  const keep = (p: ClassificationPolicy) => {
+    const d = days[p.retention_class!];
+    return d === undefined || d === null ? Number.POSITIVE_INFINITY : d;
+  };
+  let best: ClassificationPolicy | undefined;
+  for (const p of applying) if (p.retention_class && (!best || keep(p) > keep(best))) best = p;
+  return best;
 }
 
 function refuseIfAny(applying: ClassificationPolicy[], input: ClassifyInput): void {

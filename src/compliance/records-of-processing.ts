@@ -7,7 +7,8 @@ import type { Register, ThirdParty } from './register.js';
  * "Records of processing"): which categories of data (the message classifications of
  * src/classification) flowed through which streams, how many messages of each went out and under
  * which TLS evidence, which third parties process the data (the register, with their data categories,
- * DPA and certifications), and how long each class of data is kept (src/retention).
+ * DPA and certifications), how long each class of data is kept (src/retention), and which
+ * classifications keep their message bodies by a retention class instead (with the policy rule).
  *
  * The counts are SQL aggregations (store `processingRecords`), never a walk over rows:
  * - *accepted*: messages the tenant handed over in the period (by acceptance time), sandbox included;
@@ -72,6 +73,18 @@ export interface RetentionRecord {
   custom: boolean;
 }
 
+/**
+ * A retention class of the tenant and the classification policies that give it to messages
+ * (docs/retention.md): "phi bodies are kept 2190 days, by rule phi-records".
+ */
+export interface RetentionClassRecord {
+  name: string;
+  max_days: number | null;
+  min_days: number | null;
+  /** The classification policies naming it, in the rules document's order. */
+  policies: { rule: string; classification: string }[];
+}
+
 export interface RecordsOfProcessing {
   kind: 'postwarden.records-of-processing';
   version: 1;
@@ -86,6 +99,8 @@ export interface RecordsOfProcessing {
   totals: ProcessingCounts;
   third_parties: ThirdPartyRecord[];
   retention: RetentionRecord[];
+  /** Retention classes: body retention that replaces the `bodies` row above for the classifications named. */
+  retention_classes: RetentionClassRecord[];
 }
 
 export interface RecordsOfProcessingDeps {
@@ -96,6 +111,10 @@ export interface RecordsOfProcessingDeps {
   retentionPolicies?: (
     tenantId: string,
   ) => Promise<{ dataClass: string; maxDays: number | null; minDays: number | null; custom: boolean }[]>;
+  /** The tenant's retention classes (src/retention's `classes`). Absent: none listed. */
+  retentionClasses?: (tenantId: string) => Promise<{ name: string; maxDays: number | null; minDays: number | null }[]>;
+  /** The tenant's classification policies (src/classification's rules), to say which name each class. */
+  classificationPolicies?: (tenantId: string) => Promise<{ id: string; classification: string; retention_class?: string }[]>;
 }
 
 const zeroTls = (): TlsCounts => ({ dane: 0, verified: 0, opportunistic: 0, plaintext: 0 });
@@ -179,10 +198,12 @@ export function createRecordsOfProcessing(deps: RecordsOfProcessingDeps) {
       if (!(await store.tenants.get(q.tenantId)))
         throw new PostwardenError('NOT_FOUND', `tenant ${q.tenantId} does not exist`, { id: q.tenantId });
       const now = clock.now();
-      const [flows, entries, retention] = await Promise.all([
+      const [flows, entries, retention, classes, policies] = await Promise.all([
         flowsOf(q),
         deps.register.list(q.tenantId),
         deps.retentionPolicies ? deps.retentionPolicies(q.tenantId) : Promise.resolve([]),
+        deps.retentionClasses ? deps.retentionClasses(q.tenantId) : Promise.resolve([]),
+        deps.classificationPolicies ? deps.classificationPolicies(q.tenantId) : Promise.resolve([]),
       ]);
       const perClass = new Map<string | null, ClassificationRecord>();
       const totals = zeroCounts();
@@ -211,6 +232,12 @@ export function createRecordsOfProcessing(deps: RecordsOfProcessingDeps) {
         totals,
         third_parties: entries.map((e) => thirdPartyRecord(e, now)),
         retention: retention.map((r) => ({ data_class: r.dataClass, max_days: r.maxDays, min_days: r.minDays, custom: r.custom })),
+        retention_classes: classes.map((c) => ({
+          name: c.name,
+          max_days: c.maxDays,
+          min_days: c.minDays,
+          policies: policies.filter((p) => p.retention_class === c.name).map((p) => ({ rule: p.id, classification: p.classification })),
+        })),
       };
     },
   };
@@ -265,6 +292,12 @@ export function recordsText(r: RecordsOfProcessing): string[] {
     ...r.retention.map(
       (p) =>
         `  ${p.data_class.padEnd(17)} max ${days(p.max_days)}, min ${p.min_days === null ? 'none' : `${p.min_days} d`}${p.custom ? ' (tenant policy)' : ''}`,
+    ),
+    ...r.retention_classes.map(
+      (c) =>
+        `  class ${c.name.padEnd(11)} max ${days(c.max_days)}, min ${c.min_days === null ? 'none' : `${c.min_days} d`}: bodies of ${
+          c.policies.map((p) => `${p.classification} (rule ${p.rule})`).join(', ') || 'no classification yet'
+        }`,
     ),
   ];
   return lines;

@@ -77,6 +77,13 @@ export interface ReportProcessingRecords {
     review_overdue: boolean;
   }[];
   retention: { data_class: string; max_days: number | null; min_days: number | null; custom: boolean }[];
+  /** Retention classes and the classification policies naming them; absent in reports made before them. */
+  retention_classes?: {
+    name: string;
+    max_days: number | null;
+    min_days: number | null;
+    policies: { rule: string; classification: string }[];
+  }[];
 }
 
 /** Runs of the self-assessment (newest first) as the report's section: the latest in full, the rest as dates and counts. */
@@ -208,12 +215,19 @@ function recordsRows(r: ReportProcessingRecords) {
       days(p.min_days, 'none'),
       p.custom ? 'tenant' : 'default',
     ]),
+    retentionClasses: (r.retention_classes ?? []).map((c) => [
+      c.name,
+      days(c.max_days, 'not purged automatically'),
+      days(c.min_days, 'none'),
+      c.policies.map((p) => `${p.classification} (${p.rule})`).join(', ') || 'named by no policy',
+    ]),
   };
 }
 const classHead = ['Classification', 'Streams', 'Accepted', 'Messages delivered', 'Recipients delivered', ...evidenceHeads];
 const flowHead = ['Stream', 'Classification', 'Accepted', 'Recipients delivered', ...evidenceHeads];
 const partyHead = ['Third party', 'Status', 'Purpose', 'Data categories', 'DPA', 'Certifications', 'Review due'];
 const retentionHead = ['Data class', 'Kept at most', 'Kept at least', 'Policy'];
+const retentionClassHead = ['Retention class (message bodies)', 'Kept at most', 'Kept at least', 'Classifications (rule)'];
 
 export function recordsMarkdown(r: ReportProcessingRecords): string[] {
   const x = recordsRows(r);
@@ -238,6 +252,7 @@ export function recordsMarkdown(r: ReportProcessingRecords): string[] {
     '',
     ...mdTable(retentionHead, x.retention),
     '',
+    ...(x.retentionClasses.length ? [...mdTable(retentionClassHead, x.retentionClasses), ''] : []),
   ];
 }
 
@@ -255,5 +270,6 @@ export function recordsHtml(r: ReportProcessingRecords): string[] {
     ...(x.thirdParties.length ? htmlTable(partyHead, x.thirdParties) : none('The third-party register is empty.')),
     '<h3>Retention</h3>',
     ...htmlTable(retentionHead, x.retention),
+    ...(x.retentionClasses.length ? htmlTable(retentionClassHead, x.retentionClasses) : []),
   ];
 }

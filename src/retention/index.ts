@@ -2,6 +2,8 @@ export {
   type ClassPolicy,
   enforcedClasses,
   isRetentionClass,
+  keepDays,
+  type MessageRetentionClass,
   type PolicyConflict,
   policyConflicts,
   type RetentionClass,

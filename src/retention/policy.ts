@@ -82,6 +82,33 @@ export function policyConflicts(policies: ClassPolicy[]): PolicyConflict[] {
   return out;
 }
 
+/**
+ * A retention class: named body retention that a classification policy gives a message
+ * (docs/classification.md), in place of the tenant's `bodies` policy: `phi-6y` kept 2190 days,
+ * `marketing` 30. The tenant's `bodies` minimum stays a floor under every class (an archive duty
+ * on all bodies is not lifted by a shorter class).
+ */
+export interface MessageRetentionClass {
+  name: string;
+  maxDays: number | null;
+  minDays: number | null;
+}
+
+const CLASS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** Why a retention class name is refused, or null when it may be used. */
+export function retentionClassNameProblem(name: string): string | null {
+  if (!CLASS_NAME.test(name)) return 'must match [a-z][a-z0-9_-]{0,31}';
+  if (isRetentionClass(name)) return 'is a data class name; a retention class needs its own name';
+  return null;
+}
+
+/** The days a message of this class is kept at least before the purge may take it; null: never purged. */
+export function keepDays(c: { maxDays: number | null; minDays: number | null }, bodies: ClassPolicy): number | null {
+  if (c.maxDays === null) return null;
+  return Math.max(c.maxDays, c.minDays ?? 0, bodies.minDays ?? 0);
+}
+
 /** The purge cutoff of a class: data whose clock started at or before it is due (minimum respected). */
 export function cutoffOf(p: ClassPolicy, now: number): number | null {
   if (p.maxDays === null) return null;

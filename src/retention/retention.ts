@@ -6,9 +6,12 @@ import {
   cutoffOf,
   effectivePolicies,
   isRetentionClass,
+  keepDays,
+  type MessageRetentionClass,
   type PolicyConflict,
   policyConflicts,
   type RetentionClass,
+  retentionClassNameProblem,
 } from './policy.js';
 
 /**
@@ -19,7 +22,9 @@ import {
  * says when and why its body went, and the batch's audit entry (`retention.bodies_purged`, the
  * tenant's chain) commits with it. Each run ends with `retention.purge_run` on the platform chain
  * with its counts. A run killed midway leaves its committed batches done; the next run marks it
- * `interrupted` and picks up what is still due. Held data (a hold on the tenant, the message, one of
+ * `interrupted` and picks up what is still due. A message whose classification policy gave it a
+ * retention class (`messages.retention_class`) is due by that class's days instead of the tenant's
+ * `bodies` policy (whose minimum stays a floor); counts are kept per class. Held data (a hold on the tenant, the message, one of
  * its recipients' addresses, or the time range it was accepted in) is skipped and counted.
  *
  * Erasure (`erase`, GDPR Art. 17) removes or redacts one address across the tenant's stored data in
@@ -49,13 +54,31 @@ export interface HoldInput {
   reason: string;
 }
 
+/** What a tenant's legal holds keep from a purge run: everything, these message ids, these address hashes. */
+interface Held {
+  tenant: boolean;
+  ids: Set<string>;
+  hashes: Set<string>;
+}
+
+/** One class's share of a tenant's purge: `cutoff` is when its bodies' clock must have started by. */
+export interface PurgeTally {
+  purged: number;
+  held: number;
+  cutoff: string;
+}
+
 export interface PurgeCounts {
   run: string;
   /** Bodies purged in this run. */
   purged: number;
   /** Bodies due but kept by a legal hold. */
   held: number;
-  tenants: Record<string, { purged: number; held: number; cutoff: string }>;
+  /**
+   * Per tenant: the totals, the cutoff of its `bodies` policy, and per retention class (`bodies`:
+   * messages without a class) what went and what a hold kept.
+   */
+  tenants: Record<string, PurgeTally & { classes: Record<string, PurgeTally> }>;
   /** Runs a crash left running, marked interrupted by this one. */
   interrupted: number;
 }
@@ -98,21 +121,35 @@ export function createRetention(deps: RetentionDeps) {
     return out;
   }
 
-  async function purgeTenant(runId: string, tenantId: string, now: number, counts: PurgeCounts): Promise<void> {
-    const bodies = (await policiesOf(tenantId)).find((p) => p.dataClass === 'bodies')!;
-    const cutoff = cutoffOf(bodies, now);
-    if (cutoff === null) return;
-    const tally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
-    const holds = await store.retention.holds(tenantId);
-    const tenantHeld = holds.some((h) => h.kind === 'tenant');
-    const heldIds = await heldMessageIds(tenantId, holds);
-    const heldHashes = new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!));
+  async function classesOf(tenantId: string): Promise<MessageRetentionClass[]> {
+    return (await store.retention.classes(tenantId)).map((r) => ({
+      name: r.name,
+      maxDays: r.max_days === null ? null : Number(r.max_days),
+      minDays: r.min_days === null ? null : Number(r.min_days),
+    }));
+  }
+
+  const classEntry = (c: MessageRetentionClass) => ({ retentionClass: c.name, maxDays: c.maxDays, minDays: c.minDays });
+
+  /** Purges the due bodies of one class of one tenant (null: messages without a class, by `bodies`). */
+  async function purgeClass(
+    job: { runId: string; tenantId: string; now: number; held: Held },
+    lane: { name: string | null; maxDays: number | null; cutoff: number },
+    tally: PurgeTally,
+  ): Promise<void> {
+    const { runId, tenantId, held } = job;
     let after = '';
     for (let b = 0; b < maxBatches; b++) {
-      const due = await store.retention.bodyCandidates(tenantId, cutoff, after, batchSize);
+      const due = await store.retention.bodyCandidates({
+        tenantId,
+        retentionClass: lane.name,
+        cutoff: lane.cutoff,
+        after,
+        limit: batchSize,
+      });
       if (!due.length) break;
       after = due.at(-1)!.id;
-      const hashes = heldHashes.size
+      const hashes = held.hashes.size
         ? await store.retention.recipientHashes(
             tenantId,
             due.map((m) => m.id),
@@ -120,14 +157,14 @@ export function createRetention(deps: RetentionDeps) {
         : new Map<string, string[]>();
       const go: string[] = [];
       for (const m of due) {
-        if (tenantHeld || heldIds.has(m.id) || (hashes.get(m.id) ?? []).some((h) => heldHashes.has(h))) tally.held++;
+        if (held.tenant || held.ids.has(m.id) || (hashes.get(m.id) ?? []).some((h) => held.hashes.has(h))) tally.held++;
         else go.push(m.id);
       }
       if (go.length) {
         const n = await audit.change(
           async (tx) => {
             let purged = 0;
-            for (const id of go) if (await tx.retention.purgeBody(id, 'retention', now)) purged++;
+            for (const id of go) if (await tx.retention.purgeBody(id, 'retention', job.now)) purged++;
             return purged;
           },
           (purged) => ({
@@ -135,17 +172,51 @@ export function createRetention(deps: RetentionDeps) {
             tenantId,
             action: 'retention.bodies_purged',
             resource: { type: 'purge_run', id: runId },
-            after: { purged, cutoff: tally.cutoff, max_days: bodies.maxDays, message_ids: go },
+            after: { purged, cutoff: tally.cutoff, max_days: lane.maxDays, retention_class: lane.name, message_ids: go },
           }),
         );
         tally.purged += n;
       }
       if (due.length < batchSize) break;
     }
-    if (tally.purged || tally.held) {
-      counts.tenants[tenantId] = tally;
-      counts.purged += tally.purged;
-      counts.held += tally.held;
+  }
+
+  async function purgeTenant(runId: string, tenantId: string, now: number, counts: PurgeCounts): Promise<void> {
+    const bodies = (await policiesOf(tenantId)).find((p) => p.dataClass === 'bodies')!;
+    const cutoffOfDays = (days: number | null) => (days === null ? null : now - days * 86_400_000);
+    // Messages without a class go by the tenant's `bodies` policy; each class by its own days.
+    const lanes: { name: string | null; key: string; maxDays: number | null; cutoff: number | null }[] = [
+      { name: null, key: 'bodies', maxDays: bodies.maxDays, cutoff: cutoffOf(bodies, now) },
+      ...(await classesOf(tenantId)).map((c) => ({
+        name: c.name,
+        key: c.name,
+        maxDays: c.maxDays,
+        cutoff: cutoffOfDays(keepDays(c, bodies)),
+      })),
+    ];
+    if (lanes.every((l) => l.cutoff === null)) return;
+    const holds = await store.retention.holds(tenantId);
+    const held: Held = {
+      tenant: holds.some((h) => h.kind === 'tenant'),
+      ids: await heldMessageIds(tenantId, holds),
+      hashes: new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!)),
+    };
+    const iso = (c: number | null) => (c === null ? 'never' : new Date(c).toISOString());
+    const tenantTally = { purged: 0, held: 0, cutoff: iso(lanes[0]!.cutoff), classes: {} as Record<string, PurgeTally> };
+    for (const lane of lanes) {
+      if (lane.cutoff === null) continue;
+      const tally: PurgeTally = { purged: 0, held: 0, cutoff: iso(lane.cutoff) };
+      await purgeClass({ runId, tenantId, now, held }, { name: lane.name, maxDays: lane.maxDays, cutoff: lane.cutoff }, tally);
+      if (tally.purged || tally.held) {
+        tenantTally.classes[lane.key] = tally;
+        tenantTally.purged += tally.purged;
+        tenantTally.held += tally.held;
+      }
+    }
+    if (tenantTally.purged || tenantTally.held) {
+      counts.tenants[tenantId] = tenantTally;
+      counts.purged += tenantTally.purged;
+      counts.held += tenantTally.held;
     }
   }
 
@@ -156,46 +227,82 @@ export function createRetention(deps: RetentionDeps) {
   }
 
   return {
-    /** The tenant's effective policy per class, and any conflicts among them. */
-    async policies(tenantId: string): Promise<{ policies: ClassPolicy[]; conflicts: PolicyConflict[] }> {
+    /** The tenant's effective policy per data class, any conflicts among them, and its retention classes. */
+    async policies(tenantId: string): Promise<{ policies: ClassPolicy[]; conflicts: PolicyConflict[]; classes: MessageRetentionClass[] }> {
       const policies = await policiesOf(tenantId);
-      return { policies, conflicts: policyConflicts(policies) };
+      return { policies, conflicts: policyConflicts(policies), classes: await classesOf(tenantId) };
     },
 
-    /** Sets classes (others keep theirs); refuses a set with conflicts, naming each. */
-    async setPolicies(who: Actor, tenantId: string, input: { dataClass: string; maxDays: number | null; minDays: number | null }[]) {
+    /** The tenant's retention classes (what a classification policy may name). */
+    classes: classesOf,
+
+    /**
+     * Sets data classes and retention classes (others keep theirs; a class is never removed, so a
+     * message's class always resolves); refuses a set with conflicts, naming each.
+     */
+    async setPolicies(
+      who: Actor,
+      tenantId: string,
+      input: {
+        policies?: { dataClass: string; maxDays: number | null; minDays: number | null }[];
+        classes?: MessageRetentionClass[];
+      },
+    ) {
+      const policiesIn = input.policies ?? [];
+      const classesIn = input.classes ?? [];
       const errors: FieldError[] = [];
-      input.forEach((p, i) => {
+      if (!policiesIn.length && !classesIn.length) errors.push({ path: '/body', message: 'name policies, classes or both' });
+      policiesIn.forEach((p, i) => {
         if (!isRetentionClass(p.dataClass)) errors.push({ path: `/body/policies/${i}/data_class`, message: 'is not a data class' });
+      });
+      classesIn.forEach((c, i) => {
+        const problem = retentionClassNameProblem(c.name);
+        if (problem) errors.push({ path: `/body/classes/${i}/name`, message: problem });
+        else if (classesIn.findIndex((x) => x.name === c.name) !== i)
+          errors.push({ path: `/body/classes/${i}/name`, message: `duplicates ${c.name}` });
+        if (c.maxDays !== null && c.minDays !== null && c.maxDays < c.minDays)
+          errors.push({
+            path: `/body/classes/${i}`,
+            message: `max_days ${c.maxDays} is below min_days ${c.minDays}: the minimum would be broken`,
+          });
       });
       if (errors.length) throw validationError(errors);
       const before = await policiesOf(tenantId);
       const next = before.map((p) => {
-        const i = input.findIndex((x) => x.dataClass === p.dataClass);
-        return i < 0 ? p : { ...p, maxDays: input[i]!.maxDays, minDays: input[i]!.minDays, custom: true };
+        const i = policiesIn.findIndex((x) => x.dataClass === p.dataClass);
+        return i < 0 ? p : { ...p, maxDays: policiesIn[i]!.maxDays, minDays: policiesIn[i]!.minDays, custom: true };
       });
       const conflicts = policyConflicts(next);
       if (conflicts.length) {
         throw validationError(
-          conflicts.map((c) => ({ path: `/body/policies/${input.findIndex((x) => x.dataClass === c.dataClass)}`, message: c.message })),
+          conflicts.map((c) => ({
+            path: `/body/policies/${policiesIn.findIndex((x) => x.dataClass === c.dataClass)}`,
+            message: c.message,
+          })),
           'The retention policy conflicts with itself.',
         );
       }
+      const classesBefore = await classesOf(tenantId);
       const now = clock.now();
       await audit.change(
         async (tx) => {
-          for (const p of input) await tx.retention.setPolicy(tenantId, p.dataClass, p.maxDays, p.minDays, now);
+          for (const p of policiesIn) await tx.retention.setPolicy(tenantId, p.dataClass, p.maxDays, p.minDays, now);
+          for (const c of classesIn) await tx.retention.setClass(tenantId, c.name, c.maxDays, c.minDays, now);
         },
         () => ({
           actor: who,
           tenantId,
           action: 'retention.policy_updated',
           resource: { type: 'retention_policy', id: tenantId },
-          before: before.filter((p) => input.some((x) => x.dataClass === p.dataClass)),
-          after: next.filter((p) => input.some((x) => x.dataClass === p.dataClass)),
+          // One list per side, as before retention classes: data classes (`dataClass`), then retention classes (`retentionClass`).
+          before: [
+            ...before.filter((p) => policiesIn.some((x) => x.dataClass === p.dataClass)),
+            ...classesBefore.filter((c) => classesIn.some((x) => x.name === c.name)).map(classEntry),
+          ],
+          after: [...next.filter((p) => policiesIn.some((x) => x.dataClass === p.dataClass)), ...classesIn.map(classEntry)],
         }),
       );
-      return { policies: next, conflicts: [] as PolicyConflict[] };
+      return { policies: next, conflicts: [] as PolicyConflict[], classes: await classesOf(tenantId) };
     },
 
     async placeHold(who: Actor, tenantId: string, input: HoldInput): Promise<HoldRow> {

@@ -10,6 +10,15 @@ export interface RetentionPoliciesTable {
   updated_at: number;
 }
 
+/** Row type of migration 030: a tenant's named body retention, given to messages by classification policies. */
+export interface RetentionClassesTable {
+  tenant_id: string;
+  name: string;
+  max_days: number | null;
+  min_days: number | null;
+  updated_at: number;
+}
+
 export interface LegalHoldsTable {
   id: string;
   tenant_id: string;
@@ -47,6 +56,7 @@ export interface ErasuresTable {
 
 export interface RetentionTables {
   retention_policies: RetentionPoliciesTable;
+  retention_classes: RetentionClassesTable;
   legal_holds: LegalHoldsTable;
   purge_runs: PurgeRunsTable;
   erasures: ErasuresTable;

@@ -79,6 +79,8 @@ export interface MessagesTable {
   body_purge_reason?: string | null;
   /** JSON: the classification decision at accept time (migration 029); NULL: none applied. */
   classification?: string | null;
+  /** Migration 030: the retention class its classification policy gave it; NULL: the tenant's `bodies` policy. */
+  retention_class?: string | null;
 }
 
 export interface MessageBodiesTable {

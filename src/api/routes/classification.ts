@@ -17,6 +17,13 @@ const Policy = Type.Object(
     allowed_domains: Type.Optional(Type.Array(Type.String(), { description: 'Recipient domains (and subdomains) allowed.' })),
     pool: Type.Optional(Type.String({ description: 'Egress pool the message leaves from.' })),
     refuse: Type.Optional(Type.Boolean({ description: 'Refuse such messages (422/550 CLASSIFICATION_REFUSED).' })),
+    retention_class: Type.Optional(
+      Type.String({
+        description:
+          "One of the tenant's retention classes (GET /v1/retention `classes`): the message's body is kept by it instead of the `bodies` policy. When several apply, the one keeping longest wins.",
+        examples: ['phi-6y'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );

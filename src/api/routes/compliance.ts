@@ -90,6 +90,23 @@ const RecordsJson = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    retention_classes: Type.Array(
+      Type.Object(
+        {
+          name: Type.String(),
+          max_days: Type.Union([Type.Integer(), Type.Null()], { description: 'Bodies purged after; null: never automatically.' }),
+          min_days: Type.Union([Type.Integer(), Type.Null()], { description: 'Kept at least; null: no minimum.' }),
+          policies: Type.Array(Type.Object({ rule: Type.String(), classification: Type.String() }, { additionalProperties: false }), {
+            description: 'The classification policies that give messages this class.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        description:
+          'Retention classes: how long the bodies of the classifications named are kept, instead of the `bodies` data class (docs/retention.md).',
+      },
+    ),
   },
   {
     additionalProperties: false,
@@ -131,6 +148,7 @@ const RecordsJson = Type.Object(
         },
         third_parties: [],
         retention: [{ data_class: 'bodies', max_days: 7, min_days: null, custom: false }],
+        retention_classes: [{ name: 'phi-6y', max_days: 2190, min_days: 2190, policies: [{ rule: 'phi-records', classification: 'phi' }] }],
       },
     ],
   },

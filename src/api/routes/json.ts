@@ -60,7 +60,7 @@ export const MessageJson = Type.Object(
     classification: Type.Optional(
       Type.Union([Json, Type.Null()], {
         description:
-          'The classification decision at accept time: classifications, the rule ids that raised them (never the matched data), the policy rules applied and the TLS level required (docs/classification.md).',
+          'The classification decision at accept time: classifications, the rule ids that raised them (never the matched data), the policy rules applied, the TLS level required and the retention class its body is kept by, each with the rule that set it (docs/classification.md).',
       }),
     ),
   },

@@ -18,6 +18,13 @@ const Kind = Type.Union([Type.Literal('tenant'), Type.Literal('message'), Type.L
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const Iso = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
+/**
+ * Days in a request, or null. One JSON Schema type list, not an anyOf: with the API's `coerceTypes`,
+ * Ajv tries an anyOf's branches in order and coerces `null` to `0` in the integer branch, which would
+ * turn "never purge" into "purge now". With a type list Ajv coerces only when no listed type matches.
+ */
+const Days = Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 0 });
+
 const PolicyJson = Type.Object(
   {
     data_class: Type.String({ description: `One of ${retentionClasses.join(', ')}.`, examples: ['bodies'] }),
@@ -27,6 +34,25 @@ const PolicyJson = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const ClassJson = Type.Object(
+  {
+    name: Type.String({
+      description: 'A retention class a classification policy may name (docs/classification.md).',
+      examples: ['phi-6y'],
+    }),
+    max_days: Type.Union([Type.Integer(), Type.Null()], {
+      description: "Purge a message's body this many days after its last attempt; null: never automatically.",
+    }),
+    min_days: Type.Union([Type.Integer(), Type.Null()], { description: 'Keep at least this many days; null: no minimum.' }),
+  },
+  { additionalProperties: false },
+);
+const classJson = (c: { name: string; maxDays: number | null; minDays: number | null }) => ({
+  name: c.name,
+  max_days: c.maxDays,
+  min_days: c.minDays,
+});
 
 const HoldJson = Type.Object(
   {
@@ -79,6 +105,10 @@ const RetentionJson = Type.Object(
   {
     policies: Type.Array(PolicyJson),
     conflicts: Type.Array(Type.Object({ data_class: Type.String(), message: Type.String() }, { additionalProperties: false })),
+    classes: Type.Array(ClassJson, {
+      description:
+        'Retention classes: body retention a classification policy gives its messages instead of the `bodies` policy (whose min_days stays a floor).',
+    }),
     holds: Type.Array(HoldJson),
   },
   {
@@ -87,6 +117,7 @@ const RetentionJson = Type.Object(
       {
         policies: [{ data_class: 'bodies', max_days: 7, min_days: null, custom: false }],
         conflicts: [],
+        classes: [{ name: 'phi-6y', max_days: 2190, min_days: 2190 }],
         holds: [],
       },
     ],
@@ -150,11 +181,12 @@ export function retentionRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const tenantId = principalOf(request).tenant.id;
-      const { policies, conflicts } = await s.retention.policies(tenantId);
+      const { policies, conflicts, classes } = await s.retention.policies(tenantId);
       const holds = await s.retention.holds(tenantId);
       return {
         policies: policies.map((p) => ({ data_class: p.dataClass, max_days: p.maxDays, min_days: p.minDays, custom: p.custom })),
         conflicts: conflicts.map((c) => ({ data_class: c.dataClass, message: c.message })),
+        classes: classes.map(classJson),
         holds: holds.map(holdJson),
       };
     },
@@ -166,38 +198,59 @@ export function retentionRoutes(app: FastifyInstance, s: ApiServices): void {
       config: { scope: 'admin' },
       schema: {
         tags: ['retention'],
-        summary: 'Set retention per data class',
+        summary: 'Set retention per data class and retention classes',
         description:
-          'Sets the classes given (the others keep theirs). A maximum below its minimum, or an automatic purge of suppressions, is refused with 422 naming the class.',
+          'Sets the data classes and retention classes given (the others keep theirs; retention classes are never removed). A maximum below its minimum, an automatic purge of suppressions, or a retention class named like a data class is refused with 422 naming the field.',
         body: Type.Object(
           {
-            policies: Type.Array(
-              Type.Object(
-                {
-                  data_class: Type.String({ examples: ['bodies'] }),
-                  max_days: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-                  min_days: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-                },
-                { additionalProperties: false },
+            classes: Type.Optional(
+              Type.Array(
+                Type.Object(
+                  {
+                    name: Type.String({ examples: ['phi-6y'] }),
+                    max_days: Days,
+                    min_days: Days,
+                  },
+                  { additionalProperties: false },
+                ),
+                { maxItems: 50 },
               ),
-              { minItems: 1, maxItems: 20 },
+            ),
+            policies: Type.Optional(
+              Type.Array(
+                Type.Object(
+                  {
+                    data_class: Type.String({ examples: ['bodies'] }),
+                    max_days: Days,
+                    min_days: Days,
+                  },
+                  { additionalProperties: false },
+                ),
+                { maxItems: 20 },
+              ),
             ),
           },
-          { additionalProperties: false, examples: [{ policies: [{ data_class: 'bodies', max_days: 3, min_days: null }] }] },
+          {
+            additionalProperties: false,
+            examples: [
+              { policies: [{ data_class: 'bodies', max_days: 3, min_days: null }] },
+              { classes: [{ name: 'phi-6y', max_days: 2190, min_days: 2190 }] },
+            ],
+          },
         ),
         response: { 200: RetentionJson, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
     async (request) => {
       const tenantId = principalOf(request).tenant.id;
-      const set = await s.retention.setPolicies(
-        actorOf(request),
-        tenantId,
-        request.body.policies.map((p) => ({ dataClass: p.data_class, maxDays: p.max_days, minDays: p.min_days })),
-      );
+      const set = await s.retention.setPolicies(actorOf(request), tenantId, {
+        policies: (request.body.policies ?? []).map((p) => ({ dataClass: p.data_class, maxDays: p.max_days, minDays: p.min_days })),
+        classes: (request.body.classes ?? []).map((c) => ({ name: c.name, maxDays: c.max_days, minDays: c.min_days })),
+      });
       return {
         policies: set.policies.map((p) => ({ data_class: p.dataClass, max_days: p.maxDays, min_days: p.minDays, custom: p.custom })),
         conflicts: [],
+        classes: set.classes.map(classJson),
         holds: (await s.retention.holds(tenantId)).map(holdJson),
       };
     },

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Store } from '../../store/index.js';
 import type { Act, CliContext } from '../context.js';
 import { cliAudit, configFor, openAdminStore } from '../context.js';
 import { CliError } from '../output.js';
@@ -42,10 +43,36 @@ async function records(ctx: CliContext, o: { tenant: string; from?: string; to?:
       clock: systemClock,
       register: createRegister({ store, clock: systemClock }),
       retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
+      retentionClasses: (tenantId) => retention.classes(tenantId),
+      classificationPolicies: (tenantId) => storedClassificationPolicies(store, tenantId),
     });
     const doc = await service.compute({ tenantId: o.tenant, ...period });
     ctx.out.result(doc, () => recordsText(doc));
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The policies of a tenant's stored classification rules (validated by src/classification when
+ * they were written), read from the document as the server stored it: the CLI opens the store
+ * directly and does not build the classification service.
+ */
+async function storedClassificationPolicies(
+  store: Pick<Store, 'classification'>,
+  tenantId: string,
+): Promise<{ id: string; classification: string; retention_class?: string }[]> {
+  const doc = (await store.classification.getPolicy(tenantId))?.doc;
+  const policies = Array.isArray(doc?.policies) ? (doc.policies as Record<string, unknown>[]) : [];
+  return policies.flatMap((p) =>
+    typeof p?.id === 'string' && typeof p.classification === 'string'
+      ? [
+          {
+            id: p.id,
+            classification: p.classification,
+            ...(typeof p.retention_class === 'string' ? { retention_class: p.retention_class } : {}),
+          },
+        ]
+      : [],
+  );
 }

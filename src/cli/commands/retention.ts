@@ -23,12 +23,14 @@ export function registerRetention(program: Command, act: Act): void {
       act(async (ctx) => {
         const { body } = await apiClientFor(ctx).request<{
           policies: { data_class: string; max_days: number | null; min_days: number | null; custom: boolean }[];
+          classes?: { name: string; max_days: number | null; min_days: number | null }[];
           holds: { id: string; kind: string; reason: string }[];
         }>({ method: 'GET', path: '/v1/retention' });
         ctx.out.result(body, () => [
           ...body.policies.map(
             (p) => `${p.data_class.padEnd(17)} max ${p.max_days ?? 'never'}  min ${p.min_days ?? '-'}${p.custom ? '' : '  (default)'}`,
           ),
+          ...(body.classes ?? []).map((c) => `class ${c.name.padEnd(11)} max ${c.max_days ?? 'never'}  min ${c.min_days ?? '-'}`),
           ...body.holds.map((h) => `hold ${h.id} ${h.kind}: ${h.reason}`),
         ]);
       }),

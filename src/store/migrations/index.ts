@@ -27,6 +27,7 @@ import * as m026 from './026-sso.js';
 import * as m027 from './027-reputation-holds-warmup.js';
 import * as m028 from './028-compliance.js';
 import * as m029 from './029-classification.js';
+import * as m030 from './030-retention-classes.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -57,6 +58,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '027-reputation-holds-warmup': m027,
   '028-compliance': m028,
   '029-classification': m029,
+  '030-retention-classes': m030,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

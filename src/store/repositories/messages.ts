@@ -127,6 +127,8 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
             identity: m.identity ? JSON.stringify(m.identity) : null,
             template: m.template ? JSON.stringify(m.template) : null,
             classification: m.classification ? JSON.stringify(m.classification) : null,
+            // The purge selects by class (migration 030); the decision JSON keeps it with the rule that set it.
+            retention_class: typeof m.classification?.retention_class === 'string' ? m.classification.retention_class : null,
           })),
         )
         .execute();

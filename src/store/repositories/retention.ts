@@ -78,6 +78,17 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
         .onConflict((oc) => oc.columns(['tenant_id', 'data_class']).doUpdateSet({ max_days: maxDays, min_days: minDays, updated_at: now }))
         .execute();
     },
+    /** The tenant's retention classes (migration 030), by name. */
+    async classes(tenantId: string) {
+      return db.selectFrom('retention_classes').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
+    },
+    async setClass(tenantId: string, name: string, maxDays: number | null, minDays: number | null, now: number) {
+      await db
+        .insertInto('retention_classes')
+        .values({ tenant_id: tenantId, name, max_days: maxDays, min_days: minDays, updated_at: now })
+        .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ max_days: maxDays, min_days: minDays, updated_at: now }))
+        .execute();
+    },
     /** Tenants with at least one stored body (the purge job's work list). */
     async tenantsWithBodies(): Promise<string[]> {
       const rows = await db
@@ -117,14 +128,17 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
     /**
      * Messages of a tenant whose body may go: accepted at or before `cutoff`, body still stored, and
      * every recipient final with its last change at or before `cutoff` (bodies are kept N days after
-     * the last attempt). Paged by id after `after`.
+     * the last attempt). Paged by id after `after`. Only messages of `retentionClass` (migration 030;
+     * null: messages without one, which the tenant's `bodies` policy governs).
      */
-    async bodyCandidates(tenantId: string, cutoff: number, after: string, limit: number) {
+    async bodyCandidates(q: { tenantId: string; retentionClass: string | null; cutoff: number; after: string; limit: number }) {
+      const { tenantId, retentionClass, cutoff, after, limit } = q;
       return db
         .selectFrom('messages')
         .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
         .select(['messages.id', 'messages.created_at'])
         .where('messages.tenant_id', '=', tenantId)
+        .where('messages.retention_class', retentionClass === null ? 'is' : '=', retentionClass)
         .where('messages.created_at', '<=', cutoff)
         .where('messages.id', '>', after)
         .where(({ not, exists, selectFrom }) =>
