@@ -439,6 +439,20 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log: log.child({ concern: 'webhooks' }),
     audit,
   });
+  // Compliance operations (docs/compliance.md): the register, built before the posture monitor that
+  // reads it (delegation proposals) and the API that serves it; incidents and the credential-compromise
+  // response below; their alerts and jobs are wired further down.
+  const register = createRegister({
+    store,
+    clock,
+    audit,
+    spfIncludes: async (domain) => {
+      const spf = await fetchSpfRecord(resolver, domain);
+      if (spf.kind !== 'record') return [];
+      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
+      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
+    },
+  });
   const postureLog = log.child({ concern: 'posture' });
   const posture = createPostureMonitor({
     store,
@@ -449,6 +463,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     queryTimeoutMs: config.posture.queryTimeoutMs,
     intervalMs: config.posture.intervalMinutes * 60_000,
     onError: (error, domain) => postureLog.warn({ err: error, domain }, 'scheduled DNS posture audit failed'),
+    // The register for subdomain delegation proposals (docs/posture.md); DMARC sources read only on a finding.
+    thirdParties: async (tenantId, domain) => ({
+      senders: await register.senders(tenantId),
+      seenSources: (ids) => register.seenSources(tenantId, domain, ids),
+    }),
   });
   const unsubscribe = createUnsubscribe({
     suppressions,
@@ -598,19 +617,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const authFailures = cc.enabled
     ? createAuthFailureTally({ store, clock, rules: anomalyRules, flushMs: cc.authFailureFlushMs, log: complianceLog })
     : undefined;
-  // Compliance operations (docs/compliance.md): the register, incidents and the credential-compromise
-  // response, built before the API that serves them; their alerts and jobs are wired further down.
-  const register = createRegister({
-    store,
-    clock,
-    audit,
-    spfIncludes: async (domain) => {
-      const spf = await fetchSpfRecord(resolver, domain);
-      if (spf.kind !== 'record') return [];
-      // Includes whose target needs no macro expansion (RFC 7208 §7) are what a register can list.
-      return [...spf.text.matchAll(/(?:^|\s)[+?~-]?include:([^\s%]+)/gi)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
-    },
-  });
   const incidents = createIncidents({ store, clock, masterKey, regimes: cc.clocks, audit });
   const credentials = createCredentialCompromise<Responder>({
     store,

@@ -16,6 +16,8 @@ import { type Alert, raiseAlerts } from './alerts.js';
  * - an SPF include of a tenant domain no entry lists raises `spf-include-unregistered`;
  * - a certification past its expiry, or an entry past its review date, raises `certification-lapsed`
  *   or `review-lapsed`.
+ * The posture audit reads the entries too (`senders`, `seenSources`): one that sends as a tenant's
+ * organisational domain gets a subdomain delegation proposal (`third-party.on-apex`, docs/posture.md).
  * `seed` proposes entries (status `proposed`) from what the platform already sees, so the register
  * starts from the truth and people fill in the contract side. Creating, changing and removing an
  * entry is audited (`third_party.*`) in the change's transaction.
@@ -36,6 +38,11 @@ export interface ThirdPartyDoc {
   certifications: Certification[];
   review_due_at: string | null;
   identifiers: { spf_includes: string[]; dkim_domains: string[]; dkim_selectors: string[]; ips: string[] };
+  /**
+   * The subdomain the service should send from (`news`, or `news.example.com`), used by the posture
+   * audit's delegation proposal (`third-party.on-apex`); null: a slug of the name.
+   */
+  delegation_subdomain: string | null;
   /** Where a proposed entry came from (spf, dmarc, manual). */
   source: string;
 }
@@ -97,6 +104,11 @@ function docOf(given: ThirdPartyInput, base?: ThirdPartyDoc): ThirdPartyDoc {
       });
     }
   }
+  const sub = input.delegation_subdomain !== undefined ? input.delegation_subdomain : (base?.delegation_subdomain ?? null);
+  const subdomain = sub ? sub.trim().toLowerCase().replace(/\.$/, '') : null;
+  if (subdomain !== null && !/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/.test(subdomain)) {
+    throw validationError([{ path: '/delegation_subdomain', message: `"${sub}" is not a DNS label or name (news, news.example.com)` }]);
+  }
   return {
     name: input.name ?? base?.name,
     status: input.status ?? base?.status ?? 'active',
@@ -112,12 +124,15 @@ function docOf(given: ThirdPartyInput, base?: ThirdPartyDoc): ThirdPartyDoc {
       dkim_selectors: lower(ids.dkim_selectors),
       ips: lower(ids.ips),
     },
+    delegation_subdomain: subdomain,
     source: input.source ?? base?.source ?? 'manual',
   };
 }
 
 const fromRow = (r: ThirdPartyRow): ThirdParty => ({
   ...(r.doc as unknown as ThirdPartyDoc),
+  // Entries stored before delegation_subdomain existed have none.
+  delegation_subdomain: (r.doc.delegation_subdomain as string | null | undefined) ?? null,
   id: r.id,
   tenantId: r.tenantId,
   createdAt: r.createdAt,
@@ -369,6 +384,47 @@ export function createRegister(deps: RegisterDeps) {
     return added;
   }
 
+  /**
+   * The entries as the posture audit reads them for subdomain delegation proposals (the shape of
+   * posture's RegisteredSender, which compliance does not import).
+   */
+  async function senders(tenantId: string) {
+    return (await list(tenantId)).map((e) => ({
+      id: e.id,
+      name: e.name,
+      status: e.status,
+      ...(e.delegation_subdomain ? { subdomain: e.delegation_subdomain } : {}),
+      spfIncludes: e.identifiers.spf_includes,
+      dkimDomains: e.identifiers.dkim_domains,
+      dkimSelectors: e.identifiers.dkim_selectors,
+      ips: e.identifiers.ips,
+    }));
+  }
+
+  /**
+   * The source addresses DMARC aggregate reports of the last 30 days saw sending as `domain` for
+   * each of these entries (an address within the entry's networks, or a passing DKIM d= it lists),
+   * with their message counts, most first: evidence for the posture audit's delegation proposals.
+   */
+  async function seenSources(tenantId: string, domain: string, ids: string[]): Promise<Record<string, { ip: string; count: number }[]>> {
+    const entries = (await list(tenantId)).filter((e) => ids.includes(e.id));
+    if (!entries.length) return {};
+    const rows = (await store.compliance.dmarcSourcesSince(tenantId, clock.now() - 30 * 86_400_000)).filter(
+      (r) => (r.headerFrom ?? r.policyDomain).toLowerCase() === domain,
+    );
+    const out: Record<string, { ip: string; count: number }[]> = {};
+    for (const e of entries) {
+      const nets = networksOf([e]);
+      const counts = new Map<string, number>();
+      for (const r of rows) {
+        if (!covers(nets, r.sourceIp) && !dkimOf(r).some((d) => e.identifiers.dkim_domains.includes(d.domain))) continue;
+        counts.set(r.sourceIp, (counts.get(r.sourceIp) ?? 0) + r.count);
+      }
+      out[e.id] = [...counts].map(([ip, count]) => ({ ip, count })).sort((a, b) => b.count - a.count || a.ip.localeCompare(b.ip));
+    }
+    return out;
+  }
+
   /** Looks at the SPF records and the lapses now; raises what it finds. */
   async function check(tenantIds: string[]): Promise<number> {
     const alerts = [...(await lapseAlerts())];
@@ -376,7 +432,7 @@ export function createRegister(deps: RegisterDeps) {
     return (await raiseAlerts(store, alerts, clock.now())).length;
   }
 
-  return { list, page, get, create, update, remove, seed, dmarcAlerts, lapseAlerts, spfAlerts, check };
+  return { list, page, get, create, update, remove, seed, dmarcAlerts, lapseAlerts, spfAlerts, check, senders, seenSources };
 }
 
 export type Register = ReturnType<typeof createRegister>;

@@ -58,6 +58,7 @@ const thirdPartyExample = {
     dkim_selectors: [],
     ips: ['198.51.100.0/24'],
   },
+  delegation_subdomain: 'news',
   source: 'manual',
   created_at: '2026-12-06T10:00:00.000Z',
   updated_at: '2026-12-06T10:00:00.000Z',
@@ -75,6 +76,12 @@ export const ThirdPartyJson = Type.Object(
     certifications: Type.Array(Certification),
     review_due_at: Nullable(Time('Past it, a review-lapsed alert is raised.')),
     identifiers: Identifiers,
+    delegation_subdomain: Nullable(
+      Type.String({
+        description:
+          "The subdomain the service should send from (news, or news.example.com) in the DNS posture audit's third-party.on-apex proposal; null: a slug of the name.",
+      }),
+    ),
     source: Type.String({ description: 'Where the entry came from: manual, spf or dmarc (seeding).' }),
     created_at: Time('When it was added.'),
     updated_at: Time('When it last changed.'),
@@ -93,6 +100,7 @@ export const thirdPartyJson = (e: ThirdParty): ThirdPartyJson => ({
   certifications: e.certifications,
   review_due_at: e.review_due_at,
   identifiers: e.identifiers,
+  delegation_subdomain: e.delegation_subdomain,
   source: e.source,
   created_at: iso(e.createdAt)!,
   updated_at: iso(e.updatedAt)!,
@@ -127,6 +135,9 @@ const thirdPartyFields = {
   ),
   review_due_at: Type.Optional(Nullable(DateIn('The next review.'))),
   identifiers: Type.Optional(Type.Partial(Identifiers)),
+  delegation_subdomain: Type.Optional(
+    Nullable(Type.String({ minLength: 1, maxLength: 253, description: 'A DNS label (news) or a name under the domain.' })),
+  ),
 };
 const bodyExample = {
   name: 'Newsletter service',

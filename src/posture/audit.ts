@@ -11,6 +11,7 @@ import { checkMtaSts } from './checks/mta-sts.js';
 import { checkMx, readMx } from './checks/mx.js';
 import { checkSpf } from './checks/spf.js';
 import { checkTlsRpt } from './checks/tls-rpt.js';
+import { type DelegationInput, proposeDelegations } from './delegation.js';
 import { type PostureFinding, type PostureSeverity, severityRank } from './finding.js';
 import type { HttpsGetter } from './https-get.js';
 import { createRecordingResolver, type RecordedQuery } from './recording-resolver.js';
@@ -35,6 +36,12 @@ export interface AuditOptions {
   selectors?: string[];
   /** Approved MX host patterns; when absent, MX targets are not checked against a list. */
   approvedMx?: string[];
+  /**
+   * The tenant's third-party register (audits with a tenant): entries that send as the domain itself
+   * get `third-party.on-apex` with a delegated subdomain's records (delegation.ts). Absent or empty:
+   * nothing more is asked.
+   */
+  thirdParties?: DelegationInput;
 }
 
 export type AuditSection = 'mx' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'dnssec-dane' | 'bimi';
@@ -105,8 +112,14 @@ export async function auditDomain(input: string, deps: AuditDeps, options: Audit
     },
   };
   const sections = Object.keys(checks) as AuditSection[];
-  const outcomes = await Promise.all(sections.map((s) => checks[s](ctx)));
-  const findings = outcomes.flatMap((o) => o.findings.map(complete)).sort(compareFindings);
+  const running = sections.map((s) => checks[s](ctx));
+  // Delegation proposals read the SPF check's analysis, so they start with the checks and finish
+  // with SPF (plus, per entry on the apex, one round trip for its DKIM selectors).
+  const delegation = options.thirdParties?.senders.length
+    ? proposeDelegations(ctx, options.thirdParties, running[sections.indexOf('spf')]!)
+    : Promise.resolve([]);
+  const [outcomes, proposals] = await Promise.all([Promise.all(running), delegation]);
+  const findings = [...outcomes.flatMap((o) => o.findings), ...proposals].map(complete).sort(compareFindings);
   const facts = Object.fromEntries(sections.map((s, i) => [s, outcomes[i]!.facts])) as AuditResult['facts'];
   const summary: Record<PostureSeverity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
   for (const f of findings) summary[f.severity] += 1;

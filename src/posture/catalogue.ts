@@ -374,6 +374,13 @@ export const catalogue: Record<string, CatalogueEntry> = {
     'BIMI without an enforced DMARC policy',
     'BIMI requires p=quarantine or p=reject at 100%; otherwise receivers ignore it.',
   ),
+
+  'third-party.on-apex': e(
+    'info',
+    'RFC 7208 §4.6.4, RFC 7489 §3.1',
+    'A register third party sends as the organisational domain',
+    "On a subdomain of its own the service aligns, reports and is revoked apart from the organisation's mail, and frees SPF lookups of the apex.",
+  ),
 };
 
 export function findingIds(): string[] {

@@ -35,6 +35,12 @@ export const controls: readonly Control[] = [
   { id: 'iso27001-a8.21', framework: 'ISO/IEC 27001:2022', reference: 'A.8.21', title: 'Security of network services' },
   { id: 'iso27001-a5.14', framework: 'ISO/IEC 27001:2022', reference: 'A.5.14', title: 'Information transfer' },
   {
+    id: 'iso27001-a5.19',
+    framework: 'ISO/IEC 27001:2022',
+    reference: 'A.5.19',
+    title: 'Information security in supplier relationships',
+  },
+  {
     id: 'sox-itgc-cm',
     framework: 'SOX ITGC',
     reference: 'Change management',
@@ -101,6 +107,8 @@ export const areaControls: Record<PostureArea, string[]> = {
   'tls-rpt': ['iso27001-a8.21', 'hipaa-164.312e1', 'soc2-cc7.2'],
   dnssec: TRANSPORT,
   dane: TRANSPORT,
+  // A supplier sending as the organisation's own name is a supplier-relationship question first.
+  'third-party': ['iso27001-a5.19', 'iso27001-a5.14'],
 };
 
 /** Extra controls per finding id, on top of its area's. */

@@ -8,9 +8,21 @@ export type PostureSeverity = 'critical' | 'high' | 'medium' | 'low' | 'info';
 
 export const severityRank: Record<PostureSeverity, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
-export type PostureArea = 'mx' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'dnssec' | 'dane' | 'bimi';
+/** `third-party`: findings from the tenant's third-party register (only in audits with a tenant). */
+export type PostureArea = 'mx' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'dnssec' | 'dane' | 'bimi' | 'third-party';
 
-export const postureAreas: readonly PostureArea[] = ['mx', 'spf', 'dkim', 'dmarc', 'mta-sts', 'tls-rpt', 'dnssec', 'dane', 'bimi'];
+export const postureAreas: readonly PostureArea[] = [
+  'mx',
+  'spf',
+  'dkim',
+  'dmarc',
+  'mta-sts',
+  'tls-rpt',
+  'dnssec',
+  'dane',
+  'bimi',
+  'third-party',
+];
 
 export interface PostureFinding {
   /** Stable dotted id (`spf.lookup-limit`); the first part is the area. */

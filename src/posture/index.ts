@@ -10,6 +10,7 @@ export { catalogue, findingIds } from './catalogue.js';
 export { renderCatalogueMarkdown, renderControlsMarkdown } from './catalogue-doc.js';
 export type { Control } from './controls.js';
 export { areaControls, controls, controlsFor, extraControls, selfAssessmentControls } from './controls.js';
+export type { DelegationInput, RegisteredSender, SeenSources } from './delegation.js';
 export type { PostureArea, PostureFinding, PostureSeverity } from './finding.js';
 export { postureAreas } from './finding.js';
 export type { HttpsGetResult, HttpsGetter, HttpsGetterOptions } from './https-get.js';

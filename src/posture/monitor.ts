@@ -2,6 +2,7 @@ import { type Clock, isoTime, type NewEvent, newEvent, PostwardenError } from '.
 import type { DnsSnapshotRow, Store } from '../store/index.js';
 import { mxMatches } from '../transport-policy/index.js';
 import { type AuditDeps, type AuditResult, auditDomain, auditDomainName } from './audit.js';
+import type { DelegationInput } from './delegation.js';
 import { type Alert, diffRecords, type RecordChange, riskyChanges, type SnapshotView } from './snapshot-diff.js';
 
 /**
@@ -24,6 +25,11 @@ export interface PostureMonitorDeps extends Omit<AuditDeps, 'clock'> {
   intervalMs: number;
   /** Called with errors of background runs (the log). */
   onError?: (error: unknown, domain: string) => void;
+  /**
+   * The tenant's third-party register for a domain's audit (subdomain delegation proposals). The
+   * platform reads it from src/compliance; posture declares only the shape it needs.
+   */
+  thirdParties?: (tenantId: string, domain: string) => Promise<DelegationInput>;
 }
 
 export interface MonitorRun {
@@ -61,11 +67,15 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
   }
 
   async function auditFor(tenantId: string, domain: string, selectors?: string[]): Promise<AuditResult> {
-    const approvedMx = await store.posture.approvedMx(tenantId);
+    const [approvedMx, thirdParties, own] = await Promise.all([
+      store.posture.approvedMx(tenantId),
+      deps.thirdParties?.(tenantId, domain),
+      selectors ?? selectorsFor(tenantId, domain),
+    ]);
     return auditDomain(
       domain,
       { ...deps, clock },
-      { selectors: selectors ?? (await selectorsFor(tenantId, domain)), ...(approvedMx ? { approvedMx } : {}) },
+      { selectors: own, ...(approvedMx ? { approvedMx } : {}), ...(thirdParties?.senders.length ? { thirdParties } : {}) },
     );
   }
 

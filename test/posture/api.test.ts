@@ -9,7 +9,13 @@ import { brokenZone, goodZone, startLab } from './posture-lab.js';
  * what is checked is the API surface: audits, reports, watch list, settings and history.
  */
 test('GET /v1/audits audits any domain and names the field of a bad one', async (t) => {
-  const lab = await startLab(t, { zone: { ...goodZone(), ...brokenZone() } });
+  const zone = {
+    ...goodZone(),
+    ...brokenZone(),
+    'example.net': { TXT: ['v=spf1 include:sendgrid.net -all'] },
+    'sendgrid.net': { TXT: ['v=spf1 ip4:203.0.113.0/24 -all'] },
+  };
+  const lab = await startLab(t, { zone });
   const p = await startPlatform(t, { config: { dns: { servers: [lab.dns.address] } }, clock: lab.clock });
   const r = await p.request('GET', '/v1/audits?domain=broken.example&selectors=weak,old');
   assert.equal(r.status, 200);
@@ -30,6 +36,23 @@ test('GET /v1/audits audits any domain and names the field of a bad one', async 
   const digest = report.headers.get('x-report-digest') ?? '';
   assert.match(digest, /^[0-9a-f]{64}$/);
   assert.ok((await report.text()).includes(digest));
+
+  // The tenant's register reaches the audit: a service on the apex gets its subdomain proposal.
+  const entry = await p.request('POST', '/v1/third-parties', {
+    name: 'Newsletter service',
+    delegation_subdomain: 'news',
+    identifiers: { spf_includes: ['sendgrid.net'] },
+  });
+  assert.equal(entry.status, 201);
+  assert.equal(entry.body.delegation_subdomain, 'news');
+  const withRegister = await p.request('GET', '/v1/audits?domain=example.net');
+  const proposal = (withRegister.body.findings as { id: string; subject: string; fix: string; evidence: Record<string, unknown> }[]).find(
+    (f) => f.id === 'third-party.on-apex',
+  );
+  assert.ok(proposal, 'third-party.on-apex is in the audit');
+  assert.equal(proposal.subject, 'news.example.net');
+  assert.equal(proposal.evidence.third_party_id, entry.body.id);
+  assert.match(proposal.fix, /^news\.example\.net\. IN TXT "v=spf1 include:sendgrid\.net -all"$/m);
 });
 
 test('watch list, approved MX and DNS history of a managed domain', async (t) => {

@@ -32,6 +32,8 @@ export function registerThirdParties(program: Command, act: Act): void {
     .option('--ip <address...>', 'source addresses or CIDR networks')
     .option('--spf-include <domain...>', 'SPF include domains')
     .option('--dkim-domain <domain...>', 'DKIM d= domains')
+    .option('--dkim-selector <selector...>', 'DKIM selectors it signs with')
+    .option('--subdomain <name>', 'the subdomain it should send from (news, or news.example.com)')
     .option('--certification <name:issuer:expiry...>', 'e.g. "SOC 2 Type II:Example Audit LLP:2027-06-30"')
     .option('--review-due <date>', 'next review date (ISO)')
     .action(
@@ -43,6 +45,8 @@ export function registerThirdParties(program: Command, act: Act): void {
           ip?: string[];
           spfInclude?: string[];
           dkimDomain?: string[];
+          dkimSelector?: string[];
+          subdomain?: string;
           certification?: string[];
           reviewDue?: string;
         }>();
@@ -62,7 +66,13 @@ export function registerThirdParties(program: Command, act: Act): void {
                 purpose: o.purpose ?? null,
                 certifications,
                 review_due_at: o.reviewDue ? new Date(Date.parse(o.reviewDue)).toISOString() : null,
-                identifiers: { ips: o.ip ?? [], spf_includes: o.spfInclude ?? [], dkim_domains: o.dkimDomain ?? [] },
+                identifiers: {
+                  ips: o.ip ?? [],
+                  spf_includes: o.spfInclude ?? [],
+                  dkim_domains: o.dkimDomain ?? [],
+                  dkim_selectors: o.dkimSelector ?? [],
+                },
+                delegation_subdomain: o.subdomain ?? null,
               },
               ctx.who.actor,
             ),
