@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { newId } from '../../src/core/index.js';
 import type { MessageRow, Store, TlsAttemptRow } from '../../src/store/index.js';
 import { forEachDialect, openStore } from '../support/dialects.js';
+import { tlsAttemptRow } from '../support/tls-attempts.js';
 
 /**
  * The aggregations behind the records of processing on both dialects: reading the classification
@@ -36,40 +37,8 @@ async function message(store: Store, tenantId: string, o: { stream?: string; cla
   return id;
 }
 
-function delivered(tenantId: string, messageId: string, o: Partial<TlsAttemptRow> = {}): TlsAttemptRow {
-  return {
-    id: newId('att'),
-    tenantId,
-    messageId,
-    recipientId: newId('rcp'),
-    stream: 'transactional',
-    domain: 'a.test',
-    at: T0 + 1000,
-    outcome: 'delivered',
-    sessionId: newId('att'),
-    mxHost: 'mx.a.test',
-    ip: '127.0.0.1',
-    tls: true,
-    verified: true,
-    enforcedBy: null,
-    policySource: 'tenant',
-    policyMode: 'opportunistic',
-    tenantPolicy: 'opportunistic',
-    mtaStsId: null,
-    mtaStsMode: null,
-    dane: null,
-    tlsVersion: 'TLSv1.3',
-    cipher: 'TLS_AES_256_GCM_SHA384',
-    certSha256: 'ab',
-    verification: 'pkix-valid',
-    rptPolicyType: 'no-policy-found',
-    rptPolicyString: [],
-    rptMxPatterns: [],
-    rptResult: null,
-    rptReason: null,
-    ...o,
-  };
-}
+const delivered = (tenantId: string, messageId: string, o: Partial<TlsAttemptRow> = {}): TlsAttemptRow =>
+  tlsAttemptRow(T0 + 1000, { tenantId, messageId, ...o });
 
 forEachDialect(
   'messages and deliveries are counted per stream, classification and TLS evidence, for one tenant and period',

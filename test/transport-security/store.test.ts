@@ -4,6 +4,7 @@ import { newId } from '../../src/core/index.js';
 import type { TlsAttemptRow } from '../../src/store/index.js';
 import { createTenants, TLS_POLICY_CACHE_MS } from '../../src/tenants/index.js';
 import { forEachDialect, openStore } from '../support/dialects.js';
+import { tlsAttemptRow } from '../support/tls-attempts.js';
 
 /**
  * The storage of migration 006 on both dialects: TLS attempt counts (statistics and TLS-RPT
@@ -12,40 +13,7 @@ import { forEachDialect, openStore } from '../support/dialects.js';
  */
 const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);
 
-function attempt(over: Partial<TlsAttemptRow>): TlsAttemptRow {
-  return {
-    id: newId('att'),
-    tenantId: 'ten_a',
-    messageId: newId('msg'),
-    recipientId: newId('rcp'),
-    stream: 'transactional',
-    domain: 'a.test',
-    at: T0 + 1000,
-    outcome: 'delivered',
-    sessionId: newId('att'),
-    mxHost: 'mx.a.test',
-    ip: '127.0.0.1',
-    tls: true,
-    verified: true,
-    enforcedBy: null,
-    policySource: 'tenant',
-    policyMode: 'opportunistic',
-    tenantPolicy: 'opportunistic',
-    mtaStsId: null,
-    mtaStsMode: null,
-    dane: null,
-    tlsVersion: 'TLSv1.3',
-    cipher: 'TLS_AES_256_GCM_SHA384',
-    certSha256: 'ab',
-    verification: 'pkix-valid',
-    rptPolicyType: 'no-policy-found',
-    rptPolicyString: [],
-    rptMxPatterns: [],
-    rptResult: null,
-    rptReason: null,
-    ...over,
-  };
-}
+const attempt = (over: Partial<TlsAttemptRow>): TlsAttemptRow => tlsAttemptRow(T0 + 1000, over);
 
 forEachDialect(
   'TLS attempts are counted per tenant, domain and period, and per session for TLS-RPT',
