@@ -47,7 +47,10 @@ test('GET /v1/events on PostgreSQL never skips an event while 8 writers send con
   }
   done = true;
   await reader;
-  const all = (await p.platform.store.events.page({ limit: 100_000 })).map((e) => Number(e.cursor));
-  assert.equal(all.length, writers * perWriter * 3, 'accepted, queued and delivered for each message');
+  const events = await p.platform.store.events.page({ limit: 100_000 });
+  const all = events.map((e) => Number(e.cursor));
+  // 200 messages in an hour can also trip the volume-spike alerts (tenant, key, stream), events of no
+  // message, when the alert consumer runs before the end of the test.
+  assert.equal(events.filter((e) => e.messageId).length, writers * perWriter * 3, 'accepted, queued and delivered for each message');
   assert.deepEqual(seen, all, 'the reader saw every event once, in cursor order');
 });
