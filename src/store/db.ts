@@ -171,10 +171,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const cipher = createContentCipher(opts.encryption);
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   let { error, results } = await migrator.migrateToLatest();
-  // That same look across all schemas fails with 3F000 (schema) or 42P01 (relation) when another
-  // schema is dropped while it reads the catalog (other stores sharing the database come and go):
-  // a race, not our failure.
-  const catalogRace = (e: unknown) => ['3F000', '42P01'].includes((e as { code?: string } | undefined)?.code ?? '');
+  // That same look across all schemas fails with 3F000 (schema), 42P01 (relation) or 42703 (column:
+  // CI saw `column "id" of relation "sso_requests" does not exist`) when another schema is dropped
+  // while it reads the catalog (other stores sharing the database come and go): a race, not our failure.
+  const catalogRace = (e: unknown) => ['3F000', '42P01', '42703'].includes((e as { code?: string } | undefined)?.code ?? '');
   for (let i = 0; i < 3 && catalogRace(error); i++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
