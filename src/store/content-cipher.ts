@@ -51,7 +51,11 @@ type Db = Kysely<Database>;
 export interface ContentCipher {
   /** True when new writes are sealed. */
   readonly sealing: boolean;
-  sealText(db: Db, tenantId: string | null, where: string, plain: string): Promise<string>;
+  /**
+   * `shared`: the plaintext is kept for `openJson(..., { shared: true })` readers of the value sealed
+   * here (events: every spine consumer of this process reads them back within a second).
+   */
+  sealText(db: Db, tenantId: string | null, where: string, plain: string, opts?: { shared?: boolean }): Promise<string>;
   sealBytes(db: Db, tenantId: string | null, where: string, plain: Buffer): Promise<Buffer>;
   /** Plaintext; UNREADABLE_TEXT when its key was destroyed. */
   openText(db: Db, where: string, stored: string): Promise<string>;
@@ -82,6 +86,9 @@ export interface ContentCipher {
 
 class KeyDestroyed extends Error {}
 
+// The last 22 characters are the base64url of the GCM tag: another sealing of the place differs.
+const sharedSlot = (where: string, sealed: string) => `${where}\u0000${sealed.slice(-22)}`;
+
 /** Opened texts kept for other readers: a few consumer pages of events. */
 const SHARED_OPENED_MAX = 4096;
 
@@ -91,11 +98,11 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
   const active = createKeyCache<{ id: string; key: Buffer }>({ max: opts?.cacheMaxKeys ?? 1, ttlMs: opts?.cacheTtlMs ?? 0, now });
   const tenantOf = (t: string | null) => t ?? PLATFORM_TENANT;
   // Every spine reader (the ledger, the alert consumer, the webhook dispatcher) opens each event it
-  // pages through, the same value several times within a second (in a profile of delivery, opening
-  // events was about half of the cipher's samples; what sharing saves was not measured alone). Opened texts of `shared` reads are kept, bounded in count and by the key
-  // cache's TTL, keyed by place and the sealed value's tag, so a rewritten row (erasure, re-sealing)
-  // misses; `forget` (a rotation or shred in this process) empties it, and a shred by another
-  // process is honoured within the TTL, as for the keys themselves.
+  // pages through, within a second of its append: in a 2,000-message delivery run, 20,203 event
+  // opens for 6,906 events. The plaintext of `shared` seals and opens is kept, bounded in count and
+  // by the key cache's TTL, keyed by place and the sealed value's tag, so a rewritten row (erasure,
+  // re-sealing) misses; `forget` (a rotation or shred in this process) empties it, and a shred by
+  // another process is honoured within the TTL, as for the keys themselves.
   const opened = createKeyCache<string>({ max: SHARED_OPENED_MAX, ttlMs: opts?.cacheTtlMs ?? 0, now });
 
   function provider(name: string): KekProvider {
@@ -188,10 +195,13 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
 
   return {
     sealing: opts?.enabled ?? false,
-    async sealText(db, tenantId, where, plain) {
+    async sealText(db, tenantId, where, plain, o) {
       if (!opts?.enabled) return plain;
       const k = await activeKey(db, tenantOf(tenantId), 'content');
-      return sealText(k.key, k.id, where, plain);
+      const sealed = sealText(k.key, k.id, where, plain);
+      // A value sealed in a transaction that rolls back leaves an entry no stored value's tag finds.
+      if (o?.shared) opened.set(sharedSlot(where, sealed), plain);
+      return sealed;
     },
     async sealBytes(db, tenantId, where, plain) {
       if (!opts?.enabled) return plain;
@@ -209,8 +219,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
       }
     },
     async openJson<T>(db: Db, where: string, stored: string, o?: { shared?: boolean }): Promise<T> {
-      // The last 22 characters are the base64url of the GCM tag: another sealing of the place differs.
-      const slot = o?.shared && textKeyId(stored) ? `${where}\u0000${stored.slice(-22)}` : undefined;
+      const slot = o?.shared && textKeyId(stored) ? sharedSlot(where, stored) : undefined;
       let text = slot ? opened.get(slot) : undefined;
       if (text === undefined) {
         text = await this.openText(db, where, stored);

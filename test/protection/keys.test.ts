@@ -54,6 +54,21 @@ test('nonces drawn from the pool never repeat, across refills of the pool', () =
   assert.equal(seen.size, 1100);
 });
 
+test('event data kept for spine readers at write never outlives a rewrite of its row', async (t) => {
+  const dir = tempDir(t);
+  const store = await open(t, dir);
+  const [s] = await seed(store, 'ten_A', 1);
+  // The spine readers' path (shared opens): served from what the writer kept, then, after erasure
+  // rewrote the row under the same place, the stored value, not the text kept from the first seal.
+  const read = async () => (await store.events.page({ tenantId: 'ten_A', limit: 10 }))[0]?.data;
+  assert.deepEqual(await read(), { subject: s!.subject, to: [s!.to] });
+  const hash = await store.retention.addressHash('ten_A', s!.to);
+  await store.retention.eraseAddress('ten_A', s!.to, hash, () => false, Date.now());
+  const after = JSON.stringify(await read());
+  assert.equal(after.includes(s!.to), false, after);
+  assert.match(after, /Subject 0 of ten_A/);
+});
+
 test('rows written before encryption stay readable and encrypt-existing seals them', async (t) => {
   const dir = tempDir(t);
   const plain = await createStore({ dataDir: dir });

@@ -96,7 +96,7 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
         seq,
         type: e.type,
         at: now,
-        data: await cipher.sealText(tx, e.tenantId, eventDataAt(id), JSON.stringify(e.data)),
+        data: await cipher.sealText(tx, e.tenantId, eventDataAt(id), JSON.stringify(e.data), { shared: true }),
         schema_version: eventSchemaVersion(e.type),
       });
     }
