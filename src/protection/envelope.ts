@@ -60,11 +60,17 @@ function freshNonce(): Buffer {
   return noncePool.subarray(nonceAt - NONCE_BYTES, nonceAt);
 }
 
-function encrypt(key: Buffer, keyId: string, where: string, plain: Buffer): Buffer {
+/**
+ * `head` is written before the nonce in the one buffer returned (the binary form's magic and key id),
+ * so a message body is copied once on its way in, and the plaintext of a text is never a Buffer.
+ */
+function encrypt(key: Buffer, keyId: string, where: string, plain: Buffer | string, head?: Buffer): Buffer {
   const nonce = freshNonce();
   const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   c.setAAD(aadOf(keyId, where));
-  return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]);
+  const body = typeof plain === 'string' ? c.update(plain, 'utf8') : c.update(plain);
+  const parts = [nonce, body, c.final(), c.getAuthTag()];
+  return Buffer.concat(head ? [head, ...parts] : parts);
 }
 
 function decrypt(key: Buffer, keyId: string, where: string, box: Buffer): Buffer {
@@ -73,7 +79,10 @@ function decrypt(key: Buffer, keyId: string, where: string, box: Buffer): Buffer
   d.setAAD(aadOf(keyId, where));
   d.setAuthTag(box.subarray(box.length - TAG_BYTES));
   try {
-    return Buffer.concat([d.update(box.subarray(NONCE_BYTES, box.length - TAG_BYTES)), d.final()]);
+    const plain = d.update(box.subarray(NONCE_BYTES, box.length - TAG_BYTES));
+    // final() checks the tag (nothing is returned before it passes); GCM leaves no bytes for it.
+    const rest = d.final();
+    return rest.length ? Buffer.concat([plain, rest]) : plain;
   } catch {
     throw new EnvelopeError('authentication_failed', `sealed value at ${where} failed authentication: altered, or it belongs elsewhere`);
   }
@@ -81,12 +90,12 @@ function decrypt(key: Buffer, keyId: string, where: string, box: Buffer): Buffer
 
 export function sealText(key: Buffer, keyId: string, where: string, plain: string): string {
   checkKey(key, keyId);
-  return `${TEXT_PREFIX}${keyId}:${encrypt(key, keyId, where, Buffer.from(plain, 'utf8')).toString('base64url')}`;
+  return `${TEXT_PREFIX}${keyId}:${encrypt(key, keyId, where, plain).toString('base64url')}`;
 }
 
 export function sealBytes(key: Buffer, keyId: string, where: string, plain: Buffer): Buffer {
   checkKey(key, keyId);
-  return Buffer.concat([BYTES_MAGIC, Buffer.from([keyId.length]), Buffer.from(keyId, 'ascii'), encrypt(key, keyId, where, plain)]);
+  return encrypt(key, keyId, where, plain, Buffer.concat([BYTES_MAGIC, Buffer.from([keyId.length]), Buffer.from(keyId, 'ascii')]));
 }
 
 /** The key id of a sealed text value; undefined for plaintext (written before encryption). */
