@@ -1,5 +1,5 @@
 import type { DeliveryEvidence, SmtpResponse } from '../core/index.js';
-import type { MessageRow, RecipientRow } from '../store/index.js';
+import type { DeliveryMessage, RecipientRow } from '../store/index.js';
 import type { TlsAttemptInput } from './tls-attempt.js';
 
 /**
@@ -31,7 +31,7 @@ export interface DeliveryOutcome {
 }
 
 export interface DeliveryJob {
-  message: MessageRow;
+  message: DeliveryMessage;
   body: Buffer;
   recipients: RecipientRow[];
 }

@@ -165,7 +165,7 @@ export function createSendingIdentity(deps: SendingIdentityDeps) {
   };
 
   /** The VERP envelope sender of one recipient (RFC 5321 §4.1.2 reverse-path). */
-  function returnPath(job: { message: MessageRow }, recipient: Pick<RecipientRow, 'id'>): string {
+  function returnPath(job: { message: Pick<MessageRow, 'id' | 'from' | 'identity'> }, recipient: Pick<RecipientRow, 'id'>): string {
     const stored = job.message.identity?.return_path_domain;
     const bounceDomain = typeof stored === 'string' ? stored : bounceDomainFor(domainOf(job.message.from), deps.platform.bounceLabel);
     return encodeVerp({ messageId: job.message.id, recipientId: recipient.id, bounceDomain }, verpKey);

@@ -14,7 +14,7 @@ export type { AssignmentRow, ExperimentEvent, ExperimentRow } from './repositori
 export type { DmarcRecordRow, FeedbackDocumentRow, ReportClaim, TlsReportRow } from './repositories/feedback.js';
 export type { IdempotencyBegin } from './repositories/idempotency.js';
 export type { ImportFindingRow, ListImportRow, ListMemberRow, ListRow } from './repositories/lists.js';
-export type { MessageRow, MessageSearch, MessageTemplateRef } from './repositories/messages.js';
+export type { DeliveryMessage, MessageRow, MessageSearch, MessageTemplateRef } from './repositories/messages.js';
 export type { MtaStsPolicyRow } from './repositories/mta-sts-policies.js';
 export type { AcceptanceSample, OutcomeEventRow, RetrySample } from './repositories/outcomes.js';
 export type { DnsSnapshotRow } from './repositories/posture.js';

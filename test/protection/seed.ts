@@ -107,7 +107,8 @@ export async function seed(store: Store, tenantId: string, n: number, now = Date
 export async function assertReadable(store: Store, rows: Seeded[]): Promise<void> {
   for (const s of rows) {
     const m = await store.messages.withBody(s.id);
-    if (!m || m.message.subject !== s.subject || !m.body.toString().includes(s.body)) throw new Error(`message ${s.id} does not read back`);
+    const subject = (await store.messages.get(s.id))?.subject;
+    if (!m || subject !== s.subject || !m.body.toString().includes(s.body)) throw new Error(`message ${s.id} does not read back`);
     const [r] = await store.recipients.listByMessage(s.id);
     if (r?.address !== s.to || r.lastReply?.code !== 250) throw new Error(`recipient of ${s.id} does not read back`);
     const [e] = await store.events.forMessage(s.id);

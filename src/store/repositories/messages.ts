@@ -25,6 +25,9 @@ export interface MessageRow {
   classification?: Record<string, unknown> | null;
 }
 
+/** A message as delivery needs it: the subject is not opened (the stored body carries it). */
+export type DeliveryMessage = Omit<MessageRow, 'subject'>;
+
 /** Which template, version and locale a message was rendered from. */
 export interface MessageTemplateRef {
   id: string;
@@ -152,8 +155,11 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
       if (!ids.length) return [];
       return openAll(await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute());
     },
-    /** A message with its body, in one read: what each delivery attempt needs. */
-    async withBody(id: string): Promise<{ message: MessageRow; body: Buffer } | undefined> {
+    /**
+     * A message with its body, in one read: what each delivery attempt needs. Its subject stays
+     * sealed (one decryption fewer per attempt); `get` opens it.
+     */
+    async withBody(id: string): Promise<{ message: DeliveryMessage; body: Buffer } | undefined> {
       const r = await db
         .selectFrom('messages')
         .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
@@ -162,8 +168,9 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
         .where('messages.id', '=', id)
         .executeTakeFirst();
       if (!r) return undefined;
-      const { raw, ...message } = r;
-      return { message: await open(message), body: await cipher.openBytes(db, bodyAt(id), raw) };
+      const { raw, ...row } = r;
+      const { subject: _sealed, ...message } = toMessage(row);
+      return { message, body: await cipher.openBytes(db, bodyAt(id), raw) };
     },
     async body(id: string): Promise<Buffer | undefined> {
       const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
