@@ -28,6 +28,7 @@ import * as m027 from './027-reputation-holds-warmup.js';
 import * as m028 from './028-compliance.js';
 import * as m029 from './029-classification.js';
 import * as m030 from './030-retention-classes.js';
+import * as m031 from './031-drop-recipients-address-index.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -59,6 +60,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '028-compliance': m028,
   '029-classification': m029,
   '030-retention-classes': m030,
+  '031-drop-recipients-address-index': m031,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {
