@@ -13,6 +13,7 @@ import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/suppor
 import { percentile, startServer } from '../test/support/server-process.js';
 import { commitProbe, perThousand } from './commits.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
+import { benchSchema, type PostgresCpu, postgresCpuProbe, sealedSharePostgres } from './postgres-probe.js';
 import { type Sinks, startSinkProcess } from './sink-process.js';
 import { injectSmtp, type SmtpMessage } from './smtp-load.js';
 
@@ -32,6 +33,9 @@ import { injectSmtp, type SmtpMessage } from './smtp-load.js';
  * ratio `controller_on_vs_off` (`--controller on` skips the off runs), and with encryption at rest off
  * (`encryption.enabled: false`) beside the default (on), for the ratio `encryption_on_vs_off`
  * (`--encryption on` skips those runs).
+ * `--database-url URL` runs every Postwarden run on a fresh PostgreSQL schema of that server instead
+ * of SQLite; `--store compare` runs both, alternately, for the same-run ratio `postgres_vs_sqlite`,
+ * with PostgreSQL's own CPU (bench/postgres-probe.ts) beside the server's.
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -46,6 +50,8 @@ const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : Math.round((s[s.length / 2 - 1]! + s[s.length / 2]!) / 2);
 };
+/** The median of fractional figures (`median` rounds to an integer). */
+const medianOf = (v: number[]) => (v.length ? median(v.map((x) => x * 1000)) / 1000 : null);
 /** `key` (the median), `key_runs` (every run, in order) and `key_spread` (min, max, (max − min) ÷ median). */
 function stat(key: string, v: number[]): Record<string, unknown> {
   const m = median(v);
@@ -221,8 +227,8 @@ async function injectHttp(port: number, key: string, n: number, offset: number, 
 
 // ---- bootstrap and DKIM evidence -----------------------------------------------------------------
 /** A tenant with no rate limit and a send+read+admin key, straight in the store as `postwarden tenants` does. */
-async function bootstrap(dataDir: string): Promise<string> {
-  const store = await createStore({ dataDir });
+async function bootstrap(dataDir: string, url?: string): Promise<string> {
+  const store = await createStore(url ? { url, dataDir } : { dataDir });
   const tenants = createTenants({ store, clock: { now: () => Date.now() } });
   const tenant = await tenants.createTenant({ name: 'bench' });
   await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });
@@ -317,6 +323,8 @@ interface Opts {
   webhookUrl?: string;
   /** `encryption.enabled` for the server (unset: its default, on). */
   encryption?: boolean;
+  /** A PostgreSQL server (postgres://…): each run gets a fresh schema on it, dropped after; unset: SQLite. */
+  databaseUrl?: string;
 }
 /** A data dir with a config (JSON is YAML) that points the destinations' MX hosts at the sinks. */
 function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Sinks): { dataDir: string; configFile: string } {
@@ -340,16 +348,59 @@ function asInjection(r: Awaited<ReturnType<typeof injectSmtp>>): Injection {
   return { latencies: r.latencies, accepted: r.accepted, rejected: r.refused, problems: r.problems, t0: r.t0, t1: r.t1 };
 }
 
-async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
+/**
+ * A server for one run: its data dir and config, on SQLite or on a fresh PostgreSQL schema, with
+ * the sending domain added (and the webhook endpoint, if asked). `cleanup` stops it and removes both.
+ */
+async function startRun(o: Opts, dns: DnsTestServer, sinks: Sinks) {
   const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
-  const key = await bootstrap(dataDir);
-  const commits = commitProbe(dataDir, o.serverEnv.NODE_OPTIONS);
-  const server = await startServer({
-    dataDir,
-    bootstrap: false,
-    key,
-    env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
-  });
+  const pg = o.databaseUrl ? await benchSchema(o.databaseUrl) : undefined;
+  const cleanup = async (server?: { stop(): Promise<void> }) => {
+    await server?.stop();
+    await pg?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const key = await bootstrap(dataDir, pg?.url);
+    const commits = commitProbe(dataDir, o.serverEnv.NODE_OPTIONS);
+    const server = await startServer({
+      dataDir,
+      bootstrap: false,
+      key,
+      env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
+      ...(pg ? { databaseUrl: pg.url } : {}),
+    });
+    return { dataDir, pg, key, commits, server, cleanup: () => cleanup(server) };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** The server's CPU per 1,000 messages with PostgreSQL's added: what the store costs wherever it runs. */
+async function postgresCpuFor(run: { pg?: { appName: string } }, o: Opts) {
+  return run.pg && o.databaseUrl ? await postgresCpuProbe(o.databaseUrl, run.pg.appName, CLK_TCK) : null;
+}
+function postgresFigures(probe: { reason: string | null } | null, pgCpu: PostgresCpu | null, serverCpuS: number, n: number) {
+  if (!probe) return null;
+  if (!pgCpu) return { not_measured: probe.reason };
+  const per1k = (s: number) => round((s / n) * 1000, 3);
+  return {
+    // The backends that served this run's server (found by its application_name).
+    backends_cpu_s_per_1k: per1k(pgCpu.backends_s),
+    // Server + its backends: the figure to hold against SQLite's cpu_s_per_1k (whose store work is in the server).
+    server_plus_backends_cpu_s_per_1k: per1k(serverCpuS + pgCpu.backends_s),
+    // Every PostgreSQL process (WAL writer, checkpointer, … and any other client of that server).
+    cluster_cpu_s_per_1k: per1k(pgCpu.cluster_s),
+    backends_seen: pgCpu.backends_seen,
+    backends_exited: pgCpu.backends_exited,
+    sample_ms: pgCpu.sample_ms,
+  };
+}
+
+async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
+  const run = await startRun(o, dns, sinks);
+  const { dataDir, key, commits, server } = run;
   const pid = server.child.pid!;
   const smtp = (n: number, offset: number, message = rawMessage, domains = DESTS) =>
     injectSmtp({ port: server.smtp, auth: { user: 'bench', pass: key }, sessions: o.sessions, n, offset, message, domains }).then(
@@ -357,6 +408,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     );
   const inject = (n: number, offset: number) =>
     input === 'smtp' ? smtp(n, offset) : injectHttp(server.http, key, n, offset, o.clients, o.batch);
+  const pgProbe = await postgresCpuFor(run, o);
   try {
     const published = await addSendingDomain(server.http, key, dns);
     if (o.webhookUrl) {
@@ -399,6 +451,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const sink0 = cpuSeconds(sinks.pid);
     const self0 = process.cpuUsage();
     const m0 = machineCpu();
+    await pgProbe?.start();
     const inj = await inject(o.n, offset);
     // Some were refused: wait for what was accepted instead.
     const at = inj.rejected ? await sinks.expect(plus(base, inj.accepted), o.timeoutMs) : await reached;
@@ -407,13 +460,15 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const sink1 = cpuSeconds(sinks.pid);
     const self1 = process.cpuUsage(self0);
     const m1 = machineCpu();
+    const pgCpu = (await pgProbe?.stop()) ?? null;
     const mem = rss.stop();
     const commits1 = await commits.read();
     const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
-    const sealed = sealedShare(dataDir);
+    const sealed = run.pg ? await sealedSharePostgres(run.pg.url) : sealedShare(dataDir);
     return {
       figures: {
+        store: run.pg ? 'postgres' : 'sqlite',
         input,
         delivered_per_s: at ? Math.round(delivered / wall) : 0,
         inject_per_s: Math.round(delivered / ((inj.t1 - inj.t0) / 1000)),
@@ -442,14 +497,15 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
         loadavg_after: loadavg(),
         input_problems: inj.problems,
         sealed,
+        postgres: postgresFigures(pgProbe, pgCpu, cpu1 - cpu0, o.n),
       },
       dkim: dkim.signed,
       dkim_detail: { ...dkim, keys_published: published },
       raw,
     };
   } finally {
-    await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await pgProbe?.close();
+    await run.cleanup();
   }
 }
 
@@ -572,6 +628,8 @@ export async function main(argv: string[]): Promise<void> {
       rounds: { type: 'string' },
       controller: { type: 'string', default: 'compare' },
       encryption: { type: 'string', default: 'compare' },
+      store: { type: 'string' },
+      'database-url': { type: 'string' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -604,6 +662,16 @@ export async function main(argv: string[]): Promise<void> {
   if (values.encryption === 'off') o.encryption = false;
   const compareEncryption = !vsPostfix && values.encryption === 'compare';
   const rounds = Math.min(Math.max(1, Number(values.rounds ?? (vsPostfix ? 3 : 1))), 20);
+  // SQLite unless asked: --database-url alone runs everything on PostgreSQL; --store compare runs
+  // both, alternately, for the ratio postgres_vs_sqlite.
+  const store = values.store ?? (values['database-url'] ? 'postgres' : 'sqlite');
+  if (store !== 'sqlite' && store !== 'postgres' && store !== 'compare') throw new Error(`--store ${store}: sqlite, postgres or compare`);
+  const databaseUrl = store === 'sqlite' ? '' : values['database-url'] || process.env.POSTWARDEN_TEST_DATABASE_URL || '';
+  if (store !== 'sqlite' && !databaseUrl) throw new Error(`--store ${store} needs --database-url postgres://…`);
+  if (store === 'postgres') o.databaseUrl = databaseUrl;
+  if (queued && store !== 'sqlite') throw new Error('--queued measures SQLite only');
+  if (vsPostfix && store === 'compare') throw new Error('--vs postfix: choose one store (--store sqlite or postgres)');
+  const compareStore = !vsPostfix && store === 'compare';
   const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
 
@@ -659,13 +727,15 @@ export async function main(argv: string[]): Promise<void> {
         | 'postfix_dkim'
         | 'postwarden_api_batch'
         | 'postwarden_controller_off'
-        | 'postwarden_encryption_off';
+        | 'postwarden_encryption_off'
+        | 'postwarden_postgres';
       const systems: System[] = vsPostfix
         ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch']
         : [
             'postwarden',
             ...(compareController ? (['postwarden_controller_off'] as const) : []),
             ...(compareEncryption ? (['postwarden_encryption_off'] as const) : []),
+            ...(compareStore ? (['postwarden_postgres'] as const) : []),
           ];
       const runs: Record<System, Array<{ delivered_per_s: number } & Record<string, unknown>>> = {
         postwarden: [],
@@ -674,6 +744,7 @@ export async function main(argv: string[]): Promise<void> {
         postwarden_api_batch: [],
         postwarden_controller_off: [],
         postwarden_encryption_off: [],
+        postwarden_postgres: [],
       };
       const order: Array<{ round: number; system: System; delivered_per_s: number; loadavg_before: unknown; loadavg_after: unknown }> = [];
       let pwDkim: Awaited<ReturnType<typeof runPostwarden>> | undefined;
@@ -691,7 +762,9 @@ export async function main(argv: string[]): Promise<void> {
                 ? { ...o, server: { ...o.server, pacing: { enabled: false } } }
                 : system === 'postwarden_encryption_off'
                   ? { ...o, encryption: false }
-                  : o;
+                  : system === 'postwarden_postgres'
+                    ? { ...o, databaseUrl }
+                    : o;
             const pw = await runPostwarden(oo, dns, sinks, system === 'postwarden_api_batch' ? 'api-batch' : input);
             if (system === 'postwarden') pwDkim ??= pw;
             fig = { ...pw.figures, dkim: pw.dkim };
@@ -715,6 +788,8 @@ export async function main(argv: string[]): Promise<void> {
       };
       result = {
         bench: 'deliver',
+        // sqlite, postgres or compare (the headline figures are SQLite's then; PostgreSQL's are postgres_*).
+        store_mode: store,
         messages: n,
         rounds,
         input,
@@ -763,6 +838,33 @@ export async function main(argv: string[]): Promise<void> {
           ),
           encryption_off_cpu_s_per_1k: medianRun('postwarden_encryption_off')?.cpu_s_per_1k ?? null,
           encryption_off_sealed: medianRun('postwarden_encryption_off')?.sealed ?? null,
+        });
+      }
+      if (compareStore) {
+        // PostgreSQL ÷ SQLite, both as configured (#22: a ratio of at least 0.7), same run.
+        const sq = rates('postwarden');
+        const pgr = rates('postwarden_postgres');
+        const ratio = (a: number, b: number) => (b ? round(a / b, 3) : null);
+        const r = ratio(median(pgr), median(sq));
+        const cpu = (s: System, f: (x: Record<string, unknown>) => unknown) =>
+          medianOf(runs[s].map((x) => Number(f(x))).filter((x) => Number.isFinite(x)));
+        const pgOf = (x: Record<string, unknown>) => (x.postgres ?? {}) as Record<string, unknown>;
+        Object.assign(result, {
+          ...stat('postgres_delivered_per_s', pgr),
+          postgres_vs_sqlite: r,
+          postgres_vs_sqlite_runs: pgr.map((x, k) => ratio(x, sq[k] ?? 0)),
+          postgres_at_least_0_7: r === null ? null : r >= 0.7,
+          // CPU per 1,000 messages (medians of the runs). On SQLite the store's work is inside the
+          // server; on PostgreSQL it is in the backends too, so compare sqlite with server_plus_backends.
+          cpu_s_per_1k_by_store: {
+            sqlite: cpu('postwarden', (x) => x.cpu_s_per_1k),
+            postgres_server: cpu('postwarden_postgres', (x) => x.cpu_s_per_1k),
+            postgres_backends: cpu('postwarden_postgres', (x) => pgOf(x).backends_cpu_s_per_1k),
+            postgres_server_plus_backends: cpu('postwarden_postgres', (x) => pgOf(x).server_plus_backends_cpu_s_per_1k),
+            postgres_cluster: cpu('postwarden_postgres', (x) => pgOf(x).cluster_cpu_s_per_1k),
+          },
+          postgres_sealed: medianRun('postwarden_postgres')?.sealed ?? null,
+          postgres_median_run: medianRun('postwarden_postgres') ?? null,
         });
       }
       if (vsPostfix) {
@@ -825,6 +927,16 @@ export async function main(argv: string[]): Promise<void> {
     'encryption_cpu_on_vs_off_runs',
     'encryption_off_cpu_s_per_1k',
     'encryption_off_sealed',
+    'store_mode',
+    'store',
+    'postgres',
+    'postgres_delivered_per_s',
+    'postgres_delivered_per_s_runs',
+    'postgres_vs_sqlite',
+    'postgres_vs_sqlite_runs',
+    'postgres_at_least_0_7',
+    'cpu_s_per_1k_by_store',
+    'postgres_sealed',
     'postfix_delivered_per_s',
     'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',
