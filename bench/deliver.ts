@@ -12,6 +12,7 @@ import { createTenants } from '../src/tenants/index.js';
 import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
 import { percentile, startServer } from '../test/support/server-process.js';
 import { commitProbe, perThousand } from './commits.js';
+import { openLoop } from './open-loop.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
 import { benchSchema, type PostgresCpu, postgresCpuProbe, sealedSharePostgres } from './postgres-probe.js';
 import { type Sinks, startSinkProcess } from './sink-process.js';
@@ -36,6 +37,8 @@ import { injectSmtp, type SmtpMessage } from './smtp-load.js';
  * `--database-url URL` runs every Postwarden run on a fresh PostgreSQL schema of that server instead
  * of SQLite; `--store compare` runs both, alternately, for the same-run ratio `postgres_vs_sqlite`,
  * with PostgreSQL's own CPU (bench/postgres-probe.ts) beside the server's.
+ * `--open-loop RATE --seconds S` issues single-message `POST /v1/messages` on a fixed schedule with
+ * delivery on (bench/open-loop.ts, shared with bench accept), on each store asked for.
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -509,6 +512,87 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
   }
 }
 
+// ---- open loop: single-message requests on a fixed schedule, delivery on ----------------------------
+/**
+ * `--open-loop RATE`: `POST /v1/messages` at RATE requests/s for `seconds` (bench/open-loop.ts: latency
+ * from each request's due time), with the server delivering to the sinks meanwhile, as in the
+ * batch run. Then waits (at most the run timeout) until the sinks have every accepted message.
+ */
+async function runOpenLoop(o: Opts, dns: DnsTestServer, sinks: Sinks, rate: number, seconds: number) {
+  const run = await startRun(o, dns, sinks);
+  const { key, server } = run;
+  const pid = server.child.pid!;
+  const pgProbe = await postgresCpuFor(run, o);
+  const zero = () => Object.fromEntries(DESTS.map((d) => [d, 0]));
+  const sum = (a: Record<string, number>, b: Record<string, number>) => DESTS.reduce((t, d) => t + a[d]! - b[d]!, 0);
+  try {
+    await addSendingDomain(server.http, key, dns);
+    const origin = `http://127.0.0.1:${server.http}`;
+    // Warm-up: the same route at the same rate (JIT, DNS cache, SMTP connections), not measured.
+    const base0 = await sinks.counts();
+    const warmAccepted = zero();
+    await openLoop({
+      origin,
+      key,
+      rate,
+      seconds: Math.min(WARM, o.n) / rate,
+      body: (i) => JSON.stringify(message(1 + i)),
+      onAccepted: (i) => warmAccepted[destOf(1 + i)]!++,
+    });
+    await sinks.expect(plus(base0, warmAccepted), 60_000);
+    const idle = await waitQuiet(o.quietS);
+    const loadBefore = loadavg();
+    const base = await sinks.counts();
+    const accepted = zero();
+    let scheduleEnd = 0;
+    let atScheduleEnd: Promise<Record<string, number>> | undefined;
+    const cpu0 = cpuSeconds(pid);
+    await pgProbe?.start();
+    const fig = await openLoop({
+      origin,
+      key,
+      rate,
+      seconds,
+      body: (i) => JSON.stringify(message(TIMED_OFFSET + i)),
+      onAccepted: (i) => accepted[destOf(TIMED_OFFSET + i)]!++,
+      onScheduleEnd: () => {
+        scheduleEnd = wallNow();
+        atScheduleEnd = sinks.counts();
+      },
+    });
+    const atLastAnswer = await sinks.counts();
+    const done = await sinks.expect(plus(base, accepted), o.timeoutMs);
+    const cpu1 = cpuSeconds(pid);
+    const pgCpu = (await pgProbe?.stop()) ?? null;
+    const final = done === null ? await sinks.counts() : plus(base, accepted);
+    const drainS = done === null ? null : round(Math.max(0, done - scheduleEnd) / 1000, 2);
+    const n = Math.max(1, fig.accepted);
+    return {
+      store: run.pg ? 'postgres' : 'sqlite',
+      ...fig,
+      delivery: {
+        accepted: fig.accepted,
+        delivered_at_schedule_end: sum(await atScheduleEnd!, base),
+        delivered_at_last_answer: sum(atLastAnswer, base),
+        delivered: sum(final, base),
+        complete: done !== null,
+        // From the last request's issue to the last delivery.
+        drain_s: drainS,
+        // Delivery kept pace with the input: all of it out within 2 s of the schedule's end.
+        kept_up: drainS !== null && drainS <= 2,
+      },
+      cpu_s_per_1k: round(((cpu1 - cpu0) / n) * 1000, 3),
+      postgres: postgresFigures(pgProbe, pgCpu, cpu1 - cpu0, n),
+      idle_before_pct: idle,
+      loadavg_before: loadBefore,
+      loadavg_after: loadavg(),
+    };
+  } finally {
+    await pgProbe?.close();
+    await run.cleanup();
+  }
+}
+
 // ---- peak RSS with a deep queue ---------------------------------------------------------------
 async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer, sinks: Sinks, log: (s: string) => void) {
   const { dataDir, configFile } = writeBenchConfig('pw-queue-', o, dns, sinks);
@@ -630,6 +714,8 @@ export async function main(argv: string[]): Promise<void> {
       encryption: { type: 'string', default: 'compare' },
       store: { type: 'string' },
       'database-url': { type: 'string' },
+      'open-loop': { type: 'string' },
+      seconds: { type: 'string', default: '10' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -672,7 +758,12 @@ export async function main(argv: string[]): Promise<void> {
   if (queued && store !== 'sqlite') throw new Error('--queued measures SQLite only');
   if (vsPostfix && store === 'compare') throw new Error('--vs postfix: choose one store (--store sqlite or postgres)');
   const compareStore = !vsPostfix && store === 'compare';
-  const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
+  const openLoopRate = values['open-loop'] ? Number(values['open-loop']) : 0;
+  if (values['open-loop'] && !(openLoopRate > 0)) throw new Error(`--open-loop ${values['open-loop']}: a request rate per second`);
+  if (openLoopRate && vsPostfix) throw new Error('--open-loop measures Postwarden alone');
+  const out =
+    values.out ??
+    (queued ? 'bench/results/queue-memory.json' : openLoopRate ? 'bench/results/deliver-open-loop.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
 
   const zone: Zone = {};
@@ -690,7 +781,38 @@ export async function main(argv: string[]): Promise<void> {
   });
   let result: Record<string, unknown>;
   try {
-    if (queued) {
+    if (openLoopRate) {
+      const seconds = Number(values.seconds);
+      const stores = store === 'compare' ? (['sqlite', 'postgres'] as const) : ([store] as const);
+      log(
+        `# deliver open loop: POST /v1/messages at ${openLoopRate}/s for ${seconds} s, delivery on, ${stores.join(' and ')}, ${rounds} round(s)`,
+      );
+      const runs: Array<Awaited<ReturnType<typeof runOpenLoop>> & { round: number }> = [];
+      for (let r = 1; r <= rounds; r++) {
+        // Rotate the order each round, as the batch runs do.
+        for (const k of stores.map((_, j) => stores[(j + r - 1) % stores.length]!)) {
+          const run = await runOpenLoop(k === 'postgres' ? { ...o, databaseUrl } : o, dns, sinks, openLoopRate, seconds);
+          runs.push({ round: r, ...run });
+          const l = run.latency_ms;
+          log(
+            `# round ${r} ${k}: p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p99_9} max ${l.max} ms, ${run.achieved_per_s}/s achieved, ${run.errors} errors, delivered ${run.delivery.delivered}/${run.delivery.accepted}, kept up ${run.delivery.kept_up} (load ${run.loadavg_before} → ${run.loadavg_after})`,
+          );
+        }
+      }
+      const p99 = (k: string) => runs.filter((x) => x.store === k).map((x) => x.latency_ms.p99);
+      result = {
+        bench: 'deliver-open-loop',
+        store,
+        rounds,
+        offered_per_s: openLoopRate,
+        seconds,
+        server_node_options: values['server-node-options'] ?? null,
+        server_config: server,
+        // #22's goal: p99 < 25 ms at 500 req/s with delivery on; the median of the rounds' p99s per store.
+        p99_ms: Object.fromEntries(stores.map((k) => [k, { median: medianOf(p99(k)), runs: p99(k) }])),
+        open_loop: runs,
+      };
+    } else if (queued) {
       log(`# queue-memory: ${n} messages, delivery against sinks that stall RCPT ${values['rcpt-delay-ms']} ms`);
       result = {
         bench: 'queue-memory',
@@ -937,6 +1059,7 @@ export async function main(argv: string[]): Promise<void> {
     'postgres_at_least_0_7',
     'cpu_s_per_1k_by_store',
     'postgres_sealed',
+    'p99_ms',
     'postfix_delivered_per_s',
     'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',
