@@ -411,8 +411,10 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     );
   const inject = (n: number, offset: number) =>
     input === 'smtp' ? smtp(n, offset) : injectHttp(server.http, key, n, offset, o.clients, o.batch);
-  const pgProbe = await postgresCpuFor(run, o);
+  // Inside the try from here on: a failure must still stop the server and drop the schema.
+  let pgProbe: Awaited<ReturnType<typeof postgresCpuFor>> = null;
   try {
+    pgProbe = await postgresCpuFor(run, o);
     const published = await addSendingDomain(server.http, key, dns);
     if (o.webhookUrl) {
       const res = await fetch(`http://127.0.0.1:${server.http}/v1/webhooks`, {
@@ -522,10 +524,11 @@ async function runOpenLoop(o: Opts, dns: DnsTestServer, sinks: Sinks, rate: numb
   const run = await startRun(o, dns, sinks);
   const { key, server } = run;
   const pid = server.child.pid!;
-  const pgProbe = await postgresCpuFor(run, o);
   const zero = () => Object.fromEntries(DESTS.map((d) => [d, 0]));
   const sum = (a: Record<string, number>, b: Record<string, number>) => DESTS.reduce((t, d) => t + a[d]! - b[d]!, 0);
+  let pgProbe: Awaited<ReturnType<typeof postgresCpuFor>> = null;
   try {
+    pgProbe = await postgresCpuFor(run, o);
     await addSendingDomain(server.http, key, dns);
     const origin = `http://127.0.0.1:${server.http}`;
     // Warm-up: the same route at the same rate (JIT, DNS cache, SMTP connections), not measured.
