@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,13 +6,19 @@ import nodemailer from 'nodemailer';
 import { Pool } from 'undici';
 import { createPostgresSchema } from '../test/support/dialects.js';
 import { percentile, startServer } from '../test/support/server-process.js';
+import { type OpenLoopFigures, openLoop } from './open-loop.js';
 
 /**
  * Accept throughput and latency: N messages through the HTTP API and N through SMTP submission,
  * each with C concurrent clients, against a server that only accepts (delivery role off), on SQLite
  * and, when a PostgreSQL URL is given, on PostgreSQL. Every accepted message is durable when its
  * 202/250 arrives, so this measures the group commit.
+ * With `--open-loop RATE` it issues single-message HTTP requests on a fixed schedule instead
+ * (bench/open-loop.ts: latency from each request's due time) for `--seconds`, delivery still off;
+ * `bench deliver --open-loop` measures the same with delivery on, under the same keys.
  */
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 interface Figures {
   store: string;
   door: 'http' | 'smtp';
@@ -111,6 +117,8 @@ export async function main(argv: string[]): Promise<void> {
       'database-url': { type: 'string', default: process.env.POSTWARDEN_TEST_DATABASE_URL ?? '' },
       out: { type: 'string', default: 'bench/results/accept.json' },
       durability: { type: 'string', default: 'power-loss-safe' },
+      'open-loop': { type: 'string' },
+      seconds: { type: 'string', default: '10' },
     },
   });
   const n = Math.min(Number(values.messages), 200_000);
@@ -121,6 +129,9 @@ export async function main(argv: string[]): Promise<void> {
   const stores: ('sqlite' | 'postgres')[] = values['database-url'] ? ['sqlite', 'postgres'] : ['sqlite'];
   if (!values['database-url']) console.log('# PostgreSQL skipped: pass --database-url or set POSTWARDEN_TEST_DATABASE_URL');
   const results: Figures[] = [];
+  const rate = values['open-loop'] ? Number(values['open-loop']) : 0;
+  if (values['open-loop'] && !(rate > 0)) throw new Error(`--open-loop ${values['open-loop']}: a request rate per second`);
+  const openLoopRuns: Array<{ store: string } & OpenLoopFigures & { delivery: null; loadavg_before: string; loadavg_after: string }> = [];
   for (const store of stores) {
     const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
     const schema = store === 'postgres' ? await createPostgresSchema(values['database-url']!, 'pw_bench') : undefined;
@@ -132,6 +143,19 @@ export async function main(argv: string[]): Promise<void> {
     });
     try {
       await httpLoad(server.http, server.key, Math.min(200, n), c); // warm-up
+      if (rate) {
+        const loadavgBefore = loadavg();
+        const fig = await openLoop({
+          origin: `http://127.0.0.1:${server.http}`,
+          key: server.key,
+          rate,
+          seconds: Number(values.seconds),
+          body,
+        });
+        // The same keys as bench deliver --open-loop; its `delivery` is null here: the delivery role is off.
+        openLoopRuns.push({ store, ...fig, delivery: null, loadavg_before: loadavgBefore, loadavg_after: loadavg() });
+        continue;
+      }
       results.push({ store, door: 'http', ...(await httpLoad(server.http, server.key, n, c)) });
       if (server.smtp) results.push({ store, door: 'smtp', ...(await smtpLoad(server.smtp, server.key, n, Math.min(c, 16))) });
     } finally {
@@ -141,7 +165,16 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   console.log(`# store.durability ${durability} (SQLite; PostgreSQL follows its synchronous_commit)`);
-  console.log('store     door  messages  conc  accepted/s   p50 ms   p99 ms  errors');
+  if (rate) {
+    console.log('store     offered/s  sent/s  achieved/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  errors  waited');
+    for (const r of openLoopRuns) {
+      const l = r.latency_ms;
+      console.log(
+        `${r.store.padEnd(9)} ${String(r.offered_per_s).padStart(9)} ${String(r.sent_per_s).padStart(7)} ${String(r.achieved_per_s).padStart(11)} ${[l.p50, l.p90, l.p99, l.p99_9, l.max].map((x) => x.toFixed(1).padStart(7)).join(' ')} ${String(r.errors).padStart(7)} ${String(r.waited_for_connection).padStart(7)}`,
+      );
+    }
+  }
+  if (results.length) console.log('store     door  messages  conc  accepted/s   p50 ms   p99 ms  errors');
   for (const r of results) {
     console.log(
       `${r.store.padEnd(9)} ${r.door.padEnd(5)} ${String(r.messages).padStart(8)} ${String(r.concurrency).padStart(5)} ${String(r.accepted_per_s).padStart(11)} ${r.p50_ms.toFixed(2).padStart(8)} ${r.p99_ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}`,
@@ -150,7 +183,18 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(
     values.out!,
-    `${JSON.stringify({ bench: 'accept', at: new Date().toISOString(), node: process.version, durability, results }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        bench: 'accept',
+        at: new Date().toISOString(),
+        node: process.version,
+        durability,
+        results,
+        ...(rate ? { open_loop: openLoopRuns } : {}),
+      },
+      null,
+      2,
+    )}\n`,
   );
   console.log(`wrote ${values.out}`);
 }

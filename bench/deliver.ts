@@ -12,7 +12,9 @@ import { createTenants } from '../src/tenants/index.js';
 import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
 import { percentile, startServer } from '../test/support/server-process.js';
 import { commitProbe, perThousand } from './commits.js';
+import { openLoop } from './open-loop.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
+import { benchSchema, type PostgresCpu, postgresCpuProbe, sealedSharePostgres } from './postgres-probe.js';
 import { type Sinks, startSinkProcess } from './sink-process.js';
 import { injectSmtp, type SmtpMessage } from './smtp-load.js';
 
@@ -32,6 +34,11 @@ import { injectSmtp, type SmtpMessage } from './smtp-load.js';
  * ratio `controller_on_vs_off` (`--controller on` skips the off runs), and with encryption at rest off
  * (`encryption.enabled: false`) beside the default (on), for the ratio `encryption_on_vs_off`
  * (`--encryption on` skips those runs).
+ * `--database-url URL` runs every Postwarden run on a fresh PostgreSQL schema of that server instead
+ * of SQLite; `--store compare` runs both, alternately, for the same-run ratio `postgres_vs_sqlite`,
+ * with PostgreSQL's own CPU (bench/postgres-probe.ts) beside the server's.
+ * `--open-loop RATE --seconds S` issues single-message `POST /v1/messages` on a fixed schedule with
+ * delivery on (bench/open-loop.ts, shared with bench accept), on each store asked for.
  * With `--queued N` it measures memory instead: N accepted with delivery off, then delivery on
  * against sinks that stall every RCPT, so the queue stays deep.
  */
@@ -46,6 +53,8 @@ const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : Math.round((s[s.length / 2 - 1]! + s[s.length / 2]!) / 2);
 };
+/** The median of fractional figures (`median` rounds to an integer). */
+const medianOf = (v: number[]) => (v.length ? median(v.map((x) => x * 1000)) / 1000 : null);
 /** `key` (the median), `key_runs` (every run, in order) and `key_spread` (min, max, (max − min) ÷ median). */
 function stat(key: string, v: number[]): Record<string, unknown> {
   const m = median(v);
@@ -221,8 +230,8 @@ async function injectHttp(port: number, key: string, n: number, offset: number, 
 
 // ---- bootstrap and DKIM evidence -----------------------------------------------------------------
 /** A tenant with no rate limit and a send+read+admin key, straight in the store as `postwarden tenants` does. */
-async function bootstrap(dataDir: string): Promise<string> {
-  const store = await createStore({ dataDir });
+async function bootstrap(dataDir: string, url?: string): Promise<string> {
+  const store = await createStore(url ? { url, dataDir } : { dataDir });
   const tenants = createTenants({ store, clock: { now: () => Date.now() } });
   const tenant = await tenants.createTenant({ name: 'bench' });
   await tenants.updateTenant(tenant.id, { ratePerMinute: 0 });
@@ -317,6 +326,8 @@ interface Opts {
   webhookUrl?: string;
   /** `encryption.enabled` for the server (unset: its default, on). */
   encryption?: boolean;
+  /** A PostgreSQL server (postgres://…): each run gets a fresh schema on it, dropped after; unset: SQLite. */
+  databaseUrl?: string;
 }
 /** A data dir with a config (JSON is YAML) that points the destinations' MX hosts at the sinks. */
 function writeBenchConfig(prefix: string, o: Opts, dns: DnsTestServer, sinks: Sinks): { dataDir: string; configFile: string } {
@@ -340,16 +351,59 @@ function asInjection(r: Awaited<ReturnType<typeof injectSmtp>>): Injection {
   return { latencies: r.latencies, accepted: r.accepted, rejected: r.refused, problems: r.problems, t0: r.t0, t1: r.t1 };
 }
 
-async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
+/**
+ * A server for one run: its data dir and config, on SQLite or on a fresh PostgreSQL schema, with
+ * the sending domain added (and the webhook endpoint, if asked). `cleanup` stops it and removes both.
+ */
+async function startRun(o: Opts, dns: DnsTestServer, sinks: Sinks) {
   const { dataDir, configFile } = writeBenchConfig('pw-deliver-', o, dns, sinks);
-  const key = await bootstrap(dataDir);
-  const commits = commitProbe(dataDir, o.serverEnv.NODE_OPTIONS);
-  const server = await startServer({
-    dataDir,
-    bootstrap: false,
-    key,
-    env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
-  });
+  const pg = o.databaseUrl ? await benchSchema(o.databaseUrl) : undefined;
+  const cleanup = async (server?: { stop(): Promise<void> }) => {
+    await server?.stop();
+    await pg?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const key = await bootstrap(dataDir, pg?.url);
+    const commits = commitProbe(dataDir, o.serverEnv.NODE_OPTIONS);
+    const server = await startServer({
+      dataDir,
+      bootstrap: false,
+      key,
+      env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
+      ...(pg ? { databaseUrl: pg.url } : {}),
+    });
+    return { dataDir, pg, key, commits, server, cleanup: () => cleanup(server) };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** The server's CPU per 1,000 messages with PostgreSQL's added: what the store costs wherever it runs. */
+async function postgresCpuFor(run: { pg?: { appName: string } }, o: Opts) {
+  return run.pg && o.databaseUrl ? await postgresCpuProbe(o.databaseUrl, run.pg.appName, CLK_TCK) : null;
+}
+function postgresFigures(probe: { reason: string | null } | null, pgCpu: PostgresCpu | null, serverCpuS: number, n: number) {
+  if (!probe) return null;
+  if (!pgCpu) return { not_measured: probe.reason };
+  const per1k = (s: number) => round((s / n) * 1000, 3);
+  return {
+    // The backends that served this run's server (found by its application_name).
+    backends_cpu_s_per_1k: per1k(pgCpu.backends_s),
+    // Server + its backends: the figure to hold against SQLite's cpu_s_per_1k (whose store work is in the server).
+    server_plus_backends_cpu_s_per_1k: per1k(serverCpuS + pgCpu.backends_s),
+    // Every PostgreSQL process (WAL writer, checkpointer, … and any other client of that server).
+    cluster_cpu_s_per_1k: per1k(pgCpu.cluster_s),
+    backends_seen: pgCpu.backends_seen,
+    backends_exited: pgCpu.backends_exited,
+    sample_ms: pgCpu.sample_ms,
+  };
+}
+
+async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: Input) {
+  const run = await startRun(o, dns, sinks);
+  const { dataDir, key, commits, server } = run;
   const pid = server.child.pid!;
   const smtp = (n: number, offset: number, message = rawMessage, domains = DESTS) =>
     injectSmtp({ port: server.smtp, auth: { user: 'bench', pass: key }, sessions: o.sessions, n, offset, message, domains }).then(
@@ -357,7 +411,10 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     );
   const inject = (n: number, offset: number) =>
     input === 'smtp' ? smtp(n, offset) : injectHttp(server.http, key, n, offset, o.clients, o.batch);
+  // Inside the try from here on: a failure must still stop the server and drop the schema.
+  let pgProbe: Awaited<ReturnType<typeof postgresCpuFor>> = null;
   try {
+    pgProbe = await postgresCpuFor(run, o);
     const published = await addSendingDomain(server.http, key, dns);
     if (o.webhookUrl) {
       const res = await fetch(`http://127.0.0.1:${server.http}/v1/webhooks`, {
@@ -399,6 +456,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const sink0 = cpuSeconds(sinks.pid);
     const self0 = process.cpuUsage();
     const m0 = machineCpu();
+    await pgProbe?.start();
     const inj = await inject(o.n, offset);
     // Some were refused: wait for what was accepted instead.
     const at = inj.rejected ? await sinks.expect(plus(base, inj.accepted), o.timeoutMs) : await reached;
@@ -407,13 +465,15 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const sink1 = cpuSeconds(sinks.pid);
     const self1 = process.cpuUsage(self0);
     const m1 = machineCpu();
+    const pgCpu = (await pgProbe?.stop()) ?? null;
     const mem = rss.stop();
     const commits1 = await commits.read();
     const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
-    const sealed = sealedShare(dataDir);
+    const sealed = run.pg ? await sealedSharePostgres(run.pg.url) : sealedShare(dataDir);
     return {
       figures: {
+        store: run.pg ? 'postgres' : 'sqlite',
         input,
         delivered_per_s: at ? Math.round(delivered / wall) : 0,
         inject_per_s: Math.round(delivered / ((inj.t1 - inj.t0) / 1000)),
@@ -442,14 +502,97 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
         loadavg_after: loadavg(),
         input_problems: inj.problems,
         sealed,
+        postgres: postgresFigures(pgProbe, pgCpu, cpu1 - cpu0, o.n),
       },
       dkim: dkim.signed,
       dkim_detail: { ...dkim, keys_published: published },
       raw,
     };
   } finally {
-    await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await pgProbe?.close();
+    await run.cleanup();
+  }
+}
+
+// ---- open loop: single-message requests on a fixed schedule, delivery on ----------------------------
+/**
+ * `--open-loop RATE`: `POST /v1/messages` at RATE requests/s for `seconds` (bench/open-loop.ts: latency
+ * from each request's due time), with the server delivering to the sinks meanwhile, as in the
+ * batch run. Then waits (at most the run timeout) until the sinks have every accepted message.
+ */
+async function runOpenLoop(o: Opts, dns: DnsTestServer, sinks: Sinks, rate: number, seconds: number) {
+  const run = await startRun(o, dns, sinks);
+  const { key, server } = run;
+  const pid = server.child.pid!;
+  const zero = () => Object.fromEntries(DESTS.map((d) => [d, 0]));
+  const sum = (a: Record<string, number>, b: Record<string, number>) => DESTS.reduce((t, d) => t + a[d]! - b[d]!, 0);
+  let pgProbe: Awaited<ReturnType<typeof postgresCpuFor>> = null;
+  try {
+    pgProbe = await postgresCpuFor(run, o);
+    await addSendingDomain(server.http, key, dns);
+    const origin = `http://127.0.0.1:${server.http}`;
+    // Warm-up: the same route at the same rate (JIT, DNS cache, SMTP connections), not measured.
+    const base0 = await sinks.counts();
+    const warmAccepted = zero();
+    await openLoop({
+      origin,
+      key,
+      rate,
+      seconds: Math.min(WARM, o.n) / rate,
+      body: (i) => JSON.stringify(message(1 + i)),
+      onAccepted: (i) => warmAccepted[destOf(1 + i)]!++,
+    });
+    await sinks.expect(plus(base0, warmAccepted), 60_000);
+    const idle = await waitQuiet(o.quietS);
+    const loadBefore = loadavg();
+    const base = await sinks.counts();
+    const accepted = zero();
+    let scheduleEnd = 0;
+    let atScheduleEnd: Promise<Record<string, number>> | undefined;
+    const cpu0 = cpuSeconds(pid);
+    await pgProbe?.start();
+    const fig = await openLoop({
+      origin,
+      key,
+      rate,
+      seconds,
+      body: (i) => JSON.stringify(message(TIMED_OFFSET + i)),
+      onAccepted: (i) => accepted[destOf(TIMED_OFFSET + i)]!++,
+      onScheduleEnd: () => {
+        scheduleEnd = wallNow();
+        atScheduleEnd = sinks.counts();
+      },
+    });
+    const atLastAnswer = await sinks.counts();
+    const done = await sinks.expect(plus(base, accepted), o.timeoutMs);
+    const cpu1 = cpuSeconds(pid);
+    const pgCpu = (await pgProbe?.stop()) ?? null;
+    const final = done === null ? await sinks.counts() : plus(base, accepted);
+    const drainS = done === null ? null : round(Math.max(0, done - scheduleEnd) / 1000, 2);
+    const n = Math.max(1, fig.accepted);
+    return {
+      store: run.pg ? 'postgres' : 'sqlite',
+      ...fig,
+      delivery: {
+        accepted: fig.accepted,
+        delivered_at_schedule_end: sum(await atScheduleEnd!, base),
+        delivered_at_last_answer: sum(atLastAnswer, base),
+        delivered: sum(final, base),
+        complete: done !== null,
+        // From the last request's issue to the last delivery.
+        drain_s: drainS,
+        // Delivery kept pace with the input: all of it out within 2 s of the schedule's end.
+        kept_up: drainS !== null && drainS <= 2,
+      },
+      cpu_s_per_1k: round(((cpu1 - cpu0) / n) * 1000, 3),
+      postgres: postgresFigures(pgProbe, pgCpu, cpu1 - cpu0, n),
+      idle_before_pct: idle,
+      loadavg_before: loadBefore,
+      loadavg_after: loadavg(),
+    };
+  } finally {
+    await pgProbe?.close();
+    await run.cleanup();
   }
 }
 
@@ -572,6 +715,10 @@ export async function main(argv: string[]): Promise<void> {
       rounds: { type: 'string' },
       controller: { type: 'string', default: 'compare' },
       encryption: { type: 'string', default: 'compare' },
+      store: { type: 'string' },
+      'database-url': { type: 'string' },
+      'open-loop': { type: 'string' },
+      seconds: { type: 'string', default: '10' },
     },
   });
   const log = (s: string) => console.log(s);
@@ -604,7 +751,22 @@ export async function main(argv: string[]): Promise<void> {
   if (values.encryption === 'off') o.encryption = false;
   const compareEncryption = !vsPostfix && values.encryption === 'compare';
   const rounds = Math.min(Math.max(1, Number(values.rounds ?? (vsPostfix ? 3 : 1))), 20);
-  const out = values.out ?? (queued ? 'bench/results/queue-memory.json' : 'bench/results/deliver.json');
+  // SQLite unless asked: --database-url alone runs everything on PostgreSQL; --store compare runs
+  // both, alternately, for the ratio postgres_vs_sqlite.
+  const store = values.store ?? (values['database-url'] ? 'postgres' : 'sqlite');
+  if (store !== 'sqlite' && store !== 'postgres' && store !== 'compare') throw new Error(`--store ${store}: sqlite, postgres or compare`);
+  const databaseUrl = store === 'sqlite' ? '' : values['database-url'] || process.env.POSTWARDEN_TEST_DATABASE_URL || '';
+  if (store !== 'sqlite' && !databaseUrl) throw new Error(`--store ${store} needs --database-url postgres://…`);
+  if (store === 'postgres') o.databaseUrl = databaseUrl;
+  if (queued && store !== 'sqlite') throw new Error('--queued measures SQLite only');
+  if (vsPostfix && store === 'compare') throw new Error('--vs postfix: choose one store (--store sqlite or postgres)');
+  const compareStore = !vsPostfix && store === 'compare';
+  const openLoopRate = values['open-loop'] ? Number(values['open-loop']) : 0;
+  if (values['open-loop'] && !(openLoopRate > 0)) throw new Error(`--open-loop ${values['open-loop']}: a request rate per second`);
+  if (openLoopRate && vsPostfix) throw new Error('--open-loop measures Postwarden alone');
+  const out =
+    values.out ??
+    (queued ? 'bench/results/queue-memory.json' : openLoopRate ? 'bench/results/deliver-open-loop.json' : 'bench/results/deliver.json');
   const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', loadavg_before: loadavg(), loadavg_after: '' };
 
   const zone: Zone = {};
@@ -622,7 +784,38 @@ export async function main(argv: string[]): Promise<void> {
   });
   let result: Record<string, unknown>;
   try {
-    if (queued) {
+    if (openLoopRate) {
+      const seconds = Number(values.seconds);
+      const stores = store === 'compare' ? (['sqlite', 'postgres'] as const) : ([store] as const);
+      log(
+        `# deliver open loop: POST /v1/messages at ${openLoopRate}/s for ${seconds} s, delivery on, ${stores.join(' and ')}, ${rounds} round(s)`,
+      );
+      const runs: Array<Awaited<ReturnType<typeof runOpenLoop>> & { round: number }> = [];
+      for (let r = 1; r <= rounds; r++) {
+        // Rotate the order each round, as the batch runs do.
+        for (const k of stores.map((_, j) => stores[(j + r - 1) % stores.length]!)) {
+          const run = await runOpenLoop(k === 'postgres' ? { ...o, databaseUrl } : o, dns, sinks, openLoopRate, seconds);
+          runs.push({ round: r, ...run });
+          const l = run.latency_ms;
+          log(
+            `# round ${r} ${k}: p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p99_9} max ${l.max} ms, ${run.achieved_per_s}/s achieved, ${run.errors} errors, delivered ${run.delivery.delivered}/${run.delivery.accepted}, kept up ${run.delivery.kept_up} (load ${run.loadavg_before} → ${run.loadavg_after})`,
+          );
+        }
+      }
+      const p99 = (k: string) => runs.filter((x) => x.store === k).map((x) => x.latency_ms.p99);
+      result = {
+        bench: 'deliver-open-loop',
+        store,
+        rounds,
+        offered_per_s: openLoopRate,
+        seconds,
+        server_node_options: values['server-node-options'] ?? null,
+        server_config: server,
+        // #22's goal: p99 < 25 ms at 500 req/s with delivery on; the median of the rounds' p99s per store.
+        p99_ms: Object.fromEntries(stores.map((k) => [k, { median: medianOf(p99(k)), runs: p99(k) }])),
+        open_loop: runs,
+      };
+    } else if (queued) {
       log(`# queue-memory: ${n} messages, delivery against sinks that stall RCPT ${values['rcpt-delay-ms']} ms`);
       result = {
         bench: 'queue-memory',
@@ -659,13 +852,15 @@ export async function main(argv: string[]): Promise<void> {
         | 'postfix_dkim'
         | 'postwarden_api_batch'
         | 'postwarden_controller_off'
-        | 'postwarden_encryption_off';
+        | 'postwarden_encryption_off'
+        | 'postwarden_postgres';
       const systems: System[] = vsPostfix
         ? ['postwarden', 'postfix', 'postfix_dkim', 'postwarden_api_batch']
         : [
             'postwarden',
             ...(compareController ? (['postwarden_controller_off'] as const) : []),
             ...(compareEncryption ? (['postwarden_encryption_off'] as const) : []),
+            ...(compareStore ? (['postwarden_postgres'] as const) : []),
           ];
       const runs: Record<System, Array<{ delivered_per_s: number } & Record<string, unknown>>> = {
         postwarden: [],
@@ -674,6 +869,7 @@ export async function main(argv: string[]): Promise<void> {
         postwarden_api_batch: [],
         postwarden_controller_off: [],
         postwarden_encryption_off: [],
+        postwarden_postgres: [],
       };
       const order: Array<{ round: number; system: System; delivered_per_s: number; loadavg_before: unknown; loadavg_after: unknown }> = [];
       let pwDkim: Awaited<ReturnType<typeof runPostwarden>> | undefined;
@@ -691,7 +887,9 @@ export async function main(argv: string[]): Promise<void> {
                 ? { ...o, server: { ...o.server, pacing: { enabled: false } } }
                 : system === 'postwarden_encryption_off'
                   ? { ...o, encryption: false }
-                  : o;
+                  : system === 'postwarden_postgres'
+                    ? { ...o, databaseUrl }
+                    : o;
             const pw = await runPostwarden(oo, dns, sinks, system === 'postwarden_api_batch' ? 'api-batch' : input);
             if (system === 'postwarden') pwDkim ??= pw;
             fig = { ...pw.figures, dkim: pw.dkim };
@@ -715,6 +913,8 @@ export async function main(argv: string[]): Promise<void> {
       };
       result = {
         bench: 'deliver',
+        // sqlite, postgres or compare (the headline figures are SQLite's then; PostgreSQL's are postgres_*).
+        store_mode: store,
         messages: n,
         rounds,
         input,
@@ -763,6 +963,33 @@ export async function main(argv: string[]): Promise<void> {
           ),
           encryption_off_cpu_s_per_1k: medianRun('postwarden_encryption_off')?.cpu_s_per_1k ?? null,
           encryption_off_sealed: medianRun('postwarden_encryption_off')?.sealed ?? null,
+        });
+      }
+      if (compareStore) {
+        // PostgreSQL ÷ SQLite, both as configured (#22: a ratio of at least 0.7), same run.
+        const sq = rates('postwarden');
+        const pgr = rates('postwarden_postgres');
+        const ratio = (a: number, b: number) => (b ? round(a / b, 3) : null);
+        const r = ratio(median(pgr), median(sq));
+        const cpu = (s: System, f: (x: Record<string, unknown>) => unknown) =>
+          medianOf(runs[s].map((x) => Number(f(x))).filter((x) => Number.isFinite(x)));
+        const pgOf = (x: Record<string, unknown>) => (x.postgres ?? {}) as Record<string, unknown>;
+        Object.assign(result, {
+          ...stat('postgres_delivered_per_s', pgr),
+          postgres_vs_sqlite: r,
+          postgres_vs_sqlite_runs: pgr.map((x, k) => ratio(x, sq[k] ?? 0)),
+          postgres_at_least_0_7: r === null ? null : r >= 0.7,
+          // CPU per 1,000 messages (medians of the runs). On SQLite the store's work is inside the
+          // server; on PostgreSQL it is in the backends too, so compare sqlite with server_plus_backends.
+          cpu_s_per_1k_by_store: {
+            sqlite: cpu('postwarden', (x) => x.cpu_s_per_1k),
+            postgres_server: cpu('postwarden_postgres', (x) => x.cpu_s_per_1k),
+            postgres_backends: cpu('postwarden_postgres', (x) => pgOf(x).backends_cpu_s_per_1k),
+            postgres_server_plus_backends: cpu('postwarden_postgres', (x) => pgOf(x).server_plus_backends_cpu_s_per_1k),
+            postgres_cluster: cpu('postwarden_postgres', (x) => pgOf(x).cluster_cpu_s_per_1k),
+          },
+          postgres_sealed: medianRun('postwarden_postgres')?.sealed ?? null,
+          postgres_median_run: medianRun('postwarden_postgres') ?? null,
         });
       }
       if (vsPostfix) {
@@ -825,6 +1052,17 @@ export async function main(argv: string[]): Promise<void> {
     'encryption_cpu_on_vs_off_runs',
     'encryption_off_cpu_s_per_1k',
     'encryption_off_sealed',
+    'store_mode',
+    'store',
+    'postgres',
+    'postgres_delivered_per_s',
+    'postgres_delivered_per_s_runs',
+    'postgres_vs_sqlite',
+    'postgres_vs_sqlite_runs',
+    'postgres_at_least_0_7',
+    'cpu_s_per_1k_by_store',
+    'postgres_sealed',
+    'p99_ms',
     'postfix_delivered_per_s',
     'postfix_delivered_per_s_runs',
     'postfix_dkim_delivered_per_s',
