@@ -260,6 +260,20 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal(JSON.stringify(e).includes('gone@example.org'), false);
   });
 
+  await t.test('suppression policy (an empty change records nothing)', async () => {
+    const body = { suppress_on: { complaint: false } };
+    assert.equal((await p.request('PUT', '/v1/suppressions/policy', body, ua)).status, 200);
+    const e = await lastOf(p, 'suppression_policy.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['suppression_policy', p.tenantId]);
+    assert.deepEqual(
+      [e.before, e.after],
+      [{ suppress_on: { hard_bounce: true, complaint: true } }, { suppress_on: { hard_bounce: true, complaint: false } }],
+    );
+    const count = (await entries(p, '&action=suppression_policy.updated')).length;
+    assert.equal((await p.request('PUT', '/v1/suppressions/policy', body, ua)).status, 200);
+    assert.equal((await entries(p, '&action=suppression_policy.updated')).length, count, 'an empty change records nothing');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
