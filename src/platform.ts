@@ -457,6 +457,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const posture = createPostureMonitor({
     store,
     clock,
+    audit,
     resolver,
     fetchPolicy: createHttpsPolicyFetcher({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
     fetchHttps: createHttpsGetter({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),

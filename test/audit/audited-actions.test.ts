@@ -274,6 +274,32 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await entries(p, '&action=suppression_policy.updated')).length, count, 'an empty change records nothing');
   });
 
+  await t.test('posture settings and DNS watch list, by the API and by the CLI', async () => {
+    const set = await p.request('PUT', '/v1/posture/settings', { approved_mx: ['MX1.example.com.', '*.mail.example.net'] }, ua);
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const e = await lastOf(p, 'posture_settings.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['posture_settings', p.tenantId]);
+    assert.deepEqual([e.before, e.after], [{ approved_mx: null }, { approved_mx: ['*.mail.example.net', 'mx1.example.com'] }]);
+    const count = (await entries(p, '&action=posture_settings.updated')).length;
+    await p.request('PUT', '/v1/posture/settings', { approved_mx: ['*.mail.example.net', 'mx1.example.com'] }, ua);
+    assert.equal((await entries(p, '&action=posture_settings.updated')).length, count, 'the same list records nothing');
+    assert.equal((await p.request('POST', '/v1/dns-watch', { domain: 'partner.example' }, ua)).status, 201);
+    const w = await lastOf(p, 'dns_watch.added');
+    assert.deepEqual([w.resource.type, w.resource.id, w.after], ['dns_watch', 'partner.example', { domain: 'partner.example' }]);
+    assert.equal((await p.request('DELETE', '/v1/dns-watch/partner.example', undefined, ua)).status, 204);
+    assert.deepEqual((await lastOf(p, 'dns_watch.removed')).before, { domain: 'partner.example' });
+    const mx = await cli(p, ['dns', 'approved-mx', '--tenant', p.tenantId, '--set', 'mx2.example.com']);
+    assert.equal(mx.code, 0, mx.stderr);
+    const m = await lastStored(p, p.tenantId, 'posture_settings.updated');
+    assert.deepEqual(m.after, { approved_mx: ['mx2.example.com'] });
+    const watched = await cli(p, ['dns', 'watch', 'cli.example', '--tenant', p.tenantId]);
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.equal((await lastStored(p, p.tenantId, 'dns_watch.added')).resourceId, 'cli.example');
+    const unwatched = await cli(p, ['dns', 'unwatch', 'cli.example', '--tenant', p.tenantId]);
+    assert.equal(unwatched.code, 0, unwatched.stderr);
+    assert.equal((await lastStored(p, p.tenantId, 'dns_watch.removed')).resourceId, 'cli.example');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
