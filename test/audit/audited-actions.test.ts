@@ -14,6 +14,7 @@ type Entry = {
   resource: { type: string; id: string | null };
   before: any;
   after: any;
+  reason: string | null;
 };
 
 async function entries(p: TestPlatform, query = ''): Promise<Entry[]> {
@@ -298,6 +299,20 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     const unwatched = await cli(p, ['dns', 'unwatch', 'cli.example', '--tenant', p.tenantId]);
     assert.equal(unwatched.code, 0, unwatched.stderr);
     assert.equal((await lastStored(p, p.tenantId, 'dns_watch.removed')).resourceId, 'cli.example');
+  });
+
+  await t.test('delivery pause, resume and reset of a site, with the reason', async () => {
+    const site = 'mx.paused.example';
+    const paused = await p.request('POST', `/v1/delivery/health/${site}/pause`, { reason: 'blocklisted here', minutes: 60 }, ua);
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    const e = await lastOf(p, 'delivery.paused');
+    assert.deepEqual([e.resource.type, e.resource.id, e.reason], ['delivery_site', site, 'blocklisted here']);
+    assert.deepEqual([e.before, e.after], [{ pauses: [] }, { pool: null, minutes: 60 }]);
+    assert.equal((await p.request('POST', `/v1/delivery/health/${site}/resume`, { reason: 'delisted' }, ua)).status, 200);
+    const r = await lastOf(p, 'delivery.resumed');
+    assert.deepEqual([r.resource.id, r.reason, r.before.pauses.map((x: any) => x.reason)], [site, 'delisted', ['blocklisted here']]);
+    assert.equal((await p.request('POST', `/v1/delivery/health/${site}/reset`, { reason: 'start over' }, ua)).status, 200);
+    assert.deepEqual((await lastOf(p, 'delivery.reset')).before, { pauses: [] });
   });
 
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
