@@ -230,7 +230,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log: createAuditLog({ clock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
   });
   const tenants = createTenants({ store, clock, audit });
-  const spine = createSpine({ store });
+  const spine = createSpine({ store, audit });
   const hostname = nodeHostname(config);
   const unqualified = unqualifiedNames(config, hostname);
   for (const u of [...unqualified.records, ...unqualified.links]) {

@@ -315,6 +315,25 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.deepEqual((await lastOf(p, 'delivery.reset')).before, { pauses: [] });
   });
 
+  await t.test('sandbox inbox: deleting a capture and emptying the inbox', async () => {
+    const captures = async () => (await p.request('GET', '/v1/sandbox/messages')).body.data as { id: string }[];
+    const first = (await captures())[0];
+    assert.ok(first, 'a capture from the earlier send');
+    assert.equal((await p.request('DELETE', `/v1/sandbox/messages/${first.id}`, undefined, ua)).status, 204);
+    const e = await lastOf(p, 'sandbox_message.deleted');
+    assert.deepEqual([e.resource.type, e.resource.id, e.before.envelope_to], ['capture', first.id, 'x@example.net']);
+    assert.ok(!JSON.stringify(e).includes('secret body'), 'never the content');
+    const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'y@example.net', subject: 'S', text: 'b' }, ua);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    for (let i = 0; i < 100 && !(await captures()).length; i++) await new Promise((r) => setTimeout(r, 20));
+    const cleared = await p.request('DELETE', '/v1/sandbox/messages', undefined, ua);
+    assert.ok(cleared.body.deleted >= 1, JSON.stringify(cleared.body));
+    assert.equal((await lastOf(p, 'sandbox_message.cleared')).after.deleted, cleared.body.deleted);
+    const count = (await entries(p, '&action=sandbox_message.cleared')).length;
+    assert.equal((await p.request('DELETE', '/v1/sandbox/messages', undefined, ua)).body.deleted, 0);
+    assert.equal((await entries(p, '&action=sandbox_message.cleared')).length, count, 'an empty inbox records nothing');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
