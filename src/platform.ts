@@ -524,6 +524,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const classification = createClassification({
     store,
     clock,
+    audit,
     // A policy may name one of the tenant's retention classes; the longest-kept one is recorded.
     retentionClasses: (tenantId) => retention.classes(tenantId),
     readText: async (raw) => {

@@ -334,6 +334,19 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await entries(p, '&action=sandbox_message.cleared')).length, count, 'an empty inbox records nothing');
   });
 
+  await t.test('classification rules (the same document records nothing)', async () => {
+    const rules = { tags: { invoice: 'pii' } };
+    assert.equal((await p.request('PUT', '/v1/classification/rules', rules, ua)).status, 200);
+    const e = await lastOf(p, 'classification_rules.updated');
+    assert.deepEqual([e.resource.type, e.resource.id, e.before, e.after.tags], ['classification_rules', p.tenantId, null, rules.tags]);
+    const count = (await entries(p, '&action=classification_rules.updated')).length;
+    assert.equal((await p.request('PUT', '/v1/classification/rules', rules, ua)).status, 200);
+    assert.equal((await entries(p, '&action=classification_rules.updated')).length, count, 'the same document records nothing');
+    assert.equal((await p.request('PUT', '/v1/classification/rules', { tags: {} }, ua)).status, 200);
+    const u = await lastOf(p, 'classification_rules.updated');
+    assert.deepEqual([u.before.tags, u.after.tags], [rules.tags, {}]);
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
