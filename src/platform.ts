@@ -510,6 +510,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     store,
     clock,
     masterKey,
+    audit,
     publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
     providerOf: (host) => providerOf(providers, host),
     mxRoute: async (domain) => {

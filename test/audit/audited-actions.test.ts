@@ -347,6 +347,18 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.deepEqual([u.before.tags, u.after.tags], [rules.tags, {}]);
   });
 
+  await t.test('tracking settings (the same settings record nothing)', async () => {
+    const body = { domain: 'track.audit.example', opens_streams: ['marketing'], clicks_streams: ['marketing', 'transactional'] };
+    const res = await p.request('PUT', '/v1/tracking/settings', body, ua);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const e = await lastOf(p, 'tracking_settings.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['tracking_settings', p.tenantId]);
+    assert.deepEqual([e.before, e.after], [{ domain: '', opens_streams: [], clicks_streams: [] }, body]);
+    const count = (await entries(p, '&action=tracking_settings.updated')).length;
+    await p.request('PUT', '/v1/tracking/settings', { ...body, clicks_streams: ['transactional', 'marketing'] }, ua);
+    assert.equal((await entries(p, '&action=tracking_settings.updated')).length, count, 'the same settings record nothing');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
