@@ -500,6 +500,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const templates = createTemplates({
     store,
     clock,
+    audit,
     preflight: ({ tenantId, stream, rendered }) => preflight.checkContent({ tenantId, stream, ...rendered }),
   });
   // The dry run's DKIM fields: a signer that never activates keys, so a preview changes nothing.

@@ -359,6 +359,28 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal((await entries(p, '&action=tracking_settings.updated')).length, count, 'the same settings record nothing');
   });
 
+  await t.test('template publish and rollback', async () => {
+    const created = await p.request('POST', '/v1/templates', { name: 'audited', subject: 'Hi', html: '<p>Hi</p>', text: 'Hi' }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    for (let i = 0; i < 2; i++) assert.equal((await p.request('POST', `/v1/templates/${id}/publish`, {}, ua)).status, 200);
+    const e = await lastOf(p, 'template.published');
+    assert.deepEqual([e.resource.type, e.resource.id], ['template', id]);
+    assert.deepEqual(
+      [e.before, e.after],
+      [
+        { name: 'audited', current_version: 1 },
+        { name: 'audited', current_version: 2 },
+      ],
+    );
+    assert.equal((await p.request('POST', `/v1/templates/${id}/rollback`, { version: 1 }, ua)).status, 200);
+    const r = await lastOf(p, 'template.rolled_back');
+    assert.deepEqual([r.resource.id, r.before.current_version, r.after.current_version], [id, 2, 1]);
+    const count = (await entries(p, '&action=template.rolled_back')).length;
+    assert.equal((await p.request('POST', `/v1/templates/${id}/rollback`, { version: 1 }, ua)).status, 200);
+    assert.equal((await entries(p, '&action=template.rolled_back')).length, count, 'the current version records nothing');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
