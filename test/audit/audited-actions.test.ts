@@ -432,4 +432,14 @@ test('a change whose audit entry cannot be written is rolled back', async (t) =>
   const streams = await p.request('PATCH', `/v1/domains/${domain.body.id}`, { streams: ['transactional'] });
   assert.equal(streams.status, 500);
   assert.equal((await p.request('GET', `/v1/domains/${domain.body.id}`)).body.streams, null, "the domain's streams did not change");
+  const policy = await p.request('PUT', '/v1/suppressions/policy', { suppress_on: { complaint: false } });
+  assert.equal(policy.status, 500);
+  assert.equal((await p.request('GET', '/v1/suppressions/policy')).body.suppress_on.complaint, true, 'the policy did not change');
+  const mx = await p.request('PUT', '/v1/posture/settings', { approved_mx: ['mx.example.com'] });
+  assert.equal(mx.status, 500);
+  assert.equal((await p.request('GET', '/v1/posture/settings')).body.approved_mx, null, 'the approved MX did not change');
+  // A pause is recorded before it is set (it lives in memory): one that cannot be recorded is not set.
+  const pause = await p.request('POST', '/v1/delivery/health/mx.example.org/pause', { reason: 'not recorded' });
+  assert.equal(pause.status, 500);
+  assert.deepEqual((await p.request('GET', '/v1/delivery/health')).body.overrides, [], 'no pause was set');
 });
