@@ -230,7 +230,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     log: createAuditLog({ clock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
   });
   const tenants = createTenants({ store, clock, audit });
-  const spine = createSpine({ store });
+  const spine = createSpine({ store, audit });
   const hostname = nodeHostname(config);
   const unqualified = unqualifiedNames(config, hostname);
   for (const u of [...unqualified.records, ...unqualified.links]) {
@@ -457,6 +457,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const posture = createPostureMonitor({
     store,
     clock,
+    audit,
     resolver,
     fetchPolicy: createHttpsPolicyFetcher({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
     fetchHttps: createHttpsGetter({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
@@ -499,6 +500,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const templates = createTemplates({
     store,
     clock,
+    audit,
     preflight: ({ tenantId, stream, rendered }) => preflight.checkContent({ tenantId, stream, ...rendered }),
   });
   // The dry run's DKIM fields: a signer that never activates keys, so a preview changes nothing.
@@ -509,6 +511,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     store,
     clock,
     masterKey,
+    audit,
     publicUrl: config.server.publicUrl || `http://${hostname}:${config.server.httpPort}`,
     providerOf: (host) => providerOf(providers, host),
     mxRoute: async (domain) => {
@@ -523,6 +526,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
   const classification = createClassification({
     store,
     clock,
+    audit,
     // A policy may name one of the tenant's retention classes; the longest-kept one is recorded.
     retentionClasses: (tenantId) => retention.classes(tenantId),
     readText: async (raw) => {

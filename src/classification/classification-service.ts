@@ -1,5 +1,6 @@
+import { type Actor, type AuditRecorder, canonicalJson, unattributed } from '../audit/index.js';
 import { type Clock, validationError } from '../core/index.js';
-import type { Store } from '../store/index.js';
+import type { Repositories, Store } from '../store/index.js';
 import { type ClassificationRules, emptyRules, parseClassificationRules } from './classification-rules.js';
 import { type ClassificationDecision, type ClassifyInput, classify } from './classifier.js';
 
@@ -21,6 +22,8 @@ export interface ClassificationServiceDeps {
    * `retention_class` may name, and how long each keeps a body. Absent: a policy naming one is refused.
    */
   retentionClasses?(tenantId: string): Promise<{ name: string; maxDays: number | null; minDays: number | null }[]>;
+  /** Records rules changes in the audit log, in the change's transaction. */
+  audit?: AuditRecorder;
 }
 
 export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
@@ -51,11 +54,37 @@ export function createClassification(deps: ClassificationServiceDeps) {
     async getRules(tenantId: string): Promise<ClassificationRules> {
       return (await rulesOf(tenantId)).rules;
     },
-    async setRules(tenantId: string, doc: unknown): Promise<ClassificationRules> {
+    /**
+     * Replaces the rules document, recorded as `classification_rules.updated` (the whole document
+     * before, null when none was stored, and after) in the same transaction; the same document records nothing.
+     */
+    async setRules(tenantId: string, doc: unknown, actor: Actor = unattributed): Promise<ClassificationRules> {
       const retentionClasses = deps.retentionClasses ? (await deps.retentionClasses(tenantId)).map((c) => c.name) : [];
       const parsed = parseClassificationRules(doc, { retentionClasses });
       if (!parsed.ok) throw validationError(parsed.errors);
-      await deps.store.classification.putPolicy({ tenantId, doc: { ...parsed.rules }, updatedAt: deps.clock.now() });
+      const after = { ...parsed.rules };
+      const put = async (tx: Pick<Repositories, 'classification'>) => {
+        const before = (await tx.classification.getPolicy(tenantId))?.doc ?? null;
+        // Compared with keys sorted: a JSON column may hand the document back in another key order.
+        if (before !== null && canonicalJson(before) === canonicalJson(after)) return { before, changed: false };
+        await tx.classification.putPolicy({ tenantId, doc: after, updatedAt: deps.clock.now() });
+        return { before, changed: true };
+      };
+      if (!deps.audit) await put(deps.store);
+      else {
+        await deps.audit.change(put, (r) =>
+          r.changed
+            ? {
+                actor,
+                tenantId,
+                action: 'classification_rules.updated',
+                resource: { type: 'classification_rules', id: tenantId },
+                before: r.before,
+                after,
+              }
+            : undefined,
+        );
+      }
       return parsed.rules;
     },
     /** The decision for one message; undefined when nothing classifies it. Throws a refusal. */

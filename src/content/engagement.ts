@@ -1,3 +1,4 @@
+import type { AuditRecorder } from '../audit/index.js';
 import type { Clock } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { createAcceptContent } from './accept-content.js';
@@ -15,6 +16,8 @@ export interface EngagementDeps {
   store: Store;
   clock: Clock;
   masterKey: Buffer;
+  /** Records tracking settings changes in the audit log (tracking.ts). */
+  audit?: AuditRecorder;
   publicUrl: string;
   providerOf: (hostOrDomain: string) => string | undefined;
   mxRoute: (domain: string) => Promise<MxVerdict>;
@@ -35,6 +38,7 @@ export function createEngagement(deps: EngagementDeps) {
   const tracking = createTracking({
     store,
     clock,
+    ...(deps.audit ? { audit: deps.audit } : {}),
     keys: [deriveTrackingKey(deps.masterKey)],
     publicUrl: deps.publicUrl,
     dedupeWindowMs: deps.tracking.dedupeWindowMinutes * 60_000,

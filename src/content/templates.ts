@@ -1,3 +1,4 @@
+import { type Actor, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type Clock, newId, PostwardenError, type Stream, validationError } from '../core/index.js';
 import type { MessageTemplateRef, Store, TemplateRow } from '../store/index.js';
 import type { PreflightWarning } from './preflight-checks.js';
@@ -19,6 +20,8 @@ export interface TemplatesDeps {
   clock: Clock;
   /** Preflight of rendered content, for the publish answer (absent: no warnings). */
   preflight?: (input: { tenantId: string; stream: Stream | null; rendered: Rendered }) => Promise<PreflightWarning[]>;
+  /** Records publishes and rollbacks (what sends render) in the audit log, in the change's transaction. */
+  audit?: AuditRecorder;
 }
 
 export interface TemplateView {
@@ -140,7 +143,12 @@ export function createTemplates(deps: TemplatesDeps) {
      * version is rendered and preflight-checked (a render error refuses the publish: the version
      * would fail every send with that data); the warnings come back with the answer.
      */
-    async publish(tenantId: string, idOrName: string, opts: { data?: Record<string, unknown>; locale?: string } = {}) {
+    async publish(
+      tenantId: string,
+      idOrName: string,
+      opts: { data?: Record<string, unknown>; locale?: string } = {},
+      actor: Actor = unattributed,
+    ) {
       const row = await find(tenantId, idOrName);
       const content = row.draft as TemplateContent;
       // With sample data a render error refuses the publish; without, the structure is checked with variables left empty.
@@ -163,20 +171,45 @@ export function createTemplates(deps: TemplatesDeps) {
             { cause: e },
           );
         }
+        const before = (await tx.templates.get(tenantId, row.id))?.currentVersion ?? null;
         await tx.templates.setCurrent(tenantId, row.id, next, now);
+        await deps.audit?.log.append(tx, {
+          actor,
+          tenantId,
+          action: 'template.published',
+          resource: { type: 'template', id: row.id },
+          before: { name: row.name, current_version: before },
+          after: { name: row.name, current_version: next },
+        });
         return next;
       });
       const warnings = deps.preflight ? await deps.preflight({ tenantId, stream: row.stream as Stream | null, rendered }) : [];
       return { view: await view({ ...row, currentVersion: version, updatedAt: now }), version, warnings };
     },
 
-    /** Makes an earlier (or any other published) version current again. */
-    async rollback(tenantId: string, idOrName: string, version: number): Promise<TemplateView> {
+    /**
+     * Makes an earlier (or any other published) version current again, recorded as
+     * `template.rolled_back` in the same transaction; naming the current version changes and records nothing.
+     */
+    async rollback(tenantId: string, idOrName: string, version: number, actor: Actor = unattributed): Promise<TemplateView> {
       const row = await find(tenantId, idOrName);
       await versionContent(row, version, '/version');
       const now = clock.now();
-      await store.templates.setCurrent(tenantId, row.id, version, now);
-      return view({ ...row, currentVersion: version, updatedAt: now });
+      const changed = await store.transaction(async (tx) => {
+        const before = (await tx.templates.get(tenantId, row.id))?.currentVersion ?? null;
+        if (before === version) return false;
+        await tx.templates.setCurrent(tenantId, row.id, version, now);
+        await deps.audit?.log.append(tx, {
+          actor,
+          tenantId,
+          action: 'template.rolled_back',
+          resource: { type: 'template', id: row.id },
+          before: { name: row.name, current_version: before },
+          after: { name: row.name, current_version: version },
+        });
+        return true;
+      });
+      return changed ? view({ ...row, currentVersion: version, updatedAt: now }) : view(row);
     },
 
     /** Renders the draft, or a published version when one is named, with the given data. */

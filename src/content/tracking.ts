@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { type Actor, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type Clock, newEvent, PostwardenError, type Stream } from '../core/index.js';
-import type { RecipientRow, Store, TrackingSettingsRow } from '../store/index.js';
+import type { RecipientRow, Repositories, Store, TrackingSettingsRow } from '../store/index.js';
 import { rewriteHtml } from './tracking-html.js';
 import { decodeTrackingToken, encodeTrackingToken, type TrackingClaims } from './tracking-token.js';
 import { classifyUserAgent, type UserAgentClass } from './user-agent-class.js';
@@ -28,6 +29,8 @@ export interface TrackingDeps {
   publicUrl: string;
   dedupeWindowMs: number;
   scannerWindowMs: number;
+  /** Records settings changes in the audit log, in the change's transaction. */
+  audit?: AuditRecorder;
 }
 
 export interface TrackingSettings {
@@ -115,7 +118,11 @@ export function createTracking(deps: TrackingDeps) {
 
   return {
     settings,
-    async setSettings(tenantId: string, s: TrackingSettings): Promise<TrackingSettings> {
+    /**
+     * Replaces the tracking settings, recorded as `tracking_settings.updated` (as the API shows
+     * them) in the same transaction; the same settings (streams in any order) record nothing.
+     */
+    async setSettings(tenantId: string, s: TrackingSettings, actor: Actor = unattributed): Promise<TrackingSettings> {
       const domain = s.domain.trim().toLowerCase().replace(/\.$/, '');
       if (domain && !HOST.test(domain)) {
         throw new PostwardenError('VALIDATION_FAILED', `${s.domain} is not a host name`, {
@@ -129,7 +136,33 @@ export function createTracking(deps: TrackingDeps) {
         clicksStreams: [...new Set(s.clicksStreams)],
         updatedAt: clock.now(),
       };
-      await store.tracking.setSettings(row);
+      const shown = (x: { domain: string; opensStreams: readonly string[]; clicksStreams: readonly string[] }) => ({
+        domain: x.domain,
+        opens_streams: [...x.opensStreams].sort(),
+        clicks_streams: [...x.clicksStreams].sort(),
+      });
+      const put = async (tx: Pick<Repositories, 'tracking'>) => {
+        const stored = await tx.tracking.settings(tenantId);
+        const before = shown(stored ?? { domain: '', opensStreams: [], clicksStreams: [] });
+        if (JSON.stringify(before) === JSON.stringify(shown(row))) return { before, changed: false };
+        await tx.tracking.setSettings(row);
+        return { before, changed: true };
+      };
+      if (!deps.audit) await put(store);
+      else {
+        await deps.audit.change(put, (r) =>
+          r.changed
+            ? {
+                actor,
+                tenantId,
+                action: 'tracking_settings.updated',
+                resource: { type: 'tracking_settings', id: tenantId },
+                before: r.before,
+                after: shown(row),
+              }
+            : undefined,
+        );
+      }
       cached.delete(tenantId);
       return settings(tenantId);
     },

@@ -1,5 +1,6 @@
+import { type Actor, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type EventType, messageState, PostwardenError, type SpineEvent } from '../core/index.js';
-import type { CapturedRow, MessageRow, MessageSearch, RecipientRow, Store } from '../store/index.js';
+import type { CapturedRow, MessageRow, MessageSearch, RecipientRow, Repositories, Store } from '../store/index.js';
 import { createEventExport } from './export.js';
 
 /**
@@ -14,7 +15,14 @@ export interface MessageView {
   events: SpineEvent[];
 }
 
-export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages' | 'recipients' | 'captured'> }) {
+export function createSpine({
+  store,
+  audit,
+}: {
+  store: Pick<Store, 'events' | 'messages' | 'recipients' | 'captured'>;
+  /** Records deletions from the sandbox inbox, in the deletion's transaction. */
+  audit?: AuditRecorder;
+}) {
   const exporter = createEventExport({ store });
   return {
     /** A streamed export for warehouses (export.ts): NDJSON or CSV, one row per event. */
@@ -79,12 +87,42 @@ export function createSpine({ store }: { store: Pick<Store, 'events' | 'messages
       return captures.map((capture) => ({ capture, message: messages.get(capture.messageId) }));
     },
 
-    /** Sandbox inbox housekeeping: the capture goes, the message and its events stay. */
-    async deleteCaptured(tenantId: string, id: string): Promise<void> {
-      if (!(await store.captured.delete(tenantId, id)))
-        throw new PostwardenError('NOT_FOUND', `captured message ${id} does not exist`, { id });
+    /**
+     * Sandbox inbox housekeeping: the capture goes, the message and its events stay. Recorded as
+     * `sandbox_message.deleted` in the deletion's transaction (the envelope only, never the content).
+     */
+    async deleteCaptured(tenantId: string, id: string, actor: Actor = unattributed): Promise<void> {
+      const remove = async (tx: Pick<Repositories, 'captured'>) => {
+        const row = await tx.captured.get(tenantId, id);
+        if (!row || !(await tx.captured.delete(tenantId, id)))
+          throw new PostwardenError('NOT_FOUND', `captured message ${id} does not exist`, { id });
+        return row;
+      };
+      if (!audit) return void (await remove(store));
+      await audit.change(remove, (row) => ({
+        actor,
+        tenantId,
+        action: 'sandbox_message.deleted',
+        resource: { type: 'capture', id },
+        before: {
+          message_id: row.messageId,
+          envelope_from: row.envelopeFrom,
+          envelope_to: row.envelopeTo,
+          captured_at: new Date(row.capturedAt).toISOString(),
+        },
+      }));
     },
-    clearCaptured: (tenantId: string) => store.captured.clear(tenantId),
+    /** Empties the tenant's sandbox inbox, recorded as `sandbox_message.cleared` (how many) when there was any. */
+    async clearCaptured(tenantId: string, actor: Actor = unattributed): Promise<number> {
+      if (!audit) return store.captured.clear(tenantId);
+      return audit.change(
+        (tx) => tx.captured.clear(tenantId),
+        (deleted) =>
+          deleted > 0
+            ? { actor, tenantId, action: 'sandbox_message.cleared', resource: { type: 'capture', id: null }, after: { deleted } }
+            : undefined,
+      );
+    },
 
     /** Message search (GET /v1/messages with filters). */
     searchMessages: (tenantId: string, f: MessageSearch) => store.messages.search(tenantId, f),

@@ -409,9 +409,30 @@ export function createSuppressions({ store, clock, audit }: Deps) {
       if (!p) throw new PostwardenError('NOT_FOUND', `tenant ${tenantId} does not exist`, { id: tenantId });
       return p;
     },
-    async setPolicy(tenantId: string, patch: Partial<SuppressionPolicy>): Promise<SuppressionPolicy> {
-      await store.suppressions.setPolicy(tenantId, patch);
-      return this.policy(tenantId);
+    /**
+     * Changes the automatic suppression policy, recorded as `suppression_policy.updated` (as the API
+     * shows it) in the same transaction; a patch that changes nothing writes and records nothing.
+     */
+    async setPolicy(tenantId: string, patch: Partial<SuppressionPolicy>, who?: Actor): Promise<SuppressionPolicy> {
+      const json = (p: SuppressionPolicy) => ({ suppress_on: { hard_bounce: p.hardBounce, complaint: p.complaint } });
+      return store.transaction(async (tx) => {
+        const before = await tx.suppressions.policy(tenantId);
+        if (!before) throw new PostwardenError('NOT_FOUND', `tenant ${tenantId} does not exist`, { id: tenantId });
+        const after: SuppressionPolicy = { ...before, ...patch };
+        if (after.hardBounce === before.hardBounce && after.complaint === before.complaint) return before;
+        await tx.suppressions.setPolicy(tenantId, patch);
+        if (audit && who) {
+          await audit.log.append(tx, {
+            actor: who,
+            tenantId,
+            action: 'suppression_policy.updated',
+            resource: { type: 'suppression_policy', id: tenantId },
+            before: json(before),
+            after: json(after),
+          });
+        }
+        return after;
+      });
     },
   };
 }

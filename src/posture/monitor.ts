@@ -1,5 +1,6 @@
+import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type Clock, isoTime, type NewEvent, newEvent, PostwardenError } from '../core/index.js';
-import type { DnsSnapshotRow, Store } from '../store/index.js';
+import type { DnsSnapshotRow, Repositories, Store } from '../store/index.js';
 import { mxMatches } from '../transport-policy/index.js';
 import { type AuditDeps, type AuditResult, auditDomain, auditDomainName } from './audit.js';
 import type { DelegationInput } from './delegation.js';
@@ -30,6 +31,8 @@ export interface PostureMonitorDeps extends Omit<AuditDeps, 'clock'> {
    * platform reads it from src/compliance; posture declares only the shape it needs.
    */
   thirdParties?: (tenantId: string, domain: string) => Promise<DelegationInput>;
+  /** Records watch list and approved-MX changes in the audit log, in the change's transaction. */
+  audit?: AuditRecorder;
 }
 
 export interface MonitorRun {
@@ -59,6 +62,11 @@ const view = (s: DnsSnapshotRow): SnapshotView => ({
 export function createPostureMonitor(deps: PostureMonitorDeps) {
   const { store, clock } = deps;
   let running: Promise<number> | undefined;
+
+  /** A change and its entry in one transaction (without an audit recorder, the change alone). */
+  function changed<T>(fn: (tx: Repositories) => Promise<T>, entry: (r: T) => AuditInput | undefined) {
+    return deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
+  }
 
   async function selectorsFor(tenantId: string, domain: string): Promise<string[]> {
     const row = await store.domains.findByName(domain);
@@ -170,20 +178,56 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
       return running;
     },
     history,
-    async watch(tenantId: string, domain: string): Promise<{ domain: string; added: boolean }> {
+    /** Adds a domain to the watch list, recorded as `dns_watch.added`; one already watched records nothing. */
+    async watch(tenantId: string, domain: string, actor: Actor = unattributed): Promise<{ domain: string; added: boolean }> {
       const name = auditDomainName(domain);
-      return { domain: name, added: await store.posture.addWatch(tenantId, name, clock.now()) };
+      const added = await changed(
+        (tx) => tx.posture.addWatch(tenantId, name, clock.now()),
+        (yes) =>
+          yes
+            ? { actor, tenantId, action: 'dns_watch.added', resource: { type: 'dns_watch', id: name }, after: { domain: name } }
+            : undefined,
+      );
+      return { domain: name, added };
     },
-    async unwatch(tenantId: string, domain: string): Promise<void> {
+    /** Removes a domain from the watch list, recorded as `dns_watch.removed` in the same transaction. */
+    async unwatch(tenantId: string, domain: string, actor: Actor = unattributed): Promise<void> {
       const name = auditDomainName(domain);
-      if (!(await store.posture.removeWatch(tenantId, name)))
-        throw new PostwardenError('NOT_FOUND', `${name} is not on the watch list`, { domain: name });
+      await changed(
+        async (tx) => {
+          if (!(await tx.posture.removeWatch(tenantId, name)))
+            throw new PostwardenError('NOT_FOUND', `${name} is not on the watch list`, { domain: name });
+        },
+        () => ({ actor, tenantId, action: 'dns_watch.removed', resource: { type: 'dns_watch', id: name }, before: { domain: name } }),
+      );
     },
     watchList: (tenantId: string) => store.posture.listWatch(tenantId),
     approvedMx: (tenantId: string) => store.posture.approvedMx(tenantId),
-    async setApprovedMx(tenantId: string, patterns: string[]): Promise<string[]> {
+    /**
+     * Replaces the approved MX patterns, recorded as `posture_settings.updated` (before: null when
+     * never set) in the same transaction; the same list records nothing.
+     */
+    async setApprovedMx(tenantId: string, patterns: string[], actor: Actor = unattributed): Promise<string[]> {
       const clean = [...new Set(patterns.map((p) => p.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean))].sort();
-      await store.posture.setApprovedMx(tenantId, clean, clock.now());
+      await changed(
+        async (tx) => {
+          const before = (await tx.posture.approvedMx(tenantId)) ?? null;
+          if (before && JSON.stringify(before) === JSON.stringify(clean)) return { before, changed: false };
+          await tx.posture.setApprovedMx(tenantId, clean, clock.now());
+          return { before, changed: true };
+        },
+        (r) =>
+          r.changed
+            ? {
+                actor,
+                tenantId,
+                action: 'posture_settings.updated',
+                resource: { type: 'posture_settings', id: tenantId },
+                before: { approved_mx: r.before },
+                after: { approved_mx: clean },
+              }
+            : undefined,
+      );
       return clean;
     },
   };

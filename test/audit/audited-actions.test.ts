@@ -14,6 +14,7 @@ type Entry = {
   resource: { type: string; id: string | null };
   before: any;
   after: any;
+  reason: string | null;
 };
 
 async function entries(p: TestPlatform, query = ''): Promise<Entry[]> {
@@ -260,6 +261,126 @@ test('every sensitive API action leaves an entry with its actor, and the chain v
     assert.equal(JSON.stringify(e).includes('gone@example.org'), false);
   });
 
+  await t.test('suppression policy (an empty change records nothing)', async () => {
+    const body = { suppress_on: { complaint: false } };
+    assert.equal((await p.request('PUT', '/v1/suppressions/policy', body, ua)).status, 200);
+    const e = await lastOf(p, 'suppression_policy.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['suppression_policy', p.tenantId]);
+    assert.deepEqual(
+      [e.before, e.after],
+      [{ suppress_on: { hard_bounce: true, complaint: true } }, { suppress_on: { hard_bounce: true, complaint: false } }],
+    );
+    const count = (await entries(p, '&action=suppression_policy.updated')).length;
+    assert.equal((await p.request('PUT', '/v1/suppressions/policy', body, ua)).status, 200);
+    assert.equal((await entries(p, '&action=suppression_policy.updated')).length, count, 'an empty change records nothing');
+  });
+
+  await t.test('posture settings and DNS watch list, by the API and by the CLI', async () => {
+    const set = await p.request('PUT', '/v1/posture/settings', { approved_mx: ['MX1.example.com.', '*.mail.example.net'] }, ua);
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const e = await lastOf(p, 'posture_settings.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['posture_settings', p.tenantId]);
+    assert.deepEqual([e.before, e.after], [{ approved_mx: null }, { approved_mx: ['*.mail.example.net', 'mx1.example.com'] }]);
+    const count = (await entries(p, '&action=posture_settings.updated')).length;
+    await p.request('PUT', '/v1/posture/settings', { approved_mx: ['*.mail.example.net', 'mx1.example.com'] }, ua);
+    assert.equal((await entries(p, '&action=posture_settings.updated')).length, count, 'the same list records nothing');
+    assert.equal((await p.request('POST', '/v1/dns-watch', { domain: 'partner.example' }, ua)).status, 201);
+    const w = await lastOf(p, 'dns_watch.added');
+    assert.deepEqual([w.resource.type, w.resource.id, w.after], ['dns_watch', 'partner.example', { domain: 'partner.example' }]);
+    assert.equal((await p.request('DELETE', '/v1/dns-watch/partner.example', undefined, ua)).status, 204);
+    assert.deepEqual((await lastOf(p, 'dns_watch.removed')).before, { domain: 'partner.example' });
+    const mx = await cli(p, ['dns', 'approved-mx', '--tenant', p.tenantId, '--set', 'mx2.example.com']);
+    assert.equal(mx.code, 0, mx.stderr);
+    const m = await lastStored(p, p.tenantId, 'posture_settings.updated');
+    assert.deepEqual(m.after, { approved_mx: ['mx2.example.com'] });
+    const watched = await cli(p, ['dns', 'watch', 'cli.example', '--tenant', p.tenantId]);
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.equal((await lastStored(p, p.tenantId, 'dns_watch.added')).resourceId, 'cli.example');
+    const unwatched = await cli(p, ['dns', 'unwatch', 'cli.example', '--tenant', p.tenantId]);
+    assert.equal(unwatched.code, 0, unwatched.stderr);
+    assert.equal((await lastStored(p, p.tenantId, 'dns_watch.removed')).resourceId, 'cli.example');
+  });
+
+  await t.test('delivery pause, resume and reset of a site, with the reason', async () => {
+    const site = 'mx.paused.example';
+    const paused = await p.request('POST', `/v1/delivery/health/${site}/pause`, { reason: 'blocklisted here', minutes: 60 }, ua);
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    const e = await lastOf(p, 'delivery.paused');
+    assert.deepEqual([e.resource.type, e.resource.id, e.reason], ['delivery_site', site, 'blocklisted here']);
+    assert.deepEqual([e.before, e.after], [{ pauses: [] }, { pool: null, minutes: 60 }]);
+    assert.equal((await p.request('POST', `/v1/delivery/health/${site}/resume`, { reason: 'delisted' }, ua)).status, 200);
+    const r = await lastOf(p, 'delivery.resumed');
+    assert.deepEqual([r.resource.id, r.reason, r.before.pauses.map((x: any) => x.reason)], [site, 'delisted', ['blocklisted here']]);
+    assert.equal((await p.request('POST', `/v1/delivery/health/${site}/reset`, { reason: 'start over' }, ua)).status, 200);
+    assert.deepEqual((await lastOf(p, 'delivery.reset')).before, { pauses: [] });
+  });
+
+  await t.test('sandbox inbox: deleting a capture and emptying the inbox', async () => {
+    const captures = async () => (await p.request('GET', '/v1/sandbox/messages')).body.data as { id: string }[];
+    const first = (await captures())[0];
+    assert.ok(first, 'a capture from the earlier send');
+    assert.equal((await p.request('DELETE', `/v1/sandbox/messages/${first.id}`, undefined, ua)).status, 204);
+    const e = await lastOf(p, 'sandbox_message.deleted');
+    assert.deepEqual([e.resource.type, e.resource.id, e.before.envelope_to], ['capture', first.id, 'x@example.net']);
+    assert.ok(!JSON.stringify(e).includes('secret body'), 'never the content');
+    const sent = await p.request('POST', '/v1/messages', { from: 'a@example.com', to: 'y@example.net', subject: 'S', text: 'b' }, ua);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    for (let i = 0; i < 100 && !(await captures()).length; i++) await new Promise((r) => setTimeout(r, 20));
+    const cleared = await p.request('DELETE', '/v1/sandbox/messages', undefined, ua);
+    assert.ok(cleared.body.deleted >= 1, JSON.stringify(cleared.body));
+    assert.equal((await lastOf(p, 'sandbox_message.cleared')).after.deleted, cleared.body.deleted);
+    const count = (await entries(p, '&action=sandbox_message.cleared')).length;
+    assert.equal((await p.request('DELETE', '/v1/sandbox/messages', undefined, ua)).body.deleted, 0);
+    assert.equal((await entries(p, '&action=sandbox_message.cleared')).length, count, 'an empty inbox records nothing');
+  });
+
+  await t.test('classification rules (the same document records nothing)', async () => {
+    const rules = { tags: { invoice: 'pii' } };
+    assert.equal((await p.request('PUT', '/v1/classification/rules', rules, ua)).status, 200);
+    const e = await lastOf(p, 'classification_rules.updated');
+    assert.deepEqual([e.resource.type, e.resource.id, e.before, e.after.tags], ['classification_rules', p.tenantId, null, rules.tags]);
+    const count = (await entries(p, '&action=classification_rules.updated')).length;
+    assert.equal((await p.request('PUT', '/v1/classification/rules', rules, ua)).status, 200);
+    assert.equal((await entries(p, '&action=classification_rules.updated')).length, count, 'the same document records nothing');
+    assert.equal((await p.request('PUT', '/v1/classification/rules', { tags: {} }, ua)).status, 200);
+    const u = await lastOf(p, 'classification_rules.updated');
+    assert.deepEqual([u.before.tags, u.after.tags], [rules.tags, {}]);
+  });
+
+  await t.test('tracking settings (the same settings record nothing)', async () => {
+    const body = { domain: 'track.audit.example', opens_streams: ['marketing'], clicks_streams: ['marketing', 'transactional'] };
+    const res = await p.request('PUT', '/v1/tracking/settings', body, ua);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const e = await lastOf(p, 'tracking_settings.updated');
+    assert.deepEqual([e.resource.type, e.resource.id], ['tracking_settings', p.tenantId]);
+    assert.deepEqual([e.before, e.after], [{ domain: '', opens_streams: [], clicks_streams: [] }, body]);
+    const count = (await entries(p, '&action=tracking_settings.updated')).length;
+    await p.request('PUT', '/v1/tracking/settings', { ...body, clicks_streams: ['transactional', 'marketing'] }, ua);
+    assert.equal((await entries(p, '&action=tracking_settings.updated')).length, count, 'the same settings record nothing');
+  });
+
+  await t.test('template publish and rollback', async () => {
+    const created = await p.request('POST', '/v1/templates', { name: 'audited', subject: 'Hi', html: '<p>Hi</p>', text: 'Hi' }, ua);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    for (let i = 0; i < 2; i++) assert.equal((await p.request('POST', `/v1/templates/${id}/publish`, {}, ua)).status, 200);
+    const e = await lastOf(p, 'template.published');
+    assert.deepEqual([e.resource.type, e.resource.id], ['template', id]);
+    assert.deepEqual(
+      [e.before, e.after],
+      [
+        { name: 'audited', current_version: 1 },
+        { name: 'audited', current_version: 2 },
+      ],
+    );
+    assert.equal((await p.request('POST', `/v1/templates/${id}/rollback`, { version: 1 }, ua)).status, 200);
+    const r = await lastOf(p, 'template.rolled_back');
+    assert.deepEqual([r.resource.id, r.before.current_version, r.after.current_version], [id, 2, 1]);
+    const count = (await entries(p, '&action=template.rolled_back')).length;
+    assert.equal((await p.request('POST', `/v1/templates/${id}/rollback`, { version: 1 }, ua)).status, 200);
+    assert.equal((await entries(p, '&action=template.rolled_back')).length, count, 'the current version records nothing');
+  });
+
   await t.test('host commands: encryption key rotations, shred and backup, audited as the operator', async () => {
     const rotated = await cli(p, ['encryption', 'rotate-tenant', '--tenant', p.tenantId]);
     assert.equal(rotated.code, 0, rotated.stderr);
@@ -311,4 +432,14 @@ test('a change whose audit entry cannot be written is rolled back', async (t) =>
   const streams = await p.request('PATCH', `/v1/domains/${domain.body.id}`, { streams: ['transactional'] });
   assert.equal(streams.status, 500);
   assert.equal((await p.request('GET', `/v1/domains/${domain.body.id}`)).body.streams, null, "the domain's streams did not change");
+  const policy = await p.request('PUT', '/v1/suppressions/policy', { suppress_on: { complaint: false } });
+  assert.equal(policy.status, 500);
+  assert.equal((await p.request('GET', '/v1/suppressions/policy')).body.suppress_on.complaint, true, 'the policy did not change');
+  const mx = await p.request('PUT', '/v1/posture/settings', { approved_mx: ['mx.example.com'] });
+  assert.equal(mx.status, 500);
+  assert.equal((await p.request('GET', '/v1/posture/settings')).body.approved_mx, null, 'the approved MX did not change');
+  // A pause is recorded before it is set (it lives in memory): one that cannot be recorded is not set.
+  const pause = await p.request('POST', '/v1/delivery/health/mx.example.org/pause', { reason: 'not recorded' });
+  assert.equal(pause.status, 500);
+  assert.deepEqual((await p.request('GET', '/v1/delivery/health')).body.overrides, [], 'no pause was set');
 });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -120,7 +121,7 @@ export function classificationRoutes(app: FastifyInstance, s: ApiServices): void
         response: { 200: RulesJson, ...problems(...AUTHED, ...JSON_BODY) },
       },
     },
-    async (request) => service(s).setRules(principalOf(request).tenant.id, request.body),
+    async (request) => service(s).setRules(principalOf(request).tenant.id, request.body, actorOf(request)),
   );
 }
 

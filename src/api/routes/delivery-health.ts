@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { DeliveryHealthJson, deliveryHealthJson } from '../../delivery/index.js';
 import { AUTHED, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 
@@ -77,13 +78,28 @@ export function deliveryHealthRoutes(app: FastifyInstance, s: ApiServices): void
     params: SiteParam,
     response: { 200: DeliveryHealthJson, ...problems(...AUTHED, ...JSON_BODY) },
   });
+  // Each lever is recorded before it is pulled (pauses live in this node's memory, not in a
+  // transaction an entry could ride with): one that cannot be recorded is not pulled.
+  const pausesOf = async (site: string, pool: string | null) =>
+    (await s.delivery.health()).overrides
+      .filter((o) => o.target === site && (!pool || o.pool === pool))
+      .map((o) => ({ pool: o.pool, until: o.until === null ? null : new Date(o.until).toISOString(), reason: o.reason }));
   r.post(
     '/delivery/health/:site/pause',
     { config: { scope: 'admin' }, schema: { ...described('pause'), body: PauseBody } },
     async (request) => {
       const { reason, pool, minutes } = request.body;
+      const site = request.params.site;
+      await s.audit.record({
+        actor: actorOf(request),
+        action: 'delivery.paused',
+        resource: { type: 'delivery_site', id: site },
+        before: { pauses: await pausesOf(site, pool ?? null) },
+        after: { pool: pool ?? null, minutes: minutes ?? null },
+        reason,
+      });
       await s.delivery.pause({
-        target: request.params.site,
+        target: site,
         pool: pool ?? null,
         reason,
         actor: principalOf(request).keyId,
@@ -93,14 +109,24 @@ export function deliveryHealthRoutes(app: FastifyInstance, s: ApiServices): void
       return deliveryHealthJson(await s.delivery.health());
     },
   );
+  const done = { resume: 'delivery.resumed', reset: 'delivery.reset' } as const;
   for (const action of ['resume', 'reset'] as const) {
     r.post(
       `/delivery/health/:site/${action}`,
       { config: { scope: 'admin' }, schema: { ...described(action), body: OverrideBody } },
       async (request) => {
         const { reason, pool } = request.body;
+        const site = request.params.site;
+        await s.audit.record({
+          actor: actorOf(request),
+          action: done[action],
+          resource: { type: 'delivery_site', id: site },
+          before: { pauses: await pausesOf(site, pool ?? null) },
+          after: { pool: pool ?? null },
+          reason,
+        });
         await s.delivery[action]({
-          target: request.params.site,
+          target: site,
           pool: pool ?? null,
           reason,
           actor: principalOf(request).keyId,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { buildReport, type ReportOptions, renderReport, selfAssessmentSection, type TransportTlsStats } from '../../posture/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { List, NoContent } from './json.js';
@@ -280,7 +281,7 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      const w = await s.posture.watch(p.tenant.id, request.body.domain);
+      const w = await s.posture.watch(p.tenant.id, request.body.domain, actorOf(request));
       return w.added ? reply.code(201).send(w) : reply.code(200).send(w);
     },
   );
@@ -298,7 +299,7 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.posture.unwatch(p.tenant.id, request.params.domain);
+      await s.posture.unwatch(p.tenant.id, request.params.domain, actorOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -356,7 +357,7 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const p = principalOf(request);
-      return { approved_mx: await s.posture.setApprovedMx(p.tenant.id, request.body.approved_mx) };
+      return { approved_mx: await s.posture.setApprovedMx(p.tenant.id, request.body.approved_mx, actorOf(request)) };
     },
   );
 }

@@ -5,6 +5,7 @@ import { type ParsedMail, simpleParser } from 'mailparser';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
 import { AUTHED, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { recordContentRead } from './audit.js';
@@ -327,7 +328,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
     },
     async (request, reply) => {
       const p = principalOf(request);
-      await s.spine.deleteCaptured(p.tenant.id, request.params.id);
+      await s.spine.deleteCaptured(p.tenant.id, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -348,7 +349,7 @@ export function sandboxInboxRoutes(app: FastifyInstance, s: ApiServices, root: F
     },
     async (request) => {
       const p = principalOf(request);
-      return { deleted: await s.spine.clearCaptured(p.tenant.id) };
+      return { deleted: await s.spine.clearCaptured(p.tenant.id, actorOf(request)) };
     },
   );
 }

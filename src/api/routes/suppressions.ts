@@ -364,7 +364,7 @@ export function suppressionRoutes(app: FastifyInstance, s: ApiServices): void {
         ...(b.hard_bounce !== undefined ? { hardBounce: b.hard_bounce } : {}),
         ...(b.complaint !== undefined ? { complaint: b.complaint } : {}),
       };
-      return policyJson(await s.suppressions.setPolicy(principalOf(request).tenant.id, patch));
+      return policyJson(await s.suppressions.setPolicy(principalOf(request).tenant.id, patch, actorOf(request)));
     },
   );
 }

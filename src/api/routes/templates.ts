@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { templateContentJson, templateJson, templateSummaryJson } from '../../content/index.js';
 import { AUTHED, IDEMPOTENT, JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import {
@@ -198,10 +199,15 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (request) => {
       const body = request.body ?? {};
-      const out = await s.templates.publish(principalOf(request).tenant.id, request.params.id, {
-        ...(body.data ? { data: body.data } : {}),
-        ...(body.locale ? { locale: body.locale } : {}),
-      });
+      const out = await s.templates.publish(
+        principalOf(request).tenant.id,
+        request.params.id,
+        {
+          ...(body.data ? { data: body.data } : {}),
+          ...(body.locale ? { locale: body.locale } : {}),
+        },
+        actorOf(request),
+      );
       return { template: templateJson(out.view), version: out.version, warnings: out.warnings };
     },
   );
@@ -219,7 +225,8 @@ export function templateRoutes(app: FastifyInstance, s: ApiServices): void {
         response: { 200: TemplateJson, ...problems(...AUTHED, ...JSON_BODY, ...IDEMPOTENT, 404) },
       },
     },
-    async (request) => templateJson(await s.templates.rollback(principalOf(request).tenant.id, request.params.id, request.body.version)),
+    async (request) =>
+      templateJson(await s.templates.rollback(principalOf(request).tenant.id, request.params.id, request.body.version, actorOf(request))),
   );
 
   r.post(

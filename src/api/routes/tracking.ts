@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { PostwardenError } from '../../core/index.js';
 import { JSON_BODY, problems } from '../contract/problem-schema.js';
+import { actorOf } from '../plugins/actor.js';
 import { principalOf } from '../plugins/auth.js';
 import type { ApiServices } from '../services.js';
 import { authErrors } from './engagement-schemas.js';
@@ -81,11 +82,15 @@ export function trackingRoutes(app: FastifyInstance, s: ApiServices, root: Fasti
     },
     async (request) => {
       const b = request.body;
-      const t = await tracking.setSettings(principalOf(request).tenant.id, {
-        domain: b.domain,
-        opensStreams: b.opens_streams,
-        clicksStreams: b.clicks_streams,
-      });
+      const t = await tracking.setSettings(
+        principalOf(request).tenant.id,
+        {
+          domain: b.domain,
+          opensStreams: b.opens_streams,
+          clicksStreams: b.clicks_streams,
+        },
+        actorOf(request),
+      );
       return { domain: t.domain, opens_streams: t.opensStreams, clicks_streams: t.clicksStreams };
     },
   );

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { validationError } from '../../core/index.js';
 import type { PostureFinding, TransportTlsStats } from '../../posture/index.js';
 import type { Act } from '../context.js';
-import { type CliContext, configFor, openAdminStore } from '../context.js';
+import { type CliContext, cliAudit, configFor, openAdminStore } from '../context.js';
 import { collectList } from '../option-parsers.js';
 import { CliError, table } from '../output.js';
 
@@ -45,6 +45,7 @@ async function withMonitor<T>(
   ctx: CliContext,
   fn: (m: import('../../posture/index.js').PostureMonitor, tenantId: string) => Promise<T>,
   tenantId: string,
+  opts: { audited?: boolean } = {},
 ): Promise<T> {
   const config = await configFor(ctx);
   const [{ createPostureMonitor }, { createResolver }, { createHttpsPolicyFetcher }, { systemClock, PostwardenError }] = await Promise.all([
@@ -66,6 +67,8 @@ async function withMonitor<T>(
     const monitor = createPostureMonitor({
       store,
       clock: systemClock,
+      // Changes (watch list, approved MX) are audited as the one who runs the command.
+      ...(opts.audited ? { audit: await cliAudit(config, store) } : {}),
       resolver,
       fetchPolicy: createHttpsPolicyFetcher({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
       fetchHttps: createHttpsGetter({ resolver, timeoutMs: config.posture.httpsTimeoutMs }),
@@ -199,7 +202,7 @@ export function registerDns(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [domain] = cmd.processedArgs as [string];
         const { tenant } = cmd.opts<{ tenant: string }>();
-        const r = await withMonitor(ctx, (m, t) => m.watch(t, domain), tenant);
+        const r = await withMonitor(ctx, (m, t) => m.watch(t, domain, ctx.who.actor), tenant, { audited: true });
         ctx.out.result(r, () => [r.added ? `Watching ${r.domain}.` : `${r.domain} was already watched.`]);
       }),
     );
@@ -213,7 +216,7 @@ export function registerDns(program: Command, act: Act): void {
       act(async (ctx, cmd) => {
         const [domain] = cmd.processedArgs as [string];
         const { tenant } = cmd.opts<{ tenant: string }>();
-        await withMonitor(ctx, (m, t) => m.unwatch(t, domain), tenant);
+        await withMonitor(ctx, (m, t) => m.unwatch(t, domain, ctx.who.actor), tenant, { audited: true });
         ctx.out.result({ domain, removed: true }, () => [`No longer watching ${domain}.`]);
       }),
     );
@@ -228,8 +231,9 @@ export function registerDns(program: Command, act: Act): void {
         const o = cmd.opts<{ tenant: string; set?: string[] }>();
         const list = await withMonitor(
           ctx,
-          async (m, t) => (o.set ? m.setApprovedMx(t, o.set) : ((await m.approvedMx(t)) ?? null)),
+          async (m, t) => (o.set ? m.setApprovedMx(t, o.set, ctx.who.actor) : ((await m.approvedMx(t)) ?? null)),
           o.tenant,
+          { audited: o.set !== undefined },
         );
         const rows = list ?? [];
         ctx.out.result({ approved_mx: list }, () =>
