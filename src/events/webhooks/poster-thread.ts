@@ -1,0 +1,151 @@
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../core/index.js';
+import type { Poster, PostResult } from './poster.js';
+import { type PosterWorkerData, type PosterWorkerReply, type PosterWorkerRequest, posterWorkerMarker } from './poster-worker.js';
+
+/**
+ * A Poster whose POSTs run in a worker thread (poster-worker.ts), behind the same contract as
+ * poster.ts: never throws, one PostResult per call. On SQLite, delivery is bound by the main thread,
+ * and the HTTP client's share of each webhook POST (undici's request, parser, socket and stream work)
+ * was most of what webhooks cost it. Here the main thread pays one postMessage out and one back.
+ *
+ * The thread starts with the first POST. If it exits (crash, heap cap), the POSTs in flight resolve
+ * as failed attempts, which the sender retries like any other (at least once, same webhook-id), and
+ * the next POST starts a new thread; a thread that keeps dying without answering backs off (0.25 s …
+ * 30 s), failing POSTs fast meanwhile. A thread that holds a POST well past the deadline is wedged
+ * and is replaced the same way. It never keeps the process alive while idle.
+ */
+
+export interface ThreadPosterOptions {
+  timeoutMs: number;
+  allowPrivateTargets: boolean;
+  connections?: number;
+  /** POSTs in flight before `post` answers a failed attempt at once (default 10,000). */
+  maxInFlight?: number;
+  /** Starts the thread; injected by tests to watch or kill it. */
+  spawnWorker?: (data: PosterWorkerData) => Worker;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+/**
+ * A thread holds the POSTs in flight and undici's sockets, a few MB; capped, it collects sooner than
+ * V8's defaults let it (as the DKIM threads). Were the cap reached the thread would exit and be
+ * replaced, its POSTs retried by the sender.
+ */
+const POSTER_THREAD_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+
+/** Starts a POST thread (built .js or, under tsx, the .ts sources: see core/module-worker.ts). */
+export function spawnPosterWorker(data: PosterWorkerData): Worker {
+  return startModuleWorker(import.meta.url, 'poster-worker', { workerData: data, resourceLimits: POSTER_THREAD_HEAP });
+}
+
+interface Pending {
+  resolve(r: PostResult): void;
+  sentAt: number;
+}
+
+const failed = (error: string, latencyMs = 0): PostResult => ({ ok: false, status: null, latencyMs, excerpt: null, error });
+
+export function createThreadPoster(opts: ThreadPosterOptions): Poster {
+  const spawn = opts.spawnWorker ?? spawnPosterWorker;
+  const maxInFlight = opts.maxInFlight ?? 10_000;
+  const data: PosterWorkerData = {
+    marker: posterWorkerMarker,
+    timeoutMs: opts.timeoutMs,
+    allowPrivateTargets: opts.allowPrivateTargets,
+    ...(opts.connections ? { connections: opts.connections } : {}),
+  };
+  // Past its own deadline (undici's timeouts inside the thread) plus slack, a POST is overdue.
+  const overdueMs = opts.timeoutMs * 2 + 1000;
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let worker: Worker | undefined;
+  let closed = false;
+  /** Exits since the last answer; drives the back-off. */
+  let failures = 0;
+  let retryAt = 0;
+  let lastError = '';
+  let sweep: NodeJS.Timeout | undefined;
+
+  function start(): Worker {
+    const w = spawn(data);
+    lastError = '';
+    w.on('message', (reply: PosterWorkerReply) => {
+      const p = pending.get(reply.id);
+      if (!p) return;
+      pending.delete(reply.id);
+      failures = 0;
+      // Idle, the thread must not keep the process alive; busy, it must, or awaited POSTs vanish.
+      if (pending.size === 0) w.unref();
+      p.resolve(reply.result);
+    });
+    w.on('error', (e) => {
+      lastError = e.message;
+    });
+    w.on('exit', (code) => onExit(w, code));
+    w.unref();
+    sweep ??= setInterval(checkOverdue, Math.max(1000, opts.timeoutMs)).unref();
+    return w;
+  }
+
+  function failAll(error: string): void {
+    const now = Date.now();
+    const all = [...pending.values()];
+    pending.clear();
+    for (const p of all) p.resolve(failed(error, now - p.sentAt));
+  }
+
+  function onExit(w: Worker, code: number): void {
+    if (worker !== w) return;
+    worker = undefined;
+    if (closed) return failAll('webhook poster closed');
+    failures++;
+    retryAt = failures <= 1 ? 0 : Date.now() + Math.min(30_000, 250 * 2 ** (failures - 2));
+    const reason = `webhook POST thread exited with code ${code}${lastError ? ` (${lastError})` : ''}`;
+    lastError = reason;
+    opts.log?.warn({ code, inFlight: pending.size, failures }, 'webhook POST thread exited; the next POST starts a new one');
+    failAll(reason);
+  }
+
+  function checkOverdue(): void {
+    if (!worker || pending.size === 0) return;
+    // Map order is send order: the oldest POST is first.
+    const oldest = pending.values().next().value!;
+    if (Date.now() - oldest.sentAt < overdueMs) return;
+    lastError = `no answer from the thread within ${overdueMs} ms`;
+    void worker.terminate(); // onExit fails what was in flight
+  }
+
+  return {
+    post(url, headers, body) {
+      if (closed) return Promise.resolve(failed('webhook poster closed'));
+      if (pending.size >= maxInFlight) return Promise.resolve(failed(`webhook poster busy: ${maxInFlight} POSTs in flight`));
+      if (!worker) {
+        if (Date.now() < retryAt) return Promise.resolve(failed(`${lastError}; restarting shortly`));
+        worker = start();
+      }
+      const id = nextId++;
+      if (pending.size === 0) worker.ref();
+      worker.postMessage({ id, url, headers, body } satisfies PosterWorkerRequest);
+      return new Promise((resolve) => pending.set(id, { resolve, sentAt: Date.now() }));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (sweep) clearInterval(sweep);
+      failAll('webhook poster closed');
+      const w = worker;
+      if (!w) return;
+      // The thread closes its agent and exits; one that does not within a second is terminated.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => void w.terminate().finally(resolve), 1000);
+        w.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        w.postMessage({ close: true } satisfies PosterWorkerRequest);
+      });
+      worker = undefined;
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type TestContext, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { createPoster, type PostResult } from '../../src/events/webhooks/poster.js';
+import { createThreadPoster, spawnPosterWorker, type ThreadPosterOptions } from '../../src/events/webhooks/poster-thread.js';
+import type { PosterWorkerData } from '../../src/events/webhooks/poster-worker.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+
+/** A thread poster whose threads the test can see (and kill), closed after the test. */
+function threadPoster(t: TestContext, opts: Partial<ThreadPosterOptions> = {}) {
+  const workers: Worker[] = [];
+  const poster = createThreadPoster({
+    timeoutMs: 2000,
+    allowPrivateTargets: true,
+    spawnWorker: (data: PosterWorkerData) => {
+      const w = spawnPosterWorker(data);
+      workers.push(w);
+      return w;
+    },
+    ...opts,
+  });
+  t.after(() => poster.close());
+  return { poster, workers };
+}
+
+const withoutLatency = (r: PostResult) => ({ ...r, latencyMs: 0 });
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), `${what} within 5 s`);
+}
+
+test('the thread poster POSTs to a loopback receiver and answers as the in-thread poster does', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  const { poster } = threadPoster(t);
+  const inline = createPoster({ timeoutMs: 2000, allowPrivateTargets: true });
+  t.after(() => inline.close());
+
+  const ok = await poster.post(receiver.url, { 'webhook-id': 'msg_thread_1' }, '{"a":1}');
+  assert.deepEqual(withoutLatency(ok), { ok: true, status: 200, latencyMs: 0, excerpt: 'ok', error: null });
+  assert.ok(ok.latencyMs >= 0 && ok.latencyMs < 2000);
+  assert.deepEqual(
+    receiver.received.map((r) => [r.webhookId, r.raw]),
+    [['msg_thread_1', '{"a":1}']],
+  );
+
+  receiver.answer = () => 404;
+  const no = await poster.post(receiver.url, {}, '{}');
+  assert.deepEqual(withoutLatency(no), withoutLatency(await inline.post(receiver.url, {}, '{}')));
+  assert.deepEqual([no.ok, no.status, no.error, no.excerpt], [false, 404, 'HTTP 404', 'receiver says no']);
+});
+
+test('the thread poster keeps the first kilobyte of a long answer', { timeout: 20_000 }, async (t) => {
+  const server = createServer((_req, res) => res.end('x'.repeat(1000) + 'y'.repeat(3000)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { poster } = threadPoster(t);
+  const r = await poster.post(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {}, '{}');
+  assert.equal(r.excerpt, 'x'.repeat(1000) + 'y'.repeat(24));
+});
+
+test('the thread poster keeps the SSRF guard: loopback is refused with the in-thread texts', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  const port = new URL(receiver.url).port;
+  const { poster } = threadPoster(t, { allowPrivateTargets: false });
+  const inline = createPoster({ timeoutMs: 2000, allowPrivateTargets: false });
+  t.after(() => inline.close());
+  for (const url of [`http://localhost:${port}/hooks`, `http://127.0.0.1:${port}/hooks`]) {
+    const r = await poster.post(url, {}, '{}');
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? '', /not a public address/);
+    assert.equal(r.error, (await inline.post(url, {}, '{}')).error);
+  }
+  assert.equal(receiver.received.length, 0, 'nothing reached the loopback receiver');
+});
+
+test('the thread poster gives up after timeoutMs with the in-thread text', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  receiver.delayMs = 3000;
+  const { poster } = threadPoster(t, { timeoutMs: 300 });
+  const r = await poster.post(receiver.url, {}, '{}');
+  assert.deepEqual([r.ok, r.status, r.error], [false, null, 'no answer within 300 ms']);
+  assert.ok(r.latencyMs >= 250 && r.latencyMs < 2000, `latency ${r.latencyMs}`);
+});
+
+test('a POST in flight when the thread dies is a failed attempt, and the next POST runs on a new thread', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  receiver.delayMs = 3000;
+  const { poster, workers } = threadPoster(t);
+  const inFlight = poster.post(receiver.url, {}, '{"n":1}');
+  await until('the receiver sees the POST', () => receiver.received.length === 1);
+  await workers[0]!.terminate();
+  const lost = await inFlight;
+  assert.equal(lost.ok, false);
+  assert.match(lost.error ?? '', /^webhook POST thread exited with code 1/);
+
+  receiver.delayMs = 0;
+  const next = await poster.post(receiver.url, {}, '{"n":2}');
+  assert.deepEqual([next.ok, next.status], [true, 200]);
+  assert.equal(workers.length, 2, 'a second thread answered');
+});
+
+test('a thread that holds a POST past the deadline is replaced', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  let spawned = 0;
+  const poster = createThreadPoster({
+    timeoutMs: 100,
+    allowPrivateTargets: true,
+    // The first thread takes requests and never answers; the second is the real one.
+    spawnWorker: (data) =>
+      spawned++ === 0
+        ? new Worker("require('node:worker_threads').parentPort.on('message', () => {});", { eval: true })
+        : spawnPosterWorker(data),
+  });
+  t.after(() => poster.close());
+  const stuck = await poster.post(receiver.url, {}, '{}');
+  assert.equal(stuck.ok, false);
+  assert.match(stuck.error ?? '', /no answer from the thread within 1200 ms/);
+  const next = await poster.post(receiver.url, {}, '{}');
+  assert.deepEqual([next.ok, spawned], [true, 2]);
+});
+
+test('closing the thread poster fails what is in flight and every later POST', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  receiver.delayMs = 3000;
+  const { poster, workers } = threadPoster(t);
+  const inFlight = poster.post(receiver.url, {}, '{}');
+  await until('the receiver sees the POST', () => receiver.received.length === 1);
+  const exited = new Promise((resolve) => workers[0]!.once('exit', resolve));
+  await poster.close();
+  assert.equal((await inFlight).error, 'webhook poster closed');
+  assert.equal((await poster.post(receiver.url, {}, '{}')).error, 'webhook poster closed');
+  await exited;
+});
