@@ -85,7 +85,7 @@ test('the thread poster gives up after timeoutMs with the in-thread text', { tim
   assert.ok(r.latencyMs >= 250 && r.latencyMs < 2000, `latency ${r.latencyMs}`);
 });
 
-test('a POST in flight when the thread dies is a failed attempt, and the next POST runs on a new thread', { timeout: 20_000 }, async (t) => {
+test('a POST in flight when the thread dies fails, and the next POST runs on a new thread', { timeout: 20_000 }, async (t) => {
   const receiver = await startWebhookReceiver(t);
   receiver.delayMs = 3000;
   const { poster, workers } = threadPoster(t);
@@ -102,17 +102,17 @@ test('a POST in flight when the thread dies is a failed attempt, and the next PO
   assert.equal(workers.length, 2, 'a second thread answered');
 });
 
+/** A thread that says it is ready, then takes requests and never answers. */
+const WEDGED = "const { parentPort } = require('node:worker_threads'); parentPort.on('message', () => {}); parentPort.postMessage([]);";
+
 test('a thread that holds a POST past the deadline is replaced', { timeout: 20_000 }, async (t) => {
   const receiver = await startWebhookReceiver(t);
   let spawned = 0;
   const poster = createThreadPoster({
     timeoutMs: 100,
     allowPrivateTargets: true,
-    // The first thread takes requests and never answers; the second is the real one.
-    spawnWorker: (data) =>
-      spawned++ === 0
-        ? new Worker("require('node:worker_threads').parentPort.on('message', () => {});", { eval: true })
-        : spawnPosterWorker(data),
+    // The first thread is wedged; the second is the real one.
+    spawnWorker: (data) => (spawned++ === 0 ? new Worker(WEDGED, { eval: true }) : spawnPosterWorker(data)),
   });
   t.after(() => poster.close());
   const stuck = await poster.post(receiver.url, {}, '{}');

@@ -1,7 +1,13 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../core/index.js';
 import type { Poster, PostResult } from './poster.js';
-import { type PosterWorkerData, type PosterWorkerReply, type PosterWorkerRequest, posterWorkerMarker } from './poster-worker.js';
+import {
+  type PosterWorkerData,
+  type PosterWorkerPost,
+  type PosterWorkerReply,
+  type PosterWorkerRequest,
+  posterWorkerMarker,
+} from './poster-worker.js';
 
 /**
  * A Poster whose POSTs run in a worker thread (poster-worker.ts), behind the same contract as
@@ -39,6 +45,9 @@ export function spawnPosterWorker(data: PosterWorkerData): Worker {
   return startModuleWorker(import.meta.url, 'poster-worker', { workerData: data, resourceLimits: POSTER_THREAD_HEAP });
 }
 
+/** How long a thread may take to load before it counts as wedged. */
+const STARTUP_MS = 30_000;
+
 interface Pending {
   resolve(r: PostResult): void;
   sentAt: number;
@@ -55,7 +64,8 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
     allowPrivateTargets: opts.allowPrivateTargets,
     ...(opts.connections ? { connections: opts.connections } : {}),
   };
-  // Past its own deadline (undici's timeouts inside the thread) plus slack, a POST is overdue.
+  // Past its own deadline (undici's timeouts inside the thread) plus slack, a POST is overdue. The
+  // clock starts when the thread is ready: loading it takes seconds under tsx on a busy machine.
   const overdueMs = opts.timeoutMs * 2 + 1000;
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -65,19 +75,38 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
   let failures = 0;
   let retryAt = 0;
   let lastError = '';
+  /** When the current thread said it was serving (0: not yet), and when it was started. */
+  let readyAt = 0;
+  let startedAt = 0;
   let sweep: NodeJS.Timeout | undefined;
+  /**
+   * POSTs asked for in this turn of the event loop, sent as one message when it ends: the sender
+   * starts many at once (each answer read frees a slot), and a message per batch rather than per
+   * POST saves both threads a wake-up and a structured-clone header for each.
+   */
+  let outbox: PosterWorkerPost[] = [];
+  const flush = () => {
+    const batch = outbox;
+    outbox = [];
+    if (batch.length) worker?.postMessage(batch satisfies PosterWorkerRequest);
+  };
 
   function start(): Worker {
     const w = spawn(data);
     lastError = '';
-    w.on('message', (reply: PosterWorkerReply) => {
-      const p = pending.get(reply.id);
-      if (!p) return;
-      pending.delete(reply.id);
-      failures = 0;
+    readyAt = 0;
+    startedAt = Date.now();
+    w.on('message', (replies: PosterWorkerReply[]) => {
+      if (readyAt === 0) readyAt = Date.now(); // its first message, empty, says it serves
+      for (const reply of replies) {
+        const p = pending.get(reply.id);
+        if (!p) continue;
+        pending.delete(reply.id);
+        failures = 0;
+        p.resolve(reply.result);
+      }
       // Idle, the thread must not keep the process alive; busy, it must, or awaited POSTs vanish.
       if (pending.size === 0) w.unref();
-      p.resolve(reply.result);
     });
     w.on('error', (e) => {
       lastError = e.message;
@@ -89,6 +118,7 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
   }
 
   function failAll(error: string): void {
+    outbox = [];
     const now = Date.now();
     const all = [...pending.values()];
     pending.clear();
@@ -98,7 +128,10 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
   function onExit(w: Worker, code: number): void {
     if (worker !== w) return;
     worker = undefined;
-    if (closed) return failAll('webhook poster closed');
+    if (closed) {
+      failAll('webhook poster closed');
+      return;
+    }
     failures++;
     retryAt = failures <= 1 ? 0 : Date.now() + Math.min(30_000, 250 * 2 ** (failures - 2));
     const reason = `webhook POST thread exited with code ${code}${lastError ? ` (${lastError})` : ''}`;
@@ -109,10 +142,16 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
 
   function checkOverdue(): void {
     if (!worker || pending.size === 0) return;
-    // Map order is send order: the oldest POST is first.
-    const oldest = pending.values().next().value!;
-    if (Date.now() - oldest.sentAt < overdueMs) return;
-    lastError = `no answer from the thread within ${overdueMs} ms`;
+    const now = Date.now();
+    if (readyAt === 0) {
+      if (now - startedAt < STARTUP_MS) return;
+      lastError = `the thread did not start within ${STARTUP_MS} ms`;
+    } else {
+      // Map order is send order: the oldest POST is first.
+      const oldest = pending.values().next().value!;
+      if (now - Math.max(oldest.sentAt, readyAt) < overdueMs) return;
+      lastError = `no answer from the thread within ${overdueMs} ms`;
+    }
     void worker.terminate(); // onExit fails what was in flight
   }
 
@@ -126,7 +165,7 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
       }
       const id = nextId++;
       if (pending.size === 0) worker.ref();
-      worker.postMessage({ id, url, headers, body } satisfies PosterWorkerRequest);
+      if (outbox.push({ id, url, headers, body }) === 1) setImmediate(flush);
       return new Promise((resolve) => pending.set(id, { resolve, sentAt: Date.now() }));
     },
     async close() {

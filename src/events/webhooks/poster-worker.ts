@@ -15,7 +15,15 @@ export interface PosterWorkerData {
   connections?: number;
 }
 
-export type PosterWorkerRequest = { id: number; url: string; headers: Record<string, string>; body: string } | { close: true };
+export interface PosterWorkerPost {
+  id: number;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** POSTs go in batches: those asked for in one turn of the caller's event loop, one message. */
+export type PosterWorkerRequest = PosterWorkerPost[] | { close: true };
 
 export interface PosterWorkerReply {
   id: number;
@@ -31,15 +39,26 @@ function serve(port: NonNullable<typeof parentPort>, data: PosterWorkerData): vo
     allowPrivateTargets: data.allowPrivateTargets,
     ...(data.connections ? { connections: data.connections } : {}),
   });
+  // Answers go back in batches too: those finished in one turn of this thread's loop, one message.
+  let answers: PosterWorkerReply[] = [];
+  const flush = () => {
+    port.postMessage(answers);
+    answers = [];
+  };
+  const answer = (id: number, result: PostResult) => {
+    if (answers.push({ id, result }) === 1) setImmediate(flush);
+  };
   port.on('message', (req: PosterWorkerRequest) => {
-    if ('close' in req) {
+    if (!Array.isArray(req)) {
       // Closing the agent ends its keep-alive sockets; with the port closed too, the thread exits.
       void poster.close().finally(() => port.close());
       return;
     }
     // post() never throws: every request gets exactly one answer.
-    void poster.post(req.url, req.headers, req.body).then((result) => port.postMessage({ id: req.id, result } satisfies PosterWorkerReply));
+    for (const p of req) void poster.post(p.url, p.headers, p.body).then((result) => answer(p.id, result));
   });
+  // Ready: the caller starts counting its overdue POSTs from here, not from the thread's start.
+  port.postMessage([] satisfies PosterWorkerReply[]);
 }
 
 const data = workerData as Partial<PosterWorkerData> | null;
