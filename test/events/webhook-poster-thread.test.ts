@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
@@ -133,4 +134,23 @@ test('closing the thread poster fails what is in flight and every later POST', {
   assert.equal((await inFlight).error, 'webhook poster closed');
   assert.equal((await poster.post(receiver.url, {}, '{}')).error, 'webhook poster closed');
   await exited;
+});
+
+test('the thread holds the process open while a POST is in flight, and not once idle', { timeout: 40_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  receiver.delayMs = 300;
+  // A process that awaits one POST at top level and never closes the poster: were the thread unref'd
+  // while busy it would exit early with code 13 (unsettled await); were it ref'd while idle, never.
+  const poster = new URL('../../src/events/webhooks/poster-thread.ts', import.meta.url).href;
+  const script = `const { createThreadPoster } = await import(${JSON.stringify(poster)});
+    const p = createThreadPoster({ timeoutMs: 5000, allowPrivateTargets: true });
+    console.log(JSON.stringify(await p.post(${JSON.stringify(receiver.url)}, {}, '{}')));`;
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000 }, (err, out) =>
+      resolve({ code: err ? (child.exitCode ?? -1) : 0, stdout: out }),
+    );
+  });
+  assert.equal(code, 0, 'the process exited by itself');
+  const r = JSON.parse(stdout) as PostResult;
+  assert.deepEqual([r.ok, r.status, r.excerpt, r.error], [true, 200, 'ok', null]);
 });
