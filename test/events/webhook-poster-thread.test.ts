@@ -62,6 +62,27 @@ test('the thread poster keeps the first kilobyte of a long answer', { timeout: 2
   assert.equal(r.excerpt, 'x'.repeat(1000) + 'y'.repeat(24));
 });
 
+test('POSTs beyond the body budget wait their turn, in order, and all arrive', { timeout: 20_000 }, async (t) => {
+  const receiver = await startWebhookReceiver(t);
+  receiver.delayMs = 300;
+  // Room for one 100-character body at a time: three POSTs take three answers' time, not one.
+  const { poster } = threadPoster(t, { maxBodyInFlight: 150 });
+  await poster.post(receiver.url, {}, '{}'); // the thread is up before the clock starts
+  const bodies = [1, 2, 3].map((n) => JSON.stringify({ n, pad: 'x'.repeat(90) }));
+  const started = performance.now();
+  const results = await Promise.all(bodies.map((b) => poster.post(receiver.url, {}, b)));
+  const took = performance.now() - started;
+  assert.deepEqual(
+    results.map((r) => r.status),
+    [200, 200, 200],
+  );
+  assert.deepEqual(
+    receiver.received.slice(1).map((r) => r.raw),
+    bodies,
+  );
+  assert.ok(took >= 850, `one at a time: ${Math.round(took)} ms`);
+});
+
 test('the thread poster keeps the SSRF guard: loopback is refused with the in-thread texts', { timeout: 20_000 }, async (t) => {
   const receiver = await startWebhookReceiver(t);
   const port = new URL(receiver.url).port;

@@ -28,6 +28,11 @@ export interface ThreadPosterOptions {
   connections?: number;
   /** POSTs in flight before `post` answers a failed attempt at once (default 10,000). */
   maxInFlight?: number;
+  /**
+   * Body characters in the thread at once (default 16 Mi); further POSTs wait their turn here, in
+   * order. One larger body still goes, alone.
+   */
+  maxBodyInFlight?: number;
   /** Starts the thread; injected by tests to watch or kill it. */
   spawnWorker?: (data: PosterWorkerData) => Worker;
   log?: { warn(obj: object, msg: string): void };
@@ -35,8 +40,9 @@ export interface ThreadPosterOptions {
 
 /**
  * A thread holds the POSTs in flight and undici's sockets, a few MB; capped, it collects sooner than
- * V8's defaults let it (as the DKIM threads). Were the cap reached the thread would exit and be
- * replaced, its POSTs retried by the sender.
+ * V8's defaults let it (as the DKIM threads). Bodies count against the cap, so the characters in the
+ * thread are bounded too (`maxBodyInFlight`): 256 POSTs of 400 KB batches made it exit over and over.
+ * Were the cap reached still, the thread would exit and be replaced, its POSTs retried by the sender.
  */
 const POSTER_THREAD_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
 
@@ -50,7 +56,9 @@ const STARTUP_MS = 30_000;
 
 interface Pending {
   resolve(r: PostResult): void;
+  /** When it went to the thread (or was queued, until it goes). */
   sentAt: number;
+  size: number;
 }
 
 const failed = (error: string, latencyMs = 0): PostResult => ({ ok: false, status: null, latencyMs, excerpt: null, error });
@@ -58,6 +66,7 @@ const failed = (error: string, latencyMs = 0): PostResult => ({ ok: false, statu
 export function createThreadPoster(opts: ThreadPosterOptions): Poster {
   const spawn = opts.spawnWorker ?? spawnPosterWorker;
   const maxInFlight = opts.maxInFlight ?? 10_000;
+  const maxBody = opts.maxBodyInFlight ?? 16 * 1024 * 1024;
   const data: PosterWorkerData = {
     marker: posterWorkerMarker,
     timeoutMs: opts.timeoutMs,
@@ -90,6 +99,16 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
     outbox = [];
     if (batch.length) worker?.postMessage(batch satisfies PosterWorkerRequest);
   };
+  /** Body characters sent to the thread and not answered yet, and the POSTs waiting for room. */
+  let bodyInFlight = 0;
+  let waiting: PosterWorkerPost[] = [];
+  let waitingHead = 0;
+  const send = (p: PosterWorkerPost, entry: Pending) => {
+    bodyInFlight += entry.size;
+    entry.sentAt = Date.now();
+    if (outbox.push(p) === 1) setImmediate(flush);
+  };
+  const hasRoom = (size: number) => bodyInFlight === 0 || bodyInFlight + size <= maxBody;
 
   function start(): Worker {
     const w = spawn(data);
@@ -102,8 +121,21 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
         const p = pending.get(reply.id);
         if (!p) continue;
         pending.delete(reply.id);
+        bodyInFlight -= p.size;
         failures = 0;
         p.resolve(reply.result);
+      }
+      // FIFO, so a large body is not passed over for ever by small ones.
+      while (waitingHead < waiting.length) {
+        const next = waiting[waitingHead]!;
+        const entry = pending.get(next.id)!;
+        if (!hasRoom(entry.size)) break;
+        waitingHead++;
+        send(next, entry);
+      }
+      if (waitingHead === waiting.length) {
+        waiting = [];
+        waitingHead = 0;
       }
       // Idle, the thread must not keep the process alive; busy, it must, or awaited POSTs vanish.
       if (pending.size === 0) w.unref();
@@ -119,6 +151,9 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
 
   function failAll(error: string): void {
     outbox = [];
+    waiting = [];
+    waitingHead = 0;
+    bodyInFlight = 0;
     const now = Date.now();
     const all = [...pending.values()];
     pending.clear();
@@ -165,8 +200,13 @@ export function createThreadPoster(opts: ThreadPosterOptions): Poster {
       }
       const id = nextId++;
       if (pending.size === 0) worker.ref();
-      if (outbox.push({ id, url, headers, body }) === 1) setImmediate(flush);
-      return new Promise((resolve) => pending.set(id, { resolve, sentAt: Date.now() }));
+      return new Promise((resolve) => {
+        const entry: Pending = { resolve, sentAt: Date.now(), size: body.length };
+        pending.set(id, entry);
+        const p = { id, url, headers, body };
+        if (waitingHead === waiting.length && hasRoom(entry.size)) send(p, entry);
+        else waiting.push(p);
+      });
     },
     async close() {
       if (closed) return;
