@@ -8,6 +8,7 @@ import { createPoster, type PostResult } from '../../src/events/webhooks/poster.
 import { createThreadPoster, spawnPosterWorker, type ThreadPosterOptions } from '../../src/events/webhooks/poster-thread.js';
 import type { PosterWorkerData } from '../../src/events/webhooks/poster-worker.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { receivedEvents, TENANT, webhookHarness } from './webhook-harness.js';
 
 /** A thread poster whose threads the test can see (and kill), closed after the test. */
 function threadPoster(t: TestContext, opts: Partial<ThreadPosterOptions> = {}) {
@@ -174,4 +175,30 @@ test('the thread holds the process open while a POST is in flight, and not once 
   assert.equal(code, 0, 'the process exited by itself');
   const r = JSON.parse(stdout) as PostResult;
   assert.deepEqual([r.ok, r.status, r.excerpt, r.error], [true, 200, 'ok', null]);
+});
+
+test('a POST thread killed mid-delivery loses no event: what it held goes again with the same webhook-id', {
+  timeout: 60_000,
+}, async (t) => {
+  const { poster, workers } = threadPoster(t, { timeoutMs: 5000 });
+  const h = await webhookHarness(t, 'sqlite', {}, { poster });
+  const { secret } = await h.webhooks.endpoints.create(TENANT, { url: h.receiver.url });
+  h.receiver.secrets.push(secret);
+  h.receiver.delayMs = 500;
+  await h.appendMessages(20);
+  const all = (await h.store.events.page({ limit: 1000 })).map((e) => e.id);
+  const pumping = h.pump();
+  await until('POSTs in flight', () => h.receiver.received.length > 0);
+  await workers[0]!.terminate();
+  await pumping;
+  h.receiver.delayMs = 0;
+  for (let i = 0; i < 50 && new Set(receivedEvents(h.receiver).map((e) => e.id)).size < all.length; i++) {
+    h.clock.advance(60_000);
+    await h.pump();
+  }
+  assert.deepEqual(new Set(receivedEvents(h.receiver).map((e) => e.id)), new Set(all), 'every event arrived');
+  const ids = h.receiver.received.map((r) => r.webhookId);
+  assert.ok(ids.length > new Set(ids).size, 'the POSTs cut off by the kill were sent again');
+  assert.ok(h.receiver.received.every((r) => r.webhookId === (r.body as { id: string }).id && r.verifiedBy.includes(0)));
+  assert.ok(workers.length >= 2, 'a new thread took over');
 });
