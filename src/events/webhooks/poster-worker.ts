@@ -2,9 +2,9 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createPoster, type PostResult } from './poster.js';
 
 /**
- * The webhook POST thread. poster-thread.ts sends it one message per POST; it runs the real poster
- * (poster.ts: undici, the SSRF guard in the socket's DNS lookup, the deadline) and answers with the
- * PostResult. The HTTP client's parsing, socket and stream work then costs this thread, not the
+ * The webhook POST thread. poster-thread.ts sends it the POSTs (in batches, one message per turn of
+ * its event loop); it runs the real poster (poster.ts: undici, the SSRF guard in the socket's DNS
+ * lookup, the deadline) and answers each with its PostResult. The HTTP client's parsing, socket and stream work then costs this thread, not the
  * main one that also runs delivery (docs/webhooks.md, "Throughput").
  */
 
