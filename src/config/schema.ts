@@ -599,6 +599,11 @@ export const ConfigSchema = Type.Object(
           default: 100,
           description: 'Largest batch_size an endpoint may ask for (events per POST, sent as a JSON array).',
         }),
+        senderThread: Type.Boolean({
+          default: true,
+          description:
+            "Make webhook POSTs in a worker thread of their own, so the HTTP client's work stays off the main thread that also runs delivery. False: POST on the main thread.",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

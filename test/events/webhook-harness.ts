@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { type EventType, newId } from '../../src/core/index.js';
 import { createWebhooks, type WebhooksOptions } from '../../src/events/index.js';
+import type { WebhooksDeps } from '../../src/events/webhooks/index.js';
 import { openSecret, sealSecret } from '../../src/governance/index.js';
 import type { DialectName, Store } from '../../src/store/index.js';
 import { type FakeClock, fakeClock } from '../support/clock.js';
@@ -15,7 +16,12 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
  */
 export const TENANT = 'ten_webhooks_test';
 
-export async function webhookHarness(t: TestContext, dialect: DialectName, options: Partial<WebhooksOptions> = {}) {
+export async function webhookHarness(
+  t: TestContext,
+  dialect: DialectName,
+  options: Partial<WebhooksOptions> = {},
+  deps: Pick<WebhooksDeps, 'poster'> = {},
+) {
   const store: Store = await openStore(t, dialect);
   // Near real time, so replays stay inside the retention window and the spine's own times agree.
   const clock: FakeClock = fakeClock(Math.floor(Date.now() / 1000) * 1000);
@@ -42,6 +48,7 @@ export async function webhookHarness(t: TestContext, dialect: DialectName, optio
       ...options,
     },
     random: () => 0.5,
+    ...deps,
   });
   t.after(() => webhooks.stop());
 

@@ -6,6 +6,7 @@ import { type Consumer, createConsumer } from '../consumer.js';
 import { createFanOut } from './dispatcher.js';
 import { createWebhookEndpoints, type WebhookEndpoints } from './endpoints.js';
 import { createPoster, type Poster } from './poster.js';
+import { createThreadPoster } from './poster-thread.js';
 import { createSender, type SecretBox } from './sender.js';
 
 /**
@@ -23,6 +24,8 @@ export interface WebhooksOptions {
   rotationGraceHours: number;
   maxBatchSize: number;
   retentionDays: number;
+  /** POST from a worker thread (poster-thread.ts) rather than the main thread; default true. */
+  senderThread?: boolean;
 }
 
 export interface WebhooksDeps {
@@ -31,7 +34,10 @@ export interface WebhooksDeps {
   secrets: SecretBox;
   owner: string;
   options: WebhooksOptions;
-  /** Replaces the HTTP client (tests count or fail POSTs); default undici with the SSRF guard. */
+  /**
+   * Replaces the HTTP client (tests count or fail POSTs); default undici with the SSRF guard, in a
+   * worker thread unless `options.senderThread` is false.
+   */
   poster?: Poster;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /**
@@ -60,7 +66,12 @@ const YIELD_MS = 250;
 
 export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const o = deps.options;
-  const poster = deps.poster ?? createPoster({ timeoutMs: o.timeoutMs, allowPrivateTargets: o.allowPrivateTargets });
+  const posterOptions = { timeoutMs: o.timeoutMs, allowPrivateTargets: o.allowPrivateTargets };
+  const poster =
+    deps.poster ??
+    (o.senderThread === false
+      ? createPoster(posterOptions)
+      : createThreadPoster({ ...posterOptions, ...(deps.log ? { log: deps.log } : {}) }));
   const sender = createSender({
     store: deps.store,
     clock: deps.clock,
