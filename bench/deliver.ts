@@ -324,6 +324,8 @@ interface Opts {
   serverEnv: Record<string, string>;
   /** A webhook endpoint to create before the run (bench webhooks: delivery with webhooks on). */
   webhookUrl?: string;
+  /** That endpoint's `batch_size` (unset: 1, one event per POST). */
+  webhookBatchSize?: number;
   /** `encryption.enabled` for the server (unset: its default, on). */
   encryption?: boolean;
   /** A PostgreSQL server (postgres://…): each run gets a fresh schema on it, dropped after; unset: SQLite. */
@@ -420,7 +422,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
       const res = await fetch(`http://127.0.0.1:${server.http}/v1/webhooks`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ url: o.webhookUrl }),
+        body: JSON.stringify({ url: o.webhookUrl, ...(o.webhookBatchSize ? { batch_size: o.webhookBatchSize } : {}) }),
       });
       if (res.status !== 201) throw new Error(`POST /v1/webhooks answered ${res.status}: ${await res.text()}`);
     }
@@ -661,9 +663,10 @@ async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer
 /**
  * One API-batch delivery run of `n` messages against fresh DNS and sinks, for other benches (bench
  * webhooks compares delivery with and without a webhook endpoint in one run). `webhookUrl`: an
- * endpoint to create first, so every delivery event is also POSTed there.
+ * endpoint to create first, so every delivery event is also POSTed there (`webhookBatchSize` events
+ * per POST at most).
  */
-export async function deliveryRun(n: number, opts: { webhookUrl?: string; quietS?: number } = {}) {
+export async function deliveryRun(n: number, opts: { webhookUrl?: string; webhookBatchSize?: number; quietS?: number } = {}) {
   const zone: Zone = {};
   for (const d of [...DESTS, PROBE]) {
     zone[d] = { MX: [{ priority: 10, exchange: `mx.${d}` }] };
@@ -681,6 +684,7 @@ export async function deliveryRun(n: number, opts: { webhookUrl?: string; quietS
     quietS: opts.quietS ?? 10,
     serverEnv: {},
     ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+    ...(opts.webhookBatchSize ? { webhookBatchSize: opts.webhookBatchSize } : {}),
   };
   try {
     return (await runPostwarden(o, dns, sinks, 'api-batch')).figures;
