@@ -1,6 +1,6 @@
 import { type Actor, type AuditRecorder, unattributed } from '../audit/index.js';
 import { type Clock, newId, PostwardenError, type Stream, validationError } from '../core/index.js';
-import type { MessageTemplateRef, Store, TemplateRow } from '../store/index.js';
+import type { MessageTemplateRef, Repositories, Store, TemplateRow } from '../store/index.js';
 import type { PreflightWarning } from './preflight-checks.js';
 import { parseTemplateInput, type TemplateContent, type TemplateInput, type TemplateRef, templateContentJson } from './template-content.js';
 import { type CompiledTemplate, checkTemplateSyntax, compileTemplate, type Rendered, renderTemplate } from './template-render.js';
@@ -67,6 +67,27 @@ export function createTemplates(deps: TemplatesDeps) {
   }
 
   /** By id (tpl_…) or by name; NOT_FOUND names what was asked for. */
+  /** Makes `version` current, recorded as `action` in the same transaction. */
+  async function makeCurrent(
+    tx: Repositories,
+    row: TemplateRow,
+    before: number | null,
+    version: number,
+    now: number,
+    actor: Actor,
+    action: 'template.published' | 'template.rolled_back',
+  ): Promise<void> {
+    await tx.templates.setCurrent(row.tenantId, row.id, version, now);
+    await deps.audit?.log.append(tx, {
+      actor,
+      tenantId: row.tenantId,
+      action,
+      resource: { type: 'template', id: row.id },
+      before: { name: row.name, current_version: before },
+      after: { name: row.name, current_version: version },
+    });
+  }
+
   async function find(tenantId: string, idOrName: string): Promise<TemplateRow> {
     const row = TEMPLATE_ID.test(idOrName)
       ? await store.templates.get(tenantId, idOrName)
@@ -172,15 +193,7 @@ export function createTemplates(deps: TemplatesDeps) {
           );
         }
         const before = (await tx.templates.get(tenantId, row.id))?.currentVersion ?? null;
-        await tx.templates.setCurrent(tenantId, row.id, next, now);
-        await deps.audit?.log.append(tx, {
-          actor,
-          tenantId,
-          action: 'template.published',
-          resource: { type: 'template', id: row.id },
-          before: { name: row.name, current_version: before },
-          after: { name: row.name, current_version: next },
-        });
+        await makeCurrent(tx, row, before, next, now, actor, 'template.published');
         return next;
       });
       const warnings = deps.preflight ? await deps.preflight({ tenantId, stream: row.stream as Stream | null, rendered }) : [];
@@ -198,15 +211,7 @@ export function createTemplates(deps: TemplatesDeps) {
       const changed = await store.transaction(async (tx) => {
         const before = (await tx.templates.get(tenantId, row.id))?.currentVersion ?? null;
         if (before === version) return false;
-        await tx.templates.setCurrent(tenantId, row.id, version, now);
-        await deps.audit?.log.append(tx, {
-          actor,
-          tenantId,
-          action: 'template.rolled_back',
-          resource: { type: 'template', id: row.id },
-          before: { name: row.name, current_version: before },
-          after: { name: row.name, current_version: version },
-        });
+        await makeCurrent(tx, row, before, version, now, actor, 'template.rolled_back');
         return true;
       });
       return changed ? view({ ...row, currentVersion: version, updatedAt: now }) : view(row);
