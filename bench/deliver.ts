@@ -910,6 +910,24 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
       const rates = (s: System) => runs[s].map((r) => r.delivered_per_s);
+      // Every run's own figures in run order: the spread between runs of one configuration (the CPU
+      // split above all) is what tells noise from an effect.
+      const roundsDetail = order.map((x) => {
+        const f: Record<string, unknown> = runs[x.system][x.round - 1] ?? {};
+        return {
+          round: x.round,
+          system: x.system,
+          delivered_per_s: x.delivered_per_s,
+          cpu_s_per_1k: f.cpu_s_per_1k ?? null,
+          cpu_split_s_per_1k: f.cpu_split_s_per_1k ?? null,
+          server_main_thread_busy_pct: f.server_main_thread_busy_pct ?? null,
+          commits_per_1k: f.commits_per_1k ?? null,
+          commit_ms_per_1k: f.commit_ms_per_1k ?? null,
+          wall_s: f.wall_s ?? null,
+          loadavg_before: x.loadavg_before,
+          loadavg_after: x.loadavg_after,
+        };
+      });
       const pw = pwDkim!;
       const medianRun = (s: System) => {
         const m = median(rates(s));
@@ -1021,7 +1039,7 @@ export async function main(argv: string[]): Promise<void> {
           postfix_dkim: medianRun('postfix_dkim'),
         });
       }
-      result.run_order = order;
+      result.run_order = roundsDetail;
     }
   } finally {
     await sinks.close();
