@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
  * commit's fsync: with sealed addresses the index roughly doubled the time to insert recipients
  * (20,000 rows in 100-row transactions, synchronous = FULL, on a loaded machine: 1.7–2.5 s with it,
  * 0.95–1.2 s without).
- * Lookups by address go through `recipients_address_hash`.
+ * (`recipients_address_hash` went the same way in migration 032.)
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropIndex('recipients_tenant_address').ifExists().execute();

@@ -29,6 +29,7 @@ import * as m028 from './028-compliance.js';
 import * as m029 from './029-classification.js';
 import * as m030 from './030-retention-classes.js';
 import * as m031 from './031-drop-recipients-address-index.js';
+import * as m032 from './032-drop-recipients-address-hash-index.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -61,6 +62,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '029-classification': m029,
   '030-retention-classes': m030,
   '031-drop-recipients-address-index': m031,
+  '032-drop-recipients-address-hash-index': m032,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

@@ -259,11 +259,13 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
         return red === null ? null : cipher.sealText(db, tenantId, where, red);
       };
 
-      // Recipients: by the keyed hash when stored, else by the opened address.
+      // Recipients: by the keyed hash when stored, else by the opened address (rows written before
+      // encryption have no hash).
       const rcpts = await db
         .selectFrom('recipients')
         .select(['id', 'message_id', 'address', 'address_hash', 'last_reply', 'state'])
         .where('tenant_id', '=', tenantId)
+        .where((eb) => eb.or([eb('address_hash', '=', hash), eb('address_hash', 'is', null)]))
         .execute();
       const messages = new Set<string>();
       let heldRecipients = 0;
