@@ -103,7 +103,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
   // by the key cache's TTL, keyed by place and the sealed value's tag, so a rewritten row (erasure,
   // re-sealing) misses; `forget` (a rotation or shred in this process) empties it, and a shred by
   // another process is honoured within the TTL, as for the keys themselves.
-  const opened = createKeyCache<string>({ max: SHARED_OPENED_MAX, ttlMs: opts?.cacheTtlMs ?? 0, now });
+  const opened = createKeyCache<string>({ max: SHARED_OPENED_MAX, ttlMs: opts?.cacheTtlMs ?? 0, now, evict: 'oldest-inserted' });
 
   function provider(name: string): KekProvider {
     if (!opts) throw new Error('this store was opened without encryption settings, so it cannot open sealed content');
@@ -137,6 +137,12 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
     keys.set(id, key);
     return key;
   }
+
+  /**
+   * Several seals per message each ask for the tenant's active key: a cache hit answers without
+   * the promise hops of `activeKey` (callers write `activeHit(...) ?? (await activeKey(...))`).
+   */
+  const activeHit = (tenantId: string, purpose: KeyPurpose) => active.get(`${purpose}:${tenantId}`);
 
   async function activeKey(db: Db, tenantId: string, purpose: KeyPurpose): Promise<{ id: string; key: Buffer }> {
     const slot = `${purpose}:${tenantId}`;
@@ -197,7 +203,8 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
     sealing: opts?.enabled ?? false,
     async sealText(db, tenantId, where, plain, o) {
       if (!opts?.enabled) return plain;
-      const k = await activeKey(db, tenantOf(tenantId), 'content');
+      const t = tenantOf(tenantId);
+      const k = activeHit(t, 'content') ?? (await activeKey(db, t, 'content'));
       const sealed = sealText(k.key, k.id, where, plain);
       // A value sealed in a transaction that rolls back leaves an entry no stored value's tag finds.
       if (o?.shared) opened.set(sharedSlot(where, sealed), plain);
@@ -205,14 +212,15 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
     },
     async sealBytes(db, tenantId, where, plain) {
       if (!opts?.enabled) return plain;
-      const k = await activeKey(db, tenantOf(tenantId), 'content');
+      const t = tenantOf(tenantId);
+      const k = activeHit(t, 'content') ?? (await activeKey(db, t, 'content'));
       return sealBytes(k.key, k.id, where, plain);
     },
     async openText(db, where, stored) {
       const id = textKeyId(stored);
       if (!id) return stored;
       try {
-        return openText(await keyById(db, id), stored, where);
+        return openText(keys.get(id) ?? (await keyById(db, id)), stored, where);
       } catch (e) {
         if (e instanceof KeyDestroyed) return UNREADABLE_TEXT;
         throw e;
@@ -231,7 +239,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
       const id = bytesKeyId(stored);
       if (!id) return Buffer.from(stored);
       try {
-        return openBytes(await keyById(db, id), stored, where);
+        return openBytes(keys.get(id) ?? (await keyById(db, id)), stored, where);
       } catch (e) {
         if (e instanceof KeyDestroyed) {
           throw new PostwardenError(
@@ -247,7 +255,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
     },
     async addressHash(db, tenantId, address) {
       if (!opts?.enabled) return null;
-      const k = await activeKey(db, tenantId, 'index');
+      const k = activeHit(tenantId, 'index') ?? (await activeKey(db, tenantId, 'index'));
       return addressHash(k.key, address);
     },
     async activeKeyId(db, tenantId) {
