@@ -571,9 +571,9 @@ export const ConfigSchema = Type.Object(
         concurrency: Type.Integer({
           minimum: 1,
           maximum: 4096,
-          default: 256,
+          default: 1024,
           description:
-            "Webhook deliveries in flight per node (a message's events go one after another, so throughput needs many messages in flight).",
+            "Webhook deliveries claimed and in flight per node (a message's events go one after another, so throughput needs many messages in flight). POSTs to one origin go at most 16 at a time; the rest wait in the node, their deadline not started.",
         }),
         pollMs: Type.Integer({
           minimum: 5,

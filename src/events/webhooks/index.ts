@@ -5,7 +5,7 @@ import type { Store, WebhookDeliveryRow } from '../../store/index.js';
 import { type Consumer, createConsumer } from '../consumer.js';
 import { createFanOut } from './dispatcher.js';
 import { createWebhookEndpoints, type WebhookEndpoints } from './endpoints.js';
-import { createPoster, type Poster } from './poster.js';
+import { CONNECTIONS_PER_ORIGIN, createPoster, type Poster } from './poster.js';
 import { createThreadPoster } from './poster-thread.js';
 import { createSender, type SecretBox } from './sender.js';
 
@@ -78,6 +78,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     poster,
     secrets: deps.secrets,
     owner: deps.owner,
+    postsPerOrigin: CONNECTIONS_PER_ORIGIN,
     retry: { baseMs: 5_000, capMs: 3_600_000, horizonMs: o.retryHours * 3_600_000 },
     ...(deps.log ? { log: deps.log } : {}),
     ...(deps.random ? { random: deps.random } : {}),

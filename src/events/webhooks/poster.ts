@@ -31,6 +31,9 @@ const EXCERPT_BYTES = 1024;
 /** Bytes of an answer read at most; beyond, the connection is dropped rather than read to the end. */
 const READ_CAP = 64 * 1024;
 
+/** Connections the client keeps per origin (undici pools by origin); the sender sends no more POSTs at once. */
+export const CONNECTIONS_PER_ORIGIN = 16;
+
 export class PrivateTargetError extends Error {}
 
 /** Why a URL may not be used as an endpoint, or undefined when it may (checked at create and update). */
@@ -71,7 +74,7 @@ export function createPoster(opts: { timeoutMs: number; allowPrivateTargets: boo
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     keepAliveTimeout: 30_000,
-    connections: opts.connections ?? 16,
+    connections: opts.connections ?? CONNECTIONS_PER_ORIGIN,
   } as unknown as Agent.Options;
   const agent = new Agent(agentOptions);
   /** Host names by URL: an endpoint's URL is parsed once, not at every POST. */

@@ -30,6 +30,11 @@ export interface SenderDeps {
   retry: { baseMs: number; capMs: number; horizonMs: number };
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   random?: () => number;
+  /**
+   * POSTs in flight to one origin at a time: the HTTP client's connections per origin. More would
+   * wait in the client's own queue, and the POST's deadline would count that wait.
+   */
+  postsPerOrigin: number;
 }
 
 interface SettleItem {
@@ -57,6 +62,46 @@ export function batchId(eventIds: readonly string[]): string {
 /** How long an endpoint row is reused before it is read again (a PATCH, rotation or disable applies within it). */
 const ENDPOINT_TTL_MS = 1000;
 
+/**
+ * At most `limit` calls at once per key (an origin), the rest waiting in arrival order. The claim
+ * window may hold many more deliveries for one origin than it has connections: they wait here, with
+ * their leases renewed by the worker, and each POST's deadline starts when it gets a connection, so a
+ * slow receiver costs time, not failed attempts.
+ */
+export function createOriginGate(limit: number) {
+  const lanes = new Map<string, { active: number; waiting: (() => void)[] }>();
+  return {
+    async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      let lane = lanes.get(key);
+      if (!lane) {
+        lane = { active: 0, waiting: [] };
+        lanes.set(key, lane);
+      }
+      if (lane.active >= limit) await new Promise<void>((go) => lane.waiting.push(go));
+      else lane.active++;
+      try {
+        return await fn();
+      } finally {
+        // The slot passes straight to the next in line (active stays counted), or is freed.
+        const next = lane.waiting.shift();
+        if (next) next();
+        else if (--lane.active === 0) lanes.delete(key);
+      }
+    },
+    /** Calls waiting for a slot, all keys (tests). */
+    waiting: () => [...lanes.values()].reduce((n, l) => n + l.waiting.length, 0),
+  };
+}
+
+/** `scheme://host:port` of an endpoint URL: what the HTTP client pools connections by. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 export function createSender(deps: SenderDeps) {
   const { store, clock } = deps;
   /**
@@ -73,6 +118,18 @@ export function createSender(deps: SenderDeps) {
     endpoints.set(id, { row, at: performance.now() });
     return row;
   }
+  const gate = createOriginGate(deps.postsPerOrigin);
+  /** Origins by endpoint URL: a URL is parsed once, not at every POST. */
+  const originByUrl = new Map<string, string>();
+  const origins = (url: string) => {
+    let o = originByUrl.get(url);
+    if (o === undefined) {
+      o = originOf(url);
+      if (originByUrl.size > 10_000) originByUrl.clear();
+      originByUrl.set(url, o);
+    }
+    return o;
+  };
   /** HMAC keys by sealed secret: opening (HKDF + AES-GCM) and decoding per POST showed in profiles. */
   const opened = new Map<string, Buffer>();
   const openFor = (endpointId: string) => (sealed: string) => {
@@ -141,8 +198,11 @@ export function createSender(deps: SenderDeps) {
       const batched = endpoint.batchSize > 1;
       const body = JSON.stringify(batched ? payloads : payloads[0]);
       const id = batched ? batchId(eventIds) : eventIds[0]!;
-      const headers = signatureHeaders(keys, id, Math.floor(clock.now() / 1000), body);
-      result = await deps.poster.post(endpoint.url, headers, body);
+      result = await gate.run(origins(endpoint.url), () => {
+        // Signed when it goes: the timestamp is the POST's, not when it started waiting.
+        const headers = signatureHeaders(keys, id, Math.floor(clock.now() / 1000), body);
+        return deps.poster.post(endpoint.url, headers, body);
+      });
     }
     const now = clock.now();
     const attemptNo = Math.max(...chunk.map((d) => d.attempts));
