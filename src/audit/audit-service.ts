@@ -63,5 +63,19 @@ export type AuditService = ReturnType<typeof createAuditService>;
 /** The slice of the audit service other concerns take as a dependency. */
 export type AuditRecorder = Pick<AuditService, 'change' | 'record' | 'log'>;
 
+/**
+ * A change and its audit entry in one transaction; where no recorder was wired (tests, tools that
+ * audit nothing), the change alone, still in one transaction. What every audited settings change
+ * calls, so none writes plainly when it should have recorded.
+ */
+export function auditedChange<T>(
+  audit: AuditRecorder | undefined,
+  store: Pick<Store, 'transaction'>,
+  fn: (tx: Repositories) => Promise<T>,
+  entry: (result: T) => AuditInput | undefined,
+): Promise<T> {
+  return audit ? audit.change(fn, entry) : store.transaction(fn);
+}
+
 /** Who, when a caller did not say: a change made by the platform on its own. */
 export const unattributed: Actor = { kind: 'system', id: 'internal', tenantId: null };

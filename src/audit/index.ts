@@ -1,6 +1,13 @@
 export { type Actor, type ActorKind, actorKinds, operatorActor, operatorName, systemActor } from './actor.js';
 export { type AuditInput, type AuditLog, type AuditLogDeps, type AuditTx, chainOf, createAuditLog, PLATFORM_CHAIN } from './audit-log.js';
-export { type AuditReadFilter, type AuditRecorder, type AuditService, createAuditService, unattributed } from './audit-service.js';
+export {
+  type AuditReadFilter,
+  type AuditRecorder,
+  type AuditService,
+  auditedChange,
+  createAuditService,
+  unattributed,
+} from './audit-service.js';
 export { canonicalJson, entryHash, GENESIS_HASH } from './canonical.js';
 export { type AuditForwarder, createAuditForwarder, forwarderCursor } from './forwarder.js';
 export { REDACTED, redactSecrets } from './redact.js';

@@ -1,4 +1,4 @@
-import { type Actor, type AuditRecorder, canonicalJson, unattributed } from '../audit/index.js';
+import { type Actor, type AuditRecorder, auditedChange, canonicalJson, unattributed } from '../audit/index.js';
 import { type Clock, validationError } from '../core/index.js';
 import type { Repositories, Store } from '../store/index.js';
 import { type ClassificationRules, emptyRules, parseClassificationRules } from './classification-rules.js';
@@ -13,7 +13,7 @@ import { type ClassificationDecision, type ClassifyInput, classify } from './cla
 export const CLASSIFICATION_HEADER = 'X-Postwarden-Classification';
 
 export interface ClassificationServiceDeps {
-  store: Pick<Store, 'classification'>;
+  store: Pick<Store, 'classification' | 'transaction'>;
   clock: Clock;
   /** Decodes a submitted message to its text (feedback's MIME reader; platform.ts wires it). */
   readText(raw: Buffer): Promise<string>;
@@ -70,21 +70,18 @@ export function createClassification(deps: ClassificationServiceDeps) {
         await tx.classification.putPolicy({ tenantId, doc: after, updatedAt: deps.clock.now() });
         return { before, changed: true };
       };
-      if (!deps.audit) await put(deps.store);
-      else {
-        await deps.audit.change(put, (r) =>
-          r.changed
-            ? {
-                actor,
-                tenantId,
-                action: 'classification_rules.updated',
-                resource: { type: 'classification_rules', id: tenantId },
-                before: r.before,
-                after,
-              }
-            : undefined,
-        );
-      }
+      await auditedChange(deps.audit, deps.store, put, (r) =>
+        r.changed
+          ? {
+              actor,
+              tenantId,
+              action: 'classification_rules.updated',
+              resource: { type: 'classification_rules', id: tenantId },
+              before: r.before,
+              after,
+            }
+          : undefined,
+      );
       return parsed.rules;
     },
     /** The decision for one message; undefined when nothing classifies it. Throws a refusal. */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { type Actor, type AuditInput, type AuditRecorder, loadEvidenceSigner, unattributed } from '../audit/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, auditedChange, loadEvidenceSigner, unattributed } from '../audit/index.js';
 import { type Clock, isoTime, newEvent, newId, PostwardenError, validationError } from '../core/index.js';
 import type { IncidentReminderRow, IncidentRow, Repositories, Store } from '../store/index.js';
 import { buildTraceBundle, type TraceMessage } from './trace-bundle.js';
@@ -97,9 +97,8 @@ const toRow = (i: Incident): IncidentRow => {
 export function createIncidents(deps: IncidentsDeps) {
   const { store, clock } = deps;
   const opened = new Map<string, KeyObject>();
-  /** The change and its audit entry in one transaction (without an audit log: the change alone). */
   const changed = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput): Promise<T> =>
-    deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
+    auditedChange(deps.audit, store, fn, entry);
 
   function clockOf(c: OpenIncident['clocks'][number], now: number, index = 0): IncidentClock {
     const setting =

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, auditedChange, unattributed } from '../audit/index.js';
 import { type Clock, isoTime, newId, PostwardenError, validationError } from '../core/index.js';
 import type { DmarcSourceRow, Repositories, Store, ThirdPartyRow } from '../store/index.js';
 import { type Alert, raiseAlerts } from './alerts.js';
@@ -168,9 +168,8 @@ function dkimOf(row: DmarcSourceRow): { domain: string; selector: string | null 
 export function createRegister(deps: RegisterDeps) {
   const { store, clock } = deps;
 
-  /** The change and its audit entry in one transaction (without an audit log: the change alone). */
   const changed = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput): Promise<T> =>
-    deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
+    auditedChange(deps.audit, store, fn, entry);
   const facts = ({ id: _i, tenantId: _t, createdAt: _c, updatedAt: _u, ...doc }: ThirdParty): ThirdPartyDoc => doc;
 
   async function list(tenantId: string): Promise<ThirdParty[]> {

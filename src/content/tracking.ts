@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Actor, type AuditRecorder, unattributed } from '../audit/index.js';
+import { type Actor, type AuditRecorder, auditedChange, unattributed } from '../audit/index.js';
 import { type Clock, newEvent, PostwardenError, type Stream } from '../core/index.js';
 import type { RecipientRow, Repositories, Store, TrackingSettingsRow } from '../store/index.js';
 import { rewriteHtml } from './tracking-html.js';
@@ -21,7 +21,7 @@ import { classifyUserAgent, type UserAgentClass } from './user-agent-class.js';
  * or scanner (a click within `scannerWindowMs` of delivery).
  */
 export interface TrackingDeps {
-  store: Pick<Store, 'tracking' | 'recipients' | 'events'>;
+  store: Pick<Store, 'tracking' | 'recipients' | 'events' | 'transaction'>;
   clock: Clock;
   /** Signing key first; older keys after it still verify. */
   keys: readonly Buffer[];
@@ -148,21 +148,18 @@ export function createTracking(deps: TrackingDeps) {
         await tx.tracking.setSettings(row);
         return { before, changed: true };
       };
-      if (!deps.audit) await put(store);
-      else {
-        await deps.audit.change(put, (r) =>
-          r.changed
-            ? {
-                actor,
-                tenantId,
-                action: 'tracking_settings.updated',
-                resource: { type: 'tracking_settings', id: tenantId },
-                before: r.before,
-                after: shown(row),
-              }
-            : undefined,
-        );
-      }
+      await auditedChange(deps.audit, store, put, (r) =>
+        r.changed
+          ? {
+              actor,
+              tenantId,
+              action: 'tracking_settings.updated',
+              resource: { type: 'tracking_settings', id: tenantId },
+              before: r.before,
+              after: shown(row),
+            }
+          : undefined,
+      );
       cached.delete(tenantId);
       return settings(tenantId);
     },

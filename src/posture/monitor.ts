@@ -1,4 +1,4 @@
-import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, auditedChange, unattributed } from '../audit/index.js';
 import { type Clock, isoTime, type NewEvent, newEvent, PostwardenError } from '../core/index.js';
 import type { DnsSnapshotRow, Repositories, Store } from '../store/index.js';
 import { mxMatches } from '../transport-policy/index.js';
@@ -63,10 +63,8 @@ export function createPostureMonitor(deps: PostureMonitorDeps) {
   const { store, clock } = deps;
   let running: Promise<number> | undefined;
 
-  /** A change and its entry in one transaction (without an audit recorder, the change alone). */
-  function changed<T>(fn: (tx: Repositories) => Promise<T>, entry: (r: T) => AuditInput | undefined) {
-    return deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
-  }
+  const changed = <T>(fn: (tx: Repositories) => Promise<T>, entry: (r: T) => AuditInput | undefined) =>
+    auditedChange(deps.audit, store, fn, entry);
 
   async function selectorsFor(tenantId: string, domain: string): Promise<string[]> {
     const row = await store.domains.findByName(domain);

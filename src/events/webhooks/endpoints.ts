@@ -1,4 +1,4 @@
-import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../../audit/index.js';
+import { type Actor, type AuditInput, type AuditRecorder, auditedChange, unattributed } from '../../audit/index.js';
 import {
   type Clock,
   type EventType,
@@ -92,10 +92,8 @@ export function createWebhookEndpoints(deps: EndpointsDeps) {
 
   const orNull = (l: string[] | undefined) => (l?.length ? l : null);
 
-  /** Runs a change in one transaction with its audit entry (both or neither). */
-  function audited<T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> {
-    return deps.audit ? deps.audit.change(fn, entry) : store.transaction(fn);
-  }
+  const audited = <T>(fn: (tx: Repositories) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> =>
+    auditedChange(deps.audit, store, fn, entry);
 
   return {
     async create(
