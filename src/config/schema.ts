@@ -613,7 +613,8 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           maximum: 3650,
           default: 30,
-          description: 'How long events are kept for consumers; webhook replays reach back this far.',
+          description:
+            "How far back a webhook replay may ask (days). How long events are stored is the tenant's `events` retention class (docs/retention.md).",
         }),
         nats: Type.Object(
           {

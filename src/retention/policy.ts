@@ -44,7 +44,7 @@ export const retentionDefaults: Record<RetentionClass, { maxDays: number | null;
 };
 
 /** Which classes the purge job enforces today; the others are recorded and reported (docs/retention.md). */
-export const enforcedClasses: readonly RetentionClass[] = ['bodies'];
+export const enforcedClasses: readonly RetentionClass[] = ['bodies', 'events'];
 
 export interface PolicyConflict {
   dataClass: RetentionClass;

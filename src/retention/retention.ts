@@ -25,7 +25,9 @@ import {
  * `interrupted` and picks up what is still due. A message whose classification policy gave it a
  * retention class (`messages.retention_class`) is due by that class's days instead of the tenant's
  * `bodies` policy (whose minimum stays a floor); counts are kept per class. Held data (a hold on the tenant, the message, one of
- * its recipients' addresses, or the time range it was accepted in) is skipped and counted.
+ * its recipients' addresses, or the time range it was accepted in) is skipped and counted. Events go
+ * by the tenant's `events` data class the same way (`retention.events_purged` per batch), but never
+ * one a spine consumer has not handled yet or whose webhook delivery is still open.
  *
  * Erasure (`erase`, GDPR Art. 17) removes or redacts one address across the tenant's stored data in
  * one transaction with its audit entry, keeps a suppression keyed by the address's keyed hash (so
@@ -81,6 +83,12 @@ export interface PurgeCounts {
   tenants: Record<string, PurgeTally & { classes: Record<string, PurgeTally> }>;
   /** Runs a crash left running, marked interrupted by this one. */
   interrupted: number;
+  /**
+   * Events purged by the `events` data class, and those due but kept by a hold; per tenant likewise.
+   * `horizon`: the last spine cursor the run could reach, and what held it there (the consumer
+   * furthest behind, or an open webhook delivery; null: nothing).
+   */
+  events: { purged: number; held: number; tenants: Record<string, PurgeTally>; horizon: { cursor: number; held_back_by: string | null } };
 }
 
 export interface ErasureReceipt {
@@ -217,6 +225,61 @@ export function createRetention(deps: RetentionDeps) {
       counts.tenants[tenantId] = tenantTally;
       counts.purged += tenantTally.purged;
       counts.held += tenantTally.held;
+    }
+  }
+
+  /**
+   * The `events` data class: a tenant's events older than its policy go, in batches (one transaction
+   * each, with its `retention.events_purged` entry), oldest first, but never past the spine's horizon
+   * (a consumer that has not handled them yet, an open webhook delivery) and never what a hold
+   * keeps: the tenant, the event's message (message, range and address holds) or its time (range).
+   */
+  async function purgeEvents(runId: string, tenantId: string, now: number, horizon: number, counts: PurgeCounts): Promise<void> {
+    const policy = (await policiesOf(tenantId)).find((p) => p.dataClass === 'events')!;
+    const cutoff = cutoffOf(policy, now);
+    if (cutoff === null) return;
+    const holds = await store.retention.holds(tenantId);
+    const tenantHeld = holds.some((h) => h.kind === 'tenant');
+    const heldIds = await heldMessageIds(tenantId, holds);
+    const heldHashes = new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!));
+    const ranges = holds
+      .filter((h) => h.kind === 'range')
+      .map((h) => ({ from: h.from_at === null ? -Infinity : Number(h.from_at), until: h.until_at === null ? Infinity : Number(h.until_at) }));
+    const tally: PurgeTally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
+    let after = 0;
+    for (let b = 0; b < maxBatches; b++) {
+      const due = await store.retention.eventCandidates({ tenantId, cutoff, after, upTo: horizon, limit: batchSize });
+      if (!due.length) break;
+      after = due.at(-1)!.cursor;
+      const messageIds = [...new Set(due.flatMap((e) => (e.messageId ? [e.messageId] : [])))];
+      const hashes = heldHashes.size && messageIds.length ? await store.retention.recipientHashes(tenantId, messageIds) : new Map<string, string[]>();
+      const go: number[] = [];
+      for (const e of due) {
+        const held =
+          tenantHeld ||
+          ranges.some((r) => e.at >= r.from && e.at < r.until) ||
+          (e.messageId !== null && (heldIds.has(e.messageId) || (hashes.get(e.messageId) ?? []).some((h) => heldHashes.has(h))));
+        if (held) tally.held++;
+        else go.push(e.cursor);
+      }
+      if (go.length) {
+        tally.purged += await audit.change(
+          (tx) => tx.retention.deleteEvents(go),
+          (purged) => ({
+            actor: systemActor('retention-purge', tenantId),
+            tenantId,
+            action: 'retention.events_purged',
+            resource: { type: 'purge_run', id: runId },
+            after: { purged, cutoff: tally.cutoff, max_days: policy.maxDays, first_cursor: go[0], last_cursor: go.at(-1) },
+          }),
+        );
+      }
+      if (due.length < batchSize) break;
+    }
+    if (tally.purged || tally.held) {
+      counts.events.tenants[tenantId] = tally;
+      counts.events.purged += tally.purged;
+      counts.events.held += tally.held;
     }
   }
 
@@ -373,8 +436,17 @@ export function createRetention(deps: RetentionDeps) {
       const now = clock.now();
       const run = newId('prg', now);
       const interrupted = await store.retention.startRun(run, now);
-      const counts: PurgeCounts = { run, purged: 0, held: 0, tenants: {}, interrupted };
+      const horizon = await store.retention.eventsHorizon();
+      const counts: PurgeCounts = {
+        run,
+        purged: 0,
+        held: 0,
+        tenants: {},
+        interrupted,
+        events: { purged: 0, held: 0, tenants: {}, horizon: { cursor: horizon.cursor, held_back_by: horizon.heldBackBy } },
+      };
       for (const t of await store.retention.tenantsWithBodies()) await purgeTenant(run, t, now, counts);
+      for (const t of await store.retention.tenantIds()) await purgeEvents(run, t, now, horizon.cursor, counts);
       await audit.change(
         (tx) => tx.retention.finishRun(run, counts, clock.now()),
         () => ({

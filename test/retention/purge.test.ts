@@ -85,3 +85,53 @@ test('bodies are purged on schedule, held ones survive, metadata and fingerprint
   assert.equal(holds.length, 2);
   assert.equal(JSON.stringify(holds).toLowerCase().includes('held@example.org'), false, 'the hold entry holds no address');
 });
+
+test('events go by the events class once every consumer has handled them; held ones stay; each batch audited', async (t) => {
+  const clock = fakeClock();
+  const p = await startPlatform(t, { clock });
+  const { retention, store } = p.platform;
+  const who = operatorActor(p.tenantId);
+  const put = await p.request('PUT', '/v1/retention', { policies: [{ data_class: 'events', max_days: 2, min_days: null }] });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  const free = await sendAndDeliver(p, ['free@example.org']);
+  const held = await sendAndDeliver(p, ['kept@example.org']);
+  await retention.placeHold(who, p.tenantId, { kind: 'message', messageId: held.id, reason: 'regulator inquiry' });
+  const freeEvents = (await store.events.forMessage(free.id)).length;
+  assert.ok(freeEvents >= 2, `the message has its events (${freeEvents})`);
+
+  // The platform's own consumers handle the events in real time: wait until all have.
+  const last = await store.events.lastCursor();
+  for (let i = 0; i < 250 && (await store.retention.eventsHorizon()).cursor < last; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok((await store.retention.eventsHorizon()).cursor >= last, 'every consumer handled the events');
+
+  // Not due before their 2 days.
+  clock.advance(DAY);
+  assert.equal((await retention.purgeDue()).events.purged, 0);
+
+  // Due, but a consumer that has not handled them holds them back.
+  clock.advance(2 * DAY);
+  await store.consumerCursors.set('lagging-test-consumer', 0, clock.now());
+  const heldBack = await retention.purgeDue();
+  assert.equal(heldBack.events.purged, 0);
+  assert.deepEqual(heldBack.events.horizon, { cursor: 0, held_back_by: 'consumer lagging-test-consumer' });
+  assert.equal((await store.events.forMessage(free.id)).length, freeEvents);
+
+  // Once it has: the free message's events go, the held message's stay (counted as held).
+  await store.consumerCursors.set('lagging-test-consumer', last, clock.now());
+  const counts = await retention.purgeDue();
+  assert.ok(counts.events.purged >= freeEvents, JSON.stringify(counts.events));
+  assert.equal(counts.events.held, (await store.events.forMessage(held.id)).length);
+  assert.ok(counts.events.held > 0);
+  assert.equal((await store.events.forMessage(free.id)).length, 0);
+  assert.equal(counts.purged, 0, 'bodies follow their own class (7 days), untouched');
+  assert.ok(await store.messages.body(free.id));
+
+  const batches = await store.audit.page({ chain: p.tenantId, action: 'retention.events_purged', limit: 100 });
+  assert.equal(
+    batches.reduce((n, b) => n + JSON.parse(b.afterJson!).purged, 0),
+    counts.events.purged,
+    'the batches audited add up to the run',
+  );
+  const run = (await retention.runs(10)).find((r) => r.id === counts.run);
+  assert.equal((run?.counts as { events: { purged: number } }).events.purged, counts.events.purged);
+});

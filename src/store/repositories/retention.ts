@@ -101,6 +101,55 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
       return rows.map((r) => r.tenant_id);
     },
 
+    /** Every tenant's id: the events purge looks at each. */
+    async tenantIds(): Promise<string[]> {
+      return (await db.selectFrom('tenants').select('id').orderBy('id').execute()).map((r) => r.id);
+    },
+    /**
+     * The highest spine cursor an events purge may reach: every durable consumer (webhooks fan-out,
+     * ledger, stream, alerts) has handled it, and no webhook delivery of it or a later event is still
+     * open (an endpoint that was down gets its events when it is back, however old they are).
+     */
+    async eventsHorizon(): Promise<{ cursor: number; heldBackBy: string | null }> {
+      const consumer = await db.selectFrom('consumer_cursors').select(['name', 'position']).orderBy('position').limit(1).executeTakeFirst();
+      const open = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('event_cursor').as('c'))
+        .where('state', 'in', ['queued', 'retry', 'in_flight'])
+        .executeTakeFirst();
+      let out: { cursor: number; heldBackBy: string | null } = { cursor: Number.MAX_SAFE_INTEGER, heldBackBy: null };
+      if (consumer) out = { cursor: Number(consumer.position), heldBackBy: `consumer ${consumer.name}` };
+      if (open?.c !== null && open?.c !== undefined && Number(open.c) - 1 < out.cursor)
+        out = { cursor: Number(open.c) - 1, heldBackBy: 'an open webhook delivery' };
+      return out;
+    },
+    /** A tenant's events at or before `cutoff`, cursor in (after, upTo], oldest first. */
+    async eventCandidates(q: { tenantId: string; cutoff: number; after: number; upTo: number; limit: number }) {
+      const rows = await db
+        .selectFrom('events')
+        .select(['cursor', 'message_id', 'at'])
+        .where('tenant_id', '=', q.tenantId)
+        .where('cursor', '>', q.after)
+        .where('cursor', '<=', q.upTo)
+        .where('at', '<=', q.cutoff)
+        .orderBy('cursor')
+        .limit(q.limit)
+        .execute();
+      return rows.map((r) => ({ cursor: Number(r.cursor), messageId: r.message_id, at: Number(r.at) }));
+    },
+    /** Deletes events by cursor; answers how many went. */
+    async deleteEvents(cursors: readonly number[]): Promise<number> {
+      let n = 0;
+      for (let i = 0; i < cursors.length; i += 500) {
+        const r = await db
+          .deleteFrom('events')
+          .where('cursor', 'in', cursors.slice(i, i + 500))
+          .executeTakeFirst();
+        n += Number(r.numDeletedRows);
+      }
+      return n;
+    },
+
     async addHold(h: HoldRow): Promise<void> {
       await db.insertInto('legal_holds').values(h).execute();
     },
