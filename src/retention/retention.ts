@@ -244,7 +244,10 @@ export function createRetention(deps: RetentionDeps) {
     const heldHashes = new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!));
     const ranges = holds
       .filter((h) => h.kind === 'range')
-      .map((h) => ({ from: h.from_at === null ? -Infinity : Number(h.from_at), until: h.until_at === null ? Infinity : Number(h.until_at) }));
+      .map((h) => ({
+        from: h.from_at === null ? -Infinity : Number(h.from_at),
+        until: h.until_at === null ? Infinity : Number(h.until_at),
+      }));
     const tally: PurgeTally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
     let after = 0;
     for (let b = 0; b < maxBatches; b++) {
@@ -252,7 +255,8 @@ export function createRetention(deps: RetentionDeps) {
       if (!due.length) break;
       after = due.at(-1)!.cursor;
       const messageIds = [...new Set(due.flatMap((e) => (e.messageId ? [e.messageId] : [])))];
-      const hashes = heldHashes.size && messageIds.length ? await store.retention.recipientHashes(tenantId, messageIds) : new Map<string, string[]>();
+      const hashes =
+        heldHashes.size && messageIds.length ? await store.retention.recipientHashes(tenantId, messageIds) : new Map<string, string[]>();
       const go: number[] = [];
       for (const e of due) {
         const held =

@@ -133,5 +133,6 @@ test('events go by the events class once every consumer has handled them; held o
     'the batches audited add up to the run',
   );
   const run = (await retention.runs(10)).find((r) => r.id === counts.run);
-  assert.equal((run?.counts as { events: { purged: number } }).events.purged, counts.events.purged);
+  assert.ok(run, `run ${counts.run} is listed`);
+  assert.equal((run.counts as { events: { purged: number } }).events.purged, counts.events.purged);
 });
