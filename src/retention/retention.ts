@@ -239,46 +239,49 @@ export function createRetention(deps: RetentionDeps) {
     const cutoff = cutoffOf(policy, now);
     if (cutoff === null) return;
     const holds = await store.retention.holds(tenantId);
-    const tenantHeld = holds.some((h) => h.kind === 'tenant');
-    const heldIds = await heldMessageIds(tenantId, holds);
-    const heldHashes = new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!));
+    const tally: PurgeTally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
+    // Held time ranges are left out in SQL and counted once: scanning past them in every run would
+    // spend the run's batches on events that cannot go.
     const ranges = holds
       .filter((h) => h.kind === 'range')
       .map((h) => ({
-        from: h.from_at === null ? -Infinity : Number(h.from_at),
-        until: h.until_at === null ? Infinity : Number(h.until_at),
+        from: h.from_at === null ? Number.MIN_SAFE_INTEGER : Number(h.from_at),
+        until: h.until_at === null ? Number.MAX_SAFE_INTEGER : Number(h.until_at),
       }));
-    const tally: PurgeTally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
-    let after = 0;
-    for (let b = 0; b < maxBatches; b++) {
-      const due = await store.retention.eventCandidates({ tenantId, cutoff, after, upTo: horizon, limit: batchSize });
-      if (!due.length) break;
-      after = due.at(-1)!.cursor;
-      const messageIds = [...new Set(due.flatMap((e) => (e.messageId ? [e.messageId] : [])))];
-      const hashes =
-        heldHashes.size && messageIds.length ? await store.retention.recipientHashes(tenantId, messageIds) : new Map<string, string[]>();
-      const go: number[] = [];
-      for (const e of due) {
-        const held =
-          tenantHeld ||
-          ranges.some((r) => e.at >= r.from && e.at < r.until) ||
-          (e.messageId !== null && (heldIds.has(e.messageId) || (hashes.get(e.messageId) ?? []).some((h) => heldHashes.has(h))));
-        if (held) tally.held++;
-        else go.push(e.cursor);
+    if (holds.some((h) => h.kind === 'tenant')) {
+      tally.held = await store.retention.countEvents({ tenantId, cutoff, upTo: horizon });
+    } else {
+      tally.held = await store.retention.countEvents({ tenantId, cutoff, upTo: horizon, within: ranges });
+      const heldIds = await heldMessageIds(tenantId, holds);
+      const heldHashes = new Set(holds.filter((h) => h.kind === 'address' && h.address_hash).map((h) => h.address_hash!));
+      let after = 0;
+      for (let b = 0; b < maxBatches; b++) {
+        const due = await store.retention.eventCandidates({ tenantId, cutoff, after, upTo: horizon, limit: batchSize, skip: ranges });
+        if (!due.length) break;
+        after = due.at(-1)!.cursor;
+        const messageIds = [...new Set(due.flatMap((e) => (e.messageId ? [e.messageId] : [])))];
+        const hashes =
+          heldHashes.size && messageIds.length ? await store.retention.recipientHashes(tenantId, messageIds) : new Map<string, string[]>();
+        const go: number[] = [];
+        for (const e of due) {
+          const held = e.messageId !== null && (heldIds.has(e.messageId) || (hashes.get(e.messageId) ?? []).some((h) => heldHashes.has(h)));
+          if (held) tally.held++;
+          else go.push(e.cursor);
+        }
+        if (go.length) {
+          tally.purged += await audit.change(
+            (tx) => tx.retention.deleteEvents(go),
+            (purged) => ({
+              actor: systemActor('retention-purge', tenantId),
+              tenantId,
+              action: 'retention.events_purged',
+              resource: { type: 'purge_run', id: runId },
+              after: { purged, cutoff: tally.cutoff, max_days: policy.maxDays, first_cursor: go[0], last_cursor: go.at(-1) },
+            }),
+          );
+        }
+        if (due.length < batchSize) break;
       }
-      if (go.length) {
-        tally.purged += await audit.change(
-          (tx) => tx.retention.deleteEvents(go),
-          (purged) => ({
-            actor: systemActor('retention-purge', tenantId),
-            tenantId,
-            action: 'retention.events_purged',
-            resource: { type: 'purge_run', id: runId },
-            after: { purged, cutoff: tally.cutoff, max_days: policy.maxDays, first_cursor: go[0], last_cursor: go.at(-1) },
-          }),
-        );
-      }
-      if (due.length < batchSize) break;
     }
     if (tally.purged || tally.held) {
       counts.events.tenants[tenantId] = tally;

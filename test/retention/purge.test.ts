@@ -132,6 +132,22 @@ test('events go by the events class once every consumer has handled them; held o
     counts.events.purged,
     'the batches audited add up to the run',
   );
+  // A held time range: its events are kept and counted, later ones still go.
+  const inRange = await sendAndDeliver(p, ['range@example.org']);
+  const rangeAt = clock.now();
+  clock.advance(60_000);
+  const after = await sendAndDeliver(p, ['after@example.org']);
+  await retention.placeHold(who, p.tenantId, { kind: 'range', from: rangeAt - 1000, until: rangeAt + 1000, reason: 'audit window' });
+  const lastNow = await store.events.lastCursor();
+  await store.consumerCursors.set('lagging-test-consumer', lastNow, clock.now());
+  for (let i = 0; i < 250 && (await store.retention.eventsHorizon()).cursor < lastNow; i++) await new Promise((r) => setTimeout(r, 20));
+  clock.advance(3 * DAY);
+  const ranged = await retention.purgeDue();
+  const inRangeEvents = (await store.events.forMessage(inRange.id)).length;
+  assert.ok(inRangeEvents > 0, 'the events in the held range are kept');
+  assert.equal((await store.events.forMessage(after.id)).length, 0, 'the events after it go');
+  assert.equal(ranged.events.held, inRangeEvents + (await store.events.forMessage(held.id)).length);
+
   const run = (await retention.runs(10)).find((r) => r.id === counts.run);
   assert.ok(run, `run ${counts.run} is listed`);
   assert.equal((run.counts as { events: { purged: number } }).events.purged, counts.events.purged);

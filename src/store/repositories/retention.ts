@@ -123,19 +123,44 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
         out = { cursor: Number(open.c) - 1, heldBackBy: 'an open webhook delivery' };
       return out;
     },
-    /** A tenant's events at or before `cutoff`, cursor in (after, upTo], oldest first. */
-    async eventCandidates(q: { tenantId: string; cutoff: number; after: number; upTo: number; limit: number }) {
-      const rows = await db
+    /**
+     * A tenant's events at or before `cutoff`, cursor in (after, upTo], oldest first, leaving out
+     * those that happened in any of `skip` (held time ranges: a long one must not stall the purge of
+     * what follows it).
+     */
+    async eventCandidates(q: {
+      tenantId: string;
+      cutoff: number;
+      after: number;
+      upTo: number;
+      limit: number;
+      skip: readonly { from: number; until: number }[];
+    }) {
+      let s = db
         .selectFrom('events')
         .select(['cursor', 'message_id', 'at'])
         .where('tenant_id', '=', q.tenantId)
         .where('cursor', '>', q.after)
         .where('cursor', '<=', q.upTo)
-        .where('at', '<=', q.cutoff)
-        .orderBy('cursor')
-        .limit(q.limit)
-        .execute();
+        .where('at', '<=', q.cutoff);
+      for (const r of q.skip) s = s.where((eb) => eb.or([eb('at', '<', r.from), eb('at', '>=', r.until)]));
+      const rows = await s.orderBy('cursor').limit(q.limit).execute();
       return rows.map((r) => ({ cursor: Number(r.cursor), messageId: r.message_id, at: Number(r.at) }));
+    },
+    /** How many of a tenant's events at or before `cutoff` and cursor `upTo` happened in any of `within` (all when absent). */
+    async countEvents(q: { tenantId: string; cutoff: number; upTo: number; within?: readonly { from: number; until: number }[] }) {
+      let s = db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('tenant_id', '=', q.tenantId)
+        .where('cursor', '<=', q.upTo)
+        .where('at', '<=', q.cutoff);
+      const within = q.within;
+      if (within) {
+        if (!within.length) return 0;
+        s = s.where((eb) => eb.or(within.map((r) => eb.and([eb('at', '>=', r.from), eb('at', '<', r.until)]))));
+      }
+      return Number((await s.executeTakeFirst())?.n ?? 0);
     },
     /** Deletes events by cursor; answers how many went. */
     async deleteEvents(cursors: readonly number[]): Promise<number> {
