@@ -18,6 +18,7 @@ import {
   createAnomalyDetector,
   createAuthFailureTally,
   createCredentialCompromise,
+  createDataProtectionEvidence,
   createIncidents,
   createRecordsOfProcessing,
   createRegister,
@@ -680,6 +681,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       selfAssessment: () => selfAssessment,
       // Built after the API with the register it reads (a closure: called only once requests arrive).
       recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
+      dataProtection: (tenantId) => dataProtection.compute(tenantId),
       ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
       compliance: { register, incidents, credentials },
     },
@@ -831,6 +833,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     retentionPolicies: async (tenantId) => (await retention.policies(tenantId)).policies,
     retentionClasses: (tenantId) => retention.classes(tenantId),
     classificationPolicies: async (tenantId) => (await classification.getRules(tenantId)).policies,
+  });
+  const dataProtection = createDataProtectionEvidence({
+    store,
+    encryptionEnabled: config.encryption.enabled,
+    region: config.residency.region,
   });
   const anomalies = createAnomalyDetector({ store, rules: anomalyRules });
   const complianceAlerts = createAlertConsumer({ store, clock, owner: nodeId, register, anomalies, pollMs: cc.pollMs, log: complianceLog });

@@ -2,7 +2,7 @@ import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access, Caller } from '../access/index.js';
 import type { Actor, AuditService } from '../audit/index.js';
 import type { Classification } from '../classification/index.js';
-import type { CredentialCompromise, Incidents, RecordsOfProcessing, Register } from '../compliance/index.js';
+import type { CredentialCompromise, DataProtectionEvidence, Incidents, RecordsOfProcessing, Register } from '../compliance/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -107,6 +107,8 @@ export interface ApiServices {
   selfAssessment?: () => Pick<SelfAssessment, 'history'>;
   /** A tenant's records of processing over [from, to) (src/compliance; docs/compliance.md). */
   recordsOfProcessing?: (q: { tenantId: string; from: number; to: number }) => Promise<RecordsOfProcessing>;
+  /** A tenant's encryption, residency, holds and purge runs, for the evidence report (src/compliance/data-protection.ts). */
+  dataProtection?: (tenantId: string) => Promise<DataProtectionEvidence>;
   /** Compliance operations (src/compliance): the third-party register, incidents and trace bundles, credential compromise. */
   compliance?: {
     register: Pick<Register, 'page' | 'get' | 'create' | 'update' | 'remove' | 'seed'>;

@@ -20,7 +20,7 @@ export { createPostureMonitor } from './monitor.js';
 export type { RecordedQuery } from './recording-resolver.js';
 export type { EvidenceReport, ReportContent, ReportFormat, ReportOptions, TransportTlsStats } from './report.js';
 export { buildReport, canonicalJson, renderReport } from './report.js';
-export type { ReportProcessingRecords, ReportSelfAssessment, SelfAssessmentRunInput } from './report-sections.js';
+export type { ReportDataProtection, ReportProcessingRecords, ReportSelfAssessment, SelfAssessmentRunInput } from './report-sections.js';
 export { escapeHtml, selfAssessmentSection } from './report-sections.js';
 export type { AuthorizedSender } from './sender-inventory.js';
 export type { Alert, AlertKind, RecordChange, RecordState } from './snapshot-diff.js';

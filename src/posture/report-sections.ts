@@ -273,3 +273,138 @@ export function recordsHtml(r: ReportProcessingRecords): string[] {
     ...(x.retentionClasses.length ? htmlTable(retentionClassHead, x.retentionClasses) : []),
   ];
 }
+
+/**
+ * What the report shows of a tenant's data protection (src/compliance/data-protection.ts computes
+ * it): encryption at rest (whether new writes are sealed, the share of the tenant's stored content
+ * values that is, its data keys with their dates), residency, the legal holds in force (never an
+ * address: an address hold shows as such) and the latest purge runs with the tenant's counts.
+ */
+export interface ReportDataProtection {
+  tenant_id: string;
+  encryption: {
+    enabled: boolean;
+    sealed: number;
+    total: number;
+    /** Sealed share of the tenant's stored content values, 0…1 (1 when nothing is stored). */
+    share: number;
+    keys: {
+      id: string;
+      purpose: string;
+      version: number;
+      state: string;
+      provider: string;
+      created_at: string;
+      rewrapped_at: string | null;
+      destroyed_at: string | null;
+    }[];
+  };
+  residency: { node_region: string | null; tenant_region: string | null };
+  holds: {
+    id: string;
+    kind: string;
+    reason: string;
+    placed_at: string;
+    message_id: string | null;
+    from: string | null;
+    until: string | null;
+  }[];
+  purge_runs: {
+    id: string;
+    state: string;
+    started_at: string;
+    finished_at: string | null;
+    bodies_purged: number;
+    bodies_held: number;
+    events_purged: number;
+    events_held: number;
+  }[];
+}
+
+const keyHead = ['Data key', 'Purpose', 'Version', 'State', 'KMS provider', 'Created', 'Re-wrapped', 'Destroyed'];
+const holdHead = ['Hold', 'Kind', 'Scope', 'Reason', 'Placed'];
+const runHead = ['Purge run', 'State', 'Started', 'Finished', 'Bodies purged', 'Bodies held', 'Events purged', 'Events held'];
+
+function dataProtectionRows(d: ReportDataProtection) {
+  const e = d.encryption;
+  const r = d.residency;
+  return {
+    encryption: `Encryption at rest is ${e.enabled ? 'on' : 'off'} for new writes; ${e.sealed} of ${e.total} stored content values of the tenant are sealed (${(e.share * 100).toFixed(1)}%).`,
+    residency: r.tenant_region
+      ? `The tenant is pinned to region ${r.tenant_region}; this node is in ${r.node_region ?? 'no region'}, and nodes of other regions refuse its content.`
+      : `The tenant is not pinned to a region (this node: ${r.node_region ?? 'no region'}).`,
+    keys: e.keys.map((k) => [
+      k.id,
+      k.purpose,
+      String(k.version),
+      k.state,
+      k.provider,
+      k.created_at,
+      k.rewrapped_at ?? 'never',
+      k.destroyed_at ?? '-',
+    ]),
+    holds: d.holds.map((h) => [
+      h.id,
+      h.kind,
+      h.kind === 'message'
+        ? (h.message_id ?? '')
+        : h.kind === 'range'
+          ? `${h.from ?? 'the beginning'} to ${h.until ?? 'open'}`
+          : h.kind === 'address'
+            ? 'one address (kept as its keyed hash)'
+            : 'everything of the tenant',
+      h.reason,
+      h.placed_at,
+    ]),
+    runs: d.purge_runs.map((p) => [
+      p.id,
+      p.state,
+      p.started_at,
+      p.finished_at ?? '-',
+      String(p.bodies_purged),
+      String(p.bodies_held),
+      String(p.events_purged),
+      String(p.events_held),
+    ]),
+  };
+}
+
+export function dataProtectionMarkdown(d: ReportDataProtection): string[] {
+  const x = dataProtectionRows(d);
+  return [
+    '## Data protection',
+    '',
+    x.encryption,
+    '',
+    x.residency,
+    '',
+    '### Data keys',
+    '',
+    ...(x.keys.length ? mdTable(keyHead, x.keys) : ['No data key yet (nothing sealed).']),
+    '',
+    '### Legal holds in force',
+    '',
+    ...(x.holds.length ? mdTable(holdHead, x.holds) : ['No legal hold in force.']),
+    '',
+    '### Latest purge runs',
+    '',
+    ...(x.runs.length ? mdTable(runHead, x.runs) : ['No purge run yet.']),
+    '',
+  ];
+}
+
+export function dataProtectionHtml(d: ReportDataProtection): string[] {
+  const x = dataProtectionRows(d);
+  const p = (s: string) => `<p>${escapeHtml(s)}</p>`;
+  return [
+    '<h2>Data protection</h2>',
+    p(x.encryption),
+    p(x.residency),
+    '<h3>Data keys</h3>',
+    ...(x.keys.length ? htmlTable(keyHead, x.keys) : [p('No data key yet (nothing sealed).')]),
+    '<h3>Legal holds in force</h3>',
+    ...(x.holds.length ? htmlTable(holdHead, x.holds) : [p('No legal hold in force.')]),
+    '<h3>Latest purge runs</h3>',
+    ...(x.runs.length ? htmlTable(runHead, x.runs) : [p('No purge run yet.')]),
+  ];
+}

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import type { AuditResult } from './audit.js';
 import { controls } from './controls.js';
 import {
+  dataProtectionHtml,
+  dataProtectionMarkdown,
   escapeHtml,
   mdCell,
+  type ReportDataProtection,
   type ReportProcessingRecords,
   type ReportSelfAssessment,
   recordsHtml,
@@ -15,8 +18,9 @@ import {
 /**
  * The evidence report an auditor reads: timestamp, resolver, every query and answer, findings, the
  * control mapping (with the evidence each SOC 2 criterion rests on), and optionally the transport TLS
- * statistics, the latest runs of the platform's self-assessment and the tenant's records of
- * processing for the report's period; then a SHA-256 digest.
+ * statistics, the latest runs of the platform's self-assessment, the tenant's records of processing
+ * for the report's period and its data protection (encryption, residency, holds, purge runs); then a
+ * SHA-256 digest.
  *
  * The self-assessment and the records come from other concerns (src/self-assessment,
  * src/compliance); report-sections.ts declares the shapes the report reads of them and renders them,
@@ -54,6 +58,7 @@ export interface ReportContent {
   transportTls?: TransportTlsStats;
   selfAssessment?: ReportSelfAssessment;
   recordsOfProcessing?: ReportProcessingRecords;
+  dataProtection?: ReportDataProtection;
 }
 
 export interface EvidenceReport {
@@ -76,6 +81,7 @@ export interface ReportOptions {
   transportTls?: TransportTlsStats;
   selfAssessment?: ReportSelfAssessment;
   recordsOfProcessing?: ReportProcessingRecords;
+  dataProtection?: ReportDataProtection;
 }
 
 export function buildReport(audit: AuditResult, opts: ReportOptions): EvidenceReport {
@@ -100,6 +106,7 @@ export function buildReport(audit: AuditResult, opts: ReportOptions): EvidenceRe
     ...(opts.transportTls ? { transportTls: opts.transportTls } : {}),
     ...(opts.selfAssessment ? { selfAssessment: opts.selfAssessment } : {}),
     ...(opts.recordsOfProcessing ? { recordsOfProcessing: opts.recordsOfProcessing } : {}),
+    ...(opts.dataProtection ? { dataProtection: opts.dataProtection } : {}),
   };
   return { content, digest: createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex') };
 }
@@ -165,6 +172,7 @@ function renderMarkdown({ content: c, digest }: EvidenceReport): string {
   }
   if (c.selfAssessment) lines.push(...selfAssessmentMarkdown(c.selfAssessment));
   if (c.recordsOfProcessing) lines.push(...recordsMarkdown(c.recordsOfProcessing));
+  if (c.dataProtection) lines.push(...dataProtectionMarkdown(c.dataProtection));
   lines.push('## Queries and answers', '', '| Name | Type | Outcome | AD | Answers |', '| --- | --- | --- | --- | --- |');
   for (const q of a.queries)
     lines.push(
@@ -242,6 +250,7 @@ function renderHtml({ content: c, digest }: EvidenceReport): string {
   }
   if (c.selfAssessment) parts.push(...selfAssessmentHtml(c.selfAssessment));
   if (c.recordsOfProcessing) parts.push(...recordsHtml(c.recordsOfProcessing));
+  if (c.dataProtection) parts.push(...dataProtectionHtml(c.dataProtection));
   parts.push(
     '<h2>Queries and answers</h2><table>',
     head(['Name', 'Type', 'Outcome', 'AD', 'Answers']),

@@ -68,6 +68,18 @@ export interface EncryptionCoverage {
   share: number;
 }
 
+export interface TenantKeyInfo {
+  id: string;
+  purpose: string;
+  version: number;
+  state: string;
+  provider: string;
+  kekId: string;
+  createdAt: number;
+  rewrappedAt: number | null;
+  destroyedAt: number | null;
+}
+
 /**
  * Called inside the transaction of a change with its result, so what it writes (an audit entry)
  * commits with the change or, when it throws, rolls the change back.
@@ -92,7 +104,10 @@ export interface EncryptionAdmin {
   jobs(): Promise<EncryptionJobsTable[]>;
   /** Destroys every data key of the tenant: its sealed content becomes unreadable for good. */
   shredTenant(tenantId: string, now: number, record?: InChange<number>): Promise<number>;
-  coverage(): Promise<EncryptionCoverage>;
+  /** Sealed share of stored content values: all of them, or one tenant's. */
+  coverage(tenantId?: string): Promise<EncryptionCoverage>;
+  /** A tenant's data keys as metadata (never key material): version, state, provider, dates. */
+  tenantKeys(tenantId: string): Promise<TenantKeyInfo[]>;
   /** Data keys per KEK id (not destroyed): what a master key rotation still has to re-wrap. */
   keksInUse(): Promise<{ kekId: string; keys: number }[]>;
 }
@@ -446,7 +461,28 @@ export function encryptionAdmin(
       cipher.forget(tenantId);
       return n;
     },
-    async coverage() {
+    async tenantKeys(tenantId) {
+      const rows = await db
+        .selectFrom('data_keys')
+        .select(['id', 'purpose', 'version', 'state', 'provider', 'kek_id', 'created_at', 'rewrapped_at', 'destroyed_at'])
+        .where('tenant_id', '=', tenantId)
+        .orderBy('purpose')
+        .orderBy('version')
+        .execute();
+      const at = (v: number | string | null) => (v === null ? null : Number(v));
+      return rows.map((r) => ({
+        id: r.id,
+        purpose: r.purpose,
+        version: Number(r.version),
+        state: r.state,
+        provider: r.provider,
+        kekId: r.kek_id,
+        createdAt: Number(r.created_at),
+        rewrappedAt: at(r.rewrapped_at),
+        destroyedAt: at(r.destroyed_at),
+      }));
+    },
+    async coverage(tenantId) {
       const hex = (col: string) =>
         dialect === 'postgres'
           ? sql`encode(substring(${sql.ref(col)} from 1 for 5), 'hex')`
@@ -464,12 +500,19 @@ export function encryptionAdmin(
         { table: 'captured_messages', column: 'envelope_to', binary: false },
         { table: 'idempotency_keys', column: 'response_body', binary: false },
       ];
+      // message_bodies has no tenant column: its rows are the tenant's messages'.
+      const ofTenant = (table: keyof Database) =>
+        tenantId === undefined
+          ? sql``
+          : table === 'message_bodies'
+            ? sql`where message_id in (select id from messages where tenant_id = ${tenantId})`
+            : sql`where tenant_id = ${tenantId}`;
       const columns: CoverageRow[] = [];
       for (const s of specs) {
         const r = await sql<{
           total: number | string;
           sealed: number | string | null;
-        }>`select count(${sql.ref(s.column)}) as total, ${s.binary ? bytes(s.column) : text(s.column)} as sealed from ${sql.table(s.table)}`.execute(
+        }>`select count(${sql.ref(s.column)}) as total, ${s.binary ? bytes(s.column) : text(s.column)} as sealed from ${sql.table(s.table)} ${ofTenant(s.table)}`.execute(
           db,
         );
         const row = r.rows[0];

@@ -180,7 +180,7 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['posture'],
         summary: 'Evidence report of a fresh audit',
         description:
-          "A fresh audit rendered as html, md or json for auditors: findings mapped to controls (GDPR, HIPAA, PCI DSS, ISO 27001, SOX, SOC 2 CC6.1, CC6.7, CC7.2, CC7.3 with the evidence kept for each), the tenant's transport-encryption figures and records of processing of the last 30 days, and the latest runs of the platform's self-assessment (these two for a caller holding audit:read); X-Report-Digest carries its SHA-256.",
+          "A fresh audit rendered as html, md or json for auditors: findings mapped to controls (GDPR, HIPAA, PCI DSS, ISO 27001, SOX, SOC 2 CC6.1, CC6.7, CC7.2, CC7.3 with the evidence kept for each), the tenant's transport-encryption figures, its records of processing of the last 30 days, its data protection (encryption at rest and its keys, residency, legal holds, the latest purge runs) and the latest runs of the platform's self-assessment (these three for a caller holding audit:read); X-Report-Digest carries its SHA-256.",
         querystring: Type.Object(
           {
             domain: Domain,
@@ -213,15 +213,17 @@ export function postureRoutes(app: FastifyInstance, s: ApiServices): void {
       // The self-assessment and the records are what GET /v1/self-assessment and
       // /v1/compliance/records-of-processing answer: only for a caller who may read those.
       const auditor = p.permissions.has('audit:read');
-      const [transportTls, runs, records] = await Promise.all([
+      const [transportTls, runs, records, protection] = await Promise.all([
         tenantTransportTls(s, p.tenant.id, period),
         auditor ? s.selfAssessment?.().history({ limit: 10 }) : undefined,
         auditor ? s.recordsOfProcessing?.({ tenantId: p.tenant.id, ...period }) : undefined,
+        auditor ? s.dataProtection?.(p.tenant.id) : undefined,
       ]);
       const opts: ReportOptions = { generatedAt: audit.auditedAt };
       if (transportTls) opts.transportTls = transportTls;
       if (runs) opts.selfAssessment = selfAssessmentSection(runs);
       if (records) opts.recordsOfProcessing = records;
+      if (protection) opts.dataProtection = protection;
       const report = buildReport(audit, opts);
       const type = { html: 'text/html; charset=utf-8', md: 'text/markdown; charset=utf-8', json: 'application/json' }[format];
       return reply.type(type).header('x-report-digest', report.digest).send(renderReport(report, format));
