@@ -682,6 +682,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       // Built after the API with the register it reads (a closure: called only once requests arrive).
       recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
       dataProtection: (tenantId) => dataProtection.compute(tenantId),
+      region: config.residency.region,
       ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
       compliance: { register, incidents, credentials },
     },

@@ -107,6 +107,11 @@ export interface ApiServices {
   selfAssessment?: () => Pick<SelfAssessment, 'history'>;
   /** A tenant's records of processing over [from, to) (src/compliance; docs/compliance.md). */
   recordsOfProcessing?: (q: { tenantId: string; from: number; to: number }) => Promise<RecordsOfProcessing>;
+  /**
+   * This node's data region (`residency.region`; '' or absent: none). A tenant pinned to another
+   * region is refused every route but its settings and sign-in (403 RESIDENCY_MISMATCH; docs/residency.md).
+   */
+  region?: string;
   /** A tenant's encryption, residency, holds and purge runs, for the evidence report (src/compliance/data-protection.ts). */
   dataProtection?: (tenantId: string) => Promise<DataProtectionEvidence>;
   /** Compliance operations (src/compliance): the third-party register, incidents and trace bundles, credential compromise. */

@@ -130,19 +130,37 @@ for (const dialect of dialects) {
       0,
       `the us node sent the eu tenant's mail: ${JSON.stringify(us.sent)}`,
     );
-    let view = await p.request('GET', `/v1/messages/${queued.body.id}`);
-    assert.equal(view.body.recipients[0].state, 'queued');
+    // Reads of the tenant's data are refused on this node too (audited once a minute per tenant);
+    // what follows reads the shared store as the operator would.
+    const read = await p.request('GET', `/v1/messages/${queued.body.id}`);
+    assert.equal(read.status, 403, JSON.stringify(read.body));
+    assert.equal(read.body.code, 'RESIDENCY_MISMATCH');
+    assert.match(read.body.detail, /pinned to region eu.*region us/);
+    assert.equal((await p.request('GET', '/v1/events')).status, 403);
+    const settings = await p.request('GET', '/v1/tenant');
+    assert.equal(settings.status, 200, 'its settings stay readable: where the pin is changed');
+    // Audited at most once a minute per tenant: the sends a minute ago, then this read (the GET of
+    // events right after it only counted).
+    const refusals = (await p.platform.store.audit.page({ chain: p.tenantId, action: 'residency.refused', limit: 10 })).map((r) =>
+      JSON.parse(r.afterJson!),
+    );
+    assert.deepEqual(refusals.map((r) => [r.method, r.route, r.node_region, r.tenant_region]).sort(), [
+      ['GET', '/v1/messages/:id', 'us', 'eu'],
+      ['POST', '/v1/messages', 'us', 'eu'],
+    ]);
+    const recipient = async () => (await p.platform.store.recipients.listByMessage(queued.body.id))[0]!;
+    assert.equal((await recipient()).state, 'queued');
 
     // Held: reported once, after residency.holdAfterSeconds, with the regions.
     assert.equal(await p.platform.residencyHolds.sweep(), 0, 'held before holdAfterSeconds');
     clock.advance(60_000);
     assert.equal(await p.platform.residencyHolds.sweep(), 1);
     assert.equal(await p.platform.residencyHolds.sweep(), 0, 'a held recipient is reported once');
-    view = await p.request('GET', `/v1/messages/${queued.body.id}`);
-    assert.equal(view.body.recipients[0].state, 'queued');
-    assert.match(view.body.recipients[0].held_reason, /pinned to region eu; a node of region us/);
-    const held = view.body.events.find((e: { type: string }) => e.type === 'recipient.held');
-    assert.ok(held, JSON.stringify(view.body.events.map((e: { type: string }) => e.type)));
+    assert.equal((await recipient()).state, 'queued');
+    assert.match((await recipient()).heldReason ?? '', /pinned to region eu; a node of region us/);
+    const events = await p.platform.store.events.forMessage(queued.body.id);
+    const held = events.find((e) => e.type === 'recipient.held');
+    assert.ok(held, JSON.stringify(events.map((e) => e.type)));
     assert.equal(held.data.tenant_region, 'eu');
     assert.equal(held.data.node_region, 'us');
     assert.equal(held.data.email, 'ada@dest.test');
@@ -166,10 +184,10 @@ for (const dialect of dialects) {
       'the eu node sent only the eu tenant',
     );
     assert.equal(us.sent.filter((s) => s.tenantId === p.tenantId).length, 0);
-    view = await until('the held message delivered', async () => {
-      const v = await p.request('GET', `/v1/messages/${queued.body.id}`);
-      return v.body.recipients[0].state === 'delivered' ? v : undefined;
+    const delivered = await until('the held message delivered', async () => {
+      const r = await recipient();
+      return r.state === 'delivered' ? r : undefined;
     });
-    assert.equal(view.body.recipients[0].held_reason, undefined, 'the claim clears the hold');
+    assert.equal(delivered.heldReason ?? null, null, 'the claim clears the hold');
   });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Access, accessFor, checkPermission, type Permission, type RouteAccess, routeKey } from '../../access/index.js';
-import { PostwardenError, peerAddress } from '../../core/index.js';
+import { PostwardenError, peerAddress, residencyRefusal, servesRegion } from '../../core/index.js';
 import type { Principal, Scope, Tenants } from '../../tenants/index.js';
 import { problems } from '../contract/problem-schema.js';
 import type { ApiServices } from '../services.js';
@@ -42,7 +42,19 @@ export interface AuthDeps {
   authFailed?: ApiServices['authFailed'];
   /** Entries for routes a test adds beside the real ones (ApiOptions.extraRoutes). */
   extraPermissions?: Readonly<Record<string, RouteAccess>>;
+  /**
+   * Data residency (docs/residency.md): this node's region ('' = none). A tenant pinned to another
+   * region gets nothing of its data here, only its settings and sign-in; `refused` records it.
+   */
+  residency?: { region: string; refused: (request: FastifyRequest, tenantRegion: string) => Promise<void> };
 }
+
+/**
+ * What a node of another region still serves a pinned tenant: its settings (where the pin is read
+ * and changed) and signing in and out. The compatibility send routes refuse in their own shape when
+ * they reach accept.
+ */
+const servedAnywhere = (url: string) => url === '/v1/tenant' || url.startsWith('/v1/auth/') || url.startsWith('/v1/compat/');
 
 /** What a request needs, or undefined for a route outside /v1 that names no scope (health, docs). */
 function routeAccess(request: FastifyRequest, extra: Readonly<Record<string, RouteAccess>> = {}): RouteAccess | undefined {
@@ -157,6 +169,11 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       checkPermission({ permissions: principal.permissions, label }, needed);
     }
     request.principal = principal;
+    const pinned = principal.tenant.dataRegion;
+    if (deps.residency && !servesRegion(deps.residency.region, pinned) && !servedAnywhere(request.routeOptions.url ?? '')) {
+      await deps.residency.refused(request, pinned!);
+      throw residencyRefusal(deps.residency.region, pinned!, 'serve its data');
+    }
   });
 }
 
