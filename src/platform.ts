@@ -434,7 +434,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       seal: (plain, aad) => sealSecret(Buffer.from(plain, 'utf8'), masterKey, aad),
       open: (sealed, aad) => openSecret(sealed, masterKey, aad).toString('utf8'),
     },
-    options: { ...config.webhooks, retentionDays: config.events.retentionDays },
+    options: { ...config.webhooks, retentionDays: config.events.retentionDays, region: config.residency.region },
     // Delivery first on the store's one writer: webhooks commit less often while it has work in flight.
     yieldTo: () => deliverer.inFlight() > 0,
     log: log.child({ concern: 'webhooks' }),

@@ -53,3 +53,28 @@ test('a window wider than the connections to a slow receiver: every POST succeed
   // Each POST's latency is its own (~400 ms), not the wait for a connection before it.
   assert.ok(Math.max(...attempts.map((a) => a.latencyMs ?? 0)) < 1000);
 });
+
+test("residency: a node of another region never POSTs a pinned tenant's events; a node of its region does", {
+  timeout: 60_000,
+}, async (t) => {
+  const h = await webhookHarness(t, 'sqlite', { region: 'us' });
+  await h.store.tenants.insert({
+    id: TENANT,
+    name: 'eu tenant',
+    sandbox: false,
+    maxMessageBytes: null,
+    ratePerMinute: null,
+    createdAt: h.clock.now(),
+    dataRegion: 'eu',
+  });
+  const { secret } = await h.webhooks.endpoints.create(TENANT, { url: h.receiver.url });
+  h.receiver.secrets.push(secret);
+  await h.appendMessages(3, ['recipient.queued']);
+  await h.pump();
+  assert.equal(h.receiver.received.length, 0, 'the us node POSTed an eu tenant event');
+  assert.equal(await h.webhooks.worker.tick(), 0);
+  // Unpinned (or on an eu node) the same deliveries go.
+  await h.store.tenants.update(TENANT, { dataRegion: null });
+  await h.pump();
+  assert.equal(h.receiver.accepted().length, 3);
+});

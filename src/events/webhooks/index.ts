@@ -26,6 +26,8 @@ export interface WebhooksOptions {
   retentionDays: number;
   /** POST from a worker thread (poster-thread.ts) rather than the main thread; default true. */
   senderThread?: boolean;
+  /** This node's data region (`residency.region`): events of tenants pinned elsewhere are not POSTed here. */
+  region?: string;
 }
 
 export interface WebhooksDeps {
@@ -79,6 +81,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     secrets: deps.secrets,
     owner: deps.owner,
     postsPerOrigin: CONNECTIONS_PER_ORIGIN,
+    ...(o.region !== undefined ? { region: o.region } : {}),
     retry: { baseMs: 5_000, capMs: 3_600_000, horizonMs: o.retryHours * 3_600_000 },
     ...(deps.log ? { log: deps.log } : {}),
     ...(deps.random ? { random: deps.random } : {}),

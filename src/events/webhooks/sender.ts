@@ -30,6 +30,8 @@ export interface SenderDeps {
   retry: { baseMs: number; capMs: number; horizonMs: number };
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   random?: () => number;
+  /** This node's data region: events of tenants pinned elsewhere are POSTed by a node of theirs (docs/residency.md). */
+  region?: string;
   /**
    * POSTs in flight to one origin at a time: the HTTP client's connections per origin. More would
    * wait in the client's own queue, and the POST's deadline would count that wait.
@@ -287,7 +289,7 @@ export function createSender(deps: SenderDeps) {
           deps.log?.error({ err: r.reason, webhook: endpoint.id }, 'settling a webhook attempt failed; the lease will expire');
     },
     /** The worker's claim: the settles queued since the last one commit in its transaction. */
-    claimDue: (o: ClaimRequest) => settles.claimWith((tx) => tx.webhookDeliveries.claimDue(o)),
+    claimDue: (o: ClaimRequest) => settles.claimWith((tx) => tx.webhookDeliveries.claimDue({ ...o, region: deps.region ?? '' })),
     settlesWaiting: () => settles.waiting(),
     drain: () => settles.drain(),
     signingKeys: (e: WebhookEndpointRow) => signingKeys(e, clock.now(), openFor(e.id)),

@@ -86,16 +86,22 @@ export interface WebhookClaimMemory {
 
 export const newWebhookClaimMemory = (): WebhookClaimMemory => ({ lapsedCheckedAt: Number.NEGATIVE_INFINITY });
 
+export interface WebhookClaim {
+  owner: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+  /** This node's data region ('' or absent: none): deliveries of tenants pinned elsewhere are not claimed. */
+  region?: string;
+}
+
 export function webhookDeliveriesRepository(
   db: Kysely<Database>,
   dialect: DialectName,
   cipher: ContentCipher,
   memory: WebhookClaimMemory = newWebhookClaimMemory(),
 ) {
-  async function claimIn(
-    db: Kysely<Database>,
-    o: { owner: string; now: number; leaseMs: number; limit: number },
-  ): Promise<WebhookDeliveryRow[]> {
+  async function claimIn(db: Kysely<Database>, o: WebhookClaim): Promise<WebhookDeliveryRow[]> {
     const claimed: WebhookDeliveryRow[] = [];
     for (const state of ['in_flight', 'retry', 'queued'] as const) {
       const room = o.limit - claimed.length;
@@ -118,6 +124,16 @@ export function webhookDeliveriesRepository(
                 .where('e.state', 'in', [...OPEN]),
             ),
           ),
+        )
+        // Residency: events of a tenant pinned to another region leave only from a node of it.
+        .where(
+          'd.tenant_id',
+          'not in',
+          db
+            .selectFrom('tenants')
+            .select('id')
+            .where('data_region', 'is not', null)
+            .where('data_region', '<>', o.region ?? ''),
         )
         .orderBy(`d.${due}`)
         .limit(room);
@@ -176,7 +192,7 @@ export function webhookDeliveriesRepository(
      * skipping those an earlier open event of the same message to the same endpoint holds back.
      * PostgreSQL: SKIP LOCKED lets several nodes claim at once.
      */
-    claimDue(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<WebhookDeliveryRow[]> {
+    claimDue(o: WebhookClaim): Promise<WebhookDeliveryRow[]> {
       // One transaction for the three statements: on SQLite that is one commit (one fsync) per claim,
       // not three; the claim round trip bounds how fast a message's next event can follow.
       return db.isTransaction ? claimIn(db, o) : db.transaction().execute((tx) => claimIn(tx, o));
