@@ -2,7 +2,7 @@ import type { Accept, MessageChanges } from '../accept/index.js';
 import type { Access, Caller } from '../access/index.js';
 import type { Actor, AuditService } from '../audit/index.js';
 import type { Classification } from '../classification/index.js';
-import type { CredentialCompromise, DataProtectionEvidence, Incidents, RecordsOfProcessing, Register } from '../compliance/index.js';
+import type { CredentialCompromise, Incidents, RecordsOfProcessing, Register } from '../compliance/index.js';
 import type { Engagement, Preflight, Templates } from '../content/index.js';
 import type { ByteBudget, Clock } from '../core/index.js';
 import type { DeliveryControl, TlsStatsReport } from '../delivery/index.js';
@@ -10,7 +10,7 @@ import type { Spine, WebhookEndpoints } from '../events/index.js';
 import type { FeedbackIngest, Suppressions, Unsubscribe } from '../feedback/index.js';
 import type { createOverview, createProviderHealth, Slo } from '../health/index.js';
 import type { Domains } from '../identity/index.js';
-import type { PostureMonitor } from '../posture/index.js';
+import type { PostureMonitor, ReportDataProtection } from '../posture/index.js';
 import type { LedgerReader } from '../reputation/index.js';
 import type { Retention } from '../retention/index.js';
 import type { SelfAssessment } from '../self-assessment/index.js';
@@ -113,7 +113,7 @@ export interface ApiServices {
    */
   region?: string;
   /** A tenant's encryption, residency, holds and purge runs, for the evidence report (src/compliance/data-protection.ts). */
-  dataProtection?: (tenantId: string) => Promise<DataProtectionEvidence>;
+  dataProtection?: (tenantId: string) => Promise<ReportDataProtection>;
   /** Compliance operations (src/compliance): the third-party register, incidents and trace bundles, credential compromise. */
   compliance?: {
     register: Pick<Register, 'page' | 'get' | 'create' | 'update' | 'remove' | 'seed'>;

@@ -7,49 +7,9 @@ import type { Store } from '../store/index.js';
  * (rotation shows as a new version, a master-key rotation as `rewrapped_at`, crypto-shredding as
  * `destroyed_at`; never key material), the region it is pinned to against this node's, the legal
  * holds in force (an address hold never shows its address) and the latest purge runs with the
- * tenant's own counts. The evidence report renders it (src/posture/report-sections.ts,
- * `ReportDataProtection`); an edge hands it in for callers who may read audit evidence.
+ * tenant's own counts. The evidence report renders it (src/posture/report-sections.ts declares the
+ * shape it reads, `ReportDataProtection`); an edge hands it in for callers who may read audit evidence.
  */
-export interface DataProtectionEvidence {
-  tenant_id: string;
-  encryption: {
-    enabled: boolean;
-    sealed: number;
-    total: number;
-    share: number;
-    keys: {
-      id: string;
-      purpose: string;
-      version: number;
-      state: string;
-      provider: string;
-      created_at: string;
-      rewrapped_at: string | null;
-      destroyed_at: string | null;
-    }[];
-  };
-  residency: { node_region: string | null; tenant_region: string | null };
-  holds: {
-    id: string;
-    kind: string;
-    reason: string;
-    placed_at: string;
-    message_id: string | null;
-    from: string | null;
-    until: string | null;
-  }[];
-  purge_runs: {
-    id: string;
-    state: string;
-    started_at: string;
-    finished_at: string | null;
-    bodies_purged: number;
-    bodies_held: number;
-    events_purged: number;
-    events_held: number;
-  }[];
-}
-
 /** Purge runs shown: each covers every tenant, so the latest few say how retention is kept. */
 const RUNS_SHOWN = 10;
 
@@ -69,7 +29,8 @@ export function createDataProtectionEvidence(deps: {
   const { store } = deps;
   const iso = (t: number | null) => (t === null ? null : isoTime(t));
   return {
-    async compute(tenantId: string): Promise<DataProtectionEvidence> {
+    /** Its shape is what the report reads (`ReportDataProtection`, src/posture/report-sections.ts); platform.ts joins the two. */
+    async compute(tenantId: string) {
       const [coverage, keys, tenant, holds, runs] = await Promise.all([
         store.encryption.coverage(tenantId),
         store.encryption.tenantKeys(tenantId),

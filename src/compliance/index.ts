@@ -10,7 +10,7 @@ export {
   type CredentialCompromise,
   createCredentialCompromise,
 } from './credential-compromise.js';
-export { createDataProtectionEvidence, type DataProtectionEvidence, type DataProtectionEvidenceService } from './data-protection.js';
+export { createDataProtectionEvidence, type DataProtectionEvidenceService } from './data-protection.js';
 export { type ClockSetting, createIncidents, type Incident, type Incidents, type OpenIncident, type TraceQuery } from './incidents.js';
 export {
   createRecordsOfProcessing,
