@@ -234,10 +234,13 @@ export function createRetention(deps: RetentionDeps) {
    * (a consumer that has not handled them yet, an open webhook delivery) and never what a hold
    * keeps: the tenant, the event's message (message, range and address holds) or its time (range).
    */
-  async function purgeEvents(runId: string, tenantId: string, now: number, horizon: number, counts: PurgeCounts): Promise<void> {
+  async function purgeEvents(runId: string, tenantId: string, now: number, spineHorizon: number, counts: PurgeCounts): Promise<void> {
     const policy = (await policiesOf(tenantId)).find((p) => p.dataClass === 'events')!;
     const cutoff = cutoffOf(policy, now);
     if (cutoff === null) return;
+    const lastDue = await store.retention.lastCursorAtOrBefore(cutoff);
+    if (lastDue === undefined) return;
+    const horizon = Math.min(spineHorizon, lastDue);
     const holds = await store.retention.holds(tenantId);
     const tally: PurgeTally = { purged: 0, held: 0, cutoff: new Date(cutoff).toISOString() };
     // Held time ranges are left out in SQL and counted once: scanning past them in every run would

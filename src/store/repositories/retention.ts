@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { ContentCipher } from '../content-cipher.js';
 import type { LegalHoldsTable } from '../retention-schema.js';
 import type { Database } from '../schema.js';
@@ -122,6 +122,21 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
       if (open?.c !== null && open?.c !== undefined && Number(open.c) - 1 < out.cursor)
         out = { cursor: Number(open.c) - 1, heldBackBy: 'an open webhook delivery' };
       return out;
+    },
+    /**
+     * The highest cursor of any event at or before `at` (undefined: none): no due event lies past it,
+     * so a purge scans a tenant's events only up to there (the `events_at_type` index answers it
+     * over the old events alone: EXPLAIN QUERY PLAN, covering index), not its whole spine every run.
+     */
+    async lastCursorAtOrBefore(at: number): Promise<number | undefined> {
+      // `cursor + 0`: a bare max(cursor) is the rowid on SQLite, which it answers by walking the
+      // table from its newest row back to the first old one (all of it, when nothing is due).
+      const r = await db
+        .selectFrom('events')
+        .select(sql<number | string | null>`max(cursor + 0)`.as('c'))
+        .where('at', '<=', at)
+        .executeTakeFirst();
+      return r?.c === null || r?.c === undefined ? undefined : Number(r.c);
     },
     /**
      * A tenant's events at or before `cutoff`, cursor in (after, upTo], oldest first, leaving out
