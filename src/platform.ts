@@ -7,7 +7,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type Accept, createAccept, createMessageChanges, createSendingPolicy, instrumentAccept } from './accept/index.js';
 import { type Access, createAccess } from './access/index.js';
 import { buildApi, type Responder } from './api/index.js';
-import { createAuditForwarder, createAuditLog, createAuditService } from './audit/index.js';
+import { type Actor, createAuditForwarder, createAuditLog, createAuditService, createThrottledRecord } from './audit/index.js';
 import { type Classification, createClassification } from './classification/index.js';
 import {
   type AnomalyDetector,
@@ -230,6 +230,25 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     store,
     log: createAuditLog({ clock, masterKey, checkpointEvery: config.audit.checkpointEvery }),
   });
+  // Residency refusals (API and SMTP) go to the tenant's audit chain, at most one entry per tenant
+  // and minute on this node with the count left out since (docs/residency.md).
+  const residencyRefusals = createThrottledRecord(
+    (input) => audit.record(input),
+    () => clock.now(),
+  );
+  const residencyRefused = (actor: Actor, tenantRegion: string, where: { method: string; route: string | null }) =>
+    residencyRefusals(actor.tenantId ?? '', (since) => ({
+      actor,
+      action: 'residency.refused',
+      resource: { type: 'tenant', id: actor.tenantId },
+      after: {
+        node_region: config.residency.region || null,
+        tenant_region: tenantRegion,
+        method: where.method,
+        route: where.route,
+        refused_since_previous_entry: since,
+      },
+    }));
   const tenants = createTenants({ store, clock, audit });
   const spine = createSpine({ store, audit });
   const hostname = nodeHostname(config);
@@ -683,6 +702,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       recordsOfProcessing: (q) => recordsOfProcessing.compute(q),
       dataProtection: (tenantId) => dataProtection.compute(tenantId),
       region: config.residency.region,
+      residencyRefused,
       ...(authFailures ? { authFailed: (f: { via: 'api-key' | 'sign-in'; address: string }) => authFailures.record(f) } : {}),
       compliance: { register, incidents, credentials },
     },
@@ -731,6 +751,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
           maxAuthFailures: config.smtp.submission.maxAuthFailures,
           budget: bodyBudget,
           ...(authFailures ? { onAuthFailure: (f: { address: string }) => authFailures.record({ via: 'smtp-auth', ...f }) } : {}),
+          onResidencyRefused: (f) =>
+            residencyRefused(
+              { kind: 'api_key', id: f.keyId, tenantId: f.tenantId, ip: f.address, userAgent: null, keyId: f.keyId },
+              f.tenantRegion,
+              { method: 'SMTP', route: 'MAIL FROM' },
+            ),
           log: log.child({ concern: 'smtp' }),
         })
       : undefined;

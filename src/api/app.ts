@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import type { RouteAccess } from '../access/index.js';
@@ -10,7 +10,7 @@ import { problems } from './contract/problem-schema.js';
 import { createResponseCheck, registerResponseCheck } from './contract/response-check.js';
 import { lazySchemaCompilers } from './lazy-compilers.js';
 import { actorOf } from './plugins/actor.js';
-import { declareThrottleAnswers, principalOf, registerAuth } from './plugins/auth.js';
+import { declareThrottleAnswers, registerAuth } from './plugins/auth.js';
 import { registerRequestCounting } from './plugins/availability.js';
 import { registerBodyBudget } from './plugins/body-budget.js';
 import { registerIdempotency } from './plugins/idempotency.js';
@@ -110,7 +110,11 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
     access: s.access,
     ...(s.authFailed ? { authFailed: s.authFailed } : {}),
     ...(opts.extraPermissions ? { extraPermissions: opts.extraPermissions } : {}),
-    residency: { region: s.region ?? '', refused: residencyRefusals(s) },
+    residency: {
+      region: s.region ?? '',
+      refused: async (request, tenantRegion) =>
+        s.residencyRefused?.(actorOf(request), tenantRegion, { method: request.method, route: request.routeOptions.url ?? null }),
+    },
   });
   registerRequestCounting(app, s.health.countRequest);
   if (s.bodyBudget) registerBodyBudget(app, s.bodyBudget);
@@ -198,36 +202,4 @@ export async function buildApi(s: ApiServices, opts: ApiOptions = {}): Promise<F
   if (s.webApp?.enabled !== false) registerWebApp(app, { dir: s.webApp?.dir ?? '' });
   opts.extraRoutes?.(app);
   return app;
-}
-
-/**
- * Audits requests refused for data residency (`residency.refused`, the tenant's chain): the first
- * per tenant and minute on this node, with how many were refused since the previous entry, so a
- * client retrying in a loop cannot flood the chain.
- */
-function residencyRefusals(s: ApiServices) {
-  const last = new Map<string, { at: number; since: number }>();
-  return async (request: FastifyRequest, tenantRegion: string): Promise<void> => {
-    const tenantId = principalOf(request).tenant.id;
-    const now = s.clock.now();
-    const seen = last.get(tenantId);
-    if (seen && now - seen.at < 60_000) {
-      seen.since++;
-      return;
-    }
-    if (last.size > 10_000) last.clear();
-    last.set(tenantId, { at: now, since: 0 });
-    await s.audit.record({
-      actor: actorOf(request),
-      action: 'residency.refused',
-      resource: { type: 'tenant', id: tenantId },
-      after: {
-        node_region: s.region || null,
-        tenant_region: tenantRegion,
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        refused_since_previous_entry: seen?.since ?? 0,
-      },
-    });
-  };
 }

@@ -112,6 +112,8 @@ export interface ApiServices {
    * region is refused every route but its settings and sign-in (403 RESIDENCY_MISMATCH; docs/residency.md).
    */
   region?: string;
+  /** Records a request refused for residency in the audit log (throttled per tenant; platform.ts wires it, shared with SMTP). */
+  residencyRefused?: (actor: Actor, tenantRegion: string, where: { method: string; route: string | null }) => Promise<void>;
   /** A tenant's encryption, residency, holds and purge runs, for the evidence report (src/compliance/data-protection.ts). */
   dataProtection?: (tenantId: string) => Promise<ReportDataProtection>;
   /** Compliance operations (src/compliance): the third-party register, incidents and trace bundles, credential compromise. */

@@ -13,5 +13,6 @@ export { type AuditForwarder, createAuditForwarder, forwarderCursor } from './fo
 export { REDACTED, redactSecrets } from './redact.js';
 export { type EvidenceSigner, loadEvidenceSigner } from './signing-key.js';
 export { createSyslogSender, formatSyslog, octetCounted, type SyslogTarget } from './syslog.js';
+export { createThrottledRecord } from './throttled.js';
 export { type ChainProblem, type ChainReport, type VerifyReport, verifyAudit } from './verify.js';
 export { AuditEntryJson, auditEntryJson } from './wire.js';

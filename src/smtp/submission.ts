@@ -74,6 +74,11 @@ export interface SubmissionOptions {
    * anomaly detector counts them in memory; platform.ts wires it). Must not throw or block.
    */
   onAuthFailure?: (f: { address: string }) => void;
+  /**
+   * Told of each MAIL FROM refused for data residency, before the 550 goes out (platform.ts records
+   * it in the audit log, throttled per tenant).
+   */
+  onResidencyRefused?: (f: { tenantId: string; keyId: string; address: string; tenantRegion: string }) => Promise<void>;
   log: SubmissionLog;
 }
 
@@ -161,7 +166,19 @@ export function createSubmissionServer(opts: SubmissionOptions): SubmissionServe
     const p = principalOf(session);
     if (address.address !== '' && !parseAddress(address.address).ok) return protocolReplies.badSenderSyntax;
     // Residency: a tenant pinned to another region is refused before it uploads any content (550 5.7.1).
-    accept.checkResidency(p);
+    try {
+      accept.checkResidency(p);
+    } catch (e) {
+      if (isPostwardenError(e) && e.code === 'RESIDENCY_MISMATCH' && opts.onResidencyRefused) {
+        await opts.onResidencyRefused({
+          tenantId: p.tenant.id,
+          keyId: p.keyId,
+          address: peerAddress(session.remoteAddress),
+          tenantRegion: p.tenant.dataRegion ?? '',
+        });
+      }
+      throw e;
+    }
     // RFC 1870 §6.1: a declared size over the limit is refused at MAIL with 552, before any data.
     const declared = address.args ? address.args.SIZE : undefined;
     if (declared !== undefined) accept.checkSize(p, Number(declared));

@@ -189,5 +189,21 @@ for (const dialect of dialects) {
       return r.state === 'delivered' ? r : undefined;
     });
     assert.equal(delivered.heldReason ?? null, null, 'the claim clears the hold');
+
+    // An SMTP refusal is audited as the API's are (its first in a minute makes an entry).
+    clock.advance(61_000);
+    const again = await mailer
+      .sendMail({ from: 'hello@example.com', to: 'ada@dest.test', subject: 'x', text: 'y' })
+      .then(() => undefined)
+      .catch((e: { responseCode?: number }) => e);
+    assert.equal(again?.responseCode, 550);
+    const entries = (await p.platform.store.audit.page({ chain: p.tenantId, action: 'residency.refused', limit: 10 })).map((r) =>
+      JSON.parse(r.afterJson!),
+    );
+    const smtp = entries.find((r) => r.method === 'SMTP');
+    // refused_since_previous_entry: the GET of events right after the previous entry, left out then.
+    assert.deepEqual(smtp, { node_region: 'us', tenant_region: 'eu', method: 'SMTP', route: 'MAIL FROM', refused_since_previous_entry: 1 });
+    // And the read's entry counted the batch and the first SMTP refusal, which followed the send's.
+    assert.equal(entries.find((r) => r.method === 'GET')?.refused_since_previous_entry, 2);
   });
 }
