@@ -2,7 +2,7 @@ import { isoTime } from '../core/index.js';
 import type { Store } from '../store/index.js';
 
 /**
- * A tenant's data protection as evidence (issue #18's evidence, docs/compliance.md): whether new
+ * A tenant's data protection as evidence (issue #18's evidence, docs/posture.md): whether new
  * writes are sealed and what share of the tenant's stored content is, its data keys with their dates
  * (rotation shows as a new version, a master-key rotation as `rewrapped_at`, crypto-shredding as
  * `destroyed_at`; never key material), the region it is pinned to against this node's, the legal
