@@ -32,6 +32,7 @@ export type { TrackingSettingsRow } from './repositories/tracking.js';
 export type { RoleRow, UserPatch, UserRow } from './repositories/users.js';
 export type { WarmupPoolRow } from './repositories/warmup.js';
 export type {
+  ClaimedWebhookDelivery,
   NewWebhookDelivery,
   WebhookAttemptRow,
   WebhookDeliveryRow,

@@ -199,3 +199,31 @@ forEachDialect(
   },
   test,
 );
+
+forEachDialect(
+  'the fan-out hands its events to the sender: no window reads them again, unless they waited 5 s or more',
+  async (t, dialect) => {
+    const h = await webhookHarness(t, dialect);
+    const { secret } = await h.webhooks.endpoints.create(TENANT, { url: h.receiver.url });
+    h.receiver.secrets.push(secret);
+    const read: string[] = [];
+    const events = h.store.webhookDeliveries.events;
+    h.store.webhookDeliveries.events = (ids) => {
+      read.push(...ids);
+      return events(ids);
+    };
+    await h.appendMessages(10);
+    await h.pump();
+    assert.equal(receivedEvents(h.receiver).length, 30);
+    assert.deepEqual(read, [], 'every payload came from the fan-out, none read again');
+    // Claimed only once the handed-over copies are 5 s old: read again, so a change to an event in the
+    // meantime (an erasure) reaches the POST.
+    await h.appendMessages(2, ['recipient.queued']);
+    await h.webhooks.dispatcher.tick();
+    h.clock.advance(5_000);
+    await h.pump();
+    assert.equal(receivedEvents(h.receiver).length, 32);
+    assert.equal(read.length, 2);
+  },
+  test,
+);

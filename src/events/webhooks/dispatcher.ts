@@ -12,8 +12,8 @@ import { endpointWants, type MessageFacts, needsMessageFacts } from './endpoint-
 export interface FanOutDeps {
   store: Pick<Store, 'webhookEndpoints' | 'webhookDeliveries'>;
   clock: Clock;
-  /** Told when rows were added, so the local worker looks at once. */
-  onQueued?: () => void;
+  /** Told when rows were added, with their events: the local worker looks at once, and need not read them again. */
+  onQueued?: (events: SpineEvent[]) => void;
 }
 
 export function createFanOut(deps: FanOutDeps) {
@@ -65,7 +65,10 @@ export function createFanOut(deps: FanOutDeps) {
       if (!rows.length) return undefined;
       return {
         write: (tx) => tx.webhookDeliveries.insertMany(rows, clock.now()),
-        committed: () => deps.onQueued?.(),
+        committed: () => {
+          const queued = new Set(rows.map((r) => r.eventId));
+          deps.onQueued?.(events.filter((e) => queued.has(e.id)));
+        },
       };
     },
   };

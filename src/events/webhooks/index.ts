@@ -1,7 +1,7 @@
 import type { AuditRecorder } from '../../audit/index.js';
 import type { Clock } from '../../core/index.js';
 import { createWorker, type Worker } from '../../queue/index.js';
-import type { Store, WebhookDeliveryRow } from '../../store/index.js';
+import type { ClaimedWebhookDelivery, Store } from '../../store/index.js';
 import { type Consumer, createConsumer } from '../consumer.js';
 import { createFanOut } from './dispatcher.js';
 import { createWebhookEndpoints, type WebhookEndpoints } from './endpoints.js';
@@ -81,12 +81,14 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     secrets: deps.secrets,
     owner: deps.owner,
     postsPerOrigin: CONNECTIONS_PER_ORIGIN,
+    // Past the longest pause between claims (YIELD_MS): settles ride on the next claim's commit.
+    settleLingerMs: 2 * YIELD_MS,
     ...(o.region !== undefined ? { region: o.region } : {}),
     retry: { baseMs: 5_000, capMs: 3_600_000, horizonMs: o.retryHours * 3_600_000 },
     ...(deps.log ? { log: deps.log } : {}),
     ...(deps.random ? { random: deps.random } : {}),
   });
-  const worker = createWorker<WebhookDeliveryRow>({
+  const worker = createWorker<ClaimedWebhookDelivery>({
     name: 'webhooks',
     // Claims carry the settles of what finished since the last one: one commit per cycle, not two.
     work: {
@@ -113,7 +115,14 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     beforeRelease: () => sender.drain(),
     ...(deps.log ? { log: deps.log } : {}),
   });
-  const fanOut = createFanOut({ store: deps.store, clock: deps.clock, onQueued: () => worker.poke() });
+  const fanOut = createFanOut({
+    store: deps.store,
+    clock: deps.clock,
+    onQueued: (events) => {
+      sender.remember(events);
+      worker.poke();
+    },
+  });
   const dispatcher = createConsumer({
     name: 'webhooks',
     store: deps.store,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, newId, type SpineEvent } from '../../core/index.js';
 import { backoffDelayMs, type ClaimRequest, createSettleQueue } from '../../queue/index.js';
-import type { Repositories, Store, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../../store/index.js';
+import type { ClaimedWebhookDelivery, Repositories, Store, WebhookAttemptRow, WebhookEndpointRow } from '../../store/index.js';
 import { webhookEventJson } from './payload.js';
 import type { Poster, PostResult } from './poster.js';
 import { secretKey, signatureHeaders } from './signer.js';
@@ -32,6 +32,8 @@ export interface SenderDeps {
   random?: () => number;
   /** This node's data region: events of tenants pinned elsewhere are POSTed by a node of theirs (docs/residency.md). */
   region?: string;
+  /** How long settles wait for the worker's next claim before they commit alone (queue/settle-queue.ts). */
+  settleLingerMs: number;
   /**
    * POSTs in flight to one origin at a time: the HTTP client's connections per origin. More would
    * wait in the client's own queue, and the POST's deadline would count that wait.
@@ -63,6 +65,10 @@ export function batchId(eventIds: readonly string[]): string {
 
 /** How long an endpoint row is reused before it is read again (a PATCH, rotation or disable applies within it). */
 const ENDPOINT_TTL_MS = 1000;
+/** How long an event handed over by the fan-out is sent without being read again (see `windowEvents`). */
+const EVENT_TTL_MS = 5000;
+/** Events kept for the next windows at most (about 1 KB each). */
+const EVENT_CACHE_MAX = 10_000;
 
 /**
  * At most `limit` calls at once per key (an origin), the rest waiting in arrival order. The claim
@@ -107,10 +113,21 @@ function originOf(url: string): string {
 export function createSender(deps: SenderDeps) {
   const { store, clock } = deps;
   /**
-   * What the claimed window needs, loaded once per window (worker `prepare`): the events by id and
-   * the endpoints, each cached briefly. Events leave the cache when their group has run.
+   * Events by id for the deliveries about to go. The fan-out on this node hands over the events it
+   * just queued (`remember`), so a window usually reads none again; what is missing (queued by another
+   * node, a replay, a retry, an entry too old) is read in one query per window (`prepare`). An entry
+   * serves for `EVENT_TTL_MS` after it was read (a payload read from the store may wait as long at the
+   * origin gate), so a change to an event, an erasure, reaches its POSTs within seconds either way; at
+   * most `EVENT_CACHE_MAX` are kept, oldest dropped first, whatever the backlog. Entries leave when
+   * their group has run.
    */
-  const windowEvents = new Map<string, SpineEvent>();
+  const windowEvents = new Map<string, { event: SpineEvent; at: number }>();
+  const fresh = (id: string) => {
+    const hit = windowEvents.get(id);
+    if (!hit) return undefined;
+    const age = clock.now() - hit.at;
+    return age >= 0 && age < EVENT_TTL_MS ? hit.event : undefined;
+  };
   const endpoints = new Map<string, { row: WebhookEndpointRow | undefined; at: number }>();
   async function endpointById(id: string): Promise<WebhookEndpointRow | undefined> {
     const hit = endpoints.get(id);
@@ -151,8 +168,9 @@ export function createSender(deps: SenderDeps) {
    */
   const settles = createSettleQueue<SettleItem, Repositories>({
     transaction: (fn) => store.transaction(fn),
-    // The worker claims at most every 50 ms while it is busy; this only catches an idle or stopping loop.
-    lingerMs: 200,
+    // Longer than the worker's longest pause between claims, or settles would commit on their own
+    // just before each claim (two commits per cycle); this only catches an idle or stopping loop.
+    lingerMs: deps.settleLingerMs,
     apply: async (tx, items) => {
       const now = clock.now();
       const done: string[] = [];
@@ -188,7 +206,7 @@ export function createSender(deps: SenderDeps) {
     deps.log?.warn({ webhook: endpoint.id, reason }, 'webhook endpoint disabled');
   }
 
-  async function sendChunk(endpoint: WebhookEndpointRow, keys: Buffer[], chunk: WebhookDeliveryRow[], events: Map<string, SpineEvent>) {
+  async function sendChunk(endpoint: WebhookEndpointRow, keys: Buffer[], chunk: ClaimedWebhookDelivery[], events: Map<string, SpineEvent>) {
     const present = chunk.filter((d) => events.has(d.eventId));
     const eventIds = present.map((d) => d.eventId);
     let result: PostResult;
@@ -242,26 +260,40 @@ export function createSender(deps: SenderDeps) {
     forget(endpointId: string): void {
       endpoints.delete(endpointId);
     },
-    /** The worker's prepare: one read of the window's events and endpoints. */
-    async prepare(claimed: WebhookDeliveryRow[]): Promise<void> {
-      const missing = claimed.filter((d) => !windowEvents.has(d.eventId)).map((d) => d.eventId);
-      for (const e of await store.webhookDeliveries.events(missing)) windowEvents.set(e.id, e);
+    /** Events the fan-out on this node just queued deliveries for: the window that claims them need not read them. */
+    remember(events: readonly SpineEvent[]): void {
+      const at = clock.now();
+      for (const e of events) {
+        // Re-inserted, not updated: the map's order is the age order the sweep below relies on.
+        windowEvents.delete(e.id);
+        windowEvents.set(e.id, { event: e, at });
+      }
+      for (const [id, entry] of windowEvents) {
+        if (windowEvents.size <= EVENT_CACHE_MAX && at - entry.at < EVENT_TTL_MS && at >= entry.at) break;
+        windowEvents.delete(id);
+      }
+    },
+    /** The worker's prepare: one read of what the window's events and endpoints lack. */
+    async prepare(claimed: ClaimedWebhookDelivery[]): Promise<void> {
+      const missing = claimed.filter((d) => fresh(d.eventId) === undefined).map((d) => d.eventId);
+      const at = clock.now();
+      for (const e of await store.webhookDeliveries.events(missing)) windowEvents.set(e.id, { event: e, at });
       for (const id of new Set(claimed.map((d) => d.endpointId))) await endpointById(id);
     },
     /**
      * The worker's grouping: an endpoint's deliveries go together when it batches (one POST for
      * several), else each alone, so one slow POST never holds another's slot.
      */
-    groupKey(d: WebhookDeliveryRow): string {
+    groupKey(d: ClaimedWebhookDelivery): string {
       const e = endpoints.get(d.endpointId)?.row;
       return e && e.batchSize > 1 ? d.endpointId : d.id;
     },
     /** The worker's run for one group of claimed deliveries (one endpoint). */
-    async run(group: WebhookDeliveryRow[]): Promise<void> {
+    async run(group: ClaimedWebhookDelivery[]): Promise<void> {
       const ep = await endpointById(group[0]!.endpointId);
       const events = new Map<string, SpineEvent>();
       for (const d of group) {
-        const e = windowEvents.get(d.eventId);
+        const e = fresh(d.eventId);
         if (e) events.set(d.eventId, e);
         windowEvents.delete(d.eventId);
       }
@@ -281,7 +313,7 @@ export function createSender(deps: SenderDeps) {
       // Oldest first within a POST, so a batch reads in spine order.
       const sorted = [...group].sort((a, b) => a.eventCursor - b.eventCursor);
       const size = Math.max(1, endpoint.batchSize);
-      const chunks: WebhookDeliveryRow[][] = [];
+      const chunks: ClaimedWebhookDelivery[][] = [];
       for (let i = 0; i < sorted.length; i += size) chunks.push(sorted.slice(i, i + size));
       const results = await Promise.allSettled(chunks.map((c) => sendChunk(endpoint, keys, c, events)));
       for (const r of results)
