@@ -666,7 +666,10 @@ async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer
  * endpoint to create first, so every delivery event is also POSTed there (`webhookBatchSize` events
  * per POST at most).
  */
-export async function deliveryRun(n: number, opts: { webhookUrl?: string; webhookBatchSize?: number; quietS?: number } = {}) {
+export async function deliveryRun(
+  n: number,
+  opts: { webhookUrl?: string; webhookBatchSize?: number; quietS?: number; serverNodeOptions?: string } = {},
+) {
   const zone: Zone = {};
   for (const d of [...DESTS, PROBE]) {
     zone[d] = { MX: [{ priority: 10, exchange: `mx.${d}` }] };
@@ -682,7 +685,7 @@ export async function deliveryRun(n: number, opts: { webhookUrl?: string; webhoo
     batch: 100,
     timeoutMs: Math.max(120, Math.ceil(n / 50)) * 1000,
     quietS: opts.quietS ?? 10,
-    serverEnv: {},
+    serverEnv: opts.serverNodeOptions ? { NODE_OPTIONS: opts.serverNodeOptions } : {},
     ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
     ...(opts.webhookBatchSize ? { webhookBatchSize: opts.webhookBatchSize } : {}),
   };

@@ -51,6 +51,8 @@ interface Receiver {
   verify: boolean;
   /** POSTs answered unverified (verify false). */
   posts: number;
+  /** verify false: each received event's lag, receipt − its `at` (ms). */
+  lagsMs: number[];
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ async function startReceiver(): Promise<Receiver> {
     secret: '',
     verify: true,
     posts: 0,
+    lagsMs: [],
     close: async () => undefined,
   };
   let wh: Webhook | undefined;
@@ -72,6 +75,9 @@ async function startReceiver(): Promise<Receiver> {
     req.on('end', () => {
       if (!r.verify) {
         r.posts++;
+        const at = wallNow();
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { at: string } | { at: string }[];
+        for (const e of Array.isArray(body) ? body : [body]) r.lagsMs.push(at - Date.parse(e.at));
         res.writeHead(204);
         res.end();
         return;
@@ -276,6 +282,7 @@ export async function main(argv: string[]): Promise<void> {
       'database-url': { type: 'string' },
       'skip-deliver': { type: 'boolean', default: false },
       'skip-webhooks': { type: 'boolean', default: false },
+      'server-node-options': { type: 'string' },
       out: { type: 'string', default: 'bench/results/webhooks.json' },
     },
   });
@@ -317,10 +324,25 @@ export async function main(argv: string[]): Promise<void> {
       const withHooks: typeof without = [];
       for (let r = 0; r < rounds; r++) {
         for (const hooks of r % 2 ? [true, false] : [false, true]) {
-          const run = hooks ? await deliveryRun(n, { webhookUrl: receiver.url, webhookBatchSize: deliverBatch }) : await deliveryRun(n);
+          const serverNodeOptions = values['server-node-options'];
+          const common = serverNodeOptions ? { serverNodeOptions } : {};
+          receiver.lagsMs = [];
+          const run = hooks
+            ? await deliveryRun(n, { ...common, webhookUrl: receiver.url, webhookBatchSize: deliverBatch })
+            : await deliveryRun(n, common);
+          if (hooks) {
+            // How long events waited while delivery had the writer first (docs/webhooks.md): the
+            // price of the ratio, over the events that arrived before the run stopped the server.
+            const lags = receiver.lagsMs.sort((a, b) => a - b);
+            Object.assign(run, {
+              webhook_events_received: lags.length,
+              webhook_lag_ms: { p50: round(percentile(lags, 50), 0), p99: round(percentile(lags, 99), 0), max: round(lags.at(-1) ?? 0, 0) },
+            });
+          }
           (hooks ? withHooks : without).push(run);
+          const lag = hooks ? (run as { webhook_lag_ms?: { p50: number; p99: number } }).webhook_lag_ms : undefined;
           console.log(
-            `# round ${r + 1} deliver ${n} ${hooks ? 'with' : 'without'} webhooks: ${run.delivered_per_s} delivered/s (load ${run.loadavg_before})`,
+            `# round ${r + 1} deliver ${n} ${hooks ? 'with' : 'without'} webhooks: ${run.delivered_per_s} delivered/s (load ${run.loadavg_before})${lag ? `, event lag p50 ${lag.p50} ms, p99 ${lag.p99} ms` : ''}`,
           );
         }
       }
