@@ -236,6 +236,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     (input) => audit.record(input),
     () => clock.now(),
   );
+  // The refusal stands whether or not its entry could be written: an audit store that is away must
+  // not turn a 403/550 into a 500/451 that invites retries (the failure is logged instead).
   const residencyRefused = (actor: Actor, tenantRegion: string, where: { method: string; route: string | null }) =>
     residencyRefusals(actor.tenantId ?? '', (since) => ({
       actor,
@@ -248,7 +250,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
         route: where.route,
         refused_since_previous_entry: since,
       },
-    }));
+    })).catch((err: unknown) =>
+      log.error({ err, tenant: actor.tenantId }, 'recording a residency refusal in the audit log failed; refused all the same'),
+    );
   const tenants = createTenants({ store, clock, audit });
   const spine = createSpine({ store, audit });
   const hostname = nodeHostname(config);

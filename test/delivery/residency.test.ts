@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
+import pg from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import type { DeliveryJob, Transport } from '../../src/delivery/index.js';
@@ -45,6 +48,23 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Makes every insert into the audit log fail, as a full disk or a lost database would. */
+async function failAuditWrites(p: TestPlatform): Promise<void> {
+  if (p.platform.store.dialect === 'sqlite') {
+    const db = new Database(join(p.config.dataDir, 'postwarden.db'));
+    db.exec(`create trigger audit_fails before insert on audit_entries begin select raise(abort, 'audit storage failed'); end`);
+    db.close();
+    return;
+  }
+  const c = new pg.Client({ connectionString: p.config.store.url });
+  await c.connect();
+  await c.query(
+    `create function audit_fails() returns trigger language plpgsql as $$ begin raise exception 'audit storage failed'; end $$`,
+  );
+  await c.query('create trigger audit_fails before insert on audit_entries for each row execute function audit_fails()');
+  await c.end();
 }
 
 const send = (over: Record<string, unknown> = {}) => ({
@@ -205,5 +225,19 @@ for (const dialect of dialects) {
     assert.deepEqual(smtp, { node_region: 'us', tenant_region: 'eu', method: 'SMTP', route: 'MAIL FROM', refused_since_previous_entry: 1 });
     // And the read's entry counted the batch and the first SMTP refusal, which followed the send's.
     assert.equal(entries.find((r) => r.method === 'GET')?.refused_since_previous_entry, 2);
+
+    // With the audit store failing, the answers stay refusals (403, 550), not 500 and 451.
+    await failAuditWrites(p);
+    clock.advance(61_000);
+    const readAnyway = await p.request('GET', '/v1/events');
+    assert.equal(readAnyway.status, 403, JSON.stringify(readAnyway.body));
+    clock.advance(61_000);
+    const sendAnyway = await mailer
+      .sendMail({ from: 'hello@example.com', to: 'ada@dest.test', subject: 'x', text: 'y' })
+      .then(() => undefined)
+      .catch((e: { responseCode?: number }) => e);
+    assert.equal(sendAnyway?.responseCode, 550);
+    const after = await p.platform.store.audit.page({ chain: p.tenantId, action: 'residency.refused', limit: 10 });
+    assert.equal(after.length, entries.length, 'no entry could be written: the refusals did not depend on it');
   });
 }
