@@ -408,6 +408,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     audit,
     batchSize: config.retention.batchSize,
     maxBatches: config.retention.maxBatchesPerTenant,
+    webhookRecordDays: config.events.retentionDays,
   });
   // A hard bounce or a complaint is about the address, whichever of the tenant's domains sent to
   // it: tenant scope (the tenant's policy may turn either off; suppress() honours it). One path for

@@ -614,7 +614,7 @@ export const ConfigSchema = Type.Object(
           maximum: 3650,
           default: 30,
           description:
-            "How far back a webhook replay may ask (days). How long events are stored is the tenant's `events` retention class (docs/retention.md).",
+            "How far back a webhook replay may ask (days), and how long settled webhook deliveries and POST attempts are kept before the retention purge deletes them. How long events are stored is the tenant's `events` retention class (docs/retention.md).",
         }),
         nats: Type.Object(
           {

@@ -78,6 +78,14 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${encodeTime(nowMs)}${encodeRandom(16)}`;
 }
 
+/**
+ * Sorts below every id of `prefix` made at or after `ms` and above every one made before it (ids
+ * begin with their time): `id < idFloor(p, t)` is "made before t", answered by the primary key.
+ */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${encodeTime(ms)}`;
+}
+
 export function hasPrefix(id: string, prefix: IdPrefix): boolean {
   return id.startsWith(`${prefix}_`) && /^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$/.test(id);
 }

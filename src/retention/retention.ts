@@ -42,7 +42,13 @@ export interface RetentionDeps {
   batchSize?: number;
   /** Batches per tenant per run at most (the rest waits for the next run). */
   maxBatches?: number;
+  /** Days settled webhook deliveries and POST attempts are kept (`events.retentionDays`, the replay reach; default 30). */
+  webhookRecordDays?: number;
 }
+
+/** Webhook records deleted per statement, and statements per kind per run (up to 200,000 rows). */
+const WEBHOOK_BATCH = 2000;
+const WEBHOOK_BATCHES = 100;
 
 export type HoldKind = 'tenant' | 'message' | 'address' | 'range';
 export const holdKinds: readonly HoldKind[] = ['tenant', 'message', 'address', 'range'];
@@ -89,6 +95,8 @@ export interface PurgeCounts {
    * furthest behind, or an open webhook delivery; null: nothing).
    */
   events: { purged: number; held: number; tenants: Record<string, PurgeTally>; horizon: { cursor: number; held_back_by: string | null } };
+  /** Settled webhook deliveries and POST attempts made before `before`, deleted in this run. */
+  webhooks: { before: string; deliveries: number; attempts: number };
 }
 
 export interface ErasureReceipt {
@@ -293,6 +301,28 @@ export function createRetention(deps: RetentionDeps) {
     }
   }
 
+  /**
+   * Webhook records are operational (which event went to which endpoint, what the receiver
+   * answered): settled deliveries and attempts go once older than the replay reach, in batches of
+   * single statements, oldest first. A legal hold keeps events, which a replay sends again, not
+   * these; an open delivery stays however old (the events purge waits for it too).
+   */
+  async function purgeWebhookRecords(now: number): Promise<PurgeCounts['webhooks']> {
+    const before = now - (deps.webhookRecordDays ?? 30) * 86_400_000;
+    const out = { before: new Date(before).toISOString(), deliveries: 0, attempts: 0 };
+    for (let b = 0; b < WEBHOOK_BATCHES; b++) {
+      const n = await store.webhookDeliveries.deleteSettledBefore(before, WEBHOOK_BATCH);
+      out.deliveries += n;
+      if (n < WEBHOOK_BATCH) break;
+    }
+    for (let b = 0; b < WEBHOOK_BATCHES; b++) {
+      const n = await store.webhookDeliveries.deleteAttemptsBefore(before, WEBHOOK_BATCH);
+      out.attempts += n;
+      if (n < WEBHOOK_BATCH) break;
+    }
+    return out;
+  }
+
   function checkAddress(address: unknown, path: string): string {
     if (typeof address !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(address.trim()))
       throw validationError([{ path, message: 'must be an email address' }]);
@@ -454,9 +484,11 @@ export function createRetention(deps: RetentionDeps) {
         tenants: {},
         interrupted,
         events: { purged: 0, held: 0, tenants: {}, horizon: { cursor: horizon.cursor, held_back_by: horizon.heldBackBy } },
+        webhooks: { before: '', deliveries: 0, attempts: 0 },
       };
       for (const t of await store.retention.tenantsWithBodies()) await purgeTenant(run, t, now, counts);
       for (const t of await store.retention.tenantIds()) await purgeEvents(run, t, now, horizon.cursor, counts);
+      counts.webhooks = await purgeWebhookRecords(now);
       await audit.change(
         (tx) => tx.retention.finishRun(run, counts, clock.now()),
         () => ({

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { SpineEvent } from '../../core/index.js';
+import { idFloor, type SpineEvent } from '../../core/index.js';
 import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
@@ -315,6 +315,42 @@ export function webhookDeliveriesRepository(
       if (endpointId) q = q.where('endpoint_id', '=', endpointId);
       const r = await q.executeTakeFirstOrThrow();
       return Number(r.n);
+    },
+
+    /**
+     * Deletes up to `limit` settled deliveries (done, dead) made before `before`, oldest first, and
+     * answers how many went. By primary-key range (ids begin with their time): no index the hot
+     * path would pay for. Open ones stay, however old.
+     */
+    async deleteSettledBefore(before: number, limit: number): Promise<number> {
+      const r = await db
+        .deleteFrom('webhook_deliveries')
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('webhook_deliveries')
+            .select('id')
+            .where('id', '<', idFloor('whd', before))
+            .where('state', 'in', ['done', 'dead'])
+            .orderBy('id')
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+
+    /** Deletes up to `limit` attempts made before `before`, oldest first (by primary-key range); answers how many went. */
+    async deleteAttemptsBefore(before: number, limit: number): Promise<number> {
+      const r = await db
+        .deleteFrom('webhook_attempts')
+        .where(
+          'id',
+          'in',
+          db.selectFrom('webhook_attempts').select('id').where('id', '<', idFloor('wha', before)).orderBy('id').limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
     },
 
     async insertAttempts(rows: WebhookAttemptRow[]): Promise<void> {
