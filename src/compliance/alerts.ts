@@ -37,7 +37,13 @@ export const alertAt = (ms: number) => isoTime(ms);
  */
 export async function raiseAlerts(tx: Pick<Repositories, 'compliance' | 'events'>, alerts: Alert[], now: number): Promise<NewEvent[]> {
   const fresh: NewEvent[] = [];
+  // A rule over its threshold answers the same alert for every event of the batch after the one
+  // that crossed it: one mark per (tenant, mark) is asked for, not one per event.
+  const asked = new Set<string>();
   for (const a of alerts) {
+    const key = `${a.tenantId}\u0000${a.mark}`;
+    if (asked.has(key)) continue;
+    asked.add(key);
     if (await tx.compliance.mark(a.tenantId, a.mark, now)) fresh.push(newEvent('compliance.alert', { tenantId: a.tenantId }, a.data));
   }
   if (fresh.length) await tx.events.append(fresh, now);

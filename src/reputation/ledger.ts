@@ -188,7 +188,7 @@ export function createLedger(deps: LedgerDeps) {
     await tx.reputation.addCounts([...increments.values()]);
     for (const w of working.values()) if (w.dirty) await tx.reputation.putKey(w.row);
     for (const w of working.values()) if (w.holdDirty && w.hold) await tx.reputation.putHold(w.hold);
-    for (const [subject, at] of changedContexts) await tx.reputation.putContext(subject, contexts.get(subject)!, at);
+    await tx.reputation.putContexts([...changedContexts].map(([subject, at]) => ({ subject, data: contexts.get(subject)!, at })));
     await tx.reputation.pruneCounts('5m', bucketOf(newest - KEEP['5m'], '5m'));
     await tx.reputation.pruneCounts('1h', bucketOf(newest - KEEP['1h'], '1h'));
     return emitted;

@@ -173,13 +173,15 @@ export function reputationRepository(db: Kysely<Database>) {
       for (const r of rows) out.set(r.subject, JSON.parse(r.data) as Record<string, string>);
       return out;
     },
-    async putContext(subject: string, data: Record<string, string>, at: number): Promise<void> {
-      const json = JSON.stringify(data);
-      await db
-        .insertInto('reputation_context')
-        .values({ subject, data: json, at })
-        .onConflict((oc) => oc.column('subject').doUpdateSet({ data: json, at }))
-        .execute();
+    /** Stores contexts, each replacing the subject's previous one: one statement per 400, not one per subject. */
+    async putContexts(rows: readonly { subject: string; data: Record<string, string>; at: number }[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 400) {
+        await db
+          .insertInto('reputation_context')
+          .values(rows.slice(i, i + 400).map((r) => ({ subject: r.subject, data: JSON.stringify(r.data), at: r.at })))
+          .onConflict((oc) => oc.column('subject').doUpdateSet((eb) => ({ data: eb.ref('excluded.data'), at: eb.ref('excluded.at') })))
+          .execute();
+      }
     },
     async putHold(h: ReputationHoldRow): Promise<void> {
       const values = {
