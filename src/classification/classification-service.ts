@@ -1,5 +1,5 @@
 import { type Actor, type AuditRecorder, auditedChange, canonicalJson, unattributed } from '../audit/index.js';
-import { type Clock, validationError } from '../core/index.js';
+import { type Clock, sharedRead, validationError } from '../core/index.js';
 import type { Repositories, Store } from '../store/index.js';
 import { type ClassificationRules, emptyRules, parseClassificationRules } from './classification-rules.js';
 import { type ClassificationDecision, type ClassifyInput, classify } from './classifier.js';
@@ -34,8 +34,10 @@ export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
 }
 
 export function createClassification(deps: ClassificationServiceDeps) {
+  // Every message of an API batch asks at once (accept classifies each).
+  const storedPolicy = sharedRead((tenantId: string) => deps.store.classification.getPolicy(tenantId));
   async function rulesOf(tenantId: string): Promise<{ rules: ClassificationRules; stored: boolean }> {
-    const row = await deps.store.classification.getPolicy(tenantId);
+    const row = await storedPolicy(tenantId);
     if (!row) return { rules: emptyRules, stored: false };
     const parsed = parseClassificationRules(row.doc);
     // Stored documents were validated on write; one that no longer parses applies nothing rather than failing every send.

@@ -14,6 +14,7 @@ export * from './module-worker.js';
 export * from './public-address.js';
 export * from './residency.js';
 export * from './result.js';
+export * from './shared-read.js';
 export * from './smtp-response.js';
 export * from './states.js';
 export * from './suppression.js';

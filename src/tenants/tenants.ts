@@ -1,6 +1,6 @@
 import { expandGrants, type Permission } from '../access/index.js';
 import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
-import { type Clock, newId, normaliseDomain, PostwardenError, regionProblem, validationError } from '../core/index.js';
+import { type Clock, newId, normaliseDomain, PostwardenError, regionProblem, sharedRead, validationError } from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Repositories, Store, Tenant, UserRow } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes } from './api-keys.js';
 import { patchSendingLimits, readSendingLimits, type SendingLimits, sendingLimitsJson } from './sending-limits.js';
@@ -60,6 +60,8 @@ const MAX_CACHED_POLICIES = 10_000;
 
 export function createTenants({ store, clock, audit }: TenantsDeps) {
   const policies = new Map<string, { doc: TenantTlsPolicyDoc; expiresAt: number }>();
+  // Every message of an API batch asks at once (accept's sending policy).
+  const storedLimits = sharedRead((id: string) => store.tenants.getSendingLimits(id));
   /** The change and its audit entry in one transaction (without an audit log: the change alone). */
   const changed = <T>(fn: (tx: TenantRepos) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> =>
     audit ? audit.change(fn, entry) : fn(store);
@@ -138,7 +140,7 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
 
     /** Quotas, sending windows and recipient-risk policy (defaults: none, none, allow). */
     async getSendingLimits(id: string): Promise<SendingLimits> {
-      return readSendingLimits(await store.tenants.getSendingLimits(id));
+      return readSendingLimits(await storedLimits(id));
     },
 
     /** Applies PATCH /v1/tenant's quotas, sending_windows and recipient_risk; errors carry field paths. */
