@@ -67,7 +67,7 @@ export function batchId(eventIds: readonly string[]): string {
 const ENDPOINT_TTL_MS = 1000;
 /** How long an event handed over by the fan-out is sent without being read again (see `windowEvents`). */
 const EVENT_TTL_MS = 5000;
-/** Events kept for the next windows at most (about 1 KB each). */
+/** Events kept for the next windows at most, whatever the backlog. */
 const EVENT_CACHE_MAX = 10_000;
 
 /**
