@@ -151,6 +151,8 @@ async function webhookRun(o: {
   batchSize: number;
   /** `webhooks.concurrency` (deliveries in flight per node); undefined: the server's default. */
   concurrency: number | undefined;
+  /** NODE_OPTIONS for the server (a profiler preload), as the delivery pair takes them. */
+  serverNodeOptions?: string;
 }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'pw-bench-webhooks-'));
   const schema = o.dialect === 'postgres' ? await createPostgresSchema(o.baseUrl, 'pw_bench') : undefined;
@@ -161,7 +163,7 @@ async function webhookRun(o: {
   const configFile = join(dataDir, 'bench.json');
   const webhooks = { allowPrivateTargets: true, ...(o.concurrency ? { concurrency: o.concurrency } : {}) };
   writeFileSync(configFile, JSON.stringify({ webhooks, posture: { monitor: false } }));
-  const commits = commitProbe(dataDir);
+  const commits = commitProbe(dataDir, o.serverNodeOptions);
   const server = await startServer({
     dataDir,
     bootstrap: false,
@@ -302,6 +304,7 @@ export async function main(argv: string[]): Promise<void> {
           seconds: Number(values.seconds),
           batchSize,
           concurrency: values.concurrency ? Math.max(1, Number(values.concurrency)) : undefined,
+          ...(values['server-node-options'] ? { serverNodeOptions: values['server-node-options'] } : {}),
         }),
       );
     }
