@@ -47,7 +47,7 @@ import { tlsAttemptsRepository } from './repositories/tls-attempts.js';
 import { trackingRepository } from './repositories/tracking.js';
 import { usersRepository } from './repositories/users.js';
 import { warmupRepository } from './repositories/warmup.js';
-import { newWebhookClaimMemory, type WebhookClaimMemory, webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
+import { webhookDeliveriesRepository } from './repositories/webhook-deliveries.js';
 import { webhookEndpointsRepository } from './repositories/webhook-endpoints.js';
 import type { Database } from './schema.js';
 import type { SqliteDriverName, SqliteDriverSetting } from './sqlite-driver.js';
@@ -74,12 +74,7 @@ export interface StoreOptions {
 /** Longest a health check waits for the database before calling it unreachable. */
 const PING_TIMEOUT_MS = 2000;
 
-/** What repositories keep between calls, shared by the store's own and every transaction's. */
-interface RepositoryMemory {
-  webhookClaims: WebhookClaimMemory;
-}
-
-function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, memory: RepositoryMemory, cipher: ContentCipher) {
+function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher) {
   return {
     tenants: tenantsRepository(db),
     apiKeys: apiKeysRepository(db),
@@ -95,7 +90,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     jobLeases: jobLeasesRepository(db),
     consumerCursors: consumerCursorsRepository(db),
     webhookEndpoints: webhookEndpointsRepository(db),
-    webhookDeliveries: webhookDeliveriesRepository(db, dialect, cipher, memory.webhookClaims),
+    webhookDeliveries: webhookDeliveriesRepository(db, dialect, cipher),
     posture: postureRepository(db),
     feedback: feedbackRepository(db, cipher),
     mtaStsPolicies: mtaStsPoliciesRepository(db),
@@ -183,13 +178,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`, { cause: error });
   }
-  const memory: RepositoryMemory = { webhookClaims: newWebhookClaimMemory() };
   return {
-    ...repositories(db, caps.name, false, memory, cipher),
-    encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, memory, cipher)),
+    ...repositories(db, caps.name, false, cipher),
+    encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, cipher)),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, memory, cipher))),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

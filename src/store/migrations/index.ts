@@ -30,6 +30,7 @@ import * as m029 from './029-classification.js';
 import * as m030 from './030-retention-classes.js';
 import * as m031 from './031-drop-recipients-address-index.js';
 import * as m032 from './032-drop-recipients-address-hash-index.js';
+import * as m033 from './033-webhook-leases-outside-state.js';
 
 /** Migrations are TypeScript modules, listed here in order; each gets the dialect's capabilities. */
 const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Promise<void> }> = {
@@ -63,6 +64,7 @@ const all: Record<string, { up(db: Kysely<unknown>, d: DialectCapabilities): Pro
   '030-retention-classes': m030,
   '031-drop-recipients-address-index': m031,
   '032-drop-recipients-address-hash-index': m032,
+  '033-webhook-leases-outside-state': m033,
 };
 
 export function migrationProvider(d: DialectCapabilities): MigrationProvider {

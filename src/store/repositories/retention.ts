@@ -115,7 +115,7 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
       const open = await db
         .selectFrom('webhook_deliveries')
         .select((eb) => eb.fn.min('event_cursor').as('c'))
-        .where('state', 'in', ['queued', 'retry', 'in_flight'])
+        .where('state', 'in', ['queued', 'retry'])
         .executeTakeFirst();
       let out: { cursor: number; heldBackBy: string | null } = { cursor: Number.MAX_SAFE_INTEGER, heldBackBy: null };
       if (consumer) out = { cursor: Number(consumer.position), heldBackBy: `consumer ${consumer.name}` };

@@ -9,12 +9,15 @@ import { readEvents } from './events.js';
  * Webhook deliveries as leased work (queue/leased-work.ts's contract), the attempts log, and the
  * reads the dispatcher needs (events by id, the stream and sender domain of messages).
  *
- * States: queued → in_flight → done | retry (→ in_flight again) | dead. Ordering per message: a
- * delivery is due only when no earlier event (lower spine cursor) of the same message to the same
- * endpoint is still open (queued, retry, in flight), so a message's events reach an endpoint in
- * order while other messages go on. Events without a message are not ordered.
+ * States: queued → done | retry (→ done …) | dead. A delivery in flight is an open one (queued or
+ * retry) under a lease: `lease_owner` and `lease_expires_at` set, its state unchanged, so a claim
+ * writes no indexed column (migration 033: on PostgreSQL a HOT update, on SQLite no index page).
+ * A lapsed lease makes the delivery due again. Ordering per message: a delivery is due only when no
+ * earlier event (lower spine cursor) of the same message to the same endpoint is still open, leased
+ * or not, so a message's events reach an endpoint in order while other messages go on. Events
+ * without a message are not ordered.
  */
-export type WebhookDeliveryState = 'queued' | 'retry' | 'in_flight' | 'done' | 'dead';
+export type WebhookDeliveryState = 'queued' | 'retry' | 'done' | 'dead';
 
 export interface WebhookDeliveryRow {
   id: string;
@@ -28,6 +31,8 @@ export interface WebhookDeliveryRow {
   attempts: number;
   nextAttemptAt: number;
   firstFailedAt: number | null;
+  /** The node holding it under a lease (in flight there, or lapsed and not yet claimed again). */
+  leaseOwner: string | null;
   createdAt: number;
 }
 
@@ -66,10 +71,12 @@ const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
   attempts: r.attempts,
   nextAttemptAt: Number(r.next_attempt_at),
   firstFailedAt: r.first_failed_at === null ? null : Number(r.first_failed_at),
+  leaseOwner: r.lease_owner,
   createdAt: Number(r.created_at),
 });
 
-const OPEN = ['queued', 'retry', 'in_flight'] as const;
+/** Not yet done or given up: leased (in flight) or not. */
+const OPEN = ['queued', 'retry'] as const;
 
 /**
  * What a claim hands the sender: the columns it works with. Rows come back from the claim's UPDATE
@@ -80,21 +87,6 @@ export type ClaimedWebhookDelivery = Pick<
   'id' | 'endpointId' | 'eventId' | 'eventCursor' | 'messageId' | 'attempts' | 'firstFailedAt'
 >;
 
-/**
- * What the claim remembers between calls, kept by the store (one per process) rather than by the
- * repository object, which is built afresh for every transaction and a claim may run inside one.
- */
-export interface WebhookClaimMemory {
-  /**
-   * When this process last looked for lapsed leases and found none left over. A lease lapses only
-   * `leaseMs` after its holder stopped renewing it, so looking every quarter lease is soon enough,
-   * and spares the claim a scan of every in-flight row each time (the claim is the hot path).
-   */
-  lapsedCheckedAt: number;
-}
-
-export const newWebhookClaimMemory = (): WebhookClaimMemory => ({ lapsedCheckedAt: Number.NEGATIVE_INFINITY });
-
 export interface WebhookClaim {
   owner: string;
   now: number;
@@ -104,12 +96,7 @@ export interface WebhookClaim {
   region?: string;
 }
 
-export function webhookDeliveriesRepository(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  cipher: ContentCipher,
-  memory: WebhookClaimMemory = newWebhookClaimMemory(),
-) {
+export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: DialectName, cipher: ContentCipher) {
   async function claimIn(db: Kysely<Database>, o: WebhookClaim): Promise<ClaimedWebhookDelivery[]> {
     const claimed: ClaimedWebhookDelivery[] = [];
     if (dialect === 'postgres') {
@@ -120,16 +107,16 @@ export function webhookDeliveriesRepository(
       // bitmap scans. `local`: the setting ends with the transaction, whose last statements are these.
       await sql`set local enable_bitmapscan = off`.execute(db);
     }
-    for (const state of ['in_flight', 'retry', 'queued'] as const) {
+    for (const state of ['retry', 'queued'] as const) {
       const room = o.limit - claimed.length;
       if (room <= 0) break;
-      if (state === 'in_flight' && o.now - memory.lapsedCheckedAt < o.leaseMs / 4 && o.now >= memory.lapsedCheckedAt) continue;
-      const due = state === 'in_flight' ? 'lease_expires_at' : 'next_attempt_at';
       let candidates = db
         .selectFrom('webhook_deliveries as d')
         .select('d.id')
         .where('d.state', '=', state)
-        .where(`d.${due}`, '<=', o.now)
+        .where('d.next_attempt_at', '<=', o.now)
+        // In flight (under a live lease) on some node; a lapsed lease makes it due again.
+        .where((eb) => eb.or([eb('d.lease_expires_at', 'is', null), eb('d.lease_expires_at', '<=', o.now)]))
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -152,13 +139,13 @@ export function webhookDeliveriesRepository(
             .where('data_region', 'is not', null)
             .where('data_region', '<>', o.region ?? ''),
         )
-        .orderBy(`d.${due}`)
+        .orderBy('d.next_attempt_at')
         .limit(room);
       if (dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+      // The lease alone: `state` stays, so no index entry changes (see the states above).
       const rows = await db
         .updateTable('webhook_deliveries')
         .set((eb) => ({
-          state: 'in_flight',
           lease_owner: o.owner,
           lease_expires_at: o.now + o.leaseMs,
           attempts: eb('attempts', '+', 1),
@@ -178,8 +165,6 @@ export function webhookDeliveriesRepository(
           firstFailedAt: r.first_failed_at === null ? null : Number(r.first_failed_at),
         });
       }
-      // All lapsed leases taken (fewer than there was room for): the next look can wait.
-      if (state === 'in_flight' && rows.length < room) memory.lapsedCheckedAt = o.now;
     }
     return claimed;
   }
@@ -215,12 +200,12 @@ export function webhookDeliveriesRepository(
     },
 
     /**
-     * Claims due deliveries (lapsed leases first, then retries, then new ones, each earliest first),
+     * Claims due deliveries (retries, then new ones, each earliest first; a lapsed lease is due again),
      * skipping those an earlier open event of the same message to the same endpoint holds back.
      * PostgreSQL: SKIP LOCKED lets several nodes claim at once.
      */
     claimDue(o: WebhookClaim): Promise<ClaimedWebhookDelivery[]> {
-      // One transaction for the three statements: on SQLite that is one commit (one fsync) per claim,
+      // One transaction for the statements: on SQLite that is one commit (one fsync) per claim,
       // not three; the claim round trip bounds how fast a message's next event can follow.
       return db.isTransaction ? claimIn(db, o) : db.transaction().execute((tx) => claimIn(tx, o));
     },
@@ -249,8 +234,8 @@ export function webhookDeliveriesRepository(
             ...(o.kind === 'retry' ? { next_attempt_at: o.at, first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(s.now)) } : {}),
           }))
           .where('id', 'in', s.ids.slice(i, i + 2000))
-          .where('state', '=', 'in_flight')
           .where('lease_owner', '=', s.owner)
+          .where('state', 'in', [...OPEN])
           .executeTakeFirst();
         n += Number(r.numUpdatedRows);
       }
@@ -263,8 +248,8 @@ export function webhookDeliveriesRepository(
         const r = await db
           .updateTable('webhook_deliveries')
           .set({ lease_expires_at: expiresAt })
-          .where('state', '=', 'in_flight')
           .where('lease_owner', '=', owner)
+          .where('state', 'in', [...OPEN])
           .where('id', 'in', ids.slice(i, i + 500))
           .executeTakeFirst();
         n += Number(r.numUpdatedRows);
@@ -272,20 +257,18 @@ export function webhookDeliveriesRepository(
       return n;
     },
 
-    /** Gives back every lease an owner holds (clean stop) without counting an attempt; due at once. */
+    /** Gives back every lease an owner holds (clean stop) without counting an attempt; due at once (it was when claimed). */
     async releaseOwned(owner: string, now: number): Promise<number> {
       const r = await db
         .updateTable('webhook_deliveries')
         .set((eb) => ({
-          state: 'queued',
           lease_owner: null,
           lease_expires_at: null,
           attempts: eb('attempts', '-', 1),
-          next_attempt_at: now,
           updated_at: now,
         }))
-        .where('state', '=', 'in_flight')
         .where('lease_owner', '=', owner)
+        .where('state', 'in', [...OPEN])
         .executeTakeFirst();
       return Number(r.numUpdatedRows);
     },
@@ -301,9 +284,14 @@ export function webhookDeliveriesRepository(
       return Number(r.numUpdatedRows);
     },
 
-    /** Deliveries held under a lease now (operators' view; the crash tests read it at a kill). */
+    /** Open deliveries held under a lease, live or lapsed (operators' view; the crash tests read it at a kill). */
     async listInFlight(): Promise<WebhookDeliveryRow[]> {
-      const rows = await db.selectFrom('webhook_deliveries').selectAll().where('state', '=', 'in_flight').execute();
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('lease_owner', 'is not', null)
+        .where('state', 'in', [...OPEN])
+        .execute();
       return rows.map(toDelivery);
     },
 
