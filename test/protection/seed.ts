@@ -106,7 +106,7 @@ export async function seed(store: Store, tenantId: string, n: number, now = Date
 /** Reads every seeded message back through the store; throws on the first that does not match. */
 export async function assertReadable(store: Store, rows: Seeded[]): Promise<void> {
   for (const s of rows) {
-    const m = await store.messages.withBody(s.id);
+    const m = await (await store.messages.withBodies([s.id])).get(s.id);
     const subject = (await store.messages.get(s.id))?.subject;
     if (!m || subject !== s.subject || !m.body.toString().includes(s.body)) throw new Error(`message ${s.id} does not read back`);
     const [r] = await store.recipients.listByMessage(s.id);

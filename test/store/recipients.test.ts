@@ -188,3 +188,38 @@ forEachDialect(
   },
   test,
 );
+
+forEachDialect(
+  'settleMany settles a batch in one call, each row by its own outcome and guard',
+  async (t, dialect) => {
+    const store = await openStore(t, dialect);
+    await seed(store, 5, 1000);
+    const [a, b, c, d] = await store.recipients.claimDue({ owner: 'n1', now: 1010, leaseMs: 100, limit: 4 });
+    const reply = { code: 451, enhanced: '4.7.1', text: 'try later' };
+    const results = await store.recipients.settleMany([
+      { id: a!.id, tenantId: a!.tenantId, owner: 'n1', state: 'delivered', now: 1020, lastReply: { code: 250, text: 'ok' } },
+      { id: b!.id, tenantId: b!.tenantId, owner: 'n1', state: 'deferred', now: 1020, nextAttemptAt: 5000, lastReply: reply },
+      { id: c!.id, owner: 'n1', state: 'queued', now: 1020, refundAttempt: true },
+      // Not n1's lease: the guard fails for this row alone.
+      { id: d!.id, owner: 'n2', state: 'delivered', now: 1020 },
+      // The same recipient again in the batch: settled once.
+      { id: a!.id, owner: 'n1', state: 'bounced', now: 1020 },
+    ]);
+    assert.deepEqual(results, [true, true, true, false, false]);
+    const rows = new Map((await store.recipients.listByMessage(a!.messageId)).map((r) => [r.id, r]));
+    assert.deepEqual(
+      [a, b, c, d].map((r) => {
+        const x = rows.get(r!.id)!;
+        return [x.state, x.attempts, x.nextAttemptAt, x.leaseOwner, x.lastReply, x.updatedAt];
+      }),
+      [
+        ['delivered', 1, a!.nextAttemptAt, null, { code: 250, text: 'ok' }, 1020],
+        ['deferred', 1, 5000, null, reply, 1020],
+        ['queued', 0, c!.nextAttemptAt, null, null, 1020],
+        ['in_flight', 1, d!.nextAttemptAt, 'n1', null, 1010],
+      ],
+    );
+    assert.deepEqual(await store.recipients.settleMany([]), []);
+  },
+  test,
+);

@@ -156,21 +156,29 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
       return openAll(await db.selectFrom('messages').selectAll().where('id', 'in', ids).execute());
     },
     /**
-     * A message with its body, in one read: what each delivery attempt needs. Its subject stays
-     * sealed (one decryption fewer per attempt); `get` opens it.
+     * Messages with their bodies, in one read: what delivery attempts need, for the messages of a
+     * claimed window together (core/shared-read.ts `batchedRead`). Each body is opened on its own,
+     * so one that cannot be opened fails only its own entry; messages not found are absent. Subjects
+     * stay sealed (one decryption fewer per attempt); `get` opens them.
      */
-    async withBody(id: string): Promise<{ message: DeliveryMessage; body: Buffer } | undefined> {
-      const r = await db
+    async withBodies(ids: readonly string[]): Promise<Map<string, Promise<{ message: DeliveryMessage; body: Buffer }>>> {
+      const out = new Map<string, Promise<{ message: DeliveryMessage; body: Buffer }>>();
+      if (!ids.length) return out;
+      const rows = await db
         .selectFrom('messages')
         .innerJoin('message_bodies', 'message_bodies.message_id', 'messages.id')
         .selectAll('messages')
         .select('message_bodies.raw')
-        .where('messages.id', '=', id)
-        .executeTakeFirst();
-      if (!r) return undefined;
-      const { raw, ...row } = r;
-      const { subject: _sealed, ...message } = toMessage(row);
-      return { message, body: await cipher.openBytes(db, bodyAt(id), raw) };
+        .where('messages.id', 'in', [...ids])
+        .execute();
+      for (const { raw, ...row } of rows) {
+        const { subject: _sealed, ...message } = toMessage(row);
+        out.set(
+          row.id,
+          cipher.openBytes(db, bodyAt(row.id), raw).then((body) => ({ message, body })),
+        );
+      }
+      return out;
     },
     async body(id: string): Promise<Buffer | undefined> {
       const r = await db.selectFrom('message_bodies').select('raw').where('message_id', '=', id).executeTakeFirst();
