@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Kysely, Migrator, sql } from 'kysely';
 import { createSuppressions } from '../../src/feedback/index.js';
-import { postgresDialect, sqliteDialect } from '../../src/store/dialect.js';
-import { createStore } from '../../src/store/index.js';
-import { migrationProvider } from '../../src/store/migrations/index.js';
 import { fakeClock } from '../support/clock.js';
-import { createPostgresSchema, forEachDialect, openStore, tempDir } from '../support/dialects.js';
+import { databaseAt, forEachDialect, openStore } from '../support/dialects.js';
 
 forEachDialect(
   'migration 004 keeps every existing entry, as scope tenant, and turns automatic suppression on',
   async (t, dialect) => {
-    const pg = dialect === 'postgres' ? await createPostgresSchema() : undefined;
-    const file = join(tempDir(t), 'old.db');
-    const caps = pg ? postgresDialect(pg.url, 2) : sqliteDialect(file);
-    const db = new Kysely<any>({ dialect: caps.kysely });
-    // As createStore does: pin Kysely's migration tables to this schema (other test schemas have theirs).
-    const migrationTableSchema = pg ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
-    const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-    const { error } = await migrator.migrateTo('002-dkim');
-    assert.equal(error, undefined);
+    const { db, open } = await databaseAt(t, dialect, '002-dkim');
     await db.insertInto('tenants').values({ id: 'ten_1', name: 'Old', sandbox: 0, created_at: 1 }).execute();
     await db
       .insertInto('suppressions')
@@ -36,13 +23,7 @@ forEachDialect(
         { id: 'sup_B', tenant_id: 'ten_1', address: 'b@example.net', reason: 'manual', source: 'key_1', created_at: 1_700_000_000_456 },
       ])
       .execute();
-    await db.destroy();
-
-    const store = await createStore(pg ? { url: pg.url, poolSize: 2 } : { sqliteFile: file });
-    t.after(async () => {
-      await store.close();
-      await pg?.drop();
-    });
+    const store = await open();
     assert.deepEqual(await store.suppressions.list('ten_1'), [
       {
         id: 'sup_A',

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Kysely, Migrator, sql } from 'kysely';
 import { newId } from '../../src/core/index.js';
-import { postgresDialect, sqliteDialect } from '../../src/store/dialect.js';
-import { createStore } from '../../src/store/index.js';
-import { migrationProvider } from '../../src/store/migrations/index.js';
-import { createPostgresSchema, forEachDialect, openStore, tempDir } from '../support/dialects.js';
+import { databaseAt, forEachDialect, openStore } from '../support/dialects.js';
 
 /**
  * Webhook deliveries as leased work, at the repository: a claim is a lease (owner, expiry) on an
@@ -107,13 +102,7 @@ forEachDialect(
 forEachDialect(
   'migration 033: deliveries in flight at the upgrade keep their lease and get back the state they were claimed in',
   async (t, dialect) => {
-    const pg = dialect === 'postgres' ? await createPostgresSchema() : undefined;
-    const file = join(tempDir(t), 'old.db');
-    const caps = pg ? postgresDialect(pg.url, 2) : sqliteDialect(file);
-    const db = new Kysely<any>({ dialect: caps.kysely });
-    const migrationTableSchema = pg ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
-    const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-    assert.equal((await migrator.migrateTo('032-drop-recipients-address-hash-index')).error, undefined);
+    const { db, open } = await databaseAt(t, dialect, '032-drop-recipients-address-hash-index');
     const now = 1_800_000_000_000;
     const row = (id: string, eventCursor: number, state: string, firstFailedAt: number | null) => ({
       id,
@@ -136,13 +125,7 @@ forEachDialect(
       .insertInto('webhook_deliveries')
       .values([row('whd_new', 1, 'in_flight', null), row('whd_retried', 2, 'in_flight', now - 10_000), row('whd_done', 3, 'done', null)])
       .execute();
-    await db.destroy();
-
-    const store = await createStore(pg ? { url: pg.url, poolSize: 2 } : { sqliteFile: file });
-    t.after(async () => {
-      await store.close();
-      await pg?.drop();
-    });
+    const store = await open();
     assert.deepEqual((await store.webhookDeliveries.listInFlight()).map((r) => [r.id, r.state, r.leaseOwner]).sort(), [
       ['whd_new', 'queued', 'old-node'],
       ['whd_retried', 'retry', 'old-node'],

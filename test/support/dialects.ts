@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { Kysely, Migrator, sql } from 'kysely';
 import pg from 'pg';
+import { postgresDialect, sqliteDialect } from '../../src/store/dialect.js';
 import { createStore, type DialectName, type Store } from '../../src/store/index.js';
+import { migrationProvider } from '../../src/store/migrations/index.js';
 
 /**
  * Every store test runs on SQLite always and on PostgreSQL when POSTWARDEN_TEST_DATABASE_URL is set
@@ -89,4 +92,37 @@ export function forEachDialect(
   for (const d of ['sqlite', 'postgres'] as const) {
     test(`${name} [${d}]`, { skip: d === 'postgres' && !postgresUrl ? postgresSkipReason : false }, (t) => fn(t, d));
   }
+}
+
+/**
+ * An upgrade test's starting point: a database migrated up to `migration` only, open as `db` for
+ * the old rows the test writes; `open()` closes it and opens the store on it, which runs the
+ * migrations after (the store is closed and the schema dropped after the test).
+ */
+export async function databaseAt(
+  t: TestContext,
+  dialect: DialectName,
+  migration: string,
+): Promise<{ db: Kysely<any>; open(): Promise<Store> }> {
+  const schema = dialect === 'postgres' ? await createPostgresSchema() : undefined;
+  const file = join(tempDir(t), 'old.db');
+  const caps = schema ? postgresDialect(schema.url, 2) : sqliteDialect(file);
+  const db = new Kysely<any>({ dialect: caps.kysely });
+  // As createStore does: pin Kysely's migration tables to this schema (other test schemas have theirs).
+  const migrationTableSchema = schema ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+  const { error } = await migrator.migrateTo(migration);
+  if (error) throw error;
+  return {
+    db,
+    async open() {
+      await db.destroy();
+      const store = await createStore(schema ? { url: schema.url, poolSize: 2 } : { sqliteFile: file });
+      t.after(async () => {
+        await store.close();
+        await schema?.drop();
+      });
+      return store;
+    },
+  };
 }
