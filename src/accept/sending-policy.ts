@@ -13,9 +13,10 @@ import { nextOpening, type SendingLimits } from '../tenants/index.js';
  * 2. Sending windows. A stream with a window sends only inside it, read in its IANA time zone: a
  *    send outside is scheduled for the next opening (its send_at moves), never refused.
  * 3. Quotas. Daily (UTC day) and weekly (from Monday 00:00 UTC) caps on accepted recipients, counted
- *    in the shared `rate_windows` table: the increment answers the new total in one statement, so
- *    concurrent sends and nodes each see a distinct count and the cap holds exactly (a batch that
- *    reaches it mid-way gets per-message answers). Past the cap: 429 QUOTA_EXCEEDED with the cap,
+ *    in the shared `rate_windows` table: a send takes its recipients only if they fit under the cap,
+ *    in one statement answering the new total, so concurrent sends and nodes each see a distinct
+ *    count, the cap holds exactly, and a refused send never counts (a batch that reaches it mid-way
+ *    gets per-message answers). Past the cap: 429 QUOTA_EXCEEDED with the cap,
  *    the count and the reset time. At 80 % and above: a warning on the answer, and the send that
  *    crosses 80 % appends `quota.warning` once per period.
  */
@@ -117,17 +118,18 @@ export function createSendingPolicy(deps: SendingPolicyDeps) {
       if (cap === null || n === 0) continue;
       const { start, end } = periods[period];
       const key = `quota:${period}:${input.tenantId}`;
-      const total = await store.rateWindows.increment(key, start, n, end + DAY);
-      taken.push({ key, start, end });
-      const before = total - n;
-      if (total > cap) {
+      const total = await store.rateWindows.take(key, start, n, cap, end + DAY);
+      if (total === null) {
         await giveBack();
+        const before = await store.rateWindows.count(key, start);
         throw new PostwardenError(
           'QUOTA_EXCEEDED',
           `the tenant's ${period} cap of ${cap} recipients is reached (${before} accepted; this send has ${n}); it resets at ${isoTime(end)}`,
           { period, cap, count: before, requested: n, reset_at: isoTime(end), retryAfter: Math.ceil((end - now) / 1000) },
         );
       }
+      taken.push({ key, start, end });
+      const before = total - n;
       if (total >= WARN_AT * cap) {
         warnings.push({
           path: '',

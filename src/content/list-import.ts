@@ -297,9 +297,7 @@ export function createLists(deps: ListsDeps) {
       const windowMs = deps.drip.intervalMinutes * 60_000;
       const start = Math.floor(now / windowMs) * windowMs;
       const key = `list-drip:${listId}`;
-      const total = await store.rateWindows.increment(key, start, recipients, start + windowMs);
-      if (total <= deps.drip.batchSize) return;
-      await store.rateWindows.increment(key, start, -recipients, start + windowMs);
+      if ((await store.rateWindows.take(key, start, recipients, deps.drip.batchSize, start + windowMs)) !== null) return;
       const retryAfter = Math.ceil((start + windowMs - now) / 1000);
       throw new PostwardenError(
         'RATE_LIMITED',
