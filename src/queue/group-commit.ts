@@ -1,8 +1,9 @@
 /**
  * Group commit: concurrent accepts share one transaction, so a durable 202/250 costs one fsync per
  * batch instead of one per message (the trick PostgreSQL and most MTAs' queues use). The fsync is the
- * store's: SQLite with `store.durability: power-loss-safe` (synchronous=FULL) syncs the WAL once per
- * commit, measured by `npm run bench -- fsync` (≈ 1.1 per batch, the extra from WAL checkpoints);
+ * store's: SQLite with `store.durability: power-loss-safe` has the WAL flushed once per commit or
+ * fewer (store/wal-sync.ts), measured by `npm run bench -- fsync` (≈ 1.2 per batch, the extra from
+ * WAL checkpoints and other writers);
  * with `process-crash-safe` there is none, and a power loss may take acknowledged batches.
  *
  * While a batch commits, new work waits in the next batch; when the commit ends, the next batch

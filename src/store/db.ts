@@ -200,7 +200,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         );
       return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
     },
-    durability: () => readDurability(db as Kysely<unknown>, caps.name, opts.durability ?? 'power-loss-safe'),
+    durability: () => readDurability(db as Kysely<unknown>, caps.name, opts.durability ?? 'power-loss-safe', caps.walSync !== undefined),
     close: () => db.destroy(),
   };
 }

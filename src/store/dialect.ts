@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { type Dialect, type Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
 import pg from 'pg';
 import { openSqlite, type SqliteConnection, type SqliteDriverName, type SqliteDriverSetting } from './sqlite-driver.js';
+import { createWalSync, datasyncFile, type WalSync, walSyncedDialect } from './wal-sync.js';
 
 /**
  * Where the two databases differ, and nowhere else. Everything outside this file and the few
@@ -20,6 +21,8 @@ export interface DialectCapabilities {
   /** Closes what the dialect opened beyond Kysely's own destroy (nothing today; kept for symmetry). */
   /** SQLite: which driver opened the file (`store.sqliteDriver`). */
   sqliteDriver?: SqliteDriverName;
+  /** SQLite, power-loss-safe: the store's own flush of the WAL after each commit (wal-sync.ts). */
+  walSync?: WalSync;
 }
 
 /**
@@ -37,23 +40,33 @@ export function sqliteDialect(
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = openSqlite(file, { driver });
   // WAL lets readers (the API, the CLI in another process) run while the scheduler writes.
-  // In WAL mode, synchronous=FULL fsyncs the WAL at every commit, so a commit that returned is on
-  // stable storage: what a 202/250 promises. The group commit puts a whole batch of accepts in one
-  // transaction, so that is one fsync per batch. synchronous=NORMAL syncs the WAL only at checkpoints:
-  // a commit survives kill -9 (it is in the OS page cache) but not a power loss (docs/storage.md).
+  // power-loss-safe: a commit that returned is on stable storage, what a 202/250 promises. SQLite's
+  // own way (synchronous=FULL) fsyncs the WAL inside COMMIT, stopping the event loop for the flush;
+  // instead SQLite only writes the WAL (synchronous=NORMAL) and wal-sync.ts fdatasyncs it from Node's
+  // thread pool before the commit's promise resolves. The group commit puts a whole batch of accepts
+  // in one transaction, and commits that end during a flush share the next: one flush per batch or
+  // fewer. process-crash-safe: the WAL is synced only at checkpoints, so a commit survives kill -9
+  // (it is in the OS page cache) but not a power loss (docs/storage.md).
   // The same pragmas whichever driver opened the file.
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec(durability === 'power-loss-safe' ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
+  // The store's flush needs the WAL (an in-memory database, or a file system without the shared
+  // memory WAL needs, stays in another mode): otherwise SQLite syncs for itself.
+  const mode = Object.values(db.prepare('PRAGMA journal_mode').all([])[0] ?? {})[0];
+  const flushOwn = durability === 'power-loss-safe' && String(mode).toLowerCase() === 'wal';
+  db.exec(durability === 'power-loss-safe' && !flushOwn ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 10000');
   db.exec('PRAGMA foreign_keys = ON');
   // Purged and erased content must not linger in free pages of the file (docs/retention.md).
   db.exec('PRAGMA secure_delete = ON');
+  const walSync = flushOwn ? createWalSync(() => datasyncFile(`${file}-wal`)) : undefined;
+  const kysely = new SqliteDialect({ database: withStatementCache(db) });
   return {
     name: 'sqlite',
-    kysely: new SqliteDialect({ database: withStatementCache(db) }),
+    kysely: walSync ? walSyncedDialect(kysely, walSync) : kysely,
     blobType: 'blob',
     bigintType: 'integer',
     sqliteDriver: db.driver,
+    ...(walSync ? { walSync } : {}),
   };
 }
 
@@ -116,21 +129,32 @@ export interface DurabilityReport {
   configured: Durability;
   /** True when an acknowledged commit survives a power loss, as far as the database reports. */
   powerLossSafe: boolean;
-  /** The setting as the database reports it (`synchronous=2`, `synchronous_commit=on`). */
+  /**
+   * The setting as the database reports it (`synchronous=2`, `synchronous_commit=on`), and on SQLite
+   * whether the store flushes the WAL itself (`synchronous=1, WAL flushed by the store per commit`).
+   */
   setting: string;
 }
 
 /**
  * Reads back what the database actually does with a commit. SQLite: the `synchronous` pragma of our
- * own connection (2 = FULL, 3 = EXTRA are power-loss safe in WAL mode). PostgreSQL: `synchronous_commit`
+ * own connection (2 = FULL, 3 = EXTRA are power-loss safe in WAL mode; 1 = NORMAL is when the store
+ * flushes the WAL itself, `walFlushed`). PostgreSQL: `synchronous_commit`
  * as the server applies it to this connection (server, database, role or URL `options`); `off` answers
  * before the WAL is flushed, so a server crash loses the last commits (`local`, `on`, `remote_write`,
  * `remote_apply` all flush locally first).
  */
-export async function readDurability(db: Kysely<unknown>, name: DialectName, configured: Durability): Promise<DurabilityReport> {
+export async function readDurability(
+  db: Kysely<unknown>,
+  name: DialectName,
+  configured: Durability,
+  walFlushed = false,
+): Promise<DurabilityReport> {
   if (name === 'sqlite') {
     const row = (await sql<{ synchronous: number }>`pragma synchronous`.execute(db)).rows[0];
     const level = Number(row?.synchronous);
+    if (walFlushed && level === 1)
+      return { configured, powerLossSafe: true, setting: `synchronous=1, WAL flushed by the store per commit` };
     return { configured, powerLossSafe: level >= 2, setting: `synchronous=${level}` };
   }
   const row = (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0];

@@ -9,16 +9,19 @@ import { chooseSqliteDriver, createStore } from '../../src/store/index.js';
 import { createPostgresSchema, postgresUrl, tempDir } from '../support/dialects.js';
 
 /**
- * What a 202/250 survives (docs/storage.md, Durability): SQLite fsyncs every commit unless the
- * operator chose `process-crash-safe`, and start-up says so; on PostgreSQL start-up warns when the
+ * What a 202/250 survives (docs/storage.md, Durability): on SQLite the store flushes the WAL after
+ * every commit (src/store/wal-sync.ts) unless the operator chose `process-crash-safe`, and start-up
+ * says so; on PostgreSQL start-up warns when the
  * server's synchronous_commit is off. The fsync-before-answer ordering itself is checked under strace
  * in test/accept/power-loss.test.ts.
  */
 
-test('SQLite commits are power-loss safe by default (synchronous=FULL)', async (t) => {
+const FLUSHED = 'synchronous=1, WAL flushed by the store per commit';
+
+test('SQLite commits are power-loss safe by default (the store flushes the WAL per commit)', async (t) => {
   const store = await createStore({ sqliteFile: join(tempDir(t), 'd.db') });
   t.after(() => store.close());
-  assert.deepEqual(await store.durability(), { configured: 'power-loss-safe', powerLossSafe: true, setting: 'synchronous=2' });
+  assert.deepEqual(await store.durability(), { configured: 'power-loss-safe', powerLossSafe: true, setting: FLUSHED });
 });
 
 test('process-crash-safe SQLite does not fsync each commit and is reported as not power-loss safe', async (t) => {

@@ -2,9 +2,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 
 /**
  * strace as a witness of durability (test/accept/power-loss.test.ts, bench/fsync.ts): it follows a
- * server process and logs, in order, its writes to the SQLite WAL, its fsyncs and the HTTP answers it
- * writes to sockets. A power loss keeps only what was fsynced, so "each 202 was written after the WAL
- * was fsynced" is what a 202 surviving a power loss needs, and it is checkable from the log.
+ * server process and logs, in order, its writes to the SQLite WAL (whole pages, so the rows in them
+ * can be read), its fsyncs and the HTTP answers it writes to sockets. A power loss keeps only what was
+ * fsynced, so "each 202 was written after a flush of the WAL that began once its message's commit was
+ * written" is what a 202 surviving a power loss needs, and it is checkable from the log.
  */
 export const straceAvailable = (() => {
   try {
@@ -17,10 +18,13 @@ export const straceAvailable = (() => {
 
 /**
  * Attaches strace to `pid` and resolves once it is attached. `threads`: every thread (-f), else only
- * the main thread, where Node runs SQLite and writes to sockets. Stop it with SIGINT (it detaches).
+ * the main thread, where Node runs SQLite and writes to sockets; the store flushes the WAL from
+ * Node's thread pool (src/store/wal-sync.ts), so a durability check follows them all. Strings are
+ * logged up to a WAL page (4,096 bytes) and its frame header, to find each answer's message in the
+ * WAL. Stop it with SIGINT (it detaches).
  */
-export async function attachStrace(pid: number, out: string, threads = false): Promise<ChildProcess> {
-  const args = ['-p', String(pid), '-y', '-s', '24', '-e', 'trace=write,writev,pwrite64,pwritev,fsync,fdatasync', '-o', out];
+export async function attachStrace(pid: number, out: string, threads = true): Promise<ChildProcess> {
+  const args = ['-p', String(pid), '-y', '-s', '4200', '-e', 'trace=write,writev,pwrite64,pwritev,fsync,fdatasync', '-o', out];
   const child = spawn('strace', threads ? ['-f', ...args] : args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -46,42 +50,123 @@ export async function attachStrace(pid: number, out: string, threads = false): P
 export interface DurabilityTrace {
   /** `HTTP/1.1 202` answers written to sockets. */
   answers202: number;
-  /** Groups of 202s written together after one commit (runs of answers with no WAL write between). */
+  /** Groups of 202s written together (runs of answers with no WAL write between). */
   batches: number;
-  /** 202s written while the WAL held writes not yet fsynced: each could be lost on power loss. */
+  /**
+   * 202s written before a flush of the WAL that began after their message's commit had ended: each
+   * could be lost on power loss. Includes the unattributed ones.
+   */
   unsynced202: number;
+  /** 202s whose message the log does not show in any WAL write (counted as unsynced). */
+  unattributed202: number;
   walWrites: number;
   walSyncs: number;
   /** fsync/fdatasync on anything else (the database file at checkpoints, directories). */
   otherSyncs: number;
 }
 
-/** Reads a log written by `attachStrace`, in order: a WAL write makes the WAL dirty, a WAL fsync clean. */
+/** The bytes of the C string strace printed at `line[from]` (the opening quote). */
+function cString(line: string, from: number): Buffer {
+  const out: number[] = [];
+  const simple: Record<string, number> = { n: 10, t: 9, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+  for (let i = from + 1; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '"') break;
+    if (c !== '\\') {
+      out.push(c.charCodeAt(0));
+      continue;
+    }
+    const n = line[++i]!;
+    const octal = /^[0-7]{1,3}/.exec(line.slice(i, i + 3));
+    if (octal) {
+      out.push(Number.parseInt(octal[0], 8));
+      i += octal[0].length - 1;
+    } else if (n === 'x') {
+      out.push(Number.parseInt(line.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else out.push(simple[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(out);
+}
+
+const MESSAGE_ID = /msg_[0-9A-Za-z]{26}/g;
+
+/**
+ * Reads a log written by `attachStrace`, in order. SQLite writes each WAL frame as a 24-byte header,
+ * whose bytes 4–7 are non-zero for the frame that commits a transaction, then the page; a message's
+ * commit is the first commit frame written with or after the first page holding its id. A flush of
+ * the WAL (fsync or fdatasync, by any thread) covers the commits written before it began, from the
+ * moment it ends; with -f a call can be split by others' (`<unfinished ...>` … `<... fdatasync
+ * resumed>`). A 202 is synced when its message's commit was covered by then.
+ */
 export function readDurabilityTrace(log: string): DurabilityTrace {
-  let dirty = false;
+  const r: DurabilityTrace = {
+    answers202: 0,
+    batches: 0,
+    unsynced202: 0,
+    unattributed202: 0,
+    walWrites: 0,
+    walSyncs: 0,
+    otherSyncs: 0,
+  };
   let inBatch = false;
-  const r: DurabilityTrace = { answers202: 0, batches: 0, unsynced202: 0, walWrites: 0, walSyncs: 0, otherSyncs: 0 };
+  /** Commit frames written so far, and how many of them an ended flush covers. */
+  let commits = 0;
+  let durable = 0;
+  /** The last frame header was a commit's: its page, the next WAL write, completes the commit. */
+  let commitHeader = false;
+  /** Ids seen in WAL pages whose commit frame is not yet written. */
+  let pending = new Set<string>();
+  const commitOf = new Map<string, number>();
+  /** Flushes of the WAL begun and not yet ended, by thread: the commits written when each began. */
+  const flushing = new Map<string, number>();
+  const flushed = (covers: number) => {
+    r.walSyncs++;
+    durable = Math.max(durable, covers);
+  };
   for (const line of log.split('\n')) {
+    const resumed = /^(?:(\d+)\s+)?<\.\.\. (fsync|fdatasync) resumed>/.exec(line);
+    if (resumed) {
+      const covers = flushing.get(resumed[1] ?? '');
+      flushing.delete(resumed[1] ?? '');
+      if (covers !== undefined && /=\s*0\s*$/.test(line)) flushed(covers);
+      continue;
+    }
     // With -f each line starts with the thread id.
-    const m = /^(?:\d+\s+)?(\w+)\(\d+<([^>]*)>/.exec(line);
+    const m = /^(?:(\d+)\s+)?(\w+)\(\d+<([^>]*)>/.exec(line);
     if (!m) continue;
-    const [, call, path] = m;
+    const [head, tid, call, path] = m;
     const sync = call === 'fsync' || call === 'fdatasync';
     if (path!.endsWith('-wal')) {
       if (sync) {
-        dirty = false;
-        r.walSyncs++;
-      } else {
-        dirty = true;
-        r.walWrites++;
-        inBatch = false;
+        if (line.includes('<unfinished ...>')) flushing.set(tid ?? '', commits);
+        else if (/=\s*0\s*$/.test(line)) flushed(commits);
+        continue;
+      }
+      r.walWrites++;
+      inBatch = false;
+      const quote = line.indexOf('"', head.length);
+      const size = quote < 0 ? Number.NaN : Number(/^"(?:[^"\\]|\\.)*"(?:\.\.\.)?, (\d+)/.exec(line.slice(quote))?.[1]);
+      if (size === 24) {
+        commitHeader = cString(line, quote).readUInt32BE(4) !== 0;
+        continue;
+      }
+      for (const id of line.match(MESSAGE_ID) ?? []) if (!commitOf.has(id)) pending.add(id);
+      if (commitHeader) {
+        commits++;
+        for (const id of pending) commitOf.set(id, commits);
+        pending = new Set();
+        commitHeader = false;
       }
     } else if (sync) r.otherSyncs++;
     else if (path!.startsWith('socket:') && line.includes('"HTTP/1.1 202')) {
       r.answers202++;
-      if (dirty) r.unsynced202++;
       if (!inBatch) r.batches++;
       inBatch = true;
+      const id = /\\"id\\":\\"(msg_[0-9A-Za-z]{26})/.exec(line)?.[1];
+      const commit = id === undefined ? undefined : commitOf.get(id);
+      if (commit === undefined) r.unattributed202++;
+      if (commit === undefined || commit > durable) r.unsynced202++;
     }
   }
   return r;
