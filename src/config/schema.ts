@@ -94,7 +94,7 @@ export const ConfigSchema = Type.Object(
         durability: Type.Union([Type.Literal('power-loss-safe'), Type.Literal('process-crash-safe')], {
           default: 'power-loss-safe',
           description:
-            "What a 202/250 survives. power-loss-safe: SQLite fsyncs each commit (one per group-commit batch) before the answer. process-crash-safe: no fsync per commit (faster); an acknowledged message survives kill -9 but may be lost on power loss or a kernel crash, and start-up logs a warning. PostgreSQL: the server's synchronous_commit decides; it must stay on (start-up warns when it is off).",
+            "What a 202/250 survives. power-loss-safe: the store fdatasyncs SQLite's WAL after each commit, from Node's thread pool, before the answer (one flush per group-commit batch or fewer). process-crash-safe: no fsync per commit (faster); an acknowledged message survives kill -9 but may be lost on power loss or a kernel crash, and start-up logs a warning. PostgreSQL: the server's synchronous_commit decides; it must stay on (start-up warns when it is off).",
         }),
         sqliteDriver: Type.Union([Type.Literal('auto'), Type.Literal('better-sqlite3'), Type.Literal('node:sqlite')], {
           default: 'auto',
