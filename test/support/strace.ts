@@ -97,7 +97,8 @@ const MESSAGE_ID = /msg_[0-9A-Za-z]{26}/g;
  * commit is the first commit frame written with or after the first page holding its id. A flush of
  * the WAL (fsync or fdatasync, by any thread) covers the commits written before it began, from the
  * moment it ends; with -f a call can be split by others' (`<unfinished ...>` … `<... fdatasync
- * resumed>`). A 202 is synced when its message's commit was covered by then.
+ * resumed>`): a write counts when it ends, a flush from when it began. A 202 is synced when its
+ * message's commit was covered by then.
  */
 export function readDurabilityTrace(log: string): DurabilityTrace {
   const r: DurabilityTrace = {
@@ -124,12 +125,39 @@ export function readDurabilityTrace(log: string): DurabilityTrace {
     r.walSyncs++;
     durable = Math.max(durable, covers);
   };
+  /** What a WAL write line says, applied when the write has ended. */
+  const walWrite = (line: string, from: number) => {
+    r.walWrites++;
+    inBatch = false;
+    const quote = line.indexOf('"', from);
+    const size = quote < 0 ? Number.NaN : Number(/^"(?:[^"\\]|\\.)*"(?:\.\.\.)?, (\d+)/.exec(line.slice(quote))?.[1]);
+    if (size === 24) {
+      commitHeader = cString(line, quote).readUInt32BE(4) !== 0;
+      return;
+    }
+    for (const id of line.match(MESSAGE_ID) ?? []) if (!commitOf.has(id)) pending.add(id);
+    if (commitHeader) {
+      commits++;
+      for (const id of pending) commitOf.set(id, commits);
+      pending = new Set();
+      commitHeader = false;
+    }
+  };
+  /** WAL writes begun and not yet ended, by thread (a flush that begins meanwhile need not cover them). */
+  const writing = new Map<string, { line: string; from: number }>();
   for (const line of log.split('\n')) {
-    const resumed = /^(?:(\d+)\s+)?<\.\.\. (fsync|fdatasync) resumed>/.exec(line);
+    const resumed = /^(?:(\d+)\s+)?<\.\.\. (\w+) resumed>/.exec(line);
     if (resumed) {
-      const covers = flushing.get(resumed[1] ?? '');
-      flushing.delete(resumed[1] ?? '');
-      if (covers !== undefined && /=\s*0\s*$/.test(line)) flushed(covers);
+      const tid = resumed[1] ?? '';
+      if (resumed[2] === 'fsync' || resumed[2] === 'fdatasync') {
+        const covers = flushing.get(tid);
+        flushing.delete(tid);
+        if (covers !== undefined && /=\s*0\s*$/.test(line)) flushed(covers);
+      } else {
+        const begun = writing.get(tid);
+        writing.delete(tid);
+        if (begun) walWrite(begun.line, begun.from);
+      }
       continue;
     }
     // With -f each line starts with the thread id.
@@ -141,23 +169,8 @@ export function readDurabilityTrace(log: string): DurabilityTrace {
       if (sync) {
         if (line.includes('<unfinished ...>')) flushing.set(tid ?? '', commits);
         else if (/=\s*0\s*$/.test(line)) flushed(commits);
-        continue;
-      }
-      r.walWrites++;
-      inBatch = false;
-      const quote = line.indexOf('"', head.length);
-      const size = quote < 0 ? Number.NaN : Number(/^"(?:[^"\\]|\\.)*"(?:\.\.\.)?, (\d+)/.exec(line.slice(quote))?.[1]);
-      if (size === 24) {
-        commitHeader = cString(line, quote).readUInt32BE(4) !== 0;
-        continue;
-      }
-      for (const id of line.match(MESSAGE_ID) ?? []) if (!commitOf.has(id)) pending.add(id);
-      if (commitHeader) {
-        commits++;
-        for (const id of pending) commitOf.set(id, commits);
-        pending = new Set();
-        commitHeader = false;
-      }
+      } else if (line.includes('<unfinished ...>')) writing.set(tid ?? '', { line, from: head.length });
+      else walWrite(line, head.length);
     } else if (sync) r.otherSyncs++;
     else if (path!.startsWith('socket:') && line.includes('"HTTP/1.1 202')) {
       r.answers202++;
