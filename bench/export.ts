@@ -26,10 +26,8 @@ const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 const types: EventType[] = ['message.accepted', 'recipient.queued', 'recipient.delivered', 'recipient.deferred', 'recipient.bounced'];
 
-/** Inserts `n` events; returns the tenant's events already there (the server appends its own at start). */
-function bulkInsert(file: string, tenantId: string, n: number, t0: number): number {
+function bulkInsert(file: string, tenantId: string, n: number, t0: number): void {
   const db = new Database(file);
-  const existing = (db.prepare('select count(*) as c from events where tenant_id = ?').get(tenantId) as { c: number }).c;
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
   const insert = db.prepare(
@@ -55,7 +53,6 @@ function bulkInsert(file: string, tenantId: string, n: number, t0: number): numb
   });
   for (let i = 0; i < n; i += 50_000) chunk(i, Math.min(n, i + 50_000));
   db.close();
-  return existing;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -69,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
     const auth = { authorization: `Bearer ${server.key}` };
     const tenant = (await (await fetch(`${base}/v1/tenant`, { headers: auth })).json()) as { id: string };
     const fillStart = performance.now();
-    const expected = n + bulkInsert(join(dataDir, 'postwarden.db'), tenant.id, n, Date.UTC(2026, 11, 1));
+    bulkInsert(join(dataDir, 'postwarden.db'), tenant.id, n, Date.UTC(2026, 11, 1));
     const fillS = (performance.now() - fillStart) / 1000;
     console.log(`# export: ${n} events inserted in ${fillS.toFixed(1)} s`);
 
@@ -88,7 +85,9 @@ export async function main(argv: string[]): Promise<void> {
     }, 50);
     const loadBefore = loadavg();
     const start = performance.now();
-    const res = await fetch(`${base}/v1/events/export?format=ndjson`, { headers: auth });
+    // Only the inserted types: the server's consumers react to the inserted events (the bounces among
+    // them) with events of their own, which are not what is measured.
+    const res = await fetch(`${base}/v1/events/export?format=ndjson&types=${types.join(',')}`, { headers: auth });
     if (!res.ok || !res.body) throw new Error(`export answered ${res.status}: ${await res.text()}`);
     const announced = Number(res.headers.get('postwarden-event-count'));
     let bytes = 0;
@@ -100,10 +99,7 @@ export async function main(argv: string[]): Promise<void> {
     const seconds = (performance.now() - start) / 1000;
     clearInterval(sampler);
     peak = Math.max(peak, status(pid, 'VmRSS'), hwmReset ? status(pid, 'VmHWM') : 0);
-    if (rows !== expected || announced !== expected)
-      throw new Error(
-        `exported ${rows} rows, announced ${announced}, expected ${expected} (${n} inserted, ${expected - n} the server's own)`,
-      );
+    if (rows !== n || announced !== n) throw new Error(`exported ${rows} rows, announced ${announced}, expected ${n}`);
 
     const result = {
       events: n,
