@@ -4,6 +4,7 @@ import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
 import { readEvents } from './events.js';
+import { textList } from './param-list.js';
 
 /**
  * Webhook deliveries as leased work (queue/leased-work.ts's contract), the attempts log, and the
@@ -222,7 +223,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
     }): Promise<number> {
       const o = s.outcome;
       let n = 0;
-      // Chunks well under both dialects' bound-parameter limits (a settle group may hold thousands).
+      // Chunks bound one statement's work (the ids are one parameter, param-list.ts).
       for (let i = 0; i < s.ids.length; i += 2000) {
         const r = await db
           .updateTable('webhook_deliveries')
@@ -233,7 +234,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
             updated_at: s.now,
             ...(o.kind === 'retry' ? { next_attempt_at: o.at, first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(s.now)) } : {}),
           }))
-          .where('id', 'in', s.ids.slice(i, i + 2000))
+          .where('id', 'in', textList(dialect, s.ids.slice(i, i + 2000)))
           .where('lease_owner', '=', s.owner)
           .where('state', 'in', [...OPEN])
           .executeTakeFirst();
@@ -250,7 +251,7 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
           .set({ lease_expires_at: expiresAt })
           .where('lease_owner', '=', owner)
           .where('state', 'in', [...OPEN])
-          .where('id', 'in', ids.slice(i, i + 500))
+          .where('id', 'in', textList(dialect, ids.slice(i, i + 500)))
           .executeTakeFirst();
         n += Number(r.numUpdatedRows);
       }
