@@ -201,6 +201,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
     poolSize: config.store.poolSize,
     durability: config.store.durability,
     sqliteDriver: config.store.sqliteDriver,
+    // A long-running server: WAL checkpoints in their own thread, off the event loop (store/checkpoints.ts).
+    sqliteCheckpoints: 'thread',
+    log: storeLog,
     encryption: storeEncryptionFrom(config.encryption, { masterKey, dataDir: config.dataDir, now: () => clock.now() }),
     // Requests meanwhile get 503/451 STORE_UNAVAILABLE; the pool reconnects when the server is back.
     onConnectionLost: (err) => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Kysely, Migrator, sql } from 'kysely';
 import { isPostwardenError, PostwardenError } from '../core/index.js';
+import type { CheckpointMode } from './checkpoints.js';
 import { guardDialect } from './connection-guard.js';
 import { type ContentCipher, createContentCipher, type EncryptionOptions } from './content-cipher.js';
 import {
@@ -63,6 +64,10 @@ export interface StoreOptions {
   durability?: Durability;
   /** SQLite: which driver opens the file (`store.sqliteDriver`; default auto). */
   sqliteDriver?: SqliteDriverSetting;
+  /** SQLite: where WAL checkpoints run (checkpoints.ts; default `inline`, the server's `thread`). */
+  sqliteCheckpoints?: CheckpointMode;
+  /** Warnings the store has no caller to throw to (the checkpoint thread's). */
+  log?: { warn(obj: object, msg: string): void };
   /** PostgreSQL: longest a query waits for a connection (default 5 s), so an unreachable server fails fast. */
   connectTimeoutMs?: number;
   /** Told when the database connection is lost (PostgreSQL); the store itself recovers on its own. */
@@ -138,11 +143,20 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
         ...(opts.onConnectionLost ? { onConnectionError: opts.onConnectionLost } : {}),
       })
-    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), opts.durability, opts.sqliteDriver);
+    : sqliteDialect(opts.sqliteFile ?? join(opts.dataDir ?? './data', 'postwarden.db'), {
+        ...(opts.durability ? { durability: opts.durability } : {}),
+        ...(opts.sqliteDriver ? { driver: opts.sqliteDriver } : {}),
+        ...(opts.sqliteCheckpoints ? { checkpoints: opts.sqliteCheckpoints } : {}),
+        ...(opts.log ? { log: opts.log } : {}),
+      });
   // SQLite is a file in this process: there is no connection to lose.
   const db = new Kysely<Database>({
     dialect: caps.name === 'postgres' ? guardDialect(caps.kysely, opts.onConnectionLost) : caps.kysely,
   });
+  async function closeAll(): Promise<void> {
+    await caps.close?.();
+    await db.destroy();
+  }
   // Kysely's "does the migration table exist" looks across all schemas on PostgreSQL, so another
   // schema's table (several tenants or test runs sharing a database) would hide a missing one here.
   // Pin its tables to the schema this connection writes to.
@@ -151,7 +165,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     migrationTableSchema =
       caps.name === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
   } catch (e) {
-    await db.destroy();
+    await closeAll();
     if (!isPostwardenError(e) || e.code !== 'STORE_UNAVAILABLE') throw e;
     // At start there is no request to retry: say which server, from which setting, and why.
     const where = new URL(opts.url ?? '');
@@ -174,7 +188,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error) {
-    await db.destroy();
+    await closeAll();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`, { cause: error });
   }
@@ -201,6 +215,6 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
     },
     durability: () => readDurability(db as Kysely<unknown>, caps.name, opts.durability ?? 'power-loss-safe', caps.walSync !== undefined),
-    close: () => db.destroy(),
+    close: closeAll,
   };
 }

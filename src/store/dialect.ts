@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Dialect, type Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
 import pg from 'pg';
+import { type CheckpointMode, type CheckpointThread, startCheckpointThread } from './checkpoints.js';
 import { openSqlite, type SqliteConnection, type SqliteDriverName, type SqliteDriverSetting } from './sqlite-driver.js';
 import { createWalSync, datasyncFile, type WalSync, walSyncedDialect } from './wal-sync.js';
 
@@ -18,11 +19,22 @@ export interface DialectCapabilities {
   blobType: 'blob' | 'bytea';
   /** Column type for millisecond times and counters that outgrow int32. */
   bigintType: 'integer' | 'bigint';
-  /** Closes what the dialect opened beyond Kysely's own destroy (nothing today; kept for symmetry). */
   /** SQLite: which driver opened the file (`store.sqliteDriver`). */
   sqliteDriver?: SqliteDriverName;
   /** SQLite, power-loss-safe: the store's own flush of the WAL after each commit (wal-sync.ts). */
   walSync?: WalSync;
+  /** SQLite with `checkpoints: 'thread'`: the checkpoint thread (checkpoints.ts). */
+  checkpoints?: CheckpointThread;
+  /** Closes what the dialect opened beside Kysely's connection; runs before Kysely's destroy. */
+  close?: () => Promise<void>;
+}
+
+export interface SqliteDialectOptions {
+  durability?: Durability;
+  driver?: SqliteDriverSetting;
+  /** Where WAL checkpoints run (checkpoints.ts): `inline`, SQLite's default, or in a `thread`. */
+  checkpoints?: CheckpointMode;
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /**
@@ -32,13 +44,10 @@ export interface DialectCapabilities {
  */
 export type Durability = 'power-loss-safe' | 'process-crash-safe';
 
-export function sqliteDialect(
-  file: string,
-  durability: Durability = 'power-loss-safe',
-  driver: SqliteDriverSetting = 'auto',
-): DialectCapabilities {
+export function sqliteDialect(file: string, o: SqliteDialectOptions = {}): DialectCapabilities {
+  const durability = o.durability ?? 'power-loss-safe';
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = openSqlite(file, { driver });
+  const db = openSqlite(file, { driver: o.driver ?? 'auto' });
   // WAL lets readers (the API, the CLI in another process) run while the scheduler writes.
   // power-loss-safe: a commit that returned is on stable storage, what a 202/250 promises. SQLite's
   // own way (synchronous=FULL) fsyncs the WAL inside COMMIT, stopping the event loop for the flush;
@@ -59,6 +68,10 @@ export function sqliteDialect(
   // Purged and erased content must not linger in free pages of the file (docs/retention.md).
   db.exec('PRAGMA secure_delete = ON');
   const walSync = flushOwn ? createWalSync(() => datasyncFile(`${file}-wal`)) : undefined;
+  const checkpoints =
+    o.checkpoints === 'thread' && String(mode).toLowerCase() === 'wal'
+      ? startCheckpointThread({ file, main: db, ...(o.log ? { log: o.log } : {}) })
+      : undefined;
   const kysely = new SqliteDialect({ database: withStatementCache(db) });
   return {
     name: 'sqlite',
@@ -67,6 +80,8 @@ export function sqliteDialect(
     bigintType: 'integer',
     sqliteDriver: db.driver,
     ...(walSync ? { walSync } : {}),
+    // The thread's connection closes first, so the main one is the last and SQLite removes the WAL.
+    ...(checkpoints ? { checkpoints, close: () => checkpoints.close() } : {}),
   };
 }
 

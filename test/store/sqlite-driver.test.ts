@@ -145,7 +145,7 @@ for (const driver of ['better-sqlite3', 'node:sqlite'] as const) {
 
   test(`the same pragmas are set whichever driver opens the file [${driver}]`, { skip: skipReason[driver] }, async (t) => {
     for (const durability of ['power-loss-safe', 'process-crash-safe'] as const) {
-      const caps = sqliteDialect(join(tempDir(t), 'p.db'), durability, driver);
+      const caps = sqliteDialect(join(tempDir(t), 'p.db'), { durability, driver });
       assert.equal(caps.sqliteDriver, driver);
       const db = new Kysely<unknown>({ dialect: caps.kysely });
       const pragma = async (name: string) =>

@@ -49,7 +49,7 @@ function gatedFlush() {
 
 async function openDb(t: TestContext, gate: ReturnType<typeof gatedFlush>) {
   // process-crash-safe: the plain dialect (synchronous=NORMAL, no flush of its own), wrapped here.
-  const caps = sqliteDialect(join(tempDir(t), 'w.db'), 'process-crash-safe');
+  const caps = sqliteDialect(join(tempDir(t), 'w.db'), { durability: 'process-crash-safe' });
   const db = new Kysely<{ t: T }>({ dialect: walSyncedDialect(caps.kysely, gate.wal) });
   t.after(() => db.destroy());
   const created = sql`create table t (v integer not null)`.execute(db);
@@ -175,7 +175,7 @@ test('which statements count as writes', () => {
 
 test('datasyncFile flushes a real file and treats a missing WAL as nothing to flush', async (t) => {
   const dir = tempDir(t);
-  const caps = sqliteDialect(join(dir, 'r.db'), 'power-loss-safe');
+  const caps = sqliteDialect(join(dir, 'r.db'), { durability: 'power-loss-safe' });
   assert.ok(caps.walSync, 'power-loss-safe SQLite flushes the WAL itself');
   const db = new Kysely<{ t: T }>({ dialect: caps.kysely });
   t.after(() => db.destroy());
