@@ -4,6 +4,7 @@ import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable } from '../schema.js';
 import { readEvents } from './events.js';
+import { insertRows } from './insert-rows.js';
 import { textList } from './param-list.js';
 
 /**
@@ -75,6 +76,35 @@ const toDelivery = (r: WebhookDeliveriesTable): WebhookDeliveryRow => ({
   leaseOwner: r.lease_owner,
   createdAt: Number(r.created_at),
 });
+
+/** The columns a new delivery is written with (insertRows); the lease and first failure start NULL. */
+const DELIVERY_COLUMNS = [
+  'id',
+  'endpoint_id',
+  'tenant_id',
+  'event_id',
+  'event_cursor',
+  'message_id',
+  'origin',
+  'state',
+  'attempts',
+  'next_attempt_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof WebhookDeliveriesTable)[];
+
+const ATTEMPT_COLUMNS = [
+  'id',
+  'endpoint_id',
+  'event_ids',
+  'attempt',
+  'at',
+  'outcome',
+  'status',
+  'latency_ms',
+  'error',
+  'response_excerpt',
+] as const satisfies readonly (keyof WebhookAttemptsTable)[];
 
 /** Not yet done or given up: leased (in flight) or not. */
 const OPEN = ['queued', 'retry'] as const;
@@ -174,29 +204,16 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
     /** Adds deliveries; one already there for the same endpoint, event and origin is left alone (idempotent fan-out). */
     async insertMany(rows: NewWebhookDelivery[], now: number): Promise<void> {
       for (let i = 0; i < rows.length; i += 400) {
-        await db
-          .insertInto('webhook_deliveries')
-          .values(
-            rows.slice(i, i + 400).map((r) => ({
-              id: r.id,
-              endpoint_id: r.endpointId,
-              tenant_id: r.tenantId,
-              event_id: r.eventId,
-              event_cursor: r.eventCursor,
-              message_id: r.messageId,
-              origin: r.origin,
-              state: 'queued',
-              attempts: 0,
-              next_attempt_at: now,
-              first_failed_at: null,
-              lease_owner: null,
-              lease_expires_at: null,
-              created_at: now,
-              updated_at: now,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['endpoint_id', 'event_id', 'origin']).doNothing())
-          .execute();
+        await insertRows(
+          db as Kysely<unknown>,
+          dialect,
+          'webhook_deliveries',
+          DELIVERY_COLUMNS,
+          rows
+            .slice(i, i + 400)
+            .map((r) => [r.id, r.endpointId, r.tenantId, r.eventId, r.eventCursor, r.messageId, r.origin, 'queued', 0, now, now, now]),
+          'on conflict ("endpoint_id", "event_id", "origin") do nothing',
+        );
       }
     },
 
@@ -344,23 +361,26 @@ export function webhookDeliveriesRepository(db: Kysely<Database>, dialect: Diale
 
     async insertAttempts(rows: WebhookAttemptRow[]): Promise<void> {
       for (let i = 0; i < rows.length; i += 400) {
-        await db
-          .insertInto('webhook_attempts')
-          .values(
-            rows.slice(i, i + 400).map((a) => ({
-              id: a.id,
-              endpoint_id: a.endpointId,
-              event_ids: JSON.stringify(a.eventIds),
-              attempt: a.attempt,
-              at: a.at,
-              outcome: a.outcome,
-              status: a.status,
-              latency_ms: a.latencyMs,
-              error: a.error,
-              response_excerpt: a.responseExcerpt,
-            })),
-          )
-          .execute();
+        await insertRows(
+          db as Kysely<unknown>,
+          dialect,
+          'webhook_attempts',
+          ATTEMPT_COLUMNS,
+          rows
+            .slice(i, i + 400)
+            .map((a) => [
+              a.id,
+              a.endpointId,
+              JSON.stringify(a.eventIds),
+              a.attempt,
+              a.at,
+              a.outcome,
+              a.status,
+              a.latencyMs,
+              a.error,
+              a.responseExcerpt,
+            ]),
+        );
       }
     },
 
