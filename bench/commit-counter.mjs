@@ -5,14 +5,22 @@
 // explicit COMMIT or a write statement run outside a transaction (SQLite and PostgreSQL autocommit
 // it). Figures go to the JSON file named by PW_BENCH_COMMITS_FILE every 100 ms; the bench reads
 // it between phases. Not part of the product.
+//
+// It also counts what the main thread allocates on V8's heap and the collector's pauses of it
+// (#22's "allocated per delivered message"): allocated = used now − used at start + what every
+// collection freed (used before it − used after it), read from v8.GCProfiler. Worker threads (DKIM,
+// the webhook poster, the checkpointer) have heaps of their own and are not in it; nor are Buffers
+// (message bodies) outside the heap.
 import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 
 const out = process.env.PW_BENCH_COMMITS_FILE;
 const require = createRequire(join(process.cwd(), 'package.json'));
-const counts = { commits: 0, commit_ms: 0 };
+const counts = { commits: 0, commit_ms: 0, heap_allocated_mb: 0, gc_pause_ms: 0, gcs: 0 };
 const isWrite = /^\s*(insert|update|delete|replace)\b/i;
 
 // The main thread only: --import also runs in worker threads, which would overwrite the file with
@@ -65,10 +73,32 @@ if (out && isMainThread) {
   } catch {
     // No pg: PostgreSQL commits are not counted.
   }
+  const usedAtStart = getHeapStatistics().used_heap_size;
+  let freed = 0;
+  let gcProfiler = new GCProfiler();
+  gcProfiler.start();
+  const heap = () => {
+    // The profiler reports the collections since start(): read them and start again.
+    for (const g of gcProfiler.stop()?.statistics ?? [])
+      freed += Math.max(0, g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize);
+    gcProfiler = new GCProfiler();
+    gcProfiler.start();
+    counts.heap_allocated_mb = +((getHeapStatistics().used_heap_size - usedAtStart + freed) / 2 ** 20).toFixed(1);
+  };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      counts.gcs++;
+      counts.gc_pause_ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   // Written aside and renamed, so the bench never reads a half-written file.
   const write = () => {
     try {
-      writeFileSync(`${out}.tmp`, JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms) }));
+      heap();
+      writeFileSync(
+        `${out}.tmp`,
+        JSON.stringify({ ...counts, commit_ms: Math.round(counts.commit_ms), gc_pause_ms: Math.round(counts.gc_pause_ms) }),
+      );
       renameSync(`${out}.tmp`, out);
     } catch {
       // The bench removed the data directory: never let the counter take the server down.

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 export interface CommitCount {
   commits: number;
   commit_ms: number;
+  /** The main thread's allocation on V8's heap since start, and the collector's pauses of it. */
+  heap_allocated_mb: number;
+  gc_pause_ms: number;
+  gcs: number;
 }
 
 export function commitProbe(dataDir: string, serverNodeOptions?: string) {
@@ -25,7 +29,7 @@ export function commitProbe(dataDir: string, serverNodeOptions?: string) {
     /** The child's counts as of its last write (every 100 ms): wait that long after a phase. */
     async read(): Promise<CommitCount> {
       await new Promise((r) => setTimeout(r, 250));
-      if (!existsSync(file)) return { commits: 0, commit_ms: 0 };
+      if (!existsSync(file)) return { commits: 0, commit_ms: 0, heap_allocated_mb: 0, gc_pause_ms: 0, gcs: 0 };
       return JSON.parse(readFileSync(file, 'utf8')) as CommitCount;
     },
   };
@@ -35,4 +39,14 @@ export function commitProbe(dataDir: string, serverNodeOptions?: string) {
 export function perThousand(a: CommitCount, b: CommitCount, units: number) {
   const k = units / 1000;
   return { commits_per_1k: +((b.commits - a.commits) / k).toFixed(1), commit_ms_per_1k: Math.round((b.commit_ms - a.commit_ms) / k) };
+}
+
+/** Between two reads: the main thread's heap allocation per message (KB), and the collector's pauses and collections per 1,000 messages. */
+export function heapPerMessage(a: CommitCount, b: CommitCount, messages: number) {
+  const n = Math.max(1, messages);
+  return {
+    main_heap_allocated_kb_per_message: Math.round(((b.heap_allocated_mb - a.heap_allocated_mb) * 1024) / n),
+    main_gc_pause_ms_per_1k: Math.round(((b.gc_pause_ms - a.gc_pause_ms) * 1000) / n),
+    main_gcs_per_1k: +(((b.gcs - a.gcs) * 1000) / n).toFixed(1),
+  };
 }

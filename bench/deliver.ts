@@ -11,7 +11,7 @@ import { createStore } from '../src/store/index.js';
 import { createTenants } from '../src/tenants/index.js';
 import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
 import { percentile, startServer } from '../test/support/server-process.js';
-import { commitProbe, perThousand } from './commits.js';
+import { commitProbe, heapPerMessage, perThousand } from './commits.js';
 import { openLoop } from './open-loop.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
 import { benchSchema, type PostgresCpu, postgresCpuProbe, sealedSharePostgres } from './postgres-probe.js';
@@ -487,6 +487,8 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
         cpu_s_per_1k: round(((cpu1 - cpu0) / o.n) * 1000, 3),
         // Commits (an fsync each on SQLite) per 1,000 messages, webhook commits included when on.
         ...perThousand(commits0, commits1, o.n),
+        // #22's "allocated per delivered message": the main thread's V8 heap (bench/commit-counter.mjs).
+        ...heapPerMessage(commits0, commits1, o.n),
         machine_cpu_s_per_1k: round(((m1.busy - m0.busy) / o.n) * 1000, 3),
         cpu_split_s_per_1k: {
           server_main_thread: round(((main1 - main0) / o.n) * 1000, 3),
@@ -909,7 +911,11 @@ export async function main(argv: string[]): Promise<void> {
             loadavg_before: fig.loadavg_before,
             loadavg_after: fig.loadavg_after,
           });
-          log(`# round ${round} ${system}: ${fig.delivered_per_s} delivered/s (load ${fig.loadavg_before} → ${fig.loadavg_after})`);
+          const heap =
+            fig.main_heap_allocated_kb_per_message === undefined
+              ? ''
+              : `, main thread ${fig.main_heap_allocated_kb_per_message} KB allocated per message, GC pauses ${fig.main_gc_pause_ms_per_1k} ms per 1k`;
+          log(`# round ${round} ${system}: ${fig.delivered_per_s} delivered/s${heap} (load ${fig.loadavg_before} → ${fig.loadavg_after})`);
         }
       }
       const rates = (s: System) => runs[s].map((r) => r.delivered_per_s);
@@ -926,6 +932,8 @@ export async function main(argv: string[]): Promise<void> {
           server_main_thread_busy_pct: f.server_main_thread_busy_pct ?? null,
           commits_per_1k: f.commits_per_1k ?? null,
           commit_ms_per_1k: f.commit_ms_per_1k ?? null,
+          main_heap_allocated_kb_per_message: f.main_heap_allocated_kb_per_message ?? null,
+          main_gc_pause_ms_per_1k: f.main_gc_pause_ms_per_1k ?? null,
           wall_s: f.wall_s ?? null,
           loadavg_before: x.loadavg_before,
           loadavg_after: x.loadavg_after,
