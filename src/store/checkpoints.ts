@@ -7,12 +7,13 @@ import type { SqliteConnection } from './sqlite-driver.js';
  * Where SQLite's WAL checkpoints run (docs/storage.md). By default SQLite checkpoints inside the
  * COMMIT that takes the WAL past 1,000 pages, on the connection's thread: Node's main thread. Such a
  * commit copies those pages into the database file and waits for two disk syncs; in `bench deliver`
- * 22 of 304 commits did, and took 180 of the 252 ms all commits took, while the event loop served
+ * 22 of 304 commits took over 2 ms, 180 of the 252 ms all commits took, while the event loop served
  * no request and signed no message.
  *
  * `thread` (the server's choice): a worker thread with its own connection runs a PASSIVE checkpoint
- * every `everyMs` (checkpoint-worker.ts), and the main connection's automatic checkpoint only comes
- * back as a safety net, at `fallbackPages`, if the thread falls that far behind or stops. `inline`
+ * every `everyMs` (checkpoint-worker.ts), and the main connection's automatic checkpoint stays only
+ * as a safety net, at FALLBACK_PAGES, should the thread fall that far behind; if the thread stops,
+ * SQLite's default is back. `inline`
  * (short-lived processes: the CLI, tests that open a store): SQLite's default, no thread.
  */
 export type CheckpointMode = 'inline' | 'thread';
