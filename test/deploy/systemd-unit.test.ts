@@ -32,7 +32,13 @@ test('systemd-analyze verify fails on a broken copy of the unit, so the check ab
 
 test('the unit runs serve from the built release with a state directory and stops on SIGTERM', () => {
   const text = readFileSync(unit, 'utf8');
-  assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/postwarden\/bin\/postwarden\.mjs serve$/m);
+  const exec = /^ExecStart=\/usr\/bin\/node (.*)\/opt\/postwarden\/bin\/postwarden\.mjs serve$/m.exec(text);
+  assert.ok(exec, 'ExecStart runs serve from /opt/postwarden with /usr/bin/node');
+  // The Node flags it passes (the young generation's size, docs/deploy.md) are ones this Node accepts.
+  const flags = exec[1]!.trim().split(/\s+/).filter(Boolean);
+  assert.deepEqual(flags, ['--max-semi-space-size=32']);
+  const r = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
   assert.match(text, /^StateDirectory=postwarden$/m);
   assert.match(text, /^Environment=POSTWARDEN_DATA_DIR=\/var\/lib\/postwarden$/m);
   assert.match(text, /^KillSignal=SIGTERM$/m);
