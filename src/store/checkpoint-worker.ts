@@ -15,10 +15,7 @@ export interface CheckpointWorkerData {
 }
 
 /** From the thread: a checkpoint's figures, or a failure (the main connection checkpoints again meanwhile). */
-export type CheckpointWorkerReply =
-  | { kind: 'checkpointed'; walFrames: number; copied: number }
-  | { kind: 'failed'; message: string }
-  | { kind: 'closed' };
+export type CheckpointWorkerReply = { kind: 'checkpointed'; copied: number } | { kind: 'failed'; message: string } | { kind: 'closed' };
 
 export const checkpointWorkerMarker = 'postwarden-checkpoint-worker';
 
@@ -32,9 +29,9 @@ if (!isMainThread && parentPort && data?.marker === checkpointWorkerMarker) {
   let lastFailure = '';
   const timer = setInterval(() => {
     try {
-      const row = checkpoint.all([])[0] as { busy: number; log: number; checkpointed: number } | undefined;
+      const row = checkpoint.all([])[0] as { checkpointed: number } | undefined;
       lastFailure = '';
-      if (row && row.checkpointed > 0) port.postMessage({ kind: 'checkpointed', walFrames: row.log, copied: row.checkpointed });
+      if (row && row.checkpointed > 0) port.postMessage({ kind: 'checkpointed', copied: row.checkpointed });
     } catch (e) {
       // Said once per distinct failure, not every tick.
       const message = e instanceof Error ? e.message : String(e);

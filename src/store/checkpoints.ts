@@ -26,8 +26,8 @@ const THREAD_HEAP = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 };
 const DEFAULT_PAGES = 1000;
 
 export interface CheckpointThread {
-  /** Checkpoints that copied pages, pages copied, the longest WAL a checkpoint found (pages), failures (tests, benches). */
-  stats(): { checkpoints: number; pages: number; maxWalPages: number; failures: number };
+  /** Checkpoints that copied pages, pages copied, failures (tests). */
+  stats(): { checkpoints: number; pages: number; failures: number };
   /** Stops the thread after closing its connection. */
   close(): Promise<void>;
 }
@@ -50,7 +50,7 @@ export function startCheckpointThread(o: CheckpointThreadOptions): CheckpointThr
   // Never what keeps the process alive.
   worker.unref();
   o.main.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
-  const stats = { checkpoints: 0, pages: 0, maxWalPages: 0, failures: 0 };
+  const stats = { checkpoints: 0, pages: 0, failures: 0 };
   let closing = false;
   let closed: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
@@ -60,7 +60,6 @@ export function startCheckpointThread(o: CheckpointThreadOptions): CheckpointThr
     if (m.kind === 'checkpointed') {
       stats.checkpoints++;
       stats.pages += m.copied;
-      stats.maxWalPages = Math.max(stats.maxWalPages, m.walFrames);
     } else if (m.kind === 'failed') {
       stats.failures++;
       o.log?.warn(
