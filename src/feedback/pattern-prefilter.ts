@@ -202,10 +202,31 @@ export interface Prefilter {
 
 /** `literalsByRule[i]` is null for a rule that must always run (or has no patterns: never asked). */
 export function buildPrefilter(literalsByRule: (string[] | null)[]): Prefilter {
-  const always = literalsByRule.map((l) => (l === null ? 1 : 0));
+  // Only the finished tables are in scope of the closure: a closure keeps every variable its
+  // scope shares with other closures alive, and the trie built on the way (one holey array per
+  // state, 12 MB for the default ruleset) stayed on the heap for the life of the process, where
+  // every full collection marked it again.
+  const { always, delta, outputs } = automaton(literalsByRule);
+  return {
+    candidates(lowerText: string): Uint8Array {
+      const flags = always.slice();
+      let s = 0;
+      for (let k = 0; k < lowerText.length; k++) {
+        const ch = lowerText.charCodeAt(k);
+        s = ch < 128 ? delta[s * 128 + ch]! : 0;
+        const o = outputs[s];
+        if (o) for (let j = 0; j < o.length; j++) flags[o[j]!] = 1;
+      }
+      return flags;
+    },
+  };
+}
+
+function automaton(literalsByRule: (string[] | null)[]): { always: Uint8Array; delta: Int32Array; outputs: (Int32Array | null)[] } {
+  const always = Uint8Array.from(literalsByRule, (l) => (l === null ? 1 : 0));
   const goto: number[][] = [[]];
   const out: number[][] = [[]];
-  literalsByRule.forEach((lits, rule) => {
+  for (const [rule, lits] of literalsByRule.entries()) {
     for (const lit of lits ?? []) {
       let s = 0;
       for (let k = 0; k < lit.length; k++) {
@@ -221,7 +242,7 @@ export function buildPrefilter(literalsByRule: (string[] | null)[]): Prefilter {
       }
       if (!out[s]!.includes(rule)) out[s]!.push(rule);
     }
-  });
+  }
   // Breadth-first: fail links, then a dense DFA table over ASCII (non-ASCII resets to the root).
   const n = goto.length;
   const delta = new Int32Array(n * 128);
@@ -248,18 +269,5 @@ export function buildPrefilter(literalsByRule: (string[] | null)[]): Prefilter {
       }
     }
   }
-  const outputs = out.map((o) => (o.length ? Int32Array.from(o) : null));
-  return {
-    candidates(lowerText: string): Uint8Array {
-      const flags = Uint8Array.from(always);
-      let s = 0;
-      for (let k = 0; k < lowerText.length; k++) {
-        const ch = lowerText.charCodeAt(k);
-        s = ch < 128 ? delta[s * 128 + ch]! : 0;
-        const o = outputs[s];
-        if (o) for (let j = 0; j < o.length; j++) flags[o[j]!] = 1;
-      }
-      return flags;
-    },
-  };
+  return { always, delta, outputs: out.map((o) => (o.length ? Int32Array.from(o) : null)) };
 }
