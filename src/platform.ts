@@ -580,7 +580,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions = {})
       sendingPolicy: createSendingPolicy({
         store,
         clock,
-        limitsOf: (tenantId) => tenants.getSendingLimits(tenantId),
+        limitsOf: (tenantId) => tenants.acceptSendingLimits(tenantId),
         isDisposable: createDisposableCheck(),
         roleOf,
         log: log.child({ concern: 'accept' }),

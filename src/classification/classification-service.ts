@@ -1,5 +1,5 @@
 import { type Actor, type AuditRecorder, auditedChange, canonicalJson, unattributed } from '../audit/index.js';
-import { type Clock, sharedRead, validationError } from '../core/index.js';
+import { type Clock, recentRead, SETTINGS_CACHE_MS, validationError } from '../core/index.js';
 import type { Repositories, Store } from '../store/index.js';
 import { type ClassificationRules, emptyRules, parseClassificationRules } from './classification-rules.js';
 import { type ClassificationDecision, type ClassifyInput, classify } from './classifier.js';
@@ -34,10 +34,10 @@ export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
 }
 
 export function createClassification(deps: ClassificationServiceDeps) {
-  // Every message of an API batch asks at once (accept classifies each).
-  const storedPolicy = sharedRead((tenantId: string) => deps.store.classification.getPolicy(tenantId));
+  // Accept classifies every message: the rules come through the settings cache, parsed once.
+  const acceptRules = recentRead(rulesOf, { now: () => deps.clock.now(), ttlMs: SETTINGS_CACHE_MS });
   async function rulesOf(tenantId: string): Promise<{ rules: ClassificationRules; stored: boolean }> {
-    const row = await storedPolicy(tenantId);
+    const row = await deps.store.classification.getPolicy(tenantId);
     if (!row) return { rules: emptyRules, stored: false };
     const parsed = parseClassificationRules(row.doc);
     // Stored documents were validated on write; one that no longer parses applies nothing rather than failing every send.
@@ -84,11 +84,12 @@ export function createClassification(deps: ClassificationServiceDeps) {
             }
           : undefined,
       );
+      acceptRules.forget(tenantId);
       return parsed.rules;
     },
     /** The decision for one message; undefined when nothing classifies it. Throws a refusal. */
     async classify(input: AcceptClassifyInput): Promise<ClassificationDecision | undefined> {
-      const { rules, stored } = await rulesOf(input.tenantId);
+      const { rules, stored } = await acceptRules.get(input.tenantId);
       if (!stored && !input.given) return undefined;
       let text = input.text ?? '';
       if (stored && input.raw && !input.text) {

@@ -1,18 +1,51 @@
 /**
- * Concurrent reads of the same key share one pending read; nothing is kept once it resolves. The
- * messages of an API batch are accepted concurrently and each asks for its tenant's settings: one
- * read answers all that ask while it is in flight (on PostgreSQL, one round trip instead of one per
- * message), and a caller that comes after it resolved reads afresh, so a change is never missed
- * for longer than one read takes.
+ * How long the hot path trusts a tenant's settings before reading them again (`recentRead`): the
+ * TLS policy (delivery), the sending limits and the classification rules (accept) are asked for on
+ * every message, one query each in profiles. A change made through this process applies at once;
+ * one made by the CLI (another process) or on another node within this time.
  */
-export function sharedRead<K, V>(read: (key: K) => Promise<V>): (key: K) => Promise<V> {
-  const pending = new Map<K, Promise<V>>();
-  return (key) => {
-    const inFlight = pending.get(key);
-    if (inFlight) return inFlight;
-    const p = read(key).finally(() => pending.delete(key));
-    pending.set(key, p);
-    return p;
+export const SETTINGS_CACHE_MS = 10_000;
+
+/**
+ * Settings the hot path asks for on every message, read at most once per `ttlMs` per key.
+ * Concurrent readers share the read in flight.
+ * Writers through this process call `forget` after they commit, so their change applies to the
+ * next message at once; a change made elsewhere (the CLI, another node) applies within `ttlMs`.
+ * Failed reads are not kept. At most `maxKeys` keys are kept, the oldest dropped first.
+ *
+ * Profiles had one query per message for each of these: on SQLite the messages of an API batch are
+ * composed at different moments, so they rarely shared a read in flight.
+ */
+export interface RecentRead<K, V> {
+  get(key: K): Promise<V>;
+  /** Drops what is kept for `key`, a read in flight included: the next `get` reads afresh. */
+  forget(key: K): void;
+}
+
+export function recentRead<K, V>(
+  read: (key: K) => Promise<V>,
+  opts: { now: () => number; ttlMs: number; maxKeys?: number },
+): RecentRead<K, V> {
+  const maxKeys = opts.maxKeys ?? 10_000;
+  // A read is kept from its start, so concurrent readers share it; `forget` during the read drops
+  // it too (it may predate the change): it answers its callers, later ones read afresh.
+  const kept = new Map<K, { value: Promise<V>; until: number }>();
+  return {
+    get(key) {
+      const hit = kept.get(key);
+      if (hit && hit.until > opts.now()) return hit.value;
+      const value = read(key);
+      kept.delete(key);
+      if (kept.size >= maxKeys) kept.delete(kept.keys().next().value as K);
+      kept.set(key, { value, until: opts.now() + opts.ttlMs });
+      value.catch(() => {
+        if (kept.get(key)?.value === value) kept.delete(key);
+      });
+      return value;
+    },
+    forget(key) {
+      kept.delete(key);
+    },
   };
 }
 

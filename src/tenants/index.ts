@@ -18,7 +18,6 @@ export {
   type Principal,
   type Tenants,
   type TenantsDeps,
-  TLS_POLICY_CACHE_MS,
 } from './tenants.js';
 export {
   DEFAULT_TLS_POLICY,

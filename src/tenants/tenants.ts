@@ -1,6 +1,15 @@
 import { expandGrants, type Permission } from '../access/index.js';
 import { type Actor, type AuditInput, type AuditRecorder, unattributed } from '../audit/index.js';
-import { type Clock, newId, normaliseDomain, PostwardenError, regionProblem, sharedRead, validationError } from '../core/index.js';
+import {
+  type Clock,
+  newId,
+  normaliseDomain,
+  PostwardenError,
+  recentRead,
+  regionProblem,
+  SETTINGS_CACHE_MS,
+  validationError,
+} from '../core/index.js';
 import type { ApiKeyRow, DomainRow, Repositories, Store, Tenant, UserRow } from '../store/index.js';
 import { generateSecret, hashSecret, parseScopes } from './api-keys.js';
 import { patchSendingLimits, readSendingLimits, type SendingLimits, sendingLimitsJson } from './sending-limits.js';
@@ -50,18 +59,15 @@ const tenantSettings = (t: Tenant) => ({
   data_region: t.dataRegion,
 });
 
-/**
- * How long delivery trusts a tenant's TLS policy before reading it again. Delivery asks for it on every
- * message (it was one query per message in profiles); a change made through this process applies at
- * once, one made by the CLI (another process) within this time.
- */
-export const TLS_POLICY_CACHE_MS = 10_000;
-const MAX_CACHED_POLICIES = 10_000;
-
 export function createTenants({ store, clock, audit }: TenantsDeps) {
-  const policies = new Map<string, { doc: TenantTlsPolicyDoc; expiresAt: number }>();
-  // Every message of an API batch asks at once (accept's sending policy).
-  const storedLimits = sharedRead((id: string) => store.tenants.getSendingLimits(id));
+  const cached = { now: () => clock.now(), ttlMs: SETTINGS_CACHE_MS };
+  const tlsPolicies = recentRead((id: string) => readTlsPolicy(id), cached);
+  const sendingLimits = recentRead(async (id: string) => readSendingLimits(await store.tenants.getSendingLimits(id)), cached);
+  async function readTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
+    const json = await store.tenants.getTlsPolicy(id);
+    if (json === undefined) throw new PostwardenError('NOT_FOUND', `tenant ${id} does not exist`, { id });
+    return readStoredTlsPolicy(json);
+  }
   /** The change and its audit entry in one transaction (without an audit log: the change alone). */
   const changed = <T>(fn: (tx: TenantRepos) => Promise<T>, entry: (result: T) => AuditInput | undefined): Promise<T> =>
     audit ? audit.change(fn, entry) : fn(store);
@@ -140,7 +146,12 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
 
     /** Quotas, sending windows and recipient-risk policy (defaults: none, none, allow). */
     async getSendingLimits(id: string): Promise<SendingLimits> {
-      return readSendingLimits(await storedLimits(id));
+      return readSendingLimits(await store.tenants.getSendingLimits(id));
+    },
+
+    /** getSendingLimits through the settings cache, for accept's hot path (see SETTINGS_CACHE_MS). */
+    acceptSendingLimits(id: string): Promise<SendingLimits> {
+      return sendingLimits.get(id);
     },
 
     /** Applies PATCH /v1/tenant's quotas, sending_windows and recipient_risk; errors carry field paths. */
@@ -167,24 +178,18 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
           after: sendingLimitsJson(limits),
         }),
       );
+      sendingLimits.forget(id);
       return limits;
     },
 
     /** The tenant's outbound TLS policy (default opportunistic for every stream). */
     async getTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
-      const json = await store.tenants.getTlsPolicy(id);
-      if (json === undefined) throw new PostwardenError('NOT_FOUND', `tenant ${id} does not exist`, { id });
-      return readStoredTlsPolicy(json);
+      return readTlsPolicy(id);
     },
 
-    /** getTlsPolicy through a short cache, for the delivery hot path (see TLS_POLICY_CACHE_MS). */
-    async deliveryTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
-      const hit = policies.get(id);
-      if (hit && hit.expiresAt > clock.now()) return hit.doc;
-      const doc = await this.getTlsPolicy(id);
-      if (policies.size >= MAX_CACHED_POLICIES) policies.delete(policies.keys().next().value!);
-      policies.set(id, { doc, expiresAt: clock.now() + TLS_POLICY_CACHE_MS });
-      return doc;
+    /** getTlsPolicy through the settings cache, for the delivery hot path (see SETTINGS_CACHE_MS). */
+    deliveryTlsPolicy(id: string): Promise<TenantTlsPolicyDoc> {
+      return tlsPolicies.get(id);
     },
 
     /** Replaces the tenant's TLS policy; `body` is checked with field paths (`/streams/marketing`). */
@@ -196,7 +201,7 @@ export function createTenants({ store, clock, audit }: TenantsDeps) {
         (tx) => tx.tenants.setTlsPolicy(id, JSON.stringify(parsed.doc)),
         () => ({ actor, tenantId: id, action: 'tls_policy.updated', resource: { type: 'tls_policy', id }, before, after: parsed.doc }),
       );
-      policies.delete(id);
+      tlsPolicies.forget(id);
       return parsed.doc;
     },
 

@@ -1,26 +1,57 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { batchedRead, sharedRead } from '../../src/core/index.js';
+import { batchedRead, recentRead } from '../../src/core/index.js';
 
-test('concurrent reads of a key share one; a read after it resolved, or after it failed, reads afresh', async () => {
+test('a read is kept for ttlMs and shared while in flight; forget drops it, a read in flight included; failures are not kept', async () => {
   const reads: string[] = [];
   let value = 1;
   let fail = false;
-  const read = sharedRead(async (key: string) => {
-    reads.push(key);
-    await new Promise((r) => setTimeout(r, 5));
-    if (fail) throw new Error('database away');
-    return `${key}:${value}`;
-  });
-  assert.deepEqual(await Promise.all([read('a'), read('a'), read('b'), read('a')]), ['a:1', 'a:1', 'b:1', 'a:1']);
-  assert.deepEqual(reads, ['a', 'b'], 'one read per key while it was in flight');
+  let now = 0;
+  let gate: (() => void) | undefined;
+  const settings = recentRead(
+    async (key: string) => {
+      reads.push(key);
+      const v = value;
+      await new Promise<void>((r) => {
+        gate = r;
+        setTimeout(r, 5);
+      });
+      if (fail) throw new Error('database away');
+      return `${key}:${v}`;
+    },
+    { now: () => now, ttlMs: 1000, maxKeys: 2 },
+  );
+  assert.deepEqual(await Promise.all([settings.get('a'), settings.get('a'), settings.get('b')]), ['a:1', 'a:1', 'b:1']);
   value = 2;
-  assert.equal(await read('a'), 'a:2', 'nothing kept once it resolved: a change is seen by the next read');
+  now = 999;
+  assert.equal(await settings.get('a'), 'a:1', 'kept until ttlMs has passed');
+  assert.deepEqual(reads, ['a', 'b']);
+  now = 1000;
+  assert.equal(await settings.get('a'), 'a:2', 'read again once ttlMs has passed');
+  // A change made here: forget, and the next get reads afresh.
+  value = 3;
+  settings.forget('a');
+  assert.equal(await settings.get('a'), 'a:3');
+  // Forgotten while a read (of the value before the change) is in flight: that read answers its
+  // callers, but the next get does not reuse it.
+  now = 5000;
+  const stale = settings.get('a');
+  value = 4;
+  settings.forget('a');
+  gate?.();
+  assert.equal(await stale, 'a:3');
+  assert.equal(await settings.get('a'), 'a:4');
+  // At most maxKeys kept: 'b' was the oldest and is read again.
+  reads.length = 0;
+  await settings.get('c');
+  await settings.get('b');
+  assert.deepEqual(reads, ['c', 'b']);
+  // A failed read fails its callers and is not kept.
   fail = true;
-  await assert.rejects(Promise.all([read('a'), read('a')]), /database away/);
+  now = 10_000;
+  await assert.rejects(Promise.all([settings.get('a'), settings.get('a')]), /database away/);
   fail = false;
-  assert.equal(await read('a'), 'a:2', 'a failed read is not kept either');
-  assert.deepEqual(reads, ['a', 'b', 'a', 'a', 'a']);
+  assert.equal(await settings.get('a'), 'a:4');
 });
 
 test('reads asked in one turn go out together, a chunk per maxBatch keys; one key failing fails only its callers', async () => {

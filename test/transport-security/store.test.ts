@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newId } from '../../src/core/index.js';
+import { newId, SETTINGS_CACHE_MS } from '../../src/core/index.js';
 import type { TlsAttemptRow } from '../../src/store/index.js';
-import { createTenants, TLS_POLICY_CACHE_MS } from '../../src/tenants/index.js';
+import { createTenants } from '../../src/tenants/index.js';
 import { forEachDialect, openStore } from '../support/dialects.js';
 import { tlsAttemptRow } from '../support/tls-attempts.js';
 
@@ -108,7 +108,7 @@ forEachDialect(
     // Set by another process (the CLI writes the store directly): seen once the cache time is over.
     await store.tenants.setTlsPolicy(tenant.id, JSON.stringify({ default: 'required', streams: {} }));
     assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'verified');
-    now += TLS_POLICY_CACHE_MS;
+    now += SETTINGS_CACHE_MS;
     assert.equal((await tenants.deliveryTlsPolicy(tenant.id)).default, 'required');
     await assert.rejects(tenants.deliveryTlsPolicy('ten_missing'), (e: any) => e.code === 'NOT_FOUND');
   },
