@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { createStore } from '../src/store/index.js';
 import { createTenants } from '../src/tenants/index.js';
 import { type DnsTestServer, startDnsServerRaw, type Zone } from '../test/support/dns-server.js';
-import { percentile, startServer } from '../test/support/server-process.js';
+import { percentile, startServer, unitNodeFlags } from '../test/support/server-process.js';
 import { commitProbe, heapPerMessage, perThousand } from './commits.js';
 import { openLoop } from './open-loop.js';
 import { ensurePostfixInstalled, measurePostfix } from './postfix-peer.js';
@@ -322,6 +322,8 @@ interface Opts {
   server: Record<string, unknown>;
   /** Environment for the server only (`--server-node-options` → NODE_OPTIONS: a heap cap, a profiler preload). */
   serverEnv: Record<string, string>;
+  /** Node flags for the server (`--server-node-args`; `unit`: those of deploy/postwarden.service). */
+  serverNodeArgs?: string[];
   /** A webhook endpoint to create before the run (bench webhooks: delivery with webhooks on). */
   webhookUrl?: string;
   /** That endpoint's `batch_size` (unset: 1, one event per POST). */
@@ -373,6 +375,7 @@ async function startRun(o: Opts, dns: DnsTestServer, sinks: Sinks) {
       bootstrap: false,
       key,
       env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, ...commits.env },
+      ...(o.serverNodeArgs ? { nodeArgs: o.serverNodeArgs } : {}),
       ...(pg ? { databaseUrl: pg.url } : {}),
     });
     return { dataDir, pg, key, commits, server, cleanup: () => cleanup(server) };
@@ -611,6 +614,7 @@ async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer
       bootstrap: false,
       key,
       env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile, POSTWARDEN_SERVER__ROLES: 'api,smtp' },
+      ...(o.serverNodeArgs ? { nodeArgs: o.serverNodeArgs } : {}),
     });
     let accept: { accepted: number; per_s: number; peak_rss_mb: number; p99_ms: number };
     try {
@@ -630,7 +634,13 @@ async function runQueueMemory(o: Opts & { observeS: number }, dns: DnsTestServer
     }
     // 2. Delivery on, every RCPT stalled by the sinks: the whole queue is due and stays deep.
     const base = await sinks.counts();
-    const srv = await startServer({ dataDir, bootstrap: false, key, env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile } });
+    const srv = await startServer({
+      dataDir,
+      bootstrap: false,
+      key,
+      env: { ...o.serverEnv, POSTWARDEN_CONFIG: configFile },
+      ...(o.serverNodeArgs ? { nodeArgs: o.serverNodeArgs } : {}),
+    });
     try {
       const rss = rssSampler(srv.child.pid!);
       const cpu0 = cpuSeconds(srv.child.pid!);
@@ -719,6 +729,7 @@ export async function main(argv: string[]): Promise<void> {
       'quiet-s': { type: 'string', default: '30' },
       'timeout-s': { type: 'string' },
       'server-node-options': { type: 'string' },
+      'server-node-args': { type: 'string' },
       input: { type: 'string' },
       sessions: { type: 'string', default: '20' },
       rounds: { type: 'string' },
@@ -733,6 +744,8 @@ export async function main(argv: string[]): Promise<void> {
   const log = (s: string) => console.log(s);
   const queued = values.queued ? Math.min(Number(values.queued), 1_000_000) : 0;
   const n = Math.max(1, Math.min(queued || Number(values.messages), 1_000_000));
+  const nodeArgsValue = values['server-node-args'];
+  const serverNodeArgs = nodeArgsValue === 'unit' ? unitNodeFlags() : (nodeArgsValue ?? '').split(/\s+/).filter(Boolean);
   const server: Record<string, unknown> = {};
   if (values.concurrency) server.concurrency = Number(values.concurrency);
   if (values['max-connections']) server.maxConnections = Number(values['max-connections']);
@@ -746,6 +759,7 @@ export async function main(argv: string[]): Promise<void> {
     timeoutMs: (Number(values['timeout-s']) || Math.max(120, Math.ceil(n / 50))) * 1000,
     quietS: Math.min(Number(values['quiet-s']), 600),
     serverEnv: values['server-node-options'] ? { NODE_OPTIONS: values['server-node-options'] } : {},
+    ...(serverNodeArgs.length ? { serverNodeArgs } : {}),
   };
   const vsPostfix = values.vs === 'postfix';
   if (values.vs && !vsPostfix) throw new Error(`--vs ${values.vs}: only "postfix" is supported`);
@@ -819,6 +833,7 @@ export async function main(argv: string[]): Promise<void> {
         offered_per_s: openLoopRate,
         seconds,
         server_node_options: values['server-node-options'] ?? null,
+        server_node_args: serverNodeArgs,
         server_config: server,
         // #22's goal: p99 < 25 ms at 500 req/s with delivery on; the median of the rounds' p99s per store.
         p99_ms: Object.fromEntries(stores.map((k) => [k, { median: medianOf(p99(k)), runs: p99(k) }])),
@@ -829,6 +844,7 @@ export async function main(argv: string[]): Promise<void> {
       result = {
         bench: 'queue-memory',
         server_node_options: values['server-node-options'] ?? null,
+        server_node_args: serverNodeArgs,
         ...(await runQueueMemory({ ...o, observeS: Number(values['observe-s']) }, dns, sinks, log)),
       };
     } else {
@@ -953,6 +969,7 @@ export async function main(argv: string[]): Promise<void> {
         input,
         sessions: input === 'smtp' ? o.sessions : null,
         server_node_options: values['server-node-options'] ?? null,
+        server_node_args: serverNodeArgs,
         message_bytes: pw.raw?.length ?? null,
         clients: o.clients,
         batch: o.batch,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../cli/postwarden-process.js';
 import { tempDir } from '../support/dialects.js';
+import { unitNodeFlags } from '../support/server-process.js';
 
 /** The systemd unit shipped in deploy/ parses cleanly (docs/deploy.md installs it as is). */
 const unit = join(repoRoot, 'deploy', 'postwarden.service');
@@ -32,10 +33,9 @@ test('systemd-analyze verify fails on a broken copy of the unit, so the check ab
 
 test('the unit runs serve from the built release with a state directory and stops on SIGTERM', () => {
   const text = readFileSync(unit, 'utf8');
-  const exec = /^ExecStart=\/usr\/bin\/node (.*)\/opt\/postwarden\/bin\/postwarden\.mjs serve$/m.exec(text);
-  assert.ok(exec, 'ExecStart runs serve from /opt/postwarden with /usr/bin/node');
-  // The Node flags it passes (the young generation's size, docs/deploy.md) are ones this Node accepts.
-  const flags = exec[1]!.trim().split(/\s+/).filter(Boolean);
+  // The Node flags it passes (the young generation's size, docs/deploy.md) are ones this Node
+  // accepts; the benches read them the same way (`--server-node-args=unit`).
+  const flags = unitNodeFlags();
   assert.deepEqual(flags, ['--max-semi-space-size=32']);
   const r = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

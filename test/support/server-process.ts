@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateMasterKey } from '../../src/governance/index.js';
 import { createDomains } from '../../src/identity/index.js';
@@ -24,6 +25,8 @@ export async function startServer(opts: {
   databaseUrl?: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Node's own flags for the server (V8's heap sizes; NODE_OPTIONS accepts only some of them). */
+  nodeArgs?: string[];
   /** Create a tenant, a send+read key and the domain bench.example first (default true). */
   bootstrap?: boolean;
   /** The key to hand back when not bootstrapping (a restart on the same data). */
@@ -47,7 +50,7 @@ export async function startServer(opts: {
 
   const args = ['bin/postwarden.mjs', 'serve', '--data-dir', opts.dataDir, '--http-port', '0', '--smtp-port', '0', '--mx-port', '0'];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
-  const child = spawn(process.execPath, [...args, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args, ...(opts.args ?? [])], {
     cwd: join(import.meta.dirname, '../..'),
     // A qualified name, whatever this machine is called: a dotless host name (say `vm`) gets no DNS
     // records, so adding the bench domain would be refused.
@@ -100,4 +103,12 @@ export async function startServer(opts: {
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The Node flags the shipped systemd unit starts the server with (deploy/postwarden.service's ExecStart). */
+export function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(import.meta.dirname, '../../deploy/postwarden.service'), 'utf8');
+  const exec = /^ExecStart=\/usr\/bin\/node (.*)\/opt\/postwarden\/bin\/postwarden\.mjs serve$/m.exec(unit);
+  if (!exec) throw new Error('deploy/postwarden.service: no ExecStart running /usr/bin/node … bin/postwarden.mjs serve');
+  return exec[1]!.trim().split(/\s+/).filter(Boolean);
 }
