@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { type FieldError, type Mailbox, validationError } from '../core/index.js';
+import { buildInMemory } from './mime-in-memory.js';
 import type { SendRequest } from './send-request.js';
 
 /**
@@ -35,7 +36,8 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
       ...(a.contentId ? { cid: a.contentId } : {}),
     })),
   });
-  const raw = await composer.compile().build();
+  const root = composer.compile();
+  const raw = buildInMemory(root) ?? (await root.build());
   checkHeaderLines(raw);
   return raw;
 }
