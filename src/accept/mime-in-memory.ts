@@ -25,8 +25,9 @@ export function buildInMemory(root: MimeNode): Buffer | undefined {
   if (!inMemory(node)) return undefined;
   const parts: Buffer[] = [];
   write(node, parts);
-  const last = parts.at(-1);
-  const lastByte = last?.length ? last[last.length - 1] : undefined;
+  // The last byte written, as LastNewline sees it (an empty part writes none).
+  const last = parts.findLast((p) => p.length > 0);
+  const lastByte = last?.[last.length - 1];
   if (lastByte === 0x0d) parts.push(Buffer.from('\n'));
   else if (lastByte !== 0x0a) parts.push(Buffer.from('\r\n'));
   const raw = Buffer.concat(parts);

@@ -120,6 +120,13 @@ test('what it cannot write the same way it declines, and compose falls back to b
   const withTransform = new MailComposer({ ...base, text: 'hi' }).compile();
   withTransform.transform(() => new PassThrough());
   assert.equal(buildInMemory(withTransform), undefined);
+  // A part that writes nothing at the end (an empty Buffer) leaves the last newline to what came before.
+  const empty = { ...base, attachments: undefined, text: undefined, html: undefined, raw: undefined };
+  const emptyRoot = new MailComposer(empty).compile();
+  emptyRoot.setContent(Buffer.alloc(0));
+  const emptyStreamed = new MailComposer(empty).compile();
+  emptyStreamed.setContent(Buffer.alloc(0));
+  assert.deepEqual(buildInMemory(emptyRoot), await emptyStreamed.build());
   // And the simple case is written.
   const simple = inMemory({ ...base, text: 'Hello\nthere' });
   assert.ok(simple);
