@@ -55,7 +55,10 @@ export async function freshPostgresUrl(t: TestContext): Promise<string> {
 
 export function tempDir(t: TestContext, prefix = 'pw-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // After-hooks run in the order they were added, so this one usually runs before the store or
+  // platform using the directory is closed; a file it creates meanwhile (a WAL reopened by the
+  // checkpoint thread) made the removal fail with ENOTEMPTY. Node retries that error.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
@@ -6,7 +8,7 @@ import { type DeepPartial, loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/core/index.js';
 import type { Transport } from '../../src/delivery/index.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
-import { createPostgresSchema, postgresUrl, tempDir } from './dialects.js';
+import { createPostgresSchema, postgresUrl } from './dialects.js';
 
 /**
  * A whole platform on temp storage (SQLite, or the CI PostgreSQL when its URL is set and the test
@@ -42,8 +44,19 @@ export interface StartOptions {
 }
 
 export async function startPlatform(t: TestContext, opts: StartOptions = {}): Promise<TestPlatform> {
-  const dataDir = tempDir(t, 'pw-platform-');
-  const schema = opts.dialect === 'postgres' && postgresUrl ? await createPostgresSchema() : undefined;
+  // Removed only once the platform has stopped: its threads (the SQLite checkpointer) may still
+  // open or write files in it until then, and a removal racing them failed with ENOTEMPTY.
+  const dataDir = mkdtempSync(join(tmpdir(), 'pw-platform-'));
+  let platform: Platform | undefined;
+  let schema: Awaited<ReturnType<typeof createPostgresSchema>> | undefined;
+  // node:test runs after-hooks in the order they were added: stop the platform, drop its schema,
+  // then remove its directory.
+  t.after(async () => {
+    await platform?.stop();
+    await schema?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  schema = opts.dialect === 'postgres' && postgresUrl ? await createPostgresSchema() : undefined;
   const url = schema?.url ?? '';
   const config = loadConfig({
     overrides: {
@@ -59,12 +72,7 @@ export async function startPlatform(t: TestContext, opts: StartOptions = {}): Pr
       security: { masterKeyFile: join(dataDir, 'master.key'), ...opts.config?.security },
     },
   });
-  const platform = await createPlatform(config, { clock: opts.clock, transport: opts.transport, log: pino({ level: 'silent' }) });
-  // node:test runs after-hooks in the order they were added: stop the platform, then drop its schema.
-  t.after(async () => {
-    await platform.stop();
-    await schema?.drop();
-  });
+  platform = await createPlatform(config, { clock: opts.clock, transport: opts.transport, log: pino({ level: 'silent' }) });
   const tenant = await platform.tenants.createTenant({ name: 'Test tenant' });
   const { secret } = await platform.tenants.createKey({ tenantId: tenant.id, scopes: ['send', 'read', 'admin'] });
   await platform.domains.addDomain(tenant.id, 'example.com');
