@@ -20,6 +20,8 @@ export interface RecentRead<K, V> {
   get(key: K): Promise<V>;
   /** Drops what is kept for `key`, a read in flight included: the next `get` reads afresh. */
   forget(key: K): void;
+  /** Drops everything kept (a change that touches keys the writer cannot name). */
+  clear(): void;
 }
 
 export function recentRead<K, V>(
@@ -45,6 +47,9 @@ export function recentRead<K, V>(
     },
     forget(key) {
       kept.delete(key);
+    },
+    clear() {
+      kept.clear();
     },
   };
 }

@@ -11,6 +11,7 @@ export {
   type Weekday,
 } from './sending-limits.js';
 export {
+  CREDENTIALS_CACHE_MS,
   type CreatedKey,
   coveringDomain,
   createTenants,
