@@ -43,13 +43,21 @@ export function describeAddressProblem(p: AddressProblem): string {
 const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+)*$/;
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uFFFF]|\\[\x20-\x7e])*"$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/**
+ * Lower-case letters, digits and hyphens in two or more labels, the last beginning with a letter:
+ * domainToASCII returns these unchanged (it maps other characters, decodes `xn--` labels and reads
+ * number-like hosts as IPv4, none of which applies), so they skip it. Most addresses are like this,
+ * and the call was ~20 µs per message across accept and delivery in CPU profiles.
+ */
+const PLAIN_HOST = /^(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*$/;
 
 export function normaliseDomain(input: string): string | null {
   const raw = input.trim().replace(/\.$/, '');
   if (!raw || raw.length > 253) return null;
   // domainToASCII cuts at URL delimiters ('example.com/evil' → 'example.com'); refuse them first.
   if (/[\x00-\x2c/:;<=>?@[\\\]^_`{|}~\s]/.test(raw)) return null;
-  const ascii = domainToASCII(raw.toLowerCase());
+  const lower = raw.toLowerCase();
+  const ascii = PLAIN_HOST.test(lower) && !lower.includes('xn--') ? lower : domainToASCII(lower);
   if (!ascii || ascii.length > 253) return null;
   const labels = ascii.split('.');
   if (labels.length < 2) return null;
