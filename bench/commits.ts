@@ -26,11 +26,19 @@ export function commitProbe(dataDir: string, serverNodeOptions?: string) {
     .join('');
   return {
     env: { NODE_OPTIONS: `${inherited}--import ${preload}`, PW_BENCH_COMMITS_FILE: file },
-    /** The child's counts as of its last write (every 100 ms): wait that long after a phase. */
-    async read(): Promise<CommitCount> {
-      await new Promise((r) => setTimeout(r, 250));
-      if (!existsSync(file)) return { commits: 0, commit_ms: 0, heap_allocated_mb: 0, gc_pause_ms: 0, gcs: 0 };
-      return JSON.parse(readFileSync(file, 'utf8')) as CommitCount;
+    /** The counts of the server `pid` now: asks it to write them (SIGUSR2) and waits for the write. */
+    async read(pid: number): Promise<CommitCount> {
+      const seen = () => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CommitCount & { writes: number }) : undefined);
+      const before = seen()?.writes ?? 0;
+      process.kill(pid, 'SIGUSR2');
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const now = seen();
+        if (now && now.writes > before) return now;
+        if (Date.now() > until)
+          throw new Error(`the server (pid ${pid}) wrote no commit counts within 5 s of SIGUSR2: is bench/commit-counter.mjs preloaded?`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
   };
 }

@@ -454,7 +454,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const base = await sinks.counts();
     const offset = TIMED_OFFSET;
     const reached = sinks.expect(plus(base, perDomain(o.n, offset)), o.timeoutMs);
-    const commits0 = await commits.read();
+    const commits0 = await commits.read(pid);
     const rss = rssSampler(pid);
     const cpu0 = cpuSeconds(pid);
     const main0 = cpuSeconds(pid, pid); // the event-loop thread: its share says whether one core is the limit
@@ -472,7 +472,7 @@ async function runPostwarden(o: Opts, dns: DnsTestServer, sinks: Sinks, input: I
     const m1 = machineCpu();
     const pgCpu = (await pgProbe?.stop()) ?? null;
     const mem = rss.stop();
-    const commits1 = await commits.read();
+    const commits1 = await commits.read(pid);
     const delivered = Object.values(inj.accepted).reduce((a, b) => a + b, 0);
     const wall = ((at ?? wallNow()) - inj.t0) / 1000;
     const sealed = run.pg ? await sealedSharePostgres(run.pg.url) : sealedShare(dataDir);

@@ -190,7 +190,7 @@ async function webhookRun(o: {
     const load0 = loadavg();
     sent.clear();
     receiver.firstSeen.clear();
-    const commits0 = await commits.read();
+    const commits0 = await commits.read(server.child.pid!);
     const cpu0 = cpuTicks(server.child.pid!);
     const t0 = wallNow();
     for (let i = 0; i < o.n; i += 501) await appendEvents(store, tenant.id, Math.min(501, o.n - i), sent);
@@ -198,7 +198,7 @@ async function webhookRun(o: {
     const complete = await waitFor('every event of the throughput run', () => receiver.firstSeen.size >= o.n, Math.max(120_000, o.n * 10));
     const last = Math.max(...receiver.firstSeen.values());
     const cpu1 = cpuTicks(server.child.pid!);
-    const commits1 = await commits.read();
+    const commits1 = await commits.read(server.child.pid!);
     const throughput = {
       events: o.n,
       received: receiver.firstSeen.size,
@@ -221,7 +221,7 @@ async function webhookRun(o: {
     sent.clear();
     receiver.firstSeen.clear();
     const load1 = loadavg();
-    const commits2 = await commits.read();
+    const commits2 = await commits.read(server.child.pid!);
     const perTick = Math.max(3, Math.round(o.rate / 50));
     const ticks = Math.round((o.seconds * 1000) / 20);
     const start = wallNow();
@@ -238,7 +238,7 @@ async function webhookRun(o: {
       return seen === undefined ? [] : [seen - at];
     });
     lags.sort((a, b) => a - b);
-    const commits3 = await commits.read();
+    const commits3 = await commits.read(server.child.pid!);
     const lag = {
       offered_per_s: offered,
       events: sent.size,
