@@ -37,7 +37,7 @@ const apiHelmet: HelmetOptions = {
  * profiles of `bench deliver --open-loop`. helmet's middleware only calls `setHeader` and
  * `removeHeader`, synchronously.
  */
-export function helmetHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
+function helmetHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   const res = {
     setHeader(name: string, value: string | number | readonly string[]) {
