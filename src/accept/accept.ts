@@ -93,7 +93,8 @@ export interface AcceptClassification {
     tenantId: string;
     given?: { value: string; path: string; source: 'request' | 'header' };
     tags: string[];
-    text?: string;
+    /** API sends: subject, text and HTML, joined only if stored rules read content. */
+    text?: () => string;
     raw?: Buffer;
     recipientDomains: string[];
     recipientPath: string;
@@ -428,7 +429,7 @@ export function createAccept(deps: AcceptDeps) {
         tenantId: p.tenant.id,
         ...(req.classification ? { given: { value: req.classification, path: '/classification', source: 'request' as const } } : {}),
         tags: d.request.tags,
-        text: [d.request.subject, d.request.text ?? '', d.request.html ?? ''].join('\n'),
+        text: () => [d.request.subject, d.request.text ?? '', d.request.html ?? ''].join('\n'),
         recipientDomains: d.recipients.map((r) => r.mailbox.domain),
         recipientPath: '/to',
       });

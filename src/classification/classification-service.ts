@@ -28,8 +28,12 @@ export interface ClassificationServiceDeps {
 
 export interface AcceptClassifyInput extends Omit<ClassifyInput, 'text'> {
   tenantId: string;
-  /** API sends: the composed fields; SMTP submissions: the raw message, decoded here when rules exist. */
-  text?: string;
+  /**
+   * API sends: the composed fields, asked for only when the tenant has rules (most have none, and
+   * joining subject, text and HTML was a copy of every message); SMTP submissions: the raw message,
+   * decoded here when rules exist.
+   */
+  text?: () => string;
   raw?: Buffer;
 }
 
@@ -91,11 +95,8 @@ export function createClassification(deps: ClassificationServiceDeps) {
     async classify(input: AcceptClassifyInput): Promise<ClassificationDecision | undefined> {
       const { rules, stored } = await acceptRules.get(input.tenantId);
       if (!stored && !input.given) return undefined;
-      let text = input.text ?? '';
-      if (stored && input.raw && !input.text) {
-        text = await deps.readText(input.raw);
-      }
-      return classify(rules, { ...input, text: stored ? text : '', ...(await retentionDaysOf(input.tenantId, rules)) });
+      const text = !stored ? '' : input.text ? input.text() : input.raw ? await deps.readText(input.raw) : '';
+      return classify(rules, { ...input, text, ...(await retentionDaysOf(input.tenantId, rules)) });
     },
   };
 }

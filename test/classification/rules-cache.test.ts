@@ -20,7 +20,7 @@ forEachDialect(
         await service.classify({
           tenantId: 'ten_1',
           tags: ['billing'],
-          text: 'hello',
+          text: () => 'hello',
           recipientDomains: ['example.org'],
           recipientPath: '/to',
         })
