@@ -74,6 +74,8 @@ export interface ContentCipher {
   rewrap(db: Db, keyId: string): Promise<string>;
   /** Forgets cached keys (after a rotation or a shred in this process). */
   forget(tenantId?: string): void;
+  /** How many times `forget` ran: holders of opened content elsewhere (the event tail) drop it when this moves. */
+  readonly forgets: number;
   /** Wraps a fresh data key for a tenant: what a rotation inserts. */
   wrapNewKey(db: Db, tenantId: string, id: string): Promise<{ provider: string; keyRef: string | null; kekId: string; wrapped: string }>;
   /**
@@ -104,6 +106,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
   // re-sealing) misses; `forget` (a rotation or shred in this process) empties it, and a shred by
   // another process is honoured within the TTL, as for the keys themselves.
   const opened = createKeyCache<string>({ max: SHARED_OPENED_MAX, ttlMs: opts?.cacheTtlMs ?? 0, now, evict: 'oldest-inserted' });
+  let forgets = 0;
 
   function provider(name: string): KekProvider {
     if (!opts) throw new Error('this store was opened without encryption settings, so it cannot open sealed content');
@@ -201,6 +204,9 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
 
   return {
     sealing: opts?.enabled ?? false,
+    get forgets() {
+      return forgets;
+    },
     async sealText(db, tenantId, where, plain, o) {
       if (!opts?.enabled) return plain;
       const t = tenantOf(tenantId);
@@ -275,6 +281,7 @@ export function createContentCipher(opts: EncryptionOptions | undefined): Conten
       return w.kekId;
     },
     forget(tenantId) {
+      forgets++;
       opened.clear();
       if (tenantId === undefined) {
         keys.clear();

@@ -14,6 +14,7 @@ import {
   sqliteDialect,
 } from './dialect.js';
 import { type EncryptionAdmin, encryptionAdmin } from './encryption-admin.js';
+import { createEventTail, type EventTail } from './event-tail.js';
 import { migrationProvider } from './migrations/index.js';
 import { accessThrottleRepository } from './repositories/access-throttle.js';
 import { apiKeysRepository } from './repositories/api-keys.js';
@@ -79,14 +80,14 @@ export interface StoreOptions {
 /** Longest a health check waits for the database before calling it unreachable. */
 const PING_TIMEOUT_MS = 2000;
 
-function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher) {
+function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher, tail: EventTail) {
   return {
     tenants: tenantsRepository(db),
     apiKeys: apiKeysRepository(db),
     domains: domainsRepository(db),
     messages: messagesRepository(db, cipher),
     recipients: recipientsRepository(db, dialect, cipher),
-    events: eventsRepository(db, dialect, inTransaction, cipher),
+    events: eventsRepository(db, dialect, inTransaction, cipher, tail),
     suppressions: suppressionsRepository(db, cipher),
     idempotency: idempotencyRepository(db, cipher),
     captured: capturedRepository(db, cipher),
@@ -113,7 +114,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction:
     sso: ssoRepository(db),
     warmup: warmupRepository(db),
     compliance: complianceRepository(db),
-    retention: retentionRepository(db, cipher),
+    retention: retentionRepository(db, cipher, tail),
     classification: classificationRepository(db),
     selfAssessments: selfAssessmentsRepository(db),
     processingRecords: processingRecordsRepository(db, dialect),
@@ -178,6 +179,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     );
   }
   const cipher = createContentCipher(opts.encryption);
+  const tail = createEventTail({ epoch: () => cipher.forgets });
   const migrator = new Migrator({ db, provider: migrationProvider(caps), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   let { error, results } = await migrator.migrateToLatest();
   // That same look across all schemas fails with 3F000 (schema), 42P01 (relation) or 42703 (column:
@@ -193,11 +195,11 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`, { cause: error });
   }
   return {
-    ...repositories(db, caps.name, false, cipher),
-    encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, cipher)),
+    ...repositories(db, caps.name, false, cipher, tail),
+    encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, cipher, tail)),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher))),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher, tail))),
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { type EventType, eventSchemaVersion, isoTime, type NewEvent, newId, type SpineEvent } from '../../core/index.js';
 import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
+import type { EventTail } from '../event-tail.js';
 import type { Database, EventsTable } from '../schema.js';
 
 /**
@@ -65,7 +66,14 @@ export interface EventPage {
   limit: number;
 }
 
-export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher) {
+export function eventsRepository(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  inTransaction: boolean,
+  cipher: ContentCipher,
+  /** Shared by the spine's readers outside transactions (store/event-tail.ts). */
+  tail?: EventTail,
+) {
   async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number, fresh: boolean): Promise<void> {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SPINE_LOCK})`.execute(tx);
     // Messages accepted in this very transaction have no events yet: their sequence starts at 1.
@@ -131,8 +139,19 @@ export function eventsRepository(db: Kysely<Database>, dialect: DialectName, inT
       await db.transaction().execute((tx) => appendIn(tx, events, now, fresh));
     },
     async page(p: EventPage): Promise<SpineEvent[]> {
-      const rows = await filtered(p).selectAll().orderBy('cursor').limit(p.limit).execute();
-      return readEvents(db, cipher, rows);
+      const read = async (q: EventPage) => readEvents(db, cipher, await filtered(q).selectAll().orderBy('cursor').limit(q.limit).execute());
+      // What consumers read: the whole spine after a position. Anything narrower, or inside a
+      // transaction (which must see its own writes), goes to the database.
+      const { after } = p;
+      const whole =
+        p.tenantId === undefined &&
+        p.upTo === undefined &&
+        !p.types?.length &&
+        p.messageId === undefined &&
+        p.since === undefined &&
+        p.before === undefined;
+      if (!tail || inTransaction || !whole || after === undefined) return read(p);
+      return tail.page(after, p.limit, (from, limit) => read({ after: from, limit }));
     },
     /** How many events match (the limit is ignored): an export announces it for progress. */
     async count(p: Omit<EventPage, 'limit'>): Promise<number> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { ContentCipher } from '../content-cipher.js';
+import type { EventTail } from '../event-tail.js';
 import type { LegalHoldsTable } from '../retention-schema.js';
 import type { Database } from '../schema.js';
 import { capturedToAt } from './captured.js';
@@ -39,7 +40,7 @@ export function redactAddress(text: string, address: string): string | null {
   return re.test(text) ? text.replace(re, ERASED) : null;
 }
 
-export function retentionRepository(db: Db, cipher: ContentCipher) {
+export function retentionRepository(db: Db, cipher: ContentCipher, tail?: EventTail) {
   const bump = (c: ErasureCounts, table: string, n = 1) => {
     if (n > 0) c.erased[table] = (c.erased[table] ?? 0) + n;
   };
@@ -187,6 +188,7 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
           .executeTakeFirst();
         n += Number(r.numDeletedRows);
       }
+      tail?.forget();
       return n;
     },
 
@@ -419,6 +421,8 @@ export function retentionRepository(db: Db, cipher: ContentCipher) {
         await db.updateTable('events').set({ data }).where('id', '=', e.id).execute();
         bump(c, 'events');
       }
+      // Readers sharing recent events must read the redacted ones.
+      tail?.forget();
       if (heldEvents) c.kept.push({ table: 'events', rows: heldEvents, reason: 'legal_hold' });
 
       const captured = await db

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SpineEvent } from '../../src/core/index.js';
+import { createEventTail } from '../../src/store/event-tail.js';
+import { openEncryptedStore, seed } from '../protection/seed.js';
+import { tempDir } from '../support/dialects.js';
+
+/**
+ * The spine's shared tail (store/event-tail.ts): readers at different positions, with events
+ * appended between their reads, each get exactly the page the database would give them, while
+ * those behind the head are served from memory; a forget, a moved epoch or the time bound sends
+ * them back to the database.
+ */
+
+const event = (cursor: number): SpineEvent => ({
+  id: `evt_${cursor}`,
+  cursor: String(cursor),
+  type: 'message.accepted',
+  tenantId: 'ten_A',
+  messageId: null,
+  recipientId: null,
+  seq: 0,
+  at: '2026-12-07T00:00:00.000Z',
+  schemaVersion: 1,
+  data: { n: cursor },
+});
+
+/** A spine in memory: cursors with gaps (PostgreSQL's sequences skip), read as the store's page would. */
+function spine() {
+  const events: SpineEvent[] = [];
+  let next = 1;
+  const stats = { fetches: 0, rows: 0 };
+  return {
+    stats,
+    append(n: number, gap = 0) {
+      for (let i = 0; i < n; i++) {
+        events.push(event(next));
+        next += 1 + (i % 3 === 0 ? gap : 0);
+      }
+    },
+    direct: (after: number, limit: number) => events.filter((e) => Number(e.cursor) > after).slice(0, limit),
+    async fetch(after: number, limit: number) {
+      stats.fetches++;
+      await new Promise((r) => setImmediate(r));
+      const page = events.filter((e) => Number(e.cursor) > after).slice(0, limit);
+      stats.rows += page.length;
+      // Fresh objects, as a database read makes.
+      return page.map((e) => ({ ...e, data: { ...e.data } }));
+    },
+  };
+}
+
+const ids = (page: SpineEvent[]) => page.map((e) => e.cursor).join(',');
+
+test('readers at different positions get what the database would give, and the ones behind read from memory', async () => {
+  const s = spine();
+  const tail = createEventTail({ max: 400, ttlMs: 60_000, now: () => 0 });
+  const positions = [0, 0, 0];
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  let served = 0;
+  // A page handed out stays as it was: later reads must not grow the caller's array.
+  const handedOut: { page: SpineEvent[]; ids: string }[] = [];
+  for (let step = 0; step < 600; step++) {
+    if (rand(3) === 0) s.append(1 + rand(40), rand(2));
+    const r = rand(3);
+    const limit = 1 + rand(120);
+    const expected = s.direct(positions[r]!, limit);
+    const page = await tail.page(positions[r]!, limit, s.fetch);
+    assert.equal(ids(page), ids(expected), `step ${step}, reader ${r} after ${positions[r]} limit ${limit}`);
+    served += page.length;
+    handedOut.push({ page, ids: ids(page) });
+    if (page.length) positions[r] = Number(page.at(-1)!.cursor);
+  }
+  assert.ok(served > 2_000, `readers moved (${served} events served)`);
+  for (const [i, h] of handedOut.entries()) assert.equal(ids(h.page), h.ids, `page ${i} changed after it was handed out`);
+  // Three readers over the same events: without the tail the database would give every one to each.
+  assert.ok(s.stats.rows < served * 0.6, `${s.stats.rows} rows read from the database for ${served} served`);
+});
+
+test('concurrent readers: pages stay exact when reads overlap', async () => {
+  const s = spine();
+  s.append(300, 1);
+  const tail = createEventTail({ max: 1_000, ttlMs: 60_000, now: () => 0 });
+  const reader = async (limit: number) => {
+    let after = 0;
+    for (;;) {
+      const page = await tail.page(after, limit, s.fetch);
+      assert.equal(ids(page), ids(s.direct(after, limit)));
+      if (!page.length) return;
+      after = Number(page.at(-1)!.cursor);
+      if (after % 5 === 0) s.append(3);
+    }
+  };
+  await Promise.all([reader(50), reader(17), reader(120), reader(1)]);
+});
+
+test('forget, a moved epoch and the time bound send readers back to the database', async () => {
+  const s = spine();
+  s.append(20);
+  let t = 0;
+  let epoch = 0;
+  const tail = createEventTail({ max: 100, ttlMs: 1_000, now: () => t, epoch: () => epoch });
+  const readAll = () => tail.page(0, 100, s.fetch);
+
+  await readAll();
+  const fetches = () => s.stats.fetches;
+  let before = fetches();
+  await readAll();
+  // Covered to its last event: only the (empty) read past it goes to the database.
+  assert.equal(fetches() - before, 1);
+
+  tail.forget();
+  before = fetches();
+  const page = await readAll();
+  assert.equal(s.stats.rows > 20, true);
+  assert.equal(page.length, 20);
+  assert.equal(fetches() - before, 1);
+
+  epoch++;
+  before = s.stats.rows;
+  await readAll();
+  assert.equal(s.stats.rows - before, 20, 'an epoch change drops what is held');
+
+  t += 1_001;
+  before = s.stats.rows;
+  await readAll();
+  assert.equal(s.stats.rows - before, 20, 'events past their time are read again');
+
+  // A read in flight when forget runs does not store what it read.
+  tail.forget();
+  const inFlight = tail.page(0, 100, async (after, limit) => {
+    const page = await s.fetch(after, limit);
+    tail.forget();
+    return page;
+  });
+  assert.equal((await inFlight).length, 20);
+  before = s.stats.rows;
+  await readAll();
+  assert.equal(s.stats.rows - before, 20);
+});
+
+test('events held are frozen: a reader cannot change what the others read', async () => {
+  const s = spine();
+  s.append(3);
+  const tail = createEventTail({ now: () => 0 });
+  const [e] = await tail.page(0, 10, s.fetch);
+  assert.throws(() => {
+    (e as { type: string }).type = 'x';
+  }, TypeError);
+  assert.throws(() => {
+    e!.data.n = 9;
+  }, TypeError);
+});
+
+test("the store's spine readers see an erasure and a shred at once, though they share recent events", async (t) => {
+  const store = await openEncryptedStore(tempDir(t));
+  t.after(() => store.close());
+  const [a] = await seed(store, 'ten_A', 1);
+  // What consumers call: the whole spine after a position, held by the tail for the next reader.
+  const read = async () => JSON.stringify((await store.events.page({ after: 0, limit: 10 }))[0]?.data);
+  assert.ok((await read()).includes(a!.to));
+  const hash = await store.retention.addressHash('ten_A', a!.to);
+  await store.retention.eraseAddress('ten_A', a!.to, hash, () => false, Date.now());
+  const erased = await read();
+  assert.equal(erased.includes(a!.to), false, erased);
+
+  await store.encryption.shredTenant('ten_A', Date.now());
+  assert.match(await read(), /unreadable/);
+});
