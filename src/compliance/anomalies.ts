@@ -56,23 +56,36 @@ function createTally(store: Pick<Store, 'compliance'>) {
   const newlySeen: { tenantId: string; keyId: string; address: string; at: number }[] = [];
   const seriesKey = (tenantId: string, scope: string, metric: string) => `${tenantId}\u0000${scope}\u0000${metric}`;
 
+  /** The series with every bucket in `from..to` read from the store. */
+  async function covering(tenantId: string, scope: string, metric: string, from: number, to: number) {
+    const k = seriesKey(tenantId, scope, metric);
+    let s = series.get(k);
+    if (!s || from < s.from || to > s.to) {
+      // Read the union of what was read and what is asked, so earlier buckets keep their counts.
+      const lo = s ? Math.min(s.from, from) : from;
+      const hi = s ? Math.max(s.to, to) : to;
+      const counts = await store.compliance.anomalyCounts({ tenantId, scope, metric, from: lo, to: hi });
+      s = { from: lo, to: hi, counts, added: s?.added ?? new Map() };
+      series.set(k, s);
+    }
+    return s;
+  }
+
   return {
-    /** Counts per bucket in `from..to` (buckets with a count only), stored plus added. */
-    async range(tenantId: string, scope: string, metric: string, from: number, to: number): Promise<Map<number, number>> {
-      const k = seriesKey(tenantId, scope, metric);
-      let s = series.get(k);
-      if (!s || from < s.from || to > s.to) {
-        // Read the union of what was read and what is asked, so earlier buckets keep their counts.
-        const lo = s ? Math.min(s.from, from) : from;
-        const hi = s ? Math.max(s.to, to) : to;
-        const counts = await store.compliance.anomalyCounts({ tenantId, scope, metric, from: lo, to: hi });
-        s = { from: lo, to: hi, counts, added: s?.added ?? new Map() };
-        series.set(k, s);
-      }
-      const out = new Map<number, number>();
-      for (const [b, n] of s.counts) if (b >= from && b <= to) out.set(b, n);
-      for (const [b, n] of s.added) if (b >= from && b <= to) out.set(b, (out.get(b) ?? 0) + n);
-      return out;
+    /**
+     * The count in bucket `at` and the sum of the buckets in `from..at - 1`, stored plus added. Sums,
+     * not a map of buckets: every accepted message asks this of each volume rule.
+     */
+    async window(tenantId: string, scope: string, metric: string, from: number, at: number): Promise<{ current: number; before: number }> {
+      const s = await covering(tenantId, scope, metric, from, at);
+      let current = 0;
+      let before = 0;
+      for (const m of [s.counts, s.added])
+        for (const [b, n] of m) {
+          if (b === at) current += n;
+          else if (b >= from && b < at) before += n;
+        }
+      return { current, before };
     },
     add(r: CountRow): void {
       const k = seriesKey(r.tenantId, r.scope, r.metric);
@@ -118,7 +131,13 @@ type Metric = 'accepted' | 'delivered' | 'bounced' | 'complained' | 'auth_failur
 
 export function createAnomalyDetector(deps: AnomalyDeps) {
   const { store, rules } = deps;
-  const byKind = (k: AlertKind) => rules.rules.filter((r) => r.kind === k);
+  // The ruleset is loaded once at start and never changes: sorted by kind once.
+  const kinds = new Map<AlertKind, AnomalyRule[]>();
+  const byKind = (k: AlertKind) => {
+    let list = kinds.get(k);
+    if (!list) kinds.set(k, (list = rules.rules.filter((r) => r.kind === k)));
+    return list;
+  };
   const bucketOf = (r: AnomalyRule, at: number) => {
     const w = r.windowMinutes * 60_000;
     return Math.floor(at / w) * w;
@@ -147,7 +166,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
   }
   async function tallied(t: Tally, tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
     const b = bucketOf(r, at);
-    return (await t.range(tenantId, scope, metricName(m, r), b, b)).get(b) ?? 0;
+    return (await t.window(tenantId, scope, metricName(m, r), b, b)).current;
   }
   async function windowCount(tenantId: string, scope: string, m: Metric, r: AnomalyRule, at: number): Promise<number> {
     const b = bucketOf(r, at);
@@ -180,10 +199,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       }
       const b = bucketOf(r, at);
       const w = r.windowMinutes * 60_000;
-      const counts = await t.range(e.tenantId, scope, metric, b - r.baselineWindows * w, b);
-      const current = counts.get(b) ?? 0;
-      let before = 0;
-      for (const [bucket, c] of counts) if (bucket < b) before += c;
+      const { current, before } = await t.window(e.tenantId, scope, metric, b - r.baselineWindows * w, b);
       const baseline = before / r.baselineWindows;
       if (current < r.minCount || current <= r.factor * baseline) continue;
       out.push(
