@@ -54,6 +54,7 @@ function createTally(store: Pick<Store, 'compliance'>) {
   const series = new Map<string, { from: number; to: number; counts: Map<number, number>; added: Map<number, number> }>();
   const seen = new Map<string, Set<string>>();
   const newlySeen: { tenantId: string; keyId: string; address: string; at: number }[] = [];
+  const answered = new Set<string>();
   const seriesKey = (tenantId: string, scope: string, metric: string) => `${tenantId}\u0000${scope}\u0000${metric}`;
 
   /** The series with every bucket in `from..to` read from the store. */
@@ -110,6 +111,16 @@ function createTally(store: Pick<Store, 'compliance'>) {
       known.add(address);
       newlySeen.push({ tenantId, keyId, address, at });
       return { fresh: true, keyKnown };
+    },
+    /**
+     * Whether the batch already answered this alert (tenant and mark). A rule over its threshold
+     * would answer it again for every later event of the batch, and raiseAlerts keeps only the
+     * first: so the later ones are neither judged nor built.
+     */
+    answered: (tenantId: string, mark: string): boolean => answered.has(`${tenantId}\u0000${mark}`),
+    answer(a: Alert): Alert {
+      answered.add(`${a.tenantId}\u0000${a.mark}`);
+      return a;
     },
     get pending(): boolean {
       return newlySeen.length > 0 || [...series.values()].some((s) => s.added.size > 0);
@@ -198,22 +209,25 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
         t.add({ tenantId: e.tenantId, scope, metric, bucket: bucketOf(r, at), n });
       }
       const b = bucketOf(r, at);
+      if (t.answered(e.tenantId, `${r.id}:${scope}:${b}`)) continue;
       const w = r.windowMinutes * 60_000;
       const { current, before } = await t.window(e.tenantId, scope, metric, b - r.baselineWindows * w, b);
       const baseline = before / r.baselineWindows;
       if (current < r.minCount || current <= r.factor * baseline) continue;
       out.push(
-        alert(e.tenantId, r, `${scope}:${b}`, at, {
-          message: `${current} recipients accepted for ${r.scope === 'tenant' ? 'the tenant' : scope} in ${r.windowMinutes} min, over ${r.factor} × the trailing mean of ${baseline.toFixed(1)}`,
-          subject: {
-            scope: r.scope,
-            value: r.scope === 'tenant' ? e.tenantId : scope.slice(scope.indexOf(':') + 1),
-            window_start: isoTime(b),
-          },
-          value: current,
-          threshold: Math.max(r.minCount, r.factor * baseline),
-          baseline,
-        }),
+        t.answer(
+          alert(e.tenantId, r, `${scope}:${b}`, at, {
+            message: `${current} recipients accepted for ${r.scope === 'tenant' ? 'the tenant' : scope} in ${r.windowMinutes} min, over ${r.factor} × the trailing mean of ${baseline.toFixed(1)}`,
+            subject: {
+              scope: r.scope,
+              value: r.scope === 'tenant' ? e.tenantId : scope.slice(scope.indexOf(':') + 1),
+              window_start: isoTime(b),
+            },
+            value: current,
+            threshold: Math.max(r.minCount, r.factor * baseline),
+            baseline,
+          }),
+        ),
       );
     }
     return out;
@@ -238,6 +252,7 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
   async function rate(t: Tally, e: SpineEvent, at: number, kind: 'bounce-spike' | 'complaint-spike'): Promise<Alert[]> {
     const out: Alert[] = [];
     for (const r of byKind(kind)) {
+      if (t.answered(e.tenantId, `${r.id}:${bucketOf(r, at)}`)) continue;
       const delivered = await tallied(t, e.tenantId, '*', 'delivered', r, at);
       const n = await tallied(t, e.tenantId, '*', kind === 'bounce-spike' ? 'bounced' : 'complained', r, at);
       const denominator = kind === 'bounce-spike' ? delivered + n : Math.max(delivered, 1);
@@ -246,12 +261,14 @@ export function createAnomalyDetector(deps: AnomalyDeps) {
       const b = bucketOf(r, at);
       const what = kind === 'bounce-spike' ? 'bounces' : 'complaints';
       out.push(
-        alert(e.tenantId, r, `${b}`, at, {
-          message: `${n} ${what} in ${r.windowMinutes} min (${(share * 100).toFixed(1)} % of ${denominator}) is at or above ${(r.rate * 100).toFixed(1)} %`,
-          subject: { window_start: isoTime(b), count: n, denominator },
-          value: share,
-          threshold: r.rate,
-        }),
+        t.answer(
+          alert(e.tenantId, r, `${b}`, at, {
+            message: `${n} ${what} in ${r.windowMinutes} min (${(share * 100).toFixed(1)} % of ${denominator}) is at or above ${(r.rate * 100).toFixed(1)} %`,
+            subject: { window_start: isoTime(b), count: n, denominator },
+            value: share,
+            threshold: r.rate,
+          }),
+        ),
       );
     }
     return out;
