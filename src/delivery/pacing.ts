@@ -376,7 +376,9 @@ export function createPacingController(deps: {
       // Each throttling reply counts for the first reply rule it matches (most specific first).
       report.replies.forEach((reply, i) => {
         const category = report.categories[i];
-        const rule = replyRules.find((r) => matchesReply(r.match, { ...ctx, reply, ...(category ? { category } : {}) }));
+        // One subject per reply, not one per rule tried: this runs for every delivery attempt.
+        const subject = { ...ctx, reply, ...(category ? { category } : {}) };
+        const rule = replyRules.find((r) => matchesReply(r.match, subject));
         if (!rule) return;
         const hits = p.hits.get(rule.id) ?? [];
         hits.push({ at: now, seq: ++p.seq });
@@ -400,11 +402,14 @@ export function createPacingController(deps: {
           );
         }
       }
+      const categories = (report.categories.length ? report.categories : [undefined]).map((category) => ({
+        ...ctx,
+        ...(category ? { category } : {}),
+      }));
       for (const rule of rateRules) {
         const c = rule.condition;
         if (c.kind !== 'rate' || !(DELIVERY_METRICS as readonly string[]).includes(c.metric)) continue;
-        const categories = report.categories.length ? report.categories : [undefined];
-        if (!categories.some((category) => matchesReply(rule.match, { ...ctx, ...(category ? { category } : {}) }))) continue;
+        if (!categories.some((subject) => matchesReply(rule.match, subject))) continue;
         const window = fresh(p.attempts, now - c.windowSeconds * 1000, p.actedSeq.get(rule.id) ?? 0) as Attempt[];
         const total = window.length;
         const hit = window.filter((a) => a[c.metric as 'throttled' | 'deferred' | 'bounced']).length;
