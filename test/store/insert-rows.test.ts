@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { insertRows } from '../../src/store/repositories/insert-rows.js';
+import type { Kysely } from 'kysely';
+import { insertObjects, insertRows } from '../../src/store/repositories/insert-rows.js';
+import type { Database } from '../../src/store/schema.js';
 import { databaseAt, forEachDialect } from '../support/dialects.js';
 
 /**
@@ -50,6 +52,45 @@ forEachDialect(
     );
     await assert.rejects(insertRows(db, dialect, 'bulk_t', cols, [row(1), ['short', 1]]), /a row has 2 values for 3 columns/);
     assert.equal((await db.selectFrom('bulk_t').select('id').where('id', '=', 'r1').execute()).length, 0);
+  },
+  test,
+);
+
+forEachDialect(
+  'insertObjects takes each row by column name, whatever its key order, and refuses an undefined value',
+  async (t, dialect) => {
+    const { db } = await databaseAt(t, dialect, '001-spine');
+    t.after(() => db.destroy());
+    await db.schema
+      .createTable('obj_t')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('n', 'bigint')
+      .addColumn('s', 'text')
+      .addColumn('b', dialect === 'postgres' ? 'bytea' : 'blob')
+      .execute();
+    // The helper is typed by the store's tables; this one exists only here.
+    const write = (rows: Record<string, unknown>[]) =>
+      insertObjects(db as unknown as Kysely<Database>, dialect, 'obj_t' as 'events', rows as never[]);
+    await write([
+      { id: 'a', n: 2 ** 40, s: "it's", b: Buffer.from([0, 1, 255]) },
+      { s: null, b: Buffer.alloc(0), n: 2, id: 'b' },
+    ]);
+    const back = await db.selectFrom('obj_t').selectAll().orderBy('id').execute();
+    assert.deepEqual(
+      back.map((r) => ({ ...r, n: Number(r.n), b: Buffer.from(r.b).toString('hex') })),
+      [
+        { id: 'a', n: 2 ** 40, s: "it's", b: '0001ff' },
+        { id: 'b', n: 2, s: null, b: '' },
+      ],
+    );
+    await assert.rejects(
+      write([
+        { id: 'c', n: 1, s: 'x', b: null },
+        { id: 'd', n: undefined, s: 'x', b: null },
+      ]),
+      /column n is undefined/,
+    );
+    assert.equal((await db.selectFrom('obj_t').select('id').where('id', 'in', ['c', 'd']).execute()).length, 0);
   },
   test,
 );

@@ -4,6 +4,7 @@ import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { EventTail } from '../event-tail.js';
 import type { Database, EventsTable } from '../schema.js';
+import { insertObjects } from './insert-rows.js';
 
 /**
  * The events spine: append-only, one global cursor, a per-message sequence.
@@ -108,11 +109,7 @@ export function eventsRepository(
         schema_version: eventSchemaVersion(e.type),
       });
     }
-    for (let i = 0; i < rows.length; i += 400)
-      await tx
-        .insertInto('events')
-        .values(rows.slice(i, i + 400))
-        .execute();
+    for (let i = 0; i < rows.length; i += 400) await insertObjects(tx, dialect, 'events', rows.slice(i, i + 400));
   }
 
   function filtered(p: Omit<EventPage, 'limit'>) {

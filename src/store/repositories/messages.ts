@@ -1,6 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { ContentCipher } from '../content-cipher.js';
+import type { DialectName } from '../dialect.js';
 import type { Database, MessagesTable } from '../schema.js';
+import { insertObjects } from './insert-rows.js';
 import { recipientAddressAt } from './recipients.js';
 
 export interface MessageRow {
@@ -86,7 +88,7 @@ export const bodyAt = (id: string) => `message_bodies.raw:${id}`;
 /** Rows a search by subject words or part of an address opens at most: sealed text cannot be matched in SQL. */
 const SEARCH_SCAN_LIMIT = 5000;
 
-export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) {
+export function messagesRepository(db: Kysely<Database>, dialect: DialectName, cipher: ContentCipher) {
   const open = async (r: MessagesTable): Promise<MessageRow> =>
     toMessage({ ...r, subject: await cipher.openText(db, subjectAt(r.id), r.subject) });
   const openAll = (rows: MessagesTable[]) => Promise.all(rows.map(open));
@@ -111,34 +113,36 @@ export function messagesRepository(db: Kysely<Database>, cipher: ContentCipher) 
           raw: await cipher.sealBytes(db, m.tenantId, bodyAt(m.id), raw),
         })),
       );
-      await db
-        .insertInto('messages')
-        .values(
-          items.map(({ message: m }, i) => ({
-            id: m.id,
-            tenant_id: m.tenantId,
-            stream: m.stream,
-            from_address: m.from,
-            subject: sealed[i]!.subject,
-            message_id_header: m.messageIdHeader,
-            size: m.size,
-            tags: JSON.stringify(m.tags),
-            metadata: JSON.stringify(m.metadata),
-            source: m.source,
-            sandbox: m.sandbox ? 1 : 0,
-            created_at: m.createdAt,
-            identity: m.identity ? JSON.stringify(m.identity) : null,
-            template: m.template ? JSON.stringify(m.template) : null,
-            classification: m.classification ? JSON.stringify(m.classification) : null,
-            // The purge selects by class (migration 030); the decision JSON keeps it with the rule that set it.
-            retention_class: typeof m.classification?.retention_class === 'string' ? m.classification.retention_class : null,
-          })),
-        )
-        .execute();
-      await db
-        .insertInto('message_bodies')
-        .values(items.map(({ message }, i) => ({ message_id: message.id, raw: sealed[i]!.raw })))
-        .execute();
+      await insertObjects(
+        db,
+        dialect,
+        'messages',
+        items.map(({ message: m }, i) => ({
+          id: m.id,
+          tenant_id: m.tenantId,
+          stream: m.stream,
+          from_address: m.from,
+          subject: sealed[i]!.subject,
+          message_id_header: m.messageIdHeader,
+          size: m.size,
+          tags: JSON.stringify(m.tags),
+          metadata: JSON.stringify(m.metadata),
+          source: m.source,
+          sandbox: m.sandbox ? 1 : 0,
+          created_at: m.createdAt,
+          identity: m.identity ? JSON.stringify(m.identity) : null,
+          template: m.template ? JSON.stringify(m.template) : null,
+          classification: m.classification ? JSON.stringify(m.classification) : null,
+          // The purge selects by class (migration 030); the decision JSON keeps it with the rule that set it.
+          retention_class: typeof m.classification?.retention_class === 'string' ? m.classification.retention_class : null,
+        })),
+      );
+      await insertObjects(
+        db,
+        dialect,
+        'message_bodies',
+        items.map(({ message }, i) => ({ message_id: message.id, raw: sealed[i]!.raw })),
+      );
     },
     async get(id: string, tenantId?: string): Promise<MessageRow | undefined> {
       let q = db.selectFrom('messages').selectAll().where('id', '=', id);

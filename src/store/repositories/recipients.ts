@@ -3,6 +3,7 @@ import { cancellableStates, type RecipientState } from '../../core/index.js';
 import type { ContentCipher } from '../content-cipher.js';
 import type { DialectName } from '../dialect.js';
 import type { Database, RecipientsTable } from '../schema.js';
+import { insertObjects } from './insert-rows.js';
 
 export interface RecipientRow {
   id: string;
@@ -162,7 +163,7 @@ export function recipientsRepository(db: Kysely<Database>, dialect: DialectName,
             updated_at: r.updatedAt,
           })),
         );
-        await db.insertInto('recipients').values(values).execute();
+        await insertObjects(db, dialect, 'recipients', values);
       }
     },
     async listByMessage(messageId: string): Promise<RecipientRow[]> {

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
+import type { DialectName } from '../dialect.js';
 import type { Database, TlsAttemptsTable } from '../schema.js';
+import { insertObjects } from './insert-rows.js';
 
 /**
  * TLS evidence of delivery attempts (migration 006): one row per recipient attempt that reached the
@@ -105,16 +107,11 @@ const toRow = (a: TlsAttemptRow): TlsAttemptsTable => ({
 
 const n = (v: unknown): number => Number(v ?? 0);
 
-export function tlsAttemptsRepository(db: Kysely<Database>) {
+export function tlsAttemptsRepository(db: Kysely<Database>, dialect: DialectName) {
   return {
     async insert(rows: TlsAttemptRow[]): Promise<void> {
       // 31 columns a row: chunks keep a statement under PostgreSQL's 65,535 bind parameters.
-      for (let i = 0; i < rows.length; i += 500) {
-        await db
-          .insertInto('tls_attempts')
-          .values(rows.slice(i, i + 500).map(toRow))
-          .execute();
-      }
+      for (let i = 0; i < rows.length; i += 500) await insertObjects(db, dialect, 'tls_attempts', rows.slice(i, i + 500).map(toRow));
     },
 
     async listForRecipient(recipientId: string): Promise<TlsAttemptRow[]> {
