@@ -32,30 +32,14 @@ if (out && isMainThread) {
     const probe = new Database(':memory:');
     const Statement = Object.getPrototypeOf(probe.prepare('select 1'));
     probe.close();
-    // `source` and `readonly` are getters that make a new value at every read: asked once per
-    // statement, since this wrapper runs for every statement the server executes and what it
-    // allocates is counted as the server's (it was 4 % of the sampled allocation and 2 % of the main
-    // thread's CPU when it read them at every call).
-    const kinds = new WeakMap();
-    const kindOf = (stmt) => {
-      let k = kinds.get(stmt);
-      if (k === undefined) {
-        k = /^\s*commit\b/i.test(stmt.source) ? 'commit' : stmt.readonly ? 'read' : 'write';
-        kinds.set(stmt, k);
-      }
-      return k;
-    };
     for (const method of ['run', 'all', 'get', 'iterate']) {
       const original = Statement[method];
-      Statement[method] = function () {
-        const kind = kindOf(this);
-        const commit = kind === 'commit' || (kind === 'write' && !this.database.inTransaction);
-        // biome-ignore lint/complexity/noArguments: no array per call (see above).
-        if (!commit) return original.apply(this, arguments);
+      Statement[method] = function (...args) {
+        const commit = /^\s*commit\b/i.test(this.source) || (!this.database.inTransaction && !this.readonly);
+        if (!commit) return original.apply(this, args);
         const t0 = performance.now();
         try {
-          // biome-ignore lint/complexity/noArguments: as above.
-          return original.apply(this, arguments);
+          return original.apply(this, args);
         } finally {
           counts.commits++;
           counts.commit_ms += performance.now() - t0;
