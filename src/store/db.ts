@@ -199,7 +199,24 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     encryption: encryptionAdmin(db, caps.name, cipher, (tx) => repositories(tx, caps.name, true, cipher, tail)),
     dialect: caps.name,
     ...(caps.sqliteDriver ? { sqliteDriver: caps.sqliteDriver } : {}),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher, tail))),
+    async transaction(fn) {
+      // A forget inside a transaction (an erasure, a purge) runs again once it has ended: on
+      // PostgreSQL a reader on another connection between the two still reads the committed rows
+      // as they were, and would keep them for other readers.
+      let forgot = false;
+      const inTx: EventTail = {
+        page: (after, limit, fetch) => tail.page(after, limit, fetch),
+        forget() {
+          forgot = true;
+          tail.forget();
+        },
+      };
+      try {
+        return await db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher, inTx)));
+      } finally {
+        if (forgot) tail.forget();
+      }
+    },
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

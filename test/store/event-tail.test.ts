@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SpineEvent } from '../../src/core/index.js';
 import { createEventTail } from '../../src/store/event-tail.js';
-import { openEncryptedStore, seed } from '../protection/seed.js';
-import { tempDir } from '../support/dialects.js';
+import { createStore } from '../../src/store/index.js';
+import { encryptionFor, openEncryptedStore, seed } from '../protection/seed.js';
+import { createPostgresSchema, postgresSkipReason, postgresUrl, tempDir } from '../support/dialects.js';
 
 /**
  * The spine's shared tail (store/event-tail.ts): readers at different positions, with events
@@ -170,4 +171,26 @@ test("the store's spine readers see an erasure and a shred at once, though they 
 
   await store.encryption.shredTenant('ten_A', Date.now());
   assert.match(await read(), /unreadable/);
+});
+
+test('on PostgreSQL, a reader between an erasure and its commit does not keep the events as they were', {
+  skip: postgresUrl ? false : postgresSkipReason,
+}, async (t) => {
+  const schema = await createPostgresSchema();
+  const store = await createStore({ url: schema.url, poolSize: 4, encryption: encryptionFor(tempDir(t)) });
+  t.after(async () => {
+    await store.close();
+    await schema.drop();
+  });
+  const [a] = await seed(store, 'ten_A', 1);
+  const read = async () => JSON.stringify((await store.events.page({ after: 0, limit: 10 }))[0]?.data);
+  const hash = await store.retention.addressHash('ten_A', a!.to);
+  await store.transaction(async (tx) => {
+    await tx.retention.eraseAddress('ten_A', a!.to, hash, () => false, Date.now());
+    // Another connection still sees the committed rows (SQLite's one connection would wait instead):
+    // this read fills the tail with them after the erasure's own forget.
+    assert.ok((await read()).includes(a!.to));
+  });
+  const after = await read();
+  assert.equal(after.includes(a!.to), false, after);
 });
