@@ -3,16 +3,31 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { type FieldError, type Mailbox, validationError } from '../core/index.js';
 import { buildInMemory } from './mime-in-memory.js';
+import { writeMessage } from './mime-writer.js';
 import type { SendRequest } from './send-request.js';
 
 /**
- * Builds the RFC 5322 message for an API send with nodemailer's composer (MIME structure, encodings,
- * line lengths, attachments). Bcc is left out of the headers; it only lives in the envelope.
+ * Builds the RFC 5322 message for an API send: nodemailer's composer's bytes (MIME structure,
+ * encodings, line lengths, attachments), written directly for the plain shapes (mime-writer.ts).
+ * Bcc is left out of the headers; it only lives in the envelope.
  */
-const fmt = (m: Mailbox) => (m.name ? { name: m.name, address: m.address } : m.address);
-
 export async function composeMessage(req: SendRequest, ids: { messageIdHeader: string; date: Date }): Promise<Buffer> {
   const { subject, headers } = legalHeaderValues(req);
+  const raw =
+    writeMessage(req, subject, headers, ids, () => boundaryFor(req)) ?? (await withComposer(req, subject, headers, ids, boundaryFor(req)));
+  checkHeaderLines(raw);
+  return raw;
+}
+
+const fmt = (m: Mailbox) => (m.name ? { name: m.name, address: m.address } : m.address);
+
+export async function withComposer(
+  req: SendRequest,
+  subject: string,
+  headers: Record<string, string>,
+  ids: { messageIdHeader: string; date: Date },
+  baseBoundary: string,
+): Promise<Buffer> {
   const composer = new MailComposer({
     from: fmt(req.from),
     to: req.to.map(fmt),
@@ -24,7 +39,7 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
     headers,
     messageId: ids.messageIdHeader,
     date: ids.date,
-    baseBoundary: boundaryFor(req),
+    baseBoundary,
     // RFC 5322 §2.3: CRLF ends every line. Without this a text with bare LFs (a generated text
     // part, JSON "\n") is stored with them and only becomes CRLF on the SMTP wire, so the stored
     // message (what the audit and the dry run show) would not be the one sent.
@@ -37,9 +52,7 @@ export async function composeMessage(req: SendRequest, ids: { messageIdHeader: s
     })),
   });
   const root = composer.compile();
-  const raw = buildInMemory(root) ?? (await root.build());
-  checkHeaderLines(raw);
-  return raw;
+  return buildInMemory(root) ?? (await root.build());
 }
 
 /**

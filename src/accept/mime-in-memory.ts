@@ -25,13 +25,37 @@ export function buildInMemory(root: MimeNode): Buffer | undefined {
   if (!inMemory(node)) return undefined;
   const parts: Buffer[] = [];
   write(node, parts);
-  // The last byte written, as LastNewline sees it (an empty part writes none).
+  return finish(parts, Boolean(node.newline));
+}
+
+/**
+ * The message from its written parts as build()'s last stages leave it: a final line break unless
+ * the last byte written ends one (LastNewline; an empty part writes none), then with `windows` every
+ * bare LF made CRLF (LeWindows).
+ */
+export function finish(parts: Buffer[], windows: boolean): Buffer {
   const last = parts.findLast((p) => p.length > 0);
   const lastByte = last?.[last.length - 1];
   if (lastByte === 0x0d) parts.push(Buffer.from('\n'));
   else if (lastByte !== 0x0a) parts.push(Buffer.from('\r\n'));
   const raw = Buffer.concat(parts);
-  return node.newline ? crlf(raw) : raw;
+  return windows ? crlf(raw) : raw;
+}
+
+/**
+ * Whether nodemailer's quoted-printable stream encoder gives `wrap(encode(bytes))` for this text
+ * content: it holds trailing whitespace back for a slice of its own, and splits input over 64 KB.
+ */
+export function qpInOneSlice(bytes: Buffer): boolean {
+  const last = bytes[bytes.length - 1];
+  return bytes.length <= QP_SLICE && last !== 0x20 && last !== 0x09;
+}
+
+/** A part's content as `build()` encodes it, for the encodings inMemory() accepts. */
+export function encodeContent(bytes: Buffer, encoding: string): Buffer {
+  if (encoding === 'base64') return Buffer.from(base64.wrap(base64.encode(bytes), 76), 'ascii');
+  if (encoding === 'quoted-printable') return Buffer.from(qp.wrap(qp.encode(bytes), 76), 'ascii');
+  return bytes;
 }
 
 /** The MimeNode fields `build()` reads that nodemailer's typings do not declare. */
@@ -70,11 +94,8 @@ function inMemory(node: Internals): boolean {
     if (!bytes) return false;
     const encoding = node.getTransferEncoding();
     if (encoding === 'quoted-printable') {
-      // The stream encoder gives wrap(encode(content)) only for text (outside text/* it works in
-      // binary mode) that it encodes in one slice: it holds trailing whitespace back for a slice
-      // of its own, and splits input over 64 KB.
-      const last = bytes[bytes.length - 1];
-      if (!type.startsWith('text/') || bytes.length > QP_SLICE || last === 0x20 || last === 0x09) return false;
+      // Outside text/* the stream encoder works in binary mode.
+      if (!type.startsWith('text/') || !qpInOneSlice(bytes)) return false;
     } else if (encoding !== '7bit' && encoding !== 'base64') {
       return false;
     }
@@ -84,13 +105,7 @@ function inMemory(node: Internals): boolean {
 
 function write(node: Internals, out: Buffer[]): void {
   out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
-  if (node.content) {
-    const bytes = contentBytes(node.content)!;
-    const encoding = node.getTransferEncoding();
-    if (encoding === 'base64') out.push(Buffer.from(base64.wrap(base64.encode(bytes), 76), 'ascii'));
-    else if (encoding === 'quoted-printable') out.push(Buffer.from(qp.wrap(qp.encode(bytes), 76), 'ascii'));
-    else out.push(bytes);
-  }
+  if (node.content) out.push(encodeContent(contentBytes(node.content)!, String(node.getTransferEncoding())));
   if (!node.multipart) return;
   node.childNodes.forEach((child, i) => {
     out.push(Buffer.from(`${i ? '\r\n' : ''}--${node.boundary}\r\n`));

@@ -50,6 +50,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
  * and the call was ~20 µs per message across accept and delivery in CPU profiles.
  */
 const PLAIN_HOST = /^(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*$/;
+export const isPlainHost = (lower: string): boolean => PLAIN_HOST.test(lower) && !lower.includes('xn--');
 
 export function normaliseDomain(input: string): string | null {
   const raw = input.trim().replace(/\.$/, '');
@@ -57,7 +58,7 @@ export function normaliseDomain(input: string): string | null {
   // domainToASCII cuts at URL delimiters ('example.com/evil' → 'example.com'); refuse them first.
   if (/[\x00-\x2c/:;<=>?@[\\\]^_`{|}~\s]/.test(raw)) return null;
   const lower = raw.toLowerCase();
-  const ascii = PLAIN_HOST.test(lower) && !lower.includes('xn--') ? lower : domainToASCII(lower);
+  const ascii = isPlainHost(lower) ? lower : domainToASCII(lower);
   if (!ascii || ascii.length > 253) return null;
   const labels = ascii.split('.');
   if (labels.length < 2) return null;
