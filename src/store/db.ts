@@ -80,14 +80,21 @@ export interface StoreOptions {
 /** Longest a health check waits for the database before calling it unreachable. */
 const PING_TIMEOUT_MS = 2000;
 
-function repositories(db: Kysely<Database>, dialect: DialectName, inTransaction: boolean, cipher: ContentCipher, tail: EventTail) {
+function repositories(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  inTransaction: boolean,
+  cipher: ContentCipher,
+  tail: EventTail,
+  onCommit?: (fn: () => void) => void,
+) {
   return {
     tenants: tenantsRepository(db),
     apiKeys: apiKeysRepository(db),
     domains: domainsRepository(db),
     messages: messagesRepository(db, dialect, cipher),
     recipients: recipientsRepository(db, dialect, cipher),
-    events: eventsRepository(db, dialect, inTransaction, cipher, tail),
+    events: eventsRepository(db, dialect, inTransaction, cipher, tail, onCommit),
     suppressions: suppressionsRepository(db, cipher),
     idempotency: idempotencyRepository(db, cipher),
     captured: capturedRepository(db, cipher),
@@ -205,14 +212,15 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       // as they were, and would keep them for other readers.
       let forgot = false;
       const inTx: EventTail = {
-        page: (after, limit, fetch) => tail.page(after, limit, fetch),
+        ...tail,
         forget() {
           forgot = true;
           tail.forget();
         },
       };
       try {
-        return await db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher, inTx)));
+        // On SQLite, events appended in it go to the tail as it commits (never if it rolls back).
+        return await db.transaction().execute((tx) => fn(repositories(tx, caps.name, true, cipher, inTx, caps.onCommit)));
       } finally {
         if (forgot) tail.forget();
       }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { type Dialect, type Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
 import pg from 'pg';
 import { type CheckpointMode, type CheckpointThread, startCheckpointThread } from './checkpoints.js';
+import { withCommitHooks } from './commit-hooks.js';
 import { openSqlite, type SqliteConnection, type SqliteDriverName, type SqliteDriverSetting } from './sqlite-driver.js';
 import { createWalSync, datasyncFile, type WalSync, walSyncedDialect } from './wal-sync.js';
 
@@ -27,6 +28,8 @@ export interface DialectCapabilities {
   checkpoints?: CheckpointThread;
   /** Closes what the dialect opened beside Kysely's connection; runs before Kysely's destroy. */
   close?: () => Promise<void>;
+  /** SQLite: runs a function right after the transaction in progress commits (commit-hooks.ts). */
+  onCommit?: (fn: () => void) => void;
 }
 
 export interface SqliteDialectOptions {
@@ -73,9 +76,11 @@ export function sqliteDialect(file: string, o: SqliteDialectOptions = {}): Diale
       ? startCheckpointThread({ file, main: db, ...(o.log ? { log: o.log } : {}) })
       : undefined;
   const kysely = new SqliteDialect({ database: withStatementCache(db) });
+  const hooks = withCommitHooks(walSync ? walSyncedDialect(kysely, walSync) : kysely);
   return {
     name: 'sqlite',
-    kysely: walSync ? walSyncedDialect(kysely, walSync) : kysely,
+    kysely: hooks.dialect,
+    onCommit: hooks.onCommit,
     blobType: 'blob',
     bigintType: 'integer',
     sqliteDriver: db.driver,

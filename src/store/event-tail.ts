@@ -27,6 +27,16 @@ export interface EventTail {
   page(after: number, limit: number, fetch: (after: number, limit: number) => Promise<SpineEvent[]>): Promise<SpineEvent[]>;
   /** Drops what is held; a read in flight when this runs does not refill it. */
   forget(): void;
+  /** What `publish` checks: a forget after this (or a move of the epoch) voids a publish. */
+  mark(): number;
+  /**
+   * Events this process has just committed, which its appender proved to be every event with
+   * `base < cursor <= base + events.length` (repositories/events.ts): they are held as if a read had
+   * returned them, when they continue what is held (or nothing is), and nothing was forgotten since
+   * `mark`; otherwise readers read them as before. Readers then page from memory instead of selecting,
+   * shaping and opening the rows the appender wrote a moment ago.
+   */
+  publish(mark: number, base: number, events: SpineEvent[]): void;
 }
 
 /**
@@ -131,5 +141,24 @@ export function createEventTail(
       return read;
     },
     forget,
+    mark: () => generation,
+    publish(mark, base, published) {
+      // A moved epoch needs no check here: the next page drops what is held, this included.
+      if (mark !== generation || !published.length) return;
+      if (held && to !== base) return;
+      const t = now();
+      if (!held) {
+        from = base;
+        events = [];
+        readAt = [];
+        held = true;
+      }
+      for (const e of published) {
+        events.push(freeze(e));
+        readAt.push(t);
+      }
+      to = cursorOf(published[published.length - 1]!);
+      trim(t);
+    },
   };
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import type { SpineEvent } from '../../src/core/index.js';
+import Database from 'better-sqlite3';
+import type { NewEvent, SpineEvent } from '../../src/core/index.js';
 import { createEventTail } from '../../src/store/event-tail.js';
 import { createStore } from '../../src/store/index.js';
 import { encryptionFor, openEncryptedStore, seed } from '../protection/seed.js';
@@ -193,4 +195,109 @@ test('on PostgreSQL, a reader between an erasure and its commit does not keep th
   });
   const after = await read();
   assert.equal(after.includes(a!.to), false, after);
+});
+
+test('events published by their appender are served as read, only where they continue what is held', async () => {
+  const s = spine();
+  let epoch = 0;
+  const tail = createEventTail({ now: () => 0, epoch: () => epoch });
+  // What an appender hands over: copies of exactly the events in (base, base + n].
+  const publish = (mark: number, base: number, n: number) => {
+    s.append(n);
+    tail.publish(
+      mark,
+      base,
+      s.direct(base, n).map((e) => ({ ...e, data: { ...e.data } })),
+    );
+  };
+  const readAll = async (after = 0) => {
+    const before = s.stats.rows;
+    const page = await tail.page(after, 1_000, s.fetch);
+    assert.equal(ids(page), ids(s.direct(after, 1_000)));
+    return s.stats.rows - before;
+  };
+
+  publish(tail.mark(), 0, 10);
+  assert.equal(await readAll(), 0, 'nothing held: a publish starts the tail');
+  publish(tail.mark(), 10, 5);
+  assert.equal(await readAll(), 0, 'a publish that continues the tail extends it');
+
+  s.append(5); // another writer's events (16–20), never published
+  publish(tail.mark(), 20, 5);
+  assert.equal(await readAll(), 10, 'a publish past a gap is not held: 16–25 are read');
+
+  const stale = tail.mark();
+  tail.forget();
+  publish(stale, 25, 5);
+  assert.equal(await readAll(25), 5, 'a forget since the mark voids the publish');
+
+  publish(tail.mark(), 30, 5);
+  epoch++;
+  assert.equal(await readAll(30), 5, 'a moved epoch drops what was published with the rest');
+  publish(tail.mark(), 35, 5);
+  assert.equal(await readAll(35), 0);
+  // A tail started by a publish covers only what follows its base.
+  tail.forget();
+  publish(tail.mark(), 40, 5);
+  assert.equal(await readAll(0), 45);
+  assert.equal(await readAll(40), 0);
+});
+
+test("the store's appends reach its readers through the tail once committed, never when rolled back", async (t) => {
+  const dir = tempDir(t);
+  const store = await openEncryptedStore(dir);
+  t.after(() => store.close());
+  await seed(store, 'ten_A', 2);
+  const events = (n: number, tag: string) =>
+    Array.from({ length: n }, (_, i) => ({
+      type: 'message.accepted',
+      tenantId: 'ten_A',
+      messageId: `msg_${tag}${i % 2}`,
+      // What JSON does not keep (an undefined member, a Date) shows whether readers get the stored form.
+      data: { tag, i, note: `appended ${tag}`, gone: undefined, when: new Date(i) },
+    })) as unknown as NewEvent[];
+  // Not a whole-spine page, so never served from the tail: the database's own answer.
+  const direct = (after: number, limit: number) => store.events.page({ after, limit, upTo: Number.MAX_SAFE_INTEGER });
+  const positions = [0, 0, 0];
+  const readers = async () => {
+    for (const [r, after] of positions.entries()) {
+      const limit = 3 + r * 4;
+      const page = await store.events.page({ after, limit });
+      assert.deepStrictEqual(page, await direct(after, limit));
+      if (page.length) positions[r] = Number(page[page.length - 1]!.cursor);
+    }
+  };
+  const raw = new Database(join(dir, 'postwarden.db'));
+  t.after(() => raw.close());
+  for (let round = 0; round < 12; round++) {
+    // The newest rows deleted (by retention): AUTOINCREMENT still goes on above them, so the next
+    // cursors do not follow the last one left.
+    if (round % 5 === 4) {
+      const newest = (await direct(0, 1_000)).slice(-2).map((e) => Number(e.cursor));
+      await store.retention.deleteEvents(newest);
+    }
+    await store.transaction((tx) => tx.events.append(events(1 + (round % 4), `r${round}`), Date.now()));
+    if (round % 3 === 0) await store.events.append(events(2, `out${round}`), Date.now());
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.events.append(events(2, `rolled${round}`), Date.now());
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await readers();
+  }
+  for (let i = 0; i < 20; i++) await readers();
+  const all = await store.events.page({ after: 0, limit: 1_000 });
+  assert.equal(JSON.stringify(all).includes('rolled'), false);
+  assert.deepStrictEqual(all, await direct(0, 1_000));
+
+  // Served from memory, not read back: a row rewritten behind the store's back (as another process
+  // could, seen within the tail's time bound) still reads as appended through the tail.
+  await store.transaction((tx) => tx.events.append(events(1, 'held'), Date.now()));
+  const last = (await direct(0, 1_000)).at(-1)!;
+  raw.prepare('update events set type = ? where cursor = ?').run('message.queued', Number(last.cursor));
+  const held = (await store.events.page({ after: Number(last.cursor) - 1, limit: 1 }))[0]!;
+  assert.equal(held.type, 'message.accepted');
+  assert.equal((await direct(Number(last.cursor) - 1, 1))[0]!.type, 'message.queued');
 });

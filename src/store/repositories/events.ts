@@ -74,7 +74,17 @@ export function eventsRepository(
   cipher: ContentCipher,
   /** Shared by the spine's readers outside transactions (store/event-tail.ts). */
   tail?: EventTail,
+  /** In a store transaction: runs a function once the transaction has committed. */
+  onCommit?: (fn: () => void) => void,
 ) {
+  async function lastCursorIn(tx: Kysely<Database>): Promise<number> {
+    const r = await tx
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('cursor').as('c'))
+      .executeTakeFirst();
+    return r?.c == null ? 0 : Number(r.c);
+  }
+
   async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number, fresh: boolean): Promise<void> {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SPINE_LOCK})`.execute(tx);
     // Messages accepted in this very transaction have no events yet: their sequence starts at 1.
@@ -89,7 +99,13 @@ export function eventsRepository(
         .execute();
       for (const r of rows) if (r.message_id) nextSeq.set(r.message_id, Number(r.seq));
     }
+    // On SQLite this transaction holds the only write lock from its first write on, and AUTOINCREMENT
+    // gives every new cursor above all before it: if the spine's last cursor moves from `base` by
+    // exactly as many as are appended here, these rows are every event in that range, in order.
+    // Handed to the tail once committed, the spine's readers need not read them back.
+    const publish = dialect === 'sqlite' && onCommit && tail ? { mark: tail.mark(), base: await lastCursorIn(tx) } : undefined;
     const rows = [];
+    const texts: string[] = [];
     for (const e of events) {
       let seq = 0;
       if (e.messageId) {
@@ -97,6 +113,8 @@ export function eventsRepository(
         nextSeq.set(e.messageId, seq);
       }
       const id = e.id ?? newId('evt', now);
+      const text = JSON.stringify(e.data);
+      texts.push(text);
       rows.push({
         id,
         tenant_id: e.tenantId,
@@ -105,11 +123,18 @@ export function eventsRepository(
         seq,
         type: e.type,
         at: now,
-        data: await cipher.sealText(tx, e.tenantId, eventDataAt(id), JSON.stringify(e.data), { shared: true }),
+        data: await cipher.sealText(tx, e.tenantId, eventDataAt(id), text, { shared: true }),
         schema_version: eventSchemaVersion(e.type),
       });
     }
     for (let i = 0; i < rows.length; i += 400) await insertObjects(tx, dialect, 'events', rows.slice(i, i + 400));
+    if (!publish || (await lastCursorIn(tx)) !== publish.base + rows.length) return;
+    const { mark, base } = publish;
+    // What readEvents makes of these rows once stored: data as parsed from its JSON, not the caller's object.
+    const appended = rows.map((r, i) =>
+      toEvent({ ...r, cursor: base + i + 1 } as EventsTable & { cursor: number; schema_version: number }, JSON.parse(texts[i]!)),
+    );
+    onCommit!(() => tail!.publish(mark, base, appended));
   }
 
   function filtered(p: Omit<EventPage, 'limit'>) {
