@@ -27,11 +27,16 @@ export interface EventTail {
   page(after: number, limit: number, fetch: (after: number, limit: number) => Promise<SpineEvent[]>): Promise<SpineEvent[]>;
   /** Drops what is held; a read in flight when this runs does not refill it. */
   forget(): void;
-  /** What `publish` checks: a forget after this (or a move of the epoch) voids a publish. */
+  /** What `publish` checks: a forget after this voids a publish. */
   mark(): number;
   /**
+   * The last cursor held, which an appender's events must follow to be published; undefined when
+   * nothing is held (there is nothing to continue, and counting from an old position scans the spine).
+   */
+  heldTo(): number | undefined;
+  /**
    * Events this process has just committed, which its appender proved to be every event with
-   * `base < cursor <= base + events.length` (repositories/events.ts): they are held as if a read had
+   * `base < cursor <=` the last of them (repositories/events.ts): they are held as if a read had
    * returned them, when they continue what is held (or nothing is), and nothing was forgotten since
    * `mark`; otherwise readers read them as before. Readers then page from memory instead of selecting,
    * shaping and opening the rows the appender wrote a moment ago.
@@ -46,6 +51,8 @@ export interface EventTail {
 export const EVENT_TAIL_MAX = 6_000;
 /** How long a read event is served to other readers (and so how late a rewrite by another node is seen). */
 export const EVENT_TAIL_MS = 3_000;
+/** Trimmed entries at the front after which the arrays are copied down (when at least half the length). */
+const COMPACT_AT = 1_024;
 
 export function createEventTail(
   opts: {
@@ -62,8 +69,11 @@ export function createEventTail(
   let from = 0;
   let to = 0;
   let held = false;
+  // Held events are events[head..]: trimming moves `head`, and the arrays are copied down only now
+  // and then (copying ~6,000 entries at every publish and page was ~8 KB per message in profiles).
   let events: SpineEvent[] = [];
   let readAt: number[] = [];
+  let head = 0;
   /** Moves on every forget, so a read that began before one does not store what it read. */
   let generation = 0;
   let epoch = opts.epoch?.();
@@ -76,18 +86,29 @@ export function createEventTail(
 
   /** Drops events past their time or beyond the bound; the coverage then starts after the last dropped. */
   function trim(t: number): void {
-    let drop = 0;
+    let drop = head;
     while (drop < events.length && (events.length - drop > max || t - readAt[drop]! > ttlMs)) drop++;
-    if (!drop) return;
+    if (drop === head) return;
     from = cursorOf(events[drop - 1]!);
-    events = events.slice(drop);
-    readAt = readAt.slice(drop);
-    if (!events.length) held = false;
+    head = drop;
+    if (head === events.length) empty();
+    else if (head >= COMPACT_AT && head * 2 >= events.length) {
+      events = events.slice(head);
+      readAt = readAt.slice(head);
+      head = 0;
+    }
+  }
+
+  function empty(): void {
+    held = false;
+    events = [];
+    readAt = [];
+    head = 0;
   }
 
   /** The index of the first held event after `after` (events are in cursor order). */
   function firstAfter(after: number): number {
-    let lo = 0;
+    let lo = head;
     let hi = events.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -99,9 +120,7 @@ export function createEventTail(
 
   function forget(): void {
     generation++;
-    held = false;
-    events = [];
-    readAt = [];
+    empty();
   }
 
   return {
@@ -135,6 +154,7 @@ export function createEventTail(
         to = read.length ? cursorOf(read[read.length - 1]!) : after;
         events = [...read];
         readAt = read.map(() => t);
+        head = 0;
         held = true;
         trim(t);
       }
@@ -142,15 +162,15 @@ export function createEventTail(
     },
     forget,
     mark: () => generation,
+    heldTo: () => (held ? to : undefined),
     publish(mark, base, published) {
       // A moved epoch needs no check here: the next page drops what is held, this included.
       if (mark !== generation || !published.length) return;
       if (held && to !== base) return;
       const t = now();
       if (!held) {
+        empty();
         from = base;
-        events = [];
-        readAt = [];
         held = true;
       }
       for (const e of published) {

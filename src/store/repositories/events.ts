@@ -77,14 +77,6 @@ export function eventsRepository(
   /** In a store transaction: runs a function once the transaction has committed. */
   onCommit?: (fn: () => void) => void,
 ) {
-  async function lastCursorIn(tx: Kysely<Database>): Promise<number> {
-    const r = await tx
-      .selectFrom('events')
-      .select((eb) => eb.fn.max('cursor').as('c'))
-      .executeTakeFirst();
-    return r?.c == null ? 0 : Number(r.c);
-  }
-
   async function appendIn(tx: Kysely<Database>, events: NewEvent[], now: number, fresh: boolean): Promise<void> {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SPINE_LOCK})`.execute(tx);
     // Messages accepted in this very transaction have no events yet: their sequence starts at 1.
@@ -99,11 +91,10 @@ export function eventsRepository(
         .execute();
       for (const r of rows) if (r.message_id) nextSeq.set(r.message_id, Number(r.seq));
     }
-    // On SQLite this transaction holds the only write lock from its first write on, and AUTOINCREMENT
-    // gives every new cursor above all before it: if the spine's last cursor moves from `base` by
-    // exactly as many as are appended here, these rows are every event in that range, in order.
-    // Handed to the tail once committed, the spine's readers need not read them back.
-    const publish = dialect === 'sqlite' && onCommit && tail ? { mark: tail.mark(), base: await lastCursorIn(tx) } : undefined;
+    // Handed to the tail as the transaction commits, the spine's readers need not read these rows
+    // back. Only where they continue what it holds (`base`): see the check after the insert.
+    const mark = tail?.mark();
+    const base = dialect === 'sqlite' && onCommit ? tail?.heldTo() : undefined;
     const rows = [];
     const texts: string[] = [];
     for (const e of events) {
@@ -128,13 +119,20 @@ export function eventsRepository(
       });
     }
     for (let i = 0; i < rows.length; i += 400) await insertObjects(tx, dialect, 'events', rows.slice(i, i + 400));
-    if (!publish || (await lastCursorIn(tx)) !== publish.base + rows.length) return;
-    const { mark, base } = publish;
+    if (base === undefined) return;
+    // This transaction holds SQLite's only write lock, and AUTOINCREMENT gives each new row the next
+    // cursor above all ever used: if exactly as many rows lie past `base` as were inserted here, they
+    // are these, every event after `base`, on consecutive cursors in insertion order.
+    const past = (
+      await sql<{ n: number; lo: number | null }>`select count(*) as n, min(cursor) as lo from events where cursor > ${base}`.execute(tx)
+    ).rows[0];
+    if (Number(past?.n) !== rows.length) return;
+    const lo = Number(past?.lo);
     // What readEvents makes of these rows once stored: data as parsed from its JSON, not the caller's object.
     const appended = rows.map((r, i) =>
-      toEvent({ ...r, cursor: base + i + 1 } as EventsTable & { cursor: number; schema_version: number }, JSON.parse(texts[i]!)),
+      toEvent({ ...r, cursor: lo + i } as EventsTable & { cursor: number; schema_version: number }, JSON.parse(texts[i]!)),
     );
-    onCommit!(() => tail!.publish(mark, base, appended));
+    onCommit!(() => tail!.publish(mark!, base, appended));
   }
 
   function filtered(p: Omit<EventPage, 'limit'>) {
