@@ -3,6 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { buildInMemory } from '../../src/accept/mime-in-memory.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * buildInMemory must write what nodemailer's streaming build() writes, byte for byte, or decline.
@@ -12,15 +13,7 @@ import { buildInMemory } from '../../src/accept/mime-in-memory.js';
  * bare LFs, lone CRs, trailing whitespace and empty parts.
  */
 function generator(seed: number) {
-  // mulberry32: neighbouring seeds give unrelated sequences from the first draw on.
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   const words = ['order', 'receipt', 'naïve', 'Grüße', '東京', 'emoji 🎉', 'a.b', 'tab\there', 'trailing ', '=3D', 'From x'];
   const line = () => {

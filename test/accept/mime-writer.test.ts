@@ -4,6 +4,7 @@ import { composeMessage, withComposer } from '../../src/accept/compose.js';
 import { writeMessage } from '../../src/accept/mime-writer.js';
 import type { SendRequest } from '../../src/accept/send-request.js';
 import { type Mailbox, parseAddress } from '../../src/core/index.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * writeMessage must write what nodemailer's composer writes for the same request, byte for byte, or
@@ -14,15 +15,7 @@ import { type Mailbox, parseAddress } from '../../src/core/index.js';
  * with bare LFs, lone CRs, long lines and trailing whitespace.
  */
 function generator(seed: number) {
-  // mulberry32: neighbouring seeds give unrelated sequences from the first draw on.
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   /** Mostly from what the writer takes, one draw in twenty from what it must decline. */
   const mostly = <T>([plain, declined]: readonly [readonly T[], readonly T[]]): T => pick(next() < 0.05 ? declined : plain);

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { isPostwardenError } from '../../src/core/index.js';
 import { type Feedback, loadDefaultProviderMap, loadDefaultRuleset, parseFeedback } from '../../src/feedback/index.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * Robustness of the one entry point over every message fixture: line endings never matter, and
@@ -40,17 +41,8 @@ async function parseOrRefuse(text: string): Promise<Feedback['kind'] | 'refused'
   }
 }
 
-/** Mulberry32: a small seeded PRNG, so every run mutates the same way. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run mutates the same way. */
+const rng = seededRandom;
 
 const SEED = Number(process.env.FEEDBACK_FUZZ_SEED ?? 20261206);
 const ROUNDS = 12;
